@@ -1,0 +1,81 @@
+// Starting the surrogate and owning its process; reaching a standalone one.
+// One file per platform.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+
+#if defined(_WIN32)
+#include <asio/windows/stream_handle.hpp>
+#else
+#include <asio/local/stream_protocol.hpp>
+#endif
+
+namespace dllbridge::detail {
+
+#if defined(_WIN32)
+using Stream = asio::windows::stream_handle;
+#else
+using Stream = asio::local::stream_protocol::socket;
+#endif
+
+// How a process ended, in words for error messages ("killed by SIGSEGV").
+struct ExitStatus {
+  bool signaled = false;
+  int code = 0;            // exit code, or the signal / exception number
+  std::string describe() const;
+};
+
+// A started child process. Move-only; the destructor kills and reaps a child
+// that is still running, so no surrogate outlives its owner object.
+class Process {
+ public:
+  Process() = default;
+  explicit Process(long pid) : pid_(pid) {}
+  Process(Process&& other) noexcept;
+  Process& operator=(Process&& other) noexcept;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process();
+
+  long pid() const { return pid_; }
+  bool valid() const { return pid_ > 0; }
+  // Waits up to `timeout` for the process to end; its status once it has.
+  std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout);
+  // Kills the process at once (SIGKILL / TerminateProcess).
+  void kill() noexcept;
+
+ private:
+  long pid_ = 0;
+  std::optional<ExitStatus> status_;
+};
+
+// A surrogate started by the client with a private, already connected endpoint.
+struct Spawned {
+  Process process;
+  Stream stream;
+};
+
+// Starts `program args...` (through `launcher` when not empty) with the
+// child's end of a fresh socket pair / pipe, passed as `--fd N`. Throws
+// dllbridge::Error(surrogate_start_failed) naming the program and the reason.
+Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
+                        const std::vector<std::string>& args,
+                        const std::vector<std::string>& launcher);
+
+// Connects to a standalone surrogate's endpoint. Throws
+// dllbridge::Error(surrogate_start_failed).
+Stream connect_endpoint(asio::io_context& io, const std::string& endpoint);
+
+// The folder holding this client library (or the program it is linked into).
+std::string client_module_dir();
+
+// A user-mode emulator that can run 32-bit x86 programs on a kernel that
+// refuses them (qemu-i386), or empty when none is installed.
+std::vector<std::string> find_i386_emulator();
+
+}  // namespace dllbridge::detail

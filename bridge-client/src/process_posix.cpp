@@ -1,0 +1,183 @@
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "dllbridge/error.hpp"
+#include "process.hpp"
+
+extern char** environ;
+
+namespace dllbridge::detail {
+namespace {
+
+// An owned file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+constexpr int kChildFd = 3;  // where the surrogate finds its endpoint
+
+[[noreturn]] void start_failed(const std::string& what) {
+  throw Error(ErrorKind::surrogate_start_failed, what);
+}
+
+int spawn(const std::vector<std::string>& argv, int child_end, pid_t& pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, child_end, kChildFd);  // clears CLOEXEC
+  posix_spawn_file_actions_addclosefrom_np(&actions, kChildFd + 1);  // nothing else leaks in
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc;
+}
+
+}  // namespace
+
+std::string ExitStatus::describe() const {
+  if (!signaled) return "exited with code " + std::to_string(code);
+  const char* name = sigabbrev_np(code);
+  return std::string("killed by ") + (name ? std::string("SIG") + name : "signal") + " (signal " +
+         std::to_string(code) + ")";
+}
+
+Process::Process(Process&& other) noexcept
+    : pid_(std::exchange(other.pid_, 0)), status_(std::move(other.status_)) {}
+
+Process& Process::operator=(Process&& other) noexcept {
+  if (this != &other) {
+    this->~Process();
+    pid_ = std::exchange(other.pid_, 0);
+    status_ = std::move(other.status_);
+  }
+  return *this;
+}
+
+Process::~Process() {
+  if (valid() && !status_) {
+    kill();
+    wait_for(std::chrono::milliseconds(2000));
+  }
+}
+
+std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
+  if (status_ || !valid()) return status_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    const pid_t r = ::waitpid(static_cast<pid_t>(pid_), &st, WNOHANG);
+    if (r == pid_) {
+      status_ = WIFSIGNALED(st) ? ExitStatus{true, WTERMSIG(st)} : ExitStatus{false, WEXITSTATUS(st)};
+      return status_;
+    }
+    if (r < 0 && errno != EINTR) {
+      status_ = ExitStatus{false, -1};  // reaped elsewhere; nothing more to learn
+      return status_;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+void Process::kill() noexcept {
+  if (valid() && !status_) ::kill(static_cast<pid_t>(pid_), SIGKILL);
+}
+
+Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
+                        const std::vector<std::string>& args,
+                        const std::vector<std::string>& launcher) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    start_failed(std::string("socketpair: ") + std::strerror(errno));
+  }
+  Fd parent_end(sv[0]);
+  Fd child_end(sv[1]);
+  if (child_end.get() == kChildFd) child_end = Fd(::fcntl(kChildFd, F_DUPFD_CLOEXEC, kChildFd + 1));
+
+  std::vector<std::string> argv = launcher;
+  argv.push_back(program);
+  argv.push_back("--fd");
+  argv.push_back(std::to_string(kChildFd));
+  argv.insert(argv.end(), args.begin(), args.end());
+
+  pid_t pid = 0;
+  int rc = spawn(argv, child_end.get(), pid);
+  if (rc == ENOEXEC && launcher.empty()) {
+    // A kernel without IA-32 emulation refuses i386 programs; run the same
+    // 32-bit surrogate under a user-mode emulator when one is installed.
+    std::vector<std::string> emu = find_i386_emulator();
+    if (!emu.empty()) {
+      argv.insert(argv.begin(), emu.begin(), emu.end());
+      rc = spawn(argv, child_end.get(), pid);
+    }
+  }
+  if (rc != 0) {
+    start_failed("cannot start " + program + ": " + std::strerror(rc) +
+                 (rc == ENOEXEC ? " (this kernel cannot run it and no emulator was found)" : ""));
+  }
+  Spawned out{Process(pid), Stream(io)};
+  out.stream.assign(asio::local::stream_protocol(), parent_end.release());
+  return out;
+}
+
+Stream connect_endpoint(asio::io_context& io, const std::string& endpoint) {
+  Stream stream(io);
+  asio::error_code ec;
+  stream.connect(asio::local::stream_protocol::endpoint(endpoint), ec);
+  if (ec) start_failed("cannot connect to surrogate at " + endpoint + ": " + ec.message());
+  return stream;
+}
+
+std::string client_module_dir() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&client_module_dir), &info) != 0 && info.dli_fname) {
+    std::string path = info.dli_fname;
+    if (path.find('/') == std::string::npos) {
+      char exe[4096];
+      const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+      path = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : ".";
+    }
+    return path.substr(0, path.rfind('/'));
+  }
+  return ".";
+}
+
+std::vector<std::string> find_i386_emulator() {
+  for (const char* name : {"qemu-i386-static", "qemu-i386"}) {
+    for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"}) {
+      const std::string path = std::string(dir) + "/" + name;
+      if (::access(path.c_str(), X_OK) == 0) return {path};
+    }
+  }
+  return {};
+}
+
+}  // namespace dllbridge::detail

@@ -1,0 +1,80 @@
+// Signature language (docs/contracts section 3): parsed C declarations.
+// The parser only builds this tree; sizes and layout belong to the surrogate's
+// ABI and are resolved there.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dllbridge/types.hpp"
+
+namespace dllbridge::sig {
+
+// Scalar kinds by spelling; the surrogate maps each to its own ABI size.
+using Scalar = dllbridge::Scalar;
+using CallConv = dllbridge::CallConv;
+
+// Pointer direction from [in] / [out] / [in, out]; None when not given.
+enum class Direction : std::uint8_t { None, In, Out, InOut };
+
+struct StructDef;
+
+// A type as written: a scalar or a named struct, then array extent and pointer depth.
+struct Type {
+  Scalar scalar = Scalar::Void;            // meaningful when !is_struct
+  bool is_struct = false;
+  std::string struct_name;                 // when is_struct
+  std::shared_ptr<const StructDef> def;    // resolved definition when is_struct
+  bool is_const = false;                   // const on the pointee / value
+  int pointer_depth = 0;                   // 0 = value, 1 = T*, 2 = T**
+  std::optional<std::uint32_t> array_len;  // fixed array inside a struct: T x[N]
+};
+
+// MIDL-style attributes written in brackets before a parameter or field.
+struct Attributes {
+  Direction dir = Direction::None;
+  bool string = false;                     // [string]
+  std::optional<std::string> size_is;      // [size_is(name)]
+  std::optional<std::uint32_t> size;       // [size(N)]
+};
+
+struct Field {
+  std::string name;
+  Type type;
+  Attributes attrs;
+};
+
+struct StructDef {
+  std::string name;
+  std::vector<Field> fields;
+};
+
+struct Param {
+  std::string name;                        // "argN" (N from 0) when unnamed
+  Type type;
+  Attributes attrs;                        // defaults applied (see parse())
+};
+
+struct Function {
+  std::string name;
+  CallConv conv = CallConv::Cdecl;
+  Type ret;
+  std::vector<Param> params;
+  bool variadic = false;
+  std::vector<std::shared_ptr<const StructDef>> structs;  // in declaration order
+};
+
+// Parses "struct ...; ... R conv name(params);" (trailing ';' optional).
+// Applies the defaults of contracts section 3: `const char*` and
+// `const wchar_t*` become [in, string]. Throws dllbridge::Error with kind
+// bad_signature and a message that starts "at position N: " on any error.
+Function parse(std::string_view text);
+
+// Human-readable spelling of a scalar ("unsigned int", "DWORD", ...).
+std::string_view scalar_name(Scalar s);
+
+}  // namespace dllbridge::sig

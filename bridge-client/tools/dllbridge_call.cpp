@@ -1,0 +1,211 @@
+// dllbridge-call: call one function of a library through the surrogate from
+// the command line (docs/contracts section 2).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "dllbridge/bridge.hpp"
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+dllbridge::Value to_value(const json& j, const std::string& where) {
+  switch (j.type()) {
+    case json::value_t::null: return dllbridge::Null{};
+    case json::value_t::boolean: return j.get<bool>();
+    case json::value_t::number_integer: return j.get<std::int64_t>();
+    case json::value_t::number_unsigned: return j.get<std::uint64_t>();
+    case json::value_t::number_float: return j.get<double>();
+    case json::value_t::string: return j.get<std::string>();
+    default:
+      throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
+                             where + ": arrays and objects are not supported by this version");
+  }
+}
+
+json to_json(const dllbridge::Value& v) {
+  return std::visit(
+      [](const auto& x) -> json {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, dllbridge::Null>) {
+          return nullptr;
+        } else {
+          return x;
+        }
+      },
+      v);
+}
+
+json error_json(dllbridge::ErrorKind kind, const std::string& message) {
+  return {{"error", {{"kind", std::string(dllbridge::to_string(kind))}, {"message", message}}}};
+}
+
+struct Outcome {
+  json body;
+  bool ok = false;
+};
+
+// Makes the call `repeat` times; the JSON result of the last one, with
+// latency percentiles when repeat > 1.
+Outcome run_call(const dllbridge::Function& fn, const std::vector<dllbridge::Value>& args,
+                 std::optional<std::chrono::milliseconds> timeout, int repeat) {
+  std::vector<double> latencies_us;
+  dllbridge::CallResult result;
+  double elapsed_us = 0;
+  for (int i = 0; i < repeat; ++i) {
+    const auto start = Clock::now();
+    result = fn.call(args, timeout);
+    elapsed_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    latencies_us.push_back(elapsed_us);
+  }
+  json body = {{"return", to_json(result.ret)},
+               {"out", json::object()},
+               {"last_error", result.last_error},
+               {"elapsed_us", elapsed_us},
+               {"dll_us", std::chrono::duration<double, std::micro>(result.elapsed).count()}};
+  if (repeat > 1) {
+    std::sort(latencies_us.begin(), latencies_us.end());
+    auto pct = [&](double p) {
+      const std::size_t k = static_cast<std::size_t>(p * static_cast<double>(latencies_us.size() - 1) + 0.5);
+      return latencies_us[k];
+    };
+    body["latency_us"] = {{"p50", pct(0.50)}, {"p90", pct(0.90)}, {"p99", pct(0.99)}, {"max", latencies_us.back()}};
+    body["calls"] = repeat;
+  }
+  return {body, true};
+}
+
+void print_text(const json& body) {
+  if (body.contains("error")) {
+    std::cerr << "error (" << body["error"]["kind"].get<std::string>()
+              << "): " << body["error"]["message"].get<std::string>() << "\n";
+    return;
+  }
+  std::cout << "return: " << body["return"].dump() << "\n"
+            << "last_error: " << body["last_error"].dump() << "\n"
+            << "elapsed_us: " << body["elapsed_us"].get<double>() << "\n";
+  if (body.contains("latency_us")) std::cout << "latency_us: " << body["latency_us"].dump() << "\n";
+}
+
+// --batch: one JSON request per stdin line, one JSON answer per stdout line.
+int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> default_timeout) {
+  std::map<std::string, dllbridge::Function> functions;  // signatures prepared once
+  std::string line;
+  int line_no = 0;
+  bool all_ok = true;
+  while (std::getline(std::cin, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    json answer;
+    try {
+      json req;
+      try {
+        req = json::parse(line);
+      } catch (const json::exception& e) {
+        throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
+                               "line " + std::to_string(line_no) + ": not JSON: " + e.what());
+      }
+      if (!req.is_object() || !req.contains("signature") || !req["signature"].is_string()) {
+        throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
+                               "line " + std::to_string(line_no) + ": needs a \"signature\" string");
+      }
+      const std::string sig = req["signature"];
+      auto it = functions.find(sig);
+      if (it == functions.end()) it = functions.emplace(sig, lib.function(sig)).first;
+      std::vector<dllbridge::Value> args;
+      if (req.contains("args")) {
+        if (!req["args"].is_array()) {
+          throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
+                                 "line " + std::to_string(line_no) + ": \"args\" must be an array");
+        }
+        for (const json& a : req["args"]) args.push_back(to_value(a, "line " + std::to_string(line_no)));
+      }
+      std::optional<std::chrono::milliseconds> timeout = default_timeout;
+      if (req.contains("timeout_ms")) timeout = std::chrono::milliseconds(req["timeout_ms"].get<long>());
+      answer = run_call(it->second, args, timeout, 1).body;
+    } catch (const dllbridge::Error& e) {
+      answer = error_json(e.kind(), e.what());
+      all_ok = false;
+    }
+    std::cout << answer.dump() << std::endl;
+  }
+  return all_ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Call a function of a 32-bit (or 64-bit) library through the dllbridge surrogate"};
+  std::string library, signature;
+  std::vector<std::string> raw_args;
+  std::string arch = "32";
+  bool as_json = false, batch = false;
+  long timeout_ms = 0;
+  int repeat = 1;
+  dllbridge::BridgeOptions options;
+  app.add_option("LIBRARY", library, "path of the DLL / shared object, loaded in the surrogate")->required();
+  app.add_option("SIGNATURE", signature, "C declaration in the signature language");
+  app.add_option("ARG", raw_args, "one JSON value per parameter that is not [out]");
+  app.add_option("--arch", arch, "which surrogate: 32 or 64")->check(CLI::IsMember({"32", "64"}));
+  app.add_flag("--json", as_json, "print one JSON object instead of text");
+  app.add_option("--timeout-ms", timeout_ms, "deadline for each call")->check(CLI::PositiveNumber);
+  app.add_option("--repeat", repeat, "make the same call N times and report latency")->check(CLI::PositiveNumber);
+  app.add_option("--connect", options.connect, "use a running standalone surrogate at this endpoint");
+  app.add_flag("--batch", batch, "read JSON lines {signature, args, timeout_ms?} from stdin");
+  app.add_option("--surrogate", options.surrogate_path, "surrogate program to start (default: found next to dllbridge)");
+  app.add_option("--log-level", options.surrogate_log_level, "surrogate log level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.positionals_at_end(false);
+  CLI11_PARSE(app, argc, argv);
+
+  options.arch = arch == "64" ? dllbridge::Arch::x64 : dllbridge::Arch::x86;
+  std::optional<std::chrono::milliseconds> timeout;
+  if (timeout_ms > 0) {
+    timeout = std::chrono::milliseconds(timeout_ms);
+    options.call_timeout = *timeout;
+  }
+  if (!batch && signature.empty()) {
+    std::cerr << "dllbridge-call: SIGNATURE is required (or use --batch)\n";
+    return 2;
+  }
+
+  json body;
+  int status = 1;
+  try {
+    dllbridge::Bridge bridge(options);
+    dllbridge::Library lib = bridge.load(library);
+    if (batch) return run_batch(lib, timeout);
+    dllbridge::Function fn = lib.function(signature);
+    std::vector<dllbridge::Value> args;
+    for (std::size_t i = 0; i < raw_args.size(); ++i) {
+      json j;
+      try {
+        j = json::parse(raw_args[i]);
+      } catch (const json::exception&) {
+        j = raw_args[i];  // a bare word is taken as text, as a shell user means it
+      }
+      args.push_back(to_value(j, "argument " + std::to_string(i + 1)));
+    }
+    Outcome o = run_call(fn, args, timeout, repeat);
+    body = std::move(o.body);
+    status = 0;
+  } catch (const dllbridge::Error& e) {
+    body = error_json(e.kind(), e.what());
+  }
+  if (as_json) {
+    std::cout << body.dump() << std::endl;
+  } else {
+    print_text(body);
+  }
+  return status;
+}

@@ -1,0 +1,63 @@
+// The demo: a 64-bit program calls the 32-bit sample library through
+// surrogate32 and shows what happened, including the surrogate's figures.
+#include <cstdio>
+#include <string>
+
+#include "dllbridge/bridge.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: dllbridge-demo PATH-TO-32-BIT-libsample.so\n");
+    return 2;
+  }
+  try {
+    std::printf("dllbridge demo: this process is %zu-bit\n", sizeof(void*) * 8);
+    dllbridge::Bridge bridge;  // starts surrogate32 next to this program
+    const dllbridge::SurrogateInfo& s = bridge.surrogate();
+    std::printf("surrogate: pid %u, %u-bit (%s, %s), protocol %u\n", s.pid, s.pointer_size * 8,
+                s.os.c_str(), s.arch.c_str(), s.protocol_version);
+
+    dllbridge::Library lib = bridge.load(argv[1]);
+    std::printf("loaded %s\n\n", argv[1]);
+
+    auto add = lib.function<int32_t(int32_t, int32_t)>("add");
+    std::printf("  add(2, 40)                      = %d   (cdecl, typed API)\n", add(2, 40));
+    auto add_std = lib.function<int32_t(int32_t, int32_t)>("add_std", dllbridge::CallConv::Stdcall);
+    std::printf("  add_std(-7, 10)                 = %d    (stdcall)\n", add_std(-7, 10));
+    auto ptr = lib.function<int32_t()>("pointer_size");
+    std::printf("  pointer_size()                  = %d    (sizeof(void*) inside the library)\n", ptr());
+
+    dllbridge::Function mul = lib.function("long long mul_i64(long long a, long long b)");
+    auto r = mul.call({std::int64_t{123456789}, std::int64_t{1000}});
+    std::printf("  mul_i64(123456789, 1000)        = %lld (dynamic API)\n",
+                static_cast<long long>(std::get<std::int64_t>(r.ret)));
+    dllbridge::Function mix = lib.function("double mix_d(int a, double b, float c, int64_t d)");
+    std::printf("  mix_d(1, 0.25, 0.5, -2)         = %g\n",
+                std::get<double>(mix.call({std::int64_t{1}, 0.25, 0.5, std::int64_t{-2}}).ret));
+    dllbridge::Function hash = lib.function("DWORD __stdcall hash_str_std(const char* s)");
+    std::printf("  hash_str_std(\"dllbridge\")       = 0x%08llx\n",
+                static_cast<unsigned long long>(std::get<std::uint64_t>(hash.call({std::string("dllbridge")}).ret)));
+    dllbridge::Function err = lib.function("int set_errno(int v)");
+    std::printf("  set_errno(42) -> last_error     = %lld\n",
+                static_cast<long long>(err.call({std::int64_t{42}}).last_error));
+    try {
+      lib.function("int not_exported(int)");
+    } catch (const dllbridge::Error& e) {
+      std::printf("  not_exported(...)               -> error %s: %s\n",
+                  std::string(dllbridge::to_string(e.kind())).c_str(), e.what());
+    }
+
+    const dllbridge::ProcessFigures f = bridge.figures();
+    std::printf("\nsurrogate process figures (pid %u):\n", f.pid);
+    std::printf("  CPU time     user %.3f ms, kernel %.3f ms\n", f.cpu_user.count() / 1000.0,
+                f.cpu_kernel.count() / 1000.0);
+    std::printf("  memory       resident %.1f MiB (peak %.1f MiB), virtual %.1f MiB\n",
+                f.resident_bytes / 1048576.0, f.peak_resident_bytes / 1048576.0,
+                f.virtual_bytes / 1048576.0);
+    std::printf("  threads %u, open handles %u\n", f.threads, f.handles);
+  } catch (const dllbridge::Error& e) {
+    std::fprintf(stderr, "error (%s): %s\n", std::string(dllbridge::to_string(e.kind())).c_str(), e.what());
+    return 1;
+  }
+  return 0;
+}

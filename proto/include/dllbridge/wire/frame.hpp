@@ -1,0 +1,68 @@
+// Framing shared by client and surrogate: a 4-byte little-endian payload
+// length, then a serialized Request or Reply. The length is checked against
+// kMaxFrameSize before anything is allocated for the payload.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+#include <asio/error.hpp>
+
+#include "dllbridge/dllbridge.pb.h"
+
+namespace dllbridge::wire {
+
+// Bumped on every incompatible change of dllbridge.proto or the framing.
+inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::size_t kHeaderSize = 4;
+// Hard cap on one frame's payload; larger frames are a protocol error.
+inline constexpr std::uint32_t kMaxFrameSize = 64u << 20;
+
+using Header = std::array<unsigned char, kHeaderSize>;
+
+// A frame violated the framing rules (oversized, unparsable payload).
+class FrameError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Encodes a payload length as a frame header.
+Header encode_header(std::uint32_t length) noexcept;
+
+// Decodes a frame header; throws FrameError when it exceeds kMaxFrameSize.
+std::uint32_t decode_header(const Header& header);
+
+// Serializes a message into one complete frame (header + payload).
+std::string encode_frame(const google::protobuf::MessageLite& message);
+
+// Parses a payload into `message`; throws FrameError when it is malformed.
+void decode_payload(const std::string& payload, google::protobuf::MessageLite& message);
+
+// Reads one frame from a synchronous Asio stream. Returns false on a clean
+// end of stream before a header; throws FrameError or asio::system_error.
+template <class SyncReadStream, class Message>
+bool read_frame(SyncReadStream& stream, Message& message) {
+  Header header;
+  asio::error_code ec;
+  asio::read(stream, asio::buffer(header), ec);
+  if (ec == asio::error::eof) return false;
+  if (ec) throw asio::system_error(ec);
+  std::string payload(decode_header(header), '\0');
+  asio::read(stream, asio::buffer(payload));
+  decode_payload(payload, message);
+  return true;
+}
+
+// Writes one message as a frame to a synchronous Asio stream.
+template <class SyncWriteStream>
+void write_frame(SyncWriteStream& stream, const google::protobuf::MessageLite& message) {
+  const std::string frame = encode_frame(message);
+  asio::write(stream, asio::buffer(frame));
+}
+
+}  // namespace dllbridge::wire

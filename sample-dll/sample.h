@@ -1,0 +1,76 @@
+/* sample: a legacy-style C library, the kind of vendor DLL dllbridge exists
+ * for. cdecl and stdcall exports over every scalar type and text, plus a few
+ * that misbehave on purpose. Tests call each through the surrogate and, where
+ * possible, directly, and compare. */
+#ifndef DLLBRIDGE_SAMPLE_H
+#define DLLBRIDGE_SAMPLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <wchar.h>
+
+#if defined(_WIN32)
+#  define SAMPLE_API __declspec(dllexport)
+#  define SAMPLE_STDCALL __stdcall
+#elif defined(__i386__)
+#  define SAMPLE_API __attribute__((visibility("default")))
+#  define SAMPLE_STDCALL __attribute__((stdcall))
+#else
+#  define SAMPLE_API __attribute__((visibility("default")))
+#  define SAMPLE_STDCALL /* one convention on x86-64 */
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* cdecl */
+SAMPLE_API int32_t add(int32_t a, int32_t b);
+SAMPLE_API int8_t neg_i8(int8_t v);
+SAMPLE_API uint8_t inc_u8(uint8_t v);
+SAMPLE_API int16_t neg_i16(int16_t v);
+SAMPLE_API uint16_t inc_u16(uint16_t v);
+SAMPLE_API uint32_t inc_u32(uint32_t v);
+SAMPLE_API int64_t mul_i64(int64_t a, int64_t b);
+SAMPLE_API uint64_t add_u64(uint64_t a, uint64_t b);
+SAMPLE_API float scale_f(float v, float k);
+SAMPLE_API double mix_d(int32_t a, double b, float c, int64_t d);
+SAMPLE_API bool is_even(int32_t v);
+SAMPLE_API bool not_b(bool v);
+SAMPLE_API long neg_long(long v);
+SAMPLE_API unsigned long long shl_ull(unsigned long long v, unsigned int bits);
+SAMPLE_API char upper_c(char c);
+SAMPLE_API int32_t bool32_not(int32_t v); /* a Windows BOOL */
+SAMPLE_API int64_t sum8(int8_t a, int16_t b, int32_t c, int64_t d, uint8_t e, uint16_t f,
+                        uint32_t g, uint64_t h);
+SAMPLE_API size_t str_len(const char* s);             /* SIZE_MAX for NULL */
+SAMPLE_API int32_t count_char(const char* s, char c);
+SAMPLE_API size_t wstr_len(const wchar_t* s);         /* code units; SIZE_MAX for NULL */
+SAMPLE_API int32_t wstr_first(const wchar_t* s);      /* first code unit */
+SAMPLE_API const char* greeting(void);
+SAMPLE_API int32_t pointer_size(void);                /* sizeof(void*) of the caller's ABI */
+SAMPLE_API int32_t long_size(void);
+SAMPLE_API int32_t set_errno(int32_t value);          /* sets errno, returns -1 */
+SAMPLE_API int32_t counter_next(void);                /* 1, 2, 3, ... per process */
+SAMPLE_API void counter_reset(void);
+
+/* stdcall (callee pops; decorated on Windows) */
+SAMPLE_API int32_t SAMPLE_STDCALL add_std(int32_t a, int32_t b);
+SAMPLE_API int64_t SAMPLE_STDCALL sum_i64_std(int64_t a, int32_t b);
+SAMPLE_API double SAMPLE_STDCALL mul_d_std(double a, double b);
+SAMPLE_API float SAMPLE_STDCALL half_f_std(float v);
+SAMPLE_API uint16_t SAMPLE_STDCALL swap_u16_std(uint16_t v);
+SAMPLE_API uint32_t SAMPLE_STDCALL hash_str_std(const char* s); /* FNV-1a 32 */
+SAMPLE_API int8_t SAMPLE_STDCALL clamp_i8_std(int32_t v);
+
+/* misbehaving on purpose */
+SAMPLE_API int32_t crash_segv(void);    /* writes through a null pointer */
+SAMPLE_API int32_t crash_abort(void);   /* calls abort() */
+SAMPLE_API int32_t sleep_ms(int32_t ms); /* sleeps, then returns ms */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs what dllbridge needs to build and test on Debian 12 x86-64.
+# Idempotent: does nothing when every package is already present.
+# Usage: scripts/setup.sh [--windows]   (--windows adds MinGW-w64 and Wine)
+set -euo pipefail
+
+HOST_PKGS=(cmake make g++ g++-multilib pkg-config protobuf-compiler libprotobuf-dev
+           libasio-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libffi-dev
+           libcli11-dev nlohmann-json3-dev libbenchmark-dev file qemu-user-static)
+I386_PKGS=(libprotobuf-dev:i386 libffi-dev:i386 libspdlog-dev:i386 libfmt-dev:i386)
+WIN_PKGS=(g++-mingw-w64-i686 g++-mingw-w64-x86-64 wine wine64 wine32:i386)
+
+want=("${HOST_PKGS[@]}" "${I386_PKGS[@]}")
+[[ "${1:-}" == "--windows" ]] && want+=("${WIN_PKGS[@]}")
+
+log() { echo "[setup] $*" >&2; }
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+
+missing() {
+  local p out=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || out+=("$p")
+  done
+  printf '%s\n' "${out[@]}"
+}
+
+mapfile -t todo < <(missing "${want[@]}")
+if [[ ${#todo[@]} -eq 0 || -z "${todo[0]}" ]]; then
+  log "all packages present"
+  exit 0
+fi
+log "missing: ${todo[*]}"
+export DEBIAN_FRONTEND=noninteractive
+
+if ! dpkg --print-foreign-architectures | grep -qx i386; then
+  $SUDO dpkg --add-architecture i386
+fi
+$SUDO apt-get update -qq || log "apt-get update reported a problem; continuing"
+
+if $SUDO apt-get install -y -qq --no-install-recommends "${todo[@]}"; then
+  exit 0
+fi
+
+# Fallback (docs/platform-recipes): the security suite's i386 index can lag the
+# amd64 one, so Multi-Arch: same pairs cannot match. Use a configuration without
+# it, and align every pair apt complains about to the version the i386 side has.
+log "plain install failed; retrying without the security suite"
+NOSEC=/tmp/dllbridge-nosec
+mkdir -p "$NOSEC/parts" "$NOSEC/lists/partial"
+awk 'BEGIN{RS="";ORS="\n\n"} !/debian-security/' /etc/apt/sources.list.d/debian.sources > "$NOSEC/parts/debian.sources"
+O=(-o "Dir::Etc::SourceParts=$NOSEC/parts" -o Dir::Etc::SourceList=/dev/null -o "Dir::State::Lists=$NOSEC/lists")
+$SUDO apt-get "${O[@]}" update -qq
+
+for attempt in 1 2 3 4 5 6; do
+  sim=$($SUDO apt-get "${O[@]}" install -s --allow-downgrades --no-install-recommends "${todo[@]}" 2>&1) && {
+    $SUDO apt-get "${O[@]}" install -y -qq --allow-downgrades --no-install-recommends "${todo[@]}"
+    exit 0
+  }
+  # Names of the form "Depends: X:i386 (= V) but ... is not going to be installed"
+  mapfile -t bad < <(grep -oE '[A-Za-z0-9.+-]+:i386' <<<"$sim" | sed 's/:i386$//' | sort -u)
+  [[ ${#bad[@]} -eq 0 ]] && { echo "$sim" >&2; log "cannot resolve the install"; exit 1; }
+  align=()
+  for b in "${bad[@]}"; do
+    v=$(apt-cache "${O[@]}" policy "$b:i386" 2>/dev/null | awk '/Candidate:/{print $2}')
+    [[ -z "$v" || "$v" == "(none)" ]] && continue
+    if dpkg-query -W -f='${Status}' "$b:amd64" 2>/dev/null | grep -q 'ok installed'; then
+      align+=("$b:amd64=$v")
+    fi
+    align+=("$b:i386=$v")
+  done
+  [[ ${#align[@]} -eq 0 ]] && { echo "$sim" >&2; log "nothing to align"; exit 1; }
+  log "attempt $attempt: aligning ${align[*]}"
+  $SUDO apt-get "${O[@]}" install -y -qq --allow-downgrades --no-install-recommends "${align[@]}" || true
+done
+log "could not install: ${todo[*]}"
+exit 1

@@ -1,0 +1,43 @@
+// Serves the requests of one session: loads libraries, registers functions
+// (symbol lookup + a libffi call interface built once), and calls them.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "dllbridge/dllbridge.pb.h"
+#include "library.hpp"
+
+namespace dllbridge::surrogate {
+
+class Dispatcher {
+ public:
+  Dispatcher();
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Answers one request (not Hello / Shutdown, which the session handles).
+  // Failures become Error replies; only a crash inside the DLL escapes.
+  wire::Reply handle(const wire::Request& request);
+
+ private:
+  struct Function;
+  wire::LoadLibraryReply load(const wire::LoadLibrary& req);
+  wire::RegisterFunctionReply register_function(const wire::RegisterFunction& req);
+  wire::CallReply call(const wire::Call& req);
+
+  std::vector<Library> libraries_;               // id = index + 1
+  std::map<std::string, std::uint64_t> library_ids_;
+  std::vector<std::unique_ptr<Function>> functions_;  // id = index + 1
+  std::map<std::string, std::uint32_t> function_ids_;  // by registration key
+};
+
+// The export names tried for `name`, in order (contracts section 3): as
+// written, then name@N, _name@N, @name@N, _name for N = `stack_bytes`.
+std::vector<std::string> symbol_candidates(const std::string& name, std::size_t stack_bytes);
+
+}  // namespace dllbridge::surrogate

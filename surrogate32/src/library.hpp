@@ -1,0 +1,40 @@
+// Loading a library and finding its exports (dlopen / LoadLibraryExW), and
+// the thread's last-error value (errno / GetLastError). One file per platform.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace dllbridge::surrogate {
+
+// An open library; closes it on destruction. Move-only.
+class Library {
+ public:
+  // Loads `path` (UTF-8). Throws Failure(LIBRARY_LOAD_FAILED) naming the path
+  // and the loader's reason.
+  static Library open(const std::string& path);
+
+  Library(Library&&) noexcept;
+  Library& operator=(Library&&) noexcept;
+  Library(const Library&) = delete;
+  Library& operator=(const Library&) = delete;
+  ~Library();
+
+  // The address of export `name` exactly as spelled, or nullptr.
+  void* symbol(const std::string& name) const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Library(void* handle, std::string path) : handle_(handle), path_(std::move(path)) {}
+  void* handle_ = nullptr;
+  std::string path_;
+};
+
+// Sets the calling thread's last-error value to 0.
+void clear_last_error() noexcept;
+// Reads the calling thread's last-error value.
+std::int64_t read_last_error() noexcept;
+
+}  // namespace dllbridge::surrogate

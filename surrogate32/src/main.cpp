@@ -1,0 +1,51 @@
+// surrogate32 / surrogate64: hosts a legacy library in its own process and
+// calls its functions for a dllbridge client (docs/contracts section 2).
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "session.hpp"
+#include "transport.hpp"
+
+int main(int argc, char** argv) {
+  using namespace dllbridge::surrogate;
+  CLI::App app{"dllbridge surrogate: hosts a legacy library for a dllbridge client"};
+  std::string listen_endpoint;
+  std::string inherited;
+  std::string level = "warn";
+  auto* listen_opt = app.add_option("--listen", listen_endpoint,
+                                    "serve clients of this user on ENDPOINT (Unix socket path or \\\\.\\pipe\\NAME)");
+  auto* inherited_opt = app.add_option("--fd,--handle", inherited,
+                                       "serve the one client on this inherited endpoint (used by the client library)");
+  listen_opt->excludes(inherited_opt);
+  app.add_option("--log-level", level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  CLI11_PARSE(app, argc, argv);
+
+  // Logs go to stderr: stdout belongs to the legacy library.
+  auto logger = spdlog::stderr_color_mt("surrogate");
+  logger->set_pattern("[%H:%M:%S.%e] [surrogate " + std::to_string(current_pid()) + "] [%l] %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+
+  if (listen_endpoint.empty() && inherited.empty()) {
+    std::fprintf(stderr, "surrogate: give --listen ENDPOINT to run standalone (see --help)\n");
+    return 2;
+  }
+  try {
+    asio::io_context io;
+    if (!inherited.empty()) {
+      Stream stream = adopt_inherited(io, inherited);
+      const SessionEnd end = serve_session(stream);
+      return end == SessionEnd::protocol_error ? 3 : 0;
+    }
+    listen(io, listen_endpoint, [](Stream& stream) { serve_session(stream); });
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

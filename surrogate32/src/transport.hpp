@@ -1,0 +1,40 @@
+// How the surrogate meets its client: an inherited, already-connected
+// endpoint (started by the client) or a listening endpoint (standalone
+// mode). One file per platform.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <asio/io_context.hpp>
+
+#if defined(_WIN32)
+#include <asio/windows/stream_handle.hpp>
+#else
+#include <asio/local/stream_protocol.hpp>
+#endif
+
+namespace dllbridge::surrogate {
+
+#if defined(_WIN32)
+using Stream = asio::windows::stream_handle;
+#else
+using Stream = asio::local::stream_protocol::socket;
+#endif
+
+// Wraps the endpoint inherited from the client (`--fd N` / `--handle N`).
+// Throws std::runtime_error when it is not a usable connected endpoint.
+Stream adopt_inherited(asio::io_context& io, const std::string& value);
+
+// Serves `endpoint` until the process is stopped: accepts one connection at
+// a time, rejects peers of another user, and calls `serve` for each session.
+void listen(asio::io_context& io, const std::string& endpoint,
+            const std::function<void(Stream&)>& serve);
+
+// Sends an `unauthorized` Error reply on a freshly accepted stream.
+void reject_unauthorized(Stream& stream, const std::string& why);
+
+// This process's id, for the handshake.
+unsigned current_pid();
+
+}  // namespace dllbridge::surrogate

@@ -1,0 +1,97 @@
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "dllbridge/wire/frame.hpp"
+#include "transport.hpp"
+
+namespace dllbridge::surrogate {
+namespace {
+
+std::string g_socket_path;  // unlinked when a signal ends standalone mode
+
+extern "C" void on_stop_signal(int sig) {
+  if (!g_socket_path.empty()) ::unlink(g_socket_path.c_str());
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+}  // namespace
+
+Stream adopt_inherited(asio::io_context& io, const std::string& value) {
+  int fd = -1;
+  try {
+    fd = std::stoi(value);
+  } catch (const std::exception&) {
+    throw std::runtime_error("--fd expects a file descriptor number, got '" + value + "'");
+  }
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    throw std::runtime_error("--fd " + value + " is not an inherited socket");
+  }
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // the DLL must not leak it into its own children
+  Stream stream(io);
+  stream.assign(asio::local::stream_protocol(), fd);
+  return stream;
+}
+
+void listen(asio::io_context& io, const std::string& endpoint,
+            const std::function<void(Stream&)>& serve) {
+  if (endpoint.size() >= sizeof(sockaddr_un::sun_path)) {
+    throw std::runtime_error("socket path too long: " + endpoint);
+  }
+  struct stat st {};
+  if (::lstat(endpoint.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(endpoint + " exists and is not a socket");
+    ::unlink(endpoint.c_str());  // a stale socket from an earlier run
+  }
+  const mode_t old_mask = ::umask(0077);  // the socket file: owner only
+  asio::local::stream_protocol::acceptor acceptor(io, asio::local::stream_protocol::endpoint(endpoint));
+  ::umask(old_mask);
+  g_socket_path = endpoint;
+  ::signal(SIGINT, on_stop_signal);
+  ::signal(SIGTERM, on_stop_signal);
+  spdlog::info("listening on {}", endpoint);
+
+  for (;;) {
+    Stream stream(io);
+    acceptor.accept(stream);
+    ucred peer{};
+    socklen_t len = sizeof peer;
+    if (::getsockopt(stream.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
+      reject_unauthorized(stream, std::string("cannot read peer credentials: ") + std::strerror(errno));
+      continue;
+    }
+    if (peer.uid != ::geteuid()) {
+      spdlog::warn("rejected pid {} of uid {} (serving uid {})", peer.pid, peer.uid, ::geteuid());
+      reject_unauthorized(stream, "peer uid " + std::to_string(peer.uid) +
+                                      " is not the surrogate's user");
+      continue;
+    }
+    spdlog::info("session from pid {}", peer.pid);
+    serve(stream);
+    spdlog::info("session from pid {} ended", peer.pid);
+  }
+}
+
+void reject_unauthorized(Stream& stream, const std::string& why) {
+  wire::Reply reply;
+  reply.mutable_error()->set_kind(wire::UNAUTHORIZED);
+  reply.mutable_error()->set_message(why);
+  asio::error_code ignored;
+  const std::string frame = wire::encode_frame(reply);
+  asio::write(stream, asio::buffer(frame), ignored);
+  stream.close(ignored);
+}
+
+unsigned current_pid() { return static_cast<unsigned>(::getpid()); }
+
+}  // namespace dllbridge::surrogate
