@@ -35,6 +35,8 @@ const Target kTargets[] = {
     {"surrogate64", Arch::x64, paths::kSurrogate64, paths::kSample64, 8},
 };
 
+void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
