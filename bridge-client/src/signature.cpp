@@ -77,7 +77,7 @@ std::vector<Token> tokenize(std::string_view s) {
 // A decimal or 0x-hex count that fits 32 bits.
 std::uint32_t to_count(const Token& t) {
   std::string_view s = t.text;
-  int base = 10;
+  unsigned base = 10;
   if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
     base = 16;
     s.remove_prefix(2);
@@ -215,17 +215,15 @@ class Parser {
   explicit Parser(std::string_view text) : toks_(tokenize(text)) {}
 
   Function run() {
-    while (peek().text == "struct" && peek().kind == Tok::Ident &&
-           (is_punct(1, '{') || (peek(1).kind == Tok::Ident && is_punct(2, '{')))) {
+    // "struct Name {" starts a definition; "struct Name f(" is a return type.
+    while (at_word("struct") && (is_punct(1, '{') || (peek(1).kind == Tok::Ident && is_punct(2, '{')))) {
       parse_struct();
     }
     fn_.ret = parse_type();
-    if (const ConvWord* c = find_conv(peek().text); c && peek().kind == Tok::Ident) {
+    if (const ConvWord* c = find_conv(peek().text)) {  // only identifiers can match
       fn_.conv = c->conv;
       next();
-      if (peek().kind == Tok::Ident && find_conv(peek().text)) {
-        fail(peek().pos, "more than one calling convention");
-      }
+      if (find_conv(peek().text)) fail(peek().pos, "more than one calling convention");
     }
     fn_.name = std::string(expect_ident("the function name").text);
     parse_params();
