@@ -1,10 +1,17 @@
 #include "sample.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(_WIN32)
+#include <process.h>
+#define getpid _getpid
+#else
+#include <unistd.h>
+#endif
 
 int32_t add(int32_t a, int32_t b) { return a + b; }
 int8_t neg_i8(int8_t v) { return (int8_t)-v; }
@@ -88,3 +95,52 @@ int32_t sleep_ms(int32_t ms) {
   }
   return ms;
 }
+
+int32_t hang_forever(void) {
+  for (;;) sleep_ms(1000);
+  return 0;
+}
+
+static int32_t leaked_mb;
+static void* volatile last_leak; /* escapes, so the compiler keeps the allocation */
+int32_t leak_mb(int32_t mb) {
+  char* p = (char*)malloc((size_t)mb << 20);
+  if (p) {
+    memset(p, 0x5a, (size_t)mb << 20); /* touch it, so it is resident */
+    last_leak = p;
+    leaked_mb += mb;
+  }
+  return leaked_mb;
+}
+
+int32_t exit_with(int32_t code) {
+  exit(code);
+  return 0;
+}
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Winfinite-recursion" /* the point of it */
+#endif
+static int32_t recurse(volatile char* prev, int32_t depth) {
+  volatile char frame[4096];
+  frame[0] = prev ? prev[0] : (char)depth;
+  return recurse(frame, depth + 1) + frame[0];
+}
+int32_t stack_overflow(int32_t depth) { return recurse(NULL, depth); }
+
+int32_t crash_if_absent(const char* marker) {
+  FILE* f = fopen(marker, "r");
+  if (f) {
+    fclose(f);
+    return 1;
+  }
+  f = fopen(marker, "w");
+  if (f) fclose(f);
+  return crash_segv();
+}
+
+static int32_t state;
+int32_t set_state(int32_t v) { return state = v; }
+int32_t get_state(void) { return state; }
+
+int32_t get_pid(void) { return (int32_t)getpid(); }

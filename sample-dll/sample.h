@@ -68,6 +68,14 @@ SAMPLE_API int8_t SAMPLE_STDCALL clamp_i8_std(int32_t v);
 SAMPLE_API int32_t crash_segv(void);    /* writes through a null pointer */
 SAMPLE_API int32_t crash_abort(void);   /* calls abort() */
 SAMPLE_API int32_t sleep_ms(int32_t ms); /* sleeps, then returns ms */
+SAMPLE_API int32_t hang_forever(void);  /* never returns */
+SAMPLE_API int32_t leak_mb(int32_t mb); /* leaks mb MiB (touched); returns the total leaked */
+SAMPLE_API int32_t exit_with(int32_t code);      /* calls exit(code) */
+SAMPLE_API int32_t stack_overflow(int32_t depth); /* recurses until the stack runs out */
+SAMPLE_API int32_t crash_if_absent(const char* marker); /* creates marker and crashes; 1 if it exists */
+SAMPLE_API int32_t set_state(int32_t v); /* library state lost on restart: set / get */
+SAMPLE_API int32_t get_state(void);
+SAMPLE_API int32_t get_pid(void);      /* the hosting process's id */
 
 #ifdef __cplusplus
 }

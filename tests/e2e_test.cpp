@@ -15,27 +15,17 @@
 
 #include "dllbridge/bridge.hpp"
 #include "sample.h"
-#include "test_paths.hpp"
+#include "test_support.hpp"
 
 using namespace dllbridge;
 namespace paths = dllbridge::test;
 
 namespace {
 
-struct Target {
-  const char* name;
-  Arch arch;
-  const char* surrogate;
-  const char* sample;
-  unsigned pointer_size;
-};
-
-const Target kTargets[] = {
-    {"surrogate32", Arch::x86, paths::kSurrogate32, paths::kSample32, 4},
-    {"surrogate64", Arch::x64, paths::kSurrogate64, paths::kSample64, 8},
-};
-
-void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
+using test::Target;
+using test::error_of;
+using test::i64;
+using test::kTargets;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -74,18 +64,11 @@ std::string running_image(unsigned pid, bool* emulated) {
 // A fixture whose bridge is built for the parameter (not the default above).
 class Chain : public ::testing::TestWithParam<Target> {
  protected:
-  static BridgeOptions options_for(const Target& t) {
-    BridgeOptions o;
-    o.arch = t.arch;
-    o.surrogate_path = t.surrogate;
-    o.call_timeout = std::chrono::milliseconds(20000);
-    return o;
-  }
   void SetUp() override {
     if (GetParam().arch == Arch::x86) {
       ASSERT_TRUE(paths::kHave32) << "this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)";
     }
-    bridge_ = std::make_unique<Bridge>(options_for(GetParam()));
+    bridge_ = std::make_unique<Bridge>(test::options_for(GetParam()));
     lib_ = std::make_unique<Library>(bridge_->load(GetParam().sample));
   }
   Value call(const std::string& sig, std::vector<Value> args) {
@@ -94,22 +77,6 @@ class Chain : public ::testing::TestWithParam<Target> {
   std::unique_ptr<Bridge> bridge_;
   std::unique_ptr<Library> lib_;
 };
-
-template <class F>
-Error error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a dllbridge::Error";
-  return Error(ErrorKind::protocol, "none");
-}
-
-std::int64_t i64(const Value& v) {
-  if (auto* u = std::get_if<std::uint64_t>(&v)) return static_cast<std::int64_t>(*u);
-  return std::get<std::int64_t>(v);
-}
 
 }  // namespace
 
@@ -236,14 +203,18 @@ TEST_P(Chain, ErrorsAreKindedAndPrecise) {
   EXPECT_EQ(i64(add_fn.call({std::int64_t{20}, std::int64_t{22}}).ret), 42);
 }
 
-TEST_P(Chain, ACrashInTheLibraryIsReportedWithItsSignal) {
+TEST_P(Chain, ACrashInTheLibraryIsReportedWithItsSignalAndTheNextCallWorks) {
+  const std::uint32_t first_pid = bridge_->surrogate().pid;
   Function crash = lib_->function("int crash_segv(void)");
   Error e = error_of([&] { crash.call({}); });
   EXPECT_EQ(e.kind(), ErrorKind::crashed);
+  EXPECT_TRUE(e.may_have_run());
   EXPECT_NE(std::string(e.what()).find("SIGSEGV"), std::string::npos) << e.what();
-  // Later calls fail at once with the same cause, never hang.
-  e = error_of([&] { lib_->function("int add(int, int)"); });
-  EXPECT_EQ(e.kind(), ErrorKind::crashed);
+  // The next call runs in a fresh surrogate: library and function come back by themselves.
+  Function add_fn = lib_->function("int add(int, int)");
+  EXPECT_EQ(i64(add_fn.call({std::int64_t{2}, std::int64_t{3}}).ret), 5);
+  EXPECT_NE(bridge_->surrogate().pid, first_pid);
+  EXPECT_EQ(bridge_->stats().restarts, 1u);
 }
 
 TEST_P(Chain, AbortIsReportedAsSigabrt) {

@@ -2,65 +2,138 @@
 
 #include "figures.hpp"
 #include "marshal.hpp"
-#include "session.hpp"
 #include "signature.hpp"
+#include "supervisor.hpp"
 
 namespace dllbridge {
 namespace detail {
 
-// A registered function: the session it lives in and how to marshal it.
+// A library as the application sees it: loaded again in each new surrogate.
+struct LibraryState {
+  std::shared_ptr<Supervisor> supervisor;
+  std::string path;
+
+  // The library's id in `session`, loading it there first if needed.
+  std::uint64_t ensure(Session& session, std::uint64_t generation, std::chrono::milliseconds timeout) {
+    std::lock_guard lock(mu);
+    if (loaded_in != generation) {
+      wire::Request req;
+      req.mutable_load_library()->set_path(path);
+      const wire::Reply reply = session.request(std::move(req), timeout);
+      if (!reply.has_load_library()) throw Error(ErrorKind::protocol, "load answered with something else");
+      id = reply.load_library().library();
+      loaded_in = generation;
+    }
+    return id;
+  }
+
+ private:
+  std::mutex mu;
+  std::uint64_t loaded_in = 0;
+  std::uint64_t id = 0;
+};
+
+// A declared function: registered again in each new surrogate.
 struct FunctionState {
-  std::shared_ptr<Session> session;
-  std::uint32_t id = 0;
+  std::shared_ptr<LibraryState> library;
   std::string name;
-  std::string resolved_name;
+  CallConv conv = CallConv::Cdecl;
   WireSignature signature;
+  FunctionOptions options;
+
+  // The function's id in `session`, registering it there first if needed.
+  std::uint32_t ensure(Session& session, std::uint64_t generation, std::chrono::milliseconds timeout) const {
+    const std::uint64_t lib = library->ensure(session, generation, timeout);
+    std::lock_guard lock(mu);
+    if (registered_in != generation) {
+      wire::Request req;
+      wire::RegisterFunction* reg = req.mutable_register_function();
+      reg->set_library(lib);
+      reg->set_name(name);
+      reg->set_conv(static_cast<wire::CallConv>(conv));
+      reg->set_ret(signature.ret.kind);
+      for (const WireParam& p : signature.params) reg->add_params(p.kind);
+      const wire::Reply reply = session.request(std::move(req), timeout);
+      if (!reply.has_register_function()) {
+        throw Error(ErrorKind::protocol, "register answered with something else");
+      }
+      id = reply.register_function().function();
+      resolved = reply.register_function().resolved_name();
+      registered_in = generation;
+    }
+    return id;
+  }
+
+  std::string resolved_name() const {
+    std::lock_guard lock(mu);
+    return resolved;
+  }
+
+ private:
+  mutable std::mutex mu;
+  mutable std::uint64_t registered_in = 0;
+  mutable std::uint32_t id = 0;
+  mutable std::string resolved;
 };
 
 CallResult call_function(const Function& f, std::vector<Value>&& args) { return f.call(args); }
 
 }  // namespace detail
 
-Bridge::Bridge(BridgeOptions options) : session_(detail::Session::start(std::move(options))) {}
+Bridge::Bridge(BridgeOptions options)
+    : supervisor_(std::make_shared<detail::Supervisor>(std::move(options))) {}
 Bridge::~Bridge() = default;
 Bridge::Bridge(Bridge&&) noexcept = default;
 Bridge& Bridge::operator=(Bridge&&) noexcept = default;
 
-const SurrogateInfo& Bridge::surrogate() const { return session_->info(); }
-const std::string& Bridge::surrogate_path() const { return session_->surrogate_path(); }
+SurrogateInfo Bridge::surrogate() const { return supervisor_->info(); }
+std::string Bridge::surrogate_path() const { return supervisor_->surrogate_path(); }
+BridgeStats Bridge::stats() const { return supervisor_->stats(); }
+int Bridge::subscribe(std::function<void(const BridgeEvent&)> h) { return supervisor_->subscribe(std::move(h)); }
+void Bridge::unsubscribe(int id) { supervisor_->unsubscribe(id); }
+void Bridge::on_restart(std::function<void()> hook) { supervisor_->on_restart(std::move(hook)); }
+void Bridge::restart() { supervisor_->restart("restart requested by the application"); }
 
 ProcessFigures Bridge::figures() const {
-  if (auto f = detail::read_figures(session_->info().pid)) return *f;
-  throw Error(ErrorKind::crashed, "surrogate process " + std::to_string(session_->info().pid) + " is gone");
+  const BridgeStats s = supervisor_->stats();
+  if (s.pid != 0) {
+    if (auto f = detail::read_figures(s.pid)) return *f;
+  }
+  throw Error(ErrorKind::crashed, "no surrogate process is running (" + std::string(to_string(s.state)) +
+                                      (s.reason.empty() ? "" : ": " + s.reason) + ")");
 }
 
 Library Bridge::load(const std::string& path) {
-  wire::Request req;
-  req.mutable_load_library()->set_path(path);
-  const wire::Reply reply = session_->request(std::move(req), session_->options().call_timeout);
-  if (!reply.has_load_library()) throw Error(ErrorKind::protocol, "load answered with something else");
-  return Library(session_, reply.load_library().library(), path);
+  auto state = std::make_shared<detail::LibraryState>();
+  state->supervisor = supervisor_;
+  state->path = path;
+  supervisor_->execute(
+      [&](detail::Session& s, std::uint64_t generation, std::chrono::milliseconds timeout) {
+        state->ensure(s, generation, timeout);
+        return wire::Reply();
+      },
+      true, supervisor_->options().policy.call_timeout, false);
+  return Library(std::move(state));
 }
 
-Function Library::function(std::string_view text) const {
-  const sig::Function fn = sig::parse(text);
-  const SurrogateInfo& info = session_->info();
-  auto state = std::make_shared<detail::FunctionState>();
-  state->session = session_;
-  state->name = fn.name;
-  state->signature = detail::lower(fn, detail::TargetAbi{info.pointer_size, info.os == "windows"});
+const std::string& Library::path() const { return state_->path; }
 
-  wire::Request req;
-  wire::RegisterFunction* reg = req.mutable_register_function();
-  reg->set_library(id_);
-  reg->set_name(fn.name);
-  reg->set_conv(static_cast<wire::CallConv>(fn.conv));
-  reg->set_ret(state->signature.ret.kind);
-  for (const detail::WireParam& p : state->signature.params) reg->add_params(p.kind);
-  const wire::Reply reply = session_->request(std::move(req), session_->options().call_timeout);
-  if (!reply.has_register_function()) throw Error(ErrorKind::protocol, "register answered with something else");
-  state->id = reply.register_function().function();
-  state->resolved_name = reply.register_function().resolved_name();
+Function Library::function(std::string_view text, FunctionOptions options) const {
+  const sig::Function fn = sig::parse(text);
+  detail::Supervisor& sup = *state_->supervisor;
+  const SurrogateInfo info = sup.info();
+  auto state = std::make_shared<detail::FunctionState>();
+  state->library = state_;
+  state->name = fn.name;
+  state->conv = fn.conv;
+  state->options = options;
+  state->signature = detail::lower(fn, detail::TargetAbi{info.pointer_size, info.os == "windows"});
+  sup.execute(
+      [&](detail::Session& s, std::uint64_t generation, std::chrono::milliseconds timeout) {
+        state->ensure(s, generation, timeout);
+        return wire::Reply();
+      },
+      true, sup.options().policy.call_timeout, false);
   return Function(std::move(state));
 }
 
@@ -73,12 +146,18 @@ CallResult Function::call(const std::vector<Value>& args,
   }
   wire::Request req;
   wire::Call* call = req.mutable_call();
-  call->set_function(s.id);
   for (std::size_t i = 0; i < args.size(); ++i) {
     *call->add_args() = detail::encode_argument(s.signature.params[i], args[i]);
   }
-  const wire::Reply reply =
-      s.session->request(std::move(req), timeout.value_or(s.session->options().call_timeout));
+  detail::Supervisor& sup = *s.library->supervisor;
+  const auto deadline = timeout ? *timeout : s.options.timeout.value_or(sup.options().policy.call_timeout);
+  const wire::Reply reply = sup.execute(
+      [&](detail::Session& session, std::uint64_t generation, std::chrono::milliseconds left) {
+        wire::Request r = req;  // a retry sends the same arguments again
+        r.mutable_call()->set_function(s.ensure(session, generation, left));
+        return session.request(std::move(r), left);
+      },
+      s.options.idempotent, deadline, true);
   if (!reply.has_call()) throw Error(ErrorKind::protocol, "call answered with something else");
   const wire::CallReply& r = reply.call();
   CallResult out;
@@ -88,7 +167,7 @@ CallResult Function::call(const std::vector<Value>& args,
   return out;
 }
 
-const std::string& Function::resolved_name() const { return state_->resolved_name; }
+std::string Function::resolved_name() const { return state_->resolved_name(); }
 const std::string& Function::name() const { return state_->name; }
 
 std::vector<std::string> Function::parameter_names() const {

@@ -46,6 +46,8 @@ class Process {
   bool valid() const { return pid_ > 0; }
   // Waits up to `timeout` for the process to end; its status once it has.
   std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout);
+  // Asks the process to end (SIGTERM; TerminateProcess on Windows).
+  void terminate() noexcept;
   // Kills the process at once (SIGKILL / TerminateProcess).
   void kill() noexcept;
 
@@ -70,6 +72,9 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
 // Connects to a standalone surrogate's endpoint. Throws
 // dllbridge::Error(surrogate_start_failed).
 Stream connect_endpoint(asio::io_context& io, const std::string& endpoint);
+
+// This process's id.
+long current_pid();
 
 // The folder holding this client library (or the program it is linked into).
 std::string client_module_dir();

@@ -107,6 +107,12 @@ std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
   }
 }
 
+void Process::terminate() noexcept {
+  if (valid() && !status_) ::kill(static_cast<pid_t>(pid_), SIGTERM);
+}
+
+long current_pid() { return static_cast<long>(::getpid()); }
+
 void Process::kill() noexcept {
   if (valid() && !status_) ::kill(static_cast<pid_t>(pid_), SIGKILL);
 }

@@ -59,11 +59,11 @@ ErrorKind from_wire(wire::ErrorKind kind) {
   }
 }
 
-Session::Session(BridgeOptions options)
-    : options_(std::move(options)), work_(io_.get_executor()), stream_(io_) {}
+Session::Session(const BridgeOptions& options, LossHandler on_lost)
+    : options_(options), on_lost_(std::move(on_lost)), work_(io_.get_executor()), stream_(io_) {}
 
-std::shared_ptr<Session> Session::start(BridgeOptions options) {
-  std::shared_ptr<Session> s(new Session(std::move(options)));
+std::unique_ptr<Session> Session::start(const BridgeOptions& options, LossHandler on_lost) {
+  std::unique_ptr<Session> s(new Session(options, std::move(on_lost)));
   s->open();
   return s;
 }
@@ -71,14 +71,17 @@ std::shared_ptr<Session> Session::start(BridgeOptions options) {
 void Session::open() {
   if (options_.connect.empty()) {
     surrogate_path_ = find_surrogate(options_);
-    Spawned spawned = spawn_surrogate(io_, surrogate_path_,
-                                      {"--log-level", options_.surrogate_log_level},
-                                      options_.launcher);
+    Spawned spawned = spawn_surrogate(
+        io_, surrogate_path_,
+        {"--log-level", options_.surrogate_log_level, "--workers",
+         std::to_string(options_.policy.surrogate_workers), "--parent-pid", std::to_string(current_pid())},
+        options_.launcher);
     process_ = std::move(spawned.process);
     stream_ = std::move(spawned.stream);
   } else {
     stream_ = connect_endpoint(io_, options_.connect);
   }
+  started_at_ = std::chrono::steady_clock::now();
   read_header();
   io_thread_ = std::thread([this] { io_.run(); });
 
@@ -87,7 +90,7 @@ void Session::open() {
   hello.mutable_hello()->set_client("dllbridge-client");
   wire::Reply reply;
   try {
-    reply = request(std::move(hello), options_.start_timeout);
+    reply = request(std::move(hello), options_.policy.start_timeout);
   } catch (const Error& e) {
     const ErrorKind kind = e.kind() == ErrorKind::unauthorized || e.kind() == ErrorKind::protocol
                                ? e.kind()
@@ -100,35 +103,62 @@ void Session::open() {
 }
 
 Session::~Session() {
-  bool alive;
-  {
-    std::lock_guard lock(mu_);
-    alive = !dead_.has_value();
-  }
-  if (alive) {
+  closing_ = true;
+  if (!lost()) {
     try {
       wire::Request bye;
       bye.mutable_shutdown();
-      request(std::move(bye), std::chrono::milliseconds(2000));
+      request(std::move(bye), options_.policy.stop.shutdown_wait);
     } catch (const std::exception&) {
-      // Ending anyway; the process owner below makes sure it is gone.
+      // Ending anyway; stop_process() below escalates.
     }
   }
+  stop_process();
   asio::post(io_, [this] {
     asio::error_code ignored;
     stream_.close(ignored);
   });
   work_.reset();
   if (io_thread_.joinable()) io_thread_.join();
-  if (process_.valid() && !process_.wait_for(std::chrono::milliseconds(2000))) process_.kill();
 }
 
-wire::Reply Session::request(wire::Request request, std::chrono::milliseconds timeout) {
+void Session::stop_process() {
+  std::lock_guard lock(process_mu_);
+  if (!process_.valid()) return;
+  const StopPolicy& stop = options_.policy.stop;
+  if (process_.wait_for(stop.shutdown_wait)) return;
+  process_.terminate();
+  if (process_.wait_for(stop.terminate_wait)) return;
+  process_.kill();
+  process_.wait_for(std::chrono::milliseconds(5000));
+}
+
+bool Session::lost() const {
+  std::lock_guard lock(mu_);
+  return dead_.has_value();
+}
+
+void Session::kill(const std::string& reason) {
+  fail_all(Error(ErrorKind::crashed, reason, true));
+  std::lock_guard lock(process_mu_);
+  if (kill_reason_.empty()) kill_reason_ = reason;
+  process_.kill();
+  if (!process_.valid()) {
+    // Standalone surrogate: not ours to kill; drop the connection instead.
+    asio::post(io_, [this] {
+      asio::error_code ignored;
+      stream_.close(ignored);
+    });
+  }
+}
+
+wire::Reply Session::request(wire::Request request, std::chrono::milliseconds timeout,
+                             bool kill_on_timeout) {
   std::future<wire::Reply> reply;
   std::uint64_t id;
   {
     std::lock_guard lock(mu_);
-    if (dead_) throw *dead_;
+    if (dead_) throw Error(dead_->kind(), dead_->what(), false);  // not sent: it did not run
     id = next_id_++;
     reply = pending_[id].get_future();
   }
@@ -153,13 +183,11 @@ wire::Reply Session::request(wire::Request request, std::chrono::milliseconds ti
       pending_.erase(id);  // a late reply for this id is dropped, never misdelivered
     }
     const std::string what = "no reply within " + std::to_string(timeout.count()) + " ms";
-    if (process_.valid()) {
-      // A DLL call cannot be cancelled: stop the surrogate so nothing runs on.
-      fail_all(Error(ErrorKind::timeout, "surrogate stopped after another call timed out (" + what + ")"));
-      std::lock_guard lock(process_mu_);
-      process_.kill();
-    }
-    throw Error(ErrorKind::timeout, what);
+    if (!kill_on_timeout) throw Error(ErrorKind::timeout, what);
+    // A DLL call cannot be cancelled: stop the surrogate so nothing runs on.
+    kill("surrogate (pid " + std::to_string(info_.pid) + ") was killed because a call passed its deadline (" +
+         what + ")");
+    throw Error(ErrorKind::timeout, what + "; the surrogate was killed, the call may have run", true);
   }
   wire::Reply r = reply.get();
   if (r.has_error()) throw Error(from_wire(r.error().kind()), r.error().message());
@@ -181,16 +209,17 @@ void Session::write_next() {
 void Session::read_header() {
   asio::async_read(stream_, asio::buffer(header_), [this](const asio::error_code& ec, std::size_t) {
     if (ec) {
-      fail_all(describe_loss(ec.message()));
+      on_stream_end(ec.message());
       return;
     }
     std::uint32_t size;
     try {
       size = wire::decode_header(header_);
     } catch (const wire::FrameError& e) {
-      fail_all(Error(ErrorKind::protocol, e.what()));
+      fail_all(Error(ErrorKind::protocol, e.what(), true));
       asio::error_code ignored;
       stream_.close(ignored);
+      on_stream_end(e.what());
       return;
     }
     read_payload(size);
@@ -201,16 +230,17 @@ void Session::read_payload(std::uint32_t size) {
   payload_.assign(size, '\0');
   asio::async_read(stream_, asio::buffer(payload_), [this](const asio::error_code& ec, std::size_t) {
     if (ec) {
-      fail_all(describe_loss(ec.message()));
+      on_stream_end(ec.message());
       return;
     }
     wire::Reply reply;
     try {
       wire::decode_payload(payload_, reply);
     } catch (const wire::FrameError& e) {
-      fail_all(Error(ErrorKind::protocol, e.what()));
+      fail_all(Error(ErrorKind::protocol, e.what(), true));
       asio::error_code ignored;
       stream_.close(ignored);
+      on_stream_end(e.what());
       return;
     }
     deliver(std::move(reply));
@@ -238,16 +268,34 @@ void Session::fail_all(const Error& error) {
   pending_.clear();
 }
 
-Error Session::describe_loss(const std::string& detail) {
-  if (!process_.valid()) {
-    return Error(ErrorKind::crashed, "connection to the surrogate lost: " + detail);
+void Session::on_stream_end(const std::string& detail) {
+  std::optional<ExitStatus> status;
+  std::string why;
+  {
+    std::lock_guard lock(process_mu_);
+    if (process_.valid()) {
+      // A surrogate that is exiting closes the stream just before it is gone.
+      status = process_.wait_for(std::chrono::milliseconds(1000));
+      if (!status) {
+        // Alive but silent on a broken stream: it cannot serve us any more.
+        process_.kill();
+        status = process_.wait_for(std::chrono::milliseconds(1000));
+      }
+    }
+    const std::string who = "surrogate (pid " + std::to_string(info_.pid) + ")";
+    if (!kill_reason_.empty()) {
+      why = kill_reason_;
+    } else if (status) {
+      why = who + " " + status->describe();
+    } else {
+      why = "connection to the surrogate lost: " + detail;
+    }
   }
-  const std::string who = "surrogate (pid " + std::to_string(process_.pid()) + ")";
-  std::lock_guard lock(process_mu_);
-  if (auto status = process_.wait_for(std::chrono::milliseconds(1000))) {
-    return Error(ErrorKind::crashed, who + " " + status->describe());
-  }
-  return Error(ErrorKind::crashed, who + " closed the connection: " + detail);
+  const Error error(ErrorKind::crashed, why, true);
+  // The owner learns first, so a caller woken below already finds the
+  // replacement under way rather than this dead session.
+  if (on_lost_ && !closing_) on_lost_(error, status);
+  fail_all(error);
 }
 
 }  // namespace dllbridge::detail

@@ -1,11 +1,15 @@
-// One connection to a surrogate: spawn or connect, handshake, and requests
-// multiplexed by id over the one stream. An I/O thread reads replies and
-// hands each to the caller waiting for that id; writes are queued on it too.
+// One connection to one surrogate process: spawn or connect, handshake, and
+// requests multiplexed by id over the one stream. An I/O thread reads replies
+// and hands each to the caller waiting for that id; writes are queued on it
+// too. A Session never restarts anything: when its surrogate is gone it fails
+// every waiting and later request and tells its owner once (LossHandler).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -26,25 +30,40 @@ namespace dllbridge::detail {
 
 class Session {
  public:
-  // Starts or connects to the surrogate and completes the handshake.
-  // Throws Error(surrogate_start_failed | protocol | unauthorized).
-  static std::shared_ptr<Session> start(BridgeOptions options);
+  // Called once, on the I/O thread, when the surrogate is gone: the error
+  // waiting calls got, and the exit status when this session owned the process.
+  using LossHandler = std::function<void(const Error&, const std::optional<ExitStatus>&)>;
+
+  // Starts or connects to the surrogate and completes the handshake within
+  // policy.start_timeout. Throws Error(surrogate_start_failed | protocol |
+  // unauthorized).
+  static std::unique_ptr<Session> start(const BridgeOptions& options, LossHandler on_lost);
+  // Stops the surrogate with the StopPolicy escalation.
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   // Sends `request` (its id is assigned here) and waits up to `timeout` for
   // its reply. An Error reply is thrown as dllbridge::Error. Safe from any
-  // thread. On timeout the surrogate is stopped (a DLL call cannot be
-  // cancelled) and Error(timeout) is thrown.
-  wire::Reply request(wire::Request request, std::chrono::milliseconds timeout);
+  // thread. On timeout the surrogate is killed (a DLL call cannot be
+  // cancelled), other waiting calls fail with crashed, and Error(timeout)
+  // is thrown.
+  // `kill_on_timeout` false (heartbeats) only throws Error(timeout).
+  wire::Reply request(wire::Request request, std::chrono::milliseconds timeout,
+                      bool kill_on_timeout = true);
+
+  // Kills the surrogate now; waiting calls fail with crashed and `reason`.
+  void kill(const std::string& reason);
+
+  // True once the surrogate is gone (crashed, killed, disconnected).
+  bool lost() const;
 
   const SurrogateInfo& info() const { return info_; }
-  const BridgeOptions& options() const { return options_; }
   const std::string& surrogate_path() const { return surrogate_path_; }
+  std::chrono::steady_clock::time_point started_at() const { return started_at_; }
 
  private:
-  explicit Session(BridgeOptions options);
+  Session(const BridgeOptions& options, LossHandler on_lost);
   void open();
   void read_header();
   void read_payload(std::uint32_t size);
@@ -52,18 +71,23 @@ class Session {
   void write_next();
   // Fails every waiting call and all later ones with `error`.
   void fail_all(const Error& error);
-  // Says why the stream ended: the surrogate's exit status when we own it.
-  Error describe_loss(const std::string& detail);
+  // The stream ended: find out why, fail everything, tell the owner.
+  void on_stream_end(const std::string& detail);
+  void stop_process();
 
-  BridgeOptions options_;
+  const BridgeOptions options_;
+  LossHandler on_lost_;
   std::string surrogate_path_;
   SurrogateInfo info_;
+  std::chrono::steady_clock::time_point started_at_;
 
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   Stream stream_;
-  std::mutex process_mu_;  // the caller's timeout path and the I/O thread both use process_
+  std::mutex process_mu_;  // callers (kill, timeout) and the I/O thread both use process_
   Process process_;
+  std::string kill_reason_;  // guarded by process_mu_
+  std::atomic<bool> closing_{false};  // the owner is ending this session: not a loss
   std::thread io_thread_;
 
   // I/O thread only.
@@ -71,7 +95,7 @@ class Session {
   std::string payload_;
   std::deque<std::string> writes_;
 
-  std::mutex mu_;  // guards the members below
+  mutable std::mutex mu_;  // guards the members below
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, std::promise<wire::Reply>> pending_;
   std::optional<Error> dead_;  // set once the stream is gone for good

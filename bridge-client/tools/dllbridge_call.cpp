@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
   std::optional<std::chrono::milliseconds> timeout;
   if (timeout_ms > 0) {
     timeout = std::chrono::milliseconds(timeout_ms);
-    options.call_timeout = *timeout;
+    options.policy.call_timeout = *timeout;
   }
   if (!batch && signature.empty()) {
     std::cerr << "dllbridge-call: SIGNATURE is required (or use --batch)\n";

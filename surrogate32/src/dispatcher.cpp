@@ -58,6 +58,7 @@ wire::Reply Dispatcher::handle(const wire::Request& request) {
 }
 
 wire::LoadLibraryReply Dispatcher::load(const wire::LoadLibrary& req) {
+  std::lock_guard lock(mu_);
   wire::LoadLibraryReply out;
   if (auto it = library_ids_.find(req.path()); it != library_ids_.end()) {
     out.set_library(it->second);
@@ -72,6 +73,7 @@ wire::LoadLibraryReply Dispatcher::load(const wire::LoadLibrary& req) {
 }
 
 wire::RegisterFunctionReply Dispatcher::register_function(const wire::RegisterFunction& req) {
+  std::lock_guard lock(mu_);
   if (req.library() == 0 || req.library() > libraries_.size()) {
     throw Failure(wire::PROTOCOL, "unknown library id " + std::to_string(req.library()));
   }
@@ -146,10 +148,15 @@ constexpr std::size_t kMaxReturnedText = 1u << 20;
 }  // namespace
 
 wire::CallReply Dispatcher::call(const wire::Call& req) {
-  if (req.function() == 0 || req.function() > functions_.size()) {
-    throw Failure(wire::PROTOCOL, "unknown function id " + std::to_string(req.function()));
+  const Function* found = nullptr;
+  {
+    std::lock_guard lock(mu_);  // entries never move: they live behind unique_ptr
+    if (req.function() == 0 || req.function() > functions_.size()) {
+      throw Failure(wire::PROTOCOL, "unknown function id " + std::to_string(req.function()));
+    }
+    found = functions_[req.function() - 1].get();
   }
-  const Function& fn = *functions_[req.function() - 1];
+  const Function& fn = *found;
   if (static_cast<std::size_t>(req.args_size()) != fn.params.size()) {
     throw Failure(wire::BAD_ARGUMENT, fn.name + " takes " + std::to_string(fn.params.size()) +
                                           " arguments, got " + std::to_string(req.args_size()));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -22,6 +23,7 @@ class Dispatcher {
 
   // Answers one request (not Hello / Shutdown, which the session handles).
   // Failures become Error replies; only a crash inside the DLL escapes.
+  // Safe to call from several threads.
   wire::Reply handle(const wire::Request& request);
 
  private:
@@ -30,6 +32,7 @@ class Dispatcher {
   wire::RegisterFunctionReply register_function(const wire::RegisterFunction& req);
   wire::CallReply call(const wire::Call& req);
 
+  std::mutex mu_;  // guards the tables below (worker threads share them)
   std::vector<Library> libraries_;               // id = index + 1
   std::map<std::string, std::uint64_t> library_ids_;
   std::vector<std::unique_ptr<Function>> functions_;  // id = index + 1

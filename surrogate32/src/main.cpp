@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   std::string listen_endpoint;
   std::string inherited;
   std::string level = "warn";
+  int workers = 1;
+  long parent_pid = 0;
   auto* listen_opt = app.add_option("--listen", listen_endpoint,
                                     "serve clients of this user on ENDPOINT (Unix socket path or \\\\.\\pipe\\NAME)");
   auto* inherited_opt = app.add_option("--fd,--handle", inherited,
@@ -23,6 +25,10 @@ int main(int argc, char** argv) {
   listen_opt->excludes(inherited_opt);
   app.add_option("--log-level", level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--workers", workers, "threads running DLL calls (default 1: legacy DLLs are rarely thread-safe)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--parent-pid", parent_pid, "end when this process (the client) ends")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr: stdout belongs to the legacy library.
@@ -37,12 +43,13 @@ int main(int argc, char** argv) {
   }
   try {
     asio::io_context io;
+    if (parent_pid > 0) follow_parent(parent_pid);
     if (!inherited.empty()) {
       Stream stream = adopt_inherited(io, inherited);
-      const SessionEnd end = serve_session(stream);
+      const SessionEnd end = serve_session(stream, workers);
       return end == SessionEnd::protocol_error ? 3 : 0;
     }
-    listen(io, listen_endpoint, [](Stream& stream) { serve_session(stream); });
+    listen(io, listen_endpoint, [workers](Stream& stream) { serve_session(stream, workers); });
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

@@ -1,5 +1,12 @@
 #include "session.hpp"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
 #include <spdlog/spdlog.h>
 
 #include "dispatcher.hpp"
@@ -29,8 +36,63 @@ void send_error(Stream& stream, std::uint64_t id, wire::ErrorKind kind, const st
 
 }  // namespace
 
-SessionEnd serve_session(Stream& stream) {
+// Runs Call requests on a pool of threads; each reply is written whole
+// under the write lock, so frames never interleave.
+class WorkerPool {
+ public:
+  WorkerPool(int n, Dispatcher& dispatcher, Stream& stream, std::mutex& write_mu)
+      : dispatcher_(dispatcher), stream_(stream), write_mu_(write_mu) {
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void submit(wire::Request request) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(request));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      wire::Request request;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return done_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        request = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      const wire::Reply reply = dispatcher_.handle(request);
+      std::lock_guard lock(write_mu_);
+      asio::error_code ignored;
+      const std::string frame = wire::encode_frame(reply);
+      asio::write(stream_, asio::buffer(frame), ignored);
+    }
+  }
+  Dispatcher& dispatcher_;
+  Stream& stream_;
+  std::mutex& write_mu_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<wire::Request> queue_;
+  bool done_ = false;
+  std::vector<std::thread> threads_;
+};
+
+SessionEnd serve_session(Stream& stream, int workers) {
   Dispatcher dispatcher;
+  std::mutex write_mu;
+  std::optional<WorkerPool> pool;
+  if (workers > 1) pool.emplace(workers, dispatcher, stream, write_mu);
   bool greeted = false;
   wire::Request request;
   for (;;) {
@@ -70,17 +132,22 @@ SessionEnd serve_session(Stream& stream) {
       hello->set_arch(kArch);
       spdlog::debug("handshake with '{}'", request.hello().client());
     } else if (request.body_case() == wire::Request::kShutdown) {
+      pool.reset();  // let calls in progress finish and answer first
       reply.set_id(request.id());
       reply.mutable_shutdown();
       asio::error_code ignored;
       const std::string frame = wire::encode_frame(reply);
       asio::write(stream, asio::buffer(frame), ignored);
       return SessionEnd::shutdown;
+    } else if (pool && request.body_case() == wire::Request::kCall) {
+      pool->submit(std::move(request));
+      continue;
     } else {
       reply = dispatcher.handle(request);
     }
 
     try {
+      std::lock_guard lock(write_mu);
       wire::write_frame(stream, reply);
     } catch (const std::exception& e) {
       spdlog::info("cannot reply: {}", e.what());

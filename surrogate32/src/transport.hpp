@@ -26,6 +26,11 @@ using Stream = asio::local::stream_protocol::socket;
 // Throws std::runtime_error when it is not a usable connected endpoint.
 Stream adopt_inherited(asio::io_context& io, const std::string& value);
 
+// Makes this process end when the client `parent_pid` that started it ends,
+// even if that client is killed outright: PR_SET_PDEATHSIG, a check that it
+// is not already gone, and a pidfd watch (Job Object on Windows).
+void follow_parent(long parent_pid);
+
 // Serves `endpoint` until the process is stopped: accepts one connection at
 // a time, rejects peers of another user, and calls `serve` for each session.
 void listen(asio::io_context& io, const std::string& endpoint,

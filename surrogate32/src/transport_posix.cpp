@@ -1,4 +1,7 @@
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -7,6 +10,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -41,6 +45,26 @@ Stream adopt_inherited(asio::io_context& io, const std::string& value) {
   Stream stream(io);
   stream.assign(asio::local::stream_protocol(), fd);
   return stream;
+}
+
+void follow_parent(long parent_pid) {
+  // The client spawns from a thread that lives as long as the client, so
+  // "parent thread died" means "client died".
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent_pid) ::_exit(0);  // gone before the line above
+  // Belt and braces where the death signal is not delivered (some emulators).
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(parent_pid), 0));
+  std::thread([pidfd, parent_pid] {
+    for (;;) {
+      if (pidfd >= 0) {
+        pollfd p{pidfd, POLLIN, 0};
+        if (::poll(&p, 1, 1000) > 0) ::_exit(0);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      if (::getppid() != parent_pid) ::_exit(0);
+    }
+  }).detach();
 }
 
 void listen(asio::io_context& io, const std::string& endpoint,

@@ -7,11 +7,14 @@
 //   int32_t r = add(2, 40);                              // 42, computed in the surrogate
 //
 // Every operation throws dllbridge::Error on failure. Bridge, Library and
-// Function are cheap handles onto one shared session and safe to use from
-// several threads at once.
+// Function are cheap handles onto one supervised surrogate and safe to use
+// from several threads at once. When the surrogate crashes, hangs or is
+// recycled, a new one takes over: libraries and functions are loaded and
+// registered again in it by themselves.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,57 +23,87 @@
 
 #include "dllbridge/error.hpp"
 #include "dllbridge/export.hpp"
+#include "dllbridge/policy.hpp"
 #include "dllbridge/typed.hpp"
 #include "dllbridge/types.hpp"
 
 namespace dllbridge {
 
 namespace detail {
-class Session;
+class Supervisor;
+struct LibraryState;
 struct FunctionState;
 }  // namespace detail
 
-// How to reach a surrogate and how long to wait for it.
+// How to reach a surrogate, and how to supervise it.
 struct BridgeOptions {
   Arch arch = Arch::x86;                       // which surrogate to start
   std::string surrogate_path;                  // empty: $DLLBRIDGE_SURROGATE_DIR, then next to the client
   std::vector<std::string> launcher;           // run the surrogate through this (e.g. an emulator)
   std::string connect;                         // endpoint of a standalone surrogate; empty: start one
-  std::chrono::milliseconds start_timeout{10000};   // spawn + handshake
-  std::chrono::milliseconds call_timeout{30000};    // default deadline of each call
   std::string surrogate_log_level = "warn";    // trace|debug|info|warn|error|off
+  SupervisionPolicy policy;                    // deadlines, restarts, breaker, retries, recycling
+};
+
+// Per-function choices, given when the function is declared.
+struct FunctionOptions {
+  // Safe to send again after a failure that leaves its effect unknown; only
+  // such calls are retried automatically (RetryPolicy).
+  bool idempotent = false;
+  // Deadline of each call of this function; default: policy.call_timeout.
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 class Function;
 class Library;
 
-// A connection to one surrogate process (started, or standalone).
+// A supervised connection to a surrogate process (started, or standalone).
 class DLLBRIDGE_API Bridge {
  public:
-  // Starts (or connects to) the surrogate and completes the handshake.
-  // Throws Error(surrogate_start_failed | protocol | unauthorized).
+  // Starts (or connects to) the surrogate and completes the handshake,
+  // unless options.policy.lazy_start. Throws Error(surrogate_start_failed |
+  // protocol | unauthorized).
   explicit Bridge(BridgeOptions options = {});
+  // Stops the surrogate (Shutdown, then SIGTERM, then SIGKILL, per StopPolicy).
   ~Bridge();
   Bridge(Bridge&&) noexcept;
   Bridge& operator=(Bridge&&) noexcept;
 
-  // What the surrogate said about itself in the handshake.
-  const SurrogateInfo& surrogate() const;
+  // What the current surrogate said about itself in the handshake (starts a
+  // lazy one). Throws like the constructor.
+  SurrogateInfo surrogate() const;
 
-  // The surrogate's OS figures now (CPU time, memory, threads, handles).
-  // Throws Error(crashed) when the process is gone.
+  // The current surrogate's OS figures (CPU time, memory, threads, handles).
+  // Throws Error(crashed) when no surrogate process runs.
   ProcessFigures figures() const;
 
-  // Loads a library in the surrogate (UTF-8 path; loading twice is cheap).
-  // Throws Error(library_load_failed) with the loader's reason.
+  // A snapshot: state, pid, restarts, call counts, latency, breaker, figures.
+  BridgeStats stats() const;
+
+  // Calls `handler` (on an internal thread; keep it short) for each event.
+  // Returns an id for unsubscribe().
+  int subscribe(std::function<void(const BridgeEvent&)> handler);
+  void unsubscribe(int id);
+
+  // Runs `hook` after every restart, before any queued call reaches the new
+  // surrogate: re-initialise the library there (calls made inside the hook
+  // go through). A hook that throws gets the new surrogate killed.
+  void on_restart(std::function<void()> hook);
+
+  // Replaces the surrogate now (also after a crash-loop stop).
+  void restart();
+
+  // Loads a library in the surrogate (UTF-8 path; loading twice is cheap);
+  // it is loaded again in every new surrogate. Throws
+  // Error(library_load_failed) with the loader's reason.
   Library load(const std::string& path);
 
-  // The full path of the surrogate program this bridge starts (empty in
-  // connect mode).
-  const std::string& surrogate_path() const;
+  // The surrogate program this bridge starts (empty in connect mode or
+  // before a lazy start).
+  std::string surrogate_path() const;
 
  private:
-  std::shared_ptr<detail::Session> session_;
+  std::shared_ptr<detail::Supervisor> supervisor_;
 };
 
 // A library loaded in the surrogate.
@@ -79,22 +112,20 @@ class DLLBRIDGE_API Library {
   // Declares a function by a signature (docs/contracts section 3), resolves
   // its export and prepares its call. Throws Error(bad_signature |
   // symbol_not_found).
-  Function function(std::string_view signature) const;
+  Function function(std::string_view signature, FunctionOptions options = {}) const;
 
   // Typed form: the C++ signature gives the parameter and return types.
   // Throws like function(signature).
   template <class Signature>
-  TypedFunction<Signature> function(const std::string& name, CallConv conv = CallConv::Cdecl) const;
+  TypedFunction<Signature> function(const std::string& name, CallConv conv = CallConv::Cdecl,
+                                    FunctionOptions options = {}) const;
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const;
 
  private:
   friend class Bridge;
-  Library(std::shared_ptr<detail::Session> s, std::uint64_t id, std::string path)
-      : session_(std::move(s)), id_(id), path_(std::move(path)) {}
-  std::shared_ptr<detail::Session> session_;
-  std::uint64_t id_ = 0;
-  std::string path_;
+  explicit Library(std::shared_ptr<detail::LibraryState> s) : state_(std::move(s)) {}
+  std::shared_ptr<detail::LibraryState> state_;
 };
 
 // A callable export with a known signature.
@@ -102,16 +133,17 @@ class DLLBRIDGE_API Function {
  public:
   // Calls the function. `args` holds one value per parameter; each is checked
   // against its parameter before anything is sent (Error(bad_argument) names
-  // the parameter). Other failures: timeout (past `timeout`, or the bridge's
-  // default), crashed (the surrogate died; names the signal), protocol.
+  // the parameter). Other failures: timeout (past `timeout`, or the default),
+  // crashed (the surrogate died; names the signal), circuit_open, protocol.
+  // Error::may_have_run() tells whether the call may have run.
   CallResult call(const std::vector<Value>& args,
                   std::optional<std::chrono::milliseconds> timeout = std::nullopt) const;
 
   // The export that matched (maybe a decorated form of the name).
-  const std::string& resolved_name() const;
+  std::string resolved_name() const;
   // The name as declared.
   const std::string& name() const;
-  // Parameter names in order, and the scalar kind of the return value.
+  // Parameter names in order.
   std::vector<std::string> parameter_names() const;
 
  private:
@@ -121,8 +153,9 @@ class DLLBRIDGE_API Function {
 };
 
 template <class Signature>
-TypedFunction<Signature> Library::function(const std::string& name, CallConv conv) const {
-  return TypedFunction<Signature>(function(detail::typed_declaration<Signature>(name, conv)));
+TypedFunction<Signature> Library::function(const std::string& name, CallConv conv,
+                                           FunctionOptions options) const {
+  return TypedFunction<Signature>(function(detail::typed_declaration<Signature>(name, conv), options));
 }
 
 template <class R, class... A>

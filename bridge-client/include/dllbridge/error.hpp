@@ -30,12 +30,16 @@ DLLBRIDGE_API std::string_view to_string(ErrorKind kind) noexcept;
 // Thrown by every public operation that fails; what() is the message.
 class DLLBRIDGE_API Error : public std::runtime_error {
  public:
-  Error(ErrorKind kind, const std::string& message)
-      : std::runtime_error(message), kind_(kind) {}
+  Error(ErrorKind kind, const std::string& message, bool may_have_run = false)
+      : std::runtime_error(message), kind_(kind), may_have_run_(may_have_run) {}
   ErrorKind kind() const noexcept { return kind_; }
+  // True when the call reached the surrogate and failed in a way that leaves
+  // its effect unknown (crashed, timeout): it may or may not have run.
+  bool may_have_run() const noexcept { return may_have_run_; }
 
  private:
   ErrorKind kind_;
+  bool may_have_run_;
 };
 
 }  // namespace dllbridge

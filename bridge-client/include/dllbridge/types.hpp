@@ -4,7 +4,10 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
+
+#include "dllbridge/export.hpp"
 
 namespace dllbridge {
 
@@ -49,6 +52,9 @@ struct SurrogateInfo {
   std::string arch;                // "i386" / "x86_64"
 };
 
+// Circuit breaker states (see BreakerPolicy).
+enum class BreakerState : std::uint8_t { closed, open, half_open };
+
 // The surrogate process as the OS sees it, read on demand.
 struct ProcessFigures {
   std::uint32_t pid = 0;
@@ -60,5 +66,50 @@ struct ProcessFigures {
   std::uint32_t threads = 0;
   std::uint32_t handles = 0;               // open file descriptors / handles
 };
+
+// Where the supervised surrogate is in its life.
+enum class SurrogateState : std::uint8_t {
+  not_started,  // lazy start, no call yet
+  starting,     // spawning / handshake / on-restart hooks
+  ready,        // serving calls
+  restarting,   // died or was stopped; a new one is on its way
+  failed,       // restarting gave up (crash loop, restarts disabled); see BridgeStats::reason
+  stopped,      // stop() was called
+};
+
+// A snapshot of the bridge and its surrogate (Bridge::stats()).
+struct BridgeStats {
+  SurrogateState state = SurrogateState::not_started;
+  std::uint32_t pid = 0;                    // current surrogate (0 when none)
+  std::uint32_t bits = 0;                   // 32 or 64
+  std::chrono::milliseconds uptime{};       // of the current surrogate
+  std::uint64_t starts = 0;                 // surrogates started, the first included
+  std::uint64_t restarts = 0;               // starts after the first (crash, hang, recycle, manual)
+  std::uint64_t calls_ok = 0;
+  std::uint64_t calls_failed = 0;           // all failures, timeouts included
+  std::uint64_t calls_timed_out = 0;
+  std::uint64_t retries = 0;                // automatic resends of idempotent calls
+  std::uint32_t in_flight = 0;
+  std::chrono::microseconds latency_p50{};  // over the last 1024 successful calls
+  std::chrono::microseconds latency_p99{};
+  BreakerState breaker = BreakerState::closed;
+  std::string reason;                       // why the last surrogate ended / why failed
+  ProcessFigures process;                   // zero when no surrogate runs
+};
+
+// Something that happened to the surrogate (Bridge::subscribe).
+struct BridgeEvent {
+  enum class Kind : std::uint8_t { started, exited, restarted, breaker_changed } kind;
+  std::uint32_t pid = 0;
+  bool signaled = false;      // exited: killed by a signal / ended by an exception
+  std::int64_t code = 0;      // exited: exit code, signal number or exception code
+  std::string reason;         // exited / restarted: why, in words
+  BreakerState breaker = BreakerState::closed;  // breaker_changed: the new state
+};
+
+// Names for logs and JSON: "ready", "half_open", "exited", ...
+DLLBRIDGE_API std::string_view to_string(SurrogateState s) noexcept;
+DLLBRIDGE_API std::string_view to_string(BreakerState s) noexcept;
+DLLBRIDGE_API std::string_view to_string(BridgeEvent::Kind k) noexcept;
 
 }  // namespace dllbridge

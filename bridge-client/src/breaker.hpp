@@ -1,0 +1,65 @@
+// Supervision decisions as pure logic over explicit time points, so unit
+// tests drive them with a fake clock: the circuit breaker, backoff delays and
+// the crash-loop limit.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <random>
+
+#include "dllbridge/policy.hpp"
+#include "dllbridge/types.hpp"
+
+namespace dllbridge::detail {
+
+using TimePoint = std::chrono::steady_clock::time_point;
+
+// Closed / open / half-open breaker over call outcomes (BreakerPolicy).
+class Breaker {
+ public:
+  explicit Breaker(BreakerPolicy policy) : policy_(policy) {}
+
+  // Whether a call may go ahead at `now`. In half-open state each allowed
+  // call takes one probe slot, which the caller must settle with record().
+  bool allow(TimePoint now);
+  // Records the outcome of an allowed call that finished at `now`.
+  void record(bool success, TimePoint now);
+  // Gives back a probe slot taken by allow() for a call that never ran.
+  void release_probe();
+
+  BreakerState state() const { return state_; }
+  // How long calls keep failing fast (0 unless open).
+  std::chrono::milliseconds open_remaining(TimePoint now) const;
+
+ private:
+  void trip(TimePoint now);
+  BreakerPolicy policy_;
+  BreakerState state_ = BreakerState::closed;
+  std::deque<bool> outcomes_;  // last `window` outcomes, true = failure
+  int failures_ = 0;
+  TimePoint opened_at_{};
+  int probes_out_ = 0;
+  int probes_ok_ = 0;
+};
+
+// Full-jitter exponential backoff: a random delay in [0, min(cap, base*2^(n-1))]
+// for attempt n >= 1.
+std::chrono::milliseconds backoff_delay(const Backoff& b, int attempt, std::mt19937_64& rng);
+
+// The crash-loop limit of RestartPolicy: at most max_starts within window.
+class StartLimiter {
+ public:
+  explicit StartLimiter(const RestartPolicy& p) : max_(p.max_starts), window_(p.window) {}
+  // Whether another start is allowed at `now`; if so it is counted.
+  bool try_start(TimePoint now);
+  void reset() { starts_.clear(); }
+  int recent() const { return static_cast<int>(starts_.size()); }
+
+ private:
+  int max_;
+  std::chrono::milliseconds window_;
+  std::deque<TimePoint> starts_;
+};
+
+}  // namespace dllbridge::detail

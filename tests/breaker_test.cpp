@@ -1,0 +1,147 @@
+// Supervision decisions with a fake clock: breaker, backoff, crash-loop limit.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "breaker.hpp"
+
+using namespace dllbridge;
+using namespace dllbridge::detail;
+using std::chrono::milliseconds;
+
+namespace {
+
+TimePoint t0() { return TimePoint{} + std::chrono::hours(1); }
+
+BreakerPolicy small() {
+  BreakerPolicy p;
+  p.failure_ratio = 0.5;
+  p.window = 4;
+  p.min_calls = 4;
+  p.open_for = milliseconds(1000);
+  p.half_open_probes = 2;
+  return p;
+}
+
+// A breaker that four failures at t0() opened.
+Breaker tripped() {
+  Breaker b(small());
+  for (int i = 0; i < 4; ++i) {
+    b.allow(t0());
+    b.record(false, t0());
+  }
+  return b;
+}
+
+}  // namespace
+
+TEST(Breaker, StaysClosedBelowTheMinimumNumberOfCalls) {
+  Breaker b(small());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(b.allow(t0()));
+    b.record(false, t0());
+  }
+  EXPECT_EQ(b.state(), BreakerState::closed);
+}
+
+TEST(Breaker, OpensAtTheFailureRatioAndFailsFastUntilOpenForPassed) {
+  Breaker b(small());
+  const bool outcomes[] = {true, false, true, false};  // 2 of 4 failed = 0.5
+  for (bool ok : outcomes) {
+    ASSERT_TRUE(b.allow(t0()));
+    b.record(ok, t0());
+  }
+  EXPECT_EQ(b.state(), BreakerState::open);
+  EXPECT_FALSE(b.allow(t0() + milliseconds(999)));
+  EXPECT_EQ(b.open_remaining(t0() + milliseconds(400)), milliseconds(600));
+  EXPECT_TRUE(b.allow(t0() + milliseconds(1000)));
+  EXPECT_EQ(b.state(), BreakerState::half_open);
+}
+
+TEST(Breaker, HalfOpenLetsProbesThroughAndClosesWhenAllSucceed) {
+  Breaker b = tripped();
+  const TimePoint later = t0() + milliseconds(1500);
+  EXPECT_TRUE(b.allow(later));
+  EXPECT_TRUE(b.allow(later));
+  EXPECT_FALSE(b.allow(later)) << "only two probes";
+  b.record(true, later);
+  EXPECT_EQ(b.state(), BreakerState::half_open);
+  b.record(true, later);
+  EXPECT_EQ(b.state(), BreakerState::closed);
+  EXPECT_TRUE(b.allow(later));
+}
+
+TEST(Breaker, AFailedProbeOpensAgainForAnotherFullPeriod) {
+  Breaker b = tripped();
+  const TimePoint later = t0() + milliseconds(1500);
+  ASSERT_TRUE(b.allow(later));
+  b.record(false, later);
+  EXPECT_EQ(b.state(), BreakerState::open);
+  EXPECT_FALSE(b.allow(later + milliseconds(999)));
+  EXPECT_TRUE(b.allow(later + milliseconds(1000)));
+}
+
+TEST(Breaker, AReleasedProbeCanBeTakenAgain) {
+  Breaker b = tripped();
+  const TimePoint later = t0() + milliseconds(1500);
+  ASSERT_TRUE(b.allow(later));
+  ASSERT_TRUE(b.allow(later));
+  b.release_probe();  // e.g. the call was a bad_argument, never reached the surrogate
+  EXPECT_TRUE(b.allow(later));
+}
+
+TEST(Breaker, OldOutcomesSlideOutOfTheWindow) {
+  Breaker b(small());
+  b.allow(t0());
+  b.record(false, t0());
+  for (int i = 0; i < 10; ++i) {
+    b.allow(t0());
+    b.record(true, t0());
+  }
+  b.allow(t0());
+  b.record(false, t0());  // 1 failure in the last 4
+  EXPECT_EQ(b.state(), BreakerState::closed);
+}
+
+TEST(Breaker, DisabledNeverOpens) {
+  BreakerPolicy p = small();
+  p.enabled = false;
+  Breaker b(p);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(b.allow(t0()));
+    b.record(false, t0());
+  }
+  EXPECT_EQ(b.state(), BreakerState::closed);
+}
+
+TEST(Backoff, FullJitterStaysWithinTheExponentialCeilingAndTheCap) {
+  std::mt19937_64 rng(7);
+  const Backoff b{milliseconds(100), milliseconds(1000)};
+  for (int attempt = 1; attempt <= 8; ++attempt) {
+    const long ceiling = std::min(100L << (attempt - 1), 1000L);
+    std::set<long> seen;
+    for (int i = 0; i < 200; ++i) {
+      const long d = backoff_delay(b, attempt, rng).count();
+      ASSERT_GE(d, 0);
+      ASSERT_LE(d, ceiling) << "attempt " << attempt;
+      seen.insert(d);
+    }
+    EXPECT_GT(seen.size(), 20u) << "jitter spreads the delays";
+  }
+  EXPECT_EQ(backoff_delay(Backoff{milliseconds(0), milliseconds(1000)}, 3, rng), milliseconds(0));
+}
+
+TEST(StartLimiter, AllowsMaxStartsWithinTheWindowThenRefusesUntilItSlides) {
+  RestartPolicy p;
+  p.max_starts = 3;
+  p.window = milliseconds(10000);
+  StartLimiter l(p);
+  EXPECT_TRUE(l.try_start(t0()));
+  EXPECT_TRUE(l.try_start(t0() + milliseconds(1000)));
+  EXPECT_TRUE(l.try_start(t0() + milliseconds(2000)));
+  EXPECT_FALSE(l.try_start(t0() + milliseconds(3000)));
+  EXPECT_FALSE(l.try_start(t0() + milliseconds(9999)));
+  EXPECT_TRUE(l.try_start(t0() + milliseconds(10000)));  // the first one slid out
+  l.reset();
+  EXPECT_EQ(l.recent(), 0);
+}

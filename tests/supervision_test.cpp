@@ -1,0 +1,460 @@
+// Supervision against real surrogates and a misbehaving sample library:
+// crashes, hangs, deadlines, restarts, hooks, retries, breaker, recycling,
+// orphans, and a stress run with faults injected.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "test_support.hpp"
+
+using namespace dllbridge;
+using namespace dllbridge::test;
+using std::chrono::milliseconds;
+
+namespace {
+
+// Process `pid` is gone or a zombie.
+bool process_gone(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!stat || !std::getline(stat, line)) return true;
+  const std::size_t close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+std::string marker_path(const char* tag) {
+  std::string p = "/tmp/dllbridge-marker-" + std::to_string(::getpid()) + "-" + tag;
+  std::remove(p.c_str());
+  return p;
+}
+
+// Records events for assertions.
+struct EventLog {
+  std::mutex mu;
+  std::vector<BridgeEvent> events;
+  void attach(Bridge& b) {
+    b.subscribe([this](const BridgeEvent& e) {
+      std::lock_guard lock(mu);
+      events.push_back(e);
+    });
+  }
+  std::vector<BridgeEvent> snapshot() {
+    std::lock_guard lock(mu);
+    return events;
+  }
+  bool has(BridgeEvent::Kind k) {
+    for (const auto& e : snapshot()) {
+      if (e.kind == k) return true;
+    }
+    return false;
+  }
+};
+
+class Supervised : public ::testing::TestWithParam<Target> {
+ protected:
+  BridgeOptions opts() {
+    BridgeOptions o = options_for(GetParam());
+    o.policy.breaker.enabled = false;  // tests of other rules must not trip it
+    return o;
+  }
+  void SetUp() override {
+    if (GetParam().arch == Arch::x86) ASSERT_TRUE(kHave32) << "no 32-bit part in this build";
+  }
+};
+
+}  // namespace
+
+TEST_P(Supervised, EveryKindOfCrashIsNamedAndFollowedByAWorkingSurrogate) {
+  Bridge b(opts());
+  Library lib = b.load(GetParam().sample);
+  Function add_fn = lib.function("int add(int, int)");
+  struct Case {
+    const char* sig;
+    std::int64_t arg;
+    const char* expect;
+  } cases[] = {
+      {"int crash_segv(void)", -1, "SIGSEGV"},
+      {"int crash_abort(void)", -1, "SIGABRT"},
+      {"int stack_overflow(int)", 0, "SIGSEGV"},
+      {"int exit_with(int)", 3, "exited with code 3"},
+  };
+  std::uint32_t pid = b.surrogate().pid;
+  for (const Case& c : cases) {
+    Function f = lib.function(c.sig);
+    std::vector<Value> args;
+    if (c.arg >= 0) args.push_back(c.arg);
+    Error e = error_of([&] { f.call(args); });
+    EXPECT_EQ(e.kind(), ErrorKind::crashed) << c.sig;
+    EXPECT_NE(std::string(e.what()).find(c.expect), std::string::npos) << c.sig << ": " << e.what();
+    EXPECT_EQ(i64(add_fn.call({std::int64_t{40}, std::int64_t{2}}).ret), 42) << "after " << c.sig;
+    const std::uint32_t now = b.surrogate().pid;
+    EXPECT_NE(now, pid) << "a fresh surrogate after " << c.sig;
+    pid = now;
+  }
+  EXPECT_EQ(b.stats().restarts, 4u);
+}
+
+TEST_P(Supervised, AHungCallTimesOutNearItsDeadlineAndTheSurrogateIsReplaced) {
+  Bridge b(opts());
+  Library lib = b.load(GetParam().sample);
+  const std::uint32_t pid = b.surrogate().pid;
+  Function hang = lib.function("int hang_forever(void)");
+  const auto start = std::chrono::steady_clock::now();
+  Error e = error_of([&] { hang.call({}, milliseconds(400)); });
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(e.kind(), ErrorKind::timeout);
+  EXPECT_TRUE(e.may_have_run());
+  // Behavioural bound (the DLL never returns): the caller is released at the deadline.
+  EXPECT_LT(took, milliseconds(400) + milliseconds(5000));
+  EXPECT_TRUE(eventually([&] { return process_gone(pid); })) << "the hung surrogate was killed";
+  EXPECT_EQ(i64(lib.function("int add(int, int)").call({std::int64_t{1}, std::int64_t{2}}).ret), 3);
+  EXPECT_NE(b.surrogate().pid, pid);
+  EXPECT_EQ(b.stats().calls_timed_out, 1u);
+}
+
+TEST_P(Supervised, CallsInFlightWhenTheSurrogateIsKilledGetAPreciseErrorOrARetry) {
+  Bridge b(opts());
+  Library lib = b.load(GetParam().sample);
+  Function hang = lib.function("int hang_forever(void)");
+  Function add_once = lib.function("int add(int, int)");
+  FunctionOptions idem;
+  idem.idempotent = true;
+  Function add_idem = lib.function("int add(int a, int b)", idem);
+  // One surrogate thread: the adds queue behind the hang and are lost with it.
+  auto hung = std::async(std::launch::async, [&] { return error_of([&] { hang.call({}, milliseconds(1500)); }); });
+  std::this_thread::sleep_for(milliseconds(300));
+  auto plain = std::async(std::launch::async, [&] {
+    return error_of([&] { add_once.call({std::int64_t{1}, std::int64_t{1}}, milliseconds(15000)); });
+  });
+  auto retried = std::async(std::launch::async, [&] {
+    return add_idem.call({std::int64_t{20}, std::int64_t{22}}, milliseconds(15000));
+  });
+  EXPECT_EQ(hung.get().kind(), ErrorKind::timeout);
+  const Error e = plain.get();
+  EXPECT_EQ(e.kind(), ErrorKind::crashed);
+  EXPECT_TRUE(e.may_have_run());
+  EXPECT_NE(std::string(e.what()).find("deadline"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("not retried"), std::string::npos) << e.what();
+  EXPECT_EQ(i64(retried.get().ret), 42) << "the idempotent one was sent again to the new surrogate";
+  EXPECT_GE(b.stats().retries, 1u);
+}
+
+TEST_P(Supervised, EventsTellStartedExitedAndRestarted) {
+  Bridge b(opts());
+  EventLog log;
+  log.attach(b);
+  Library lib = b.load(GetParam().sample);
+  const std::uint32_t pid = b.surrogate().pid;
+  error_of([&] { lib.function("int crash_segv(void)").call({}); });
+  ASSERT_TRUE(eventually([&] { return log.has(BridgeEvent::Kind::restarted); }));
+  const auto events = log.snapshot();
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events[0].kind, BridgeEvent::Kind::exited);
+  EXPECT_EQ(events[0].pid, pid);
+  EXPECT_TRUE(events[0].signaled);
+  EXPECT_EQ(events[0].code, SIGSEGV);
+  EXPECT_NE(events[0].reason.find("SIGSEGV"), std::string::npos) << events[0].reason;
+  EXPECT_EQ(events[1].kind, BridgeEvent::Kind::started);
+  EXPECT_NE(events[1].pid, pid);
+  EXPECT_EQ(events[2].kind, BridgeEvent::Kind::restarted);
+}
+
+TEST_P(Supervised, TheOnRestartHookRestoresStateBeforeQueuedCallsRun) {
+  Bridge b(opts());
+  Library lib = b.load(GetParam().sample);
+  Function set_state = lib.function("int set_state(int v)");
+  Function get_state = lib.function("int get_state(void)");
+  std::atomic<int> hook_runs{0};
+  b.on_restart([&] {
+    ++hook_runs;
+    set_state.call({std::int64_t{7}});  // e.g. the DLL's Init()
+  });
+  set_state.call({std::int64_t{7}});
+  error_of([&] { lib.function("int crash_segv(void)").call({}); });
+  EXPECT_EQ(i64(get_state.call({}).ret), 7) << "the hook ran in the new surrogate first";
+  EXPECT_EQ(hook_runs.load(), 1);
+}
+
+TEST_P(Supervised, IdempotentCallsAreRetriedOthersNever) {
+  Bridge b(opts());
+  Library lib = b.load(GetParam().sample);
+  FunctionOptions idem;
+  idem.idempotent = true;
+  Function once_idem = lib.function("int crash_if_absent(const char* marker)", idem);
+  const std::string m1 = marker_path("idem");
+  EXPECT_EQ(i64(once_idem.call({m1}).ret), 1) << "crashed once, then succeeded on a fresh surrogate";
+  EXPECT_EQ(b.stats().retries, 1u);
+
+  Function once = lib.function("int crash_if_absent(const char* marker)");
+  const std::string m2 = marker_path("plain");
+  Error e = error_of([&] { once.call({m2}); });
+  EXPECT_EQ(e.kind(), ErrorKind::crashed);
+  EXPECT_TRUE(e.may_have_run());
+  EXPECT_EQ(b.stats().retries, 1u) << "not idempotent: never sent twice";
+  std::remove(m1.c_str());
+  std::remove(m2.c_str());
+}
+
+TEST_P(Supervised, TheBreakerOpensFailsFastProbesAndCloses) {
+  BridgeOptions o = opts();
+  o.policy.breaker.enabled = true;
+  o.policy.breaker.window = 4;
+  o.policy.breaker.min_calls = 3;
+  o.policy.breaker.failure_ratio = 0.6;
+  o.policy.breaker.open_for = milliseconds(300);
+  o.policy.breaker.half_open_probes = 1;
+  Bridge b(o);
+  EventLog log;
+  log.attach(b);
+  Library lib = b.load(GetParam().sample);
+  Function crash = lib.function("int crash_segv(void)");
+  Function add_fn = lib.function("int add(int, int)");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(error_of([&] { crash.call({}); }).kind(), ErrorKind::crashed);
+  EXPECT_EQ(b.stats().breaker, BreakerState::open);
+  const std::uint64_t starts = b.stats().starts;
+  Error e = error_of([&] { add_fn.call({std::int64_t{1}, std::int64_t{1}}); });
+  EXPECT_EQ(e.kind(), ErrorKind::circuit_open);
+  EXPECT_EQ(b.stats().starts, starts) << "failing fast starts nothing";
+  std::this_thread::sleep_for(milliseconds(400));  // longer than open_for: half-open by now
+  EXPECT_EQ(i64(add_fn.call({std::int64_t{1}, std::int64_t{1}}).ret), 2);  // the probe
+  EXPECT_EQ(b.stats().breaker, BreakerState::closed);
+  std::vector<BreakerState> seen;
+  for (const auto& ev : log.snapshot())
+    if (ev.kind == BridgeEvent::Kind::breaker_changed) seen.push_back(ev.breaker);
+  const std::vector<BreakerState> expected{BreakerState::open, BreakerState::half_open, BreakerState::closed};
+  EXPECT_EQ(seen, expected);
+}
+
+TEST_P(Supervised, ACrashLoopStopsRestartingUntilAskedAgain) {
+  BridgeOptions o = opts();
+  o.policy.restart.max_starts = 3;
+  o.policy.restart.window = milliseconds(60000);
+  Bridge b(o);
+  Library lib = b.load(GetParam().sample);
+  Function crash = lib.function("int crash_segv(void)");
+  Error last(ErrorKind::protocol, "");
+  for (int i = 0; i < 6; ++i) {
+    last = error_of([&] { crash.call({}); });
+    if (last.kind() == ErrorKind::surrogate_start_failed) break;
+  }
+  EXPECT_EQ(last.kind(), ErrorKind::surrogate_start_failed);
+  EXPECT_NE(std::string(last.what()).find("crash loop"), std::string::npos) << last.what();
+  EXPECT_EQ(b.stats().state, SurrogateState::failed);
+  b.restart();
+  EXPECT_EQ(i64(lib.function("int add(int, int)").call({std::int64_t{2}, std::int64_t{2}}).ret), 4);
+}
+
+TEST_P(Supervised, RecyclesAfterNCallsTransparently) {
+  BridgeOptions o = opts();
+  o.policy.recycle.after_calls = 5;
+  Bridge b(o);
+  std::atomic<int> hooks{0};
+  b.on_restart([&] { ++hooks; });
+  Library lib = b.load(GetParam().sample);
+  Function next = lib.function("int counter_next(void)");
+  std::vector<std::int64_t> got;
+  for (int i = 0; i < 12; ++i) got.push_back(i64(next.call({}).ret));
+  const std::vector<std::int64_t> expected{1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2};
+  EXPECT_EQ(got, expected) << "each surrogate served five calls";
+  EXPECT_EQ(b.stats().restarts, 2u);
+  EXPECT_EQ(hooks.load(), 2);
+  EXPECT_EQ(b.stats().calls_failed, 0u);
+}
+
+TEST_P(Supervised, RecyclesWhenResidentMemoryPassesTheLimit) {
+  BridgeOptions o = opts();
+  o.policy.recycle.max_resident_bytes = 64u << 20;
+  o.policy.recycle.check_every = milliseconds(20);
+  Bridge b(o);
+  EventLog log;
+  log.attach(b);
+  Library lib = b.load(GetParam().sample);
+  Function leak = lib.function("int leak_mb(int mb)");
+  const std::uint32_t pid = b.surrogate().pid;
+  for (int i = 0; i < 6; ++i) leak.call({std::int64_t{16}});  // ~96 MiB leaked
+  ASSERT_TRUE(eventually([&] { return b.stats().restarts >= 1; })) << "recycled on memory";
+  EXPECT_NE(b.surrogate().pid, pid);
+  EXPECT_LT(i64(leak.call({std::int64_t{0}}).ret), 96) << "the leak went with the old process";
+  bool recycled_reason = false;
+  for (const auto& e : log.snapshot())
+    if (e.kind == BridgeEvent::Kind::exited && e.reason.find("resident memory") != std::string::npos)
+      recycled_reason = true;
+  EXPECT_TRUE(recycled_reason);
+}
+
+TEST_P(Supervised, MissedHeartbeatsMarkAFrozenSurrogateHung) {
+  BridgeOptions o = opts();
+  o.policy.heartbeat.interval = milliseconds(100);
+  o.policy.heartbeat.timeout = milliseconds(200);
+  o.policy.heartbeat.misses = 2;
+  Bridge b(o);
+  EventLog log;
+  log.attach(b);
+  Library lib = b.load(GetParam().sample);
+  const std::uint32_t pid = b.surrogate().pid;
+  ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGSTOP), 0);  // frozen: alive but silent
+  ASSERT_TRUE(eventually([&] { return log.has(BridgeEvent::Kind::restarted); }));
+  bool hung = false;
+  for (const auto& e : log.snapshot())
+    if (e.kind == BridgeEvent::Kind::exited && e.reason.find("hung") != std::string::npos) hung = true;
+  EXPECT_TRUE(hung);
+  EXPECT_EQ(i64(lib.function("int add(int, int)").call({std::int64_t{2}, std::int64_t{5}}).ret), 7);
+  EXPECT_NE(b.surrogate().pid, pid);
+}
+
+TEST_P(Supervised, StatsDescribeTheSurrogateAndTheCalls) {
+  Bridge b(opts());
+  Library lib = b.load(GetParam().sample);
+  Function add_fn = lib.function("int add(int, int)");
+  for (int i = 0; i < 20; ++i) add_fn.call({std::int64_t{i}, std::int64_t{1}});
+  error_of([&] { add_fn.call({std::int64_t{1}, std::string("x")}); });
+  const BridgeStats s = b.stats();
+  EXPECT_EQ(s.state, SurrogateState::ready);
+  EXPECT_EQ(s.pid, b.surrogate().pid);
+  EXPECT_EQ(s.bits, GetParam().pointer_size * 8);
+  EXPECT_EQ(s.calls_ok, 20u);
+  EXPECT_EQ(s.in_flight, 0u);
+  EXPECT_GT(s.latency_p50.count(), 0);
+  EXPECT_GE(s.latency_p99, s.latency_p50);
+  EXPECT_GT(s.process.resident_bytes, 0u);
+  EXPECT_GE(s.process.peak_resident_bytes, s.process.resident_bytes);
+  EXPECT_GT(s.process.threads, 0u);
+  EXPECT_GT(s.process.handles, 0u);
+  EXPECT_EQ(s.process.pid, s.pid);
+}
+
+TEST_P(Supervised, LazyStartWaitsForTheFirstUse) {
+  BridgeOptions o = opts();
+  o.policy.lazy_start = true;
+  Bridge b(o);
+  EXPECT_EQ(b.stats().state, SurrogateState::not_started);
+  EXPECT_EQ(b.stats().pid, 0u);
+  Library lib = b.load(GetParam().sample);
+  EXPECT_EQ(b.stats().state, SurrogateState::ready);
+  EXPECT_EQ(b.stats().starts, 1u);
+}
+
+TEST_P(Supervised, AWorkerPoolServesCallsSideBySide) {
+  BridgeOptions o = opts();
+  o.policy.surrogate_workers = 4;
+  Bridge b(o);
+  Library lib = b.load(GetParam().sample);
+  Function slow = lib.function("int sleep_ms(int)");
+  auto long_call = std::async(std::launch::async, [&] { return i64(slow.call({std::int64_t{3000}}).ret); });
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(i64(lib.function("int add(int, int)").call({std::int64_t{1}, std::int64_t{2}}).ret), 3);
+  EXPECT_NE(long_call.wait_for(milliseconds(0)), std::future_status::ready)
+      << "the add finished while the 3 s call was still running";
+  EXPECT_EQ(long_call.get(), 3000);
+}
+
+TEST_P(Supervised, TheSurrogateEndsWithTheBridge) {
+  std::uint32_t pid;
+  {
+    Bridge b(opts());
+    pid = b.surrogate().pid;
+    EXPECT_FALSE(process_gone(pid));
+  }
+  EXPECT_TRUE(process_gone(pid));
+}
+
+TEST_P(Supervised, StressManyThreadsWithFaultsInjectedNothingLostOrMismatched) {
+  BridgeOptions o = opts();
+  o.policy.retry.max_attempts = 5;
+  o.policy.retry.backoff = Backoff{milliseconds(5), milliseconds(50)};
+  o.policy.restart.max_starts = 1000;
+  Bridge b(o);
+  Library lib = b.load(GetParam().sample);
+  FunctionOptions idem;
+  idem.idempotent = true;
+  Function add_fn = lib.function("int add(int a, int b)", idem);
+  constexpr int kThreads = 4, kCalls = 600;
+  std::atomic<int> ok{0}, mismatched{0}, failed{0};
+  std::atomic<bool> done{false};
+  std::thread chaos([&] {
+    // Kills the surrogate every 100 ms, as a crashing DLL would.
+    while (!done) {
+      std::this_thread::sleep_for(milliseconds(100));
+      const std::uint32_t pid = b.stats().pid;
+      if (pid != 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        try {
+          const Value r = add_fn.call({std::int64_t{i}, std::int64_t{t * 100000}}).ret;
+          (i64(r) == i + t * 100000 ? ok : mismatched)++;
+        } catch (const Error& e) {
+          // Only an infrastructure kind, after the retries were used up.
+          EXPECT_TRUE(e.kind() == ErrorKind::crashed || e.kind() == ErrorKind::timeout) << e.what();
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  done = true;
+  chaos.join();
+  EXPECT_EQ(mismatched.load(), 0);
+  EXPECT_EQ(ok + failed, kThreads * kCalls) << "every call came back";
+  EXPECT_GT(ok.load(), kThreads * kCalls / 2);
+  const BridgeStats s = b.stats();
+  EXPECT_GE(s.restarts, 1u);
+  std::printf("stress: %d ok, %d failed after retries, %llu restarts, %llu retries\n", ok.load(),
+              failed.load(), static_cast<unsigned long long>(s.restarts),
+              static_cast<unsigned long long>(s.retries));
+}
+
+INSTANTIATE_TEST_SUITE_P(Surrogates, Supervised, ::testing::ValuesIn(kTargets),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// kill -9 of a client process: its surrogate must not outlive it.
+TEST(Orphans, KillingTheClientTakesItsSurrogateWithIt) {
+  int to_child[2], from_child[2];
+  ASSERT_EQ(::pipe(to_child), 0);
+  ASSERT_EQ(::pipe(from_child), 0);
+  const pid_t client = ::fork();
+  ASSERT_GE(client, 0);
+  if (client == 0) {
+    ::dup2(to_child[0], 0);
+    ::dup2(from_child[1], 1);
+    ::close(to_child[1]);
+    ::close(from_child[0]);
+    ::execl(kDllbridgeCall, kDllbridgeCall, "--batch", kSample32, nullptr);
+    ::_exit(127);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  const std::string req = "{\"signature\": \"int get_pid(void)\"}\n";
+  ASSERT_EQ(::write(to_child[1], req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::string line;
+  char c;
+  while (::read(from_child[0], &c, 1) == 1 && c != '\n') line += c;
+  const std::size_t at = line.find("\"return\":");
+  ASSERT_NE(at, std::string::npos) << line;
+  const long surrogate = std::stol(line.substr(at + 9));
+  ASSERT_FALSE(process_gone(surrogate));
+
+  ASSERT_EQ(::kill(client, SIGKILL), 0);
+  int st;
+  ::waitpid(client, &st, 0);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return process_gone(surrogate); }, milliseconds(10000)))
+      << "surrogate " << surrogate << " outlived its client";
+  const auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+  std::printf("surrogate gone %lld ms after kill -9 of its client\n", static_cast<long long>(took.count()));
+  EXPECT_LT(took, milliseconds(1000)) << "the issue's bound for an orphan";
+  ::close(to_child[1]);
+  ::close(from_child[0]);
+}

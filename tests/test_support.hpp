@@ -1,0 +1,72 @@
+// Helpers shared by the end-to-end suites.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include "dllbridge/bridge.hpp"
+#include "test_paths.hpp"
+
+namespace dllbridge::test {
+
+// One surrogate and the sample library of its bitness.
+struct Target {
+  const char* name;
+  Arch arch;
+  const char* surrogate;
+  const char* sample;
+  unsigned pointer_size;
+};
+
+inline const Target kTargets[] = {
+    {"surrogate32", Arch::x86, kSurrogate32, kSample32, 4},
+    {"surrogate64", Arch::x64, kSurrogate64, kSample64, 8},
+};
+
+inline void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
+
+// Options that start `t`'s surrogate, with a generous default deadline.
+inline BridgeOptions options_for(const Target& t) {
+  BridgeOptions o;
+  o.arch = t.arch;
+  o.surrogate_path = t.surrogate;
+  o.policy.call_timeout = std::chrono::milliseconds(20000);
+  return o;
+}
+
+// The dllbridge::Error `f` throws (a test failure if it throws none).
+template <class F>
+Error error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected a dllbridge::Error";
+  return Error(ErrorKind::protocol, "none");
+}
+
+// An integer result, whichever signedness it came back with.
+inline std::int64_t i64(const Value& v) {
+  if (auto* u = std::get_if<std::uint64_t>(&v)) return static_cast<std::int64_t>(*u);
+  return std::get<std::int64_t>(v);
+}
+
+// Polls `done` until it holds or `limit` passes; whether it held. For
+// waiting on asynchronous outcomes, never for asserting on durations.
+inline bool eventually(const std::function<bool()>& done,
+                       std::chrono::milliseconds limit = std::chrono::milliseconds(20000)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+}  // namespace dllbridge::test
