@@ -47,6 +47,26 @@ int main(int argc, char** argv) {
                   std::string(dllbridge::to_string(e.kind())).c_str(), e.what());
     }
 
+    // A crash inside the DLL costs the call, not the program: the next call
+    // runs in a fresh surrogate, with the library loaded again.
+    const std::uint32_t before = bridge.surrogate().pid;
+    try {
+      lib.function("int crash_segv(void)").call({});
+    } catch (const dllbridge::Error& e) {
+      std::printf("  crash_segv()                    -> error %s: %s\n",
+                  std::string(dllbridge::to_string(e.kind())).c_str(), e.what());
+    }
+    std::printf("  add(1, 1) after the crash       = %d   (new surrogate pid %u, was %u)\n", add(1, 1),
+                bridge.surrogate().pid, before);
+
+    const dllbridge::BridgeStats st = bridge.stats();
+    std::printf("\nbridge: state %s, restarts %llu, calls ok %llu / failed %llu, latency p50 %lld us, "
+                "p99 %lld us, breaker %s\n",
+                std::string(dllbridge::to_string(st.state)).c_str(),
+                static_cast<unsigned long long>(st.restarts), static_cast<unsigned long long>(st.calls_ok),
+                static_cast<unsigned long long>(st.calls_failed), static_cast<long long>(st.latency_p50.count()),
+                static_cast<long long>(st.latency_p99.count()), std::string(dllbridge::to_string(st.breaker)).c_str());
+
     const dllbridge::ProcessFigures f = bridge.figures();
     std::printf("\nsurrogate process figures (pid %u):\n", f.pid);
     std::printf("  CPU time     user %.3f ms, kernel %.3f ms\n", f.cpu_user.count() / 1000.0,

@@ -93,6 +93,18 @@ TEST(Cli, RepeatReportsLatencyPercentiles) {
   EXPECT_LE(j["latency_us"]["p50"].get<double>(), j["latency_us"]["max"].get<double>());
 }
 
+TEST(Cli, StatsShowTheSurrogateAndItsFigures) {
+  Proc r = run("--json --stats --repeat 5 " + q(paths::kSample32) + " " + q("int add(int, int)") + " 1 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json st = json::parse(r.out)["stats"];
+  EXPECT_EQ(st["bits"], 32);
+  EXPECT_EQ(st["state"], "ready");
+  EXPECT_EQ(st["calls_ok"], 5);
+  EXPECT_GT(st["pid"].get<int>(), 0);
+  EXPECT_GT(st["process"]["resident_bytes"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(st["breaker"], "closed");
+}
+
 TEST(Cli, BatchAnswersEachLineInOneSession) {
   const std::string input =
       R"J({"signature": "int counter_next(void)", "args": []})J" "\n"

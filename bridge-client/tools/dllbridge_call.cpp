@@ -50,6 +50,32 @@ json error_json(dllbridge::ErrorKind kind, const std::string& message) {
   return {{"error", {{"kind", std::string(dllbridge::to_string(kind))}, {"message", message}}}};
 }
 
+json stats_json(const dllbridge::BridgeStats& s) {
+  using std::chrono::duration;
+  return {{"state", std::string(dllbridge::to_string(s.state))},
+          {"pid", s.pid},
+          {"bits", s.bits},
+          {"uptime_ms", s.uptime.count()},
+          {"starts", s.starts},
+          {"restarts", s.restarts},
+          {"calls_ok", s.calls_ok},
+          {"calls_failed", s.calls_failed},
+          {"calls_timed_out", s.calls_timed_out},
+          {"retries", s.retries},
+          {"in_flight", s.in_flight},
+          {"latency_us", {{"p50", s.latency_p50.count()}, {"p99", s.latency_p99.count()}}},
+          {"breaker", std::string(dllbridge::to_string(s.breaker))},
+          {"reason", s.reason},
+          {"process",
+           {{"cpu_user_ms", duration<double, std::milli>(s.process.cpu_user).count()},
+            {"cpu_kernel_ms", duration<double, std::milli>(s.process.cpu_kernel).count()},
+            {"resident_bytes", s.process.resident_bytes},
+            {"peak_resident_bytes", s.process.peak_resident_bytes},
+            {"virtual_bytes", s.process.virtual_bytes},
+            {"threads", s.process.threads},
+            {"handles", s.process.handles}}}};
+}
+
 struct Outcome {
   json body;
   bool ok = false;
@@ -86,6 +112,20 @@ Outcome run_call(const dllbridge::Function& fn, const std::vector<dllbridge::Val
 }
 
 void print_text(const json& body) {
+  if (body.contains("stats")) {
+    const json& st = body["stats"];
+    std::cout << "surrogate: pid " << st["pid"] << ", " << st["bits"] << "-bit, " << st["state"].get<std::string>()
+              << ", up " << st["uptime_ms"] << " ms, restarts " << st["restarts"] << "\n"
+              << "calls: ok " << st["calls_ok"] << ", failed " << st["calls_failed"] << ", timed out "
+              << st["calls_timed_out"] << ", retries " << st["retries"] << ", p50 " << st["latency_us"]["p50"]
+              << " us, p99 " << st["latency_us"]["p99"] << " us, breaker " << st["breaker"].get<std::string>()
+              << "\n"
+              << "process: cpu user " << st["process"]["cpu_user_ms"] << " ms, kernel "
+              << st["process"]["cpu_kernel_ms"] << " ms, resident " << st["process"]["resident_bytes"]
+              << " B (peak " << st["process"]["peak_resident_bytes"] << "), virtual "
+              << st["process"]["virtual_bytes"] << " B, threads " << st["process"]["threads"] << ", handles "
+              << st["process"]["handles"] << "\n";
+  }
   if (body.contains("error")) {
     std::cerr << "error (" << body["error"]["kind"].get<std::string>()
               << "): " << body["error"]["message"].get<std::string>() << "\n";
@@ -98,7 +138,8 @@ void print_text(const json& body) {
 }
 
 // --batch: one JSON request per stdin line, one JSON answer per stdout line.
-int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> default_timeout) {
+int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> default_timeout,
+              dllbridge::FunctionOptions fn_options) {
   std::map<std::string, dllbridge::Function> functions;  // signatures prepared once
   std::string line;
   int line_no = 0;
@@ -121,7 +162,7 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
       }
       const std::string sig = req["signature"];
       auto it = functions.find(sig);
-      if (it == functions.end()) it = functions.emplace(sig, lib.function(sig)).first;
+      if (it == functions.end()) it = functions.emplace(sig, lib.function(sig, fn_options)).first;
       std::vector<dllbridge::Value> args;
       if (req.contains("args")) {
         if (!req["args"].is_array()) {
@@ -149,7 +190,7 @@ int main(int argc, char** argv) {
   std::string library, signature;
   std::vector<std::string> raw_args;
   std::string arch = "32";
-  bool as_json = false, batch = false;
+  bool as_json = false, batch = false, show_stats = false, idempotent = false;
   long timeout_ms = 0;
   int repeat = 1;
   dllbridge::BridgeOptions options;
@@ -162,6 +203,8 @@ int main(int argc, char** argv) {
   app.add_option("--repeat", repeat, "make the same call N times and report latency")->check(CLI::PositiveNumber);
   app.add_option("--connect", options.connect, "use a running standalone surrogate at this endpoint");
   app.add_flag("--batch", batch, "read JSON lines {signature, args, timeout_ms?} from stdin");
+  app.add_flag("--stats", show_stats, "also print the bridge's statistics and the surrogate's process figures");
+  app.add_flag("--idempotent", idempotent, "the function may be sent again after a crash (automatic retries)");
   app.add_option("--surrogate", options.surrogate_path, "surrogate program to start (default: found next to dllbridge)");
   app.add_option("--log-level", options.surrogate_log_level, "surrogate log level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -184,8 +227,14 @@ int main(int argc, char** argv) {
   try {
     dllbridge::Bridge bridge(options);
     dllbridge::Library lib = bridge.load(library);
-    if (batch) return run_batch(lib, timeout);
-    dllbridge::Function fn = lib.function(signature);
+    dllbridge::FunctionOptions fn_options;
+    fn_options.idempotent = idempotent;
+    if (batch) {
+      const int rc = run_batch(lib, timeout, fn_options);
+      if (show_stats) std::cout << json{{"stats", stats_json(bridge.stats())}}.dump() << std::endl;
+      return rc;
+    }
+    dllbridge::Function fn = lib.function(signature, fn_options);
     std::vector<dllbridge::Value> args;
     for (std::size_t i = 0; i < raw_args.size(); ++i) {
       json j;
@@ -198,6 +247,7 @@ int main(int argc, char** argv) {
     }
     Outcome o = run_call(fn, args, timeout, repeat);
     body = std::move(o.body);
+    if (show_stats) body["stats"] = stats_json(bridge.stats());
     status = 0;
   } catch (const dllbridge::Error& e) {
     body = error_json(e.kind(), e.what());
