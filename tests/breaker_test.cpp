@@ -131,6 +131,16 @@ TEST(Backoff, FullJitterStaysWithinTheExponentialCeilingAndTheCap) {
   EXPECT_EQ(backoff_delay(Backoff{milliseconds(0), milliseconds(1000)}, 3, rng), milliseconds(0));
 }
 
+TEST(Backoff, WithoutJitterItIsTheExponentialCeiling) {
+  std::mt19937_64 rng(1);
+  const Backoff b{milliseconds(100), milliseconds(500), false};
+  EXPECT_EQ(backoff_delay(b, 1, rng), milliseconds(100));
+  EXPECT_EQ(backoff_delay(b, 2, rng), milliseconds(200));
+  EXPECT_EQ(backoff_delay(b, 3, rng), milliseconds(400));
+  EXPECT_EQ(backoff_delay(b, 4, rng), milliseconds(500));
+  EXPECT_EQ(backoff_delay(b, 30, rng), milliseconds(500));
+}
+
 TEST(StartLimiter, AllowsMaxStartsWithinTheWindowThenRefusesUntilItSlides) {
   RestartPolicy p;
   p.max_starts = 3;

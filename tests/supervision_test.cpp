@@ -67,7 +67,9 @@ class Supervised : public ::testing::TestWithParam<Target> {
     return o;
   }
   void SetUp() override {
-    if (GetParam().arch == Arch::x86) ASSERT_TRUE(kHave32) << "no 32-bit part in this build";
+    if (GetParam().arch == Arch::x86) {
+      ASSERT_TRUE(kHave32) << "no 32-bit part in this build";
+    }
   }
 };
 
@@ -251,6 +253,37 @@ TEST_P(Supervised, ACrashLoopStopsRestartingUntilAskedAgain) {
   EXPECT_EQ(b.stats().state, SurrogateState::failed);
   b.restart();
   EXPECT_EQ(i64(lib.function("int add(int, int)").call({std::int64_t{2}, std::int64_t{2}}).ret), 4);
+}
+
+TEST_P(Supervised, RestartBackoffGrowsBetweenConsecutiveCrashes) {
+  BridgeOptions o = opts();
+  o.policy.restart.backoff = Backoff{milliseconds(250), milliseconds(5000), false};
+  Bridge b(o);
+  std::mutex mu;
+  std::vector<std::pair<BridgeEvent::Kind, std::chrono::steady_clock::time_point>> seen;
+  b.subscribe([&](const BridgeEvent& e) {
+    std::lock_guard lock(mu);
+    seen.emplace_back(e.kind, std::chrono::steady_clock::now());
+  });
+  Library lib = b.load(GetParam().sample);
+  Function crash = lib.function("int crash_segv(void)");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(error_of([&] { crash.call({}); }).kind(), ErrorKind::crashed);
+  ASSERT_TRUE(eventually([&] { return b.stats().starts >= 3; }));
+  std::lock_guard lock(mu);
+  std::vector<milliseconds> waits;  // exited -> next started
+  for (std::size_t i = 0; i + 1 < seen.size(); ++i) {
+    if (seen[i].first != BridgeEvent::Kind::exited) continue;
+    for (std::size_t j = i + 1; j < seen.size(); ++j) {
+      if (seen[j].first == BridgeEvent::Kind::started) {
+        waits.push_back(std::chrono::duration_cast<milliseconds>(seen[j].second - seen[i].second));
+        break;
+      }
+    }
+  }
+  ASSERT_EQ(waits.size(), 2u);
+  // Lower bounds only: a restart can come late on a busy machine, never early.
+  EXPECT_GE(waits[0], milliseconds(250));
+  EXPECT_GE(waits[1], milliseconds(500)) << "the second consecutive crash waits twice as long";
 }
 
 TEST_P(Supervised, RecyclesAfterNCallsTransparently) {

@@ -63,6 +63,7 @@ std::chrono::milliseconds backoff_delay(const Backoff& b, int attempt, std::mt19
   std::int64_t ceiling = b.base.count();
   for (int i = 1; i < attempt && ceiling < b.cap.count(); ++i) ceiling *= 2;
   ceiling = std::min<std::int64_t>(ceiling, b.cap.count());
+  if (!b.jitter) return std::chrono::milliseconds(ceiling);
   std::uniform_int_distribution<std::int64_t> pick(0, ceiling);
   return std::chrono::milliseconds(pick(rng));
 }

@@ -10,10 +10,12 @@ namespace dllbridge {
 using Millis = std::chrono::milliseconds;
 
 // Exponential backoff with full jitter: attempt n (from 1) waits a uniformly
-// random time in [0, min(cap, base * 2^(n-1))].
+// random time in [0, min(cap, base * 2^(n-1))]; without jitter, exactly that
+// ceiling.
 struct Backoff {
   Millis base{50};
   Millis cap{5000};
+  bool jitter = true;
 };
 
 // How a surrogate is stopped: Shutdown message and a wait, then a polite
@@ -37,7 +39,7 @@ struct HeartbeatPolicy {
 // calls then fail with surrogate_start_failed saying why, until restart().
 struct RestartPolicy {
   bool enabled = true;
-  Backoff backoff{Millis{0}, Millis{5000}};  // base 0: the first restart is immediate
+  Backoff backoff{Millis{0}, Millis{5000}, true};  // base 0: restarts are immediate
   int max_starts = 5;
   Millis window{60000};
 };
@@ -47,7 +49,7 @@ struct RestartPolicy {
 // failure). Calls not marked idempotent are never sent twice.
 struct RetryPolicy {
   int max_attempts = 3;  // including the first; capped at 5
-  Backoff backoff{Millis{20}, Millis{1000}};
+  Backoff backoff{Millis{20}, Millis{1000}, true};
 };
 
 // Circuit breaker over infrastructure failures (crashed, timeout, protocol,
