@@ -26,6 +26,7 @@ Supervisor::Supervisor(BridgeOptions options)
     : options_(std::move(options)),
       limiter_(options_.policy.restart),
       breaker_(options_.policy.breaker) {
+  events_thread_ = std::thread([this] { deliver_events(); });
   monitor_ = std::thread([this] { monitor_loop(); });
   if (!options_.policy.lazy_start) {
     try {
@@ -37,6 +38,12 @@ Supervisor::Supervisor(BridgeOptions options)
       }
       wake_.notify_all();
       monitor_.join();
+      {
+        std::lock_guard lock(events_mu_);
+        events_done_ = true;
+      }
+      events_cv_.notify_all();
+      events_thread_.join();
       throw;
     }
   }
@@ -53,6 +60,12 @@ Supervisor::~Supervisor() {
   changed_.notify_all();
   if (monitor_.joinable()) monitor_.join();
   last.reset();  // graceful stop, outside the lock
+  {
+    std::lock_guard lock(events_mu_);
+    events_done_ = true;
+  }
+  events_cv_.notify_all();
+  if (events_thread_.joinable()) events_thread_.join();
 }
 
 Supervisor::Lease Supervisor::acquire(Clock::time_point deadline) {
@@ -499,16 +512,33 @@ void Supervisor::on_restart(std::function<void()> hook) {
 void Supervisor::emit(const BridgeEvent& event) {
   std::vector<std::function<void(const BridgeEvent&)>> targets;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard subs(mu_);
     for (auto& [id, fn] : subscribers_) targets.push_back(fn);
   }
-  std::lock_guard order(emit_mu_);
-  for (auto& fn : targets) {
-    try {
-      fn(event);
-    } catch (...) {
-      // A subscriber's failure is its own business.
+  if (targets.empty()) return;
+  {
+    std::lock_guard lock(events_mu_);
+    events_.emplace_back(event, std::move(targets));
+  }
+  events_cv_.notify_one();
+}
+
+void Supervisor::deliver_events() {
+  std::unique_lock lock(events_mu_);
+  for (;;) {
+    events_cv_.wait(lock, [this] { return events_done_ || !events_.empty(); });
+    if (events_.empty()) return;  // done, and everything delivered
+    auto [event, targets] = std::move(events_.front());
+    events_.pop_front();
+    lock.unlock();
+    for (auto& fn : targets) {
+      try {
+        fn(event);
+      } catch (...) {
+        // A subscriber's failure is its own business.
+      }
     }
+    lock.lock();
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -110,7 +111,16 @@ class Supervisor {
   std::vector<std::function<void()>> hooks_;
   std::map<int, std::function<void(const BridgeEvent&)>> subscribers_;
   int next_subscriber_ = 1;
-  std::mutex emit_mu_;  // one event at a time, in order
+
+  // Events are delivered in order on their own thread, so a handler may call
+  // into the bridge without blocking the threads that detect failures.
+  std::mutex events_mu_;
+  std::condition_variable events_cv_;
+  // Each event with the subscribers at the time it happened.
+  std::deque<std::pair<BridgeEvent, std::vector<std::function<void(const BridgeEvent&)>>>> events_;
+  bool events_done_ = false;
+  std::thread events_thread_;
+  void deliver_events();
 
   std::thread monitor_;
 };

@@ -80,7 +80,8 @@ class DLLBRIDGE_API Bridge {
   // A snapshot: state, pid, restarts, call counts, latency, breaker, figures.
   BridgeStats stats() const;
 
-  // Calls `handler` (on an internal thread; keep it short) for each event.
+  // Calls `handler` for each event, in order, on a thread of its own (it may
+  // call into the bridge).
   // Returns an id for unsubscribe().
   int subscribe(std::function<void(const BridgeEvent&)> handler);
   void unsubscribe(int id);
