@@ -115,6 +115,7 @@ Session::~Session() {
   }
   stop_process();
   asio::post(io_, [this] {
+    std::lock_guard lock(write_mu_);  // never under a writer's feet
     asio::error_code ignored;
     stream_.close(ignored);
   });
@@ -146,6 +147,7 @@ void Session::kill(const std::string& reason) {
   if (!process_.valid()) {
     // Standalone surrogate: not ours to kill; drop the connection instead.
     asio::post(io_, [this] {
+      std::lock_guard lock(write_mu_);
       asio::error_code ignored;
       stream_.close(ignored);
     });
@@ -172,10 +174,7 @@ wire::Reply Session::request(wire::Request request, std::chrono::milliseconds ti
     throw Error(ErrorKind::bad_argument, e.what());
   }
   // `this` outlives the handler: the destructor joins the I/O thread first.
-  asio::post(io_, [this, frame = std::move(frame)]() mutable {
-    writes_.push_back(std::move(frame));
-    if (writes_.size() == 1) write_next();
-  });
+  send_frame(std::move(frame));
 
   if (reply.wait_for(timeout) != std::future_status::ready) {
     {
@@ -194,16 +193,36 @@ wire::Reply Session::request(wire::Request request, std::chrono::milliseconds ti
   return r;
 }
 
+void Session::send_frame(std::string frame) {
+  // Fast path: written at once from the caller's thread, one thread hop less.
+  // It never blocks: what the socket does not take now goes to the I/O
+  // thread's queue, behind which every later frame waits its turn.
+  std::lock_guard lock(write_mu_);
+  if (writes_.empty()) {
+    const std::size_t n = try_write_now(stream_, frame);
+    if (n == frame.size()) return;
+    frame.erase(0, n);
+  }
+  writes_.push_back(std::move(frame));
+  if (writes_.size() == 1) asio::post(io_, [this] { write_next(); });
+}
+
 void Session::write_next() {
-  asio::async_write(stream_, asio::buffer(writes_.front()),
-                    [this](const asio::error_code& ec, std::size_t) {
-                      if (ec) {
-                        writes_.clear();
-                        return;  // the read side reports the loss
-                      }
-                      writes_.pop_front();
-                      if (!writes_.empty()) write_next();
-                    });
+  std::lock_guard lock(write_mu_);
+  if (writes_.empty()) return;
+  // std::deque keeps the front element in place while callers push behind it.
+  asio::async_write(stream_, asio::buffer(writes_.front()), [this](const asio::error_code& ec, std::size_t) {
+    {
+      std::lock_guard lock(write_mu_);
+      if (ec) {
+        writes_.clear();  // the read side reports the loss
+        return;
+      }
+      writes_.pop_front();
+      if (writes_.empty()) return;
+    }
+    write_next();
+  });
 }
 
 void Session::read_header() {
@@ -218,6 +237,7 @@ void Session::read_header() {
     } catch (const wire::FrameError& e) {
       fail_all(Error(ErrorKind::protocol, e.what(), true));
       asio::error_code ignored;
+      std::lock_guard lock(write_mu_);
       stream_.close(ignored);
       on_stream_end(e.what());
       return;
@@ -238,8 +258,11 @@ void Session::read_payload(std::uint32_t size) {
       wire::decode_payload(payload_, reply);
     } catch (const wire::FrameError& e) {
       fail_all(Error(ErrorKind::protocol, e.what(), true));
-      asio::error_code ignored;
-      stream_.close(ignored);
+      {
+        asio::error_code ignored;
+        std::lock_guard lock(write_mu_);
+        stream_.close(ignored);
+      }
       on_stream_end(e.what());
       return;
     }

@@ -1,7 +1,8 @@
 // One connection to one surrogate process: spawn or connect, handshake, and
-// requests multiplexed by id over the one stream. An I/O thread reads replies
-// and hands each to the caller waiting for that id; writes are queued on it
-// too. A Session never restarts anything: when its surrogate is gone it fails
+// requests multiplexed by id over the one stream. Callers write their own
+// frames when the socket takes them at once (else the I/O thread finishes
+// the job); the I/O thread reads replies and hands each to the caller
+// waiting for that id. A Session never restarts anything: when its surrogate is gone it fails
 // every waiting and later request and tells its owner once (LossHandler).
 #pragma once
 
@@ -65,10 +66,11 @@ class Session {
  private:
   Session(const BridgeOptions& options, LossHandler on_lost);
   void open();
+  void send_frame(std::string frame);
+  void write_next();  // I/O thread
   void read_header();
   void read_payload(std::uint32_t size);
   void deliver(wire::Reply&& reply);
-  void write_next();
   // Fails every waiting call and all later ones with `error`.
   void fail_all(const Error& error);
   // The stream ended: find out why, fail everything, tell the owner.
@@ -93,7 +95,9 @@ class Session {
   // I/O thread only.
   wire::Header header_{};
   std::string payload_;
-  std::deque<std::string> writes_;
+
+  std::mutex write_mu_;             // one frame at a time on the stream
+  std::deque<std::string> writes_;  // frames waiting for the I/O thread (write_mu_)
 
   mutable std::mutex mu_;  // guards the members below
   std::uint64_t next_id_ = 1;
