@@ -395,6 +395,20 @@ TEST_P(Supervised, AWorkerPoolServesCallsSideBySide) {
   EXPECT_EQ(long_call.get(), 3000);
 }
 
+TEST_P(Supervised, StopEndsTheSurrogateAndRestartBringsItBack) {
+  Bridge b(opts());
+  Library lib = b.load(GetParam().sample);
+  Function add_fn = lib.function("int add(int, int)");
+  const std::uint32_t pid = b.surrogate().pid;
+  b.stop();
+  EXPECT_TRUE(eventually([&] { return process_gone(pid); }));
+  EXPECT_EQ(b.stats().state, SurrogateState::stopped);
+  EXPECT_EQ(error_of([&] { add_fn.call({std::int64_t{1}, std::int64_t{1}}); }).kind(),
+            ErrorKind::surrogate_start_failed);
+  b.restart();
+  EXPECT_EQ(i64(add_fn.call({std::int64_t{1}, std::int64_t{1}}).ret), 2);
+}
+
 TEST_P(Supervised, TheSurrogateEndsWithTheBridge) {
   std::uint32_t pid;
   {

@@ -93,6 +93,7 @@ int Bridge::subscribe(std::function<void(const BridgeEvent&)> h) { return superv
 void Bridge::unsubscribe(int id) { supervisor_->unsubscribe(id); }
 void Bridge::on_restart(std::function<void()> hook) { supervisor_->on_restart(std::move(hook)); }
 void Bridge::restart() { supervisor_->restart("restart requested by the application"); }
+void Bridge::stop() { supervisor_->stop(); }
 
 ProcessFigures Bridge::figures() const {
   const BridgeStats s = supervisor_->stats();

@@ -91,8 +91,12 @@ class DLLBRIDGE_API Bridge {
   // go through). A hook that throws gets the new surrogate killed.
   void on_restart(std::function<void()> hook);
 
-  // Replaces the surrogate now (also after a crash-loop stop).
+  // Replaces the surrogate now (also after a crash-loop stop or stop()).
   void restart();
+
+  // Stops the surrogate (StopPolicy escalation); calls then fail with
+  // surrogate_start_failed until restart().
+  void stop();
 
   // Loads a library in the surrogate (UTF-8 path; loading twice is cheap);
   // it is loaded again in every new surrogate. Throws
