@@ -151,8 +151,8 @@ TEST_P(Supervised, CallsInFlightWhenTheSurrogateIsKilledGetAPreciseErrorOrARetry
 }
 
 TEST_P(Supervised, EventsTellStartedExitedAndRestarted) {
-  Bridge b(opts());
   EventLog log;
+  Bridge b(opts());
   log.attach(b);
   Library lib = b.load(GetParam().sample);
   const std::uint32_t pid = b.surrogate().pid;
@@ -171,11 +171,11 @@ TEST_P(Supervised, EventsTellStartedExitedAndRestarted) {
 }
 
 TEST_P(Supervised, TheOnRestartHookRestoresStateBeforeQueuedCallsRun) {
+  std::atomic<int> hook_runs{0};
   Bridge b(opts());
   Library lib = b.load(GetParam().sample);
   Function set_state = lib.function("int set_state(int v)");
   Function get_state = lib.function("int get_state(void)");
-  std::atomic<int> hook_runs{0};
   b.on_restart([&] {
     ++hook_runs;
     set_state.call({std::int64_t{7}});  // e.g. the DLL's Init()
@@ -214,8 +214,8 @@ TEST_P(Supervised, TheBreakerOpensFailsFastProbesAndCloses) {
   o.policy.breaker.failure_ratio = 0.6;
   o.policy.breaker.open_for = milliseconds(300);
   o.policy.breaker.half_open_probes = 1;
-  Bridge b(o);
   EventLog log;
+  Bridge b(o);
   log.attach(b);
   Library lib = b.load(GetParam().sample);
   Function crash = lib.function("int crash_segv(void)");
@@ -263,28 +263,34 @@ TEST_P(Supervised, ACrashLoopStopsRestartingUntilAskedAgain) {
 TEST_P(Supervised, RestartBackoffGrowsBetweenConsecutiveCrashes) {
   BridgeOptions o = opts();
   o.policy.restart.backoff = Backoff{milliseconds(250), milliseconds(5000), false};
-  Bridge b(o);
-  std::mutex mu;
+  std::mutex mu;  // declared before the bridge: its event thread uses them until it ends
   std::vector<std::pair<BridgeEvent::Kind, std::chrono::steady_clock::time_point>> seen;
+  Bridge b(o);
   b.subscribe([&](const BridgeEvent& e) {
     std::lock_guard lock(mu);
-    seen.emplace_back(e.kind, std::chrono::steady_clock::now());
+    seen.emplace_back(e.kind, e.at);
   });
   Library lib = b.load(GetParam().sample);
   Function crash = lib.function("int crash_segv(void)");
   for (int i = 0; i < 2; ++i) EXPECT_EQ(error_of([&] { crash.call({}); }).kind(), ErrorKind::crashed);
   ASSERT_TRUE(eventually([&] { return b.stats().starts >= 3; }));
-  std::lock_guard lock(mu);
-  std::vector<milliseconds> waits;  // exited -> next started
-  for (std::size_t i = 0; i + 1 < seen.size(); ++i) {
-    if (seen[i].first != BridgeEvent::Kind::exited) continue;
-    for (std::size_t j = i + 1; j < seen.size(); ++j) {
-      if (seen[j].first == BridgeEvent::Kind::started) {
-        waits.push_back(std::chrono::duration_cast<milliseconds>(seen[j].second - seen[i].second));
-        break;
+  const auto restart_waits = [&] {  // exited -> next started
+    std::lock_guard lock(mu);
+    std::vector<milliseconds> waits;
+    for (std::size_t i = 0; i + 1 < seen.size(); ++i) {
+      if (seen[i].first != BridgeEvent::Kind::exited) continue;
+      for (std::size_t j = i + 1; j < seen.size(); ++j) {
+        if (seen[j].first == BridgeEvent::Kind::started) {
+          waits.push_back(std::chrono::duration_cast<milliseconds>(seen[j].second - seen[i].second));
+          break;
+        }
       }
     }
-  }
+    return waits;
+  };
+  // Events reach subscribers on their own thread, after stats() counts them.
+  EXPECT_TRUE(eventually([&] { return restart_waits().size() >= 2; }));
+  const std::vector<milliseconds> waits = restart_waits();
   ASSERT_EQ(waits.size(), 2u);
   // Lower bounds only: a restart can come late on a busy machine, never early.
   EXPECT_GE(waits[0], milliseconds(250));
@@ -294,8 +300,8 @@ TEST_P(Supervised, RestartBackoffGrowsBetweenConsecutiveCrashes) {
 TEST_P(Supervised, RecyclesAfterNCallsTransparently) {
   BridgeOptions o = opts();
   o.policy.recycle.after_calls = 5;
-  Bridge b(o);
   std::atomic<int> hooks{0};
+  Bridge b(o);
   b.on_restart([&] { ++hooks; });
   Library lib = b.load(GetParam().sample);
   Function next = lib.function("int counter_next(void)");
@@ -312,8 +318,8 @@ TEST_P(Supervised, RecyclesWhenResidentMemoryPassesTheLimit) {
   BridgeOptions o = opts();
   o.policy.recycle.max_resident_bytes = 64u << 20;
   o.policy.recycle.check_every = milliseconds(20);
-  Bridge b(o);
   EventLog log;
+  Bridge b(o);
   log.attach(b);
   Library lib = b.load(GetParam().sample);
   Function leak = lib.function("int leak_mb(int mb)");
@@ -334,8 +340,8 @@ TEST_P(Supervised, MissedHeartbeatsMarkAFrozenSurrogateHung) {
   o.policy.heartbeat.interval = milliseconds(100);
   o.policy.heartbeat.timeout = milliseconds(200);
   o.policy.heartbeat.misses = 2;
-  Bridge b(o);
   EventLog log;
+  Bridge b(o);
   log.attach(b);
   Library lib = b.load(GetParam().sample);
   const std::uint32_t pid = b.surrogate().pid;

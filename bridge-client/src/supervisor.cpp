@@ -509,7 +509,8 @@ void Supervisor::on_restart(std::function<void()> hook) {
   hooks_.push_back(std::move(hook));
 }
 
-void Supervisor::emit(const BridgeEvent& event) {
+void Supervisor::emit(BridgeEvent event) {
+  event.at = std::chrono::steady_clock::now();
   std::vector<std::function<void(const BridgeEvent&)>> targets;
   {
     std::lock_guard subs(mu_);
@@ -518,7 +519,7 @@ void Supervisor::emit(const BridgeEvent& event) {
   if (targets.empty()) return;
   {
     std::lock_guard lock(events_mu_);
-    events_.emplace_back(event, std::move(targets));
+    events_.emplace_back(std::move(event), std::move(targets));
   }
   events_cv_.notify_one();
 }

@@ -69,7 +69,7 @@ class Supervisor {
   void heartbeat();
   void check_memory();
   void recycle(std::unique_lock<std::mutex>& lock);
-  void emit(const BridgeEvent& event);
+  void emit(BridgeEvent event);
   void note_breaker(BreakerState before);  // emits breaker_changed if it moved; mu_ not held
   void record_latency(std::chrono::microseconds us);
 

@@ -105,6 +105,8 @@ struct BridgeEvent {
   std::int64_t code = 0;      // exited: exit code, signal number or exception code
   std::string reason;         // exited / restarted: why, in words
   BreakerState breaker = BreakerState::closed;  // breaker_changed: the new state
+  // When it happened (events reach subscribers later, on their own thread).
+  std::chrono::steady_clock::time_point at{};
 };
 
 // Names for logs and JSON: "ready", "half_open", "exited", ...
