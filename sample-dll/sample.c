@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 #if defined(_WIN32)
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
 #include <process.h>
 #define getpid _getpid
 #else
@@ -52,6 +54,9 @@ int32_t long_size(void) { return (int32_t)sizeof(long); }
 
 int32_t set_errno(int32_t value) {
   errno = value;
+#if defined(_WIN32)
+  SetLastError((DWORD)value); /* what a Win32 API reports failures with */
+#endif
   return -1;
 }
 
@@ -88,11 +93,15 @@ int32_t crash_abort(void) {
 }
 
 int32_t sleep_ms(int32_t ms) {
+#if defined(_WIN32)
+  Sleep((DWORD)ms);
+#else
   struct timespec ts;
   ts.tv_sec = ms / 1000;
   ts.tv_nsec = (long)(ms % 1000) * 1000000L;
   while (nanosleep(&ts, &ts) != 0) {
   }
+#endif
   return ms;
 }
 

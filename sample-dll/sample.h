@@ -51,7 +51,7 @@ SAMPLE_API int32_t wstr_first(const wchar_t* s);      /* first code unit */
 SAMPLE_API const char* greeting(void);
 SAMPLE_API int32_t pointer_size(void);                /* sizeof(void*) of the caller's ABI */
 SAMPLE_API int32_t long_size(void);
-SAMPLE_API int32_t set_errno(int32_t value);          /* sets errno, returns -1 */
+SAMPLE_API int32_t set_errno(int32_t value);          /* sets errno (and SetLastError on Windows), returns -1 */
 SAMPLE_API int32_t counter_next(void);                /* 1, 2, 3, ... per process */
 SAMPLE_API void counter_reset(void);
 

@@ -1,48 +1,30 @@
 // dllbridge-call as a user runs it: a real process, its output parsed as JSON.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "os.hpp"
 #include "test_paths.hpp"
 
 using json = nlohmann::json;
 namespace paths = dllbridge::test;
+namespace os = dllbridge::test::os;
 
 namespace {
 
-struct Proc {
-  int status;
-  std::string out;
-};
-
-Proc run(const std::string& args, const std::string& stdin_text = "") {
-  std::string cmd = std::string(paths::kDllbridgeCall) + " " + args + " 2>/dev/null";
-  std::string input_file;
-  if (!stdin_text.empty()) {
-    input_file = "/tmp/dllbridge-cli-" + std::to_string(::getpid()) + ".in";
-    std::ofstream(input_file) << stdin_text;
-    cmd += " < " + input_file;
-  }
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = ::pclose(p);
-  if (!input_file.empty()) std::remove(input_file.c_str());
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+// dllbridge-call with these arguments (no shell in between) and stdin.
+os::Output run(std::vector<std::string> args, const std::string& stdin_text = "") {
+  args.insert(args.begin(), paths::kDllbridgeCall);
+  return os::run(args, stdin_text);
 }
-
-std::string q(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
 
 TEST(Cli, CallsThe32BitLibraryAndPrintsJson) {
-  Proc r = run("--json " + q(paths::kSample32) + " " + q("int __stdcall add_std(int a, int b)") + " 2 40");
+  os::Output r = run({"--json", paths::kSample32, "int __stdcall add_std(int a, int b)", "2", "40"});
   ASSERT_EQ(r.status, 0) << r.out;
   json j = json::parse(r.out);
   EXPECT_EQ(j["return"], 42);
@@ -52,40 +34,39 @@ TEST(Cli, CallsThe32BitLibraryAndPrintsJson) {
 }
 
 TEST(Cli, Arch64AndText) {
-  Proc r = run("--json --arch 64 " + q(paths::kSample64) + " " + q("size_t str_len(const char* s)") + " '\"hello\"'");
+  os::Output r = run({"--json", "--arch", "64", paths::kSample64, "size_t str_len(const char* s)", "\"hello\""});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["return"], 5);
 }
 
 TEST(Cli, SixtyFourBitIntegersAreExact) {
-  Proc r = run("--json " + q(paths::kSample32) + " " + q("uint64_t add_u64(uint64_t a, uint64_t b)") +
-              " 18446744073709551600 15");
+  os::Output r = run({"--json", paths::kSample32, "uint64_t add_u64(uint64_t a, uint64_t b)", "18446744073709551600", "15"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["return"].get<std::uint64_t>(), 18446744073709551615u);
 }
 
 TEST(Cli, ErrorsAreJsonWithAKindAndANonZeroExit) {
-  Proc r = run("--json " + q(paths::kSample32) + " " + q("int missing(int)") + " 1");
+  os::Output r = run({"--json", paths::kSample32, "int missing(int)", "1"});
   EXPECT_NE(r.status, 0);
   json j = json::parse(r.out);
   EXPECT_EQ(j["error"]["kind"], "symbol_not_found");
-  r = run("--json /nonexistent.so " + q("int f(void)"));
+  r = run({"--json", "/nonexistent.so", "int f(void)"});
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(json::parse(r.out)["error"]["kind"], "library_load_failed");
-  r = run("--json " + q(paths::kSample32) + " " + q("int add(int a, int b)") + " 1 '\"x\"'");
+  r = run({"--json", paths::kSample32, "int add(int a, int b)", "1", "\"x\""});
   EXPECT_EQ(json::parse(r.out)["error"]["kind"], "bad_argument");
-  r = run("--json " + q(paths::kSample32) + " " + q("int add(int a int b)") + " 1 2");
+  r = run({"--json", paths::kSample32, "int add(int a int b)", "1", "2"});
   EXPECT_EQ(json::parse(r.out)["error"]["kind"], "bad_signature");
-  r = run("--json " + q(paths::kSample32) + " " + q("int crash_segv(void)"));
+  r = run({"--json", paths::kSample32, "int crash_segv(void)"});
   j = json::parse(r.out);
   EXPECT_EQ(j["error"]["kind"], "crashed");
-  EXPECT_NE(j["error"]["message"].get<std::string>().find("SIGSEGV"), std::string::npos);
-  r = run("--json --timeout-ms 300 " + q(paths::kSample32) + " " + q("int sleep_ms(int)") + " 30000");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find(os::kFaults.segv), std::string::npos);
+  r = run({"--json", "--timeout-ms", "300", paths::kSample32, "int sleep_ms(int)", "30000"});
   EXPECT_EQ(json::parse(r.out)["error"]["kind"], "timeout");
 }
 
 TEST(Cli, RepeatReportsLatencyPercentiles) {
-  Proc r = run("--json --repeat 50 " + q(paths::kSample32) + " " + q("int add(int, int)") + " 1 2");
+  os::Output r = run({"--json", "--repeat", "50", paths::kSample32, "int add(int, int)", "1", "2"});
   ASSERT_EQ(r.status, 0) << r.out;
   json j = json::parse(r.out);
   EXPECT_EQ(j["return"], 3);
@@ -94,7 +75,7 @@ TEST(Cli, RepeatReportsLatencyPercentiles) {
 }
 
 TEST(Cli, StatsShowTheSurrogateAndItsFigures) {
-  Proc r = run("--json --stats --repeat 5 " + q(paths::kSample32) + " " + q("int add(int, int)") + " 1 2");
+  os::Output r = run({"--json", "--stats", "--repeat", "5", paths::kSample32, "int add(int, int)", "1", "2"});
   ASSERT_EQ(r.status, 0) << r.out;
   const json st = json::parse(r.out)["stats"];
   EXPECT_EQ(st["bits"], 32);
@@ -112,7 +93,7 @@ TEST(Cli, BatchAnswersEachLineInOneSession) {
       R"J({"signature": "int add(int a, int b)", "args": [40, 2]})J" "\n"
       "not json\n"
       R"J({"signature": "int sleep_ms(int)", "args": [20000], "timeout_ms": 200})J" "\n";
-  Proc r = run("--batch " + q(paths::kSample32), input);
+  os::Output r = run({"--batch", paths::kSample32}, input);
   EXPECT_NE(r.status, 0) << "some lines failed, so the exit status says so";
   std::vector<json> lines;
   std::istringstream in(r.out);
@@ -126,13 +107,8 @@ TEST(Cli, BatchAnswersEachLineInOneSession) {
 }
 
 TEST(Cli, StandaloneSurrogateHelpAndUsage) {
-  const std::string s32 = paths::kSurrogate32;
-  const std::string cmd = "(" + s32 + " --help || /usr/bin/qemu-i386-static " + s32 + " --help) 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  EXPECT_NE(out.find("--listen"), std::string::npos) << out;
+  os::Output r = os::run({paths::kSurrogate32, "--help"});
+  if (r.status == 127) r = os::run({"/usr/bin/qemu-i386-static", paths::kSurrogate32, "--help"});  // no IA-32 kernel
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--listen"), std::string::npos) << r.out;
 }

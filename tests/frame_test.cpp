@@ -1,10 +1,6 @@
-// Framing: headers, the size cap, malformed payloads, and frames over a real
-// socket pair.
+// Framing: headers, the size cap, malformed payloads. Frames over a real
+// socket pair / named pipe: frame_stream_posix_test.cpp / frame_stream_win_test.cpp.
 #include <gtest/gtest.h>
-
-#include <asio/io_context.hpp>
-#include <asio/local/connect_pair.hpp>
-#include <asio/local/stream_protocol.hpp>
 
 #include "dllbridge/wire/frame.hpp"
 
@@ -46,33 +42,4 @@ TEST(Frame, EncodeThenDecodeRoundTrips) {
 TEST(Frame, MalformedPayloadIsAnError) {
   Reply r;
   EXPECT_THROW(decode_payload(std::string("\xff\xff\xff\xff\xff", 5), r), FrameError);
-}
-
-TEST(Frame, TravelsOverASocketPair) {
-  asio::io_context io;
-  asio::local::stream_protocol::socket a(io), b(io);
-  asio::local::connect_pair(a, b);
-  Reply out;
-  out.set_id(9);
-  out.mutable_error()->set_kind(SYMBOL_NOT_FOUND);
-  out.mutable_error()->set_message("nope");
-  write_frame(a, out);
-  write_frame(a, out);
-  Reply in;
-  ASSERT_TRUE(read_frame(b, in));
-  EXPECT_EQ(in.id(), 9u);
-  EXPECT_EQ(in.error().message(), "nope");
-  ASSERT_TRUE(read_frame(b, in));
-  a.close();
-  EXPECT_FALSE(read_frame(b, in));  // clean end of stream
-}
-
-TEST(Frame, OversizedFrameOnTheStreamThrows) {
-  asio::io_context io;
-  asio::local::stream_protocol::socket a(io), b(io);
-  asio::local::connect_pair(a, b);
-  const Header h = encode_header(kMaxFrameSize + 100);
-  asio::write(a, asio::buffer(h));
-  Reply in;
-  EXPECT_THROW(read_frame(b, in), FrameError);
 }

@@ -3,10 +3,6 @@
 // orphans, and a stress run with faults injected.
 #include <gtest/gtest.h>
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "os.hpp"
 #include "test_support.hpp"
 
 using namespace dllbridge;
@@ -22,20 +19,9 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// Process `pid` is gone or a zombie.
-bool process_gone(long pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!stat || !std::getline(stat, line)) return true;
-  const std::size_t close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
-}
+using os::process_gone;
 
-std::string marker_path(const char* tag) {
-  std::string p = "/tmp/dllbridge-marker-" + std::to_string(::getpid()) + "-" + tag;
-  std::remove(p.c_str());
-  return p;
-}
+std::string marker_path(const char* tag) { return os::temp_path(std::string("marker-") + tag); }
 
 // Records events for assertions.
 struct EventLog {
@@ -84,9 +70,9 @@ TEST_P(Supervised, EveryKindOfCrashIsNamedAndFollowedByAWorkingSurrogate) {
     std::int64_t arg;
     const char* expect;
   } cases[] = {
-      {"int crash_segv(void)", -1, "SIGSEGV"},
-      {"int crash_abort(void)", -1, "SIGABRT"},
-      {"int stack_overflow(int)", 0, "SIGSEGV"},
+      {"int crash_segv(void)", -1, os::kFaults.segv},
+      {"int crash_abort(void)", -1, os::kFaults.abort},
+      {"int stack_overflow(int)", 0, os::kFaults.stack_overflow},
       {"int exit_with(int)", 3, "exited with code 3"},
   };
   std::uint32_t pid = b.surrogate().pid;
@@ -163,8 +149,8 @@ TEST_P(Supervised, EventsTellStartedExitedAndRestarted) {
   EXPECT_EQ(events[0].kind, BridgeEvent::Kind::exited);
   EXPECT_EQ(events[0].pid, pid);
   EXPECT_TRUE(events[0].signaled);
-  EXPECT_EQ(events[0].code, SIGSEGV);
-  EXPECT_NE(events[0].reason.find("SIGSEGV"), std::string::npos) << events[0].reason;
+  EXPECT_EQ(events[0].code, os::kFaults.segv_code);
+  EXPECT_NE(events[0].reason.find(os::kFaults.segv), std::string::npos) << events[0].reason;
   EXPECT_EQ(events[1].kind, BridgeEvent::Kind::started);
   EXPECT_NE(events[1].pid, pid);
   EXPECT_EQ(events[2].kind, BridgeEvent::Kind::restarted);
@@ -345,7 +331,7 @@ TEST_P(Supervised, MissedHeartbeatsMarkAFrozenSurrogateHung) {
   log.attach(b);
   Library lib = b.load(GetParam().sample);
   const std::uint32_t pid = b.surrogate().pid;
-  ASSERT_EQ(::kill(static_cast<pid_t>(pid), SIGSTOP), 0);  // frozen: alive but silent
+  ASSERT_TRUE(os::freeze_process(pid));  // frozen: alive but silent
   ASSERT_TRUE(eventually([&] { return log.has(BridgeEvent::Kind::restarted); }));
   bool hung = false;
   for (const auto& e : log.snapshot())
@@ -443,7 +429,7 @@ TEST_P(Supervised, StressManyThreadsWithFaultsInjectedNothingLostOrMismatched) {
     while (!done) {
       std::this_thread::sleep_for(milliseconds(20));
       const std::uint32_t pid = b.stats().pid;
-      if (pid != 0 && ::kill(static_cast<pid_t>(pid), SIGKILL) == 0) ++kills;
+      if (pid != 0 && os::kill_process(pid)) ++kills;
     }
   });
   std::vector<std::thread> threads;
@@ -483,40 +469,20 @@ INSTANTIATE_TEST_SUITE_P(Surrogates, Supervised, ::testing::ValuesIn(kTargets),
 
 // kill -9 of a client process: its surrogate must not outlive it.
 TEST(Orphans, KillingTheClientTakesItsSurrogateWithIt) {
-  int to_child[2], from_child[2];
-  ASSERT_EQ(::pipe(to_child), 0);
-  ASSERT_EQ(::pipe(from_child), 0);
-  const pid_t client = ::fork();
-  ASSERT_GE(client, 0);
-  if (client == 0) {
-    ::dup2(to_child[0], 0);
-    ::dup2(from_child[1], 1);
-    ::close(to_child[1]);
-    ::close(from_child[0]);
-    ::execl(kDllbridgeCall, kDllbridgeCall, "--batch", kSample32, nullptr);
-    ::_exit(127);
-  }
-  ::close(to_child[0]);
-  ::close(from_child[1]);
-  const std::string req = "{\"signature\": \"int get_pid(void)\"}\n";
-  ASSERT_EQ(::write(to_child[1], req.data(), req.size()), static_cast<ssize_t>(req.size()));
-  std::string line;
-  char c;
-  while (::read(from_child[0], &c, 1) == 1 && c != '\n') line += c;
+  std::unique_ptr<os::Child> client = os::Child::start({kDllbridgeCall, "--batch", kSample32});
+  ASSERT_TRUE(client->write("{\"signature\": \"int get_pid(void)\"}\n"));
+  const std::string line = client->read_line();
   const std::size_t at = line.find("\"return\":");
   ASSERT_NE(at, std::string::npos) << line;
-  const long surrogate = std::stol(line.substr(at + 9));
+  const auto surrogate = static_cast<std::uint32_t>(std::stoul(line.substr(at + 9)));
   ASSERT_FALSE(process_gone(surrogate));
 
-  ASSERT_EQ(::kill(client, SIGKILL), 0);
-  int st;
-  ::waitpid(client, &st, 0);
+  ASSERT_TRUE(client->kill());
+  client->wait();
   const auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(eventually([&] { return process_gone(surrogate); }, milliseconds(10000)))
       << "surrogate " << surrogate << " outlived its client";
   const auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
   std::printf("surrogate gone %lld ms after kill -9 of its client\n", static_cast<long long>(took.count()));
   EXPECT_LT(took, milliseconds(1000)) << "the issue's bound for an orphan";
-  ::close(to_child[1]);
-  ::close(from_child[0]);
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,7 +28,7 @@ using Stream = asio::local::stream_protocol::socket;
 // How a process ended, in words for error messages ("killed by SIGSEGV").
 struct ExitStatus {
   bool signaled = false;
-  int code = 0;            // exit code, or the signal / exception number
+  std::int64_t code = 0;   // exit code, or the signal number / exception code
   std::string describe() const;
 };
 
@@ -34,8 +36,12 @@ struct ExitStatus {
 // that is still running, so no surrogate outlives its owner object.
 class Process {
  public:
-  Process() = default;
-  explicit Process(long pid) : pid_(pid) {}
+  // What the platform keeps besides the pid (Windows: the process and Job
+  // Object handles); defined in the platform file.
+  struct Native;
+
+  Process();
+  explicit Process(long pid, std::unique_ptr<Native> native = nullptr);
   Process(Process&& other) noexcept;
   Process& operator=(Process&& other) noexcept;
   Process(const Process&) = delete;
@@ -53,6 +59,7 @@ class Process {
 
  private:
   long pid_ = 0;
+  std::unique_ptr<Native> native_;
   std::optional<ExitStatus> status_;
 };
 
@@ -62,12 +69,17 @@ struct Spawned {
   Stream stream;
 };
 
-// Starts `program args...` (through `launcher` when not empty) with the
-// child's end of a fresh socket pair / pipe, passed as `--fd N`. Throws
+// Starts `program args...` (through `launcher` when not empty) with a
+// private endpoint only it can reach: on POSIX the child's end of a fresh
+// socket pair, passed as `--fd N`; on Windows a fresh named pipe with a
+// random name and owner-only security, passed as `--pipe NAME`, that the
+// child must connect to within `connect_timeout` (its pid is checked). On
+// Windows the child runs in a kill-on-close Job Object. Throws
 // dllbridge::Error(surrogate_start_failed) naming the program and the reason.
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
                         const std::vector<std::string>& args,
-                        const std::vector<std::string>& launcher);
+                        const std::vector<std::string>& launcher,
+                        std::chrono::milliseconds connect_timeout);
 
 // Connects to a standalone surrogate's endpoint. Throws
 // dllbridge::Error(surrogate_start_failed).

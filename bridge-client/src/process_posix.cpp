@@ -64,18 +64,27 @@ int spawn(const std::vector<std::string>& argv, int child_end, pid_t& pid) {
 
 std::string ExitStatus::describe() const {
   if (!signaled) return "exited with code " + std::to_string(code);
-  const char* name = sigabbrev_np(code);
+  const char* name = sigabbrev_np(static_cast<int>(code));
   return std::string("killed by ") + (name ? std::string("SIG") + name : "signal") + " (signal " +
          std::to_string(code) + ")";
 }
 
+struct Process::Native {};  // the pid is all POSIX needs
+
+Process::Process() = default;
+Process::Process(long pid, std::unique_ptr<Native> native) : pid_(pid), native_(std::move(native)) {}
+
 Process::Process(Process&& other) noexcept
-    : pid_(std::exchange(other.pid_, 0)), status_(std::move(other.status_)) {}
+    : pid_(std::exchange(other.pid_, 0)), native_(std::move(other.native_)), status_(std::move(other.status_)) {}
 
 Process& Process::operator=(Process&& other) noexcept {
   if (this != &other) {
-    this->~Process();
+    if (valid() && !status_) {
+      kill();
+      wait_for(std::chrono::milliseconds(2000));
+    }
     pid_ = std::exchange(other.pid_, 0);
+    native_ = std::move(other.native_);
     status_ = std::move(other.status_);
   }
   return *this;
@@ -124,7 +133,8 @@ void Process::kill() noexcept {
 
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
                         const std::vector<std::string>& args,
-                        const std::vector<std::string>& launcher) {
+                        const std::vector<std::string>& launcher,
+                        std::chrono::milliseconds /*connect_timeout: connected already*/) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     start_failed(std::string("socketpair: ") + std::strerror(errno));

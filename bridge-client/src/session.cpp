@@ -75,7 +75,7 @@ void Session::open() {
         io_, surrogate_path_,
         {"--log-level", options_.surrogate_log_level, "--workers",
          std::to_string(options_.policy.surrogate_workers), "--parent-pid", std::to_string(current_pid())},
-        options_.launcher);
+        options_.launcher, options_.policy.start_timeout);
     process_ = std::move(spawned.process);
     stream_ = std::move(spawned.stream);
   } else {

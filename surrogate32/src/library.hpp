@@ -21,7 +21,8 @@ class Library {
   Library& operator=(const Library&) = delete;
   ~Library();
 
-  // The address of export `name` exactly as spelled, or nullptr.
+  // The address of export `name` exactly as spelled (on Windows "#N" is
+  // ordinal N), or nullptr.
   void* symbol(const std::string& name) const;
 
   const std::string& path() const { return path_; }
@@ -31,6 +32,11 @@ class Library {
   void* handle_ = nullptr;
   std::string path_;
 };
+
+// Makes a fault inside the library end this process at once, so the client
+// learns the signal (POSIX) or exception code (Windows): no error dialog, no
+// debugger prompt, no handler that could hang. Call once at start.
+void end_process_on_faults();
 
 // Sets the calling thread's last-error value to 0.
 void clear_last_error() noexcept;

@@ -37,6 +37,8 @@ Library::~Library() {
 
 void* Library::symbol(const std::string& name) const { return dlsym(handle_, name.c_str()); }
 
+void end_process_on_faults() {}  // the default dispositions already do: the signal ends it
+
 void clear_last_error() noexcept { errno = 0; }
 std::int64_t read_last_error() noexcept { return errno; }
 

@@ -7,6 +7,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "library.hpp"
 #include "session.hpp"
 #include "transport.hpp"
 
@@ -20,7 +21,7 @@ int main(int argc, char** argv) {
   long parent_pid = 0;
   auto* listen_opt = app.add_option("--listen", listen_endpoint,
                                     "serve clients of this user on ENDPOINT (Unix socket path or \\\\.\\pipe\\NAME)");
-  auto* inherited_opt = app.add_option("--fd,--handle", inherited,
+  auto* inherited_opt = app.add_option("--fd,--pipe", inherited,
                                        "serve the one client on this inherited endpoint (used by the client library)");
   listen_opt->excludes(inherited_opt);
   app.add_option("--log-level", level, "trace|debug|info|warn|error")
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    end_process_on_faults();
     asio::io_context io;
     if (parent_pid > 0) follow_parent(parent_pid);
     if (!inherited.empty()) {

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dispatcher.hpp"
+#include "transport.hpp"
 #include "dllbridge/wire/frame.hpp"
 
 namespace dllbridge::surrogate {
@@ -35,6 +36,12 @@ void send_error(Stream& stream, std::uint64_t id, wire::ErrorKind kind, const st
 }
 
 }  // namespace
+
+void reject_unauthorized(Stream& stream, const std::string& why) {
+  send_error(stream, 0, wire::UNAUTHORIZED, why);
+  asio::error_code ignored;
+  stream.close(ignored);
+}
 
 // Runs Call requests on a pool of threads; each reply is written whole
 // under the write lock, so frames never interleave.

@@ -22,8 +22,10 @@ using Stream = asio::windows::stream_handle;
 using Stream = asio::local::stream_protocol::socket;
 #endif
 
-// Wraps the endpoint inherited from the client (`--fd N` / `--handle N`).
-// Throws std::runtime_error when it is not a usable connected endpoint.
+// The private endpoint of the client that started this surrogate: on POSIX
+// the inherited socket `--fd N`; on Windows the client's pipe `--pipe NAME`,
+// opened with SECURITY_IDENTIFICATION. Throws std::runtime_error when it is
+// not a usable connected endpoint.
 Stream adopt_inherited(asio::io_context& io, const std::string& value);
 
 // Makes this process end when the client `parent_pid` that started it ends,
@@ -36,7 +38,8 @@ void follow_parent(long parent_pid);
 void listen(asio::io_context& io, const std::string& endpoint,
             const std::function<void(Stream&)>& serve);
 
-// Sends an `unauthorized` Error reply on a freshly accepted stream.
+// Sends an `unauthorized` Error reply on a freshly accepted stream and closes
+// it (platform-neutral; defined with the session).
 void reject_unauthorized(Stream& stream, const std::string& why);
 
 // This process's id, for the handshake.

@@ -106,16 +106,6 @@ void listen(asio::io_context& io, const std::string& endpoint,
   }
 }
 
-void reject_unauthorized(Stream& stream, const std::string& why) {
-  wire::Reply reply;
-  reply.mutable_error()->set_kind(wire::UNAUTHORIZED);
-  reply.mutable_error()->set_message(why);
-  asio::error_code ignored;
-  const std::string frame = wire::encode_frame(reply);
-  asio::write(stream, asio::buffer(frame), ignored);
-  stream.close(ignored);
-}
-
 unsigned current_pid() { return static_cast<unsigned>(::getpid()); }
 
 }  // namespace dllbridge::surrogate

@@ -50,7 +50,8 @@ bool read_frame(SyncReadStream& stream, Message& message) {
   Header header;
   asio::error_code ec;
   asio::read(stream, asio::buffer(header), ec);
-  if (ec == asio::error::eof) return false;
+  // A closed socket reads as eof; a closed Windows pipe as broken_pipe.
+  if (ec == asio::error::eof || ec == asio::error::broken_pipe) return false;
   if (ec) throw asio::system_error(ec);
   std::string payload(decode_header(header), '\0');
   asio::read(stream, asio::buffer(payload));
