@@ -7,7 +7,9 @@
 #include <string.h>
 #include <time.h>
 #if defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
+#endif
 #include <windows.h>
 #include <process.h>
 #define getpid _getpid
@@ -86,6 +88,10 @@ int32_t crash_segv(void) {
   *p = 42;
   return *p;
 }
+
+int32_t SAMPLE_FASTCALL sub_fast(int32_t a, int32_t b) { return a - b; }
+int64_t SAMPLE_FASTCALL mix_fast(int32_t a, int64_t b, int8_t c) { return (int64_t)a * 1000 + b * 10 + c; }
+int32_t SAMPLE_THISCALL this_add(void* self, int32_t b) { return (int32_t)(intptr_t)self + b; }
 
 int32_t crash_abort(void) {
   abort();

@@ -12,13 +12,21 @@
 
 #if defined(_WIN32)
 #  define SAMPLE_API __declspec(dllexport)
-#  define SAMPLE_STDCALL __stdcall
-#elif defined(__i386__)
-#  define SAMPLE_API __attribute__((visibility("default")))
-#  define SAMPLE_STDCALL __attribute__((stdcall))
 #else
 #  define SAMPLE_API __attribute__((visibility("default")))
-#  define SAMPLE_STDCALL /* one convention on x86-64 */
+#endif
+#if defined(_MSC_VER) && defined(_M_IX86)
+#  define SAMPLE_STDCALL __stdcall
+#  define SAMPLE_FASTCALL __fastcall
+#  define SAMPLE_THISCALL /* MSVC allows __thiscall only on member functions */
+#elif defined(__i386__)
+#  define SAMPLE_STDCALL __attribute__((stdcall))
+#  define SAMPLE_FASTCALL __attribute__((fastcall))
+#  define SAMPLE_THISCALL __attribute__((thiscall))
+#else /* one convention on x86-64 */
+#  define SAMPLE_STDCALL
+#  define SAMPLE_FASTCALL
+#  define SAMPLE_THISCALL
 #endif
 
 #ifdef __cplusplus
@@ -63,6 +71,14 @@ SAMPLE_API float SAMPLE_STDCALL half_f_std(float v);
 SAMPLE_API uint16_t SAMPLE_STDCALL swap_u16_std(uint16_t v);
 SAMPLE_API uint32_t SAMPLE_STDCALL hash_str_std(const char* s); /* FNV-1a 32 */
 SAMPLE_API int8_t SAMPLE_STDCALL clamp_i8_std(int32_t v);
+
+/* fastcall (a, b in ecx, edx; MinGW exports "@sub_fast@8") and thiscall
+ * ("this" in ecx), as C++ vendor SDKs and Borland-era DLLs use them */
+SAMPLE_API int32_t SAMPLE_FASTCALL sub_fast(int32_t a, int32_t b);
+SAMPLE_API int64_t SAMPLE_FASTCALL mix_fast(int32_t a, int64_t b, int8_t c);
+SAMPLE_API int32_t SAMPLE_THISCALL this_add(void* self, int32_t b); /* (int32)(intptr)self + b */
+
+/* On Windows, MinGW numbers exports in name order from 1: "#1" is add. */
 
 /* misbehaving on purpose */
 SAMPLE_API int32_t crash_segv(void);    /* writes through a null pointer */

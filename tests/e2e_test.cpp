@@ -54,7 +54,9 @@ TEST_P(Chain, HandshakeReportsTheSurrogatesBitnessAndItReallyIsThat) {
   if (!note.empty()) std::printf("note: %s\n", note.c_str());
   // The code in the library agrees: it was compiled for, and runs as, that ABI.
   EXPECT_EQ(i64(call("int32_t pointer_size(void)", {})), GetParam().pointer_size);
-  EXPECT_EQ(i64(call("int long_size()", {})), GetParam().pointer_size);
+  // long: 32-bit on both 32-bit ABIs and on Win64 (LLP64), 64-bit on Linux x86-64 (LP64).
+  const bool llp64 = std::string(test::os::kOsName) == "windows";
+  EXPECT_EQ(i64(call("int long_size()", {})), llp64 ? 4 : GetParam().pointer_size);
 }
 
 TEST_P(Chain, TypedApiCallsCdeclAndStdcall) {
@@ -78,6 +80,16 @@ TEST_P(Chain, TypedApiCallsCdeclAndStdcall) {
   EXPECT_EQ(hash_fn("dllbridge"), hash_str_std("dllbridge"));
   auto count_fn = lib_->function<int32_t(std::string, char)>("count_char");
   EXPECT_EQ(count_fn(std::string("mississippi"), 's'), 4);
+}
+
+TEST_P(Chain, FastcallAndThiscallMatchADirectCall) {
+  EXPECT_EQ(i64(call("int __fastcall sub_fast(int a, int b)", {std::int64_t{50}, std::int64_t{8}})), sub_fast(50, 8));
+  EXPECT_EQ(i64(call("int64_t __fastcall mix_fast(int a, int64_t b, int8_t c)",
+                     {std::int64_t{7}, std::int64_t{1} << 33, std::int64_t{-3}})),
+            mix_fast(7, std::int64_t{1} << 33, -3));
+  EXPECT_EQ(i64(call("int __thiscall this_add(void* self, int b)", {std::uint64_t{1000}, std::int64_t{234}})),
+            this_add(reinterpret_cast<void*>(std::uintptr_t{1000}), 234));
+  EXPECT_EQ(i64(call("int __thiscall this_add(void* self, int b)", {std::uint64_t{40}, std::int64_t{2}})), 42);
 }
 
 TEST_P(Chain, EveryScalarTypeMatchesADirectCall) {

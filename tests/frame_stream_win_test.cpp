@@ -2,10 +2,9 @@
 // and the pipe's security: random names, owner-only DACL, no squatting.
 #include <gtest/gtest.h>
 
-#include <aclapi.h>
-#include <sddl.h>
-
 #include <set>
+
+#include "win_security.hpp"
 
 #include <asio/io_context.hpp>
 #include <asio/windows/stream_handle.hpp>
@@ -13,8 +12,17 @@
 #include "dllbridge/wire/frame.hpp"
 #include "dllbridge/wire/win32.hpp"
 
-using namespace dllbridge::wire;
-using dllbridge::wire::win::UniqueHandle;
+// Not `using namespace dllbridge::wire`: its enumerators (HANDLE, ULONG, ...)
+// would hide the windows.h types.
+using dllbridge::wire::encode_header;
+using dllbridge::wire::FrameError;
+using dllbridge::wire::Header;
+using dllbridge::wire::kMaxFrameSize;
+using dllbridge::wire::read_frame;
+using dllbridge::wire::Reply;
+using dllbridge::wire::write_frame;
+using dllbridge::win::UniqueHandle;
+namespace win = dllbridge::win;
 
 namespace {
 
@@ -33,31 +41,6 @@ struct PipePair {
   }
 };
 
-// The SIDs the pipe's DACL grants anything to, as strings ("S-1-1-0", ...).
-std::set<std::string> granted_sids(HANDLE h) {
-  PACL dacl = nullptr;
-  PSECURITY_DESCRIPTOR sd = nullptr;
-  std::set<std::string> out;
-  if (::GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, nullptr, nullptr, &dacl, nullptr, &sd) !=
-      ERROR_SUCCESS) {
-    ADD_FAILURE() << "GetSecurityInfo failed";
-    return out;
-  }
-  for (DWORD i = 0; dacl && i < dacl->AceCount; ++i) {
-    void* ace = nullptr;
-    if (!::GetAce(dacl, i, &ace)) continue;
-    auto* header = static_cast<ACE_HEADER*>(ace);
-    if (header->AceType != ACCESS_ALLOWED_ACE_TYPE) continue;
-    PSID sid = &static_cast<ACCESS_ALLOWED_ACE*>(ace)->SidStart;
-    wchar_t* text = nullptr;
-    if (::ConvertSidToStringSidW(sid, &text)) {
-      out.insert(win::narrow(text));
-      ::LocalFree(text);
-    }
-  }
-  ::LocalFree(sd);
-  return out;
-}
 
 }  // namespace
 
@@ -65,7 +48,7 @@ TEST(FrameOverPipe, TravelsAndEndsCleanly) {
   PipePair p;
   Reply out;
   out.set_id(9);
-  out.mutable_error()->set_kind(SYMBOL_NOT_FOUND);
+  out.mutable_error()->set_kind(dllbridge::wire::SYMBOL_NOT_FOUND);
   out.mutable_error()->set_message("nope");
   write_frame(p.server, out);
   write_frame(p.server, out);
@@ -95,7 +78,7 @@ TEST(PipeSecurity, NamesCarryAtLeast128RandomBits) {
 
 TEST(PipeSecurity, OnlyTheUserAndSystemAreGrantedAccess) {
   PipePair p;
-  const std::set<std::string> sids = granted_sids(p.client.native_handle());
+  const std::set<std::string> sids = dllbridge::test::granted_sids(p.client.native_handle());
   EXPECT_EQ(sids.count("S-1-1-0"), 0u) << "Everyone";
   EXPECT_EQ(sids.count("S-1-5-7"), 0u) << "Anonymous";
   EXPECT_EQ(sids.count("S-1-5-2"), 0u) << "Network";

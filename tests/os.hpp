@@ -40,6 +40,10 @@ bool freeze_process(std::uint32_t pid);
 // Sets *note to something worth printing (e.g. "runs under qemu-i386").
 int process_bits(std::uint32_t pid, std::string* note);
 
+// Whether the OS reports another process's open handle count (Wine does
+// not: GetProcessHandleCount gives 0 there).
+bool handle_count_reported();
+
 // Sets / removes an environment variable of this process.
 void set_env(const std::string& name, const std::string& value);
 void unset_env(const std::string& name);

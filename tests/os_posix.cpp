@@ -134,6 +134,8 @@ int process_bits(std::uint32_t pid, std::string* note) {
   return head[4] == 1 ? 32 : head[4] == 2 ? 64 : 0;
 }
 
+bool handle_count_reported() { return true; }
+
 void set_env(const std::string& name, const std::string& value) { ::setenv(name.c_str(), value.c_str(), 1); }
 void unset_env(const std::string& name) { ::unsetenv(name.c_str()); }
 

@@ -11,8 +11,8 @@
 namespace dllbridge::test::os {
 namespace {
 
-using wire::win::UniqueHandle;
-using wire::win::widen;
+using win::UniqueHandle;
+using win::widen;
 
 
 class WinChild final : public Child {
@@ -28,7 +28,7 @@ class WinChild final : public Child {
     out_.reset(out_r);
     ::SetHandleInformation(in_.get(), HANDLE_FLAG_INHERIT, 0);
     ::SetHandleInformation(out_.get(), HANDLE_FLAG_INHERIT, 0);
-    std::wstring cmdline = wire::win::command_line(argv);
+    std::wstring cmdline = win::command_line(argv);
     STARTUPINFOW si{};
     si.cb = sizeof si;
     si.dwFlags = STARTF_USESTDHANDLES;
@@ -38,7 +38,7 @@ class WinChild final : public Child {
     PROCESS_INFORMATION pi{};
     if (!::CreateProcessW(widen(argv.at(0)).c_str(), cmdline.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr,
                           &si, &pi)) {
-      throw std::runtime_error("cannot start " + argv[0] + ": " + wire::win::error_text(::GetLastError()));
+      throw std::runtime_error("cannot start " + argv[0] + ": " + win::error_text(::GetLastError()));
     }
     process_.reset(pi.hProcess);
     ::CloseHandle(pi.hThread);
@@ -103,7 +103,7 @@ std::uint32_t self_pid() { return ::GetCurrentProcessId(); }
 std::string temp_path(const std::string& tag) {
   wchar_t dir[MAX_PATH + 1];
   const DWORD n = ::GetTempPathW(MAX_PATH + 1, dir);
-  std::string p = wire::win::narrow(std::wstring(dir, n)) + "dllbridge-test-" + std::to_string(self_pid()) + "-" + tag;
+  std::string p = win::narrow(std::wstring(dir, n)) + "dllbridge-test-" + std::to_string(self_pid()) + "-" + tag;
   std::remove(p.c_str());
   return p;
 }
@@ -141,6 +141,10 @@ int process_bits(std::uint32_t pid, std::string* note) {
   if (note) *note = wow64 ? "runs under WOW64" : "";
   // This test program is 64-bit, so the OS is: WOW64 means a 32-bit image.
   return wow64 ? 32 : 64;
+}
+
+bool handle_count_reported() {
+  return ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") == nullptr;
 }
 
 void set_env(const std::string& name, const std::string& value) {

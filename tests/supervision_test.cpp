@@ -358,7 +358,9 @@ TEST_P(Supervised, StatsDescribeTheSurrogateAndTheCalls) {
   EXPECT_GT(s.process.resident_bytes, 0u);
   EXPECT_GE(s.process.peak_resident_bytes, s.process.resident_bytes);
   EXPECT_GT(s.process.threads, 0u);
-  EXPECT_GT(s.process.handles, 0u);
+  if (os::handle_count_reported()) {
+    EXPECT_GT(s.process.handles, 0u);
+  }
   EXPECT_EQ(s.process.pid, s.pid);
 }
 

@@ -49,7 +49,7 @@ struct FunctionState {
       wire::Request req;
       wire::RegisterFunction* reg = req.mutable_register_function();
       reg->set_library(lib);
-      reg->set_name(name);
+      reg->set_name(options.symbol.empty() ? name : options.symbol);
       reg->set_conv(static_cast<wire::CallConv>(conv));
       reg->set_ret(signature.ret.kind);
       for (const WireParam& p : signature.params) reg->add_params(p.kind);

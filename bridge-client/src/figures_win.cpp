@@ -15,7 +15,7 @@ std::chrono::microseconds to_us(const FILETIME& ft) {
 
 // Threads of `pid` from a toolhelp snapshot (no per-process API gives it).
 std::uint32_t thread_count(std::uint32_t pid) {
-  wire::win::UniqueHandle snap(::CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0));
+  win::UniqueHandle snap(::CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0));
   if (!snap) return 0;
   PROCESSENTRY32W e{};
   e.dwSize = sizeof e;
@@ -42,7 +42,7 @@ std::uint64_t virtual_size(HANDLE process) {
 }  // namespace
 
 std::optional<ProcessFigures> read_figures(std::uint32_t pid) {
-  wire::win::UniqueHandle process(
+  win::UniqueHandle process(
       ::OpenProcess(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ | SYNCHRONIZE, FALSE, pid));
   if (!process) process.reset(::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, FALSE, pid));
   if (!process) return std::nullopt;

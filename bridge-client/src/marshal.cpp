@@ -46,7 +46,7 @@ IntInfo int_info(Scalar s, const TargetAbi& abi) {
     case Scalar::WORD: return {wire::WIN_WORD, 2, false};
     case Scalar::DWORD: return {wire::WIN_DWORD, 4, false};
     case Scalar::Handle: return {wire::HANDLE, ptr, false};
-    default: return {wire::VOID, 0, false};
+    default: return {wire::SCALAR_VOID, 0, false};
   }
 }
 
@@ -64,7 +64,7 @@ WireParam lower_one(const std::string& name, const sig::Type& t, const sig::Attr
   if (t.is_struct || t.array_len) unsupported(std::string(what) + " (struct)", name);
   if (t.pointer_depth == 0) {
     switch (t.scalar) {
-      case Scalar::Void: p.kind = wire::VOID; return p;
+      case Scalar::Void: p.kind = wire::SCALAR_VOID; return p;
       case Scalar::Bool: p.kind = wire::BOOL; p.size = 1; return p;
       case Scalar::Float: p.kind = wire::FLOAT; p.size = 4; return p;
       case Scalar::Double: p.kind = wire::DOUBLE; p.size = 8; return p;

@@ -20,7 +20,7 @@ struct TargetAbi {
 // One parameter (or the return value) as the wire sees it.
 struct WireParam {
   std::string name;
-  wire::Scalar kind = wire::VOID;
+  wire::Scalar kind = wire::SCALAR_VOID;
   unsigned size = 0;       // bytes in the surrogate's ABI (integers)
   bool is_signed = false;  // integers
 };

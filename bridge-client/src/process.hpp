@@ -39,9 +39,13 @@ class Process {
   // What the platform keeps besides the pid (Windows: the process and Job
   // Object handles); defined in the platform file.
   struct Native;
+  struct NativeDeleter {
+    void operator()(Native* n) const noexcept;  // in the platform file
+  };
+  using NativePtr = std::unique_ptr<Native, NativeDeleter>;
 
   Process();
-  explicit Process(long pid, std::unique_ptr<Native> native = nullptr);
+  explicit Process(long pid, NativePtr native = nullptr);
   Process(Process&& other) noexcept;
   Process& operator=(Process&& other) noexcept;
   Process(const Process&) = delete;
@@ -59,7 +63,7 @@ class Process {
 
  private:
   long pid_ = 0;
-  std::unique_ptr<Native> native_;
+  NativePtr native_;
   std::optional<ExitStatus> status_;
 };
 

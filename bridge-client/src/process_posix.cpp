@@ -70,32 +70,8 @@ std::string ExitStatus::describe() const {
 }
 
 struct Process::Native {};  // the pid is all POSIX needs
+void Process::NativeDeleter::operator()(Native* n) const noexcept { delete n; }
 
-Process::Process() = default;
-Process::Process(long pid, std::unique_ptr<Native> native) : pid_(pid), native_(std::move(native)) {}
-
-Process::Process(Process&& other) noexcept
-    : pid_(std::exchange(other.pid_, 0)), native_(std::move(other.native_)), status_(std::move(other.status_)) {}
-
-Process& Process::operator=(Process&& other) noexcept {
-  if (this != &other) {
-    if (valid() && !status_) {
-      kill();
-      wait_for(std::chrono::milliseconds(2000));
-    }
-    pid_ = std::exchange(other.pid_, 0);
-    native_ = std::move(other.native_);
-    status_ = std::move(other.status_);
-  }
-  return *this;
-}
-
-Process::~Process() {
-  if (valid() && !status_) {
-    kill();
-    wait_for(std::chrono::milliseconds(2000));
-  }
-}
 
 std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
   if (status_ || !valid()) return status_;

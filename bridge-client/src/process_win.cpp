@@ -8,12 +8,13 @@
 
 namespace dllbridge::detail {
 
-using wire::win::UniqueHandle;
+using win::UniqueHandle;
 
 struct Process::Native {
   UniqueHandle process;
   UniqueHandle job;  // kill-on-close: the surrogate cannot outlive this handle
 };
+void Process::NativeDeleter::operator()(Native* n) const noexcept { delete n; }
 
 namespace {
 
@@ -25,12 +26,12 @@ namespace {
 // A Job Object that kills its processes when its last handle closes.
 UniqueHandle make_kill_on_close_job() {
   UniqueHandle job(::CreateJobObjectW(nullptr, nullptr));
-  if (!job) start_failed("CreateJobObject: " + wire::win::error_text(::GetLastError()));
+  if (!job) start_failed("CreateJobObject: " + win::error_text(::GetLastError()));
   JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
   limits.BasicLimitInformation.LimitFlags =
       JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
   if (!::SetInformationJobObject(job.get(), JobObjectExtendedLimitInformation, &limits, sizeof limits)) {
-    start_failed("SetInformationJobObject: " + wire::win::error_text(::GetLastError()));
+    start_failed("SetInformationJobObject: " + win::error_text(::GetLastError()));
   }
   return job;
 }
@@ -112,31 +113,6 @@ std::string ExitStatus::describe() const {
   return std::string("ended by exception ") + hex + " (" + exception_name(static_cast<std::uint32_t>(code)) + ")";
 }
 
-Process::Process() = default;
-Process::Process(long pid, std::unique_ptr<Native> native) : pid_(pid), native_(std::move(native)) {}
-
-Process::Process(Process&& other) noexcept
-    : pid_(std::exchange(other.pid_, 0)), native_(std::move(other.native_)), status_(std::move(other.status_)) {}
-
-Process& Process::operator=(Process&& other) noexcept {
-  if (this != &other) {
-    if (valid() && !status_) {
-      kill();
-      wait_for(std::chrono::milliseconds(2000));
-    }
-    pid_ = std::exchange(other.pid_, 0);
-    native_ = std::move(other.native_);
-    status_ = std::move(other.status_);
-  }
-  return *this;
-}
-
-Process::~Process() {
-  if (valid() && !status_) {
-    kill();
-    wait_for(std::chrono::milliseconds(2000));
-  }
-}
 
 std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
   if (status_ || !valid() || !native_) return status_;
@@ -176,8 +152,8 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
   std::wstring pipe_name;
   UniqueHandle pipe;
   try {
-    pipe_name = wire::win::random_pipe_name();
-    pipe = wire::win::create_pipe_server(pipe_name, true);
+    pipe_name = win::random_pipe_name();
+    pipe = win::create_pipe_server(pipe_name, true);
   } catch (const std::exception& e) {
     start_failed(e.what());
   }
@@ -185,9 +161,9 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
   std::vector<std::string> argv = launcher;
   argv.push_back(program);
   argv.push_back("--pipe");
-  argv.push_back(wire::win::narrow(pipe_name));
+  argv.push_back(win::narrow(pipe_name));
   argv.insert(argv.end(), args.begin(), args.end());
-  std::wstring cmdline = wire::win::command_line(argv);
+  std::wstring cmdline = win::command_line(argv);
 
   UniqueHandle job = make_kill_on_close_job();
   StdHandles std_handles;
@@ -209,11 +185,11 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
       flags |= EXTENDED_STARTUPINFO_PRESENT;
     }
   }
-  const std::wstring application = wire::win::widen(argv.front());
+  const std::wstring application = win::widen(argv.front());
   PROCESS_INFORMATION pi{};
   if (!::CreateProcessW(application.c_str(), cmdline.data(), nullptr, nullptr, inherit, flags, nullptr,
                         nullptr, &si.StartupInfo, &pi)) {
-    start_failed("cannot start " + program + ": " + wire::win::error_text(::GetLastError()));
+    start_failed("cannot start " + program + ": " + win::error_text(::GetLastError()));
   }
   UniqueHandle process(pi.hProcess);
   UniqueHandle thread(pi.hThread);
@@ -222,24 +198,24 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
   if (!::AssignProcessToJobObject(job.get(), process.get())) {
     const DWORD err = ::GetLastError();
     ::TerminateProcess(process.get(), kKilledExitCode);
-    start_failed("cannot put " + program + " in a Job Object: " + wire::win::error_text(err));
+    start_failed("cannot put " + program + " in a Job Object: " + win::error_text(err));
   }
   ::ResumeThread(thread.get());
 
   const HANDLE process_handle = process.get();  // stays open: the Process below owns it
-  auto native = std::make_unique<Process::Native>();
+  Process::NativePtr native(new Process::Native());
   native->process = std::move(process);
   native->job = std::move(job);
   Process child(static_cast<long>(pi.dwProcessId), std::move(native));
 
-  const std::string why = wire::win::wait_for_client(pipe.get(), connect_timeout, process_handle);
+  const std::string why = win::wait_for_client(pipe.get(), connect_timeout, process_handle);
   if (!why.empty()) {
     std::optional<ExitStatus> st = child.wait_for(std::chrono::milliseconds(0));
     start_failed(program + " did not connect to its pipe: " + why + (st ? " (" + st->describe() + ")" : ""));
   }
   ULONG client_pid = 0;
   if (!::GetNamedPipeClientProcessId(pipe.get(), &client_pid) || client_pid != pi.dwProcessId) {
-    throw Error(ErrorKind::unauthorized, "pipe " + wire::win::narrow(pipe_name) + " was opened by pid " +
+    throw Error(ErrorKind::unauthorized, "pipe " + win::narrow(pipe_name) + " was opened by pid " +
                                              std::to_string(client_pid) + ", not by the surrogate (pid " +
                                              std::to_string(pi.dwProcessId) + ")");
   }
@@ -251,7 +227,7 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
 Stream connect_endpoint(asio::io_context& io, const std::string& endpoint) {
   Stream stream(io);
   try {
-    stream.assign(wire::win::open_pipe_client(wire::win::widen(endpoint), std::chrono::milliseconds(5000)).release());
+    stream.assign(win::open_pipe_client(win::widen(endpoint), std::chrono::milliseconds(5000)).release());
   } catch (const std::exception& e) {
     start_failed("cannot connect to surrogate at " + endpoint + ": " + e.what());
   }
@@ -267,7 +243,7 @@ std::string client_module_dir() {
     if (n > 0) {
       path.resize(n);
       const std::size_t cut = path.find_last_of(L"\\/");
-      return wire::win::narrow(cut == std::wstring::npos ? L"." : path.substr(0, cut));
+      return win::narrow(cut == std::wstring::npos ? L"." : path.substr(0, cut));
     }
   }
   return ".";

@@ -187,10 +187,13 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
 
 int main(int argc, char** argv) {
   CLI::App app{"Call a function of a 32-bit (or 64-bit) library through the dllbridge surrogate"};
+  // Library paths may start with "/" (Wine, MSYS): never read them as /options.
+  app.allow_windows_style_options(false);
   std::string library, signature;
   std::vector<std::string> raw_args;
   std::string arch = "32";
   bool as_json = false, batch = false, show_stats = false, idempotent = false;
+  std::string symbol;
   long timeout_ms = 0;
   int repeat = 1;
   dllbridge::BridgeOptions options;
@@ -205,6 +208,8 @@ int main(int argc, char** argv) {
   app.add_flag("--batch", batch, "read JSON lines {signature, args, timeout_ms?} from stdin");
   app.add_flag("--stats", show_stats, "also print the bridge's statistics and the surrogate's process figures");
   app.add_flag("--idempotent", idempotent, "the function may be sent again after a crash (automatic retries)");
+  app.add_option("--symbol", symbol,
+                 "export to look up instead of the declared name: decorated, mangled, or #N for an ordinal");
   app.add_option("--surrogate", options.surrogate_path, "surrogate program to start (default: found next to dllbridge)");
   app.add_option("--log-level", options.surrogate_log_level, "surrogate log level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -229,6 +234,7 @@ int main(int argc, char** argv) {
     dllbridge::Library lib = bridge.load(library);
     dllbridge::FunctionOptions fn_options;
     fn_options.idempotent = idempotent;
+    fn_options.symbol = symbol;
     if (batch) {
       const int rc = run_batch(lib, timeout, fn_options);
       if (show_stats) std::cout << json{{"stats", stats_json(bridge.stats())}}.dump() << std::endl;

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-namespace dllbridge::wire::win {
+namespace dllbridge::win {
 namespace {
 
 [[noreturn]] void fail(const std::string& what, DWORD code = ::GetLastError()) {
@@ -199,4 +199,4 @@ std::string check_client_is_same_user(HANDLE pipe) {
   return "";
 }
 
-}  // namespace dllbridge::wire::win
+}  // namespace dllbridge::win

@@ -24,6 +24,7 @@ Dispatcher::Dispatcher() = default;
 Dispatcher::~Dispatcher() = default;
 
 std::vector<std::string> symbol_candidates(const std::string& name, std::size_t stack_bytes) {
+  if (!name.empty() && name[0] == '#') return {name};  // an ordinal: nothing to decorate
   const std::string n = std::to_string(stack_bytes);
   return {name, name + "@" + n, "_" + name + "@" + n, "@" + name + "@" + n, "_" + name};
 }
@@ -57,7 +58,7 @@ wire::Reply Dispatcher::handle(const wire::Request& request) {
   return reply;
 }
 
-wire::LoadLibraryReply Dispatcher::load(const wire::LoadLibrary& req) {
+wire::LoadLibraryReply Dispatcher::load(const wire::LoadLibraryRequest& req) {
   std::lock_guard lock(mu_);
   wire::LoadLibraryReply out;
   if (auto it = library_ids_.find(req.path()); it != library_ids_.end()) {

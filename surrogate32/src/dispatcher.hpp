@@ -28,7 +28,7 @@ class Dispatcher {
 
  private:
   struct Function;
-  wire::LoadLibraryReply load(const wire::LoadLibrary& req);
+  wire::LoadLibraryReply load(const wire::LoadLibraryRequest& req);
   wire::RegisterFunctionReply register_function(const wire::RegisterFunction& req);
   wire::CallReply call(const wire::Call& req);
 

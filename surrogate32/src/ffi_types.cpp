@@ -26,7 +26,7 @@ NativeType integer() {
 
 NativeType native_type(wire::Scalar scalar) {
   switch (scalar) {
-    case wire::VOID: return {&ffi_type_void, 0, Carrier::None};
+    case wire::SCALAR_VOID: return {&ffi_type_void, 0, Carrier::None};
     case wire::BOOL: return integer<unsigned char>();  // C99 _Bool is one byte
     case wire::CHAR: return integer<char>();
     case wire::SCHAR: return integer<signed char>();
@@ -66,10 +66,10 @@ NativeType native_type(wire::Scalar scalar) {
 ffi_abi native_abi(wire::CallConv conv) {
 #if defined(__i386__) || defined(_M_IX86)
   switch (conv) {
-    case wire::CDECL: return FFI_DEFAULT_ABI;
-    case wire::STDCALL: return FFI_STDCALL;
-    case wire::FASTCALL: return FFI_FASTCALL;
-    case wire::THISCALL: return FFI_THISCALL;
+    case wire::CONV_CDECL: return FFI_DEFAULT_ABI;
+    case wire::CONV_STDCALL: return FFI_STDCALL;
+    case wire::CONV_FASTCALL: return FFI_FASTCALL;
+    case wire::CONV_THISCALL: return FFI_THISCALL;
     default: break;
   }
   throw Failure(wire::BAD_SIGNATURE, "unknown calling convention " + std::to_string(int(conv)));

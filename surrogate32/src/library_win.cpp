@@ -13,8 +13,8 @@
 namespace dllbridge::surrogate {
 namespace {
 
-using wire::win::narrow;
-using wire::win::widen;
+using win::narrow;
+using win::widen;
 
 bool is_absolute(const std::wstring& p) {
   return (p.size() > 2 && p[1] == L':' && (p[2] == L'\\' || p[2] == L'/')) ||
@@ -68,7 +68,7 @@ Library Library::open(const std::string& path) {
     } else if (err == ERROR_MOD_NOT_FOUND) {
       why = "the DLL or one of its dependencies was not found";
     } else {
-      why = wire::win::error_text(err);
+      why = win::error_text(err);
     }
     throw Failure(wire::LIBRARY_LOAD_FAILED, "cannot load '" + path + "': " + why + " (error " +
                                                  std::to_string(err) + ")");

@@ -14,6 +14,8 @@
 int main(int argc, char** argv) {
   using namespace dllbridge::surrogate;
   CLI::App app{"dllbridge surrogate: hosts a legacy library for a dllbridge client"};
+  // Library paths may start with "/" (Wine, MSYS): never read them as /options.
+  app.allow_windows_style_options(false);
   std::string listen_endpoint;
   std::string inherited;
   std::string level = "warn";

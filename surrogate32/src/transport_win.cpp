@@ -9,14 +9,14 @@
 
 namespace dllbridge::surrogate {
 
-using wire::win::UniqueHandle;
+using win::UniqueHandle;
 
 Stream adopt_inherited(asio::io_context& io, const std::string& value) {
   if (value.rfind("\\\\.\\pipe\\", 0) != 0) {
     throw std::runtime_error("--pipe expects \\\\.\\pipe\\NAME, got '" + value + "'");
   }
   Stream stream(io);
-  stream.assign(wire::win::open_pipe_client(wire::win::widen(value), std::chrono::milliseconds(5000)).release());
+  stream.assign(win::open_pipe_client(win::widen(value), std::chrono::milliseconds(5000)).release());
   return stream;
 }
 
@@ -35,19 +35,19 @@ void listen(asio::io_context& io, const std::string& endpoint, const std::functi
   if (endpoint.rfind("\\\\.\\pipe\\", 0) != 0 || endpoint.size() <= 9) {
     throw std::runtime_error("a Windows endpoint is a pipe name \\\\.\\pipe\\NAME, got '" + endpoint + "'");
   }
-  const std::wstring name = wire::win::widen(endpoint);
+  const std::wstring name = win::widen(endpoint);
   spdlog::info("listening on {}", endpoint);
   for (;;) {
     // A fresh single instance per session; FILE_FLAG_FIRST_PIPE_INSTANCE
     // fails if another process already owns the name (no squatting).
-    UniqueHandle pipe = wire::win::create_pipe_server(name, true);
-    const std::string why = wire::win::wait_for_client(pipe.get(), std::chrono::milliseconds(INFINITE));
+    UniqueHandle pipe = win::create_pipe_server(name, true);
+    const std::string why = win::wait_for_client(pipe.get(), std::chrono::milliseconds(INFINITE));
     if (!why.empty()) throw std::runtime_error("waiting for a client on " + endpoint + ": " + why);
     ULONG pid = 0;
     ::GetNamedPipeClientProcessId(pipe.get(), &pid);
     Stream stream(io);
     stream.assign(pipe.release());
-    if (const std::string denied = wire::win::check_client_is_same_user(stream.native_handle()); !denied.empty()) {
+    if (const std::string denied = win::check_client_is_same_user(stream.native_handle()); !denied.empty()) {
       spdlog::warn("rejected client pid {}: {}", pid, denied);
       reject_unauthorized(stream, denied);
       continue;

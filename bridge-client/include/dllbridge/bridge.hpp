@@ -52,6 +52,10 @@ struct FunctionOptions {
   bool idempotent = false;
   // Deadline of each call of this function; default: policy.call_timeout.
   std::optional<std::chrono::milliseconds> timeout;
+  // The export to look up instead of the declared name: a decorated or
+  // mangled name ("?Open@@YAHPBD@Z"), or "#N" for ordinal N (Windows).
+  // Empty: the declared name, then its decorated forms (contracts section 3).
+  std::string symbol;
 };
 
 class Function;

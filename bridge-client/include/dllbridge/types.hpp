@@ -64,7 +64,7 @@ struct ProcessFigures {
   std::uint64_t peak_resident_bytes = 0;   // its high-water mark
   std::uint64_t virtual_bytes = 0;         // virtual size
   std::uint32_t threads = 0;
-  std::uint32_t handles = 0;               // open file descriptors / handles
+  std::uint32_t handles = 0;               // open file descriptors / handles (0 under Wine, which does not count them)
 };
 
 // Where the supervised surrogate is in its life.

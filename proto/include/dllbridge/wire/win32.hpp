@@ -20,7 +20,7 @@
 #endif
 #include <windows.h>
 
-namespace dllbridge::wire::win {
+namespace dllbridge::win {
 
 // An owned kernel HANDLE (process, thread, job, pipe, event); closes it on
 // destruction. Treats both NULL and INVALID_HANDLE_VALUE as "none".
@@ -101,4 +101,4 @@ UniqueHandle open_pipe_client(const std::wstring& name, std::chrono::millisecond
 // pipe with at least SECURITY_IDENTIFICATION).
 std::string check_client_is_same_user(HANDLE pipe);
 
-}  // namespace dllbridge::wire::win
+}  // namespace dllbridge::win

@@ -1,0 +1,150 @@
+// What only Windows has: the loader's errors, UTF-16 paths, decorated names
+// and ordinals, the Job Object around the surrogate, and standalone mode on
+// a named pipe with owner-only security. Runs under Wine here.
+#include <gtest/gtest.h>
+
+#include "dllbridge/wire/win32.hpp"  // before anything that includes the wire enums
+
+#include <set>
+
+#include "win_security.hpp"
+
+#include "dllbridge/bridge.hpp"
+#include "os.hpp"
+#include "sample.h"
+#include "test_support.hpp"
+
+using namespace dllbridge;
+namespace paths = dllbridge::test;
+namespace win = dllbridge::win;
+using dllbridge::test::error_of;
+using dllbridge::test::i64;
+using dllbridge::test::Target;
+
+namespace {
+
+class WindowsChain : public ::testing::TestWithParam<Target> {
+ protected:
+  void SetUp() override {
+    bridge_ = std::make_unique<Bridge>(test::options_for(GetParam()));
+    lib_ = std::make_unique<Library>(bridge_->load(GetParam().sample));
+  }
+  std::unique_ptr<Bridge> bridge_;
+  std::unique_ptr<Library> lib_;
+};
+
+
+}  // namespace
+
+TEST_P(WindowsChain, AMissingDependencyIsNamedAsSuch) {
+  const char* dll = GetParam().pointer_size == 4 ? paths::kNeedsDep32 : paths::kNeedsDep64;
+  Error e = error_of([&] { bridge_->load(dll); });
+  EXPECT_EQ(e.kind(), ErrorKind::library_load_failed);
+  EXPECT_NE(std::string(e.what()).find("one of its dependencies was not found"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find(dll), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("126"), std::string::npos) << e.what();
+}
+
+TEST_P(WindowsChain, TheWrongBitnessNamesTheArchitectureItIs) {
+  const char* other = GetParam().pointer_size == 4 ? paths::kSample64 : paths::kSample32;
+  Error e = error_of([&] { bridge_->load(other); });
+  EXPECT_EQ(e.kind(), ErrorKind::library_load_failed);
+  const std::string want = GetParam().pointer_size == 4 ? "not a 32-bit DLL (it is a 64-bit x86-64 file)"
+                                                        : "not a 64-bit DLL (it is a 32-bit x86 file)";
+  EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+}
+
+TEST_P(WindowsChain, Utf8PathsReachTheLoaderAsUtf16) {
+  const std::string copy = test::os::temp_path("s\xC3\xA4mple-\xD1\x82\xD0\xB5\xD1\x81\xD1\x82.dll");  // "sämple-тест"
+  ASSERT_TRUE(::CopyFileW(win::widen(GetParam().sample).c_str(), win::widen(copy).c_str(), FALSE));
+  {
+    Library lib = bridge_->load(copy);
+    EXPECT_EQ(lib.function<int32_t(int32_t, int32_t)>("add")(40, 2), 42);
+  }
+  bridge_.reset();  // the surrogate unloads it as it ends
+  ::DeleteFileW(win::widen(copy).c_str());
+}
+
+TEST_P(WindowsChain, DecoratedNamesAndOrdinalsAreFound) {
+  Function std_fn = lib_->function("int __stdcall add_std(int a, int b)");
+  EXPECT_EQ(i64(std_fn.call({std::int64_t{2}, std::int64_t{40}}).ret), 42);
+  Function fast_fn = lib_->function("int __fastcall sub_fast(int a, int b)");
+  if (GetParam().pointer_size == 4) {
+    EXPECT_EQ(std_fn.resolved_name(), "add_std@8") << "MinGW decorates stdcall exports";
+    EXPECT_EQ(fast_fn.resolved_name(), "@sub_fast@8") << "and fastcall ones";
+  } else {
+    EXPECT_EQ(std_fn.resolved_name(), "add_std") << "x64 has one convention and no decoration";
+  }
+  FunctionOptions by_ordinal;
+  by_ordinal.symbol = "#1";  // MinGW numbers exports by name from 1: add
+  auto first = lib_->function<int32_t(int32_t, int32_t)>("add", CallConv::Cdecl, by_ordinal);
+  EXPECT_EQ(first(40, 2), add(40, 2));
+  by_ordinal.symbol = "#60000";
+  EXPECT_EQ(error_of([&] { lib_->function("int add(int, int)", by_ordinal); }).kind(), ErrorKind::symbol_not_found);
+}
+
+TEST_P(WindowsChain, GetLastErrorIsReadOnTheCallingThreadAndClearedBefore) {
+  CallResult r = lib_->function("int set_errno(int v)").call({std::int64_t{ERROR_ACCESS_DENIED}});
+  EXPECT_EQ(r.last_error, ERROR_ACCESS_DENIED);
+  r = lib_->function("int add(int, int)").call({std::int64_t{1}, std::int64_t{1}});
+  EXPECT_EQ(r.last_error, 0);
+}
+
+TEST_P(WindowsChain, TheSurrogateRunsInsideAJobObject) {
+  win::UniqueHandle h(::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, bridge_->surrogate().pid));
+  ASSERT_TRUE(h);
+  BOOL in_job = FALSE;
+  ASSERT_TRUE(::IsProcessInJob(h.get(), nullptr, &in_job));
+  EXPECT_TRUE(in_job);
+}
+
+INSTANTIATE_TEST_SUITE_P(Surrogates, WindowsChain, ::testing::ValuesIn(test::kTargets),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// `surrogate32.exe --listen \\.\pipe\NAME`: one session after another, the
+// pipe open to this user and SYSTEM only, and its name not up for grabs.
+class StandalonePipe : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pipe_ = win::narrow(win::random_pipe_name());
+    server_ = test::os::Child::start({paths::kSurrogate32, "--listen", pipe_, "--log-level", "warn"});
+    const std::wstring name = win::widen(pipe_);
+    for (int i = 0; i < 500 && !::WaitNamedPipeW(name.c_str(), 10); ++i) ::Sleep(10);
+    ASSERT_TRUE(::WaitNamedPipeW(name.c_str(), 1000)) << pipe_ << " did not appear";
+  }
+  std::string pipe_;
+  std::unique_ptr<test::os::Child> server_;
+};
+
+TEST_F(StandalonePipe, ServesOneSessionAfterAnother) {
+  for (int round = 0; round < 2; ++round) {
+    BridgeOptions o;
+    o.connect = pipe_;
+    Bridge b(o);
+    EXPECT_EQ(b.surrogate().pointer_size, 4u);
+    EXPECT_EQ(b.surrogate().pid, server_->pid());
+    EXPECT_EQ(b.surrogate().os, "windows");
+    Library lib = b.load(paths::kSample32);
+    EXPECT_EQ(lib.function<int32_t(int32_t, int32_t)>("add")(round, 40), round + 40);
+  }
+}
+
+TEST_F(StandalonePipe, ThePipeGrantsOnlyTheUserAndSystem) {
+  win::UniqueHandle h(::CreateFileW(win::widen(pipe_).c_str(), GENERIC_READ | GENERIC_WRITE | READ_CONTROL, 0,
+                                    nullptr, OPEN_EXISTING, SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr));
+  ASSERT_TRUE(h) << win::error_text(::GetLastError());
+  const std::set<std::string> sids = dllbridge::test::granted_sids(h.get());
+  EXPECT_EQ(sids.count("S-1-1-0"), 0u) << "Everyone";
+  EXPECT_EQ(sids.count("S-1-5-7"), 0u) << "Anonymous";
+  EXPECT_EQ(sids.count("S-1-5-18"), 1u) << "SYSTEM";
+  EXPECT_EQ(sids.size(), 2u);
+}
+
+TEST_F(StandalonePipe, ASecondSurrogateCannotTakeTheName) {
+  test::os::Output r = test::os::run({paths::kSurrogate32, "--listen", pipe_});
+  EXPECT_NE(r.status, 0) << "FILE_FLAG_FIRST_PIPE_INSTANCE refuses a name already served";
+  BridgeOptions o;
+  o.connect = pipe_;
+  Bridge b(o);  // the first one still serves
+  EXPECT_EQ(b.surrogate().pid, server_->pid());
+}
