@@ -93,6 +93,8 @@ int32_t SAMPLE_FASTCALL sub_fast(int32_t a, int32_t b) { return a - b; }
 int64_t SAMPLE_FASTCALL mix_fast(int32_t a, int64_t b, int8_t c) { return (int64_t)a * 1000 + b * 10 + c; }
 int32_t SAMPLE_THISCALL this_add(void* self, int32_t b) { return (int32_t)(intptr_t)self + b; }
 
+int32_t ordinal_only(int32_t v) { return v * 3; }
+
 int32_t crash_abort(void) {
   abort();
   return 0;

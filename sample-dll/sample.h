@@ -78,7 +78,8 @@ SAMPLE_API int32_t SAMPLE_FASTCALL sub_fast(int32_t a, int32_t b);
 SAMPLE_API int64_t SAMPLE_FASTCALL mix_fast(int32_t a, int64_t b, int8_t c);
 SAMPLE_API int32_t SAMPLE_THISCALL this_add(void* self, int32_t b); /* (int32)(intptr)self + b */
 
-/* On Windows, MinGW numbers exports in name order from 1: "#1" is add. */
+/* Windows: exported by ordinal 100 only, with no name (sample.def). */
+int32_t ordinal_only(int32_t v); /* v * 3 */
 
 /* misbehaving on purpose */
 SAMPLE_API int32_t crash_segv(void);    /* writes through a null pointer */

@@ -8,7 +8,8 @@ HOST_PKGS=(cmake make g++ g++-multilib pkg-config protobuf-compiler libprotobuf-
            libasio-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libffi-dev
            libcli11-dev nlohmann-json3-dev libbenchmark-dev file qemu-user-static)
 I386_PKGS=(libprotobuf-dev:i386 libffi-dev:i386 libspdlog-dev:i386 libfmt-dev:i386)
-WIN_PKGS=(g++-mingw-w64-i686 g++-mingw-w64-x86-64 wine wine64 wine32:i386)
+WIN_PKGS=(g++-mingw-w64-i686 g++-mingw-w64-x86-64 wine wine64 wine32:i386
+          dpkg-dev patch googletest)  # the last three: scripts/windows-deps.sh
 
 want=("${HOST_PKGS[@]}" "${I386_PKGS[@]}")
 [[ "${1:-}" == "--windows" ]] && want+=("${WIN_PKGS[@]}")

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "dllbridge/bridge.hpp"
+#include "os.hpp"
 #include "test_support.hpp"
 
 using namespace dllbridge;
@@ -105,4 +106,11 @@ TEST_F(Standalone, RejectsAPeerOfAnotherUser) {
   o.connect = socket_;
   Bridge b(o);
   EXPECT_EQ(b.surrogate().pointer_size, 4u);
+}
+
+TEST_F(Standalone, DllbridgeCallConnectsToIt) {
+  const test::os::Output r = test::os::run(
+      {paths::kDllbridgeCall, "--json", "--connect", socket_, paths::kSample32, "int add(int a, int b)", "2", "40"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("\"return\":42"), std::string::npos) << r.out;
 }

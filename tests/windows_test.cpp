@@ -76,9 +76,11 @@ TEST_P(WindowsChain, DecoratedNamesAndOrdinalsAreFound) {
     EXPECT_EQ(std_fn.resolved_name(), "add_std") << "x64 has one convention and no decoration";
   }
   FunctionOptions by_ordinal;
-  by_ordinal.symbol = "#1";  // MinGW numbers exports by name from 1: add
-  auto first = lib_->function<int32_t(int32_t, int32_t)>("add", CallConv::Cdecl, by_ordinal);
-  EXPECT_EQ(first(40, 2), add(40, 2));
+  by_ordinal.symbol = "#100";  // sample.def: exported by ordinal only, no name
+  auto nameless = lib_->function<int32_t(int32_t)>("ordinal_only", CallConv::Cdecl, by_ordinal);
+  EXPECT_EQ(nameless(14), ordinal_only(14));
+  EXPECT_EQ(error_of([&] { lib_->function("int ordinal_only(int)"); }).kind(), ErrorKind::symbol_not_found)
+      << "it has no name to find it by";
   by_ordinal.symbol = "#60000";
   EXPECT_EQ(error_of([&] { lib_->function("int add(int, int)", by_ordinal); }).kind(), ErrorKind::symbol_not_found);
 }
@@ -91,7 +93,7 @@ TEST_P(WindowsChain, GetLastErrorIsReadOnTheCallingThreadAndClearedBefore) {
 }
 
 TEST_P(WindowsChain, TheSurrogateRunsInsideAJobObject) {
-  win::UniqueHandle h(::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, bridge_->surrogate().pid));
+  win::UniqueHandle h(::OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, bridge_->surrogate().pid));
   ASSERT_TRUE(h);
   BOOL in_job = FALSE;
   ASSERT_TRUE(::IsProcessInJob(h.get(), nullptr, &in_job));
@@ -147,4 +149,11 @@ TEST_F(StandalonePipe, ASecondSurrogateCannotTakeTheName) {
   o.connect = pipe_;
   Bridge b(o);  // the first one still serves
   EXPECT_EQ(b.surrogate().pid, server_->pid());
+}
+
+TEST_F(StandalonePipe, DllbridgeCallConnectsToIt) {
+  const test::os::Output r = test::os::run(
+      {paths::kDllbridgeCall, "--json", "--connect", pipe_, paths::kSample32, "int __stdcall add_std(int a, int b)", "2", "40"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("\"return\":42"), std::string::npos) << r.out;
 }

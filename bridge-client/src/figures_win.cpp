@@ -1,6 +1,7 @@
 #include "dllbridge/wire/win32.hpp"
 
 #include <psapi.h>
+#include <winternl.h>
 #include <tlhelp32.h>
 
 #include "figures.hpp"
@@ -25,18 +26,16 @@ std::uint32_t thread_count(std::uint32_t pid) {
   return 0;
 }
 
-// Reserved and committed address space, region by region.
+// Reserved + committed address space, from the kernel's VM counters.
+// (Not a VirtualQueryEx walk: Wine answers that through the target process
+// itself, which blocks while the target is busy or exiting.)
 std::uint64_t virtual_size(HANDLE process) {
-  std::uint64_t total = 0;
-  MEMORY_BASIC_INFORMATION mbi{};
-  const unsigned char* at = nullptr;
-  while (::VirtualQueryEx(process, at, &mbi, sizeof mbi) == sizeof mbi) {
-    if (mbi.State != MEM_FREE) total += mbi.RegionSize;
-    const unsigned char* next = static_cast<const unsigned char*>(mbi.BaseAddress) + mbi.RegionSize;
-    if (next <= at) break;
-    at = next;
-  }
-  return total;
+  using QueryProcess = LONG(WINAPI*)(HANDLE, PROCESSINFOCLASS, PVOID, ULONG, PULONG);
+  static const auto query = reinterpret_cast<QueryProcess>(
+      reinterpret_cast<void*>(::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "NtQueryInformationProcess")));
+  VM_COUNTERS vm{};
+  if (query == nullptr || query(process, ProcessVmCounters, &vm, sizeof vm, nullptr) < 0) return 0;
+  return vm.VirtualSize;
 }
 
 }  // namespace
