@@ -125,6 +125,11 @@ class DLLBRIDGE_API Library {
   TypedFunction<Signature> function(const std::string& name, CallConv conv = CallConv::Cdecl,
                                     FunctionOptions options = {}) const;
 
+  // Typed variadic (cdecl) function: Signature names the fixed parameters;
+  // the extra arguments of each call are typed by their C++ types.
+  template <class Signature>
+  VariadicFunction<Signature> variadic(const std::string& name, FunctionOptions options = {}) const;
+
   const std::string& path() const;
 
  private:
@@ -163,8 +168,19 @@ TypedFunction<Signature> Library::function(const std::string& name, CallConv con
   return TypedFunction<Signature>(function(detail::typed_declaration<Signature>(name, conv), options));
 }
 
+template <class Signature>
+VariadicFunction<Signature> Library::variadic(const std::string& name, FunctionOptions options) const {
+  return VariadicFunction<Signature>(
+      function(detail::typed_declaration<Signature>(name, CallConv::Cdecl, true), options));
+}
+
 template <class R, class... A>
-TypedFunction<R(A...)>::TypedFunction(Function f)
-    : function_(std::make_shared<Function>(std::move(f))) {}
+detail::TypedBase<R, A...>::TypedBase(Function f) : function_(std::make_shared<Function>(std::move(f))) {}
+
+template <class R, class... A>
+TypedFunction<R(A...)>::TypedFunction(Function f) : detail::TypedBase<R, A...>(std::move(f)) {}
+
+template <class R, class... A>
+VariadicFunction<R(A...)>::VariadicFunction(Function f) : detail::TypedBase<R, A...>(std::move(f)) {}
 
 }  // namespace dllbridge
