@@ -232,7 +232,15 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", options.surrogate_log_level, "surrogate log level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.positionals_at_end(false);
-  CLI11_PARSE(app, argc, argv);
+  // CLI11 splits a vector option's "[a,b]" into elements; a JSON array
+  // argument must stay one argument, and JSON allows leading white space.
+  std::vector<std::string> kept(argv, argv + argc);
+  std::vector<char*> args;
+  for (std::string& a : kept) {
+    if (a.size() > 1 && a.front() == '[' && a.back() == ']') a.insert(0, " ");
+    args.push_back(a.data());
+  }
+  CLI11_PARSE(app, argc, args.data());
 
   options.arch = arch == "64" ? dllbridge::Arch::x64 : dllbridge::Arch::x86;
   std::optional<std::chrono::milliseconds> timeout;
