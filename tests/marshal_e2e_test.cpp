@@ -65,6 +65,17 @@ TEST_P(Marshal, InBuffersOfEveryWidthAndOptionalNull) {
   EXPECT_EQ(i64(call("int present([in] const int* a, [in] const double* b)", {Null{}, Null{}}).ret), 0);
 }
 
+TEST_P(Marshal, TextOfEveryLengthArrivesNulTerminated) {
+  // Buffers are rounded up to whole blocks; none may show stale bytes past the text.
+  Function len = lib_->function("size_t str_len(const char* s)");
+  Function wlen = lib_->function("size_t wstr_len(const wchar_t* s)");
+  for (std::size_t n = 0; n <= 80; ++n) {
+    const std::string s(n, 'a' + static_cast<char>(n % 26));
+    EXPECT_EQ(i64(len.call({s}).ret), static_cast<std::int64_t>(str_len(s.c_str()))) << n;
+    EXPECT_EQ(i64(wlen.call({s}).ret), static_cast<std::int64_t>(n)) << n;
+  }
+}
+
 TEST_P(Marshal, OutAndInOutBuffersComeBackByName) {
   CallResult r = call("void fill_seq_u16([out, size_is(n)] uint16_t* out, int n, uint16_t start)", {I(4), I(65530)});
   std::uint16_t direct[4];
@@ -256,6 +267,8 @@ DLLBRIDGE_DESCRIBE(sample_mixed, "sample_mixed", DLLBRIDGE_FIELD(sample_mixed, c
                    DLLBRIDGE_FIELD(sample_mixed, s), DLLBRIDGE_FIELD(sample_mixed, q));
 DLLBRIDGE_DESCRIBE(sample_named, "sample_named", DLLBRIDGE_FIELD(sample_named, name),
                    DLLBRIDGE_FIELD(sample_named, vals), DLLBRIDGE_FIELD(sample_named, pts));
+DLLBRIDGE_DESCRIBE(sample_poly, "sample_poly", DLLBRIDGE_FIELD(sample_poly, tag), DLLBRIDGE_FIELD(sample_poly, n),
+                   DLLBRIDGE_SIZED_FIELD(sample_poly, pts, n));
 
 namespace {
 using Typed = Marshal;
@@ -354,6 +367,21 @@ TEST_P(Typed, DescribedStructs) {
   EXPECT_EQ(n.vals[2], nwant.vals[2]);
   EXPECT_EQ(n.pts[1].y, nwant.pts[1].y);
   EXPECT_EQ(lib_->function<std::int32_t(In<sample_named>)>("named_sum")(in(n)), named_sum(&nwant));
+}
+
+TEST_P(Typed, PointerFieldsTravelWithTheirStruct) {
+  sample_point pts[3] = {{1, 2}, {3, 4}, {5, 6}};
+  sample_poly poly{7, 3, pts};
+  EXPECT_EQ(lib_->function<std::int32_t(In<sample_poly>)>("poly_sum")(in(poly)), poly_sum(&poly));
+  auto shift = lib_->function<void(InOut<sample_poly>, std::int32_t)>("poly_shift");
+  shift(inout(poly), 10);
+  EXPECT_EQ(poly.tag, 8);
+  EXPECT_EQ(poly.pts, pts) << "the struct keeps its own pointer";
+  EXPECT_EQ(pts[0].x, 11);
+  EXPECT_EQ(pts[2].x, 15);
+  EXPECT_EQ(pts[2].y, 6);
+  sample_poly none{1, 0, nullptr};
+  EXPECT_EQ(lib_->function<std::int32_t(In<sample_poly>)>("poly_sum")(in(none)), 1);
 }
 
 TEST_P(Typed, HandlesAndVariadics) {

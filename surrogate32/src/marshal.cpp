@@ -300,8 +300,12 @@ unsigned char* CallMemory::allocate(std::size_t bytes, const std::string& what) 
   }
   total_ += bytes;
   const std::size_t n = (bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
-  blocks_.push_back(std::make_unique<std::max_align_t[]>(n));  // value-initialised: zeroed
-  return reinterpret_cast<unsigned char*>(blocks_.back().get());
+  blocks_.push_back(std::make_unique<std::max_align_t[]>(n));
+  // Zeroed byte by byte: value-initialising max_align_t may leave the
+  // padding of its long double member as it was.
+  auto* p = reinterpret_cast<unsigned char*>(blocks_.back().get());
+  std::memset(p, 0, n * sizeof(std::max_align_t));
+  return p;
 }
 
 const std::uint32_t* CallMemory::count_of(const void* p) const {

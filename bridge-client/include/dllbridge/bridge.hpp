@@ -141,9 +141,14 @@ class DLLBRIDGE_API Library {
 // A callable export with a known signature.
 class DLLBRIDGE_API Function {
  public:
-  // Calls the function. `args` holds one value per parameter; each is checked
-  // against its parameter before anything is sent (Error(bad_argument) names
-  // the parameter). Other failures: timeout (past `timeout`, or the default),
+  // Calls the function. `args` holds one value per parameter that is not
+  // [out] (an [out, size_is(*)] one takes its element count), then for a
+  // variadic function the extra arguments as Object{{"int", 3}}. Values are
+  // as in docs/contracts section 4: List for arrays and buffers, Object for
+  // structs, text for char buffers, integers for handles, Null for a null
+  // pointer. Each is checked against its parameter before anything is sent
+  // (Error(bad_argument) names the parameter). The result holds the return
+  // value and every [out] / [in, out] parameter by name (CallResult::out). Other failures: timeout (past `timeout`, or the default),
   // crashed (the surrogate died; names the signal), circuit_open, protocol.
   // Error::may_have_run() tells whether the call may have run.
   CallResult call(const std::vector<Value>& args,

@@ -111,11 +111,27 @@ constexpr FieldDesc<S, F> field(const char* name, F S::*member) {
   return {name, member};
 }
 
+// A pointer field to `count` elements, `count` naming an integer field of
+// the same struct ([size_is(count)]). The elements are sent with the
+// struct and, for Out / InOut structs, copied back into the memory the
+// pointer points to.
+template <class S, class E>
+struct SizedFieldDesc {
+  const char* name;
+  E* S::*member;
+  const char* count;
+};
+template <class S, class E>
+constexpr SizedFieldDesc<S, E> sized_field(const char* name, E* S::*member, const char* count) {
+  return {name, member, count};
+}
+
 // DLLBRIDGE_DESCRIBE(S, "c_name", DLLBRIDGE_FIELD(S, a), DLLBRIDGE_FIELD(S, b), ...)
 // at namespace scope: the fields in their C order; `c_name` is the struct's
-// name in signatures. Fields are scalars, fixed arrays, Handle and described
-// structs.
+// name in signatures. Fields are scalars, fixed arrays, Handle, described
+// structs, and pointers with a count field: DLLBRIDGE_SIZED_FIELD(S, pts, n).
 #define DLLBRIDGE_FIELD(S, f) ::dllbridge::field(#f, &S::f)
+#define DLLBRIDGE_SIZED_FIELD(S, f, count) ::dllbridge::sized_field(#f, &S::f, #count)
 #define DLLBRIDGE_DESCRIBE(S, NAME, ...)                                       \
   template <>                                                                  \
   struct dllbridge::Describe<S> {                                              \
@@ -205,6 +221,14 @@ void field_declaration(std::string& decl, std::string& defs, std::set<std::strin
     collect_structs<F>(defs, seen);
     decl += type_name<F>() + " " + f.name + "; ";
   }
+}
+
+template <class S, class E>
+void field_declaration(std::string& decl, std::string& defs, std::set<std::string>& seen,
+                       const SizedFieldDesc<S, E>& f) {
+  using B = std::remove_const_t<E>;
+  collect_structs<B>(defs, seen);
+  decl += std::string("[size_is(") + f.count + ")] " + type_name<B>() + "* " + f.name + "; ";
 }
 
 template <class T>
@@ -303,6 +327,29 @@ Value elements_value(const E* p, std::size_t n) {
   }
 }
 
+// The element count a sized field's count field holds in `obj`.
+inline std::size_t count_in(const Object& obj, const char* count) {
+  auto it = obj.find(count);
+  if (it == obj.end()) return 0;
+  if (const auto* i = std::get_if<std::int64_t>(&it->second)) return *i > 0 ? static_cast<std::size_t>(*i) : 0;
+  if (const auto* u = std::get_if<std::uint64_t>(&it->second)) return static_cast<std::size_t>(*u);
+  return 0;
+}
+
+template <class S, class F>
+void put_field(Object& obj, const S& v, const FieldDesc<S, F>& f) {
+  obj.emplace(f.name, to_value(v.*(f.member)));
+}
+template <class S, class E>
+void put_field(Object&, const S&, const SizedFieldDesc<S, E>&) {}
+template <class S, class F>
+void put_sized_field(Object&, const S&, const FieldDesc<S, F>&) {}
+template <class S, class E>
+void put_sized_field(Object& obj, const S& v, const SizedFieldDesc<S, E>& f) {
+  const E* p = v.*(f.member);
+  obj.emplace(f.name, p ? elements_value(p, count_in(obj, f.count)) : Value(Null{}));
+}
+
 // C++ argument -> Value.
 template <class T>
 Value to_value(const T& v) {
@@ -328,7 +375,8 @@ Value to_value(const T& v) {
     return elements_value(v, std::extent_v<T>);
   } else if constexpr (is_described<T>::value) {
     Object obj;
-    std::apply([&](const auto&... f) { (obj.emplace(f.name, to_value(v.*(f.member))), ...); }, Describe<T>::fields());
+    std::apply([&](const auto&... f) { (put_field(obj, v, f), ...); }, Describe<T>::fields());
+    std::apply([&](const auto&... f) { (put_sized_field(obj, v, f), ...); }, Describe<T>::fields());
     return obj;
   } else if constexpr (direction<T>::value == 2) {  // Out: the element count, or null
     if (v.data == nullptr) return Null{};
@@ -373,6 +421,25 @@ void assign_elements(E* p, std::size_t n, const Value& v) {
   }
 }
 
+template <class S, class F>
+void assign_field(S& target, const Object& obj, const FieldDesc<S, F>& f) {
+  auto it = obj.find(f.name);
+  if (it != obj.end()) assign(target.*(f.member), it->second);
+}
+// A sized field keeps its pointer; what it points to gets the elements back
+// (up to the count the struct had when it was sent).
+template <class S, class E>
+void assign_field(S& target, const Object& obj, const SizedFieldDesc<S, E>& f) {
+  E* p = target.*(f.member);
+  auto it = obj.find(f.name);
+  if constexpr (!std::is_const_v<E>) {
+    if (p != nullptr && it != obj.end()) {
+      const auto* list = std::get_if<List>(&it->second);
+      assign_elements(p, list ? list->size() : 1, it->second);
+    }
+  }
+}
+
 // Value -> C++ object, in place.
 template <class T>
 void assign(T& target, const Value& v) {
@@ -395,8 +462,7 @@ void assign(T& target, const Value& v) {
     assign_elements(target, std::extent_v<T>, v);
   } else if constexpr (is_described<T>::value) {
     const Object& obj = std::get<Object>(v);
-    std::apply([&](const auto&... f) { ((obj.count(f.name) ? assign(target.*(f.member), obj.at(f.name)) : void()), ...); },
-               Describe<T>::fields());
+    std::apply([&](const auto&... f) { (assign_field(target, obj, f), ...); }, Describe<T>::fields());
   } else if constexpr (std::is_same_v<T, std::string>) {
     target = std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : std::string();
   } else if constexpr (std::is_same_v<T, std::wstring>) {
