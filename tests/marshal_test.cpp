@@ -130,6 +130,21 @@ TEST(Marshal, ConstructsThatCannotBeMarshaledAreBadSignatures) {
   expect_bad_signature("void f([in] char** pp)", "pp");       // pointer to pointer to data
   expect_bad_signature("void f([out] void* p)", "p");         // direction without an element type
   expect_bad_signature("void f([in, string] int* p)", "p");   // [string] on non-text
+  expect_bad_signature("void f([in, string] unsigned char* b)", "b");  // bytes are numbers, not text
+  expect_bad_signature("struct N { int v; [size_is(v)] struct N* next; }; void f([in] struct N* n)", "N");  // the parser refuses it
+}
+
+TEST(Marshal, OnlyPlainCharAndWcharBuffersAreText) {
+  const WireSignature s = lower_text(
+      "void f([in, size(2)] char* c, [in, size(2)] unsigned char* u, [in, size(2)] BYTE* b, [in, size(2)] wchar_t* w)");
+  EXPECT_TRUE(s.params[0].text());
+  EXPECT_FALSE(s.params[1].text());
+  EXPECT_FALSE(s.params[2].text());
+  EXPECT_TRUE(s.params[3].text());
+  const wire::Call call = encode("void f([in, size(3)] unsigned char* u)",
+                                 {Value{List{Value{std::int64_t{0}}, Value{std::int64_t{255}}, Value{std::int64_t{7}}}}});
+  EXPECT_EQ(call.args(0).list().items(1).u(), 255u);
+  expect_bad([&] { encode("void f([in, size(1)] unsigned char* u)", {Value{List{Value{std::int64_t{256}}}}}); }, "u[0]");
 }
 
 TEST(Marshal, BufferSizesAreCheckedAgainstTheirCount) {

@@ -44,9 +44,10 @@ ScalarInfo info(wire::Scalar k, const TargetAbi& abi) {
   }
 }
 
+// Plain char and wchar_t buffers and arrays travel as text (contracts
+// section 4); signed / unsigned char and BYTE ones are numbers (binary data).
 bool is_text_unit(const sig::Type& t) {
-  return !t.is_struct && (t.scalar == Scalar::Char || t.scalar == Scalar::SChar || t.scalar == Scalar::UChar ||
-                          t.scalar == Scalar::WChar);
+  return !t.is_struct && (t.scalar == Scalar::Char || t.scalar == Scalar::WChar);
 }
 
 // ---------------------------------------------------------------- lowering
