@@ -193,6 +193,17 @@ TEST_P(Hostile, MalformedTypeTreesAreRefusedAtRegistration) {
   *holder.add_fields() = huge_array;
   expect_error(register_fn("point_sum", scalar(wire::INT32), {holder}), wire::BAD_SIGNATURE);
 
+  // Many arrays, each within its cap, together past the function's budget.
+  wire::TypeNode big;
+  big.set_kind(wire::TypeNode::ARRAY);
+  big.set_count(1u << 20);
+  *big.mutable_elem() = scalar(wire::CHAR);
+  wire::TypeNode many;
+  many.set_kind(wire::TypeNode::STRUCT);
+  for (int i = 0; i < 8; ++i) *many.add_fields() = big;
+  expect_error(register_fn("point_sum", scalar(wire::INT32), {pointer(wire::DIR_IN, many)}), wire::BAD_SIGNATURE,
+               "together");
+
   wire::TypeNode bad_ref = pointer(wire::DIR_IN, scalar(wire::INT32), "v");
   bad_ref.set_count_ref(1);  // itself: not an integer
   expect_error(register_fn("sum_i32", scalar(wire::INT32), {bad_ref, scalar(wire::INT32)}), wire::PROTOCOL);

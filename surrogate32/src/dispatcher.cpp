@@ -92,14 +92,14 @@ wire::RegisterFunctionReply Dispatcher::register_function(const wire::RegisterFu
   }
 
   auto fn = std::make_unique<Function>();
-  std::size_t nodes = 0;
-  fn->ret = build_layout(req.ret(), Role::Return, 0, nodes);
+  TypeBudget budget;
+  fn->ret = build_layout(req.ret(), Role::Return, 0, budget);
   if (fn->ret.kind != wire::TypeNode::SCALAR && fn->ret.kind != wire::TypeNode::STRUCT) {
     throw Failure(wire::BAD_SIGNATURE, "a function returns a scalar, text or a struct");
   }
   std::size_t stack_bytes = 0;
   for (const wire::TypeNode& p : req.params()) {
-    fn->params.push_back(build_layout(p, Role::Parameter, 0, nodes));
+    fn->params.push_back(build_layout(p, Role::Parameter, 0, budget));
     fn->arg_types.push_back(fn->params.back().ffi);
     stack_bytes += (fn->params.back().size + 3) / 4 * 4;  // i386 stack slots are 4 bytes
   }
@@ -160,9 +160,9 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
   // Variadic calls: the extra arguments' types come with each call.
   std::vector<Layout> extras;
   std::vector<ffi_type*> arg_types = fn.arg_types;
-  std::size_t nodes = 0;
+  TypeBudget budget;
   for (const wire::TypeNode& t : req.extra_types()) {
-    extras.push_back(build_layout(t, Role::Extra, 0, nodes));
+    extras.push_back(build_layout(t, Role::Extra, 0, budget));
     arg_types.push_back(extras.back().ffi);
   }
   ffi_cif var_cif{};

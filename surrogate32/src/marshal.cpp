@@ -209,9 +209,9 @@ void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, Ca
 
 }  // namespace
 
-Layout build_layout(const wire::TypeNode& node, Role role, int depth, std::size_t& nodes) {
+Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget& budget) {
   if (depth > kMaxTypeDepth) bad_type(node.name(), "types nest deeper than " + std::to_string(kMaxTypeDepth));
-  if (++nodes > kMaxTypeNodes) bad_type(node.name(), "more than " + std::to_string(kMaxTypeNodes) + " type nodes");
+  if (++budget.nodes > kMaxTypeNodes) bad_type(node.name(), "more than " + std::to_string(kMaxTypeNodes) + " type nodes");
   Layout l;
   l.kind = node.kind();
   l.name = node.name();
@@ -237,7 +237,7 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, std::size_
       l.count_ref = node.count_ref();
       l.count_from_value = node.count_from_value();
       if (node.count() > kMaxCallMemory) bad_type(l.name, "[size] is too large");
-      l.elem = std::make_unique<Layout>(build_layout(node.elem(), Role::Element, depth + 1, nodes));
+      l.elem = std::make_unique<Layout>(build_layout(node.elem(), Role::Element, depth + 1, budget));
       l.elem->name = l.name;
       if (l.text && !is_char(*l.elem)) bad_type(l.name, "text needs char or wchar_t elements");
       if (l.text && !l.count && !l.count_ref && !l.count_from_value && l.dir != wire::DIR_IN) {
@@ -255,13 +255,15 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, std::size_
       if (node.count() == 0 || node.count() > kMaxArrayLength) bad_type(l.name, "array length out of range");
       l.count = node.count();
       l.text = node.text();
-      l.elem = std::make_unique<Layout>(build_layout(node.elem(), Role::Field, depth + 1, nodes));
+      l.elem = std::make_unique<Layout>(build_layout(node.elem(), Role::Field, depth + 1, budget));
       l.elem->name = l.name;
       if (l.elem->kind == wire::TypeNode::POINTER || l.elem->kind == wire::TypeNode::ARRAY) {
         bad_type(l.name, "arrays of pointers or arrays are not supported");
       }
       if (l.text && !is_char(*l.elem)) bad_type(l.name, "text needs char or wchar_t elements");
       if (static_cast<std::size_t>(l.count) * l.elem->size > kMaxStructSize) bad_type(l.name, "array too large");
+      budget.elements += l.count;
+      if (budget.elements > kMaxAggregateElements) bad_type(l.name, "the function's arrays are too large together");
       make_aggregate(l, std::vector<ffi_type*>(l.count, l.elem->ffi));
       l.offsets.clear();
       return l;
@@ -270,7 +272,7 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, std::size_
       if (node.fields_size() == 0) bad_type(l.name, "a struct needs fields");
       std::vector<ffi_type*> members;
       for (const wire::TypeNode& f : node.fields()) {
-        l.fields.push_back(build_layout(f, Role::Field, depth + 1, nodes));
+        l.fields.push_back(build_layout(f, Role::Field, depth + 1, budget));
         members.push_back(l.fields.back().ffi);
       }
       check_count_refs(l.fields, "struct '" + l.name + "'");

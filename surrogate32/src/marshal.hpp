@@ -24,6 +24,13 @@ inline constexpr std::size_t kMaxTypeNodes = 4096;         // per registered fun
 inline constexpr std::uint32_t kMaxArrayLength = 1u << 20; // fixed arrays inside structs
 inline constexpr std::size_t kMaxStructSize = 16u << 20;
 inline constexpr std::size_t kMaxCallMemory = 64u << 20;   // buffers of one call, all together
+inline constexpr std::size_t kMaxAggregateElements = 1u << 22; // libffi elements of all arrays, per function
+
+// What one function's types may use up, all together.
+struct TypeBudget {
+  std::size_t nodes = 0;
+  std::size_t elements = 0;
+};
 
 // A wire type resolved for this process's ABI.
 struct Layout {
@@ -51,10 +58,10 @@ struct Layout {
 // What a layout may be used as.
 enum class Role { Parameter, Field, Element, Return, Extra };
 
-// Checks `node` and computes its layout. `nodes` counts the nodes seen for
-// this function (capped). Throws Failure(BAD_SIGNATURE) for a type this
+// Checks `node` and computes its layout. `budget` counts the nodes and
+// aggregate elements seen for this function (capped). Throws Failure(BAD_SIGNATURE) for a type this
 // surrogate cannot pass, Failure(PROTOCOL) for a malformed tree.
-Layout build_layout(const wire::TypeNode& node, Role role, int depth, std::size_t& nodes);
+Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget& budget);
 
 // Checks the count references of a parameter list or a struct's fields:
 // each names an integer scalar sibling.
