@@ -37,6 +37,35 @@ int main(int argc, char** argv) {
     dllbridge::Function hash = lib.function("DWORD __stdcall hash_str_std(const char* s)");
     std::printf("  hash_str_std(\"dllbridge\")       = 0x%08llx\n",
                 static_cast<unsigned long long>(std::get<std::uint64_t>(hash.call({std::string("dllbridge")}).ret)));
+    // Buffers, [out] parameters, structs laid out for the 32-bit ABI, handles.
+    dllbridge::Function sum = lib.function("int sum_i32([in, size_is(n)] const int32_t* v, int n)");
+    std::printf("  sum_i32([5, -7, 100], 3)        = %lld\n",
+                static_cast<long long>(std::get<std::int64_t>(
+                    sum.call({dllbridge::List{std::int64_t{5}, std::int64_t{-7}, std::int64_t{100}}, std::int64_t{3}}).ret)));
+    dllbridge::Function upper = lib.function("int copy_upper(const char* in, [out, size_is(cap)] char* out, int cap)");
+    std::printf("  copy_upper(\"legacy\") -> out     = \"%s\"\n",
+                std::get<std::string>(upper.call({std::string("legacy"), std::int64_t{16}}).out.at("out")).c_str());
+    dllbridge::Function offset = lib.function("int mixed_offset_d(void)");
+    std::printf("  offsetof(struct sample_mixed, d) = %lld   (the DLL's own layout)\n",
+                static_cast<long long>(std::get<std::int64_t>(offset.call({}).ret)));
+    dllbridge::Function make = lib.function(
+        "struct sample_mixed { char c; double d; int16_t s; int64_t q; };"
+        "struct sample_mixed mixed_make(char c, double d, int16_t s, int64_t q)");
+    const dllbridge::Value m =
+        make.call({std::int64_t{'A'}, 2.5, std::int64_t{-3}, std::int64_t{1} << 40}).ret;
+    std::printf("  mixed_make('A', 2.5, -3, 2^40)  = {c: %lld, d: %g, s: %lld, q: %lld}\n",
+                static_cast<long long>(std::get<std::int64_t>(std::get<dllbridge::Object>(m).at("c"))),
+                std::get<double>(std::get<dllbridge::Object>(m).at("d")),
+                static_cast<long long>(std::get<std::int64_t>(std::get<dllbridge::Object>(m).at("s"))),
+                static_cast<long long>(std::get<std::int64_t>(std::get<dllbridge::Object>(m).at("q"))));
+    auto create = lib.function<int32_t(int32_t, dllbridge::Out<dllbridge::Handle>)>("obj_create");
+    auto obj_add = lib.function<int32_t(dllbridge::Handle, int32_t)>("obj_add");
+    dllbridge::Handle h;
+    create(10, dllbridge::out(h));
+    std::printf("  obj_create(10, &h); obj_add(h, 5) = %d  (h = 0x%llx, a 32-bit pointer)\n", obj_add(h, 5),
+                static_cast<unsigned long long>(h.value));
+    lib.function<void(dllbridge::Handle)>("obj_destroy")(h);
+
     dllbridge::Function err = lib.function("int set_errno(int v)");
     std::printf("  set_errno(42) -> last_error     = %lld\n",
                 static_cast<long long>(err.call({std::int64_t{42}}).last_error));

@@ -1,6 +1,8 @@
 #include "sample.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -82,6 +84,218 @@ uint32_t SAMPLE_STDCALL hash_str_std(const char* s) {
 int8_t SAMPLE_STDCALL clamp_i8_std(int32_t v) {
   return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
 }
+
+int32_t sum_i32(const int32_t* v, int32_t n) {
+  int32_t t = 0;
+  if (!v) return -1;
+  for (int32_t i = 0; i < n; ++i) t += v[i];
+  return t;
+}
+
+double sum_f64(const double* v, uint32_t n) {
+  double t = 0;
+  for (uint32_t i = 0; i < n; ++i) t += v[i];
+  return t;
+}
+
+void fill_seq_u16(uint16_t* out, int32_t n, uint16_t start) {
+  for (int32_t i = 0; i < n; ++i) out[i] = (uint16_t)(start + i * 3);
+}
+
+void scale_i64(int64_t* v, int32_t n, int64_t k) {
+  for (int32_t i = 0; i < n; ++i) v[i] *= k;
+}
+
+void reverse4_u8(uint8_t* v) {
+  uint8_t t = v[0];
+  v[0] = v[3];
+  v[3] = t;
+  t = v[1];
+  v[1] = v[2];
+  v[2] = t;
+}
+
+int32_t divmod(int32_t a, int32_t b, int32_t* q, int32_t* r) {
+  if (b == 0) return -1;
+  *q = a / b;
+  *r = a % b;
+  return 0;
+}
+
+int32_t present(const int32_t* a, const double* b) { return (a ? 1 : 0) | (b ? 2 : 0); }
+
+int32_t copy_upper(const char* in, char* out, int32_t cap) {
+  int32_t n = 0;
+  if (cap <= 0) return -1;
+  for (; in[n] && n < cap - 1; ++n) out[n] = (char)toupper((unsigned char)in[n]);
+  out[n] = 0;
+  return n;
+}
+
+int32_t reverse_str(char* buf, int32_t cap) {
+  int32_t n = (int32_t)strnlen(buf, (size_t)cap);
+  for (int32_t i = 0; i < n / 2; ++i) {
+    char t = buf[i];
+    buf[i] = buf[n - 1 - i];
+    buf[n - 1 - i] = t;
+  }
+  return n;
+}
+
+int32_t wide_upper(wchar_t* buf, int32_t cap) {
+  int32_t n = 0;
+  for (; n < cap && buf[n]; ++n) {
+    if (buf[n] >= L'a' && buf[n] <= L'z') buf[n] = (wchar_t)(buf[n] - L'a' + L'A');
+  }
+  return n;
+}
+
+static const wchar_t kWideHello[] = {L'h', 0xE9, L'l', L'l', L'o', L' ', 0x20AC, 0};
+
+int32_t wide_hello(wchar_t* out, int32_t cap) {
+  int32_t n = 0;
+  if (cap <= 0) return -1;
+  for (; kWideHello[n] && n < cap - 1; ++n) out[n] = kWideHello[n];
+  out[n] = 0;
+  return n;
+}
+
+const wchar_t* wide_greeting(void) { return kWideHello; }
+
+int32_t point_sum(struct sample_point p) { return p.x + p.y; }
+
+struct sample_point point_make(int32_t x, int32_t y) {
+  struct sample_point p;
+  p.x = x;
+  p.y = y;
+  return p;
+}
+
+int32_t rect_area(const struct sample_rect* r) {
+  if (!r) return -1;
+  return (r->br.x - r->tl.x) * (r->br.y - r->tl.y);
+}
+
+void rect_grow(struct sample_rect* r, int32_t by) {
+  r->tl.x -= by;
+  r->tl.y -= by;
+  r->br.x += by;
+  r->br.y += by;
+}
+
+struct sample_mixed mixed_make(char c, double d, int16_t s, int64_t q) {
+  struct sample_mixed m;
+  memset(&m, 0, sizeof m);
+  m.c = c;
+  m.d = d;
+  m.s = s;
+  m.q = q;
+  return m;
+}
+
+double mixed_sum(struct sample_mixed m) { return (double)m.c + m.d + (double)m.s + (double)m.q; }
+int32_t mixed_offset_d(void) { return (int32_t)offsetof(struct sample_mixed, d); }
+int32_t mixed_size(void) { return (int32_t)sizeof(struct sample_mixed); }
+
+void named_fill(struct sample_named* n, int32_t base) {
+  memset(n, 0, sizeof *n);
+  snprintf(n->name, sizeof n->name, "named-%d", (int)base);
+  for (int i = 0; i < 3; ++i) n->vals[i] = base + i;
+  for (int i = 0; i < 2; ++i) {
+    n->pts[i].x = base * 10 + i;
+    n->pts[i].y = -(base * 10 + i);
+  }
+}
+
+int32_t named_sum(const struct sample_named* n) {
+  int32_t t = (int32_t)strnlen(n->name, sizeof n->name);
+  for (int i = 0; i < 3; ++i) t += n->vals[i];
+  for (int i = 0; i < 2; ++i) t += n->pts[i].x + n->pts[i].y;
+  return t;
+}
+
+int32_t poly_sum(const struct sample_poly* p) {
+  int32_t t = p->tag;
+  if (!p->pts) return t;
+  for (int32_t i = 0; i < p->n; ++i) t += p->pts[i].x + p->pts[i].y;
+  return t;
+}
+
+void poly_shift(struct sample_poly* p, int32_t dx) {
+  for (int32_t i = 0; p->pts && i < p->n; ++i) p->pts[i].x += dx;
+  p->tag = (uint8_t)(p->tag + 1);
+}
+
+struct sample_obj {
+  uint32_t magic;
+  int32_t value;
+};
+#define SAMPLE_OBJ_MAGIC 0x0B1EC7u
+
+int32_t obj_create(int32_t initial, void** out) {
+  struct sample_obj* o = (struct sample_obj*)malloc(sizeof *o);
+  if (!o || !out) return -1;
+  o->magic = SAMPLE_OBJ_MAGIC;
+  o->value = initial;
+  *out = o;
+  return 0;
+}
+
+int32_t obj_add(void* h, int32_t v) {
+  struct sample_obj* o = (struct sample_obj*)h;
+  if (!o || o->magic != SAMPLE_OBJ_MAGIC) return -1;
+  return o->value += v;
+}
+
+int32_t obj_get(void* h) {
+  struct sample_obj* o = (struct sample_obj*)h;
+  return o && o->magic == SAMPLE_OBJ_MAGIC ? o->value : -1;
+}
+
+void obj_destroy(void* h) {
+  struct sample_obj* o = (struct sample_obj*)h;
+  if (o) o->magic = 0;
+  free(o);
+}
+
+int32_t fmt_print(char* out, int32_t cap, const char* fmt, ...) {
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(out, (size_t)cap, fmt, ap);
+  va_end(ap);
+  return (int32_t)n;
+}
+
+double sum_doubles(int32_t n, ...) {
+  va_list ap;
+  double t = 0;
+  va_start(ap, n);
+  for (int32_t i = 0; i < n; ++i) t += va_arg(ap, double);
+  va_end(ap);
+  return t;
+}
+
+int64_t sum_mixed_va(int32_t n, ...) {
+  va_list ap;
+  int64_t t = 0;
+  va_start(ap, n);
+  for (int32_t i = 0; i < n; ++i) {
+    const int kind = va_arg(ap, int);
+    if (kind == 0) t += va_arg(ap, int);
+    else if (kind == 1) t += va_arg(ap, long long);
+    else t += (int64_t)va_arg(ap, double);
+  }
+  va_end(ap);
+  return t;
+}
+
+int32_t SAMPLE_STDCALL sum_i32_std(const int32_t* v, int32_t n) { return sum_i32(v, n); }
+int32_t SAMPLE_STDCALL divmod_std(int32_t a, int32_t b, int32_t* q, int32_t* r) { return divmod(a, b, q, r); }
+int32_t SAMPLE_STDCALL point_sum_std(struct sample_point p) { return p.x * 100 + p.y; }
+double SAMPLE_STDCALL mixed_sum_std(struct sample_mixed m) { return mixed_sum(m) * 2.0; }
+int32_t SAMPLE_STDCALL copy_upper_std(const char* in, char* out, int32_t cap) { return copy_upper(in, out, cap); }
+void SAMPLE_STDCALL rect_grow_std(struct sample_rect* r, int32_t by) { rect_grow(r, by * 2); }
 
 int32_t crash_segv(void) {
   volatile int32_t* p = NULL;

@@ -33,6 +33,13 @@
 extern "C" {
 #endif
 
+/* structs passed by value, by pointer, nested, with fixed arrays and pointer fields */
+struct sample_point { int32_t x; int32_t y; };
+struct sample_mixed { char c; double d; int16_t s; int64_t q; }; /* layout differs between ABIs */
+struct sample_rect { struct sample_point tl; struct sample_point br; };
+struct sample_named { char name[16]; int32_t vals[3]; struct sample_point pts[2]; };
+struct sample_poly { uint8_t tag; int32_t n; struct sample_point* pts; };
+
 /* cdecl */
 SAMPLE_API int32_t add(int32_t a, int32_t b);
 SAMPLE_API int8_t neg_i8(int8_t v);
@@ -71,6 +78,51 @@ SAMPLE_API float SAMPLE_STDCALL half_f_std(float v);
 SAMPLE_API uint16_t SAMPLE_STDCALL swap_u16_std(uint16_t v);
 SAMPLE_API uint32_t SAMPLE_STDCALL hash_str_std(const char* s); /* FNV-1a 32 */
 SAMPLE_API int8_t SAMPLE_STDCALL clamp_i8_std(int32_t v);
+SAMPLE_API int32_t SAMPLE_STDCALL sum_i32_std(const int32_t* v, int32_t n);
+SAMPLE_API int32_t SAMPLE_STDCALL divmod_std(int32_t a, int32_t b, int32_t* q, int32_t* r);
+SAMPLE_API int32_t SAMPLE_STDCALL point_sum_std(struct sample_point p);
+SAMPLE_API double SAMPLE_STDCALL mixed_sum_std(struct sample_mixed m);
+SAMPLE_API int32_t SAMPLE_STDCALL copy_upper_std(const char* in, char* out, int32_t cap);
+SAMPLE_API void SAMPLE_STDCALL rect_grow_std(struct sample_rect* r, int32_t by);
+
+/* buffers, [out] parameters and text buffers */
+SAMPLE_API int32_t sum_i32(const int32_t* v, int32_t n);           /* [in, size_is(n)]; -1 for NULL */
+SAMPLE_API double sum_f64(const double* v, uint32_t n);             /* [in, size_is(n)] */
+SAMPLE_API void fill_seq_u16(uint16_t* out, int32_t n, uint16_t start); /* [out, size_is(n)] */
+SAMPLE_API void scale_i64(int64_t* v, int32_t n, int64_t k);        /* [in, out, size_is(n)] */
+SAMPLE_API void reverse4_u8(uint8_t* v);                            /* [in, out, size(4)] */
+SAMPLE_API int32_t divmod(int32_t a, int32_t b, int32_t* q, int32_t* r); /* [out] q, r; 0 or -1 for b == 0 */
+SAMPLE_API int32_t present(const int32_t* a, const double* b);      /* optional [in] pointers: bit 0 a, bit 1 b */
+SAMPLE_API int32_t copy_upper(const char* in, char* out, int32_t cap); /* [out, size_is(cap)]; length */
+SAMPLE_API int32_t reverse_str(char* buf, int32_t cap);             /* [in, out, string, size_is(cap)] */
+SAMPLE_API int32_t wide_upper(wchar_t* buf, int32_t cap);           /* [in, out, string, size_is(cap)], ASCII */
+SAMPLE_API int32_t wide_hello(wchar_t* out, int32_t cap);           /* [out, size_is(cap)]: "h\u00e9llo \u20ac" */
+SAMPLE_API const wchar_t* wide_greeting(void);
+
+/* structs: by value, by pointer, nested, fixed arrays, pointer fields */
+SAMPLE_API int32_t point_sum(struct sample_point p);
+SAMPLE_API struct sample_point point_make(int32_t x, int32_t y);
+SAMPLE_API int32_t rect_area(const struct sample_rect* r);
+SAMPLE_API void rect_grow(struct sample_rect* r, int32_t by);       /* [in, out] */
+SAMPLE_API struct sample_mixed mixed_make(char c, double d, int16_t s, int64_t q);
+SAMPLE_API double mixed_sum(struct sample_mixed m);
+SAMPLE_API int32_t mixed_offset_d(void);                            /* offsetof(struct sample_mixed, d) */
+SAMPLE_API int32_t mixed_size(void);
+SAMPLE_API void named_fill(struct sample_named* n, int32_t base);   /* [out] */
+SAMPLE_API int32_t named_sum(const struct sample_named* n);         /* vals + pts + strlen(name) */
+SAMPLE_API int32_t poly_sum(const struct sample_poly* p);           /* tag + every x and y */
+SAMPLE_API void poly_shift(struct sample_poly* p, int32_t dx);      /* [in, out]: moves every point */
+
+/* handles: an object behind an opaque pointer */
+SAMPLE_API int32_t obj_create(int32_t initial, void** out);         /* 0 and *out, or -1 */
+SAMPLE_API int32_t obj_add(void* h, int32_t v);                     /* the new value */
+SAMPLE_API int32_t obj_get(void* h);
+SAMPLE_API void obj_destroy(void* h);
+
+/* variadic (cdecl only) */
+SAMPLE_API int32_t fmt_print(char* out, int32_t cap, const char* fmt, ...); /* vsnprintf */
+SAMPLE_API double sum_doubles(int32_t n, ...);
+SAMPLE_API int64_t sum_mixed_va(int32_t n, ...);                    /* n pairs (int kind, value): 0 int, 1 long long, 2 double */
 
 /* fastcall (a, b in ecx, edx; MinGW exports "@sub_fast@8") and thiscall
  * ("this" in ecx), as C++ vendor SDKs and Borland-era DLLs use them */

@@ -112,3 +112,74 @@ TEST(Cli, StandaloneSurrogateHelpAndUsage) {
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("--listen"), std::string::npos) << r.out;
 }
+
+TEST(Cli, OutParametersStructsAndBuffersAsJson) {
+  os::Output r = run({"--json", paths::kSample32, "int divmod(int a, int b, [out] int* q, [out] int* r)", "47", "6"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["return"], 0);
+  EXPECT_EQ(j["out"], json::parse(R"({"q": 7, "r": 5})"));
+
+  const std::string rect = "struct P { int x; int y; }; struct R { struct P tl; struct P br; }; ";
+  r = run({"--json", paths::kSample32, rect + "void rect_grow([in, out] struct R* r, int by)",
+           R"({"tl": {"x": 1, "y": 1}, "br": {"x": 4, "y": 5}})", "1"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["out"]["r"], json::parse(R"({"tl": {"x": 0, "y": 0}, "br": {"x": 5, "y": 6}})"));
+
+  r = run({"--json", paths::kSample32, "void scale_i64([in, out, size_is(n)] int64_t* v, int n, int64_t k)",
+           "[1, -2, 4294967296]", "3", "-2"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["out"]["v"], json::parse("[-2, 4, -8589934592]"));
+
+  r = run({"--json", paths::kSample32, "int copy_upper(const char* in, [out, size_is(cap)] char* out, int cap)",
+           "\"h\xc3\xa9llo\"", "16"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["out"]["out"], "H\xc3\xa9LLO");  // toupper leaves the UTF-8 bytes alone
+
+  r = run({"--json", paths::kSample32, "int fmt_print([out, size_is(cap)] char* out, int cap, const char* f, ...)",
+           "32", "\"%d-%s-%.1f\"", "{\"int\": 7}", "{\"string\": \"x\"}", "{\"double\": 0.5}"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["out"]["out"], "7-x-0.5");
+
+  r = run({"--json", paths::kSample32, "int sum_i32([in, size_is(n)] const int* v, int n)", "[1, 2]", "3"});
+  EXPECT_NE(r.status, 0);
+  j = json::parse(r.out);
+  EXPECT_EQ(j["error"]["kind"], "bad_argument");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("'v'"), std::string::npos) << r.out;
+}
+
+namespace {
+
+// dllbridge-call --batch as a conversation: each line is written only after
+// the previous answer was read, so a later request can use an earlier result.
+class Conversation {
+ public:
+  explicit Conversation(std::vector<std::string> args) {
+    args.insert(args.begin(), paths::kDllbridgeCall);
+    child_ = os::Child::start(args);
+  }
+  ~Conversation() {
+    child_->close_stdin();  // end of input: dllbridge-call ends the session and exits
+    EXPECT_NE(child_->wait(), -1);
+  }
+  json ask(const json& request) {
+    EXPECT_TRUE(child_->write(request.dump() + "\n"));
+    return json::parse(child_->read_line());
+  }
+
+ private:
+  std::unique_ptr<os::Child> child_;
+};
+
+}  // namespace
+
+TEST(Cli, BatchHandlesStayValidBetweenLines) {
+  Conversation c({"--batch", paths::kSample32});
+  const json created = c.ask({{"signature", "int obj_create(int initial, [out] void** h)"}, {"args", {30}}});
+  ASSERT_EQ(created["return"], 0) << created.dump();
+  const json h = created["out"]["h"];
+  ASSERT_TRUE(h.is_number_unsigned()) << created.dump();
+  EXPECT_EQ(c.ask({{"signature", "int obj_add(void* h, int v)"}, {"args", {h, 12}}})["return"], 42);
+  EXPECT_EQ(c.ask({{"signature", "int obj_get(HANDLE h)"}, {"args", {h}}})["return"], 42);
+  EXPECT_TRUE(c.ask({{"signature", "void obj_destroy(void* h)"}, {"args", {h}}})["return"].is_null());
+}

@@ -23,20 +23,11 @@ using test::i64;
 using test::kTargets;
 
 // A fixture whose bridge is built for the parameter (not the default above).
-class Chain : public ::testing::TestWithParam<Target> {
+class Chain : public test::SampleTest {
  protected:
-  void SetUp() override {
-    if (GetParam().arch == Arch::x86) {
-      ASSERT_TRUE(paths::kHave32) << "this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)";
-    }
-    bridge_ = std::make_unique<Bridge>(test::options_for(GetParam()));
-    lib_ = std::make_unique<Library>(bridge_->load(GetParam().sample));
-  }
   Value call(const std::string& sig, std::vector<Value> args) {
     return lib_->function(sig).call(args).ret;
   }
-  std::unique_ptr<Bridge> bridge_;
-  std::unique_ptr<Library> lib_;
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Argument checks and encoding in the client, before anything is sent.
+// Lowering to wire types and argument checks in the client, before anything
+// is sent.
 #include <gtest/gtest.h>
 
 #include "dllbridge/error.hpp"
@@ -14,93 +15,233 @@ WireSignature lower_text(const std::string& text, unsigned ptr = 4, bool windows
   return lower(sig::parse(text), TargetAbi{ptr, windows});
 }
 
-ErrorKind kind_of(const std::function<void()>& f) {
+wire::Call encode(const std::string& text, const std::vector<Value>& args, unsigned ptr = 4, bool windows = false) {
+  wire::Call call;
+  encode_call(lower_text(text, ptr, windows), args, call);
+  return call;
+}
+
+// The error `f` throws (a failure when it throws none).
+Error error_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const Error& e) {
-    return e.kind();
+    return e;
   }
   ADD_FAILURE() << "no error thrown";
-  return ErrorKind::protocol;
+  return Error(ErrorKind::protocol, "none");
+}
+
+// Expects bad_argument whose message names `name` in quotes.
+void expect_bad(const std::function<void()>& f, const std::string& name) {
+  const Error e = error_of(f);
+  EXPECT_EQ(e.kind(), ErrorKind::bad_argument) << e.what();
+  EXPECT_NE(std::string(e.what()).find("'" + name + "'"), std::string::npos) << e.what();
+}
+
+void expect_bad_signature(const std::string& text, const std::string& name) {
+  const Error e = error_of([&] { lower_text(text); });
+  EXPECT_EQ(e.kind(), ErrorKind::bad_signature) << text;
+  EXPECT_NE(std::string(e.what()).find("'" + name + "'"), std::string::npos) << e.what();
 }
 
 }  // namespace
 
-TEST(Marshal, LowersScalarsWithTheTargetsSizes) {
-  auto s = lower_text("long f(long a, size_t b, wchar_t c, HANDLE h, void* p)", 4);
-  EXPECT_EQ(s.ret.kind, wire::LONG);
-  EXPECT_EQ(s.ret.size, 4u);
-  EXPECT_EQ(s.params[1].size, 4u);
-  EXPECT_EQ(s.params[2].size, 4u);
-  EXPECT_EQ(s.params[3].kind, wire::HANDLE);
-  EXPECT_EQ(s.params[4].kind, wire::HANDLE);
-  auto s64 = lower_text("long f(long a, size_t b)", 8);
-  EXPECT_EQ(s64.params[0].size, 8u);
-  EXPECT_EQ(s64.params[1].size, 8u);
-  auto w64 = lower_text("long f(wchar_t c)", 8, true);
-  EXPECT_EQ(w64.ret.size, 4u);             // LLP64
-  EXPECT_EQ(w64.params[0].size, 2u);
-  EXPECT_FALSE(w64.params[0].is_signed);
-}
-
-TEST(Marshal, TextParametersAndReturns) {
-  auto s = lower_text("char* f(const char* a, const wchar_t* w)");
-  EXPECT_EQ(s.ret.kind, wire::STRING);
-  EXPECT_EQ(s.params[0].kind, wire::STRING);
-  EXPECT_EQ(s.params[1].kind, wire::WSTRING);
-}
-
-TEST(Marshal, UnsupportedConstructsAreBadSignatures) {
-  EXPECT_EQ(kind_of([] { lower_text("void f([out] int* x)"); }), ErrorKind::bad_signature);
-  EXPECT_EQ(kind_of([] { lower_text("struct P { int x; }; void f(struct P p)"); }), ErrorKind::bad_signature);
+TEST(Marshal, ScalarRangesFollowTheTargetsSizes) {
+  // long and size_t are 4 bytes on a 32-bit target, 8 on LP64; long is 4 on Win64.
+  const Value big{std::int64_t{1} << 40};
+  expect_bad([&] { encode("long f(long a)", {big}, 4); }, "a");
+  EXPECT_EQ(encode("long f(long a)", {big}, 8).args(0).i(), std::int64_t{1} << 40);
+  expect_bad([&] { encode("long f(long a)", {big}, 8, true); }, "a");
+  expect_bad([&] { encode("void f(size_t n)", {big}, 4); }, "n");
+  EXPECT_EQ(encode("void f(size_t n)", {big}, 8).args(0).u(), std::uint64_t{1} << 40);
+  // wchar_t: UTF-16 unit (unsigned 16-bit) on Windows, signed 32-bit on Linux.
+  expect_bad([&] { encode("void f(wchar_t c)", {Value{std::int64_t{0x10000}}}, 8, true); }, "c");
+  EXPECT_EQ(encode("void f(wchar_t c)", {Value{std::int64_t{0x10000}}}, 8).args(0).i(), 0x10000);
+  // HANDLE and void* are numbers of the pointer's width; null is 0.
+  expect_bad([&] { encode("void f(HANDLE h)", {big}, 4); }, "h");
+  EXPECT_EQ(encode("void f(void* p)", {Value{Null{}}}).args(0).u(), 0u);
 }
 
 TEST(Marshal, IntegerRangesFollowTheParameterType) {
-  auto s = lower_text("void f(int8_t a, uint8_t b, int32_t c, uint32_t d, int64_t e, uint64_t g)");
-  EXPECT_EQ(encode_argument(s.params[0], Value{std::int64_t{-128}}).i(), -128);
-  EXPECT_EQ(kind_of([&] { encode_argument(s.params[0], Value{std::int64_t{128}}); }), ErrorKind::bad_argument);
-  EXPECT_EQ(encode_argument(s.params[1], Value{std::int64_t{255}}).u(), 255u);
-  EXPECT_EQ(kind_of([&] { encode_argument(s.params[1], Value{std::int64_t{-1}}); }), ErrorKind::bad_argument);
-  EXPECT_EQ(kind_of([&] { encode_argument(s.params[2], Value{std::int64_t{1} << 31}); }), ErrorKind::bad_argument);
-  EXPECT_EQ(encode_argument(s.params[3], Value{std::uint64_t{0xFFFFFFFFu}}).u(), 0xFFFFFFFFu);
-  EXPECT_EQ(kind_of([&] { encode_argument(s.params[4], Value{std::uint64_t{1} << 63}); }), ErrorKind::bad_argument);
-  EXPECT_EQ(encode_argument(s.params[5], Value{std::uint64_t{1} << 63}).u(), std::uint64_t{1} << 63);
-  EXPECT_EQ(kind_of([&] { encode_argument(s.params[2], Value{std::string("x")}); }), ErrorKind::bad_argument);
-  EXPECT_EQ(kind_of([&] { encode_argument(s.params[2], Value{1.5}); }), ErrorKind::bad_argument);
-  EXPECT_EQ(encode_argument(s.params[2], Value{2.0}).i(), 2);
-}
-
-TEST(Marshal, BadArgumentNamesTheParameter) {
-  auto s = lower_text("void f(uint8_t count)");
-  try {
-    encode_argument(s.params[0], Value{std::int64_t{300}});
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::bad_argument);
-    EXPECT_NE(std::string(e.what()).find("'count'"), std::string::npos) << e.what();
-  }
+  const std::string sig = "void f(int8_t a)";
+  EXPECT_EQ(encode(sig, {Value{std::int64_t{-128}}}).args(0).i(), -128);
+  expect_bad([&] { encode(sig, {Value{std::int64_t{128}}}); }, "a");
+  expect_bad([&] { encode("void f(uint8_t b)", {Value{std::int64_t{-1}}}); }, "b");
+  EXPECT_EQ(encode("void f(uint32_t d)", {Value{std::uint64_t{0xFFFFFFFFu}}}).args(0).u(), 0xFFFFFFFFu);
+  expect_bad([&] { encode("void f(int64_t e)", {Value{std::uint64_t{1} << 63}}); }, "e");
+  EXPECT_EQ(encode("void f(uint64_t g)", {Value{std::uint64_t{1} << 63}}).args(0).u(), std::uint64_t{1} << 63);
+  expect_bad([&] { encode("void f(int c)", {Value{std::string("x")}}); }, "c");
+  expect_bad([&] { encode("void f(int c)", {Value{1.5}}); }, "c");
+  EXPECT_EQ(encode("void f(int c)", {Value{2.0}}).args(0).i(), 2);
 }
 
 TEST(Marshal, FloatsBoolsTextAndNull) {
-  auto s = lower_text("void f(float a, double b, bool c, const char* d, void* e)");
-  EXPECT_EQ(encode_argument(s.params[0], Value{std::int64_t{3}}).f(), 3.0);
-  EXPECT_EQ(kind_of([&] { encode_argument(s.params[0], Value{1e300}); }), ErrorKind::bad_argument);
-  EXPECT_EQ(encode_argument(s.params[1], Value{1e300}).f(), 1e300);
-  EXPECT_EQ(encode_argument(s.params[2], Value{true}).i(), 1);
-  EXPECT_EQ(kind_of([&] { encode_argument(s.params[2], Value{std::string("yes")}); }), ErrorKind::bad_argument);
-  EXPECT_EQ(encode_argument(s.params[3], Value{std::string("hi")}).text(), "hi");
-  EXPECT_TRUE(encode_argument(s.params[3], Value{Null{}}).null());
-  EXPECT_EQ(kind_of([&] { encode_argument(s.params[3], Value{std::string("a\0b", 3)}); }),
-            ErrorKind::bad_argument);
-  EXPECT_EQ(encode_argument(s.params[4], Value{Null{}}).u(), 0u);
+  EXPECT_EQ(encode("void f(float a)", {Value{std::int64_t{3}}}).args(0).f(), 3.0);
+  expect_bad([&] { encode("void f(float a)", {Value{1e300}}); }, "a");
+  EXPECT_EQ(encode("void f(double b)", {Value{1e300}}).args(0).f(), 1e300);
+  EXPECT_EQ(encode("void f(bool c)", {Value{true}}).args(0).i(), 1);
+  expect_bad([&] { encode("void f(bool c)", {Value{std::string("yes")}}); }, "c");
+  EXPECT_EQ(encode("void f(const char* d)", {Value{std::string("hi")}}).args(0).text(), "hi");
+  EXPECT_TRUE(encode("void f(const char* d)", {Value{Null{}}}).args(0).null());
+  expect_bad([&] { encode("void f(const char* d)", {Value{std::string("a\0b", 3)}}); }, "d");
 }
 
-TEST(Marshal, ResultsDecodeByKind) {
-  auto s = lower_text("bool f(void)");
-  wire::Value v;
-  v.set_i(1);
-  EXPECT_EQ(std::get<bool>(decode_result(s.ret, v)), true);
-  auto t = lower_text("int f(void)");
-  v.set_i(-7);
-  EXPECT_EQ(std::get<std::int64_t>(decode_result(t.ret, v)), -7);
+TEST(Marshal, ArgumentCountCountsOnlyInputs) {
+  const std::string sig = "int f([out] int* result, int a)";
+  EXPECT_EQ(lower_text(sig).inputs, std::vector<std::size_t>{1});
+  const wire::Call call = encode(sig, {Value{std::int64_t{5}}});
+  ASSERT_EQ(call.args_size(), 2);  // every parameter travels, the [out] one as null
+  EXPECT_TRUE(call.args(0).null());
+  EXPECT_EQ(call.args(1).i(), 5);
+  const Error e = error_of([&] { encode(sig, {Value{std::int64_t{5}}, Value{std::int64_t{6}}}); });
+  EXPECT_EQ(e.kind(), ErrorKind::bad_argument);
+  EXPECT_NE(std::string(e.what()).find("takes 1"), std::string::npos) << e.what();
+  EXPECT_EQ(error_of([&] { encode("int add(int a, int b)", {Value{std::int64_t{1}}}); }).kind(),
+            ErrorKind::bad_argument);
+}
+
+TEST(Marshal, PointersLowerToTypeTrees) {
+  const WireSignature s = lower_text(
+      "int f(const char* s, [out, size_is(n)] char* buf, int n, [in, out] double* d, [out] void** h, "
+      "[in, size(3)] int* three, const wchar_t* w)");
+  const wire::TypeNode& text = s.params[0];
+  EXPECT_EQ(text.kind(), wire::TypeNode::POINTER);
+  EXPECT_EQ(text.dir(), wire::DIR_IN);
+  EXPECT_TRUE(text.text());
+  EXPECT_TRUE(text.nul_terminated());
+  const wire::TypeNode& buf = s.params[1];
+  EXPECT_EQ(buf.dir(), wire::DIR_OUT);
+  EXPECT_TRUE(buf.text());
+  EXPECT_EQ(buf.count_ref(), 3u);  // 1 + the index of n
+  EXPECT_EQ(s.params[3].dir(), wire::DIR_INOUT);
+  EXPECT_EQ(s.params[3].elem().scalar(), wire::DOUBLE);
+  EXPECT_EQ(s.params[4].elem().scalar(), wire::HANDLE);
+  EXPECT_EQ(s.params[5].count(), 3u);
+  EXPECT_EQ(s.params[6].elem().scalar(), wire::WCHAR);
+  EXPECT_EQ(s.inputs, (std::vector<std::size_t>{0, 2, 3, 5, 6}));
+  EXPECT_EQ(lower_text("char* f(void)").ret.scalar(), wire::STRING);
+  EXPECT_EQ(lower_text("int* f(void)").ret.scalar(), wire::HANDLE);
+}
+
+TEST(Marshal, ConstructsThatCannotBeMarshaledAreBadSignatures) {
+  expect_bad_signature("void f(int* x)", "x");                // no direction
+  expect_bad_signature("void f([out, string] char* s)", "s"); // [out] text without a size
+  expect_bad_signature("void f([in] char** pp)", "pp");       // pointer to pointer to data
+  expect_bad_signature("void f([out] void* p)", "p");         // direction without an element type
+  expect_bad_signature("void f([in, string] int* p)", "p");   // [string] on non-text
+  expect_bad_signature("void f([in, string] unsigned char* b)", "b");  // bytes are numbers, not text
+  expect_bad_signature("struct N { int v; [size_is(v)] struct N* next; }; void f([in] struct N* n)", "N");  // the parser refuses it
+}
+
+TEST(Marshal, OnlyPlainCharAndWcharBuffersAreText) {
+  const WireSignature s = lower_text(
+      "void f([in, size(2)] char* c, [in, size(2)] unsigned char* u, [in, size(2)] BYTE* b, [in, size(2)] wchar_t* w)");
+  EXPECT_TRUE(s.params[0].text());
+  EXPECT_FALSE(s.params[1].text());
+  EXPECT_FALSE(s.params[2].text());
+  EXPECT_TRUE(s.params[3].text());
+  const wire::Call call = encode("void f([in, size(3)] unsigned char* u)",
+                                 {Value{List{Value{std::int64_t{0}}, Value{std::int64_t{255}}, Value{std::int64_t{7}}}}});
+  EXPECT_EQ(call.args(0).list().items(1).u(), 255u);
+  expect_bad([&] { encode("void f([in, size(1)] unsigned char* u)", {Value{List{Value{std::int64_t{256}}}}}); }, "u[0]");
+}
+
+TEST(Marshal, BufferSizesAreCheckedAgainstTheirCount) {
+  const std::string sig = "int sum([in, size_is(n)] const int* a, int n)";
+  const wire::Call ok = encode(sig, {Value{List{Value{std::int64_t{1}}, Value{std::int64_t{2}}}}, Value{std::int64_t{2}}});
+  ASSERT_EQ(ok.args(0).list().items_size(), 2);
+  EXPECT_EQ(ok.args(0).list().items(1).i(), 2);
+  expect_bad([&] { encode(sig, {Value{List{Value{std::int64_t{1}}}}, Value{std::int64_t{2}}}); }, "a");
+  expect_bad([&] { encode(sig, {Value{List{Value{std::string("x")}}}, Value{std::int64_t{1}}}); }, "a[0]");
+  expect_bad([&] { encode(sig, {Value{std::int64_t{7}}, Value{std::int64_t{1}}}); }, "a");
+  expect_bad([&] { encode(sig, {Value{List{}}, Value{std::int64_t{-1}}}); }, "a");
+  // A null pointer is fine where the pointer is optional.
+  EXPECT_TRUE(encode(sig, {Value{Null{}}, Value{std::int64_t{0}}}).args(0).null());
+  // Text against its buffer: [string] needs room for the NUL.
+  const std::string text = "void f([in, out, string, size_is(n)] char* buf, int n)";
+  EXPECT_EQ(encode(text, {Value{std::string("abcd")}, Value{std::int64_t{5}}}).args(0).text(), "abcd");
+  expect_bad([&] { encode(text, {Value{std::string("abcde")}, Value{std::int64_t{5}}}); }, "buf");
+  // wchar_t units: U+1F600 is two UTF-16 units on Windows, one UTF-32 unit on Linux.
+  const std::string wide = "void f([in, out, string, size(2)] wchar_t* w)";
+  EXPECT_EQ(encode(wide, {Value{std::string("\xF0\x9F\x98\x80")}}).args(0).text(), "\xF0\x9F\x98\x80");
+  expect_bad([&] { encode(wide, {Value{std::string("\xF0\x9F\x98\x80")}}, 4, true); }, "w");
+  // An [out] buffer's count is capped before anything is sent.
+  expect_bad([&] { encode("void f([out, size_is(n)] int* o, uint32_t n)", {Value{std::uint64_t{0xFFFFFFFFu}}}); }, "o");
+}
+
+TEST(Marshal, StructsAreObjectsKeyedByField) {
+  const std::string sig =
+      "struct Point { int x; int y; }; struct Shape { char name[4]; struct Point pts[2]; int n; "
+      "[size_is(n)] struct Point* more; }; int f([in] struct Shape* s)";
+  const Object pt{{"x", Value{std::int64_t{1}}}, {"y", Value{std::int64_t{2}}}};
+  const Object shape{{"name", Value{std::string("abc")}}, {"pts", Value{List{Value{pt}}}},
+                     {"n", Value{std::int64_t{1}}}, {"more", Value{List{Value{pt}}}}};
+  const wire::Call call = encode(sig, {Value{shape}});
+  const wire::ValueList& fields = call.args(0).list();
+  ASSERT_EQ(fields.items_size(), 4);
+  EXPECT_EQ(fields.items(0).text(), "abc");
+  EXPECT_EQ(fields.items(1).list().items(0).list().items(1).i(), 2);
+  EXPECT_EQ(fields.items(3).list().items_size(), 1);
+
+  Object missing = shape;
+  missing.erase("n");
+  expect_bad([&] { encode(sig, {Value{missing}}); }, "s");
+  Object unknown = shape;
+  unknown.emplace("z", Value{std::int64_t{0}});
+  expect_bad([&] { encode(sig, {Value{unknown}}); }, "s");
+  Object long_name = shape;
+  long_name["name"] = Value{std::string("abcde")};
+  expect_bad([&] { encode(sig, {Value{long_name}}); }, "s.name");
+  Object wrong_count = shape;
+  wrong_count["n"] = Value{std::int64_t{2}};
+  expect_bad([&] { encode(sig, {Value{wrong_count}}); }, "s.more");
+  Object bad_field = shape;
+  bad_field["pts"] = Value{List{Value{Object{{"x", Value{std::string("1")}}, {"y", Value{std::int64_t{2}}}}}}};
+  expect_bad([&] { encode(sig, {Value{bad_field}}); }, "s.pts[0].x");
+}
+
+TEST(Marshal, VariadicExtrasAreTyped) {
+  const std::string sig = "int fmt(const char* f, ...)";
+  const wire::Call call = encode(sig, {Value{std::string("%d %f %s")}, Value{Object{{"int", Value{std::int64_t{3}}}}},
+                                       Value{Object{{"double", Value{1.5}}}}, Value{Object{{"string", Value{std::string("x")}}}}});
+  ASSERT_EQ(call.args_size(), 4);
+  ASSERT_EQ(call.extra_types_size(), 3);
+  EXPECT_EQ(call.extra_types(0).scalar(), wire::INT);
+  EXPECT_EQ(call.extra_types(1).scalar(), wire::DOUBLE);
+  EXPECT_EQ(call.extra_types(2).kind(), wire::TypeNode::POINTER);
+  EXPECT_EQ(call.args(3).text(), "x");
+  expect_bad([&] { encode(sig, {Value{std::string("%d")}, Value{std::int64_t{3}}}); }, "extra argument 1");
+  expect_bad([&] { encode(sig, {Value{std::string("%d")}, Value{Object{{"quux", Value{std::int64_t{3}}}}}}); },
+             "extra argument 1");
+  expect_bad([&] { encode(sig, {Value{std::string("%d")}, Value{Object{{"int", Value{std::int64_t{1} << 40}}}}}); },
+             "extra argument 1");
+  EXPECT_EQ(error_of([&] { encode("int g(int a)", {Value{std::int64_t{1}}, Value{Object{{"int", Value{std::int64_t{3}}}}}}); })
+                .kind(),
+            ErrorKind::bad_argument);
+}
+
+TEST(Marshal, RepliesDecodeByType) {
+  const WireSignature s = lower_text(
+      "struct P { int x; bool ok; }; bool f([out] struct P* p, [out, size(2)] int* two, [in, out] int* io, int plain)");
+  wire::CallReply r;
+  r.mutable_ret()->set_i(1);
+  wire::ValueList* p = r.add_out()->mutable_list();
+  p->add_items()->set_i(-4);
+  p->add_items()->set_u(1);
+  wire::ValueList* two = r.add_out()->mutable_list();
+  two->add_items()->set_i(7);
+  two->add_items()->set_i(8);
+  r.add_out()->set_i(9);
+  r.add_out()->set_null(true);
+  const CallResult out = decode_reply(s, r);
+  EXPECT_EQ(std::get<bool>(out.ret), true);
+  ASSERT_EQ(out.out.size(), 3u);  // the [out] and [in, out] parameters only
+  const Object& obj = std::get<Object>(out.out.at("p"));
+  EXPECT_EQ(std::get<std::int64_t>(obj.at("x")), -4);
+  EXPECT_EQ(std::get<bool>(obj.at("ok")), true);
+  const List& l = std::get<List>(out.out.at("two"));
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_EQ(std::get<std::int64_t>(l[1]), 8);
+  EXPECT_EQ(std::get<std::int64_t>(out.out.at("io")), 9);
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -38,6 +39,20 @@ inline BridgeOptions options_for(const Target& t) {
   o.policy.call_timeout = std::chrono::milliseconds(20000);
   return o;
 }
+
+// A bridge to the parameter's surrogate with its sample library loaded.
+class SampleTest : public ::testing::TestWithParam<Target> {
+ protected:
+  void SetUp() override {
+    if (GetParam().arch == Arch::x86) {
+      ASSERT_TRUE(kHave32) << "this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)";
+    }
+    bridge_ = std::make_unique<Bridge>(options_for(GetParam()));
+    lib_ = std::make_unique<Library>(bridge_->load(GetParam().sample));
+  }
+  std::unique_ptr<Bridge> bridge_;
+  std::unique_ptr<Library> lib_;
+};
 
 // The dllbridge::Error `f` throws (a test failure if it throws none).
 template <class F>

@@ -51,8 +51,9 @@ struct FunctionState {
       reg->set_library(lib);
       reg->set_name(options.symbol.empty() ? name : options.symbol);
       reg->set_conv(static_cast<wire::CallConv>(conv));
-      reg->set_ret(signature.ret.kind);
-      for (const WireParam& p : signature.params) reg->add_params(p.kind);
+      *reg->mutable_ret() = signature.ret;
+      for (const wire::TypeNode& p : signature.params) *reg->add_params() = p;
+      reg->set_variadic(signature.variadic);
       const wire::Reply reply = session.request(std::move(req), timeout);
       if (!reply.has_register_function()) {
         throw Error(ErrorKind::protocol, "register answered with something else");
@@ -141,15 +142,8 @@ Function Library::function(std::string_view text, FunctionOptions options) const
 CallResult Function::call(const std::vector<Value>& args,
                           std::optional<std::chrono::milliseconds> timeout) const {
   const detail::FunctionState& s = *state_;
-  if (args.size() != s.signature.params.size()) {
-    throw Error(ErrorKind::bad_argument, s.name + " takes " + std::to_string(s.signature.params.size()) +
-                                             " argument(s), got " + std::to_string(args.size()));
-  }
   wire::Request req;
-  wire::Call* call = req.mutable_call();
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    *call->add_args() = detail::encode_argument(s.signature.params[i], args[i]);
-  }
+  detail::encode_call(s.signature, args, *req.mutable_call());
   detail::Supervisor& sup = *s.library->supervisor;
   const auto deadline = timeout ? *timeout : s.options.timeout.value_or(sup.options().policy.call_timeout);
   const wire::Reply reply = sup.execute(
@@ -160,12 +154,7 @@ CallResult Function::call(const std::vector<Value>& args,
       },
       s.options.idempotent, deadline, true);
   if (!reply.has_call()) throw Error(ErrorKind::protocol, "call answered with something else");
-  const wire::CallReply& r = reply.call();
-  CallResult out;
-  out.ret = detail::decode_result(s.signature.ret, r.ret());
-  out.last_error = r.last_error();
-  out.elapsed = std::chrono::nanoseconds(r.elapsed_ns());
-  return out;
+  return detail::decode_reply(s.signature, reply.call());
 }
 
 std::string Function::resolved_name() const { return state_->resolved_name(); }
@@ -173,7 +162,7 @@ const std::string& Function::name() const { return state_->name; }
 
 std::vector<std::string> Function::parameter_names() const {
   std::vector<std::string> names;
-  for (const auto& p : state_->signature.params) names.push_back(p.name);
+  for (const auto& p : state_->signature.params) names.push_back(p.name());
   return names;
 }
 

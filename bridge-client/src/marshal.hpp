@@ -1,7 +1,9 @@
-// From a parsed signature to what travels: wire scalar kinds for the
-// registration, and checked wire values for each call.
+// From a parsed signature to what travels: a type tree per parameter for the
+// registration (sizes and layout stay with the surrogate), and checked wire
+// values for each call; results and [out] parameters back to Values.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -17,27 +19,41 @@ struct TargetAbi {
   bool windows = false;
 };
 
-// One parameter (or the return value) as the wire sees it.
-struct WireParam {
+// Caps the client checks before sending (the surrogate checks its own).
+inline constexpr std::uint64_t kMaxElements = 1u << 24;  // elements of one buffer
+inline constexpr int kMaxNesting = 8;                      // structs / pointers inside each other
+
+// A declared function as the wire sees it.
+struct WireSignature {
+  TargetAbi abi;
   std::string name;
-  wire::Scalar kind = wire::SCALAR_VOID;
-  unsigned size = 0;       // bytes in the surrogate's ABI (integers)
-  bool is_signed = false;  // integers
+  wire::TypeNode ret;
+  std::vector<wire::TypeNode> params;  // each carries its parameter name
+  // The parameters that take an argument in a call, in order: all but [out]
+  // ones (an [out, size_is(*)] parameter takes its element count).
+  std::vector<std::size_t> inputs;
+  bool variadic = false;
 };
 
-// What a registration needs: every parameter's and the return value's kind.
-// Throws Error(bad_signature) for constructs this version cannot marshal.
-struct WireSignature {
-  WireParam ret;
-  std::vector<WireParam> params;
-};
+// Throws Error(bad_signature) naming the parameter for constructs that
+// cannot be marshaled (a data pointer without direction, [out] text without
+// a size, pointers to pointers to data, self-nesting structs).
 WireSignature lower(const sig::Function& fn, const TargetAbi& abi);
 
-// Checks `value` against `param` and encodes it. Throws Error(bad_argument)
-// naming the parameter when it does not fit.
-wire::Value encode_argument(const WireParam& param, const Value& value);
+// Checks `args` (one per input parameter, then for a variadic function the
+// extra arguments as {"type": value}) and encodes them into `call`: one wire
+// value per parameter, then the extras with their types. Throws
+// Error(bad_argument) naming the parameter when anything does not fit, before
+// anything is sent.
+void encode_call(const WireSignature& s, const std::vector<Value>& args, wire::Call& call);
 
-// Decodes a result of kind `param.kind`.
-Value decode_result(const WireParam& param, const wire::Value& value);
+// A wire value of type `t` as a Value (Object for structs, List for arrays).
+Value decode_value(const wire::TypeNode& t, const wire::Value& v);
+
+// The return value and the [out] / [in, out] parameters of a reply.
+CallResult decode_reply(const WireSignature& s, const wire::CallReply& reply);
+
+// The element count in wchar_t units of UTF-8 `text` on the target.
+std::size_t wide_units(const std::string& text, const TargetAbi& abi);
 
 }  // namespace dllbridge::detail

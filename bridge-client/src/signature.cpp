@@ -397,7 +397,11 @@ class Parser {
           if (w == "size_is") {
             sp.size_is = tok.pos;
             sp.size_is_name = peek().pos;
-            a.size_is = std::string(expect_ident("a parameter or field name").text);
+            if (accept('*')) {
+              a.size_is = "*";  // the element count is the length of the value passed (typed API spans)
+            } else {
+              a.size_is = std::string(expect_ident("a parameter or field name").text);
+            }
           } else {
             sp.size = tok.pos;
             if (peek().kind != Tok::Number) fail(peek().pos, "expected a number but found " + describe(peek()));
@@ -444,7 +448,7 @@ class Parser {
   static void check_siblings(const std::vector<Parsed<Decl>>& list, const char* what, const std::string& where) {
     for (std::size_t i = 0; i < list.size(); ++i) {
       const Decl& d = list[i].decl;
-      if (d.attrs.size_is) {
+      if (d.attrs.size_is && *d.attrs.size_is != "*") {
         const Decl* target = nullptr;
         for (const auto& o : list) {
           if (o.decl.name == *d.attrs.size_is) target = &o.decl;

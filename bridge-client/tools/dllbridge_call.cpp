@@ -19,7 +19,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-dllbridge::Value to_value(const json& j, const std::string& where) {
+// JSON (contracts section 4) to a Value: arrays become lists, objects
+// structs (or a typed variadic argument such as {"int": 3}).
+dllbridge::Value to_value(const json& j, const std::string& where, int depth = 0) {
+  if (depth > 16) throw dllbridge::Error(dllbridge::ErrorKind::bad_argument, where + ": nested too deeply");
   switch (j.type()) {
     case json::value_t::null: return dllbridge::Null{};
     case json::value_t::boolean: return j.get<bool>();
@@ -27,9 +30,18 @@ dllbridge::Value to_value(const json& j, const std::string& where) {
     case json::value_t::number_unsigned: return j.get<std::uint64_t>();
     case json::value_t::number_float: return j.get<double>();
     case json::value_t::string: return j.get<std::string>();
+    case json::value_t::array: {
+      dllbridge::List list;
+      for (const json& item : j) list.push_back(to_value(item, where, depth + 1));
+      return list;
+    }
+    case json::value_t::object: {
+      dllbridge::Object obj;
+      for (const auto& [key, item] : j.items()) obj.emplace(key, to_value(item, where, depth + 1));
+      return obj;
+    }
     default:
-      throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
-                             where + ": arrays and objects are not supported by this version");
+      throw dllbridge::Error(dllbridge::ErrorKind::bad_argument, where + ": not a JSON value this tool passes");
   }
 }
 
@@ -39,11 +51,19 @@ json to_json(const dllbridge::Value& v) {
         using T = std::decay_t<decltype(x)>;
         if constexpr (std::is_same_v<T, dllbridge::Null>) {
           return nullptr;
+        } else if constexpr (std::is_same_v<T, dllbridge::List>) {
+          json a = json::array();
+          for (const dllbridge::Value& item : x) a.push_back(to_json(item));
+          return a;
+        } else if constexpr (std::is_same_v<T, dllbridge::Object>) {
+          json o = json::object();
+          for (const auto& [key, item] : x) o[key] = to_json(item);
+          return o;
         } else {
           return x;
         }
       },
-      v);
+      v.base());
 }
 
 json error_json(dllbridge::ErrorKind kind, const std::string& message) {
@@ -94,8 +114,10 @@ Outcome run_call(const dllbridge::Function& fn, const std::vector<dllbridge::Val
     elapsed_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
     latencies_us.push_back(elapsed_us);
   }
+  json out = json::object();
+  for (const auto& [name, value] : result.out) out[name] = to_json(value);
   json body = {{"return", to_json(result.ret)},
-               {"out", json::object()},
+               {"out", out},
                {"last_error", result.last_error},
                {"elapsed_us", elapsed_us},
                {"dll_us", std::chrono::duration<double, std::micro>(result.elapsed).count()}};
@@ -132,6 +154,7 @@ void print_text(const json& body) {
     return;
   }
   std::cout << "return: " << body["return"].dump() << "\n"
+            << "out: " << body["out"].dump() << "\n"
             << "last_error: " << body["last_error"].dump() << "\n"
             << "elapsed_us: " << body["elapsed_us"].get<double>() << "\n";
   if (body.contains("latency_us")) std::cout << "latency_us: " << body["latency_us"].dump() << "\n";
@@ -214,7 +237,15 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", options.surrogate_log_level, "surrogate log level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.positionals_at_end(false);
-  CLI11_PARSE(app, argc, argv);
+  // CLI11 splits a vector option's "[a,b]" into elements; a JSON array
+  // argument must stay one argument, and JSON allows leading white space.
+  std::vector<std::string> kept(argv, argv + argc);
+  std::vector<char*> args;
+  for (std::string& a : kept) {
+    if (a.size() > 1 && a.front() == '[' && a.back() == ']') a.insert(0, " ");
+    args.push_back(a.data());
+  }
+  CLI11_PARSE(app, argc, args.data());
 
   options.arch = arch == "64" ? dllbridge::Arch::x64 : dllbridge::Arch::x86;
   std::optional<std::chrono::milliseconds> timeout;

@@ -1,5 +1,6 @@
 #include "dispatcher.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -7,16 +8,18 @@
 
 #include "errors.hpp"
 #include "ffi_types.hpp"
-#include "text.hpp"
+#include "marshal.hpp"
 
 namespace dllbridge::surrogate {
 
 struct Dispatcher::Function {
   std::string name;           // the export that matched
   void* address = nullptr;
-  ffi_cif cif{};
-  NativeType ret{};
-  std::vector<NativeType> params;
+  ffi_abi abi = FFI_DEFAULT_ABI;
+  bool variadic = false;
+  ffi_cif cif{};              // fixed-argument functions: built once
+  Layout ret;
+  std::vector<Layout> params;
   std::vector<ffi_type*> arg_types;  // cif points into this
 };
 
@@ -79,9 +82,9 @@ wire::RegisterFunctionReply Dispatcher::register_function(const wire::RegisterFu
     throw Failure(wire::PROTOCOL, "unknown library id " + std::to_string(req.library()));
   }
   // The same declaration registered twice shares one call interface.
-  std::string key = std::to_string(req.library()) + '/' + req.name() + '/' +
-                    std::to_string(req.conv()) + '/' + std::to_string(req.ret());
-  for (int p : req.params()) key += ',' + std::to_string(p);
+  std::string key = std::to_string(req.library()) + '/' + req.name() + '/' + std::to_string(req.conv()) +
+                    (req.variadic() ? "/..." : "/") + req.ret().SerializeAsString();
+  for (const wire::TypeNode& p : req.params()) key += '|' + p.SerializeAsString();
   wire::RegisterFunctionReply out;
   if (auto it = function_ids_.find(key); it != function_ids_.end()) {
     out.set_function(it->second);
@@ -90,18 +93,20 @@ wire::RegisterFunctionReply Dispatcher::register_function(const wire::RegisterFu
   }
 
   auto fn = std::make_unique<Function>();
-  fn->ret = native_type(req.ret());
-  if (req.ret() == wire::WSTRING) {
-    throw Failure(wire::BAD_SIGNATURE, "wchar_t* return values are not supported yet");
+  TypeBudget budget;
+  fn->ret = build_layout(req.ret(), Role::Return, 0, budget);
+  if (fn->ret.kind != wire::TypeNode::SCALAR && fn->ret.kind != wire::TypeNode::STRUCT) {
+    throw Failure(wire::BAD_SIGNATURE, "a function returns a scalar, text or a struct");
   }
   std::size_t stack_bytes = 0;
-  for (int p : req.params()) {
-    const NativeType t = native_type(static_cast<wire::Scalar>(p));
-    if (t.carrier == Carrier::None) throw Failure(wire::BAD_SIGNATURE, "a parameter cannot be void");
-    fn->params.push_back(t);
-    fn->arg_types.push_back(t.ffi);
-    stack_bytes += (t.size + 3) / 4 * 4;  // i386 stack slots are 4 bytes
+  for (const wire::TypeNode& p : req.params()) {
+    fn->params.push_back(build_layout(p, Role::Parameter, 0, budget));
+    fn->arg_types.push_back(fn->params.back().ffi);
+    stack_bytes += (fn->params.back().size + 3) / 4 * 4;  // i386 stack slots are 4 bytes
   }
+  check_count_refs(fn->params, "the parameters of '" + req.name() + "'");
+  fn->abi = native_abi(req.conv());
+  fn->variadic = req.variadic();
 
   const Library& lib = libraries_[req.library() - 1];
   for (const std::string& candidate : symbol_candidates(req.name(), stack_bytes)) {
@@ -116,12 +121,13 @@ wire::RegisterFunctionReply Dispatcher::register_function(const wire::RegisterFu
                                               std::to_string(stack_bytes) + ") in " + lib.path());
   }
 
-  const ffi_status status =
-      ffi_prep_cif(&fn->cif, native_abi(req.conv()), static_cast<unsigned>(fn->arg_types.size()),
-                   fn->ret.ffi, fn->arg_types.data());
-  if (status != FFI_OK) {
-    throw Failure(wire::BAD_SIGNATURE, "libffi cannot build a call interface for '" + req.name() +
-                                           "' (status " + std::to_string(int(status)) + ")");
+  if (!fn->variadic) {
+    const ffi_status status = ffi_prep_cif(&fn->cif, fn->abi, static_cast<unsigned>(fn->arg_types.size()),
+                                           fn->ret.ffi, fn->arg_types.data());
+    if (status != FFI_OK) {
+      throw Failure(wire::BAD_SIGNATURE, "libffi cannot build a call interface for '" + req.name() +
+                                             "' (status " + std::to_string(int(status)) + ")");
+    }
   }
   functions_.push_back(std::move(fn));
   const auto id = static_cast<std::uint32_t>(functions_.size());
@@ -131,22 +137,6 @@ wire::RegisterFunctionReply Dispatcher::register_function(const wire::RegisterFu
   spdlog::debug("registered {} as function {}", functions_.back()->name, id);
   return out;
 }
-
-namespace {
-
-// Reinterprets the low `size` bytes of `bits` as a signed / unsigned integer.
-std::int64_t sign_extend(std::uint64_t bits, std::size_t size) {
-  if (size >= 8) return static_cast<std::int64_t>(bits);
-  const unsigned shift = 64 - 8 * static_cast<unsigned>(size);
-  return static_cast<std::int64_t>(bits << shift) >> shift;
-}
-std::uint64_t zero_extend(std::uint64_t bits, std::size_t size) {
-  return size >= 8 ? bits : bits & ((std::uint64_t{1} << (8 * size)) - 1);
-}
-
-constexpr std::size_t kMaxReturnedText = 1u << 20;
-
-}  // namespace
 
 wire::CallReply Dispatcher::call(const wire::Call& req) {
   const Function* found = nullptr;
@@ -158,67 +148,50 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
     found = functions_[req.function() - 1].get();
   }
   const Function& fn = *found;
-  if (static_cast<std::size_t>(req.args_size()) != fn.params.size()) {
-    throw Failure(wire::BAD_ARGUMENT, fn.name + " takes " + std::to_string(fn.params.size()) +
-                                          " arguments, got " + std::to_string(req.args_size()));
+  if (!fn.variadic && req.extra_types_size() != 0) {
+    throw Failure(wire::BAD_ARGUMENT, fn.name + " is not variadic, got extra argument types");
+  }
+  const std::size_t fixed = fn.params.size();
+  const std::size_t n = fixed + static_cast<std::size_t>(req.extra_types_size());
+  if (static_cast<std::size_t>(req.args_size()) != n) {
+    throw Failure(wire::BAD_ARGUMENT, fn.name + " takes " + std::to_string(n) + " arguments, got " +
+                                          std::to_string(req.args_size()));
   }
 
-  const std::size_t n = fn.params.size();
-  std::vector<std::uint64_t> slots(n);   // 8 bytes hold any scalar argument
-  std::vector<void*> values(n);
-  std::vector<std::string> texts(n);      // keeps text arguments alive
-  std::vector<std::wstring> wide(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const wire::Value& v = req.args(static_cast<int>(i));
-    const NativeType& t = fn.params[i];
-    values[i] = &slots[i];
-    switch (t.carrier) {
-      case Carrier::Signed: {
-        const std::int64_t x = v.v_case() == wire::Value::kU ? static_cast<std::int64_t>(v.u()) : v.i();
-        std::memcpy(&slots[i], &x, t.size);  // little-endian: low bytes first
-        break;
-      }
-      case Carrier::Unsigned: {
-        const std::uint64_t x = v.v_case() == wire::Value::kI ? static_cast<std::uint64_t>(v.i()) : v.u();
-        std::memcpy(&slots[i], &x, t.size);
-        break;
-      }
-      case Carrier::Floating:
-        if (t.size == sizeof(float)) {
-          const float f = static_cast<float>(v.f());
-          std::memcpy(&slots[i], &f, sizeof f);
-        } else {
-          const double d = v.f();
-          std::memcpy(&slots[i], &d, sizeof d);
-        }
-        break;
-      case Carrier::Text:
-      case Carrier::WideText: {
-        void* p = nullptr;
-        if (v.v_case() == wire::Value::kText) {
-          if (t.carrier == Carrier::Text) {
-            texts[i] = v.text();
-            p = texts[i].data();  // std::string keeps a NUL after the data
-          } else {
-            wide[i] = utf8_to_wide(v.text());
-            p = wide[i].data();
-          }
-        } else if (v.v_case() != wire::Value::kNull) {
-          throw Failure(wire::BAD_ARGUMENT, "argument " + std::to_string(i) + " of " + fn.name +
-                                                " must be text or null");
-        }
-        std::memcpy(&slots[i], &p, sizeof p);
-        break;
-      }
-      case Carrier::None:
-        break;
+  // Variadic calls: the extra arguments' types come with each call.
+  std::vector<Layout> extras;
+  std::vector<ffi_type*> arg_types = fn.arg_types;
+  TypeBudget budget;
+  for (const wire::TypeNode& t : req.extra_types()) {
+    extras.push_back(build_layout(t, Role::Extra, 0, budget));
+    arg_types.push_back(extras.back().ffi);
+  }
+  ffi_cif var_cif{};
+  const ffi_cif* cif = &fn.cif;
+  if (fn.variadic) {
+    const ffi_status status = ffi_prep_cif_var(&var_cif, fn.abi, static_cast<unsigned>(fixed),
+                                               static_cast<unsigned>(n), fn.ret.ffi, arg_types.data());
+    if (status != FFI_OK) {
+      throw Failure(wire::BAD_ARGUMENT, "libffi cannot call " + fn.name + " with these extra arguments (status " +
+                                            std::to_string(int(status)) + ")");
     }
+    cif = &var_cif;
   }
 
-  alignas(16) unsigned char ret[16] = {};
+  CallMemory mem;
+  std::vector<unsigned char*> slots(n);
+  std::vector<void*> values(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Layout& t = i < fixed ? fn.params[i] : extras[i - fixed];
+    slots[i] = mem.allocate(std::max<std::size_t>(t.size, sizeof(std::uint64_t)), t.name);
+    write_value(t, req.args(static_cast<int>(i)), slots[i], mem, &req.args());
+    values[i] = slots[i];
+  }
+  unsigned char* ret = mem.allocate(std::max<std::size_t>(fn.ret.size, 16), "return value");
+
   clear_last_error();
   const auto start = std::chrono::steady_clock::now();
-  ffi_call(const_cast<ffi_cif*>(&fn.cif), FFI_FN(fn.address), ret, values.data());
+  ffi_call(const_cast<ffi_cif*>(cif), FFI_FN(fn.address), ret, values.data());
   const auto stop = std::chrono::steady_clock::now();
   const std::int64_t last_error = read_last_error();
 
@@ -226,42 +199,17 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
   out.set_last_error(last_error);
   out.set_elapsed_ns(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count()));
-  // libffi widens integer results narrower than a register to ffi_arg.
-  std::uint64_t bits = 0;
-  if (fn.ret.size < sizeof(ffi_arg)) {
-    ffi_arg a;
-    std::memcpy(&a, ret, sizeof a);
-    bits = a;
-  } else {
-    std::memcpy(&bits, ret, std::min<std::size_t>(fn.ret.size, sizeof bits));
-  }
-  wire::Value* r = out.mutable_ret();
-  switch (fn.ret.carrier) {
-    case Carrier::None: r->set_null(true); break;
-    case Carrier::Signed: r->set_i(sign_extend(bits, fn.ret.size)); break;
-    case Carrier::Unsigned: r->set_u(zero_extend(bits, fn.ret.size)); break;
-    case Carrier::Floating:
-      if (fn.ret.size == sizeof(float)) {
-        float f;
-        std::memcpy(&f, ret, sizeof f);
-        r->set_f(f);
-      } else {
-        double d;
-        std::memcpy(&d, ret, sizeof d);
-        r->set_f(d);
-      }
-      break;
-    case Carrier::Text: {
-      const char* p;
-      std::memcpy(&p, ret, sizeof p);
-      if (p == nullptr) {
-        r->set_null(true);
-      } else {
-        r->set_text(std::string(p, strnlen(p, kMaxReturnedText)));
-      }
-      break;
+  *out.mutable_ret() = read_return(fn.ret, ret);
+  for (std::size_t i = 0; i < fixed; ++i) {
+    const Layout& t = fn.params[i];
+    wire::Value* o = out.add_out();
+    if (t.kind == wire::TypeNode::POINTER && (t.dir == wire::DIR_OUT || t.dir == wire::DIR_INOUT)) {
+      void* p;
+      std::memcpy(&p, slots[i], sizeof p);  // the buffer we passed (the DLL got a copy of the pointer)
+      *o = read_pointee(t, p, mem);
+    } else {
+      o->set_null(true);
     }
-    case Carrier::WideText: break;  // rejected at registration
   }
   return out;
 }

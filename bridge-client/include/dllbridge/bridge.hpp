@@ -129,6 +129,11 @@ class DLLBRIDGE_API Library {
   TypedFunction<Signature> function(const std::string& name, CallConv conv = CallConv::Cdecl,
                                     FunctionOptions options = {}) const;
 
+  // Typed variadic (cdecl) function: Signature names the fixed parameters;
+  // the extra arguments of each call are typed by their C++ types.
+  template <class Signature>
+  VariadicFunction<Signature> variadic(const std::string& name, FunctionOptions options = {}) const;
+
   const std::string& path() const;
 
  private:
@@ -140,9 +145,14 @@ class DLLBRIDGE_API Library {
 // A callable export with a known signature.
 class DLLBRIDGE_API Function {
  public:
-  // Calls the function. `args` holds one value per parameter; each is checked
-  // against its parameter before anything is sent (Error(bad_argument) names
-  // the parameter). Other failures: timeout (past `timeout`, or the default),
+  // Calls the function. `args` holds one value per parameter that is not
+  // [out] (an [out, size_is(*)] one takes its element count), then for a
+  // variadic function the extra arguments as Object{{"int", 3}}. Values are
+  // as in docs/contracts section 4: List for arrays and buffers, Object for
+  // structs, text for char buffers, integers for handles, Null for a null
+  // pointer. Each is checked against its parameter before anything is sent
+  // (Error(bad_argument) names the parameter). The result holds the return
+  // value and every [out] / [in, out] parameter by name (CallResult::out). Other failures: timeout (past `timeout`, or the default),
   // crashed (the surrogate died; names the signal), circuit_open, protocol.
   // Error::may_have_run() tells whether the call may have run.
   CallResult call(const std::vector<Value>& args,
@@ -167,8 +177,19 @@ TypedFunction<Signature> Library::function(const std::string& name, CallConv con
   return TypedFunction<Signature>(function(detail::typed_declaration<Signature>(name, conv), options));
 }
 
+template <class Signature>
+VariadicFunction<Signature> Library::variadic(const std::string& name, FunctionOptions options) const {
+  return VariadicFunction<Signature>(
+      function(detail::typed_declaration<Signature>(name, CallConv::Cdecl, true), options));
+}
+
 template <class R, class... A>
-TypedFunction<R(A...)>::TypedFunction(Function f)
-    : function_(std::make_shared<Function>(std::move(f))) {}
+detail::TypedBase<R, A...>::TypedBase(Function f) : function_(std::make_shared<Function>(std::move(f))) {}
+
+template <class R, class... A>
+TypedFunction<R(A...)>::TypedFunction(Function f) : detail::TypedBase<R, A...>(std::move(f)) {}
+
+template <class R, class... A>
+VariadicFunction<R(A...)>::VariadicFunction(Function f) : detail::TypedBase<R, A...>(std::move(f)) {}
 
 }  // namespace dllbridge

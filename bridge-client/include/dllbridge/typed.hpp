@@ -1,11 +1,25 @@
 // The typed API: a C++ function type names the signature at compile time and
 // converts arguments and results; underneath it is the dynamic API.
+//
+//   struct Point { int32_t x, y; };
+//   DLLBRIDGE_DESCRIBE(Point, "point", DLLBRIDGE_FIELD(Point, x), DLLBRIDGE_FIELD(Point, y));
+//
+//   auto sum = lib.function<int32_t(dllbridge::In<int32_t>, int32_t)>("sum_i32");
+//   sum(dllbridge::in(values), int32_t(values.size()));
+//   auto make = lib.function<Point(int32_t, int32_t)>("point_make");
+//   auto divmod = lib.function<int32_t(int32_t, int32_t, Out<int32_t>, Out<int32_t>)>("divmod");
+//   int32_t q, r;
+//   divmod(17, 5, dllbridge::out(q), dllbridge::out(r));
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <set>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -17,55 +31,323 @@ namespace dllbridge {
 
 class Function;
 
+// An opaque pointer of the surrogate's process (void*, HANDLE): a number
+// that only means something when passed back to the same session.
+struct Handle {
+  std::uint64_t value = 0;
+  explicit operator bool() const noexcept { return value != 0; }
+  friend bool operator==(Handle a, Handle b) noexcept { return a.value == b.value; }
+  friend bool operator!=(Handle a, Handle b) noexcept { return a.value != b.value; }
+};
+
+// C types whose size is the DLL's, not this program's: `size_t` and `long`
+// are 4 bytes in a 32-bit DLL, `BOOL` is a 4-byte int. Use these where the
+// C declaration says so (a plain std::size_t would be spelled uint64_t).
+template <class Rep, char Tag>
+struct Native {
+  Rep value{};
+  Native() = default;
+  Native(Rep v) : value(v) {}  // NOLINT: converts like the C type would
+  operator Rep() const noexcept { return value; }
+};
+using SizeT = Native<std::uint64_t, 's'>;
+using Long = Native<std::int64_t, 'l'>;
+using ULong = Native<std::uint64_t, 'L'>;
+using WinBool = Native<std::int32_t, 'B'>;
+
+// Pointer parameters with their direction: the memory behind the pointer, in
+// this process. `Count` names the parameter (by position, from 0) that holds
+// the element count, as [size_is(argCount)]; by default the count is the
+// span's size. A null `data` passes a null pointer.
+//
+// Text buffers (char, wchar_t, char16_t elements) travel as text: an Out or
+// InOut one comes back NUL-terminated within its size. Give an InOut text
+// buffer its Count parameter so the DLL sees the whole buffer, not just the
+// text in it.
+enum class Dir { in = 1, out = 2, inout = 3 };
+template <class T, Dir D, int Count>
+struct Pointer {
+  using pointer = std::conditional_t<D == Dir::in, const T*, T*>;
+  pointer data = nullptr;
+  std::size_t size = 0;
+  Pointer() = default;
+  Pointer(pointer d, std::size_t n) : data(d), size(n) {}
+  template <int Other>  // what in() / out() / inout() make binds to any Count
+  Pointer(const Pointer<T, D, Other>& o) : data(o.data), size(o.size) {}
+};
+template <class T, int Count = -1>
+using In = Pointer<T, Dir::in, Count>;
+template <class T, int Count = -1>
+using Out = Pointer<T, Dir::out, Count>;
+template <class T, int Count = -1>
+using InOut = Pointer<T, Dir::inout, Count>;
+
+// The wrappers from a vector, a C array, pointer + size, or one object.
+template <class T> In<T> in(const std::vector<T>& v) { return {v.data(), v.size()}; }
+template <class T, std::size_t N> In<T> in(const T (&a)[N]) { return {a, N}; }
+template <class T> In<T> in(const T* p, std::size_t n) { return {p, n}; }
+template <class T> In<T> in(const T& one) { return {&one, 1}; }
+template <class T> Out<T> out(std::vector<T>& v) { return {v.data(), v.size()}; }
+template <class T, std::size_t N> Out<T> out(T (&a)[N]) { return {a, N}; }
+template <class T> Out<T> out(T* p, std::size_t n) { return {p, n}; }
+template <class T> Out<T> out(T& one) { return {&one, 1}; }
+template <class T> InOut<T> inout(std::vector<T>& v) { return {v.data(), v.size()}; }
+template <class T, std::size_t N> InOut<T> inout(T (&a)[N]) { return {a, N}; }
+template <class T> InOut<T> inout(T* p, std::size_t n) { return {p, n}; }
+template <class T> InOut<T> inout(T& one) { return {&one, 1}; }
+
+// A struct described once (DLLBRIDGE_DESCRIBE) and used by value, through
+// In / Out / InOut, in other described structs and as a return value.
+template <class S>
+struct Describe;
+
+template <class S, class F>
+struct FieldDesc {
+  const char* name;
+  F S::*member;
+};
+template <class S, class F>
+constexpr FieldDesc<S, F> field(const char* name, F S::*member) {
+  return {name, member};
+}
+
+// A pointer field to `count` elements, `count` naming an integer field of
+// the same struct ([size_is(count)]). The elements are sent with the
+// struct and, for Out / InOut structs, copied back into the memory the
+// pointer points to.
+template <class S, class E>
+struct SizedFieldDesc {
+  const char* name;
+  E* S::*member;
+  const char* count;
+};
+template <class S, class E>
+constexpr SizedFieldDesc<S, E> sized_field(const char* name, E* S::*member, const char* count) {
+  return {name, member, count};
+}
+
+// DLLBRIDGE_DESCRIBE(S, "c_name", DLLBRIDGE_FIELD(S, a), DLLBRIDGE_FIELD(S, b), ...)
+// at namespace scope: the fields in their C order; `c_name` is the struct's
+// name in signatures. Fields are scalars, fixed arrays, Handle, described
+// structs, and pointers with a count field: DLLBRIDGE_SIZED_FIELD(S, pts, n).
+#define DLLBRIDGE_FIELD(S, f) ::dllbridge::field(#f, &S::f)
+#define DLLBRIDGE_SIZED_FIELD(S, f, count) ::dllbridge::sized_field(#f, &S::f, #count)
+#define DLLBRIDGE_DESCRIBE(S, NAME, ...)                                       \
+  template <>                                                                  \
+  struct dllbridge::Describe<S> {                                              \
+    static constexpr const char* name = NAME;                                  \
+    static constexpr auto fields() { return std::make_tuple(__VA_ARGS__); }   \
+  }
+
 namespace detail {
 
-// The signature-language spelling of a C++ parameter / return type.
-template <class T, class = void>
-struct spelling;
-#define DLLBRIDGE_SPELL(T, S) \
-  template <>                 \
-  struct spelling<T> {        \
-    static constexpr const char* value = S; \
-  }
-DLLBRIDGE_SPELL(void, "void");
-DLLBRIDGE_SPELL(bool, "bool");
-DLLBRIDGE_SPELL(char, "char");
-DLLBRIDGE_SPELL(std::int8_t, "int8_t");
-DLLBRIDGE_SPELL(std::uint8_t, "uint8_t");
-DLLBRIDGE_SPELL(std::int16_t, "int16_t");
-DLLBRIDGE_SPELL(std::uint16_t, "uint16_t");
-DLLBRIDGE_SPELL(std::int32_t, "int32_t");
-DLLBRIDGE_SPELL(std::uint32_t, "uint32_t");
-DLLBRIDGE_SPELL(std::int64_t, "int64_t");
-DLLBRIDGE_SPELL(std::uint64_t, "uint64_t");
-DLLBRIDGE_SPELL(float, "float");
-DLLBRIDGE_SPELL(double, "double");
-DLLBRIDGE_SPELL(const char*, "const char*");
-DLLBRIDGE_SPELL(std::string, "const char*");
-DLLBRIDGE_SPELL(std::wstring, "const wchar_t*");
-#undef DLLBRIDGE_SPELL
+DLLBRIDGE_API std::string to_utf8(const std::wstring& text);
+DLLBRIDGE_API std::string to_utf8(const std::u16string& text);
+DLLBRIDGE_API std::wstring to_wstring(const std::string& utf8);
+DLLBRIDGE_API std::u16string to_u16string(const std::string& utf8);
 
 template <class T>
 using bare = std::remove_cv_t<std::remove_reference_t<T>>;
 
-// "R __conv name(A0, A1, ...)" for R(A...).
+template <class T, class = void>
+struct is_described : std::false_type {};
+template <class T>
+struct is_described<T, std::void_t<decltype(Describe<T>::name)>> : std::true_type {};
+
+template <class T>
+constexpr bool is_text_unit = std::is_same_v<T, char> || std::is_same_v<T, wchar_t> || std::is_same_v<T, char16_t>;
+
+template <class T>
+struct direction {
+  static constexpr int value = 0;
+  static constexpr int count = -1;
+};
+template <class T, Dir D, int C>
+struct direction<Pointer<T, D, C>> {
+  static constexpr int value = static_cast<int>(D);
+  static constexpr int count = C;
+  using elem = T;
+};
+
+// The signature-language spelling of a value type (no pointers).
+template <class T> struct native_spelling { static constexpr const char* value = nullptr; };
+template <> struct native_spelling<SizeT> { static constexpr const char* value = "size_t"; };
+template <> struct native_spelling<Long> { static constexpr const char* value = "long"; };
+template <> struct native_spelling<ULong> { static constexpr const char* value = "unsigned long"; };
+template <> struct native_spelling<WinBool> { static constexpr const char* value = "BOOL"; };
+
+template <class T>
+std::string type_name() {
+  if constexpr (native_spelling<T>::value != nullptr) {
+    return native_spelling<T>::value;
+  } else if constexpr (is_described<T>::value) {
+    return std::string("struct ") + Describe<T>::name;
+  } else if constexpr (std::is_same_v<T, Handle>) {
+    return "HANDLE";
+  } else if constexpr (std::is_same_v<T, void>) {
+    return "void";
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return "bool";
+  } else if constexpr (std::is_same_v<T, char>) {
+    return "char";
+  } else if constexpr (std::is_same_v<T, wchar_t> || std::is_same_v<T, char16_t>) {
+    return "wchar_t";  // text: converted to the DLL's wchar_t in the surrogate
+  } else if constexpr (std::is_same_v<T, float>) {
+    return "float";
+  } else if constexpr (std::is_same_v<T, double>) {
+    return "double";
+  } else if constexpr (std::is_integral_v<T>) {
+    static_assert(sizeof(T) <= 8, "no integer type of this size");
+    constexpr const char* kSigned[] = {"", "int8_t", "int16_t", "", "int32_t", "", "", "", "int64_t"};
+    constexpr const char* kUnsigned[] = {"", "uint8_t", "uint16_t", "", "uint32_t", "", "", "", "uint64_t"};
+    return std::is_signed_v<T> ? kSigned[sizeof(T)] : kUnsigned[sizeof(T)];
+  } else {
+    static_assert(sizeof(T) == 0, "this C++ type has no signature spelling (describe structs with DLLBRIDGE_DESCRIBE)");
+    return "";
+  }
+}
+
+// The struct definitions `T` needs, each once, inner ones first.
+template <class T>
+void collect_structs(std::string& out, std::set<std::string>& seen);
+
+template <class S, class F>
+void field_declaration(std::string& decl, std::string& defs, std::set<std::string>& seen, const FieldDesc<S, F>& f) {
+  if constexpr (std::is_array_v<F>) {
+    using E = std::remove_all_extents_t<F>;
+    collect_structs<E>(defs, seen);
+    decl += type_name<E>() + " " + f.name + "[" + std::to_string(std::extent_v<F>) + "]; ";
+  } else {
+    collect_structs<F>(defs, seen);
+    decl += type_name<F>() + " " + f.name + "; ";
+  }
+}
+
+template <class S, class E>
+void field_declaration(std::string& decl, std::string& defs, std::set<std::string>& seen,
+                       const SizedFieldDesc<S, E>& f) {
+  using B = std::remove_const_t<E>;
+  collect_structs<B>(defs, seen);
+  decl += std::string("[size_is(") + f.count + ")] " + type_name<B>() + "* " + f.name + "; ";
+}
+
+template <class T>
+void collect_structs(std::string& out, std::set<std::string>& seen) {
+  if constexpr (is_described<T>::value) {
+    if (!seen.insert(Describe<T>::name).second) return;
+    std::string decl = std::string("struct ") + Describe<T>::name + " { ";
+    std::apply([&](const auto&... f) { (field_declaration(decl, out, seen, f), ...); }, Describe<T>::fields());
+    out += decl + "}; ";
+  }
+}
+
+template <class T>
+void collect_param_structs(std::string& out, std::set<std::string>& seen) {
+  if constexpr (direction<T>::value != 0) {
+    collect_structs<bare<typename direction<T>::elem>>(out, seen);
+  } else {
+    collect_structs<T>(out, seen);
+  }
+}
+
+// A parameter's declaration: "int32_t arg0", "[out, size_is(*)] int32_t* arg2".
+template <class T>
+std::string param_declaration(std::size_t index) {
+  const std::string name = " arg" + std::to_string(index);
+  if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, const char*>) {
+    return "const char*" + name;
+  } else if constexpr (std::is_same_v<T, std::wstring> || std::is_same_v<T, std::u16string> ||
+                       std::is_same_v<T, const wchar_t*> || std::is_same_v<T, const char16_t*>) {
+    return "const wchar_t*" + name;
+  } else if constexpr (direction<T>::value != 0) {
+    using E = bare<typename direction<T>::elem>;
+    constexpr int count = direction<T>::count;
+    const char* dir[] = {"", "in", "out", "in, out"};
+    const std::string size = count < 0 ? "size_is(*)" : "size_is(arg" + std::to_string(count) + ")";
+    return "[" + std::string(dir[direction<T>::value]) + ", " + size + "] " + type_name<E>() + "*" + name;
+  } else {
+    return type_name<T>() + name;
+  }
+}
+
+template <class R>
+std::string return_declaration() {
+  if constexpr (std::is_same_v<R, std::string>) {
+    return "char*";
+  } else if constexpr (std::is_same_v<R, std::wstring> || std::is_same_v<R, std::u16string>) {
+    return "wchar_t*";
+  } else {
+    return type_name<R>();
+  }
+}
+
+// "struct ...; R __conv name(A0 arg0, A1 arg1, ...)" for R(A...).
 template <class Signature>
 struct declaration;
 template <class R, class... A>
 struct declaration<R(A...)> {
-  static std::string make(const std::string& name, CallConv conv) {
+  static std::string make(const std::string& name, CallConv conv, bool variadic = false) {
     static constexpr const char* kConv[] = {"__cdecl", "__stdcall", "__fastcall", "__thiscall"};
-    std::string text = std::string(spelling<bare<R>>::value) + " " +
-                       kConv[static_cast<int>(conv)] + " " + name + "(";
-    const char* params[] = {spelling<bare<A>>::value..., nullptr};
-    for (std::size_t i = 0; i < sizeof...(A); ++i) text += (i ? ", " : "") + std::string(params[i]);
+    std::string defs;
+    std::set<std::string> seen;
+    collect_structs<bare<R>>(defs, seen);
+    (collect_param_structs<bare<A>>(defs, seen), ...);
+    std::string text = defs + return_declaration<bare<R>>() + " " + kConv[static_cast<int>(conv)] + " " + name + "(";
+    std::size_t i = 0;
+    ((text += (i ? ", " : "") + param_declaration<bare<A>>(i), ++i), ...);
+    if (variadic) text += ", ...";
     return text + ")";
   }
 };
 
 template <class Signature>
-std::string typed_declaration(const std::string& name, CallConv conv) {
-  return declaration<Signature>::make(name, conv);
+std::string typed_declaration(const std::string& name, CallConv conv, bool variadic = false) {
+  return declaration<Signature>::make(name, conv, variadic);
+}
+
+template <class T>
+Value to_value(const T& v);
+
+// Elements of a span or array: text for text units, a list otherwise.
+template <class E>
+Value elements_value(const E* p, std::size_t n) {
+  if constexpr (is_text_unit<E>) {
+    std::size_t len = 0;
+    while (len < n && p[len] != 0) ++len;  // up to the first NUL
+    if constexpr (std::is_same_v<E, char>) {
+      return std::string(p, len);
+    } else {
+      return to_utf8(std::basic_string<E>(p, len));
+    }
+  } else {
+    List list;
+    list.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) list.push_back(to_value(p[i]));
+    return list;
+  }
+}
+
+// The element count a sized field's count field holds in `obj`.
+inline std::size_t count_in(const Object& obj, const char* count) {
+  auto it = obj.find(count);
+  if (it == obj.end()) return 0;
+  if (const auto* i = std::get_if<std::int64_t>(&it->second)) return *i > 0 ? static_cast<std::size_t>(*i) : 0;
+  if (const auto* u = std::get_if<std::uint64_t>(&it->second)) return static_cast<std::size_t>(*u);
+  return 0;
+}
+
+template <class S, class F>
+void put_field(Object& obj, const S& v, const FieldDesc<S, F>& f) {
+  obj.emplace(f.name, to_value(v.*(f.member)));
+}
+template <class S, class E>
+void put_field(Object&, const S&, const SizedFieldDesc<S, E>&) {}
+template <class S, class F>
+void put_sized_field(Object&, const S&, const FieldDesc<S, F>&) {}
+template <class S, class E>
+void put_sized_field(Object& obj, const S& v, const SizedFieldDesc<S, E>& f) {
+  const E* p = v.*(f.member);
+  obj.emplace(f.name, p ? elements_value(p, count_in(obj, f.count)) : Value(Null{}));
 }
 
 // C++ argument -> Value.
@@ -79,32 +361,116 @@ Value to_value(const T& v) {
     return static_cast<std::uint64_t>(v);
   } else if constexpr (std::is_integral_v<T>) {
     return static_cast<std::int64_t>(v);
+  } else if constexpr (std::is_same_v<T, Handle> || native_spelling<T>::value != nullptr) {
+    return v.value;
   } else if constexpr (std::is_same_v<T, const char*>) {
     return v ? Value(std::string(v)) : Value(Null{});
-  } else if constexpr (std::is_same_v<T, std::wstring>) {
-    // Sent as UTF-8; the surrogate converts to its own wchar_t.
-    std::string out;
-    for (wchar_t wc : v) {
-      auto cp = static_cast<std::uint32_t>(wc);
-      if (cp < 0x80) {
-        out += static_cast<char>(cp);
-      } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | cp >> 6);
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | cp >> 12);
-        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        out += static_cast<char>(0xF0 | cp >> 18);
-        out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
-        out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      }
-    }
-    return out;
+  } else if constexpr (std::is_same_v<T, const wchar_t*> || std::is_same_v<T, const char16_t*>) {
+    return v ? to_utf8(std::basic_string<std::remove_const_t<std::remove_pointer_t<T>>>(v)) : Value(Null{});
+  } else if constexpr (std::is_same_v<T, std::wstring> || std::is_same_v<T, std::u16string>) {
+    return to_utf8(v);  // the surrogate converts to its own wchar_t
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return v;
+  } else if constexpr (std::is_array_v<T>) {
+    return elements_value(v, std::extent_v<T>);
+  } else if constexpr (is_described<T>::value) {
+    Object obj;
+    std::apply([&](const auto&... f) { (put_field(obj, v, f), ...); }, Describe<T>::fields());
+    std::apply([&](const auto&... f) { (put_sized_field(obj, v, f), ...); }, Describe<T>::fields());
+    return obj;
+  } else if constexpr (direction<T>::value == 2) {  // Out: the element count, or null
+    if (v.data == nullptr) return Null{};
+    return static_cast<std::uint64_t>(v.size);
+  } else if constexpr (direction<T>::value != 0) {
+    if (v.data == nullptr) return Null{};
+    return elements_value(v.data, v.size);
   } else {
-    return std::string(v);
+    static_assert(sizeof(T) == 0, "this C++ type cannot be passed");
+  }
+}
+
+template <class T>
+void assign(T& target, const Value& v);
+
+// Text `v` into `n` units at `p`, NUL-terminated within them.
+template <class E>
+void assign_text(E* p, std::size_t n, const Value& v) {
+  if (n == 0) return;
+  const auto* s = std::get_if<std::string>(&v);
+  std::basic_string<E> units;
+  if constexpr (std::is_same_v<E, char>) {
+    if (s) units = *s;
+  } else if constexpr (std::is_same_v<E, wchar_t>) {
+    if (s) units = to_wstring(*s);
+  } else {
+    if (s) units = to_u16string(*s);
+  }
+  const std::size_t len = units.size() < n ? units.size() : n - 1;
+  std::memcpy(p, units.data(), len * sizeof(E));
+  p[len] = 0;
+}
+
+template <class E>
+void assign_elements(E* p, std::size_t n, const Value& v) {
+  if constexpr (is_text_unit<E>) {
+    assign_text(p, n, v);
+  } else if (const auto* list = std::get_if<List>(&v)) {
+    for (std::size_t i = 0; i < n && i < list->size(); ++i) assign(p[i], (*list)[i]);
+  } else if (n == 1) {
+    assign(p[0], v);
+  }
+}
+
+template <class S, class F>
+void assign_field(S& target, const Object& obj, const FieldDesc<S, F>& f) {
+  auto it = obj.find(f.name);
+  if (it != obj.end()) assign(target.*(f.member), it->second);
+}
+// A sized field keeps its pointer; what it points to gets the elements back
+// (up to the count the struct had when it was sent).
+template <class S, class E>
+void assign_field(S& target, const Object& obj, const SizedFieldDesc<S, E>& f) {
+  E* p = target.*(f.member);
+  auto it = obj.find(f.name);
+  if constexpr (!std::is_const_v<E>) {
+    if (p != nullptr && it != obj.end()) {
+      const auto* list = std::get_if<List>(&it->second);
+      assign_elements(p, list ? list->size() : 1, it->second);
+    }
+  }
+}
+
+// Value -> C++ object, in place.
+template <class T>
+void assign(T& target, const Value& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (const auto* b = std::get_if<bool>(&v)) target = *b;
+    else if (const auto* i = std::get_if<std::int64_t>(&v)) target = *i != 0;
+    else if (const auto* u = std::get_if<std::uint64_t>(&v)) target = *u != 0;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    target = static_cast<T>(std::get<double>(v));
+  } else if constexpr (std::is_integral_v<T>) {
+    if (const auto* s = std::get_if<std::int64_t>(&v)) target = static_cast<T>(*s);
+    else if (const auto* u = std::get_if<std::uint64_t>(&v)) target = static_cast<T>(*u);
+    else target = T{};
+  } else if constexpr (std::is_same_v<T, Handle>) {
+    const auto* u = std::get_if<std::uint64_t>(&v);
+    target = Handle{u ? *u : 0};
+  } else if constexpr (native_spelling<T>::value != nullptr) {
+    assign(target.value, v);
+  } else if constexpr (std::is_array_v<T>) {
+    assign_elements(target, std::extent_v<T>, v);
+  } else if constexpr (is_described<T>::value) {
+    const Object& obj = std::get<Object>(v);
+    std::apply([&](const auto&... f) { (assign_field(target, obj, f), ...); }, Describe<T>::fields());
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    target = std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : std::string();
+  } else if constexpr (std::is_same_v<T, std::wstring>) {
+    target = std::holds_alternative<std::string>(v) ? to_wstring(std::get<std::string>(v)) : std::wstring();
+  } else if constexpr (std::is_same_v<T, std::u16string>) {
+    target = std::holds_alternative<std::string>(v) ? to_u16string(std::get<std::string>(v)) : std::u16string();
+  } else {
+    static_assert(sizeof(T) == 0, "this C++ type cannot be a result");
   }
 }
 
@@ -113,39 +479,81 @@ template <class R>
 R from_value(const Value& v) {
   if constexpr (std::is_void_v<R>) {
     return;
-  } else if constexpr (std::is_same_v<R, bool>) {
-    return std::get<bool>(v);
-  } else if constexpr (std::is_floating_point_v<R>) {
-    return static_cast<R>(std::get<double>(v));
-  } else if constexpr (std::is_integral_v<R>) {
-    if (auto* s = std::get_if<std::int64_t>(&v)) return static_cast<R>(*s);
-    return static_cast<R>(std::get<std::uint64_t>(v));
+  } else {
+    R r{};
+    assign(r, v);
+    return r;
   }
+}
+
+// Copies an [out] / [in, out] parameter's result into the caller's memory.
+template <class T>
+void store_out(const T& arg, const Object& out, std::size_t index) {
+  if constexpr (direction<T>::value >= 2) {
+    if (arg.data == nullptr) return;
+    auto it = out.find("arg" + std::to_string(index));
+    if (it != out.end()) assign_elements(arg.data, arg.size, it->second);
+  }
+}
+
+template <class T>
+void append_argument(std::vector<Value>& values, const T& arg) {
+  if constexpr (direction<T>::value != 2 || direction<T>::count < 0) values.push_back(to_value(arg));
 }
 
 // Calls through the dynamic API; defined in the library.
 DLLBRIDGE_API CallResult call_function(const Function& f, std::vector<Value>&& args);
 
-}  // namespace detail
+// The C type of a variadic extra argument ({"int": 3}), after C's default
+// argument promotions.
+template <class X>
+const char* extra_key() {
+  if constexpr (std::is_same_v<X, std::string> || std::is_same_v<X, const char*>) {
+    return "string";
+  } else if constexpr (std::is_same_v<X, std::wstring> || std::is_same_v<X, std::u16string> ||
+                       std::is_same_v<X, const wchar_t*>) {
+    return "wstring";
+  } else if constexpr (std::is_floating_point_v<X>) {
+    return "double";
+  } else if constexpr (std::is_same_v<X, Handle>) {
+    return "pointer";
+  } else if constexpr (std::is_integral_v<X> && sizeof(X) <= 4) {
+    return std::is_signed_v<X> || sizeof(X) < 4 ? "int" : "unsigned int";
+  } else if constexpr (std::is_integral_v<X>) {
+    return std::is_signed_v<X> ? "int64_t" : "uint64_t";
+  } else {
+    static_assert(sizeof(X) == 0, "this C++ type cannot be a variadic argument");
+  }
+}
 
-// A function of type R(A...) in the surrogate. Calling it sends the
-// arguments and returns the result; errors throw dllbridge::Error.
-template <class Signature>
-class TypedFunction;
+// A string literal is a `const char*` extra argument.
+template <class X>
+using extra_t = std::conditional_t<std::is_array_v<X>, const std::remove_extent_t<X>*, std::decay_t<X>>;
+
+template <class X>
+Value extra_value(const X& x) {
+  return Object{{extra_key<X>(), to_value<X>(x)}};
+}
 
 template <class R, class... A>
-class TypedFunction<R(A...)> {
- public:
-  explicit TypedFunction(Function f);
+class TypedBase {
+ protected:
+  explicit TypedBase(Function f);
 
-  // Calls the function; throws Error as Function::call does.
-  R operator()(A... args) const {
-    std::vector<Value> values{detail::to_value<detail::bare<A>>(args)...};
-    CallResult r = detail::call_function(*function_, std::move(values));
+  template <class... X>
+  R invoke(const A&... args, const X&... extra) const {
+    std::vector<Value> values;
+    values.reserve(sizeof...(A) + sizeof...(X));
+    (append_argument<bare<A>>(values, args), ...);  // [out] ones with a Count parameter take no value
+    (values.push_back(extra_value<extra_t<X>>(extra)), ...);
+    CallResult r = call_function(*function_, std::move(values));
     last_error_ = r.last_error;
-    return detail::from_value<R>(r.ret);
+    std::size_t i = 0;
+    ((store_out<bare<A>>(args, r.out, i), ++i), ...);
+    return from_value<R>(r.ret);
   }
 
+ public:
   // errno / GetLastError() of the most recent call made through this object
   // (not synchronized: read it on the thread that made the call).
   std::int64_t last_error() const { return last_error_; }
@@ -153,6 +561,37 @@ class TypedFunction<R(A...)> {
  private:
   std::shared_ptr<Function> function_;
   mutable std::int64_t last_error_ = 0;
+};
+
+}  // namespace detail
+
+// A function of type R(A...) in the surrogate. Calling it sends the
+// arguments and returns the result; Out / InOut arguments are filled in
+// place; errors throw dllbridge::Error.
+template <class Signature>
+class TypedFunction;
+
+template <class R, class... A>
+class TypedFunction<R(A...)> : public detail::TypedBase<R, A...> {
+ public:
+  explicit TypedFunction(Function f);
+  // Calls the function; throws Error as Function::call does.
+  R operator()(A... args) const { return this->template invoke<>(args...); }
+};
+
+// A variadic (cdecl) function with fixed parameters A...: the extra
+// arguments are typed by their C++ types (int, double, std::string, ...).
+template <class Signature>
+class VariadicFunction;
+
+template <class R, class... A>
+class VariadicFunction<R(A...)> : public detail::TypedBase<R, A...> {
+ public:
+  explicit VariadicFunction(Function f);
+  template <class... X>
+  R operator()(A... args, const X&... extra) const {
+    return this->template invoke<X...>(args..., extra...);
+  }
 };
 
 }  // namespace dllbridge

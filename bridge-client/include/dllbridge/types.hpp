@@ -2,10 +2,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <initializer_list>
+#include <map>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "dllbridge/export.hpp"
 
@@ -31,14 +35,50 @@ enum class Arch : std::uint8_t { x86, x64 };
 // A null pointer, for a parameter or result that is one.
 using Null = std::monostate;
 
-// One argument or result of the dynamic API. Integers keep their signedness
-// (uint64_t only for unsigned parameters above INT64_MAX, int64_t otherwise
-// is accepted for any integer parameter within range); text is UTF-8.
-using Value = std::variant<Null, bool, std::int64_t, std::uint64_t, double, std::string>;
+struct Value;
+// Array and buffer elements. A class of its own rather than a std::vector
+// alias, so that `f.call({List{...}})` passes one list argument instead of
+// being taken as the argument vector itself.
+struct List {
+  std::vector<Value> items;
+  List() = default;
+  List(std::initializer_list<Value> values);
+  explicit List(std::vector<Value> values) : items(std::move(values)) {}
+  std::size_t size() const noexcept { return items.size(); }
+  bool empty() const noexcept { return items.empty(); }
+  const Value& at(std::size_t i) const { return items.at(i); }
+  Value& at(std::size_t i) { return items.at(i); }
+  const Value& operator[](std::size_t i) const { return items[i]; }
+  Value& operator[](std::size_t i) { return items[i]; }
+  void push_back(Value v);
+  void reserve(std::size_t n) { items.reserve(n); }
+  auto begin() const noexcept { return items.begin(); }
+  auto end() const noexcept { return items.end(); }
+  auto begin() noexcept { return items.begin(); }
+  auto end() noexcept { return items.end(); }
+};
+// Struct fields by name; a variadic extra argument {"int": 3}.
+using Object = std::map<std::string, Value, std::less<>>;
+using ValueBase = std::variant<Null, bool, std::int64_t, std::uint64_t, double, std::string, List, Object>;
+
+// One argument or result of the dynamic API (docs/contracts section 4).
+// Integers keep their signedness (uint64_t only for unsigned parameters
+// above INT64_MAX, int64_t otherwise is accepted for any integer parameter
+// within range); text is UTF-8; handles are integers; a null pointer is Null.
+struct Value : ValueBase {
+  using ValueBase::ValueBase;
+  using ValueBase::operator=;
+  Value() = default;
+  const ValueBase& base() const noexcept { return *this; }
+};
+
+inline List::List(std::initializer_list<Value> values) : items(values) {}
+inline void List::push_back(Value v) { items.push_back(std::move(v)); }
 
 // What a call returned.
 struct CallResult {
   Value ret;                          // Null for void functions
+  Object out;                         // every [out] and [in, out] parameter by name
   std::int64_t last_error = 0;        // errno / GetLastError() right after the call
   std::chrono::nanoseconds elapsed{}; // time inside the DLL function
 };

@@ -18,7 +18,7 @@
 namespace dllbridge::wire {
 
 // Bumped on every incompatible change of dllbridge.proto or the framing.
-inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kProtocolVersion = 2;
 inline constexpr std::size_t kHeaderSize = 4;
 // Hard cap on one frame's payload; larger frames are a protocol error.
 inline constexpr std::uint32_t kMaxFrameSize = 64u << 20;

@@ -1,0 +1,451 @@
+#include "marshal.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "errors.hpp"
+#include "text.hpp"
+
+namespace dllbridge::surrogate {
+namespace {
+
+[[noreturn]] void bad_type(const std::string& name, const std::string& why) {
+  throw Failure(wire::BAD_SIGNATURE, "'" + name + "': " + why);
+}
+[[noreturn]] void bad_value(const Layout& t, const std::string& why) {
+  throw Failure(wire::BAD_ARGUMENT, "'" + t.name + "': " + why);
+}
+
+bool is_char(const Layout& t) {
+  return t.kind == wire::TypeNode::SCALAR &&
+         (t.scalar.carrier == Carrier::Signed || t.scalar.carrier == Carrier::Unsigned) &&
+         (t.size == 1 || t.size == sizeof(wchar_t));
+}
+
+// An aggregate libffi type over `members`; its size, alignment and the
+// members' offsets come from libffi for this ABI.
+void make_aggregate(Layout& l, std::vector<ffi_type*> members) {
+  l.elements = std::move(members);
+  l.elements.push_back(nullptr);
+  l.owned = std::make_unique<ffi_type>();
+  l.owned->size = 0;
+  l.owned->alignment = 0;
+  l.owned->type = FFI_TYPE_STRUCT;
+  l.owned->elements = l.elements.data();
+  l.offsets.assign(l.elements.size() - 1, 0);
+  if (ffi_get_struct_offsets(FFI_DEFAULT_ABI, l.owned.get(), l.offsets.data()) != FFI_OK) {
+    bad_type(l.name, "libffi cannot lay this aggregate out");
+  }
+  l.ffi = l.owned.get();
+  l.size = l.owned->size;
+  l.align = l.owned->alignment;
+}
+
+std::int64_t integer_of(const Layout& t, const wire::Value& v) {
+  if (v.v_case() == wire::Value::kI) return v.i();
+  if (v.v_case() == wire::Value::kU) return static_cast<std::int64_t>(v.u());
+  bad_value(t, "expects an integer");
+}
+
+void write_scalar(const Layout& t, const wire::Value& v, unsigned char* dst) {
+  switch (t.scalar.carrier) {
+    case Carrier::Signed:
+    case Carrier::Unsigned: {
+      const std::int64_t x = integer_of(t, v);
+      std::memcpy(dst, &x, t.size);  // little-endian: the low bytes first
+      return;
+    }
+    case Carrier::Floating: {
+      double d = 0;
+      if (v.v_case() == wire::Value::kF) {
+        d = v.f();
+      } else {
+        d = static_cast<double>(integer_of(t, v));
+      }
+      if (t.size == sizeof(float)) {
+        const float f = static_cast<float>(d);
+        std::memcpy(dst, &f, sizeof f);
+      } else {
+        std::memcpy(dst, &d, sizeof d);
+      }
+      return;
+    }
+    default:
+      bad_value(t, "cannot be passed as a value");
+  }
+}
+
+std::int64_t sign_extend(std::uint64_t bits, std::size_t size) {
+  if (size >= 8) return static_cast<std::int64_t>(bits);
+  const unsigned shift = 64 - 8 * static_cast<unsigned>(size);
+  return static_cast<std::int64_t>(bits << shift) >> shift;
+}
+
+wire::Value read_scalar(const NativeType& t, const unsigned char* src) {
+  wire::Value out;
+  std::uint64_t bits = 0;
+  switch (t.carrier) {
+    case Carrier::Signed:
+      std::memcpy(&bits, src, t.size);
+      out.set_i(sign_extend(bits, t.size));
+      break;
+    case Carrier::Unsigned:
+      std::memcpy(&bits, src, t.size);
+      out.set_u(bits);
+      break;
+    case Carrier::Floating:
+      if (t.size == sizeof(float)) {
+        float f;
+        std::memcpy(&f, src, sizeof f);
+        out.set_f(f);
+      } else {
+        double d;
+        std::memcpy(&d, src, sizeof d);
+        out.set_f(d);
+      }
+      break;
+    default:
+      out.set_null(true);
+  }
+  return out;
+}
+
+// Text in a buffer of `units` elements of `unit` bytes, up to the first NUL.
+std::string read_text(const unsigned char* p, std::size_t unit, std::size_t units) {
+  if (unit == 1) {
+    const char* s = reinterpret_cast<const char*>(p);
+    return std::string(s, strnlen(s, units));
+  }
+  const auto* w = reinterpret_cast<const wchar_t*>(p);
+  std::size_t n = 0;
+  while (n < units && w[n] != 0) ++n;
+  return wide_to_utf8(w, n);
+}
+
+// Text `v` into `units` elements of `unit` bytes at `dst` (zeroed), or the
+// number of units it needs (with its NUL when `nul`) when dst is null.
+std::size_t write_text(const Layout& t, const wire::Value& v, std::size_t unit, unsigned char* dst,
+                       std::size_t units, bool nul) {
+  if (v.v_case() != wire::Value::kText) bad_value(t, "expects text");
+  const std::string& s = v.text();
+  std::wstring wide;
+  std::size_t n = s.size();
+  if (unit != 1) {
+    wide = utf8_to_wide(s);
+    n = wide.size();
+  }
+  const std::size_t need = n + (nul ? 1 : 0);
+  if (dst == nullptr) return need;
+  if (need > units) {
+    bad_value(t, "text of " + std::to_string(n) + " units does not fit " + std::to_string(units) +
+                     (nul ? " (with its NUL)" : ""));
+  }
+  std::memcpy(dst, unit == 1 ? static_cast<const void*>(s.data()) : wide.data(), n * unit);
+  return need;
+}
+
+const wire::ValueList& list_of(const Layout& t, const wire::Value& v) {
+  if (v.v_case() != wire::Value::kList) bad_value(t, "expects a list of values");
+  return v.list();
+}
+
+// The element count of pointer `t` holding `v`, or -1 for a single element
+// (no list) or for NUL-terminated text as long as it is.
+std::int64_t pointer_count(const Layout& t, const wire::Value& v, const Values* siblings) {
+  if (t.count) return t.count;
+  if (t.count_ref) {
+    if (!siblings || t.count_ref > static_cast<std::uint32_t>(siblings->size())) {
+      bad_value(t, "its size_is names no value");
+    }
+    const std::int64_t n = integer_of(t, (*siblings)[static_cast<int>(t.count_ref - 1)]);
+    if (n < 0) bad_value(t, "negative element count " + std::to_string(n));
+    return n;
+  }
+  if (t.count_from_value) {
+    if (t.dir == wire::DIR_OUT) {
+      const std::int64_t n = integer_of(t, v);
+      if (n < 0) bad_value(t, "negative element count");
+      return n;
+    }
+    if (v.v_case() == wire::Value::kText) {
+      return static_cast<std::int64_t>(write_text(t, v, t.elem->size, nullptr, 0, t.nul_terminated));
+    }
+    return list_of(t, v).items_size();
+  }
+  return -1;
+}
+
+void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, CallMemory& mem,
+                   const Values* siblings) {
+  void* p = nullptr;
+  if (v.v_case() == wire::Value::kNull && (t.dir != wire::DIR_OUT || t.count_from_value)) {
+    std::memcpy(dst, &p, sizeof p);  // an optional pointer left out
+    return;
+  }
+  const Layout& e = *t.elem;
+  std::int64_t count = pointer_count(t, v, siblings);
+  const bool single = count < 0;
+  if (single && t.text) count = static_cast<std::int64_t>(write_text(t, v, e.size, nullptr, 0, true));
+  const std::size_t n = single && !t.text ? 1 : static_cast<std::size_t>(count);
+  if (e.size != 0 && n > kMaxCallMemory / e.size) bad_value(t, "buffer of " + std::to_string(n) + " elements is too large");
+  auto* block = mem.allocate(std::max<std::size_t>(n * e.size, 1), t.name);
+  p = block;
+  mem.remember(p, static_cast<std::uint32_t>(n));
+  if (t.dir != wire::DIR_OUT && v.v_case() != wire::Value::kNull) {
+    if (t.text) {
+      write_text(t, v, e.size, block, n, t.nul_terminated);
+    } else if (single) {
+      write_value(e, v, block, mem, nullptr);
+    } else {
+      const wire::ValueList& items = list_of(t, v);
+      if (static_cast<std::size_t>(items.items_size()) != n) {
+        bad_value(t, "has " + std::to_string(items.items_size()) + " elements, its size says " + std::to_string(n));
+      }
+      for (std::size_t i = 0; i < n; ++i) write_value(e, items.items(static_cast<int>(i)), block + i * e.size, mem, nullptr);
+    }
+  }
+  std::memcpy(dst, &p, sizeof p);
+}
+
+}  // namespace
+
+Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget& budget) {
+  if (depth > kMaxTypeDepth) bad_type(node.name(), "types nest deeper than " + std::to_string(kMaxTypeDepth));
+  if (++budget.nodes > kMaxTypeNodes) bad_type(node.name(), "more than " + std::to_string(kMaxTypeNodes) + " type nodes");
+  Layout l;
+  l.kind = node.kind();
+  l.name = node.name();
+  switch (node.kind()) {
+    case wire::TypeNode::SCALAR: {
+      l.scalar = native_type(node.scalar());
+      const bool text = l.scalar.carrier == Carrier::Text || l.scalar.carrier == Carrier::WideText;
+      if (l.scalar.carrier == Carrier::None && role != Role::Return) bad_type(l.name, "void is not a value");
+      if (text && role != Role::Return) bad_type(l.name, "text kinds are return values only");
+      l.ffi = l.scalar.ffi;
+      l.size = l.scalar.size;
+      l.align = l.ffi->alignment;
+      return l;
+    }
+    case wire::TypeNode::POINTER: {
+      if (!node.has_elem()) throw Failure(wire::PROTOCOL, "pointer '" + l.name + "' without an element type");
+      if (role == Role::Element || role == Role::Return) bad_type(l.name, "pointers to pointers to data are not supported");
+      l.dir = node.dir();
+      if (l.dir == wire::DIR_NONE) bad_type(l.name, "a pointer to data needs a direction");
+      l.text = node.text();
+      l.nul_terminated = node.nul_terminated();
+      l.count = node.count();
+      l.count_ref = node.count_ref();
+      l.count_from_value = node.count_from_value();
+      if (node.count() > kMaxCallMemory) bad_type(l.name, "[size] is too large");
+      l.elem = std::make_unique<Layout>(build_layout(node.elem(), Role::Element, depth + 1, budget));
+      l.elem->name = l.name;
+      if (l.text && !is_char(*l.elem)) bad_type(l.name, "text needs char or wchar_t elements");
+      if (l.text && !l.count && !l.count_ref && !l.count_from_value && l.dir != wire::DIR_IN) {
+        bad_type(l.name, "an [out] text buffer needs size_is or size");
+      }
+      if (l.elem->kind == wire::TypeNode::ARRAY) bad_type(l.name, "pointer to an array");
+      l.ffi = &ffi_type_pointer;
+      l.size = sizeof(void*);
+      l.align = ffi_type_pointer.alignment;
+      return l;
+    }
+    case wire::TypeNode::ARRAY: {
+      if (role != Role::Field) bad_type(l.name, "fixed arrays exist only inside structs");
+      if (!node.has_elem()) throw Failure(wire::PROTOCOL, "array '" + l.name + "' without an element type");
+      if (node.count() == 0 || node.count() > kMaxArrayLength) bad_type(l.name, "array length out of range");
+      l.count = node.count();
+      l.text = node.text();
+      l.elem = std::make_unique<Layout>(build_layout(node.elem(), Role::Field, depth + 1, budget));
+      l.elem->name = l.name;
+      if (l.elem->kind == wire::TypeNode::POINTER || l.elem->kind == wire::TypeNode::ARRAY) {
+        bad_type(l.name, "arrays of pointers or arrays are not supported");
+      }
+      if (l.text && !is_char(*l.elem)) bad_type(l.name, "text needs char or wchar_t elements");
+      if (static_cast<std::size_t>(l.count) * l.elem->size > kMaxStructSize) bad_type(l.name, "array too large");
+      budget.elements += l.count;
+      if (budget.elements > kMaxAggregateElements) bad_type(l.name, "the function's arrays are too large together");
+      make_aggregate(l, std::vector<ffi_type*>(l.count, l.elem->ffi));
+      l.offsets.clear();
+      return l;
+    }
+    case wire::TypeNode::STRUCT: {
+      if (node.fields_size() == 0) bad_type(l.name, "a struct needs fields");
+      std::vector<ffi_type*> members;
+      for (const wire::TypeNode& f : node.fields()) {
+        l.fields.push_back(build_layout(f, Role::Field, depth + 1, budget));
+        members.push_back(l.fields.back().ffi);
+      }
+      check_count_refs(l.fields, "struct '" + l.name + "'");
+      make_aggregate(l, std::move(members));
+      if (l.size > kMaxStructSize) bad_type(l.name, "struct too large");
+      return l;
+    }
+    default:
+      throw Failure(wire::PROTOCOL, "unknown type kind " + std::to_string(int(node.kind())));
+  }
+}
+
+void check_count_refs(const std::vector<Layout>& siblings, const std::string& where) {
+  for (const Layout& l : siblings) {
+    if (l.kind != wire::TypeNode::POINTER || l.count_ref == 0) continue;
+    const bool ok = l.count_ref <= siblings.size() && siblings[l.count_ref - 1].kind == wire::TypeNode::SCALAR &&
+                    (siblings[l.count_ref - 1].scalar.carrier == Carrier::Signed ||
+                     siblings[l.count_ref - 1].scalar.carrier == Carrier::Unsigned);
+    if (!ok) throw Failure(wire::PROTOCOL, "size_is of '" + l.name + "' in " + where + " names no integer");
+  }
+}
+
+unsigned char* CallMemory::allocate(std::size_t bytes, const std::string& what) {
+  if (bytes > kMaxCallMemory - total_) {
+    throw Failure(wire::BAD_ARGUMENT, "'" + what + "': the call's buffers exceed " +
+                                          std::to_string(kMaxCallMemory >> 20) + " MiB");
+  }
+  total_ += bytes;
+  const std::size_t n = (bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
+  blocks_.push_back(std::make_unique<std::max_align_t[]>(n));
+  // Zeroed byte by byte: value-initialising max_align_t may leave the
+  // padding of its long double member as it was.
+  auto* p = reinterpret_cast<unsigned char*>(blocks_.back().get());
+  std::memset(p, 0, n * sizeof(std::max_align_t));
+  return p;
+}
+
+const std::uint32_t* CallMemory::count_of(const void* p) const {
+  auto it = counts_.find(p);
+  return it == counts_.end() ? nullptr : &it->second;
+}
+
+void write_value(const Layout& t, const wire::Value& v, unsigned char* dst, CallMemory& mem,
+                 const Values* siblings) {
+  switch (t.kind) {
+    case wire::TypeNode::SCALAR:
+      write_scalar(t, v, dst);
+      return;
+    case wire::TypeNode::POINTER:
+      write_pointer(t, v, dst, mem, siblings);
+      return;
+    case wire::TypeNode::ARRAY: {
+      const Layout& e = *t.elem;
+      if (t.text) {
+        write_text(t, v, e.size, dst, t.count, false);
+        return;
+      }
+      const wire::ValueList& items = list_of(t, v);
+      if (static_cast<std::uint32_t>(items.items_size()) > t.count) {
+        bad_value(t, "has " + std::to_string(items.items_size()) + " elements, the array " + std::to_string(t.count));
+      }
+      for (int i = 0; i < items.items_size(); ++i) write_value(e, items.items(i), dst + i * e.size, mem, nullptr);
+      return;
+    }
+    case wire::TypeNode::STRUCT: {
+      const wire::ValueList& items = list_of(t, v);
+      if (static_cast<std::size_t>(items.items_size()) != t.fields.size()) {
+        bad_value(t, "has " + std::to_string(items.items_size()) + " field values, the struct " +
+                         std::to_string(t.fields.size()));
+      }
+      for (std::size_t i = 0; i < t.fields.size(); ++i) {
+        write_value(t.fields[i], items.items(static_cast<int>(i)), dst + t.offsets[i], mem, &items.items());
+      }
+      return;
+    }
+    default:
+      break;
+  }
+}
+
+wire::Value read_pointee(const Layout& t, const void* p, const CallMemory& mem) {
+  wire::Value out;
+  const std::uint32_t* count = p ? mem.count_of(p) : nullptr;
+  if (count == nullptr) {  // not a buffer of ours: an opaque address
+    if (p == nullptr) {
+      out.set_null(true);
+    } else {
+      out.set_u(reinterpret_cast<std::uintptr_t>(p));
+    }
+    return out;
+  }
+  const auto* src = static_cast<const unsigned char*>(p);
+  const Layout& e = *t.elem;
+  if (t.text) {
+    out.set_text(read_text(src, e.size, *count));
+  } else if (!t.count && !t.count_ref && !t.count_from_value) {
+    out = read_value(e, src, mem);
+  } else {
+    wire::ValueList* items = out.mutable_list();
+    for (std::uint32_t i = 0; i < *count; ++i) *items->add_items() = read_value(e, src + i * e.size, mem);
+  }
+  return out;
+}
+
+wire::Value read_value(const Layout& t, const unsigned char* src, const CallMemory& mem) {
+  wire::Value out;
+  switch (t.kind) {
+    case wire::TypeNode::SCALAR:
+      return read_scalar(t.scalar, src);
+    case wire::TypeNode::POINTER: {
+      void* p;
+      std::memcpy(&p, src, sizeof p);
+      return read_pointee(t, p, mem);
+    }
+    case wire::TypeNode::ARRAY: {
+      const Layout& e = *t.elem;
+      if (t.text) {
+        out.set_text(read_text(src, e.size, t.count));
+        return out;
+      }
+      wire::ValueList* items = out.mutable_list();
+      for (std::uint32_t i = 0; i < t.count; ++i) *items->add_items() = read_value(e, src + i * e.size, mem);
+      return out;
+    }
+    case wire::TypeNode::STRUCT: {
+      wire::ValueList* items = out.mutable_list();
+      for (std::size_t i = 0; i < t.fields.size(); ++i) *items->add_items() = read_value(t.fields[i], src + t.offsets[i], mem);
+      return out;
+    }
+    default:
+      out.set_null(true);
+      return out;
+  }
+}
+
+namespace {
+constexpr std::size_t kMaxReturnedText = 1u << 20;
+}
+
+wire::Value read_return(const Layout& t, const unsigned char* ret) {
+  wire::Value out;
+  if (t.kind == wire::TypeNode::STRUCT) return read_value(t, ret, CallMemory());
+  switch (t.scalar.carrier) {
+    case Carrier::None:
+      out.set_null(true);
+      return out;
+    case Carrier::Signed:
+    case Carrier::Unsigned:
+      if (t.size < sizeof(ffi_arg)) {  // libffi widens narrow integers to ffi_arg
+        ffi_arg a;
+        std::memcpy(&a, ret, sizeof a);
+        const std::uint64_t bits = a;
+        unsigned char low[8];
+        std::memcpy(low, &bits, sizeof low);
+        return read_scalar(t.scalar, low);
+      }
+      return read_scalar(t.scalar, ret);
+    case Carrier::Floating:
+      return read_scalar(t.scalar, ret);
+    case Carrier::Text:
+    case Carrier::WideText: {
+      const unsigned char* p;
+      std::memcpy(&p, ret, sizeof p);
+      if (p == nullptr) {
+        out.set_null(true);
+      } else {
+        out.set_text(read_text(p, t.scalar.carrier == Carrier::Text ? 1 : sizeof(wchar_t), kMaxReturnedText));
+      }
+      return out;
+    }
+  }
+  out.set_null(true);
+  return out;
+}
+
+}  // namespace dllbridge::surrogate

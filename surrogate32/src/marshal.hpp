@@ -1,0 +1,101 @@
+// Values of any wire type in this process's memory: layouts computed from
+// libffi for the surrogate's own ABI, arguments written into call memory,
+// results and [out] buffers read back. Everything the peer sends is checked
+// (kinds, counts, caps) before anything is allocated for it.
+#pragma once
+
+#include <ffi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dllbridge/dllbridge.pb.h"
+#include "ffi_types.hpp"
+
+namespace dllbridge::surrogate {
+
+// Caps on what a peer may ask for.
+inline constexpr int kMaxTypeDepth = 8;                    // nested pointers / structs / arrays
+inline constexpr std::size_t kMaxTypeNodes = 4096;         // per registered function
+inline constexpr std::uint32_t kMaxArrayLength = 1u << 20; // fixed arrays inside structs
+inline constexpr std::size_t kMaxStructSize = 16u << 20;
+inline constexpr std::size_t kMaxCallMemory = 64u << 20;   // buffers of one call, all together
+inline constexpr std::size_t kMaxAggregateElements = 1u << 22; // libffi elements of all arrays, per function
+
+// What one function's types may use up, all together.
+struct TypeBudget {
+  std::size_t nodes = 0;
+  std::size_t elements = 0;
+};
+
+// A wire type resolved for this process's ABI.
+struct Layout {
+  wire::TypeNode::Kind kind = wire::TypeNode::SCALAR;
+  std::string name;                 // for messages
+  NativeType scalar{};              // SCALAR
+  ffi_type* ffi = nullptr;          // how libffi passes / lays it out
+  std::size_t size = 0;
+  std::size_t align = 1;
+  // POINTER / ARRAY
+  wire::Direction dir = wire::DIR_NONE;
+  bool text = false;
+  bool nul_terminated = false;
+  bool count_from_value = false;
+  std::uint32_t count = 0;
+  std::uint32_t count_ref = 0;      // 1 + sibling index
+  std::unique_ptr<Layout> elem;
+  // STRUCT
+  std::vector<Layout> fields;
+  std::vector<std::size_t> offsets;
+  std::unique_ptr<ffi_type> owned;  // STRUCT / ARRAY
+  std::vector<ffi_type*> elements;  // owned->elements points here
+};
+
+// What a layout may be used as.
+enum class Role { Parameter, Field, Element, Return, Extra };
+
+// Checks `node` and computes its layout. `budget` counts the nodes and
+// aggregate elements seen for this function (capped). Throws Failure(BAD_SIGNATURE) for a type this
+// surrogate cannot pass, Failure(PROTOCOL) for a malformed tree.
+Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget& budget);
+
+// Checks the count references of a parameter list or a struct's fields:
+// each names an integer scalar sibling.
+void check_count_refs(const std::vector<Layout>& siblings, const std::string& where);
+
+// Memory of one call: zeroed blocks, and which pointee each one is.
+class CallMemory {
+ public:
+  // Zeroed, aligned for any scalar; Failure(BAD_ARGUMENT) past kMaxCallMemory.
+  unsigned char* allocate(std::size_t bytes, const std::string& what);
+  void remember(const void* p, std::uint32_t count) { counts_[p] = count; }
+  // The element count of a block allocated as a pointee, or nullptr.
+  const std::uint32_t* count_of(const void* p) const;
+
+ private:
+  std::vector<std::unique_ptr<std::max_align_t[]>> blocks_;
+  std::size_t total_ = 0;
+  std::map<const void*, std::uint32_t> counts_;
+};
+
+using Values = google::protobuf::RepeatedPtrField<wire::Value>;
+
+// Writes `v` as a value of `t` at `dst` (t.size bytes). `siblings` are the
+// values next to `v` (the arguments, or the struct's fields) for size_is.
+void write_value(const Layout& t, const wire::Value& v, unsigned char* dst, CallMemory& mem,
+                 const Values* siblings);
+
+// Reads a value of `t` at `src`.
+wire::Value read_value(const Layout& t, const unsigned char* src, const CallMemory& mem);
+
+// Reads what the pointer layout `t` points to at `p` (an [out] parameter).
+wire::Value read_pointee(const Layout& t, const void* p, const CallMemory& mem);
+
+// A return value of `t` from libffi's result buffer (integers widened to ffi_arg).
+wire::Value read_return(const Layout& t, const unsigned char* ret);
+
+}  // namespace dllbridge::surrogate

@@ -1,0 +1,285 @@
+// The surrogate as a hostile peer sees it: raw frames to a standalone
+// surrogate (both bitnesses), with type trees and values no client would
+// send. Each must be answered with an error, and the session must go on.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <asio/io_context.hpp>
+#include <asio/local/stream_protocol.hpp>
+
+#include "dllbridge/dllbridge.pb.h"
+#include "dllbridge/wire/frame.hpp"
+#include "test_paths.hpp"
+
+using namespace dllbridge;
+namespace paths = dllbridge::test;
+
+namespace {
+
+struct Target {
+  const char* name;
+  const char* surrogate;
+  const char* sample;
+};
+const Target kTargets[] = {{"surrogate32", paths::kSurrogate32, paths::kSample32},
+                           {"surrogate64", paths::kSurrogate64, paths::kSample64}};
+void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
+
+wire::TypeNode scalar(wire::Scalar s, const std::string& name = "x") {
+  wire::TypeNode n;
+  n.set_kind(wire::TypeNode::SCALAR);
+  n.set_scalar(s);
+  n.set_name(name);
+  return n;
+}
+
+wire::TypeNode pointer(wire::Direction dir, const wire::TypeNode& elem, const std::string& name = "p") {
+  wire::TypeNode n;
+  n.set_kind(wire::TypeNode::POINTER);
+  n.set_dir(dir);
+  n.set_name(name);
+  *n.mutable_elem() = elem;
+  return n;
+}
+
+wire::Value integer(std::int64_t v) {
+  wire::Value x;
+  x.set_i(v);
+  return x;
+}
+
+wire::Value list(std::initializer_list<wire::Value> items) {
+  wire::Value x;
+  for (const auto& i : items) *x.mutable_list()->add_items() = i;
+  return x;
+}
+
+class Hostile : public ::testing::TestWithParam<Target> {
+ protected:
+  void SetUp() override {
+    socket_ = "/tmp/dllbridge-hostile-" + std::to_string(::getpid()) + "-" + GetParam().name + ".sock";
+    ::unlink(socket_.c_str());
+    pid_ = ::fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      const char* s = GetParam().surrogate;
+      ::execl(s, s, "--listen", socket_.c_str(), "--log-level", "off", nullptr);
+      ::execl("/usr/bin/qemu-i386-static", "qemu-i386-static", s, "--listen", socket_.c_str(), "--log-level", "off",
+              nullptr);
+      ::_exit(127);
+    }
+    for (int i = 0; i < 500 && ::access(socket_.c_str(), F_OK) != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(::access(socket_.c_str(), F_OK), 0);
+    stream_.connect(asio::local::stream_protocol::endpoint(socket_));
+    wire::Request hello;
+    hello.mutable_hello()->set_protocol_version(wire::kProtocolVersion);
+    ASSERT_TRUE(send(hello).has_hello());
+    wire::Request load;
+    load.mutable_load_library()->set_path(GetParam().sample);
+    const wire::Reply r = send(load);
+    ASSERT_TRUE(r.has_load_library()) << r.error().message();
+    library_ = r.load_library().library();
+  }
+  void TearDown() override {
+    asio::error_code ignored;
+    stream_.close(ignored);
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int st;
+      ::waitpid(pid_, &st, 0);
+    }
+    ::unlink(socket_.c_str());
+  }
+
+  wire::Reply send(wire::Request req) {
+    req.set_id(++id_);
+    wire::write_frame(stream_, req);
+    wire::Reply reply;
+    EXPECT_TRUE(wire::read_frame(stream_, reply)) << "the surrogate hung up";
+    EXPECT_EQ(reply.id(), id_);
+    return reply;
+  }
+
+  wire::Reply register_fn(const std::string& name, const wire::TypeNode& ret, std::vector<wire::TypeNode> params) {
+    wire::Request req;
+    wire::RegisterFunction* r = req.mutable_register_function();
+    r->set_library(library_);
+    r->set_name(name);
+    *r->mutable_ret() = ret;
+    for (auto& p : params) *r->add_params() = std::move(p);
+    return send(req);
+  }
+
+  std::uint32_t must_register(const std::string& name, const wire::TypeNode& ret, std::vector<wire::TypeNode> params) {
+    const wire::Reply r = register_fn(name, ret, std::move(params));
+    EXPECT_TRUE(r.has_register_function()) << r.error().message();
+    return r.register_function().function();
+  }
+
+  wire::Reply call(std::uint32_t fn, std::vector<wire::Value> args) {
+    wire::Request req;
+    req.mutable_call()->set_function(fn);
+    for (auto& a : args) *req.mutable_call()->add_args() = std::move(a);
+    return send(req);
+  }
+
+  // sum_i32([in, size_is(n)] const int32_t* v, int n)
+  std::uint32_t sum_i32() {
+    wire::TypeNode v = pointer(wire::DIR_IN, scalar(wire::INT32), "v");
+    v.set_count_ref(2);
+    return must_register("sum_i32", scalar(wire::INT32), {v, scalar(wire::INT32, "n")});
+  }
+
+  void expect_error(const wire::Reply& r, wire::ErrorKind kind, const std::string& part = "") {
+    ASSERT_TRUE(r.has_error()) << "expected an error reply";
+    EXPECT_EQ(r.error().kind(), kind) << r.error().message();
+    if (!part.empty()) {
+      EXPECT_NE(r.error().message().find(part), std::string::npos) << r.error().message();
+    }
+  }
+
+  void expect_alive() {
+    const std::uint32_t fn = sum_i32();
+    const wire::Reply r = call(fn, {list({integer(40), integer(2)}), integer(2)});
+    ASSERT_TRUE(r.has_call()) << r.error().message();
+    EXPECT_EQ(r.call().ret().i(), 42);
+  }
+
+  std::string socket_;
+  pid_t pid_ = -1;
+  asio::io_context io_;
+  asio::local::stream_protocol::socket stream_{io_};
+  std::uint64_t id_ = 0;
+  std::uint64_t library_ = 0;
+};
+
+}  // namespace
+
+TEST_P(Hostile, MalformedTypeTreesAreRefusedAtRegistration) {
+  wire::TypeNode no_elem;
+  no_elem.set_kind(wire::TypeNode::POINTER);
+  no_elem.set_dir(wire::DIR_IN);
+  expect_error(register_fn("sum_i32", scalar(wire::INT32), {no_elem}), wire::PROTOCOL);
+
+  wire::TypeNode deep = scalar(wire::INT32);
+  for (int i = 0; i < 40; ++i) {
+    wire::TypeNode s;
+    s.set_kind(wire::TypeNode::STRUCT);
+    s.set_name("s");
+    *s.add_fields() = deep;
+    deep = s;
+  }
+  expect_error(register_fn("point_sum", scalar(wire::INT32), {deep}), wire::BAD_SIGNATURE, "deeper");
+
+  wire::TypeNode empty;
+  empty.set_kind(wire::TypeNode::STRUCT);
+  expect_error(register_fn("point_sum", scalar(wire::INT32), {empty}), wire::BAD_SIGNATURE);
+
+  wire::TypeNode huge_array;
+  huge_array.set_kind(wire::TypeNode::ARRAY);
+  huge_array.set_count(0xFFFFFFFFu);
+  *huge_array.mutable_elem() = scalar(wire::DOUBLE);
+  wire::TypeNode holder;
+  holder.set_kind(wire::TypeNode::STRUCT);
+  *holder.add_fields() = huge_array;
+  expect_error(register_fn("point_sum", scalar(wire::INT32), {holder}), wire::BAD_SIGNATURE);
+
+  // Many arrays, each within its cap, together past the function's budget.
+  wire::TypeNode big;
+  big.set_kind(wire::TypeNode::ARRAY);
+  big.set_count(1u << 20);
+  *big.mutable_elem() = scalar(wire::CHAR);
+  wire::TypeNode many;
+  many.set_kind(wire::TypeNode::STRUCT);
+  for (int i = 0; i < 8; ++i) *many.add_fields() = big;
+  expect_error(register_fn("point_sum", scalar(wire::INT32), {pointer(wire::DIR_IN, many)}), wire::BAD_SIGNATURE,
+               "together");
+
+  wire::TypeNode bad_ref = pointer(wire::DIR_IN, scalar(wire::INT32), "v");
+  bad_ref.set_count_ref(1);  // itself: not an integer
+  expect_error(register_fn("sum_i32", scalar(wire::INT32), {bad_ref, scalar(wire::INT32)}), wire::PROTOCOL);
+  bad_ref.set_count_ref(99);
+  expect_error(register_fn("sum_i32", scalar(wire::INT32), {bad_ref, scalar(wire::INT32)}), wire::PROTOCOL);
+
+  expect_error(register_fn("sum_i32", scalar(wire::INT32), {pointer(wire::DIR_NONE, scalar(wire::INT32))}),
+               wire::BAD_SIGNATURE);
+  expect_error(register_fn("sum_i32", scalar(wire::INT32), {scalar(wire::SCALAR_VOID)}), wire::BAD_SIGNATURE);
+  expect_error(register_fn("sum_i32", scalar(static_cast<wire::Scalar>(77)), {}), wire::BAD_SIGNATURE);
+  expect_alive();
+}
+
+TEST_P(Hostile, ValuesThatDisagreeWithTheirTypesAreBadArguments) {
+  const std::uint32_t fn = sum_i32();
+  expect_error(call(fn, {list({integer(1)}), integer(3)}), wire::BAD_ARGUMENT, "v");  // fewer than n
+  expect_error(call(fn, {list({integer(1)}), integer(-1)}), wire::BAD_ARGUMENT);      // negative count
+  expect_error(call(fn, {integer(1), integer(1)}), wire::BAD_ARGUMENT);               // not a list
+  expect_error(call(fn, {list({integer(1)})}), wire::BAD_ARGUMENT);                    // argument count
+  wire::Value text;
+  text.set_text("x");
+  expect_error(call(fn, {list({text}), integer(1)}), wire::BAD_ARGUMENT);              // element type
+
+  // An [out] buffer bigger than the per-call cap: refused before allocating.
+  wire::TypeNode out = pointer(wire::DIR_OUT, scalar(wire::UINT16), "out");
+  out.set_count_ref(2);
+  const std::uint32_t fill = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
+                                           {out, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
+  wire::Value null;
+  null.set_null(true);
+  expect_error(call(fill, {null, integer(0x7FFFFFFF), integer(0)}), wire::BAD_ARGUMENT, "too large");
+  // Each buffer within the cap, together past it: refused before the call.
+  wire::TypeNode half = pointer(wire::DIR_OUT, scalar(wire::UINT16), "half");
+  half.set_count_ref(1);
+  const std::uint32_t two = must_register("divmod", scalar(wire::INT32),
+                                          {scalar(wire::INT32, "a"), scalar(wire::INT32, "b"), half, half});
+  expect_error(call(two, {integer(20 << 20), integer(1), null, null}), wire::BAD_ARGUMENT, "MiB");
+
+  // A struct value with the wrong number of fields.
+  wire::TypeNode pt;
+  pt.set_kind(wire::TypeNode::STRUCT);
+  pt.set_name("p");
+  *pt.add_fields() = scalar(wire::INT32, "p.x");
+  *pt.add_fields() = scalar(wire::INT32, "p.y");
+  const std::uint32_t psum = must_register("point_sum", scalar(wire::INT32), {pt});
+  expect_error(call(psum, {list({integer(1)})}), wire::BAD_ARGUMENT);
+  const wire::Reply ok = call(psum, {list({integer(1), integer(2)})});
+  ASSERT_TRUE(ok.has_call());
+  EXPECT_EQ(ok.call().ret().i(), 3);
+
+  // Extra argument types for a function that is not variadic.
+  wire::Request req;
+  req.mutable_call()->set_function(fn);
+  *req.mutable_call()->add_args() = list({integer(1)});
+  *req.mutable_call()->add_args() = integer(1);
+  *req.mutable_call()->add_args() = integer(1);
+  *req.mutable_call()->add_extra_types() = scalar(wire::INT);
+  expect_error(send(req), wire::BAD_ARGUMENT, "not variadic");
+  expect_alive();
+}
+
+TEST_P(Hostile, TextThatDoesNotFitItsBufferIsRefused) {
+  // reverse_str([in, out, string, size_is(cap)] char* buf, int cap)
+  wire::TypeNode buf = pointer(wire::DIR_INOUT, scalar(wire::CHAR), "buf");
+  buf.set_text(true);
+  buf.set_nul_terminated(true);
+  buf.set_count_ref(2);
+  const std::uint32_t fn = must_register("reverse_str", scalar(wire::INT32), {buf, scalar(wire::INT32, "cap")});
+  wire::Value text;
+  text.set_text("abcdef");
+  expect_error(call(fn, {text, integer(6)}), wire::BAD_ARGUMENT, "NUL");
+  const wire::Reply r = call(fn, {text, integer(7)});
+  ASSERT_TRUE(r.has_call()) << r.error().message();
+  EXPECT_EQ(r.call().out(0).text(), "fedcba");
+  expect_alive();
+}
+
+INSTANTIATE_TEST_SUITE_P(Surrogates, Hostile, ::testing::ValuesIn(kTargets),
+                         [](const auto& info) { return std::string(info.param.name); });
