@@ -53,6 +53,7 @@ int32_t count_char(const char* s, char c) {
 size_t wstr_len(const wchar_t* s) { return s ? wcslen(s) : (size_t)-1; }
 int32_t wstr_first(const wchar_t* s) { return s ? (int32_t)s[0] : -1; }
 const char* greeting(void) { return "hello from sample"; }
+const char* not_utf8(void) { return "A\xff\xfe" "B"; }
 int32_t pointer_size(void) { return (int32_t)sizeof(void*); }
 int32_t long_size(void) { return (int32_t)sizeof(long); }
 

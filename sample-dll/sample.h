@@ -64,6 +64,7 @@ SAMPLE_API int32_t count_char(const char* s, char c);
 SAMPLE_API size_t wstr_len(const wchar_t* s);         /* code units; SIZE_MAX for NULL */
 SAMPLE_API int32_t wstr_first(const wchar_t* s);      /* first code unit */
 SAMPLE_API const char* greeting(void);
+SAMPLE_API const char* not_utf8(void);                /* "A\xff\xfeB": text that is not UTF-8 */
 SAMPLE_API int32_t pointer_size(void);                /* sizeof(void*) of the caller's ABI */
 SAMPLE_API int32_t long_size(void);
 SAMPLE_API int32_t set_errno(int32_t value);          /* sets errno (and SetLastError on Windows), returns -1 */

@@ -65,6 +65,12 @@ TEST(Cli, ErrorsAreJsonWithAKindAndANonZeroExit) {
   EXPECT_EQ(json::parse(r.out)["error"]["kind"], "timeout");
 }
 
+TEST(Cli, TextThatIsNotUtf8StillGivesValidJson) {
+  os::Output r = run({"--json", paths::kSample32, "const char* not_utf8(void)"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["return"], "A\xEF\xBF\xBD\xEF\xBF\xBD" "B") << "each bad byte becomes U+FFFD";
+}
+
 TEST(Cli, RepeatReportsLatencyPercentiles) {
   os::Output r = run({"--json", "--repeat", "50", paths::kSample32, "int add(int, int)", "1", "2"});
   ASSERT_EQ(r.status, 0) << r.out;

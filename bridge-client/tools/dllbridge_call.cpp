@@ -12,6 +12,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "args.hpp"
+
 #include "dllbridge/bridge.hpp"
 
 using json = nlohmann::json;
@@ -153,11 +155,11 @@ void print_text(const json& body) {
               << "): " << body["error"]["message"].get<std::string>() << "\n";
     return;
   }
-  std::cout << "return: " << body["return"].dump() << "\n"
-            << "out: " << body["out"].dump() << "\n"
-            << "last_error: " << body["last_error"].dump() << "\n"
+  std::cout << "return: " << body["return"].dump(-1, ' ', false, json::error_handler_t::replace) << "\n"
+            << "out: " << body["out"].dump(-1, ' ', false, json::error_handler_t::replace) << "\n"
+            << "last_error: " << body["last_error"].dump(-1, ' ', false, json::error_handler_t::replace) << "\n"
             << "elapsed_us: " << body["elapsed_us"].get<double>() << "\n";
-  if (body.contains("latency_us")) std::cout << "latency_us: " << body["latency_us"].dump() << "\n";
+  if (body.contains("latency_us")) std::cout << "latency_us: " << body["latency_us"].dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
 // --batch: one JSON request per stdin line, one JSON answer per stdout line.
@@ -201,7 +203,7 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
       answer = error_json(e.kind(), e.what());
       all_ok = false;
     }
-    std::cout << answer.dump() << std::endl;
+    std::cout << answer.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
   }
   return all_ok ? 0 : 1;
 }
@@ -239,13 +241,13 @@ int main(int argc, char** argv) {
   app.positionals_at_end(false);
   // CLI11 splits a vector option's "[a,b]" into elements; a JSON array
   // argument must stay one argument, and JSON allows leading white space.
-  std::vector<std::string> kept(argv, argv + argc);
+  std::vector<std::string> kept = dllbridge::tools::utf8_arguments(argc, argv);
   std::vector<char*> args;
   for (std::string& a : kept) {
     if (a.size() > 1 && a.front() == '[' && a.back() == ']') a.insert(0, " ");
     args.push_back(a.data());
   }
-  CLI11_PARSE(app, argc, args.data());
+  CLI11_PARSE(app, static_cast<int>(args.size()), args.data());
 
   options.arch = arch == "64" ? dllbridge::Arch::x64 : dllbridge::Arch::x86;
   std::optional<std::chrono::milliseconds> timeout;
@@ -268,7 +270,7 @@ int main(int argc, char** argv) {
     fn_options.symbol = symbol;
     if (batch) {
       const int rc = run_batch(lib, timeout, fn_options);
-      if (show_stats) std::cout << json{{"stats", stats_json(bridge.stats())}}.dump() << std::endl;
+      if (show_stats) std::cout << json{{"stats", stats_json(bridge.stats())}}.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
       return rc;
     }
     dllbridge::Function fn = lib.function(signature, fn_options);
@@ -290,7 +292,7 @@ int main(int argc, char** argv) {
     body = error_json(e.kind(), e.what());
   }
   if (as_json) {
-    std::cout << body.dump() << std::endl;
+    std::cout << body.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
   } else {
     print_text(body);
   }
