@@ -9,7 +9,32 @@
 #include <string>
 #include <vector>
 
+#include <asio/io_context.hpp>
+#if defined(_WIN32)
+#include <asio/windows/stream_handle.hpp>
+#else
+#include <asio/local/stream_protocol.hpp>
+#endif
+
 namespace dllbridge::test::os {
+
+// A raw connection to a standalone surrogate (`--listen`), for frames no
+// client would send: a Unix socket / a named pipe.
+#if defined(_WIN32)
+using RawStream = asio::windows::stream_handle;
+#else
+using RawStream = asio::local::stream_protocol::socket;
+#endif
+
+// A fresh endpoint for `surrogate --listen`: a socket path in the temporary
+// folder / a pipe name with random bits.
+std::string fresh_endpoint(const std::string& tag);
+
+// Waits (up to 5 s) until a standalone surrogate serves `endpoint`.
+bool wait_for_endpoint(const std::string& endpoint);
+
+// Opens a raw stream to `endpoint`; throws std::runtime_error.
+RawStream connect_raw(asio::io_context& io, const std::string& endpoint);
 
 // What the surrogate says its OS is in the handshake: "linux" / "windows".
 extern const char* const kOsName;
@@ -62,7 +87,8 @@ extern const FaultNames kFaults;
 // process's). Killed and reaped when destroyed.
 class Child {
  public:
-  // Starts argv[0] with the rest as arguments; throws std::runtime_error.
+  // Starts argv[0] with the rest as arguments (on a kernel that refuses
+  // i386 programs, under qemu-i386 when installed); throws std::runtime_error.
   static std::unique_ptr<Child> start(const std::vector<std::string>& argv);
   virtual ~Child() = default;
   virtual std::uint32_t pid() const = 0;

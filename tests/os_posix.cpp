@@ -2,7 +2,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <thread>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -35,6 +37,10 @@ class PosixChild final : public Child {
       for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
       args.push_back(nullptr);
       ::execv(args[0], args.data());
+      if (errno == ENOEXEC) {  // no IA-32 emulation in this kernel: the same program under qemu-i386
+        args.insert(args.begin(), const_cast<char*>("/usr/bin/qemu-i386-static"));
+        ::execv(args[0], args.data());
+      }
       ::_exit(127);
     }
     ::close(in[0]);
@@ -132,6 +138,22 @@ int process_bits(std::uint32_t pid, std::string* note) {
   const std::string head = read_file(image).substr(0, 5);
   if (head.size() < 5 || head.compare(0, 4, "\x7f" "ELF") != 0) return 0;
   return head[4] == 1 ? 32 : head[4] == 2 ? 64 : 0;
+}
+
+std::string fresh_endpoint(const std::string& tag) { return temp_path(tag + ".sock"); }
+
+bool wait_for_endpoint(const std::string& endpoint) {
+  for (int i = 0; i < 500; ++i) {
+    if (::access(endpoint.c_str(), F_OK) == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+RawStream connect_raw(asio::io_context& io, const std::string& endpoint) {
+  RawStream s(io);
+  s.connect(asio::local::stream_protocol::endpoint(endpoint));
+  return s;
 }
 
 bool handle_count_reported() { return true; }

@@ -143,6 +143,23 @@ int process_bits(std::uint32_t pid, std::string* note) {
   return wow64 ? 32 : 64;
 }
 
+std::string fresh_endpoint(const std::string&) { return win::narrow(win::random_pipe_name()); }
+
+bool wait_for_endpoint(const std::string& endpoint) {
+  const std::wstring name = widen(endpoint);
+  for (int i = 0; i < 500; ++i) {
+    if (::WaitNamedPipeW(name.c_str(), 10)) return true;
+    ::Sleep(10);
+  }
+  return false;
+}
+
+RawStream connect_raw(asio::io_context& io, const std::string& endpoint) {
+  RawStream s(io);
+  s.assign(win::open_pipe_client(widen(endpoint), std::chrono::milliseconds(5000)).release());
+  return s;
+}
+
 bool handle_count_reported() {
   return ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") == nullptr;
 }

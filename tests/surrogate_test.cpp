@@ -3,16 +3,11 @@
 // send. Each must be answered with an error, and the session must go on.
 #include <gtest/gtest.h>
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <string>
 #include <thread>
 
-#include <asio/io_context.hpp>
-#include <asio/local/stream_protocol.hpp>
+#include "os.hpp"  // first: on Windows it brings windows.h before the wire enums
 
 #include "dllbridge/dllbridge.pb.h"
 #include "dllbridge/wire/frame.hpp"
@@ -64,22 +59,10 @@ wire::Value list(std::initializer_list<wire::Value> items) {
 class Hostile : public ::testing::TestWithParam<Target> {
  protected:
   void SetUp() override {
-    socket_ = "/tmp/dllbridge-hostile-" + std::to_string(::getpid()) + "-" + GetParam().name + ".sock";
-    ::unlink(socket_.c_str());
-    pid_ = ::fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      const char* s = GetParam().surrogate;
-      ::execl(s, s, "--listen", socket_.c_str(), "--log-level", "off", nullptr);
-      ::execl("/usr/bin/qemu-i386-static", "qemu-i386-static", s, "--listen", socket_.c_str(), "--log-level", "off",
-              nullptr);
-      ::_exit(127);
-    }
-    for (int i = 0; i < 500 && ::access(socket_.c_str(), F_OK) != 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ASSERT_EQ(::access(socket_.c_str(), F_OK), 0);
-    stream_.connect(asio::local::stream_protocol::endpoint(socket_));
+    endpoint_ = test::os::fresh_endpoint(std::string("hostile-") + GetParam().name);
+    server_ = test::os::Child::start({GetParam().surrogate, "--listen", endpoint_, "--log-level", "off"});
+    ASSERT_TRUE(test::os::wait_for_endpoint(endpoint_)) << GetParam().name << " --listen " << endpoint_;
+    stream_ = test::os::connect_raw(io_, endpoint_);
     wire::Request hello;
     hello.mutable_hello()->set_protocol_version(wire::kProtocolVersion);
     ASSERT_TRUE(send(hello).has_hello());
@@ -92,12 +75,7 @@ class Hostile : public ::testing::TestWithParam<Target> {
   void TearDown() override {
     asio::error_code ignored;
     stream_.close(ignored);
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int st;
-      ::waitpid(pid_, &st, 0);
-    }
-    ::unlink(socket_.c_str());
+    server_.reset();  // kills the standalone surrogate
   }
 
   wire::Reply send(wire::Request req) {
@@ -154,10 +132,10 @@ class Hostile : public ::testing::TestWithParam<Target> {
     EXPECT_EQ(r.call().ret().i(), 42);
   }
 
-  std::string socket_;
-  pid_t pid_ = -1;
   asio::io_context io_;
-  asio::local::stream_protocol::socket stream_{io_};
+  test::os::RawStream stream_{io_};
+  std::string endpoint_;
+  std::unique_ptr<test::os::Child> server_;
   std::uint64_t id_ = 0;
   std::uint64_t library_ = 0;
 };
@@ -283,3 +261,47 @@ TEST_P(Hostile, TextThatDoesNotFitItsBufferIsRefused) {
 
 INSTANTIATE_TEST_SUITE_P(Surrogates, Hostile, ::testing::ValuesIn(kTargets),
                          [](const auto& info) { return std::string(info.param.name); });
+
+TEST_P(Hostile, AnOversizedFrameEndsTheSessionWithAProtocolErrorAndTheServerGoesOn) {
+  const wire::Header h = wire::encode_header(wire::kMaxFrameSize + 1);
+  asio::write(stream_, asio::buffer(h));
+  wire::Reply reply;
+  ASSERT_TRUE(wire::read_frame(stream_, reply)) << "an error frame first";
+  EXPECT_EQ(reply.id(), 0u) << "not an answer to any request";
+  EXPECT_EQ(reply.error().kind(), wire::PROTOCOL);
+  EXPECT_NE(reply.error().message().find("exceeds"), std::string::npos) << reply.error().message();
+  EXPECT_FALSE(wire::read_frame(stream_, reply)) << "then the end of the session";
+  // Nothing allocated for the claimed size, nothing broken: a new session works.
+  stream_.close();
+  stream_ = test::os::connect_raw(io_, endpoint_);
+  wire::Request hello;
+  hello.mutable_hello()->set_protocol_version(wire::kProtocolVersion);
+  EXPECT_TRUE(send(hello).has_hello());
+}
+
+TEST_P(Hostile, APayloadThatIsNotARequestEndsTheSession) {
+  const std::string garbage = "\xff\xff\xff\xff\xff\xff\xff\xff";
+  const wire::Header h = wire::encode_header(static_cast<std::uint32_t>(garbage.size()));
+  asio::write(stream_, asio::buffer(h));
+  asio::write(stream_, asio::buffer(garbage));
+  wire::Reply reply;
+  ASSERT_TRUE(wire::read_frame(stream_, reply));
+  EXPECT_EQ(reply.error().kind(), wire::PROTOCOL);
+  EXPECT_FALSE(wire::read_frame(stream_, reply));
+}
+
+TEST_P(Hostile, UnknownIdsAreProtocolErrorsAndTheSessionGoesOn) {
+  wire::Request req;
+  req.mutable_call()->set_function(9999);
+  EXPECT_EQ(send(req).error().kind(), wire::PROTOCOL);
+  wire::TypeNode v = scalar(wire::INT32);
+  wire::Request reg;
+  reg.mutable_register_function()->set_library(777);
+  reg.mutable_register_function()->set_name("add");
+  *reg.mutable_register_function()->mutable_ret() = v;
+  EXPECT_EQ(send(reg).error().kind(), wire::PROTOCOL);
+  const std::uint32_t add = must_register("add", scalar(wire::INT32), {scalar(wire::INT32, "a"), scalar(wire::INT32, "b")});
+  const wire::Reply r = call(add, {integer(40), integer(2)});
+  ASSERT_TRUE(r.has_call()) << r.error().message();
+  EXPECT_EQ(r.call().ret().i(), 42);
+}
