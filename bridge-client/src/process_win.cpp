@@ -1,4 +1,5 @@
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <utility>
 
@@ -139,8 +140,21 @@ void Process::kill() noexcept {
   if (valid() && !status_ && native_) ::TerminateProcess(native_->process.get(), kKilledExitCode);
 }
 
-std::size_t try_write_now(Stream&, const std::string&) {
-  return 0;  // overlapped pipe handles: every write goes through the I/O thread
+std::size_t try_write_now(Stream& stream, const std::string& data) {
+  // An overlapped write from the caller's thread; the low bit of the event
+  // handle keeps its completion off Asio's port. A pipe with room completes
+  // it at once; otherwise it is cancelled (never blocks) and whatever went
+  // is reported, the rest going through the I/O thread as usual.
+  thread_local UniqueHandle event(::CreateEventW(nullptr, TRUE, FALSE, nullptr));
+  if (!event) return 0;
+  OVERLAPPED ov{};
+  ov.hEvent = reinterpret_cast<HANDLE>(reinterpret_cast<std::uintptr_t>(event.get()) | 1);
+  DWORD n = 0;
+  if (::WriteFile(stream.native_handle(), data.data(), static_cast<DWORD>(data.size()), &n, &ov)) return n;
+  if (::GetLastError() != ERROR_IO_PENDING) return 0;  // the read side reports a broken pipe
+  ::CancelIoEx(stream.native_handle(), &ov);
+  if (!::GetOverlappedResult(stream.native_handle(), &ov, &n, TRUE)) return n;  // aborted: n went
+  return n;
 }
 
 long current_pid() { return static_cast<long>(::GetCurrentProcessId()); }

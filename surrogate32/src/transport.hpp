@@ -9,7 +9,7 @@
 #include <asio/io_context.hpp>
 
 #if defined(_WIN32)
-#include <asio/windows/stream_handle.hpp>
+#include "pipe_stream_win.hpp"
 #else
 #include <asio/local/stream_protocol.hpp>
 #endif
@@ -17,7 +17,7 @@
 namespace dllbridge::surrogate {
 
 #if defined(_WIN32)
-using Stream = asio::windows::stream_handle;
+using Stream = PipeStream;
 #else
 using Stream = asio::local::stream_protocol::socket;
 #endif
