@@ -189,11 +189,12 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
   }
   unsigned char* ret = mem.allocate(std::max<std::size_t>(fn.ret.size, 16), "return value");
 
-  clear_last_error();
+  // Nothing between the call and the last-error reads: not even the clock.
   const auto start = std::chrono::steady_clock::now();
+  clear_last_error();
   ffi_call(const_cast<ffi_cif*>(cif), FFI_FN(fn.address), ret, values.data());
-  const auto stop = std::chrono::steady_clock::now();
   const std::int64_t last_error = read_last_error();
+  const auto stop = std::chrono::steady_clock::now();
 
   wire::CallReply out;
   out.set_last_error(last_error);
