@@ -3,6 +3,7 @@
 #include <bcrypt.h>
 #include <sddl.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -162,7 +163,10 @@ std::string wait_for_client(HANDLE pipe, std::chrono::milliseconds timeout, HAND
 }
 
 UniqueHandle open_pipe_client(const std::wstring& name, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout;
+  // A name that stays missing this long is no surrogate between sessions.
+  const auto missing_deadline = start + std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(250));
   for (;;) {
     UniqueHandle h(::CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
                                  FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr));
@@ -171,7 +175,9 @@ UniqueHandle open_pipe_client(const std::wstring& name, std::chrono::millisecond
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     // Busy: another client holds the one instance. Not found: a standalone
     // surrogate between two sessions has not made the next instance yet.
-    if ((err != ERROR_PIPE_BUSY && err != ERROR_FILE_NOT_FOUND) || left.count() <= 0) {
+    const bool gave_up = err == ERROR_FILE_NOT_FOUND ? std::chrono::steady_clock::now() >= missing_deadline
+                                                     : left.count() <= 0;
+    if ((err != ERROR_PIPE_BUSY && err != ERROR_FILE_NOT_FOUND) || gave_up) {
       fail("cannot open pipe " + narrow(name), err);
     }
     if (err == ERROR_PIPE_BUSY) {
