@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "breaker.hpp"
+#include "supervisor/breaker.hpp"
 
 using namespace dllbridge;
 using namespace dllbridge::detail;

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "dllbridge/error.hpp"
-#include "marshal.hpp"
-#include "signature.hpp"
+#include "channel/codec.hpp"
+#include "signature/signature.hpp"
 
 using namespace dllbridge;
 using namespace dllbridge::detail;

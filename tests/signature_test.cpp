@@ -1,5 +1,5 @@
 // Unit tests of the signature-language parser (docs/contracts section 3).
-#include "signature.hpp"
+#include "signature/signature.hpp"
 
 #include <gtest/gtest.h>
 

@@ -7,9 +7,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "library.hpp"
-#include "session.hpp"
-#include "transport.hpp"
+#include "core/library.hpp"
+#include "core/session.hpp"
+#include "core/transport.hpp"
 
 int main(int argc, char** argv) {
   using namespace dllbridge::surrogate;

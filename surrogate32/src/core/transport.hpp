@@ -9,7 +9,7 @@
 #include <asio/io_context.hpp>
 
 #if defined(_WIN32)
-#include "pipe_stream_win.hpp"
+#include "core/pipe_stream_win.hpp"
 #else
 #include <asio/local/stream_protocol.hpp>
 #endif

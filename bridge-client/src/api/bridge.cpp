@@ -1,9 +1,9 @@
 #include "dllbridge/bridge.hpp"
 
-#include "figures.hpp"
-#include "marshal.hpp"
-#include "signature.hpp"
-#include "supervisor.hpp"
+#include "process/figures.hpp"
+#include "channel/codec.hpp"
+#include "signature/signature.hpp"
+#include "supervisor/supervisor.hpp"
 
 namespace dllbridge {
 namespace detail {

@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "transport.hpp"
+#include "core/transport.hpp"
 
 namespace dllbridge::surrogate {
 

@@ -2,7 +2,7 @@
 // client says Shutdown or closes the connection.
 #pragma once
 
-#include "transport.hpp"
+#include "core/transport.hpp"
 
 namespace dllbridge::surrogate {
 

@@ -9,7 +9,7 @@
 
 #include "dllbridge/dllbridge.pb.h"
 #include "dllbridge/types.hpp"
-#include "signature.hpp"
+#include "signature/signature.hpp"
 
 namespace dllbridge::detail {
 

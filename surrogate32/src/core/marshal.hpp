@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "dllbridge/dllbridge.pb.h"
-#include "ffi_types.hpp"
+#include "core/ffi_types.hpp"
 
 namespace dllbridge::surrogate {
 

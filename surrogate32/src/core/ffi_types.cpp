@@ -1,9 +1,9 @@
-#include "ffi_types.hpp"
+#include "core/ffi_types.hpp"
 
 #include <cstdint>
 #include <type_traits>
 
-#include "errors.hpp"
+#include "core/errors.hpp"
 
 namespace dllbridge::surrogate {
 namespace {

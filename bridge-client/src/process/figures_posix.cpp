@@ -5,7 +5,7 @@
 #include <sstream>
 #include <string>
 
-#include "figures.hpp"
+#include "process/figures.hpp"
 
 namespace dllbridge::detail {
 namespace {

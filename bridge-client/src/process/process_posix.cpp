@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "dllbridge/error.hpp"
-#include "process.hpp"
+#include "process/process.hpp"
 
 extern char** environ;
 

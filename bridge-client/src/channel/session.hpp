@@ -25,7 +25,7 @@
 #include "dllbridge/bridge.hpp"
 #include "dllbridge/dllbridge.pb.h"
 #include "dllbridge/wire/frame.hpp"
-#include "process.hpp"
+#include "process/process.hpp"
 
 namespace dllbridge::detail {
 

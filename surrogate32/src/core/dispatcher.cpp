@@ -1,4 +1,4 @@
-#include "dispatcher.hpp"
+#include "core/dispatcher.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -6,9 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "errors.hpp"
-#include "ffi_types.hpp"
-#include "marshal.hpp"
+#include "core/errors.hpp"
+#include "core/ffi_types.hpp"
+#include "core/marshal.hpp"
 
 namespace dllbridge::surrogate {
 

@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <utility>
 
-#include "errors.hpp"
-#include "library.hpp"
+#include "core/errors.hpp"
+#include "core/library.hpp"
 
 namespace dllbridge::surrogate {
 

@@ -1,4 +1,4 @@
-#include "marshal.hpp"
+#include "channel/codec.hpp"
 
 #include <cmath>
 #include <limits>

@@ -15,7 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dllbridge/wire/frame.hpp"
-#include "transport.hpp"
+#include "core/transport.hpp"
 
 namespace dllbridge::surrogate {
 namespace {

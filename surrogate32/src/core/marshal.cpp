@@ -1,10 +1,10 @@
-#include "marshal.hpp"
+#include "core/marshal.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-#include "errors.hpp"
-#include "text.hpp"
+#include "core/errors.hpp"
+#include "core/text.hpp"
 
 namespace dllbridge::surrogate {
 namespace {

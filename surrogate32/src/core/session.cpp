@@ -1,4 +1,4 @@
-#include "session.hpp"
+#include "core/session.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -9,8 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "dispatcher.hpp"
-#include "transport.hpp"
+#include "core/dispatcher.hpp"
+#include "core/transport.hpp"
 #include "dllbridge/wire/frame.hpp"
 
 namespace dllbridge::surrogate {

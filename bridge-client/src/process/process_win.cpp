@@ -5,7 +5,7 @@
 
 #include "dllbridge/error.hpp"
 #include "dllbridge/wire/win32.hpp"
-#include "process.hpp"
+#include "process/process.hpp"
 
 namespace dllbridge::detail {
 

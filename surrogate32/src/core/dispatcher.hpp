@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "dllbridge/dllbridge.pb.h"
-#include "library.hpp"
+#include "core/library.hpp"
 
 namespace dllbridge::surrogate {
 

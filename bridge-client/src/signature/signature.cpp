@@ -1,6 +1,6 @@
 // Parser of the signature language (docs/contracts section 3): a tokenizer
 // and a recursive-descent parser over C declarations with MIDL attributes.
-#include "signature.hpp"
+#include "signature/signature.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -2,7 +2,7 @@
 // owner" rule; the platform files supply kill() and wait_for().
 #include <utility>
 
-#include "process.hpp"
+#include "process/process.hpp"
 
 namespace dllbridge::detail {
 

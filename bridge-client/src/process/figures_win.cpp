@@ -4,7 +4,7 @@
 #include <winternl.h>
 #include <tlhelp32.h>
 
-#include "figures.hpp"
+#include "process/figures.hpp"
 
 namespace dllbridge::detail {
 namespace {

@@ -1,9 +1,9 @@
-#include "supervisor.hpp"
+#include "supervisor/supervisor.hpp"
 
 #include <algorithm>
 #include <cstdio>
 
-#include "figures.hpp"
+#include "process/figures.hpp"
 
 namespace dllbridge::detail {
 namespace {

@@ -1,4 +1,4 @@
-#include "session.hpp"
+#include "channel/session.hpp"
 
 #include <cstdlib>
 #include <sys/stat.h>

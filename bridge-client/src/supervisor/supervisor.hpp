@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "breaker.hpp"
+#include "supervisor/breaker.hpp"
 #include "dllbridge/bridge.hpp"
-#include "session.hpp"
+#include "channel/session.hpp"
 
 namespace dllbridge::detail {
 

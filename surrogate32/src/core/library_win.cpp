@@ -7,8 +7,8 @@
 #include <fstream>
 #include <utility>
 
-#include "errors.hpp"
-#include "library.hpp"
+#include "core/errors.hpp"
+#include "core/library.hpp"
 
 namespace dllbridge::surrogate {
 namespace {

@@ -1,4 +1,4 @@
-#include "breaker.hpp"
+#include "supervisor/breaker.hpp"
 
 #include <algorithm>
 
