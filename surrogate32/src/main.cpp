@@ -9,6 +9,7 @@
 
 #include "core/library.hpp"
 #include "core/session.hpp"
+#include "core/stream_transport.hpp"
 #include "core/transport.hpp"
 
 int main(int argc, char** argv) {
@@ -50,10 +51,14 @@ int main(int argc, char** argv) {
     if (parent_pid > 0) follow_parent(parent_pid);
     if (!inherited.empty()) {
       Stream stream = adopt_inherited(io, inherited);
-      const SessionEnd end = serve_session(stream, workers);
+      StreamTransport transport(stream);
+      const SessionEnd end = serve_session(transport, workers);
       return end == SessionEnd::protocol_error ? 3 : 0;
     }
-    listen(io, listen_endpoint, [workers](Stream& stream) { serve_session(stream, workers); });
+    listen(io, listen_endpoint, [workers](Stream& stream) {
+      StreamTransport transport(stream);
+      serve_session(transport, workers);
+    });
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

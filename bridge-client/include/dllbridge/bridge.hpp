@@ -29,6 +29,10 @@
 
 namespace dllbridge {
 
+namespace rpc {
+class Transport;  // dllbridge/rpc/transport.hpp
+}  // namespace rpc
+
 namespace detail {
 class Supervisor;
 struct LibraryState;
@@ -41,6 +45,10 @@ struct BridgeOptions {
   std::string surrogate_path;                  // empty: $DLLBRIDGE_SURROGATE_DIR, then next to the client
   std::vector<std::string> launcher;           // run the surrogate through this (e.g. an emulator)
   std::string connect;                         // endpoint of a standalone surrogate; empty: start one
+  // Makes the channel to a surrogate instead of starting or connecting one
+  // (called for every start): e.g. an in-process session for tests and for
+  // debugging a library of this program's own bitness. Empty: a process.
+  std::function<std::unique_ptr<rpc::Transport>()> transport;
   std::string surrogate_log_level = "warn";    // trace|debug|info|warn|error|off
   SupervisionPolicy policy;                    // deadlines, restarts, breaker, retries, recycling
 };

@@ -17,11 +17,7 @@ struct LibraryState {
   std::uint64_t ensure(Session& session, std::uint64_t generation, std::chrono::milliseconds timeout) {
     std::lock_guard lock(mu);
     if (loaded_in != generation) {
-      wire::Request req;
-      req.mutable_load_library()->set_path(path);
-      const wire::Reply reply = session.request(std::move(req), timeout);
-      if (!reply.has_load_library()) throw Error(ErrorKind::protocol, "load answered with something else");
-      id = reply.load_library().library();
+      id = session.channel().load_library(path, timeout);
       loaded_in = generation;
     }
     return id;
@@ -46,20 +42,11 @@ struct FunctionState {
     const std::uint64_t lib = library->ensure(session, generation, timeout);
     std::lock_guard lock(mu);
     if (registered_in != generation) {
-      wire::Request req;
-      wire::RegisterFunction* reg = req.mutable_register_function();
-      reg->set_library(lib);
-      reg->set_name(options.symbol.empty() ? name : options.symbol);
-      reg->set_conv(static_cast<wire::CallConv>(conv));
-      *reg->mutable_ret() = signature.ret;
-      for (const wire::TypeNode& p : signature.params) *reg->add_params() = p;
-      reg->set_variadic(signature.variadic);
-      const wire::Reply reply = session.request(std::move(req), timeout);
-      if (!reply.has_register_function()) {
-        throw Error(ErrorKind::protocol, "register answered with something else");
-      }
-      id = reply.register_function().function();
-      resolved = reply.register_function().resolved_name();
+      const RegisteredFunction r =
+          session.channel().register_function(lib, options.symbol.empty() ? name : options.symbol, conv, signature,
+                                               timeout);
+      id = r.id;
+      resolved = r.resolved_name;
       registered_in = generation;
     }
     return id;
@@ -142,19 +129,18 @@ Function Library::function(std::string_view text, FunctionOptions options) const
 CallResult Function::call(const std::vector<Value>& args,
                           std::optional<std::chrono::milliseconds> timeout) const {
   const detail::FunctionState& s = *state_;
-  wire::Request req;
-  detail::encode_call(s.signature, args, *req.mutable_call());
   detail::Supervisor& sup = *s.library->supervisor;
   const auto deadline = timeout ? *timeout : s.options.timeout.value_or(sup.options().policy.call_timeout);
-  const wire::Reply reply = sup.execute(
+  const detail::EncodedCall encoded = detail::Channel::encode(s.signature, args);  // bad_argument before anything
+  CallResult result;
+  sup.execute(
       [&](detail::Session& session, std::uint64_t generation, std::chrono::milliseconds left) {
-        wire::Request r = req;  // a retry sends the same arguments again
-        r.mutable_call()->set_function(s.ensure(session, generation, left));
-        return session.request(std::move(r), left);
+        const std::uint32_t id = s.ensure(session, generation, left);
+        result = session.channel().call(id, s.signature, encoded, left);  // a retry sends the same arguments
+        return wire::Reply();
       },
       s.options.idempotent, deadline, true);
-  if (!reply.has_call()) throw Error(ErrorKind::protocol, "call answered with something else");
-  return detail::decode_reply(s.signature, reply.call());
+  return result;
 }
 
 std::string Function::resolved_name() const { return state_->resolved_name(); }

@@ -470,6 +470,12 @@ WireSignature lower(const sig::Function& fn, const TargetAbi& abi) {
   return out;
 }
 
+void encode_register(const WireSignature& s, wire::RegisterFunction& reg) {
+  *reg.mutable_ret() = s.ret;
+  for (const wire::TypeNode& p : s.params) *reg.add_params() = p;
+  reg.set_variadic(s.variadic);
+}
+
 void encode_call(const WireSignature& s, const std::vector<Value>& args, wire::Call& call) {
   const std::size_t fixed = s.inputs.size();
   if (args.size() < fixed || (!s.variadic && args.size() != fixed)) {

@@ -40,6 +40,10 @@ struct WireSignature {
 // a size, pointers to pointers to data, self-nesting structs).
 WireSignature lower(const sig::Function& fn, const TargetAbi& abi);
 
+// Fills the types of a registration: return, parameters, variadic (the
+// caller sets the library, the export name and the calling convention).
+void encode_register(const WireSignature& s, wire::RegisterFunction& reg);
+
 // Checks `args` (one per input parameter, then for a variadic function the
 // extra arguments as {"type": value}) and encodes them into `call`: one wire
 // value per parameter, then the extras with their types. Throws

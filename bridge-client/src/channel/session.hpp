@@ -1,63 +1,55 @@
-// One connection to one surrogate process: spawn or connect, handshake, and
-// requests multiplexed by id over the one stream. Callers write their own
-// frames when the socket takes them at once (else the I/O thread finishes
-// the job); the I/O thread reads replies and hands each to the caller
-// waiting for that id. A Session never restarts anything: when its surrogate is gone it fails
-// every waiting and later request and tells its owner once (LossHandler).
+// One surrogate as the supervisor sees it: its process (started here, or a
+// standalone one reached through its endpoint, or an in-process session
+// through BridgeOptions::transport) and the typed channel to it. A Session
+// never restarts anything: when its surrogate is gone it fails every
+// waiting and later request and tells its owner once (LossHandler).
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
-#include <deque>
 #include <functional>
-#include <future>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
-#include <asio/executor_work_guard.hpp>
-#include <asio/io_context.hpp>
-
+#include "channel/channel.hpp"
 #include "dllbridge/bridge.hpp"
-#include "dllbridge/dllbridge.pb.h"
-#include "dllbridge/wire/frame.hpp"
 #include "process/process.hpp"
 
 namespace dllbridge::detail {
 
 class Session {
  public:
-  // Called once, on the I/O thread, when the surrogate is gone: the error
-  // waiting calls got, and the exit status when this session owned the process.
+  // Called once, on the transport's thread, when the surrogate is gone: the
+  // error waiting calls got, and the exit status when this session owned
+  // the process.
   using LossHandler = std::function<void(const Error&, const std::optional<ExitStatus>&)>;
 
   // Starts or connects to the surrogate and completes the handshake within
   // policy.start_timeout. Throws Error(surrogate_start_failed | protocol |
   // unauthorized).
   static std::unique_ptr<Session> start(const BridgeOptions& options, LossHandler on_lost);
-  // Stops the surrogate with the StopPolicy escalation.
+  // Stops the surrogate gracefully within StopPolicy: Shutdown, then what is
+  // left of shutdown_wait for it to exit, then SIGTERM (TerminateProcess)
+  // and terminate_wait, then SIGKILL.
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Sends `request` (its id is assigned here) and waits up to `timeout` for
-  // its reply. An Error reply is thrown as dllbridge::Error. Safe from any
-  // thread. On timeout the surrogate is killed (a DLL call cannot be
-  // cancelled), other waiting calls fail with crashed, and Error(timeout)
-  // is thrown.
-  // `kill_on_timeout` false (heartbeats) only throws Error(timeout).
-  wire::Reply request(wire::Request request, std::chrono::milliseconds timeout,
-                      bool kill_on_timeout = true);
+  // The typed channel to the surrogate (loads, registrations, calls).
+  Channel& channel() { return *channel_; }
 
-  // Kills the surrogate now; waiting calls fail with crashed and `reason`.
+  // Liveness check: throws Error(timeout) without killing anything, or
+  // Error(crashed) when the surrogate is gone.
+  void ping(std::chrono::milliseconds timeout) { channel_->ping(timeout); }
+
+  // Kills the surrogate now (drops the connection to one not started here);
+  // waiting calls fail with crashed and `reason`.
   void kill(const std::string& reason);
 
   // True once the surrogate is gone (crashed, killed, disconnected).
-  bool lost() const;
+  bool lost() const { return channel_->lost(); }
 
   const SurrogateInfo& info() const { return info_; }
   const std::string& surrogate_path() const { return surrogate_path_; }
@@ -66,46 +58,22 @@ class Session {
  private:
   Session(const BridgeOptions& options, LossHandler on_lost);
   void open();
-  void send_frame(std::string frame);
-  void write_next();  // I/O thread
-  void read_header();
-  void read_payload(std::uint32_t size);
-  void deliver(wire::Reply&& reply);
-  // Fails every waiting call and all later ones with `error`.
-  void fail_all(const Error& error);
-  // The stream ended: find out why, fail everything, tell the owner.
-  void on_stream_end(const std::string& detail);
-  void stop_process();
+  // The transport ended: find out why, tell the owner, return the error.
+  Error on_end(const std::string& why, bool bad_frame);
+  void stop_process(std::chrono::steady_clock::time_point exit_deadline);
 
   const BridgeOptions options_;
   LossHandler on_lost_;
   std::string surrogate_path_;
   SurrogateInfo info_;
+  bool greeted_ = false;
   std::chrono::steady_clock::time_point started_at_;
 
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  Stream stream_;
-  std::mutex process_mu_;  // callers (kill, timeout) and the I/O thread both use process_
+  std::mutex process_mu_;  // callers (kill, deadline) and the transport thread use process_
   Process process_;
-  std::string kill_reason_;  // guarded by process_mu_
+  std::string kill_reason_;           // guarded by process_mu_
   std::atomic<bool> closing_{false};  // the owner is ending this session: not a loss
-  std::thread io_thread_;
-
-  // I/O thread only.
-  wire::Header header_{};
-  std::string payload_;
-
-  std::mutex write_mu_;             // one frame at a time on the stream
-  std::deque<std::string> writes_;  // frames waiting for the I/O thread (write_mu_)
-
-  mutable std::mutex mu_;  // guards the members below
-  std::uint64_t next_id_ = 1;
-  std::map<std::uint64_t, std::promise<wire::Reply>> pending_;
-  std::optional<Error> dead_;  // set once the stream is gone for good
+  std::unique_ptr<Channel> channel_;
 };
-
-// Maps a wire error kind to the public one.
-ErrorKind from_wire(wire::ErrorKind kind);
 
 }  // namespace dllbridge::detail

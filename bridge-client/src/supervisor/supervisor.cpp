@@ -356,9 +356,7 @@ void Supervisor::heartbeat() {
   }
   bool answered = true;
   try {
-    wire::Request ping;
-    ping.mutable_ping();
-    s->request(std::move(ping), hb.timeout, false);
+    s->ping(hb.timeout);
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::crashed) return;  // already gone: on_lost handles it
     answered = e.kind() != ErrorKind::timeout;

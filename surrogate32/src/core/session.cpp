@@ -1,15 +1,7 @@
 #include "core/session.hpp"
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <vector>
-
 #include <spdlog/spdlog.h>
 
-#include "core/dispatcher.hpp"
 #include "core/transport.hpp"
 #include "dllbridge/wire/frame.hpp"
 
@@ -25,141 +17,172 @@ const char* kOs =
 
 const char* kArch = sizeof(void*) == 4 ? "i386" : "x86_64";
 
-void send_error(Stream& stream, std::uint64_t id, wire::ErrorKind kind, const std::string& message) {
+}  // namespace
+
+Session::Session(rpc::Transport& transport, int workers)
+    : transport_(transport),
+      peer_(transport, rpc::Peer::Handlers{
+                           [this](wire::Request&& r) { on_request(std::move(r)); },
+                           [this](const wire::Request& r) { return respond(r); },
+                           nullptr,
+                           [this](const std::string& why, bool bad) { on_end(why, bad); },
+                       }) {
+  for (int i = 0; i < std::max(workers, 1); ++i) workers_.emplace_back([this] { work(); });
+}
+
+Session::~Session() {
+  {
+    std::lock_guard lock(mu_);
+    workers_done_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+SessionEnd serve_session(rpc::Transport& transport, int workers) {
+  Session session(transport, workers);
+  return session.run();
+}
+
+SessionEnd Session::run() {
+  peer_.start();
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return end_ || shutdown_; });
+  if (shutdown_ && !end_) {
+    // Let the calls in progress and queued finish and answer first.
+    workers_done_ = true;
+    cv_.notify_all();
+    lock.unlock();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    peer_.serve(*shutdown_);
+    lock.lock();
+    end_ = SessionEnd::shutdown;
+  }
+  const SessionEnd how = *end_;
+  lock.unlock();
+  transport_.close();
+  peer_.wait_reading_over();
+  return how;
+}
+
+void Session::finish(SessionEnd how) {
+  {
+    std::lock_guard lock(mu_);
+    if (!end_) end_ = how;
+  }
+  cv_.notify_all();
+}
+
+void Session::send_error(std::uint64_t id, wire::ErrorKind kind, const std::string& message) {
   wire::Reply reply;
   reply.set_id(id);
   reply.mutable_error()->set_kind(kind);
   reply.mutable_error()->set_message(message);
-  asio::error_code ignored;
-  const std::string frame = wire::encode_frame(reply);
-  asio::write(stream, asio::buffer(frame), ignored);
+  peer_.send_reply(reply);
 }
 
-}  // namespace
-
-void reject_unauthorized(Stream& stream, const std::string& why) {
-  send_error(stream, 0, wire::UNAUTHORIZED, why);
-  asio::error_code ignored;
-  stream.close(ignored);
-}
-
-// Runs Call requests on a pool of threads; each reply is written whole
-// under the write lock, so frames never interleave.
-class WorkerPool {
- public:
-  WorkerPool(int n, Dispatcher& dispatcher, Stream& stream, std::mutex& write_mu)
-      : dispatcher_(dispatcher), stream_(stream), write_mu_(write_mu) {
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { run(); });
+void Session::on_request(wire::Request&& request) {
+  {
+    std::lock_guard lock(mu_);
+    if (end_ || shutdown_) return;  // ending: nothing more is served
   }
-  ~WorkerPool() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
+  if (!greeted_) {
+    if (request.body_case() != wire::Request::kHello) {
+      send_error(request.id(), wire::PROTOCOL, "the first request must be Hello");
+      finish(SessionEnd::protocol_error);
+      return;
     }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
+    if (request.hello().protocol_version() != wire::kProtocolVersion) {
+      send_error(request.id(), wire::PROTOCOL,
+                 "protocol version " + std::to_string(request.hello().protocol_version()) +
+                     " is not supported (surrogate speaks " + std::to_string(wire::kProtocolVersion) + ")");
+      finish(SessionEnd::protocol_error);
+      return;
+    }
+    greeted_ = true;
+    spdlog::debug("handshake with '{}'", request.hello().client());
+    peer_.serve(request);
+    return;
   }
-  void submit(wire::Request request) {
-    {
+  switch (request.body_case()) {
+    case wire::Request::kHello:
+    case wire::Request::kPing:
+      peer_.serve(request);  // at once, even while the workers are busy
+      return;
+    case wire::Request::kShutdown: {
+      std::lock_guard lock(mu_);
+      shutdown_ = std::move(request);
+      cv_.notify_all();
+      return;
+    }
+    default: {
       std::lock_guard lock(mu_);
       queue_.push_back(std::move(request));
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void run() {
-    for (;;) {
-      wire::Request request;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return done_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        request = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      const wire::Reply reply = dispatcher_.handle(request);
-      std::lock_guard lock(write_mu_);
-      asio::error_code ignored;
-      const std::string frame = wire::encode_frame(reply);
-      asio::write(stream_, asio::buffer(frame), ignored);
+      cv_.notify_all();
+      return;
     }
   }
-  Dispatcher& dispatcher_;
-  Stream& stream_;
-  std::mutex& write_mu_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<wire::Request> queue_;
-  bool done_ = false;
-  std::vector<std::thread> threads_;
-};
+}
 
-SessionEnd serve_session(Stream& stream, int workers) {
-  Dispatcher dispatcher;
-  std::mutex write_mu;
-  std::optional<WorkerPool> pool;
-  if (workers > 1) pool.emplace(workers, dispatcher, stream, write_mu);
-  bool greeted = false;
-  wire::Request request;
-  for (;;) {
-    try {
-      request.Clear();
-      if (!wire::read_frame(stream, request)) return SessionEnd::disconnected;
-    } catch (const wire::FrameError& e) {
-      // After a bad frame the byte stream cannot be trusted: say why and end.
-      spdlog::error("bad frame: {}", e.what());
-      send_error(stream, 0, wire::PROTOCOL, e.what());
-      return SessionEnd::protocol_error;
-    } catch (const asio::system_error& e) {
-      spdlog::info("connection lost: {}", e.what());
-      return SessionEnd::disconnected;
-    }
-
-    wire::Reply reply;
-    if (!greeted) {
-      if (request.body_case() != wire::Request::kHello) {
-        send_error(stream, request.id(), wire::PROTOCOL, "the first request must be Hello");
-        return SessionEnd::protocol_error;
-      }
-      if (request.hello().protocol_version() != wire::kProtocolVersion) {
-        send_error(stream, request.id(), wire::PROTOCOL,
-                   "protocol version " + std::to_string(request.hello().protocol_version()) +
-                       " is not supported (surrogate speaks " +
-                       std::to_string(wire::kProtocolVersion) + ")");
-        return SessionEnd::protocol_error;
-      }
-      greeted = true;
-      reply.set_id(request.id());
+wire::Reply Session::respond(const wire::Request& request) {
+  wire::Reply reply;
+  switch (request.body_case()) {
+    case wire::Request::kHello: {
       wire::HelloReply* hello = reply.mutable_hello();
       hello->set_protocol_version(wire::kProtocolVersion);
       hello->set_pid(current_pid());
       hello->set_pointer_size(sizeof(void*));
       hello->set_os(kOs);
       hello->set_arch(kArch);
-      spdlog::debug("handshake with '{}'", request.hello().client());
-    } else if (request.body_case() == wire::Request::kShutdown) {
-      pool.reset();  // let calls in progress finish and answer first
-      reply.set_id(request.id());
+      return reply;
+    }
+    case wire::Request::kPing:
+      reply.mutable_pong();
+      return reply;
+    case wire::Request::kShutdown:
       reply.mutable_shutdown();
-      asio::error_code ignored;
-      const std::string frame = wire::encode_frame(reply);
-      asio::write(stream, asio::buffer(frame), ignored);
-      return SessionEnd::shutdown;
-    } else if (pool && request.body_case() == wire::Request::kCall) {
-      pool->submit(std::move(request));
-      continue;
-    } else {
-      reply = dispatcher.handle(request);
-    }
+      return reply;
+    default:
+      try {
+        return dispatcher_.handle(request);
+      } catch (const std::exception& e) {
+        // Whatever the dispatcher could not turn into an answer (out of
+        // memory, a reply too large) is an answer too, never a dead worker.
+        reply.Clear();
+        reply.mutable_error()->set_kind(wire::PROTOCOL);
+        reply.mutable_error()->set_message(std::string("the surrogate could not serve the request: ") + e.what());
+        return reply;
+      }
+  }
+}
 
-    try {
-      std::lock_guard lock(write_mu);
-      wire::write_frame(stream, reply);
-    } catch (const std::exception& e) {
-      spdlog::info("cannot reply: {}", e.what());
-      return SessionEnd::disconnected;
+void Session::on_end(const std::string& why, bool bad_frame) {
+  if (bad_frame) {
+    // After a bad frame the byte stream cannot be trusted: say why and end.
+    spdlog::error("bad frame: {}", why);
+    send_error(0, wire::PROTOCOL, why);
+  } else {
+    spdlog::info("session ended: {}", why);
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!end_) end_ = bad_frame ? SessionEnd::protocol_error : SessionEnd::disconnected;
+  }
+  cv_.notify_all();
+}
+
+void Session::work() {
+  for (;;) {
+    wire::Request request;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return workers_done_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      request = std::move(queue_.front());
+      queue_.pop_front();
     }
+    peer_.serve(request);
   }
 }
 

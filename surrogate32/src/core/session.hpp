@@ -1,17 +1,69 @@
-// One client session: handshake, then requests answered in order until the
-// client says Shutdown or closes the connection.
+// One client session: the handshake, then the client's requests served
+// until it says Shutdown or the channel ends. The session reads on its
+// transport's thread; library loads, registrations and calls run on a pool
+// of worker threads (one by default: legacy DLLs are rarely thread-safe),
+// so a worker that waits for the client (a callback's round trip) never
+// blocks the reading, and calls the client nests in that wait run on the
+// waiting worker (rpc::Peer).
 #pragma once
 
-#include "core/transport.hpp"
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "core/dispatcher.hpp"
+#include "dllbridge/rpc/peer.hpp"
+#include "dllbridge/rpc/transport.hpp"
 
 namespace dllbridge::surrogate {
 
 // How a session ended.
 enum class SessionEnd { shutdown, disconnected, protocol_error };
 
-// Serves one connected client on `stream`, running DLL calls on `workers`
-// threads (1: on the reading thread, in order). Never throws for anything
-// the client sends; a crash inside the DLL ends the process, by design.
-SessionEnd serve_session(Stream& stream, int workers = 1);
+class Session {
+ public:
+  // Serves the client at the other end of `transport` (which must outlive
+  // the session) with `workers` threads for DLL work (at least 1).
+  Session(rpc::Transport& transport, int workers = 1);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Serves until the end of the session; closes the transport and waits for
+  // its reading to stop before it returns. Never throws for anything the
+  // client sends; a crash inside the DLL ends the process, by design.
+  SessionEnd run();
+
+  // The session's end of the channel: requests to the client (callbacks)
+  // go through peer().request(); thread-safe.
+  rpc::Peer& peer() { return peer_; }
+
+ private:
+  void on_request(wire::Request&& request);  // transport thread
+  wire::Reply respond(const wire::Request& request);
+  void on_end(const std::string& why, bool bad_frame);
+  void finish(SessionEnd how);
+  void send_error(std::uint64_t id, wire::ErrorKind kind, const std::string& message);
+  void work();  // a worker thread
+
+  rpc::Transport& transport_;
+  Dispatcher dispatcher_;
+  rpc::Peer peer_;
+  bool greeted_ = false;  // transport thread only
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<SessionEnd> end_;
+  std::optional<wire::Request> shutdown_;  // a Shutdown waiting for the workers
+  std::deque<wire::Request> queue_;  // for the workers
+  bool workers_done_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// Serves one session on `transport` (Session::run).
+SessionEnd serve_session(rpc::Transport& transport, int workers = 1);
 
 }  // namespace dllbridge::surrogate

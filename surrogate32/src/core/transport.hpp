@@ -3,6 +3,7 @@
 // mode). One file per platform.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 
@@ -38,9 +39,9 @@ void follow_parent(long parent_pid);
 void listen(asio::io_context& io, const std::string& endpoint,
             const std::function<void(Stream&)>& serve);
 
-// Sends an `unauthorized` Error reply on a freshly accepted stream and closes
-// it (platform-neutral; defined with the session).
-void reject_unauthorized(Stream& stream, const std::string& why);
+// Makes a read blocked on `stream` in another thread return, and every later
+// read fail at once, until `reader_done` is set by the reading thread.
+void interrupt(Stream& stream, const std::atomic<bool>& reader_done) noexcept;
 
 // This process's id, for the handshake.
 unsigned current_pid();

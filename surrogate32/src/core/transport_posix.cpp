@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dllbridge/wire/frame.hpp"
+#include "core/stream_transport.hpp"
 #include "core/transport.hpp"
 
 namespace dllbridge::surrogate {
@@ -104,6 +105,11 @@ void listen(asio::io_context& io, const std::string& endpoint,
     serve(stream);
     spdlog::info("session from pid {} ended", peer.pid);
   }
+}
+
+void interrupt(Stream& stream, const std::atomic<bool>&) noexcept {
+  // Sticky: a blocked recv returns 0 now, and so does every later one.
+  ::shutdown(stream.native_handle(), SHUT_RDWR);
 }
 
 unsigned current_pid() { return static_cast<unsigned>(::getpid()); }

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/stream_transport.hpp"
 #include "core/transport.hpp"
 
 namespace dllbridge::surrogate {
@@ -55,6 +56,15 @@ void listen(asio::io_context& io, const std::string& endpoint, const std::functi
     spdlog::info("session from pid {}", pid);
     serve(stream);
     spdlog::info("session from pid {} ended", pid);
+  }
+}
+
+void interrupt(Stream& stream, const std::atomic<bool>& reader_done) noexcept {
+  // CancelIoEx cancels only what is pending now; the reader may be between
+  // two reads, so cancel until it has noticed (it checks before each read).
+  for (int i = 0; i < 400 && !reader_done; ++i) {
+    ::CancelIoEx(stream.native_handle(), nullptr);
+    ::Sleep(5);
   }
 }
 

@@ -1,5 +1,5 @@
 // Framing shared by client and surrogate: a 4-byte little-endian payload
-// length, then a serialized Request or Reply. The length is checked against
+// length, then a serialized wire::Frame (a Request or a Reply). The length is checked against
 // kMaxFrameSize before anything is allocated for the payload.
 #pragma once
 
@@ -18,7 +18,7 @@
 namespace dllbridge::wire {
 
 // Bumped on every incompatible change of dllbridge.proto or the framing.
-inline constexpr std::uint32_t kProtocolVersion = 2;
+inline constexpr std::uint32_t kProtocolVersion = 3;  // 3: Frame envelope, requests both ways
 inline constexpr std::size_t kHeaderSize = 4;
 // Hard cap on one frame's payload; larger frames are a protocol error.
 inline constexpr std::uint32_t kMaxFrameSize = 64u << 20;

@@ -1,0 +1,108 @@
+// The typed channel to one surrogate: one method per operation of the
+// protocol. Above it (session, supervisor, bridge, typed API) nothing sees
+// a wire:: type; below it an rpc::Peer matches requests and replies by id
+// in both directions over an rpc::Transport (socket, named pipe, memory).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "channel/codec.hpp"
+#include "dllbridge/bridge.hpp"
+#include "dllbridge/rpc/peer.hpp"
+#include "dllbridge/rpc/transport.hpp"
+
+namespace dllbridge::detail {
+
+// A function as the surrogate registered it.
+struct RegisteredFunction {
+  std::uint32_t id = 0;
+  std::string resolved_name;  // the export that matched (maybe decorated)
+};
+
+// A call's arguments, checked against their signature and encoded once;
+// sent by Channel::call (again as they are on a retry).
+class EncodedCall {
+ private:
+  friend class Channel;
+  wire::Call call_;
+};
+
+class Channel {
+ public:
+  using millis = std::chrono::milliseconds;
+  struct Hooks {
+    // The transport ended (crash, disconnect, bad frame): the error that
+    // waiting and later requests fail with. Transport thread, once; may block
+    // briefly (the session reaps the process to name the signal).
+    std::function<Error(const std::string& why, bool bad_frame)> on_end;
+    // A request passed its deadline and may still be running in the DLL
+    // (which cannot be cancelled): the session kills the surrogate.
+    std::function<void(const std::string& reason)> on_deadline;
+  };
+
+  // Takes the transport; does not read before start().
+  Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks);
+  // Closes the transport and waits for its reading to stop.
+  ~Channel();
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  // Starts reading.
+  void start();
+
+  // Each operation below waits up to `timeout` for its answer and throws
+  // dllbridge::Error: the surrogate's own error (bad_signature,
+  // symbol_not_found, ...), protocol for an answer of the wrong kind,
+  // crashed when the channel ended, timeout past the deadline (for loads,
+  // registrations and calls the surrogate is then killed through
+  // Hooks::on_deadline, and may_have_run() is true).
+
+  // The handshake: protocol version, and what the surrogate is.
+  SurrogateInfo hello(millis timeout);
+  // Loads `path` (UTF-8) in the surrogate; its library id.
+  std::uint64_t load_library(const std::string& path, millis timeout);
+  // Registers `symbol` of `library` with the declared signature.
+  RegisteredFunction register_function(std::uint64_t library, const std::string& symbol, CallConv conv,
+                                       const WireSignature& signature, millis timeout);
+  // Checks `args` against `signature` and encodes them. Throws
+  // Error(bad_argument) naming the parameter; nothing is sent.
+  static EncodedCall encode(const WireSignature& signature, const std::vector<Value>& args);
+  // Calls registered function `function` with encoded arguments.
+  CallResult call(std::uint32_t function, const WireSignature& signature, const EncodedCall& args,
+                  millis timeout);
+  // Liveness: throws Error(timeout) without killing anything.
+  void ping(millis timeout);
+  // Asks the surrogate to end; returns once it answered (then it exits).
+  // Throws Error(timeout) without killing anything.
+  void shutdown(millis timeout);
+
+  // Fails every waiting request and all later ones with `error` (kept when
+  // one is already set).
+  void fail_all(const Error& error);
+  // True once the channel failed for good.
+  bool lost() const;
+  // Closes the transport (the end is reported through Hooks::on_end).
+  void disconnect() noexcept { transport_->close(); }
+
+ private:
+  wire::Reply request(wire::Request request, millis timeout, bool kill_on_timeout);
+  Error dead_error() const;
+
+  Hooks hooks_;
+  std::unique_ptr<rpc::Transport> transport_;
+  rpc::Peer peer_;
+  mutable std::mutex mu_;
+  std::optional<Error> dead_;  // set once the channel is gone for good
+};
+
+// Maps a wire error kind to the public one.
+ErrorKind from_wire(wire::ErrorKind kind);
+
+}  // namespace dllbridge::detail

@@ -1,0 +1,117 @@
+// One end of the channel's request/reply protocol, the same on both sides:
+// requests carry ids unique per sender, replies are matched to them by id,
+// and either side may send requests at any time, also while it waits for
+// its own replies. A request the other side makes *while serving one of
+// ours* carries `nested_in` = our request's id, and runs on the thread that
+// waits for that reply: a surrogate thread blocked in a callback's round trip
+// serves the calls the client makes from inside the callback, as deep as
+// they nest, on that one thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "dllbridge/dllbridge.pb.h"
+#include "dllbridge/rpc/transport.hpp"
+
+namespace dllbridge::rpc {
+
+// The channel ended (or was aborted): no reply will come. `sent()` tells
+// whether the request had left before that (then it may have run).
+class Closed : public std::runtime_error {
+ public:
+  Closed(const std::string& why, bool sent) : std::runtime_error(why), sent_(sent) {}
+  bool sent() const noexcept { return sent_; }
+
+ private:
+  bool sent_;
+};
+
+class Peer final : private Transport::Receiver {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Handlers {
+    // A request of the other side that is not nested in one of our waits.
+    // Runs on the transport's thread and must not block: answer it at once
+    // with serve(), or hand it to another thread that calls serve().
+    std::function<void(wire::Request&& request)> on_request;
+    // The answer to one request (on the thread that calls serve(), or the
+    // thread waiting in request() for a nested one). Must not throw.
+    std::function<wire::Reply(const wire::Request& request)> respond;
+    // A reply with id 0 (not an answer: the other side is ending the
+    // session and says why). Transport thread.
+    std::function<void(const wire::Reply& notice)> on_notice;
+    // The channel ended: the stream ended, or (`bad_frame`) a frame broke
+    // the framing rules or did not parse (the byte stream cannot be trusted
+    // any more; the transport is still open, to say why). Transport thread,
+    // once, before waiting requests are woken with Closed.
+    std::function<void(const std::string& why, bool bad_frame)> on_end;
+  };
+
+  // Does not start reading yet (start()).
+  Peer(Transport& transport, Handlers handlers);
+  // The transport must be closed (and its reading over) before a Peer dies.
+  ~Peer() = default;
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  // Starts the transport's reading.
+  void start();
+
+  // Sends `request` under a fresh id (nested in the request this thread is
+  // serving for the other side, if any) and waits until `deadline` for its
+  // reply, meanwhile serving the requests the other side nests in it.
+  // Returns nullopt when the deadline passed (a late reply is dropped, never
+  // given to another request). Throws Closed when the channel ended or was
+  // aborted, wire::FrameError when the request is too large for a frame.
+  std::optional<wire::Reply> request(wire::Request request, Clock::time_point deadline);
+
+  // Answers `request` with respond(request) on this thread. Requests this
+  // thread sends meanwhile are nested in it.
+  void serve(const wire::Request& request);
+
+  // Sends a reply as is (an error for a request that will not be served).
+  void send_reply(const wire::Reply& reply);
+
+  // Wakes every waiting request with Closed(why) and fails later ones at
+  // once; the transport itself stays as it is. Idempotent.
+  void abort(const std::string& why);
+
+  // Waits until the transport's reading is over (after close(), or the end
+  // of the stream): from then on the peer is not called any more.
+  void wait_reading_over();
+
+  // The id of the other side's request this thread is serving, or 0.
+  std::uint64_t serving() const;
+
+ private:
+  struct Waiter {
+    std::condition_variable cv;
+    std::optional<wire::Reply> reply;
+    std::deque<wire::Request> nested;
+  };
+  void on_frame(std::string& payload) override;
+  void on_end(const std::string& why, bool bad_frame) override;
+  void send_frame(const wire::Frame& frame);
+
+  Transport& transport_;
+  Handlers handlers_;
+  mutable std::mutex mu_;
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, Waiter*> waiting_;  // by request id
+  std::optional<std::string> closed_;         // why, once ended or aborted
+  bool ended_ = false;                        // Handlers::on_end ran
+  bool bad_frame_ = false;                    // a payload did not parse
+  bool reading_over_ = false;                 // the transport's on_end came
+  std::condition_variable reading_over_cv_;
+};
+
+}  // namespace dllbridge::rpc

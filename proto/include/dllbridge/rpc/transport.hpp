@@ -1,0 +1,50 @@
+// The transport interface under the channel: an ordered, two-way stream of
+// frames between a client and a surrogate. Implementations: a Unix socket
+// or named pipe (client: bridge-client/src/channel/stream_transport.*;
+// surrogate: surrogate32/src/core/stream_transport.hpp), and in memory
+// (in_memory_pair(), for tests and for hosting a library of the caller's own
+// bitness in-process). No protobuf here: frames are bytes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace dllbridge::rpc {
+
+class Transport {
+ public:
+  // Where a transport delivers what it reads.
+  class Receiver {
+   public:
+    virtual ~Receiver() = default;
+    // One frame's payload (its 4-byte header already checked and removed), in
+    // order, on the transport's own thread. May modify `payload`.
+    virtual void on_frame(std::string& payload) = 0;
+    // The stream ended: the peer closed it, it broke, or (bad_frame) a frame
+    // broke the framing rules. Called once, last, on the transport's thread.
+    virtual void on_end(const std::string& why, bool bad_frame) = 0;
+  };
+
+  virtual ~Transport() = default;
+
+  // Starts delivering frames to `receiver` (which must outlive the
+  // transport's reading, i.e. until close() returned or on_end ran). Once.
+  virtual void start(Receiver& receiver) = 0;
+
+  // Sends one whole frame (header + payload, as wire::encode_frame makes it).
+  // Thread-safe; frames never interleave. Never blocks on the peer for long
+  // and never throws for I/O: after the stream broke, frames are dropped and
+  // the loss is reported through Receiver::on_end.
+  virtual void send(std::string frame) = 0;
+
+  // Ends the stream in both directions: the reading stops (on_end follows
+  // unless it already ran) and later sends are dropped. Thread-safe, idempotent.
+  virtual void close() noexcept = 0;
+};
+
+// Two connected in-memory transports: what one sends, the other receives.
+// Each delivers on a thread of its own; closing either ends both.
+std::pair<std::unique_ptr<Transport>, std::unique_ptr<Transport>> in_memory_pair();
+
+}  // namespace dllbridge::rpc

@@ -1,0 +1,266 @@
+// The channel's request/reply core (rpc::Peer) over in-memory transports:
+// ids matched both ways, requests from either side, nested requests served
+// on the waiting thread, deadlines and endings.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "dllbridge/rpc/peer.hpp"
+#include "dllbridge/rpc/transport.hpp"
+#include "dllbridge/wire/frame.hpp"
+
+using namespace dllbridge;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kPatience = 20s;  // only so that a broken build cannot hang; never what is asserted
+
+// A request carrying a number (the call's function id is a handy integer).
+wire::Request numbered(std::uint32_t n) {
+  wire::Request r;
+  r.mutable_call()->set_function(n);
+  return r;
+}
+
+wire::Reply answer(std::uint64_t v) {
+  wire::Reply r;
+  r.mutable_call()->mutable_ret()->set_u(v);
+  return r;
+}
+
+// One side: a Peer whose un-nested requests are served on a worker thread
+// of its own (as the surrogate does), with `respond` as the answer.
+struct Side {
+  std::unique_ptr<rpc::Transport> transport;
+  std::function<wire::Reply(const wire::Request&)> respond;
+  std::unique_ptr<rpc::Peer> peer;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<wire::Request> queue;
+  bool done = false;
+  std::atomic<bool> ended{false};
+  std::atomic<bool> ended_bad{false};
+  std::thread worker;
+
+  Side(std::unique_ptr<rpc::Transport> t, std::function<wire::Reply(const wire::Request&)> r)
+      : transport(std::move(t)), respond(std::move(r)) {
+    peer = std::make_unique<rpc::Peer>(
+        *transport, rpc::Peer::Handlers{
+                        [this](wire::Request&& req) {
+                          std::lock_guard lock(mu);
+                          queue.push_back(std::move(req));
+                          cv.notify_all();
+                        },
+                        [this](const wire::Request& req) { return respond(req); },
+                        nullptr,
+                        [this](const std::string&, bool bad) {
+                          ended_bad = bad;
+                          ended = true;
+                        },
+                    });
+    worker = std::thread([this] {
+      for (;;) {
+        wire::Request req;
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [this] { return done || !queue.empty(); });
+          if (queue.empty()) return;
+          req = std::move(queue.front());
+          queue.pop_front();
+        }
+        peer->serve(req);
+      }
+    });
+  }
+  ~Side() {
+    transport->close();
+    {
+      std::lock_guard lock(mu);
+      done = true;
+    }
+    cv.notify_all();
+    worker.join();
+    transport.reset();  // reading over before the peer goes
+  }
+};
+
+rpc::Peer::Clock::time_point soon() { return rpc::Peer::Clock::now() + kPatience; }
+
+}  // namespace
+
+TEST(Rpc, RepliesAreMatchedByIdFromManyThreads) {
+  auto [a, b] = rpc::in_memory_pair();
+  Side client(std::move(a), [](const wire::Request&) { return answer(0); });
+  Side server(std::move(b), [](const wire::Request& r) { return answer(r.call().function() * 10u); });
+  client.peer->start();
+  server.peer->start();
+  std::vector<std::thread> callers;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&, t] {
+      for (std::uint32_t i = 1; i <= 200; ++i) {
+        const std::uint32_t n = t * 1000 + i;
+        auto r = client.peer->request(numbered(n), soon());
+        if (!r || r->call().ret().u() != n * 10u) ++wrong;
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(wrong, 0);
+}
+
+TEST(Rpc, EitherSideMayAskWhileItWaits) {
+  // The server, while serving the client's request, asks the client something
+  // unrelated (not nested: from another thread) and gets its answer.
+  auto [a, b] = rpc::in_memory_pair();
+  std::promise<std::uint64_t> server_got;
+  std::unique_ptr<Side> server_ptr;
+  Side client(std::move(a), [](const wire::Request& r) { return answer(r.call().function() + 1); });
+  server_ptr = std::make_unique<Side>(std::move(b), [&](const wire::Request&) {
+    std::uint64_t got = 0;
+    std::thread other([&] {
+      auto r = server_ptr->peer->request(numbered(41), soon());
+      got = r ? r->call().ret().u() : 0;
+    });
+    other.join();
+    return answer(got);
+  });
+  client.peer->start();
+  server_ptr->peer->start();
+  auto r = client.peer->request(numbered(1), soon());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->call().ret().u(), 42u);
+  server_ptr.reset();
+}
+
+TEST(Rpc, NestedRequestsRunOnTheWaitingThreadEightLevelsDeep) {
+  // Client asks server (depth 1); serving it, the server asks the client
+  // (depth 2) from its worker thread, which nests in the client's wait; the
+  // client answers on the thread that waits, and asks again (depth 3)...
+  constexpr std::uint32_t kDepth = 9;
+  auto [a, b] = rpc::in_memory_pair();
+  std::mutex mu;
+  std::map<std::uint32_t, std::thread::id> ran_on;  // depth -> thread that served it
+  std::unique_ptr<Side> client, server;
+  auto respond_with = [&](std::unique_ptr<Side>& self) {
+    return [&](const wire::Request& r) {
+      const std::uint32_t depth = r.call().function();
+      {
+        std::lock_guard lock(mu);
+        ran_on[depth] = std::this_thread::get_id();
+      }
+      std::uint64_t below = 0;
+      if (depth < kDepth) {
+        auto inner = self->peer->request(numbered(depth + 1), soon());
+        below = inner ? inner->call().ret().u() : 1000;
+      }
+      return answer(below + 1);
+    };
+  };
+  client = std::make_unique<Side>(std::move(a), respond_with(client));
+  server = std::make_unique<Side>(std::move(b), respond_with(server));
+  client->peer->start();
+  server->peer->start();
+
+  std::thread::id caller;
+  std::uint64_t result = 0;
+  std::thread t([&] {
+    caller = std::this_thread::get_id();
+    {
+      std::lock_guard lock(mu);
+      ran_on[1] = caller;  // depth 1 is the caller's own request
+    }
+    auto r = client->peer->request(numbered(2), soon());
+    result = r ? r->call().ret().u() : 0;
+  });
+  t.join();
+  EXPECT_EQ(result, kDepth - 1);  // each level adds one, the innermost answers 1
+  // Client-side levels (odd) all ran on the calling thread; server-side
+  // levels (even) on the one server thread that served depth 2.
+  const std::thread::id server_thread = ran_on.at(2);
+  for (std::uint32_t d = 1; d <= kDepth; ++d) {
+    ASSERT_TRUE(ran_on.count(d)) << "depth " << d << " never ran";
+    EXPECT_EQ(ran_on[d], d % 2 ? caller : server_thread) << "depth " << d;
+  }
+  server.reset();
+  client.reset();
+}
+
+TEST(Rpc, ALateReplyIsDroppedNotGivenToTheNextRequest) {
+  auto [a, b] = rpc::in_memory_pair();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  Side client(std::move(a), [](const wire::Request&) { return answer(0); });
+  Side server(std::move(b), [&](const wire::Request& r) {
+    if (r.call().function() == 1) released.wait();  // the first answer comes too late
+    return answer(r.call().function());
+  });
+  client.peer->start();
+  server.peer->start();
+  EXPECT_FALSE(client.peer->request(numbered(1), rpc::Peer::Clock::now() + 50ms));
+  release.set_value();
+  auto r = client.peer->request(numbered(2), soon());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->call().ret().u(), 2u);
+}
+
+TEST(Rpc, TheEndWakesWaitersWithClosed) {
+  auto [a, b] = rpc::in_memory_pair();
+  std::promise<void> entered, closed_there;
+  std::shared_future<void> closed_signal = closed_there.get_future().share();
+  Side client(std::move(a), [](const wire::Request&) { return answer(0); });
+  auto server = std::make_unique<Side>(std::move(b), [&](const wire::Request&) {
+    entered.set_value();
+    closed_signal.wait();
+    return answer(0);  // after the channel closed: dropped
+  });
+  client.peer->start();
+  server->peer->start();
+  std::thread closer([&] {
+    entered.get_future().wait();
+    server->transport->close();
+    closed_there.set_value();
+  });
+  try {
+    client.peer->request(numbered(1), soon());
+    ADD_FAILURE() << "a reply or the deadline instead of the end";
+  } catch (const rpc::Closed& e) {
+    EXPECT_TRUE(e.sent());
+  }
+  closer.join();
+  // The end was reported before the waiters were woken; later requests fail at once, unsent.
+  ASSERT_TRUE(client.ended);
+  EXPECT_FALSE(client.ended_bad);
+  try {
+    client.peer->request(numbered(2), soon());
+    ADD_FAILURE() << "no Closed";
+  } catch (const rpc::Closed& e) {
+    EXPECT_FALSE(e.sent());
+  }
+  server.reset();
+}
+
+TEST(Rpc, AFrameThatDoesNotParseEndsTheChannelAsBad) {
+  auto [a, b] = rpc::in_memory_pair();
+  Side client(std::move(a), [](const wire::Request&) { return answer(0); });
+  client.peer->start();
+  b->send(std::string(wire::kHeaderSize, '\0') + "\xff\xff\xff\xff\xff");
+  std::unique_ptr<rpc::Transport> keep = std::move(b);
+  try {
+    client.peer->request(numbered(1), soon());
+    ADD_FAILURE() << "answered";
+  } catch (const rpc::Closed&) {
+  }
+  EXPECT_TRUE(client.ended);
+  EXPECT_TRUE(client.ended_bad);
+  keep->close();
+}
