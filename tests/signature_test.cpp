@@ -1,4 +1,4 @@
-// Unit tests of the signature-language parser (docs/contracts section 3).
+// Unit tests of the signature-language parser (docs/signature-language.md).
 #include "signature/signature.hpp"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // surrogate32 / surrogate64: hosts a legacy library in its own process and
-// calls its functions for a dllbridge client (docs/contracts section 2).
+// calls its functions for a dllbridge client (docs/cli.md, section 7).
 #include <cstdio>
 #include <string>
 

@@ -62,7 +62,7 @@ struct FunctionOptions {
   std::optional<std::chrono::milliseconds> timeout;
   // The export to look up instead of the declared name: a decorated or
   // mangled name ("?Open@@YAHPBD@Z"), or "#N" for ordinal N (Windows).
-  // Empty: the declared name, then its decorated forms (contracts section 3).
+  // Empty: the declared name, then its decorated forms (docs/signature-language.md, section 9).
   std::string symbol;
 };
 
@@ -126,7 +126,7 @@ class DLLBRIDGE_API Bridge {
 // A library loaded in the surrogate.
 class DLLBRIDGE_API Library {
  public:
-  // Declares a function by a signature (docs/contracts section 3), resolves
+  // Declares a function by a signature (docs/signature-language.md), resolves
   // its export and prepares its call. Throws Error(bad_signature |
   // symbol_not_found).
   Function function(std::string_view signature, FunctionOptions options = {}) const;
@@ -156,7 +156,7 @@ class DLLBRIDGE_API Function {
   // Calls the function. `args` holds one value per parameter that is not
   // [out] (an [out, size_is(*)] one takes its element count), then for a
   // variadic function the extra arguments as Object{{"int", 3}}. Values are
-  // as in docs/contracts section 4: List for arrays and buffers, Object for
+  // as in docs/cli.md, section 3: List for arrays and buffers, Object for
   // structs, text for char buffers, integers for handles, Null for a null
   // pointer. Each is checked against its parameter before anything is sent
   // (Error(bad_argument) names the parameter). The result holds the return

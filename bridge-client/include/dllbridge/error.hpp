@@ -1,5 +1,5 @@
 // The one error style of the public API: dllbridge::Error carries a kind a
-// caller can act on (docs/contracts section 4) and a message for people.
+// caller can act on (docs/errors.md) and a message for people.
 #pragma once
 
 #include <stdexcept>

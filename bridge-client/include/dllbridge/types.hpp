@@ -15,7 +15,7 @@
 
 namespace dllbridge {
 
-// Scalar kinds of the signature language by spelling (contracts section 3);
+// Scalar kinds of the signature language by spelling (docs/signature-language.md, section 2);
 // their sizes are those of the surrogate's ABI.
 enum class Scalar : std::uint8_t {
   Void, Bool, Char, SChar, UChar, Short, UShort, Int, UInt, Long, ULong,
@@ -61,7 +61,7 @@ struct List {
 using Object = std::map<std::string, Value, std::less<>>;
 using ValueBase = std::variant<Null, bool, std::int64_t, std::uint64_t, double, std::string, List, Object>;
 
-// One argument or result of the dynamic API (docs/contracts section 4).
+// One argument or result of the dynamic API (JSON forms: docs/cli.md, section 3).
 // Integers keep their signedness (uint64_t only for unsigned parameters
 // above INT64_MAX, int64_t otherwise is accepted for any integer parameter
 // within range); text is UTF-8; handles are integers; a null pointer is Null.

@@ -44,8 +44,8 @@ ScalarInfo info(wire::Scalar k, const TargetAbi& abi) {
   }
 }
 
-// Plain char and wchar_t buffers and arrays travel as text (contracts
-// section 4); signed / unsigned char and BYTE ones are numbers (binary data).
+// Plain char and wchar_t buffers and arrays travel as text (docs/signature-language.md,
+// section 5.3); signed / unsigned char and BYTE ones are numbers (binary data).
 bool is_text_unit(const sig::Type& t) {
   return !t.is_struct && (t.scalar == Scalar::Char || t.scalar == Scalar::WChar);
 }

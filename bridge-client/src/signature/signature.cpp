@@ -1,4 +1,4 @@
-// Parser of the signature language (docs/contracts section 3): a tokenizer
+// Parser of the signature language (docs/signature-language.md): a tokenizer
 // and a recursive-descent parser over C declarations with MIDL attributes.
 #include "signature/signature.hpp"
 
@@ -434,7 +434,7 @@ class Parser {
     if (sp.string != npos && !pointer && !t.array_len) {
       fail(sp.string, "[string] needs a pointer or an array, but " + who + " is neither");
     }
-    // contracts section 3: `const char*` and `const wchar_t*` are [in, string].
+    // docs/signature-language.md 5.3: `const char*` and `const wchar_t*` are [in, string].
     const bool text = t.pointer_depth == 1 && t.is_const && !t.is_struct && !t.array_len &&
                       (t.scalar == Scalar::Char || t.scalar == Scalar::WChar);
     if (text && !a.size_is && !a.size) {

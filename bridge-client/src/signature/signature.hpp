@@ -1,4 +1,4 @@
-// Signature language (docs/contracts section 3): parsed C declarations.
+// Signature language (docs/signature-language.md): parsed C declarations.
 // The parser only builds this tree; sizes and layout belong to the surrogate's
 // ABI and are resolved there.
 #pragma once
@@ -69,7 +69,7 @@ struct Function {
 };
 
 // Parses "struct ...; ... R conv name(params);" (trailing ';' optional).
-// Applies the defaults of contracts section 3: `const char*` and
+// Applies the defaults of docs/signature-language.md: `const char*` and
 // `const wchar_t*` become [in, string]. Throws dllbridge::Error with kind
 // bad_signature and a message that starts "at position N: " on any error.
 Function parse(std::string_view text);

@@ -39,7 +39,7 @@ class Dispatcher {
   std::map<std::string, std::uint32_t> function_ids_;  // by registration key
 };
 
-// The export names tried for `name`, in order (contracts section 3): as
+// The export names tried for `name`, in order (docs/signature-language.md, section 9): as
 // written, then name@N, _name@N, @name@N, _name for N = `stack_bytes`.
 std::vector<std::string> symbol_candidates(const std::string& name, std::size_t stack_bytes);
 
