@@ -2,6 +2,7 @@
 
 #include "process/figures.hpp"
 #include "channel/codec.hpp"
+#include "channel/session.hpp"
 #include "signature/signature.hpp"
 #include "supervisor/supervisor.hpp"
 
@@ -112,9 +113,8 @@ Library Bridge::load(const std::string& path) {
   supervisor_->execute(
       [&](detail::Session& s, std::uint64_t generation, std::chrono::milliseconds timeout) {
         state->ensure(s, generation, timeout);
-        return wire::Reply();
       },
-      true, supervisor_->options().policy.call_timeout, false);
+      detail::CallOptions{true, supervisor_->options().policy.call_timeout, false});
   return Library(std::move(state));
 }
 
@@ -133,9 +133,8 @@ Function Library::function(std::string_view text, FunctionOptions options) const
   sup.execute(
       [&](detail::Session& s, std::uint64_t generation, std::chrono::milliseconds timeout) {
         state->ensure(s, generation, timeout);
-        return wire::Reply();
       },
-      true, sup.options().policy.call_timeout, false);
+      detail::CallOptions{true, sup.options().policy.call_timeout, false});
   return Function(std::move(state));
 }
 
@@ -146,13 +145,14 @@ CallResult Function::call(const std::vector<Value>& args,
   detail::encode_call(s.signature, args, *req.mutable_call());
   detail::Supervisor& sup = *s.library->supervisor;
   const auto deadline = timeout ? *timeout : s.options.timeout.value_or(sup.options().policy.call_timeout);
-  const wire::Reply reply = sup.execute(
+  wire::Reply reply;
+  sup.execute(
       [&](detail::Session& session, std::uint64_t generation, std::chrono::milliseconds left) {
         wire::Request r = req;  // a retry sends the same arguments again
         r.mutable_call()->set_function(s.ensure(session, generation, left));
-        return session.request(std::move(r), left);
+        reply = session.request(std::move(r), left);
       },
-      s.options.idempotent, deadline, true);
+      detail::CallOptions{s.options.idempotent, deadline, true});
   if (!reply.has_call()) throw Error(ErrorKind::protocol, "call answered with something else");
   return detail::decode_reply(s.signature, reply.call());
 }

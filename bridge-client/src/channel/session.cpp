@@ -193,6 +193,12 @@ wire::Reply Session::request(wire::Request request, std::chrono::milliseconds ti
   return r;
 }
 
+void Session::ping(std::chrono::milliseconds timeout) {
+  wire::Request ping;
+  ping.mutable_ping();
+  request(std::move(ping), timeout, false);
+}
+
 void Session::send_frame(std::string frame) {
   // Fast path: written at once from the caller's thread, one thread hop less.
   // It never blocks: what the socket does not take now goes to the I/O

@@ -53,6 +53,8 @@ class Session {
   wire::Reply request(wire::Request request, std::chrono::milliseconds timeout,
                       bool kill_on_timeout = true);
 
+  void ping(std::chrono::milliseconds timeout);  // throws Error(timeout) without killing; Error(crashed) when gone
+
   // Kills the surrogate now; waiting calls fail with crashed and `reason`.
   void kill(const std::string& reason);
 
