@@ -32,7 +32,8 @@ class EventBus {
   // Removes a handler; events already queued still reach it.
   void unsubscribe(int id);
   // Stamps `event` with the time now and queues it for the handlers
-  // subscribed at this moment. Never blocks on a handler; safe from any thread.
+  // subscribed at this moment. Never runs or waits for a handler, so it may
+  // be called under the caller's own locks; safe from any thread.
   void emit(BridgeEvent event);
 
  private:

@@ -251,19 +251,18 @@ void Lifecycle::schedule_restart(const std::string& why) {
 }
 
 void Lifecycle::on_lost(std::uint64_t generation, const Error& error, const std::optional<ExitStatus>& st) {
-  std::uint32_t pid = 0;
-  {
-    std::lock_guard lock(mu_);
-    if (generation != generation_ || stopping_ || state_ == SurrogateState::stopped) return;
-    pid = session_ ? session_->info().pid : 0;
-    if (state_ == SurrogateState::ready || state_ == SurrogateState::starting) {
-      schedule_restart(error.what());
-    } else {
-      reason_ = error.what();
-    }
-  }
+  std::lock_guard lock(mu_);
+  if (generation != generation_ || stopping_ || state_ == SurrogateState::stopped) return;
+  const std::uint32_t pid = session_ ? session_->info().pid : 0;
+  // Queued under mu_ (emit never waits for a handler), so `exited` always
+  // comes before the `started` of the replacement.
   events_.emit(BridgeEvent{BridgeEvent::Kind::exited, pid, st && st->signaled, st ? st->code : 0, error.what(),
                            BreakerState::closed});
+  if (state_ == SurrogateState::ready || state_ == SurrogateState::starting) {
+    schedule_restart(error.what());
+  } else {
+    reason_ = error.what();
+  }
 }
 
 void Lifecycle::heartbeat() {
@@ -323,19 +322,20 @@ void Lifecycle::recycle(std::unique_lock<std::mutex>& lock) {
   // fresh start that runs the on-restart hooks. Not a failure: the crash-loop
   // limit and the breaker are not involved, unless that start fails.
   recycle_pending_ = false;
-  restart_reason_ = recycle_reason_;
-  reason_ = recycle_reason_;
+  const std::string why = recycle_reason_;
+  restart_reason_ = why;
+  reason_ = why;
   state_ = SurrogateState::starting;
   std::shared_ptr<Session> old = std::move(session_);
   const std::uint64_t generation = ++generation_;  // the old session's loss (if any) is not news
   const std::uint64_t old_pid = old ? old->info().pid : 0;
   lock.unlock();
   old.reset();
-  events_.emit(BridgeEvent{BridgeEvent::Kind::exited, static_cast<std::uint32_t>(old_pid), false, 0,
-                           recycle_reason_, BreakerState::closed});
+  events_.emit(BridgeEvent{BridgeEvent::Kind::exited, static_cast<std::uint32_t>(old_pid), false, 0, why,
+                           BreakerState::closed});
   lock.lock();
   if (stopping_ || generation_ != generation) return;  // stop() or restart() came meanwhile
-  start_surrogate(StartKind::recycle, restart_reason_);  // takes mu_ over and leaves it held
+  start_surrogate(StartKind::recycle, why);  // takes mu_ over and leaves it held
 }
 
 void Lifecycle::on_restart(std::function<void()> hook) {
