@@ -412,7 +412,8 @@ TEST_P(Supervised, AWorkerPoolServesCallsSideBySide) {
   Library lib = b.load(GetParam().sample);
   Function hold = lib.function("int wait_for_file(const char* started, const char* go, int limit_ms)");
   const std::string started = marker_path("pool-started"), go = marker_path("pool-go");
-  auto held = std::async(std::launch::async, [&] { return i64(hold.call({started, go, std::int64_t{60000}}).ret); });
+  auto held =
+      std::async(std::launch::async, [&] { return i64(hold.call({started, go, std::int64_t{60000}}).ret); });
   ASSERT_TRUE(eventually([&] { return exists(started); })) << "the held call runs in the surrogate";
   EXPECT_EQ(i64(lib.function("int add(int, int)").call({std::int64_t{1}, std::int64_t{2}}).ret), 3)
       << "served by another worker while the held call still waits";
@@ -519,7 +520,16 @@ namespace {
 
 // A launcher (BridgeOptions::launcher) that runs `script` with the
 // surrogate's command line as "$@".
-std::vector<std::string> shell_launcher(const std::string& script) { return {"/bin/sh", "-c", script, "launcher"}; }
+std::vector<std::string> shell_launcher(const std::string& script) {
+  return {"/bin/sh", "-c", script, "launcher"};
+}
+
+// A launcher that appends a line to `count` at each start, and fails the
+// start (exit 1 before the surrogate runs) while the file `fail` exists.
+std::vector<std::string> failing_launcher(const std::string& count, const std::string& fail) {
+  return shell_launcher("echo start >> '" + count + "'; if [ -e '" + fail + "' ]; then exit 1; fi; " +
+                        "exec \"$@\"");
+}
 
 }  // namespace
 
@@ -558,7 +568,7 @@ TEST_P(Supervised, AFailedStartWhileRecyclingIsRetriedWithBackoff) {
   o.policy.recycle.after_calls = 2;
   o.policy.restart.backoff = Backoff{milliseconds(20), milliseconds(20), false};
   o.policy.restart.max_starts = 1000;
-  o.launcher = shell_launcher("echo start >> '" + count + "'; if [ -e '" + fail + "' ]; then exit 1; fi; exec \"$@\"");
+  o.launcher = failing_launcher(count, fail);
   Bridge b(o);
   Library lib = b.load(GetParam().sample);
   Function add_fn = lib.function("int add(int, int)");
@@ -578,7 +588,7 @@ TEST_P(Supervised, AStartThatKeepsFailingWhileRecyclingEndsInTheCrashLoopLimit) 
   o.policy.recycle.after_calls = 1;
   o.policy.restart.backoff = Backoff{milliseconds(10), milliseconds(10), false};
   o.policy.restart.max_starts = 2;
-  o.launcher = shell_launcher("echo start >> '" + count + "'; if [ -e '" + fail + "' ]; then exit 1; fi; exec \"$@\"");
+  o.launcher = failing_launcher(count, fail);
   Bridge b(o);
   Library lib = b.load(GetParam().sample);
   touch(fail);

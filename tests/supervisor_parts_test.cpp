@@ -187,11 +187,13 @@ TEST(CallStats, TheLatencyRingKeepsOnlyTheLatestCalls) {
 TEST_F(ExecutorTest, ASuccessLendsTheLeaseOnceAndCounts) {
   CallExecutor ex(quick_policy(), source, stats, events);
   std::uint64_t generation = 0;
-  ex.run([&](const Lease& lease, milliseconds left) {
-    generation = lease.generation();
-    EXPECT_GT(left.count(), 0);
-    EXPECT_EQ(source.in_flight, 1);
-  }, opts(false));
+  ex.run(
+      [&](const Lease& lease, milliseconds left) {
+        generation = lease.generation();
+        EXPECT_GT(left.count(), 0);
+        EXPECT_EQ(source.in_flight, 1);
+      },
+      opts(false));
   EXPECT_EQ(generation, 7u);
   EXPECT_EQ(source.in_flight, 0) << "the lease ended";
   EXPECT_EQ(source.succeeded, 1);
@@ -221,9 +223,11 @@ TEST_F(ExecutorTest, IdempotentCallsAreRetriedUpToMaxAttempts) {
   EXPECT_EQ(snapshot().calls_failed, 3u);
 
   attempts = 0;
-  ex.run([&](const Lease&, milliseconds) {
-    if (++attempts == 1) throw Error(ErrorKind::timeout, "no reply", true);
-  }, opts(true));
+  ex.run(
+      [&](const Lease&, milliseconds) {
+        if (++attempts == 1) throw Error(ErrorKind::timeout, "no reply", true);
+      },
+      opts(true));
   EXPECT_EQ(attempts, 2) << "the second attempt succeeded";
 }
 
@@ -231,10 +235,12 @@ TEST_F(ExecutorTest, OthersAreNeverSentTwiceOnceTheyMayHaveRun) {
   CallExecutor ex(quick_policy(), source, stats, events);
   int attempts = 0;
   try {
-    ex.run([&](const Lease&, milliseconds) {
-      ++attempts;
-      throw Error(ErrorKind::crashed, "killed by SIGSEGV", true);
-    }, opts(false));
+    ex.run(
+        [&](const Lease&, milliseconds) {
+          ++attempts;
+          throw Error(ErrorKind::crashed, "killed by SIGSEGV", true);
+        },
+        opts(false));
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::crashed);
@@ -248,9 +254,11 @@ TEST_F(ExecutorTest, OthersAreNeverSentTwiceOnceTheyMayHaveRun) {
 TEST_F(ExecutorTest, ARequestThatNeverLeftIsSentAgainWhateverItsIdempotency) {
   CallExecutor ex(quick_policy(), source, stats, events);
   int attempts = 0;
-  ex.run([&](const Lease&, milliseconds) {
-    if (++attempts < 3) throw Error(ErrorKind::crashed, "the surrogate is gone", false);
-  }, opts(false));
+  ex.run(
+      [&](const Lease&, milliseconds) {
+        if (++attempts < 3) throw Error(ErrorKind::crashed, "the surrogate is gone", false);
+      },
+      opts(false));
   EXPECT_EQ(attempts, 3);
   const BridgeStats s = snapshot();
   EXPECT_EQ(s.calls_failed, 0u) << "not a failure";
@@ -268,10 +276,12 @@ TEST_F(ExecutorTest, TheCallersMistakesAreNotRetriedAndDoNotTripTheBreaker) {
   int attempts = 0;
   for (int i = 0; i < 5; ++i) {
     try {
-      ex.run([&](const Lease&, milliseconds) {
-        ++attempts;
-        throw Error(ErrorKind::bad_argument, "not an int");
-      }, opts(true));
+      ex.run(
+          [&](const Lease&, milliseconds) {
+            ++attempts;
+            throw Error(ErrorKind::bad_argument, "not an int");
+          },
+          opts(true));
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::bad_argument);
     }
@@ -301,7 +311,8 @@ TEST_F(ExecutorTest, TheBreakerOpensThenFailsFastWithoutTouchingTheSource) {
   CallExecutor ex(p, source, stats, events);
   for (int i = 0; i < 2; ++i) {
     try {
-      ex.run([](const Lease&, milliseconds) { throw Error(ErrorKind::crashed, "killed", true); }, opts(false));
+      ex.run([](const Lease&, milliseconds) { throw Error(ErrorKind::crashed, "killed", true); },
+             opts(false));
     } catch (const Error&) {
     }
   }

@@ -6,8 +6,8 @@
 namespace dllbridge::detail {
 
 void CallStats::succeeded(std::chrono::microseconds latency) {
-  const auto v = static_cast<std::uint32_t>(std::clamp<std::int64_t>(
-      latency.count(), 0, std::numeric_limits<std::uint32_t>::max()));
+  const auto v = static_cast<std::uint32_t>(
+      std::clamp<std::int64_t>(latency.count(), 0, std::numeric_limits<std::uint32_t>::max()));
   std::lock_guard lock(mu_);
   ++ok_;
   if (latencies_us_.size() < kLatencyWindow) {

@@ -58,8 +58,8 @@ void CallExecutor::run(const Attempt& attempt, const CallOptions& options) {
         const auto left = breaker_.open_remaining(Clock::now());
         if (options.counted) stats_.failed(false);
         throw Error(ErrorKind::circuit_open, "circuit open after repeated failures (" + source_.reason() +
-                                                 "); calls fail fast for another " + std::to_string(left.count()) +
-                                                 " ms");
+                                                 "); calls fail fast for another " +
+                                                 std::to_string(left.count()) + " ms");
       }
     }
     note_breaker(before);
@@ -67,7 +67,8 @@ void CallExecutor::run(const Attempt& attempt, const CallOptions& options) {
     const Clock::time_point start = Clock::now();
     try {
       Lease lease = source_.acquire(deadline);
-      const auto left = std::max(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()), milliseconds(1));
+      const auto left =
+          std::max(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()), milliseconds(1));
       attempt(lease, left);
       const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
       {
@@ -116,9 +117,10 @@ void CallExecutor::run(const Attempt& attempt, const CallOptions& options) {
         continue;
       }
       if (infra && !options.idempotent && e.may_have_run()) {
-        throw Error(e.kind(),
-                    std::string(e.what()) + " (not retried: the function is not marked idempotent and may have run)",
-                    true);
+        throw Error(
+            e.kind(),
+            std::string(e.what()) + " (not retried: the function is not marked idempotent and may have run)",
+            true);
       }
       throw;
     }

@@ -28,7 +28,7 @@ class EventBus;
 struct CallOptions {
   bool idempotent = false;  // may be sent again after a failure that leaves its effect unknown
   std::chrono::milliseconds timeout{30000};  // for the whole operation, retries included
-  bool counted = true;      // a call for the statistics (loads and registrations are not)
+  bool counted = true;                       // a call for the statistics (loads and registrations are not)
 };
 
 // A session lent to one attempt; the attempt counts as in flight until the

@@ -14,7 +14,10 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 Lifecycle::Lifecycle(const BridgeOptions& options, EventBus& events)
-    : options_(options), events_(events), limiter_(options.policy.restart), monitor_([this] { monitor_loop(); }) {}
+    : options_(options),
+      events_(events),
+      limiter_(options.policy.restart),
+      monitor_([this] { monitor_loop(); }) {}
 
 Lifecycle::~Lifecycle() {
   {
@@ -48,9 +51,9 @@ Lease Lifecycle::acquire(Clock::time_point deadline) {
     }
     if (changed_.wait_until(lock, deadline) == std::cv_status::timeout &&
         !(state_ == SurrogateState::ready && !recycle_pending_)) {
-      throw Error(ErrorKind::timeout,
-                  std::string("no surrogate became ready before the deadline (state ") +
-                      std::string(to_string(state_)) + (reason_.empty() ? "" : ": " + reason_) + ")");
+      throw Error(ErrorKind::timeout, std::string("no surrogate became ready before the deadline (state ") +
+                                          std::string(to_string(state_)) +
+                                          (reason_.empty() ? "" : ": " + reason_) + ")");
     }
   }
 }
@@ -129,8 +132,8 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
   if (kind == StartKind::restart && !limiter_.try_start(Clock::now())) {
     state_ = SurrogateState::failed;
     reason_ = "crash loop: " + std::to_string(options_.policy.restart.max_starts) + " starts within " +
-              std::to_string(options_.policy.restart.window.count()) + " ms; not restarting any more (last: " +
-              reason_ + "); call Bridge::restart() to try again";
+              std::to_string(options_.policy.restart.window.count()) +
+              " ms; not restarting any more (last: " + reason_ + "); call Bridge::restart() to try again";
     changed_.notify_all();
     lock.release();
     return;
@@ -173,7 +176,8 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
     if (kind != StartKind::first && options_.policy.restart.enabled) {
       // After a loss or while recycling: backoff, then a restart under the crash-loop limit.
       state_ = SurrogateState::restarting;
-      next_start_at_ = Clock::now() + backoff_delay(options_.policy.restart.backoff, consecutive_failures_, rng_);
+      next_start_at_ =
+          Clock::now() + backoff_delay(options_.policy.restart.backoff, consecutive_failures_, rng_);
     } else {
       state_ = starts_ == 0 ? SurrogateState::not_started : SurrogateState::failed;
       start_requested_ = false;
@@ -241,7 +245,8 @@ void Lifecycle::schedule_restart(const std::string& why) {
   ++consecutive_failures_;
   if (options_.policy.restart.enabled) {
     state_ = SurrogateState::restarting;
-    next_start_at_ = Clock::now() + backoff_delay(options_.policy.restart.backoff, consecutive_failures_, rng_);
+    next_start_at_ =
+        Clock::now() + backoff_delay(options_.policy.restart.backoff, consecutive_failures_, rng_);
   } else {
     state_ = SurrogateState::failed;
     reason_ = why + " (restarts are disabled)";
@@ -256,8 +261,8 @@ void Lifecycle::on_lost(std::uint64_t generation, const Error& error, const std:
   const std::uint32_t pid = session_ ? session_->info().pid : 0;
   // Queued under mu_ (emit never waits for a handler), so `exited` always
   // comes before the `started` of the replacement.
-  events_.emit(BridgeEvent{BridgeEvent::Kind::exited, pid, st && st->signaled, st ? st->code : 0, error.what(),
-                           BreakerState::closed});
+  events_.emit(BridgeEvent{BridgeEvent::Kind::exited, pid, st && st->signaled, st ? st->code : 0,
+                           error.what(), BreakerState::closed});
   if (state_ == SurrogateState::ready || state_ == SurrogateState::starting) {
     schedule_restart(error.what());
   } else {
@@ -335,7 +340,7 @@ void Lifecycle::recycle(std::unique_lock<std::mutex>& lock) {
                            BreakerState::closed});
   lock.lock();
   if (stopping_ || generation_ != generation) return;  // stop() or restart() came meanwhile
-  start_surrogate(StartKind::recycle, why);  // takes mu_ over and leaves it held
+  start_surrogate(StartKind::recycle, why);            // takes mu_ over and leaves it held
 }
 
 void Lifecycle::on_restart(std::function<void()> hook) {

@@ -83,14 +83,14 @@ class Lifecycle final : public SessionSource {
   std::condition_variable wake_;     // work for the monitor
   SurrogateState state_ = SurrogateState::not_started;
   std::shared_ptr<Session> session_;
-  std::uint64_t generation_ = 0;     // bumps with each new surrogate and each stop / restart / recycle
+  std::uint64_t generation_ = 0;  // bumps with each new surrogate and each stop / restart / recycle
   bool start_requested_ = false;
   bool stopping_ = false;
   bool hooks_running_ = false;
   std::thread::id monitor_id_;
-  std::string reason_;                 // why the last surrogate ended / why failed
-  std::string restart_reason_;         // for the restarted event
-  std::uint64_t start_errors_ = 0;     // bumps on each failed start
+  std::string reason_;              // why the last surrogate ended / why failed
+  std::string restart_reason_;      // for the restarted event
+  std::uint64_t start_errors_ = 0;  // bumps on each failed start
   std::string last_start_error_;
   ErrorKind last_start_kind_ = ErrorKind::surrogate_start_failed;
   std::chrono::steady_clock::time_point next_start_at_{};

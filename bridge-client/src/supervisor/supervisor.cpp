@@ -13,18 +13,21 @@ Supervisor::Supervisor(BridgeOptions options)
       lifecycle_(options_, events_),
       executor_(options_.policy, lifecycle_, calls_, events_) {
   // On a failed start the members end in reverse order: no surrogate is left.
-  if (!options_.policy.lazy_start) lifecycle_.acquire(Clock::now() + options_.policy.start_timeout + milliseconds(1000));
+  if (!options_.policy.lazy_start)
+    lifecycle_.acquire(Clock::now() + options_.policy.start_timeout + milliseconds(1000));
 }
 
 Supervisor::~Supervisor() = default;
 
 void Supervisor::execute(const Operation& op, const CallOptions& call) {
-  executor_.run([&](const Lease& lease, milliseconds left) { op(*lease.session(), lease.generation(), left); },
-                call);
+  executor_.run(
+      [&](const Lease& lease, milliseconds left) { op(*lease.session(), lease.generation(), left); }, call);
 }
 
 SurrogateInfo Supervisor::info() {
-  return lifecycle_.acquire(Clock::now() + options_.policy.start_timeout + milliseconds(1000)).session()->info();
+  return lifecycle_.acquire(Clock::now() + options_.policy.start_timeout + milliseconds(1000))
+      .session()
+      ->info();
 }
 
 std::string Supervisor::surrogate_path() { return lifecycle_.surrogate_path(); }

@@ -56,7 +56,7 @@ class Supervisor {
 
  private:
   const BridgeOptions options_;
-  EventBus events_;       // destroyed last: the others emit into it
+  EventBus events_;  // destroyed last: the others emit into it
   CallStats calls_;
   Lifecycle lifecycle_;
   CallExecutor executor_;
