@@ -34,14 +34,6 @@ void touch(const std::string& path) { std::ofstream(path) << "go\n"; }
 
 bool exists(const std::string& path) { return std::ifstream(path).good(); }
 
-// Lines in the file at `path` (0 when absent).
-int line_count(const std::string& path) {
-  std::ifstream in(path);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) ++n;
-  return n;
-}
-
 // Records events for assertions.
 struct EventLog {
   std::mutex mu;
@@ -520,6 +512,14 @@ namespace {
 
 // A launcher (BridgeOptions::launcher) that runs `script` with the
 // surrogate's command line as "$@".
+// Lines in the file at `path` (0 when absent).
+int line_count(const std::string& path) {
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
 std::vector<std::string> shell_launcher(const std::string& script) {
   return {"/bin/sh", "-c", script, "launcher"};
 }
