@@ -393,7 +393,7 @@ int32_t wait_for_file(const char* started, const char* go, int32_t limit_ms) {
 
 static char exit_marker[1024];
 static void write_exit_marker(void) {
-  FILE* f = fopen(exit_marker, "w");
+  FILE* f = fopen(exit_marker, "wb"); /* "\n" on every platform */
   if (!f) return;
   fprintf(f, "atexit %d\n", (int)getpid());
   fclose(f);
