@@ -376,3 +376,32 @@ int32_t set_state(int32_t v) { return state = v; }
 int32_t get_state(void) { return state; }
 
 int32_t get_pid(void) { return (int32_t)getpid(); }
+
+int32_t wait_for_file(const char* started, const char* go, int32_t limit_ms) {
+  FILE* f = fopen(started, "w");
+  if (f) fclose(f);
+  for (int32_t waited = 0;; waited += 5) {
+    f = fopen(go, "r");
+    if (f) {
+      fclose(f);
+      return 1;
+    }
+    if (waited >= limit_ms) return 0;
+    sleep_ms(5);
+  }
+}
+
+static char exit_marker[1024];
+static void write_exit_marker(void) {
+  FILE* f = fopen(exit_marker, "wb"); /* "\n" on every platform */
+  if (!f) return;
+  fprintf(f, "atexit %d\n", (int)getpid());
+  fclose(f);
+}
+int32_t on_exit_write(const char* path) {
+  if (!path || strlen(path) >= sizeof exit_marker) return -1;
+  const int first = exit_marker[0] == '\0';
+  strcpy(exit_marker, path);
+  if (first) atexit(write_exit_marker);
+  return 0;
+}

@@ -91,16 +91,23 @@ TEST(Breaker, AReleasedProbeCanBeTakenAgain) {
 }
 
 TEST(Breaker, OldOutcomesSlideOutOfTheWindow) {
-  Breaker b(small());
-  b.allow(t0());
-  b.record(false, t0());
-  for (int i = 0; i < 10; ++i) {
-    b.allow(t0());
-    b.record(true, t0());
-  }
-  b.allow(t0());
-  b.record(false, t0());  // 1 failure in the last 4
+  BreakerPolicy p = small();  // the last 4 outcomes count
+  p.failure_ratio = 0.75;
+  Breaker b(p);
+  auto run = [&](std::initializer_list<bool> outcomes) {
+    for (bool ok : outcomes) {
+      ASSERT_TRUE(b.allow(t0()));
+      b.record(ok, t0());
+    }
+  };
+  // Two early failures slide out: the last 4 hold one failure. (Counting
+  // them still would make it 3 of 4 and open.)
+  run({false, false, true, true, true, true, false});
   EXPECT_EQ(b.state(), BreakerState::closed);
+  // Three of the last 4 failed: open. (Over all 9 outcomes it would be 5 of 9,
+  // below the ratio.)
+  run({false, false});
+  EXPECT_EQ(b.state(), BreakerState::open);
 }
 
 TEST(Breaker, DisabledNeverOpens) {

@@ -2,6 +2,7 @@
 
 #include "process/figures.hpp"
 #include "channel/codec.hpp"
+#include "channel/session.hpp"
 #include "signature/signature.hpp"
 #include "supervisor/supervisor.hpp"
 
@@ -99,9 +100,8 @@ Library Bridge::load(const std::string& path) {
   supervisor_->execute(
       [&](detail::Session& s, std::uint64_t generation, std::chrono::milliseconds timeout) {
         state->ensure(s, generation, timeout);
-        return wire::Reply();
       },
-      true, supervisor_->options().policy.call_timeout, false);
+      detail::CallOptions{true, supervisor_->options().policy.call_timeout, false});
   return Library(std::move(state));
 }
 
@@ -120,9 +120,8 @@ Function Library::function(std::string_view text, FunctionOptions options) const
   sup.execute(
       [&](detail::Session& s, std::uint64_t generation, std::chrono::milliseconds timeout) {
         state->ensure(s, generation, timeout);
-        return wire::Reply();
       },
-      true, sup.options().policy.call_timeout, false);
+      detail::CallOptions{true, sup.options().policy.call_timeout, false});
   return Function(std::move(state));
 }
 
@@ -137,9 +136,8 @@ CallResult Function::call(const std::vector<Value>& args,
       [&](detail::Session& session, std::uint64_t generation, std::chrono::milliseconds left) {
         const std::uint32_t id = s.ensure(session, generation, left);
         result = session.channel().call(id, s.signature, encoded, left);  // a retry sends the same arguments
-        return wire::Reply();
       },
-      s.options.idempotent, deadline, true);
+      detail::CallOptions{s.options.idempotent, deadline, true});
   return result;
 }
 

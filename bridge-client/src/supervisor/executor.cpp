@@ -1,0 +1,135 @@
+#include "supervisor/executor.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "supervisor/call_stats.hpp"
+#include "supervisor/event_bus.hpp"
+
+namespace dllbridge::detail {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+bool infrastructure(ErrorKind k) {
+  return k == ErrorKind::crashed || k == ErrorKind::timeout || k == ErrorKind::protocol ||
+         k == ErrorKind::surrogate_start_failed;
+}
+
+Lease& Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    release();
+    session_ = std::move(other.session_);
+    generation_ = other.generation_;
+    on_release_ = std::move(other.on_release_);
+    other.on_release_ = nullptr;
+  }
+  return *this;
+}
+
+void Lease::release() noexcept {
+  if (on_release_) {
+    auto done = std::move(on_release_);
+    on_release_ = nullptr;
+    done();
+  }
+  session_.reset();
+}
+
+CallExecutor::CallExecutor(const SupervisionPolicy& policy, SessionSource& source, CallStats& stats,
+                           EventBus& events)
+    : policy_(policy), source_(source), stats_(stats), events_(events), breaker_(policy.breaker) {}
+
+BreakerState CallExecutor::breaker_state() const {
+  std::lock_guard lock(mu_);
+  return breaker_.state();
+}
+
+void CallExecutor::run(const Attempt& attempt, const CallOptions& options) {
+  const Clock::time_point deadline = Clock::now() + options.timeout;
+  const int max_attempts = options.idempotent ? std::clamp(policy_.retry.max_attempts, 1, 5) : 1;
+  // Not idempotent: only a request that never reached the surrogate is resent.
+  for (int n = 1;; ++n) {
+    BreakerState before;
+    {
+      std::lock_guard lock(mu_);
+      before = breaker_.state();
+      if (!breaker_.allow(Clock::now())) {
+        const auto left = breaker_.open_remaining(Clock::now());
+        if (options.counted) stats_.failed(false);
+        throw Error(ErrorKind::circuit_open, "circuit open after repeated failures (" + source_.reason() +
+                                                 "); calls fail fast for another " +
+                                                 std::to_string(left.count()) + " ms");
+      }
+    }
+    note_breaker(before);
+
+    const Clock::time_point start = Clock::now();
+    try {
+      Lease lease = source_.acquire(deadline);
+      const auto left =
+          std::max(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()), milliseconds(1));
+      attempt(lease, left);
+      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+      {
+        std::lock_guard lock(mu_);
+        before = breaker_.state();
+        breaker_.record(true, Clock::now());
+      }
+      source_.call_succeeded(options.counted);
+      lease.release();  // after call_succeeded: a recycling it asked for waits for no one
+      if (options.counted) stats_.succeeded(took);
+      note_breaker(before);
+      return;
+    } catch (const Error& e) {
+      const bool infra = infrastructure(e.kind());
+      // A request that never left (the session died just before) did not
+      // run: it is sent again whatever its idempotency, and is no failure.
+      const bool never_sent = infra && !e.may_have_run() && e.kind() == ErrorKind::crashed;
+      milliseconds delay{0};
+      bool retry = false;
+      {
+        std::lock_guard lock(mu_);
+        before = breaker_.state();
+        if (never_sent && n < 5) {
+          breaker_.release_probe();
+          retry = true;
+        } else {
+          if (infra) {
+            breaker_.record(false, Clock::now());
+          } else {
+            breaker_.release_probe();
+          }
+          if (infra && options.idempotent && n < max_attempts) {
+            delay = backoff_delay(policy_.retry.backoff, n, rng_);
+            retry = Clock::now() + delay < deadline;
+          }
+        }
+      }
+      // Every failed attempt counts (a retried one too), except a request that never left.
+      if (options.counted && !(never_sent && retry)) {
+        stats_.failed(e.kind() == ErrorKind::timeout);
+        if (retry) stats_.retried();
+      }
+      note_breaker(before);
+      if (retry) {
+        std::this_thread::sleep_for(delay);
+        continue;
+      }
+      if (infra && !options.idempotent && e.may_have_run()) {
+        throw Error(
+            e.kind(),
+            std::string(e.what()) + " (not retried: the function is not marked idempotent and may have run)",
+            true);
+      }
+      throw;
+    }
+  }
+}
+
+void CallExecutor::note_breaker(BreakerState before) {
+  const BreakerState now = breaker_state();
+  if (now != before) events_.emit(BridgeEvent{BridgeEvent::Kind::breaker_changed, 0, false, 0, "", now});
+}
+
+}  // namespace dllbridge::detail

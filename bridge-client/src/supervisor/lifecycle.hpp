@@ -1,0 +1,112 @@
+// The surrogate's lifecycle: a state machine (not_started, starting, ready,
+// restarting, failed, stopped) run by a monitor thread that starts every
+// surrogate and outlives it, so PR_SET_PDEATHSIG in the surrogate means
+// "dies with this client" and a normal stop stays graceful. It restarts
+// after a loss with backoff and the crash-loop limit (StartLimiter), pings
+// idle surrogates (heartbeat), recycles leaky ones (calls, resident memory),
+// runs the on-restart hooks before queued calls go through, and lends the
+// ready session to calls (SessionSource). Emits started / exited / restarted.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dllbridge/bridge.hpp"
+#include "supervisor/breaker.hpp"
+#include "supervisor/executor.hpp"
+
+namespace dllbridge::detail {
+
+class EventBus;
+class Session;
+struct ExitStatus;
+
+class Lifecycle final : public SessionSource {
+ public:
+  // Starts the monitor thread; the first surrogate starts on the first
+  // acquire(). Keeps references to `options` and `events`, which must outlive it.
+  Lifecycle(const BridgeOptions& options, EventBus& events);
+  // Stops the surrogate gracefully (StopPolicy escalation) on the monitor
+  // thread, then ends that thread.
+  ~Lifecycle();
+  Lifecycle(const Lifecycle&) = delete;
+  Lifecycle& operator=(const Lifecycle&) = delete;
+
+  // SessionSource: a ready session (starting one when none was started),
+  // counted in flight while the lease lives. On-restart hooks get the new
+  // session before it is ready for anyone else.
+  Lease acquire(std::chrono::steady_clock::time_point deadline) override;
+  void call_succeeded(bool counted) override;
+  std::string reason() override;
+
+  // Adds a hook run (on the monitor thread) after each restart, before
+  // queued calls go through. A hook that throws fails the new surrogate.
+  void on_restart(std::function<void()> hook);
+  // Replaces the surrogate (graceful stop, new start); also clears a crash-loop stop.
+  void restart(const std::string& reason);
+  // Stops the surrogate gracefully; calls fail until restart().
+  void stop();
+
+  // Fills state, pid, bits, uptime, starts, restarts, in_flight and reason of `out`.
+  void snapshot(BridgeStats& out);
+  // Path of the current surrogate's program ("" when none).
+  std::string surrogate_path();
+
+ private:
+  enum class StartKind { first, restart, recycle };
+  void monitor_loop();
+  // mu_ held on entry and exit (released meanwhile).
+  void start_surrogate(StartKind kind, std::string why);
+  void recycle(std::unique_lock<std::mutex>& lock);
+  void on_lost(std::uint64_t generation, const Error& error, const std::optional<ExitStatus>& status);
+  // The current surrogate is gone: restart with backoff, or failed when restarts are off. mu_ held.
+  void schedule_restart(const std::string& why);
+  void heartbeat();
+  void check_memory();
+  void release_lease();
+
+  const BridgeOptions& options_;
+  EventBus& events_;
+  std::mt19937_64 rng_{std::random_device{}()};
+
+  std::mutex mu_;
+  std::condition_variable changed_;  // state changes, for callers
+  std::condition_variable wake_;     // work for the monitor
+  SurrogateState state_ = SurrogateState::not_started;
+  std::shared_ptr<Session> session_;
+  std::uint64_t generation_ = 0;  // bumps with each new surrogate and each stop / restart / recycle
+  bool start_requested_ = false;
+  bool stopping_ = false;
+  bool hooks_running_ = false;
+  std::thread::id monitor_id_;
+  std::string reason_;              // why the last surrogate ended / why failed
+  std::string restart_reason_;      // for the restarted event
+  std::uint64_t start_errors_ = 0;  // bumps on each failed start
+  std::string last_start_error_;
+  ErrorKind last_start_kind_ = ErrorKind::surrogate_start_failed;
+  std::chrono::steady_clock::time_point next_start_at_{};
+  int consecutive_failures_ = 0;
+  StartLimiter limiter_;
+  bool recycle_pending_ = false;
+  std::string recycle_reason_;
+  std::uint64_t calls_since_start_ = 0;
+  std::chrono::steady_clock::time_point last_activity_{};
+  std::chrono::steady_clock::time_point last_memory_check_{};
+  int missed_pings_ = 0;
+  std::uint64_t starts_ = 0, restarts_ = 0;
+  std::uint32_t in_flight_ = 0;
+  std::vector<std::function<void()>> hooks_;
+
+  std::thread monitor_;  // last: started once everything above exists
+};
+
+}  // namespace dllbridge::detail
