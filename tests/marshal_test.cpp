@@ -1,5 +1,5 @@
-// Lowering to wire types and argument checks in the client, before anything
-// is sent.
+// Lowering to declaration trees and wire types, and argument checks in the
+// client, before anything is sent.
 #include <gtest/gtest.h>
 
 #include "dllbridge/error.hpp"
@@ -11,8 +11,15 @@ using namespace dllbridge::detail;
 
 namespace {
 
-WireSignature lower_text(const std::string& text, unsigned ptr = 4, bool windows = false) {
-  return lower(sig::parse(text), TargetAbi{ptr, windows});
+Signature lower_text(const std::string& text, unsigned ptr = 4, bool windows = false) {
+  return make_signature(sig::lower(sig::parse(text)), TargetAbi{ptr, windows});
+}
+
+// The registration the signature sends.
+wire::RegisterFunction registered(const std::string& text) {
+  wire::RegisterFunction reg;
+  encode_register(lower_text(text), reg);
+  return reg;
 }
 
 wire::Call encode(const std::string& text, const std::vector<Value>& args, unsigned ptr = 4, bool windows = false) {
@@ -102,26 +109,32 @@ TEST(Marshal, ArgumentCountCountsOnlyInputs) {
 }
 
 TEST(Marshal, PointersLowerToTypeTrees) {
-  const WireSignature s = lower_text(
+  const std::string decl =
       "int f(const char* s, [out, size_is(n)] char* buf, int n, [in, out] double* d, [out] void** h, "
-      "[in, size(3)] int* three, const wchar_t* w)");
-  const wire::TypeNode& text = s.params[0];
+      "[in, size(3)] int* three, const wchar_t* w)";
+  const Signature sg = lower_text(decl);
+  const wire::RegisterFunction s = registered(decl);
+  const wire::TypeNode& text = s.params(0);
   EXPECT_EQ(text.kind(), wire::TypeNode::POINTER);
   EXPECT_EQ(text.dir(), wire::DIR_IN);
   EXPECT_TRUE(text.text());
   EXPECT_TRUE(text.nul_terminated());
-  const wire::TypeNode& buf = s.params[1];
+  const wire::TypeNode& buf = s.params(1);
   EXPECT_EQ(buf.dir(), wire::DIR_OUT);
   EXPECT_TRUE(buf.text());
   EXPECT_EQ(buf.count_ref(), 3u);  // 1 + the index of n
-  EXPECT_EQ(s.params[3].dir(), wire::DIR_INOUT);
-  EXPECT_EQ(s.params[3].elem().scalar(), wire::DOUBLE);
-  EXPECT_EQ(s.params[4].elem().scalar(), wire::HANDLE);
-  EXPECT_EQ(s.params[5].count(), 3u);
-  EXPECT_EQ(s.params[6].elem().scalar(), wire::WCHAR);
-  EXPECT_EQ(s.inputs, (std::vector<std::size_t>{0, 2, 3, 5, 6}));
-  EXPECT_EQ(lower_text("char* f(void)").ret.scalar(), wire::STRING);
-  EXPECT_EQ(lower_text("int* f(void)").ret.scalar(), wire::HANDLE);
+  EXPECT_EQ(sg.fn.params[1].type.size_is, "n");
+  EXPECT_EQ(s.params(3).dir(), wire::DIR_INOUT);
+  EXPECT_EQ(s.params(3).elem().scalar(), wire::DOUBLE);
+  EXPECT_EQ(s.params(4).elem().scalar(), wire::HANDLE);
+  EXPECT_EQ(s.params(5).count(), 3u);
+  EXPECT_EQ(s.params(6).elem().scalar(), wire::WCHAR);
+  EXPECT_EQ(sg.inputs, (std::vector<std::size_t>{0, 2, 3, 5, 6}));
+  EXPECT_EQ(registered("char* f(void)").ret().scalar(), wire::STRING);
+  EXPECT_EQ(registered("wchar_t* f(void)").ret().scalar(), wire::WSTRING);
+  EXPECT_EQ(registered("int* f(void)").ret().scalar(), wire::HANDLE);
+  EXPECT_EQ(registered("int __stdcall f(void)").conv(), wire::CONV_STDCALL);
+  EXPECT_TRUE(registered("int f(int a, ...)").variadic());
 }
 
 TEST(Marshal, ConstructsThatCannotBeMarshaledAreBadSignatures) {
@@ -135,12 +148,12 @@ TEST(Marshal, ConstructsThatCannotBeMarshaledAreBadSignatures) {
 }
 
 TEST(Marshal, OnlyPlainCharAndWcharBuffersAreText) {
-  const WireSignature s = lower_text(
+  const wire::RegisterFunction s = registered(
       "void f([in, size(2)] char* c, [in, size(2)] unsigned char* u, [in, size(2)] BYTE* b, [in, size(2)] wchar_t* w)");
-  EXPECT_TRUE(s.params[0].text());
-  EXPECT_FALSE(s.params[1].text());
-  EXPECT_FALSE(s.params[2].text());
-  EXPECT_TRUE(s.params[3].text());
+  EXPECT_TRUE(s.params(0).text());
+  EXPECT_FALSE(s.params(1).text());
+  EXPECT_FALSE(s.params(2).text());
+  EXPECT_TRUE(s.params(3).text());
   const wire::Call call = encode("void f([in, size(3)] unsigned char* u)",
                                  {Value{List{Value{std::int64_t{0}}, Value{std::int64_t{255}}, Value{std::int64_t{7}}}}});
   EXPECT_EQ(call.args(0).list().items(1).u(), 255u);
@@ -222,7 +235,7 @@ TEST(Marshal, VariadicExtrasAreTyped) {
 }
 
 TEST(Marshal, RepliesDecodeByType) {
-  const WireSignature s = lower_text(
+  const Signature s = lower_text(
       "struct P { int x; bool ok; }; bool f([out] struct P* p, [out, size(2)] int* two, [in, out] int* io, int plain)");
   wire::CallReply r;
   r.mutable_ret()->set_i(1);
@@ -244,4 +257,82 @@ TEST(Marshal, RepliesDecodeByType) {
   ASSERT_EQ(l.size(), 2u);
   EXPECT_EQ(std::get<std::int64_t>(l[1]), 8);
   EXPECT_EQ(std::get<std::int64_t>(out.out.at("io")), 9);
+}
+
+TEST(Marshal, WireNamesAreLabelsNotPaths) {
+  // Field nodes carry their own name; nothing structural is encoded in it,
+  // and decoding uses the declaration's field names.
+  const std::string decl =
+      "struct In { int v; }; struct Out { struct In in; [size_is(n)] int* xs; int n; }; "
+      "void f([in, out] struct Out* o)";
+  const wire::RegisterFunction reg = registered(decl);
+  const wire::TypeNode& o = reg.params(0);
+  EXPECT_EQ(o.name(), "o");
+  const wire::TypeNode& out = o.elem();
+  ASSERT_EQ(out.fields_size(), 3);
+  EXPECT_EQ(out.fields(0).name(), "in");
+  EXPECT_EQ(out.fields(0).fields(0).name(), "v");
+  EXPECT_EQ(out.fields(1).name(), "xs");
+  EXPECT_EQ(out.fields(1).count_ref(), 3u);
+
+  wire::CallReply r;
+  r.mutable_ret()->set_null(true);
+  wire::ValueList* fields = r.add_out()->mutable_list();
+  fields->add_items()->mutable_list()->add_items()->set_i(7);
+  wire::ValueList* xs = fields->add_items()->mutable_list();
+  xs->add_items()->set_i(1);
+  xs->add_items()->set_i(2);
+  fields->add_items()->set_i(2);
+  const CallResult res = decode_reply(lower_text(decl), r);
+  const Object& obj = std::get<Object>(res.out.at("o"));
+  EXPECT_EQ(std::get<std::int64_t>(std::get<Object>(obj.at("in")).at("v")), 7);
+  EXPECT_EQ(std::get<List>(obj.at("xs")).size(), 2u);
+  EXPECT_EQ(std::get<std::int64_t>(obj.at("n")), 2);
+}
+
+TEST(Marshal, DeclarationsBuiltByHandAreCheckedLikeParsedOnes) {
+  // The same checks whoever built the tree: a parameter pointer without a
+  // direction, a size_is naming nothing or a non-integer, a fixed array
+  // parameter, nesting past the cap.
+  auto rejected = [](FunctionDecl fn, const std::string& who) {
+    const Error e = error_of([&] { make_signature(fn, TargetAbi{4, false}); });
+    EXPECT_EQ(e.kind(), ErrorKind::bad_signature) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'" + who + "'"), std::string::npos) << e.what();
+  };
+  FunctionDecl fn;
+  fn.name = "f";
+  fn.params.push_back(ParamDecl{"p", decl::pointer(Dir::none, decl::scalar(Scalar::Int))});
+  rejected(fn, "p");
+  fn.params[0].type = decl::pointer(Dir::in, decl::scalar(Scalar::Int));
+  fn.params[0].type.size_is = "n";
+  rejected(fn, "p");
+  fn.params.push_back(ParamDecl{"n", decl::scalar(Scalar::Double)});
+  rejected(fn, "p");
+  fn.params[1].type = decl::scalar(Scalar::UInt32);
+  EXPECT_EQ(make_signature(fn, TargetAbi{4, false}).inputs, (std::vector<std::size_t>{0, 1}));
+  fn.params.push_back(ParamDecl{"a", decl::array(4, decl::scalar(Scalar::Int))});
+  rejected(fn, "a");
+  fn.params.pop_back();
+  TypeDecl deep = decl::scalar(Scalar::Int);
+  for (int i = 0; i < 10; ++i) {
+    TypeDecl s;
+    s.kind = TypeDecl::Kind::structure;
+    s.struct_name = "s" + std::to_string(i);
+    s.fields.push_back(FieldDecl{"f", deep});
+    deep = s;
+  }
+  fn.params.push_back(ParamDecl{"d", deep});
+  rejected(fn, "d.f.f.f.f.f.f.f.f.f");  // the node at depth 9
+  // The parser refuses the same construct first, with its position.
+  expect_bad_signature("void f([in, size_is(n)] int* p, double n)", "n");
+}
+
+TEST(Marshal, CountsAndTextFollowTheRules) {
+  // A size_is count past the element cap, or negative, before anything is sent.
+  const std::string sig = "int sum([in, size_is(n)] const int* a, int64_t n)";
+  expect_bad([&] { encode(sig, {Value{List{}}, Value{std::int64_t{rules::kMaxElements + 1}}}); }, "a");
+  // UTF-16 units on Windows, code points elsewhere; invalid bytes are one U+FFFD each.
+  EXPECT_EQ(wide_units("\xF0\x9F\x98\x80" "a", TargetAbi{4, true}), 3u);
+  EXPECT_EQ(wide_units("\xF0\x9F\x98\x80" "a", TargetAbi{4, false}), 2u);
+  EXPECT_EQ(wide_units("\xFF\xFE", TargetAbi{8, true}), 2u);
 }

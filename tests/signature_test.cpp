@@ -608,3 +608,33 @@ TEST(Signature, BadStructs) {
   EXPECT_BAD("struct A { int*** p; }; void f()",
              "at position 16: more than two levels of pointer are not supported");
 }
+
+// The parsed declaration as the client's declaration tree, attributes resolved.
+TEST(SignatureLowering, AttributesAreResolvedIntoTheTree) {
+  using dllbridge::Dir;
+  using dllbridge::TypeDecl;
+  const dllbridge::FunctionDecl d = dllbridge::sig::lower(parse(
+      "struct node { int n; [size_is(n)] int* xs; void* user; }; "
+      "char* __stdcall f(void* opaque, [in] struct node* in, const wchar_t* w, [out, size(4)] char* buf, "
+      "[out, size_is(*)] int* any, [in] int** raw, ...)"));
+  EXPECT_EQ(d.name, "f");
+  EXPECT_EQ(d.conv, CallConv::Stdcall);
+  EXPECT_TRUE(d.variadic);
+  EXPECT_EQ(d.ret.kind, TypeDecl::Kind::pointer) << "char* returns are text";
+  EXPECT_TRUE(d.ret.text);
+  ASSERT_EQ(d.params.size(), 6u);
+  EXPECT_EQ(d.params[0].type.kind, TypeDecl::Kind::scalar) << "an opaque void* is a handle value";
+  EXPECT_EQ(d.params[0].type.scalar, Scalar::Handle);
+  const TypeDecl& node = *d.params[1].type.elem;
+  EXPECT_EQ(node.struct_name, "node");
+  ASSERT_EQ(node.fields.size(), 3u);
+  EXPECT_EQ(node.fields[1].type.dir, Dir::inout) << "pointer fields are filled in and read back";
+  EXPECT_EQ(node.fields[1].type.size_is, "n");
+  EXPECT_EQ(node.fields[2].type.scalar, Scalar::Handle);
+  EXPECT_TRUE(d.params[2].type.text && d.params[2].type.nul_terminated) << "const wchar_t* is [in, string]";
+  EXPECT_EQ(d.params[3].type.size, 4u);
+  EXPECT_TRUE(d.params[3].type.text);
+  EXPECT_FALSE(d.params[3].type.nul_terminated);
+  EXPECT_EQ(d.params[4].type.size_is, "*");
+  EXPECT_EQ(d.params[5].type.elem->kind, TypeDecl::Kind::pointer) << "kept for the checks to refuse";
+}

@@ -1,6 +1,8 @@
-// The typed API's compile-time spellings: what each C++ type declares, and
-// that the declaration lowers to the intended wire types.
+// The typed API's declaration trees: what each C++ type declares, that it
+// registers what the same C declaration registers, and value conversions.
 #include <gtest/gtest.h>
+
+#include <typeinfo>
 
 #include "dllbridge/typed.hpp"
 #include "channel/codec.hpp"
@@ -29,48 +31,144 @@ DLLBRIDGE_DESCRIBE(Shape, "shape", DLLBRIDGE_FIELD(Shape, name), DLLBRIDGE_FIELD
 namespace {
 
 template <class Sig>
-detail::WireSignature lowered(CallConv conv = CallConv::Cdecl, bool variadic = false) {
-  return detail::lower(sig::parse(detail::typed_declaration<Sig>("f", conv, variadic)), detail::TargetAbi{4, false});
+detail::Signature lowered(CallConv conv = CallConv::Cdecl, bool variadic = false) {
+  return detail::make_signature(detail::typed_declaration<Sig>("f", conv, variadic), detail::TargetAbi{4, false});
+}
+
+template <class Sig>
+wire::RegisterFunction registered(CallConv conv = CallConv::Cdecl, bool variadic = false) {
+  wire::RegisterFunction reg;
+  detail::encode_register(lowered<Sig>(conv, variadic), reg);
+  return reg;
+}
+
+// The registration the same declaration sends when written as text.
+wire::RegisterFunction registered_text(const std::string& text) {
+  wire::RegisterFunction reg;
+  detail::encode_register(detail::make_signature(sig::lower(sig::parse(text)), detail::TargetAbi{4, false}), reg);
+  return reg;
+}
+
+// The dllbridge::Error `f` throws; a failure when it throws something else or nothing.
+template <class F>
+Error error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "threw " << typeid(e).name() << ": " << e.what();
+    return Error(ErrorKind::timeout, "other");
+  }
+  ADD_FAILURE() << "no error thrown";
+  return Error(ErrorKind::timeout, "none");
 }
 
 }  // namespace
 
-TEST(Typed, ScalarsAndTextSpellTheirCTypes) {
-  EXPECT_EQ((detail::typed_declaration<std::int64_t(std::uint8_t, double, bool, std::string, std::wstring)>(
-                "f", CallConv::Stdcall)),
-            "int64_t __stdcall f(uint8_t arg0, double arg1, bool arg2, const char* arg3, const wchar_t* arg4)");
-  EXPECT_EQ((detail::typed_declaration<SizeT(Long, ULong, WinBool, Handle)>("g", CallConv::Cdecl)),
-            "size_t __cdecl g(long arg0, unsigned long arg1, BOOL arg2, HANDLE arg3)");
-  EXPECT_EQ((detail::typed_declaration<std::string()>("h", CallConv::Cdecl)), "char* __cdecl h()");
+TEST(Typed, ScalarsAndTextBuildTheirCTypes) {
+  const FunctionDecl d =
+      detail::typed_declaration<std::int64_t(std::uint8_t, double, bool, std::string, std::wstring)>("f",
+                                                                                                    CallConv::Stdcall);
+  EXPECT_EQ(d.name, "f");
+  EXPECT_EQ(d.conv, CallConv::Stdcall);
+  EXPECT_EQ(d.ret.scalar, Scalar::Int64);
+  ASSERT_EQ(d.params.size(), 5u);
+  EXPECT_EQ(d.params[0].name, "arg0");
+  EXPECT_EQ(d.params[0].type.scalar, Scalar::UInt8);
+  EXPECT_EQ(d.params[1].type.scalar, Scalar::Double);
+  EXPECT_EQ(d.params[2].type.scalar, Scalar::Bool);
+  EXPECT_EQ(d.params[3].type.kind, TypeDecl::Kind::pointer);
+  EXPECT_EQ(d.params[3].type.dir, Dir::in);
+  EXPECT_TRUE(d.params[3].type.text && d.params[3].type.nul_terminated);
+  EXPECT_EQ(d.params[4].type.elem->scalar, Scalar::WChar);
+  const FunctionDecl g = detail::typed_declaration<SizeT(Long, ULong, WinBool, Handle)>("g", CallConv::Cdecl);
+  EXPECT_EQ(g.ret.scalar, Scalar::SizeT);
+  EXPECT_EQ(g.params[0].type.scalar, Scalar::Long);
+  EXPECT_EQ(g.params[1].type.scalar, Scalar::ULong);
+  EXPECT_EQ(g.params[2].type.scalar, Scalar::BOOL);
+  EXPECT_EQ(g.params[3].type.scalar, Scalar::Handle);
+  const FunctionDecl h = detail::typed_declaration<std::string()>("h", CallConv::Cdecl, true);
+  EXPECT_TRUE(h.ret.text);
+  EXPECT_TRUE(h.variadic);
+  EXPECT_EQ(registered<std::string()>().ret().scalar(), wire::STRING);
+}
+
+TEST(Typed, TheTreeIsTheOneTheEquivalentTextDeclares) {
+  // What the typed API registers is byte for byte what the C declaration registers.
+  EXPECT_EQ((registered<std::int64_t(std::uint8_t, double, bool, std::string, std::wstring)>(CallConv::Stdcall)
+                 .SerializeAsString()),
+            registered_text("int64_t __stdcall f(uint8_t arg0, double arg1, bool arg2, const char* arg3, "
+                            "const wchar_t* arg4)")
+                .SerializeAsString());
+  EXPECT_EQ((registered<void(In<std::int32_t>, Out<char, 2>, std::int32_t, InOut<Pt>)>().SerializeAsString()),
+            registered_text("struct pt { int32_t x; int32_t y; }; void f([in, size_is(*)] int32_t* arg0, "
+                            "[out, size_is(arg2)] char* arg1, int32_t arg2, [in, out, size_is(*)] struct pt* arg3)")
+                .SerializeAsString());
+  EXPECT_EQ((registered<Pt(Shape, In<Pt>)>().SerializeAsString()),
+            registered_text("struct pt { int32_t x; int32_t y; }; struct shape { char name[8]; struct pt corners[2]; "
+                            "uint16_t n; [size_is(n)] struct pt* extra; }; "
+                            "struct pt f(struct shape arg0, [in, size_is(*)] struct pt* arg1)")
+                .SerializeAsString());
 }
 
 TEST(Typed, SpansSpellDirectionsAndCounts) {
-  const auto s = lowered<void(In<std::int32_t>, Out<char, 2>, std::int32_t, InOut<Pt>)>();
-  ASSERT_EQ(s.params.size(), 4u);
-  EXPECT_EQ(s.params[0].dir(), wire::DIR_IN);
-  EXPECT_TRUE(s.params[0].count_from_value());
-  EXPECT_EQ(s.params[1].dir(), wire::DIR_OUT);
-  EXPECT_TRUE(s.params[1].text());
-  EXPECT_EQ(s.params[1].count_ref(), 3u);  // arg2
-  EXPECT_EQ(s.params[3].dir(), wire::DIR_INOUT);
-  EXPECT_EQ(s.params[3].elem().kind(), wire::TypeNode::STRUCT);
+  const auto s = registered<void(In<std::int32_t>, Out<char, 2>, std::int32_t, InOut<Pt>)>();
+  ASSERT_EQ(s.params_size(), 4);
+  EXPECT_EQ(s.params(0).dir(), wire::DIR_IN);
+  EXPECT_TRUE(s.params(0).count_from_value());
+  EXPECT_EQ(s.params(1).dir(), wire::DIR_OUT);
+  EXPECT_TRUE(s.params(1).text());
+  EXPECT_EQ(s.params(1).count_ref(), 3u);  // arg2
+  EXPECT_EQ(s.params(3).dir(), wire::DIR_INOUT);
+  EXPECT_EQ(s.params(3).elem().kind(), wire::TypeNode::STRUCT);
   // An Out with a Count parameter takes no argument; the others do.
-  EXPECT_EQ(s.inputs, (std::vector<std::size_t>{0, 2, 3}));
+  EXPECT_EQ((lowered<void(In<std::int32_t>, Out<char, 2>, std::int32_t, InOut<Pt>)>().inputs),
+            (std::vector<std::size_t>{0, 2, 3}));
 }
 
-TEST(Typed, DescribedStructsCarryTheirDefinitionsOnce) {
-  const std::string text = detail::typed_declaration<Pt(Shape, In<Pt>)>("f", CallConv::Cdecl);
-  EXPECT_EQ(text.find("struct pt {"), text.rfind("struct pt {")) << text;
-  EXPECT_LT(text.find("struct pt {"), text.find("struct shape {")) << "inner structs come first: " << text;
-  const auto s = lowered<Pt(Shape, In<Pt>)>();
-  EXPECT_EQ(s.ret.kind(), wire::TypeNode::STRUCT);
-  const wire::TypeNode& shape = s.params[0];
+TEST(Typed, DescribedStructsAreTrees) {
+  const auto s = registered<Pt(Shape, In<Pt>)>();
+  EXPECT_EQ(s.ret().kind(), wire::TypeNode::STRUCT);
+  const wire::TypeNode& shape = s.params(0);
   ASSERT_EQ(shape.fields_size(), 4);
   EXPECT_EQ(shape.fields(0).kind(), wire::TypeNode::ARRAY);
   EXPECT_TRUE(shape.fields(0).text());
   EXPECT_EQ(shape.fields(1).count(), 2u);
   EXPECT_EQ(shape.fields(3).kind(), wire::TypeNode::POINTER);
   EXPECT_EQ(shape.fields(3).count_ref(), 3u);  // the n field
+}
+
+TEST(Typed, BadTypedDeclarationsFailLikeParsedOnes) {
+  // An [out] text buffer must have a size: Out<char> without a count takes
+  // its count from the value, so it passes; a sized field naming a missing
+  // field does not.
+  EXPECT_NO_THROW(lowered<void(Out<char>)>());
+  FunctionDecl d = detail::typed_declaration<void(Shape)>("f", CallConv::Cdecl);
+  d.params[0].type.fields[3].type.size_is = "missing";
+  const Error e = error_of([&] { detail::make_signature(d, detail::TargetAbi{4, false}); });
+  EXPECT_EQ(e.kind(), ErrorKind::bad_signature);
+  EXPECT_NE(std::string(e.what()).find("'arg0.extra'"), std::string::npos) << e.what();
+}
+
+TEST(Typed, WrongTypedResultsAreErrorsNotOtherExceptions) {
+  // A result of another kind than the C++ type: Error(protocol), never
+  // std::bad_variant_access.
+  double d = 0;
+  EXPECT_EQ(error_of([&] { detail::assign(d, Value{std::string("x")}); }).kind(), ErrorKind::protocol);
+  detail::assign(d, Value{std::int64_t{3}});  // an integer is a number
+  EXPECT_EQ(d, 3.0);
+  Pt p{};
+  EXPECT_EQ(error_of([&] { detail::assign(p, Value{std::int64_t{3}}); }).kind(), ErrorKind::protocol);
+  EXPECT_EQ(error_of([&] { (void)detail::from_value<Pt>(Value{List{}}); }).kind(), ErrorKind::protocol);
+  std::int32_t i = 5;
+  EXPECT_EQ(error_of([&] { detail::assign(i, Value{std::string("7")}); }).kind(), ErrorKind::protocol);
+  std::string text = "old";
+  EXPECT_EQ(error_of([&] { detail::assign(text, Value{std::int64_t{1}}); }).kind(), ErrorKind::protocol);
+  detail::assign(text, Value{Null{}});  // a null char* return
+  EXPECT_EQ(text, "");
+  char buf[4] = "abc";
+  EXPECT_EQ(error_of([&] { detail::assign(buf, Value{List{}}); }).kind(), ErrorKind::protocol);
 }
 
 TEST(Typed, ValuesConvertBothWays) {

@@ -160,15 +160,20 @@ void Peer::on_frame(std::string& payload) {
 }
 
 void Peer::on_end(const std::string& why, bool bad_frame) {
+  bool first;
   {
     std::lock_guard lock(mu_);
-    reading_over_ = true;
-    reading_over_cv_.notify_all();
-    if (ended_) return;
+    first = !ended_;
     ended_ = true;
   }
-  if (handlers_.on_end) handlers_.on_end(why, bad_frame);
-  abort(why);
+  if (first) {
+    if (handlers_.on_end) handlers_.on_end(why, bad_frame);
+    abort(why);
+  }
+  // Last: once a waiter in wait_reading_over() sees this, the peer may go.
+  std::lock_guard lock(mu_);
+  reading_over_ = true;
+  reading_over_cv_.notify_all();
 }
 
 void Peer::wait_reading_over() {

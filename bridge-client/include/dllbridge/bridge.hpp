@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dllbridge/declaration.hpp"
 #include "dllbridge/error.hpp"
 #include "dllbridge/export.hpp"
 #include "dllbridge/policy.hpp"
@@ -130,6 +131,11 @@ class DLLBRIDGE_API Library {
   // its export and prepares its call. Throws Error(bad_signature |
   // symbol_not_found).
   Function function(std::string_view signature, FunctionOptions options = {}) const;
+
+  // Declares a function by its declaration tree (what the signature parser
+  // and the typed forms build); checked like a parsed signature. Throws
+  // Error(bad_signature | symbol_not_found).
+  Function function(FunctionDecl declaration, FunctionOptions options = {}) const;
 
   // Typed form: the C++ signature gives the parameter and return types.
   // Throws like function(signature).

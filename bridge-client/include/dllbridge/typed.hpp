@@ -16,14 +16,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
-#include <set>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "dllbridge/declaration.hpp"
 #include "dllbridge/error.hpp"
 #include "dllbridge/types.hpp"
 
@@ -64,7 +67,6 @@ using WinBool = Native<std::int32_t, 'B'>;
 // InOut one comes back NUL-terminated within its size. Give an InOut text
 // buffer its Count parameter so the DLL sees the whole buffer, not just the
 // text in it.
-enum class Dir { in = 1, out = 2, inout = 3 };
 template <class T, Dir D, int Count>
 struct Pointer {
   using pointer = std::conditional_t<D == Dir::in, const T*, T*>;
@@ -169,140 +171,160 @@ struct direction<Pointer<T, D, C>> {
   using elem = T;
 };
 
-// The signature-language spelling of a value type (no pointers).
-template <class T> struct native_spelling { static constexpr const char* value = nullptr; };
-template <> struct native_spelling<SizeT> { static constexpr const char* value = "size_t"; };
-template <> struct native_spelling<Long> { static constexpr const char* value = "long"; };
-template <> struct native_spelling<ULong> { static constexpr const char* value = "unsigned long"; };
-template <> struct native_spelling<WinBool> { static constexpr const char* value = "BOOL"; };
+// The Native types by their scalar kind.
+template <class T> struct native_scalar { static constexpr bool value = false; };
+template <> struct native_scalar<SizeT> { static constexpr bool value = true; static constexpr Scalar kind = Scalar::SizeT; };
+template <> struct native_scalar<Long> { static constexpr bool value = true; static constexpr Scalar kind = Scalar::Long; };
+template <> struct native_scalar<ULong> { static constexpr bool value = true; static constexpr Scalar kind = Scalar::ULong; };
+template <> struct native_scalar<WinBool> { static constexpr bool value = true; static constexpr Scalar kind = Scalar::BOOL; };
 
+// The scalar kind of a C++ value type (not a struct).
 template <class T>
-std::string type_name() {
-  if constexpr (native_spelling<T>::value != nullptr) {
-    return native_spelling<T>::value;
-  } else if constexpr (is_described<T>::value) {
-    return std::string("struct ") + Describe<T>::name;
+constexpr Scalar scalar_kind() {
+  if constexpr (native_scalar<T>::value) {
+    return native_scalar<T>::kind;
   } else if constexpr (std::is_same_v<T, Handle>) {
-    return "HANDLE";
+    return Scalar::Handle;
   } else if constexpr (std::is_same_v<T, void>) {
-    return "void";
+    return Scalar::Void;
   } else if constexpr (std::is_same_v<T, bool>) {
-    return "bool";
+    return Scalar::Bool;
   } else if constexpr (std::is_same_v<T, char>) {
-    return "char";
+    return Scalar::Char;
   } else if constexpr (std::is_same_v<T, wchar_t> || std::is_same_v<T, char16_t>) {
-    return "wchar_t";  // text: converted to the DLL's wchar_t in the surrogate
+    return Scalar::WChar;  // text: converted to the DLL's wchar_t in the surrogate
   } else if constexpr (std::is_same_v<T, float>) {
-    return "float";
+    return Scalar::Float;
   } else if constexpr (std::is_same_v<T, double>) {
-    return "double";
+    return Scalar::Double;
   } else if constexpr (std::is_integral_v<T>) {
-    static_assert(sizeof(T) <= 8, "no integer type of this size");
-    constexpr const char* kSigned[] = {"", "int8_t", "int16_t", "", "int32_t", "", "", "", "int64_t"};
-    constexpr const char* kUnsigned[] = {"", "uint8_t", "uint16_t", "", "uint32_t", "", "", "", "uint64_t"};
+    static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8, "no integer type of this size");
+    constexpr Scalar kSigned[] = {Scalar::Void, Scalar::Int8, Scalar::Int16, Scalar::Void, Scalar::Int32,
+                                  Scalar::Void, Scalar::Void, Scalar::Void, Scalar::Int64};
+    constexpr Scalar kUnsigned[] = {Scalar::Void, Scalar::UInt8, Scalar::UInt16, Scalar::Void, Scalar::UInt32,
+                                    Scalar::Void, Scalar::Void, Scalar::Void, Scalar::UInt64};
     return std::is_signed_v<T> ? kSigned[sizeof(T)] : kUnsigned[sizeof(T)];
   } else {
-    static_assert(sizeof(T) == 0, "this C++ type has no signature spelling (describe structs with DLLBRIDGE_DESCRIBE)");
-    return "";
+    static_assert(sizeof(T) == 0, "this C++ type has no C type (describe structs with DLLBRIDGE_DESCRIBE)");
+    return Scalar::Void;
   }
 }
 
-// The struct definitions `T` needs, each once, inner ones first.
+// Described structs whose trees are being built (a struct that reaches
+// itself through a sized field cannot be marshaled).
+using Building = std::vector<const char*>;
+
 template <class T>
-void collect_structs(std::string& out, std::set<std::string>& seen);
+TypeDecl value_decl(Building& building);
 
 template <class S, class F>
-void field_declaration(std::string& decl, std::string& defs, std::set<std::string>& seen, const FieldDesc<S, F>& f) {
+FieldDecl field_decl(Building& building, const FieldDesc<S, F>& f) {
   if constexpr (std::is_array_v<F>) {
     using E = std::remove_all_extents_t<F>;
-    collect_structs<E>(defs, seen);
-    decl += type_name<E>() + " " + f.name + "[" + std::to_string(std::extent_v<F>) + "]; ";
+    TypeDecl t = decl::array(static_cast<std::uint32_t>(std::extent_v<F>), value_decl<E>(building));
+    t.text = is_text_unit<E>;
+    return {f.name, std::move(t)};
   } else {
-    collect_structs<F>(defs, seen);
-    decl += type_name<F>() + " " + f.name + "; ";
+    return {f.name, value_decl<F>(building)};
   }
 }
 
+// A sized field: an [in, out] pointer counted by another field.
 template <class S, class E>
-void field_declaration(std::string& decl, std::string& defs, std::set<std::string>& seen,
-                       const SizedFieldDesc<S, E>& f) {
+FieldDecl field_decl(Building& building, const SizedFieldDesc<S, E>& f) {
   using B = std::remove_const_t<E>;
-  collect_structs<B>(defs, seen);
-  decl += std::string("[size_is(") + f.count + ")] " + type_name<B>() + "* " + f.name + "; ";
+  TypeDecl t = decl::pointer(Dir::inout, value_decl<B>(building));
+  t.text = is_text_unit<B>;
+  t.size_is = f.count;
+  return {f.name, std::move(t)};
 }
 
 template <class T>
-void collect_structs(std::string& out, std::set<std::string>& seen) {
+TypeDecl value_decl(Building& building) {
   if constexpr (is_described<T>::value) {
-    if (!seen.insert(Describe<T>::name).second) return;
-    std::string decl = std::string("struct ") + Describe<T>::name + " { ";
-    std::apply([&](const auto&... f) { (field_declaration(decl, out, seen, f), ...); }, Describe<T>::fields());
-    out += decl + "}; ";
-  }
-}
-
-template <class T>
-void collect_param_structs(std::string& out, std::set<std::string>& seen) {
-  if constexpr (direction<T>::value != 0) {
-    collect_structs<bare<typename direction<T>::elem>>(out, seen);
+    for (const char* name : building) {
+      if (std::string(name) == Describe<T>::name) {
+        throw Error(ErrorKind::bad_signature, std::string("struct ") + name + " cannot contain itself");
+      }
+    }
+    building.push_back(Describe<T>::name);
+    TypeDecl t;
+    t.kind = TypeDecl::Kind::structure;
+    t.struct_name = Describe<T>::name;
+    std::apply([&](const auto&... f) { (t.fields.push_back(field_decl(building, f)), ...); }, Describe<T>::fields());
+    building.pop_back();
+    return t;
   } else {
-    collect_structs<T>(out, seen);
+    return decl::scalar(scalar_kind<T>());
   }
 }
 
-// A parameter's declaration: "int32_t arg0", "[out, size_is(*)] int32_t* arg2".
+// NUL-terminated [in] text: std::string, const char*, and the wide forms.
 template <class T>
-std::string param_declaration(std::size_t index) {
-  const std::string name = " arg" + std::to_string(index);
-  if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, const char*>) {
-    return "const char*" + name;
-  } else if constexpr (std::is_same_v<T, std::wstring> || std::is_same_v<T, std::u16string> ||
-                       std::is_same_v<T, const wchar_t*> || std::is_same_v<T, const char16_t*>) {
-    return "const wchar_t*" + name;
+constexpr bool is_narrow_text = std::is_same_v<T, std::string> || std::is_same_v<T, const char*>;
+template <class T>
+constexpr bool is_wide_text = std::is_same_v<T, std::wstring> || std::is_same_v<T, std::u16string> ||
+                              std::is_same_v<T, const wchar_t*> || std::is_same_v<T, const char16_t*>;
+
+// A parameter's type: scalars and structs by value, text as [in, string],
+// In / Out / InOut as pointers counted by their Count parameter ("argN") or
+// by their value ([size_is(*)]).
+template <class T>
+TypeDecl param_decl(Building& building) {
+  if constexpr (is_narrow_text<T> || is_wide_text<T>) {
+    TypeDecl t = decl::pointer(Dir::in, decl::scalar(is_narrow_text<T> ? Scalar::Char : Scalar::WChar));
+    t.text = true;
+    t.nul_terminated = true;
+    return t;
   } else if constexpr (direction<T>::value != 0) {
     using E = bare<typename direction<T>::elem>;
     constexpr int count = direction<T>::count;
-    const char* dir[] = {"", "in", "out", "in, out"};
-    const std::string size = count < 0 ? "size_is(*)" : "size_is(arg" + std::to_string(count) + ")";
-    return "[" + std::string(dir[direction<T>::value]) + ", " + size + "] " + type_name<E>() + "*" + name;
+    TypeDecl t = decl::pointer(static_cast<Dir>(direction<T>::value), value_decl<E>(building));
+    t.text = is_text_unit<E>;
+    t.size_is = count < 0 ? "*" : "arg" + std::to_string(count);
+    return t;
   } else {
-    return type_name<T>() + name;
+    return value_decl<T>(building);
   }
 }
 
 template <class R>
-std::string return_declaration() {
+TypeDecl return_decl(Building& building) {
   if constexpr (std::is_same_v<R, std::string>) {
-    return "char*";
+    return decl::text_return(Scalar::Char);
   } else if constexpr (std::is_same_v<R, std::wstring> || std::is_same_v<R, std::u16string>) {
-    return "wchar_t*";
+    return decl::text_return(Scalar::WChar);
   } else {
-    return type_name<R>();
+    return value_decl<R>(building);
   }
 }
 
-// "struct ...; R __conv name(A0 arg0, A1 arg1, ...)" for R(A...).
+// The declaration of R(A...): built from the C++ types once per signature;
+// Library::function checks it like a parsed one.
 template <class Signature>
 struct declaration;
 template <class R, class... A>
 struct declaration<R(A...)> {
-  static std::string make(const std::string& name, CallConv conv, bool variadic = false) {
-    static constexpr const char* kConv[] = {"__cdecl", "__stdcall", "__fastcall", "__thiscall"};
-    std::string defs;
-    std::set<std::string> seen;
-    collect_structs<bare<R>>(defs, seen);
-    (collect_param_structs<bare<A>>(defs, seen), ...);
-    std::string text = defs + return_declaration<bare<R>>() + " " + kConv[static_cast<int>(conv)] + " " + name + "(";
-    std::size_t i = 0;
-    ((text += (i ? ", " : "") + param_declaration<bare<A>>(i), ++i), ...);
-    if (variadic) text += ", ...";
-    return text + ")";
+  static const FunctionDecl& shape() {
+    static const FunctionDecl d = [] {
+      FunctionDecl out;
+      Building building;
+      out.ret = return_decl<bare<R>>(building);
+      std::size_t i = 0;
+      ((out.params.push_back(ParamDecl{"arg" + std::to_string(i++), param_decl<bare<A>>(building)})), ...);
+      return out;
+    }();
+    return d;
   }
 };
 
 template <class Signature>
-std::string typed_declaration(const std::string& name, CallConv conv, bool variadic = false) {
-  return declaration<Signature>::make(name, conv, variadic);
+FunctionDecl typed_declaration(const std::string& name, CallConv conv, bool variadic = false) {
+  FunctionDecl d = declaration<Signature>::shape();
+  d.name = name;
+  d.conv = conv;
+  d.variadic = variadic;
+  return d;
 }
 
 template <class T>
@@ -361,7 +383,7 @@ Value to_value(const T& v) {
     return static_cast<std::uint64_t>(v);
   } else if constexpr (std::is_integral_v<T>) {
     return static_cast<std::int64_t>(v);
-  } else if constexpr (std::is_same_v<T, Handle> || native_spelling<T>::value != nullptr) {
+  } else if constexpr (std::is_same_v<T, Handle> || native_scalar<T>::value) {
     return v.value;
   } else if constexpr (std::is_same_v<T, const char*>) {
     return v ? Value(std::string(v)) : Value(Null{});
@@ -392,18 +414,34 @@ Value to_value(const T& v) {
 template <class T>
 void assign(T& target, const Value& v);
 
+// A result that does not fit the C++ type it is read into: Error(protocol)
+// (the surrogate answered something the declaration does not allow).
+[[noreturn]] inline void wrong_result(const char* expected, const Value& v) {
+  static constexpr const char* kGot[] = {"null", "a boolean", "an integer", "an integer", "a number",
+                                         "text", "a list", "an object"};
+  throw Error(ErrorKind::protocol, std::string("result: expected ") + expected + ", got " + kGot[v.index()]);
+}
+
+// Text `v` (null: empty) as UTF-8.
+inline const std::string& text_result(const Value& v) {
+  static const std::string kEmpty;
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  if (std::holds_alternative<Null>(v)) return kEmpty;  // a null char* return
+  wrong_result("text", v);
+}
+
 // Text `v` into `n` units at `p`, NUL-terminated within them.
 template <class E>
 void assign_text(E* p, std::size_t n, const Value& v) {
   if (n == 0) return;
-  const auto* s = std::get_if<std::string>(&v);
+  const std::string& s = text_result(v);
   std::basic_string<E> units;
   if constexpr (std::is_same_v<E, char>) {
-    if (s) units = *s;
+    units = s;
   } else if constexpr (std::is_same_v<E, wchar_t>) {
-    if (s) units = to_wstring(*s);
+    units = to_wstring(s);
   } else {
-    if (s) units = to_u16string(*s);
+    units = to_u16string(s);
   }
   const std::size_t len = units.size() < n ? units.size() : n - 1;
   std::memcpy(p, units.data(), len * sizeof(E));
@@ -440,35 +478,44 @@ void assign_field(S& target, const Object& obj, const SizedFieldDesc<S, E>& f) {
   }
 }
 
-// Value -> C++ object, in place.
+// Value -> C++ object, in place. Throws Error(protocol) when `v` is not a
+// value of T's kind.
 template <class T>
 void assign(T& target, const Value& v) {
   if constexpr (std::is_same_v<T, bool>) {
     if (const auto* b = std::get_if<bool>(&v)) target = *b;
     else if (const auto* i = std::get_if<std::int64_t>(&v)) target = *i != 0;
     else if (const auto* u = std::get_if<std::uint64_t>(&v)) target = *u != 0;
+    else wrong_result("a boolean", v);
   } else if constexpr (std::is_floating_point_v<T>) {
-    target = static_cast<T>(std::get<double>(v));
+    if (const auto* d = std::get_if<double>(&v)) target = static_cast<T>(*d);
+    else if (const auto* i = std::get_if<std::int64_t>(&v)) target = static_cast<T>(*i);
+    else if (const auto* u = std::get_if<std::uint64_t>(&v)) target = static_cast<T>(*u);
+    else wrong_result("a number", v);
   } else if constexpr (std::is_integral_v<T>) {
     if (const auto* s = std::get_if<std::int64_t>(&v)) target = static_cast<T>(*s);
     else if (const auto* u = std::get_if<std::uint64_t>(&v)) target = static_cast<T>(*u);
-    else target = T{};
+    else if (const auto* b = std::get_if<bool>(&v)) target = static_cast<T>(*b);
+    else wrong_result("an integer", v);
   } else if constexpr (std::is_same_v<T, Handle>) {
-    const auto* u = std::get_if<std::uint64_t>(&v);
-    target = Handle{u ? *u : 0};
-  } else if constexpr (native_spelling<T>::value != nullptr) {
+    if (const auto* u = std::get_if<std::uint64_t>(&v)) target = Handle{*u};
+    else if (const auto* s = std::get_if<std::int64_t>(&v)) target = Handle{static_cast<std::uint64_t>(*s)};
+    else if (std::holds_alternative<Null>(v)) target = Handle{};
+    else wrong_result("a handle", v);
+  } else if constexpr (native_scalar<T>::value) {
     assign(target.value, v);
   } else if constexpr (std::is_array_v<T>) {
     assign_elements(target, std::extent_v<T>, v);
   } else if constexpr (is_described<T>::value) {
-    const Object& obj = std::get<Object>(v);
-    std::apply([&](const auto&... f) { (assign_field(target, obj, f), ...); }, Describe<T>::fields());
+    const auto* obj = std::get_if<Object>(&v);
+    if (!obj) wrong_result((std::string("struct ") + Describe<T>::name).c_str(), v);
+    std::apply([&](const auto&... f) { (assign_field(target, *obj, f), ...); }, Describe<T>::fields());
   } else if constexpr (std::is_same_v<T, std::string>) {
-    target = std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : std::string();
+    target = text_result(v);
   } else if constexpr (std::is_same_v<T, std::wstring>) {
-    target = std::holds_alternative<std::string>(v) ? to_wstring(std::get<std::string>(v)) : std::wstring();
+    target = to_wstring(text_result(v));
   } else if constexpr (std::is_same_v<T, std::u16string>) {
-    target = std::holds_alternative<std::string>(v) ? to_u16string(std::get<std::string>(v)) : std::u16string();
+    target = to_u16string(text_result(v));
   } else {
     static_assert(sizeof(T) == 0, "this C++ type cannot be a result");
   }
@@ -547,20 +594,33 @@ class TypedBase {
     (append_argument<bare<A>>(values, args), ...);  // [out] ones with a Count parameter take no value
     (values.push_back(extra_value<extra_t<X>>(extra)), ...);
     CallResult r = call_function(*function_, std::move(values));
-    last_error_ = r.last_error;
+    {
+      std::lock_guard<std::mutex> lock(last_errors_->mu);
+      last_errors_->by_thread[std::this_thread::get_id()] = r.last_error;
+    }
     std::size_t i = 0;
     ((store_out<bare<A>>(args, r.out, i), ++i), ...);
     return from_value<R>(r.ret);
   }
 
  public:
-  // errno / GetLastError() of the most recent call made through this object
-  // (not synchronized: read it on the thread that made the call).
-  std::int64_t last_error() const { return last_error_; }
+  // errno / GetLastError() of the most recent call the calling thread made
+  // through this object (or a copy of it), like errno itself: calls on other
+  // threads do not change it. 0 before the thread's first call. (A thread
+  // that reuses the id of an ended one may see that thread's last value.)
+  std::int64_t last_error() const {
+    std::lock_guard<std::mutex> lock(last_errors_->mu);
+    auto it = last_errors_->by_thread.find(std::this_thread::get_id());
+    return it == last_errors_->by_thread.end() ? 0 : it->second;
+  }
 
  private:
+  struct LastErrors {
+    std::mutex mu;
+    std::map<std::thread::id, std::int64_t> by_thread;
+  };
   std::shared_ptr<Function> function_;
-  mutable std::int64_t last_error_ = 0;
+  std::shared_ptr<LastErrors> last_errors_ = std::make_shared<LastErrors>();
 };
 
 }  // namespace detail

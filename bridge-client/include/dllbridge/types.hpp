@@ -27,6 +27,10 @@ enum class Scalar : std::uint8_t {
 // platform's one; on i386 each selects its own libffi ABI.
 enum class CallConv : std::uint8_t { Cdecl, Stdcall, Fastcall, Thiscall };
 
+// Who fills the memory behind a pointer parameter: [in], [out], [in, out];
+// none for a pointer without a direction.
+enum class Dir : std::uint8_t { none = 0, in = 1, out = 2, inout = 3 };
+
 // Which surrogate to use: the 32-bit one (the point of dllbridge) or the
 // 64-bit build of the same host (for testing and for 64-bit DLLs that must
 // be isolated).

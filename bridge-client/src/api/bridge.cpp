@@ -33,9 +33,7 @@ struct LibraryState {
 // A declared function: registered again in each new surrogate.
 struct FunctionState {
   std::shared_ptr<LibraryState> library;
-  std::string name;
-  CallConv conv = CallConv::Cdecl;
-  WireSignature signature;
+  Signature signature;  // the declaration, checked, for the surrogate's ABI
   FunctionOptions options;
 
   // The function's id in `session`, registering it there first if needed.
@@ -43,9 +41,8 @@ struct FunctionState {
     const std::uint64_t lib = library->ensure(session, generation, timeout);
     std::lock_guard lock(mu);
     if (registered_in != generation) {
-      const RegisteredFunction r =
-          session.channel().register_function(lib, options.symbol.empty() ? name : options.symbol, conv, signature,
-                                               timeout);
+      const RegisteredFunction r = session.channel().register_function(
+          lib, options.symbol.empty() ? signature.fn.name : options.symbol, signature, timeout);
       id = r.id;
       resolved = r.resolved_name;
       registered_in = generation;
@@ -108,15 +105,16 @@ Library Bridge::load(const std::string& path) {
 const std::string& Library::path() const { return state_->path; }
 
 Function Library::function(std::string_view text, FunctionOptions options) const {
-  const sig::Function fn = sig::parse(text);
+  return function(sig::lower(sig::parse(text)), std::move(options));
+}
+
+Function Library::function(FunctionDecl declaration, FunctionOptions options) const {
   detail::Supervisor& sup = *state_->supervisor;
   const SurrogateInfo info = sup.info();
   auto state = std::make_shared<detail::FunctionState>();
   state->library = state_;
-  state->name = fn.name;
-  state->conv = fn.conv;
-  state->options = options;
-  state->signature = detail::lower(fn, detail::TargetAbi{info.pointer_size, info.os == "windows"});
+  state->options = std::move(options);
+  state->signature = detail::make_signature(std::move(declaration), detail::TargetAbi{info.pointer_size, info.os == "windows"});
   sup.execute(
       [&](detail::Session& s, std::uint64_t generation, std::chrono::milliseconds timeout) {
         state->ensure(s, generation, timeout);
@@ -142,11 +140,11 @@ CallResult Function::call(const std::vector<Value>& args,
 }
 
 std::string Function::resolved_name() const { return state_->resolved_name(); }
-const std::string& Function::name() const { return state_->name; }
+const std::string& Function::name() const { return state_->signature.fn.name; }
 
 std::vector<std::string> Function::parameter_names() const {
   std::vector<std::string> names;
-  for (const auto& p : state_->signature.params) names.push_back(p.name());
+  for (const auto& p : state_->signature.fn.params) names.push_back(p.name);
   return names;
 }
 

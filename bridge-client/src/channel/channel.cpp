@@ -127,26 +127,25 @@ std::uint64_t Channel::load_library(const std::string& path, millis timeout) {
   return reply.load_library().library();
 }
 
-RegisteredFunction Channel::register_function(std::uint64_t library, const std::string& symbol, CallConv conv,
-                                              const WireSignature& signature, millis timeout) {
+RegisteredFunction Channel::register_function(std::uint64_t library, const std::string& symbol,
+                                              const Signature& signature, millis timeout) {
   wire::Request req;
   wire::RegisterFunction* reg = req.mutable_register_function();
   encode_register(signature, *reg);
   reg->set_library(library);
   reg->set_name(symbol);
-  reg->set_conv(static_cast<wire::CallConv>(conv));
   const wire::Reply reply = request(std::move(req), timeout, true);
   if (!reply.has_register_function()) wrong_answer("a registration");
   return RegisteredFunction{reply.register_function().function(), reply.register_function().resolved_name()};
 }
 
-EncodedCall Channel::encode(const WireSignature& signature, const std::vector<Value>& args) {
+EncodedCall Channel::encode(const Signature& signature, const std::vector<Value>& args) {
   EncodedCall encoded;
   encode_call(signature, args, encoded.call_);
   return encoded;
 }
 
-CallResult Channel::call(std::uint32_t function, const WireSignature& signature, const EncodedCall& args,
+CallResult Channel::call(std::uint32_t function, const Signature& signature, const EncodedCall& args,
                          millis timeout) {
   wire::Request req;
   *req.mutable_call() = args.call_;

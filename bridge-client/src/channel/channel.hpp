@@ -69,13 +69,13 @@ class Channel {
   // Loads `path` (UTF-8) in the surrogate; its library id.
   std::uint64_t load_library(const std::string& path, millis timeout);
   // Registers `symbol` of `library` with the declared signature.
-  RegisteredFunction register_function(std::uint64_t library, const std::string& symbol, CallConv conv,
-                                       const WireSignature& signature, millis timeout);
+  RegisteredFunction register_function(std::uint64_t library, const std::string& symbol,
+                                       const Signature& signature, millis timeout);
   // Checks `args` against `signature` and encodes them. Throws
   // Error(bad_argument) naming the parameter; nothing is sent.
-  static EncodedCall encode(const WireSignature& signature, const std::vector<Value>& args);
+  static EncodedCall encode(const Signature& signature, const std::vector<Value>& args);
   // Calls registered function `function` with encoded arguments.
-  CallResult call(std::uint32_t function, const WireSignature& signature, const EncodedCall& args,
+  CallResult call(std::uint32_t function, const Signature& signature, const EncodedCall& args,
                   millis timeout);
   // Liveness: throws Error(timeout) without killing anything.
   void ping(millis timeout);

@@ -4,160 +4,225 @@
 #include <limits>
 
 #include "dllbridge/error.hpp"
+#include "dllbridge/rules/counts.hpp"
 
 namespace dllbridge::detail {
+
+// The public enums are the wire's, value for value: the codec converts by cast.
+#define DLLBRIDGE_SAME(pub, w) static_assert(static_cast<int>(pub) == static_cast<int>(w), #pub " != " #w)
+DLLBRIDGE_SAME(Scalar::Void, wire::SCALAR_VOID);
+DLLBRIDGE_SAME(Scalar::Bool, wire::BOOL);
+DLLBRIDGE_SAME(Scalar::Char, wire::CHAR);
+DLLBRIDGE_SAME(Scalar::SChar, wire::SCHAR);
+DLLBRIDGE_SAME(Scalar::UChar, wire::UCHAR);
+DLLBRIDGE_SAME(Scalar::Short, wire::SHORT);
+DLLBRIDGE_SAME(Scalar::UShort, wire::USHORT);
+DLLBRIDGE_SAME(Scalar::Int, wire::INT);
+DLLBRIDGE_SAME(Scalar::UInt, wire::UINT);
+DLLBRIDGE_SAME(Scalar::Long, wire::LONG);
+DLLBRIDGE_SAME(Scalar::ULong, wire::ULONG);
+DLLBRIDGE_SAME(Scalar::LongLong, wire::LONGLONG);
+DLLBRIDGE_SAME(Scalar::ULongLong, wire::ULONGLONG);
+DLLBRIDGE_SAME(Scalar::Float, wire::FLOAT);
+DLLBRIDGE_SAME(Scalar::Double, wire::DOUBLE);
+DLLBRIDGE_SAME(Scalar::Int8, wire::INT8);
+DLLBRIDGE_SAME(Scalar::Int16, wire::INT16);
+DLLBRIDGE_SAME(Scalar::Int32, wire::INT32);
+DLLBRIDGE_SAME(Scalar::Int64, wire::INT64);
+DLLBRIDGE_SAME(Scalar::UInt8, wire::UINT8);
+DLLBRIDGE_SAME(Scalar::UInt16, wire::UINT16);
+DLLBRIDGE_SAME(Scalar::UInt32, wire::UINT32);
+DLLBRIDGE_SAME(Scalar::UInt64, wire::UINT64);
+DLLBRIDGE_SAME(Scalar::SizeT, wire::SIZE_T);
+DLLBRIDGE_SAME(Scalar::WChar, wire::WCHAR);
+DLLBRIDGE_SAME(Scalar::BOOL, wire::WIN_BOOL);
+DLLBRIDGE_SAME(Scalar::BYTE, wire::WIN_BYTE);
+DLLBRIDGE_SAME(Scalar::WORD, wire::WIN_WORD);
+DLLBRIDGE_SAME(Scalar::DWORD, wire::WIN_DWORD);
+DLLBRIDGE_SAME(Scalar::Handle, wire::HANDLE);
+static_assert(static_cast<int>(Scalar::Handle) + 1 == wire::STRING, "a new Scalar needs its wire kind");
+DLLBRIDGE_SAME(CallConv::Cdecl, wire::CONV_CDECL);
+DLLBRIDGE_SAME(CallConv::Stdcall, wire::CONV_STDCALL);
+DLLBRIDGE_SAME(CallConv::Fastcall, wire::CONV_FASTCALL);
+DLLBRIDGE_SAME(CallConv::Thiscall, wire::CONV_THISCALL);
+DLLBRIDGE_SAME(Dir::none, wire::DIR_NONE);
+DLLBRIDGE_SAME(Dir::in, wire::DIR_IN);
+DLLBRIDGE_SAME(Dir::out, wire::DIR_OUT);
+DLLBRIDGE_SAME(Dir::inout, wire::DIR_INOUT);
+// ErrorKind has no "unspecified": each kind is its wire value less one.
+#define DLLBRIDGE_SAME_KIND(pub, w) static_assert(static_cast<int>(pub) + 1 == static_cast<int>(w), #pub " != " #w)
+DLLBRIDGE_SAME_KIND(ErrorKind::timeout, wire::TIMEOUT);
+DLLBRIDGE_SAME_KIND(ErrorKind::crashed, wire::CRASHED);
+DLLBRIDGE_SAME_KIND(ErrorKind::circuit_open, wire::CIRCUIT_OPEN);
+DLLBRIDGE_SAME_KIND(ErrorKind::bad_signature, wire::BAD_SIGNATURE);
+DLLBRIDGE_SAME_KIND(ErrorKind::bad_argument, wire::BAD_ARGUMENT);
+DLLBRIDGE_SAME_KIND(ErrorKind::symbol_not_found, wire::SYMBOL_NOT_FOUND);
+DLLBRIDGE_SAME_KIND(ErrorKind::library_load_failed, wire::LIBRARY_LOAD_FAILED);
+DLLBRIDGE_SAME_KIND(ErrorKind::surrogate_start_failed, wire::SURROGATE_START_FAILED);
+DLLBRIDGE_SAME_KIND(ErrorKind::protocol, wire::PROTOCOL);
+DLLBRIDGE_SAME_KIND(ErrorKind::unauthorized, wire::UNAUTHORIZED);
+static_assert(static_cast<int>(ErrorKind::unauthorized) + 2 == wire::ErrorKind_ARRAYSIZE, "a new ErrorKind needs its wire kind");
+#undef DLLBRIDGE_SAME
+#undef DLLBRIDGE_SAME_KIND
+
 namespace {
 
-// ---------------------------------------------------------------- scalars
+using Kind = TypeDecl::Kind;
 
-enum class Class { Void, Bool, Integer, Floating, Text };
+wire::Scalar to_wire(Scalar s) { return static_cast<wire::Scalar>(s); }
 
-struct ScalarInfo {
-  Class cls;
-  unsigned size;     // bytes in the surrogate's ABI
-  bool is_signed;
-};
+bool is_text_unit(const TypeDecl& t) { return t.kind == Kind::scalar && rules::is_text_unit(to_wire(t.scalar)); }
 
-// Each wire scalar in the surrogate's ABI; `long` is 4 bytes on both 32-bit
-// targets and on Win64, 8 on LP64 Linux; wchar_t is UTF-16 on Windows.
-ScalarInfo info(wire::Scalar k, const TargetAbi& abi) {
-  const unsigned ptr = abi.pointer_size;
-  const unsigned lng = abi.windows ? 4 : ptr;
-  switch (k) {
-    case wire::SCALAR_VOID: return {Class::Void, 0, false};
-    case wire::BOOL: return {Class::Bool, 1, false};
-    case wire::CHAR: case wire::SCHAR: case wire::INT8: return {Class::Integer, 1, true};
-    case wire::UCHAR: case wire::UINT8: case wire::WIN_BYTE: return {Class::Integer, 1, false};
-    case wire::SHORT: case wire::INT16: return {Class::Integer, 2, true};
-    case wire::USHORT: case wire::UINT16: case wire::WIN_WORD: return {Class::Integer, 2, false};
-    case wire::INT: case wire::INT32: case wire::WIN_BOOL: return {Class::Integer, 4, true};
-    case wire::UINT: case wire::UINT32: case wire::WIN_DWORD: return {Class::Integer, 4, false};
-    case wire::LONG: return {Class::Integer, lng, true};
-    case wire::ULONG: return {Class::Integer, lng, false};
-    case wire::LONGLONG: case wire::INT64: return {Class::Integer, 8, true};
-    case wire::ULONGLONG: case wire::UINT64: return {Class::Integer, 8, false};
-    case wire::SIZE_T: case wire::HANDLE: return {Class::Integer, ptr, false};
-    case wire::WCHAR: return {Class::Integer, abi.windows ? 2u : 4u, !abi.windows};
-    case wire::FLOAT: return {Class::Floating, 4, true};
-    case wire::DOUBLE: return {Class::Floating, 8, true};
-    default: return {Class::Text, ptr, false};
+bool is_integer(const TypeDecl& t) {
+  return t.kind == Kind::scalar && rules::scalar(to_wire(t.scalar), rules::Abi{}).integer();
+}
+
+// The index of the sibling named `name`, or -1.
+template <class List>
+int find_sibling(const List& siblings, const std::string& name) {
+  for (std::size_t i = 0; i < siblings.size(); ++i) {
+    if (siblings[i].name == name) return static_cast<int>(i);
   }
+  return -1;
 }
 
-// Plain char and wchar_t buffers and arrays travel as text (docs/signature-language.md,
-// section 5.3); signed / unsigned char and BYTE ones are numbers (binary data).
-bool is_text_unit(const sig::Type& t) {
-  return !t.is_struct && (t.scalar == Scalar::Char || t.scalar == Scalar::WChar);
-}
-
-// ---------------------------------------------------------------- lowering
+// ---------------------------------------------------------------- checking
 
 [[noreturn]] void unsupported(const std::string& who, const std::string& why) {
   throw Error(ErrorKind::bad_signature, who + ": " + why);
 }
 
-wire::TypeNode scalar_node(wire::Scalar k, const std::string& name) {
+enum class Place { Param, Field, Element, Return };
+
+// The checks of a declaration, whoever built it (parser or typed API); they
+// match what the surrogate refuses at registration (core/marshal.cpp).
+struct Checker {
+  std::size_t nodes = 0;
+
+  template <class Siblings>
+  void type(const std::string& path, const TypeDecl& t, Place place, const Siblings* siblings, int depth) {
+    const std::string who = "'" + path + "'";
+    if (depth > rules::kMaxDepth) {
+      unsupported(who, "types nest deeper than " + std::to_string(rules::kMaxDepth) + " levels");
+    }
+    if (++nodes > rules::kMaxTypeNodes) {
+      unsupported(who, "more than " + std::to_string(rules::kMaxTypeNodes) + " type nodes");
+    }
+    switch (t.kind) {
+      case Kind::scalar:
+        if (rules::scalar(to_wire(t.scalar), rules::Abi{}).cls == rules::Class::unknown) unsupported(who, "unknown scalar");
+        if (t.scalar == Scalar::Void && place != Place::Return) unsupported(who, "void is not a value");
+        return;
+      case Kind::array:
+        if (place == Place::Param) unsupported(who, "a parameter cannot be an array");
+        if (place != Place::Field) unsupported(who, "fixed arrays exist only inside structs");
+        if (t.size == 0 || t.size > rules::kMaxArrayLength) unsupported(who, "array length out of range");
+        if (!t.elem) unsupported(who, "an array needs an element type");
+        if (t.elem->kind == Kind::pointer || t.elem->kind == Kind::array) {
+          unsupported(who, "arrays of pointers or arrays are not supported");
+        }
+        if (t.text && !is_text_unit(*t.elem)) unsupported(who, "text needs char or wchar_t elements");
+        type<Siblings>(path, *t.elem, Place::Field, nullptr, depth + 1);
+        return;
+      case Kind::structure:
+        if (t.fields.empty()) unsupported(who, "struct " + t.struct_name + " has no fields");
+        for (const FieldDecl& f : t.fields) type(path + "." + f.name, f.type, Place::Field, &t.fields, depth + 1);
+        return;
+      case Kind::pointer:
+        pointer(path, t, place, siblings, depth);
+        return;
+    }
+    unsupported(who, "unknown type kind");
+  }
+
+  template <class Siblings>
+  void pointer(const std::string& path, const TypeDecl& t, Place place, const Siblings* siblings, int depth) {
+    const std::string who = "'" + path + "'";
+    if (!t.elem) unsupported(who, "a pointer needs an element type");
+    const TypeDecl& e = *t.elem;
+    if (place == Place::Return) {
+      if (!t.text || !is_text_unit(e)) unsupported(who, "a function returns a scalar, text or a struct");
+      return;
+    }
+    if (place == Place::Element) unsupported(who, "pointers to pointers to data are not supported");
+    if (t.dir == Dir::none) unsupported(who, "a pointer to data needs a direction: [in], [out] or [in, out]");
+    if (e.kind == Kind::pointer) {
+      unsupported(who, "pointers to pointers to data are not supported (only void** / HANDLE* handles)");
+    }
+    if (e.kind == Kind::scalar && e.scalar == Scalar::Void) {
+      unsupported(who, "a void* with a direction has no element type; use a typed pointer");
+    }
+    if (e.kind == Kind::array) unsupported(who, "pointer to an array");
+    if (t.nul_terminated && !t.text) unsupported(who, "[string] needs a char or wchar_t pointer");
+    if (t.text && !is_text_unit(e)) unsupported(who, "text needs char or wchar_t elements");
+    const bool counted = t.size != 0 || !t.size_is.empty();
+    if (t.text && !counted && t.dir != Dir::in) {
+      unsupported(who, "an [out] text buffer needs [size_is(n)] or [size(N)]");
+    }
+    if (t.size > rules::kMaxElements) unsupported(who, rules::count_problem(std::uint64_t{t.size}));
+    if (!t.size_is.empty() && t.size_is != "*") {
+      const int i = siblings ? find_sibling(*siblings, t.size_is) : -1;
+      if (i < 0) unsupported(who, "size_is(" + t.size_is + ") names nothing");
+      if (!is_integer((*siblings)[static_cast<std::size_t>(i)].type)) {
+        unsupported(who, "size_is(" + t.size_is + ") must name an integer");
+      }
+    }
+    using None = std::vector<FieldDecl>;
+    type<None>(path, e, Place::Element, nullptr, depth + 1);
+  }
+};
+
+// ---------------------------------------------------------------- registration
+
+// The wire tree of `t`; `label` names the node in the surrogate's messages.
+// `siblings` resolve size_is names to positions.
+template <class Siblings>
+wire::TypeNode to_wire_node(const TypeDecl& t, const std::string& label, const Siblings* siblings) {
   wire::TypeNode n;
-  n.set_kind(wire::TypeNode::SCALAR);
-  n.set_scalar(k);
-  n.set_name(name);
+  n.set_name(label);
+  switch (t.kind) {
+    case Kind::scalar:
+      n.set_kind(wire::TypeNode::SCALAR);
+      n.set_scalar(to_wire(t.scalar));
+      return n;
+    case Kind::structure:
+      n.set_kind(wire::TypeNode::STRUCT);
+      for (const FieldDecl& f : t.fields) *n.add_fields() = to_wire_node(f.type, f.name, &t.fields);
+      return n;
+    case Kind::array:
+      n.set_kind(wire::TypeNode::ARRAY);
+      n.set_count(t.size);
+      n.set_text(t.text);
+      *n.mutable_elem() = to_wire_node<Siblings>(*t.elem, label, nullptr);
+      return n;
+    case Kind::pointer:
+      break;
+  }
+  n.set_kind(wire::TypeNode::POINTER);
+  n.set_dir(static_cast<wire::Direction>(t.dir));
+  n.set_text(t.text);
+  n.set_nul_terminated(t.nul_terminated);
+  n.set_count(t.size);
+  if (t.size_is == "*") {
+    n.set_count_from_value(true);
+  } else if (!t.size_is.empty() && siblings) {
+    n.set_count_ref(static_cast<std::uint32_t>(find_sibling(*siblings, t.size_is) + 1));
+  }
+  *n.mutable_elem() = to_wire_node<Siblings>(*t.elem, label, nullptr);
   return n;
 }
 
-enum class Place { Param, Field, Return };
-
-struct Lowering {
-  const TargetAbi& abi;
-
-  // A type at pointer depth 0: scalar, struct or (in a struct) fixed array.
-  wire::TypeNode value_type(const std::string& name, sig::Type t, Place place, int depth) const {
-    const std::string who = "'" + name + "'";
-    if (depth > kMaxNesting) unsupported(who, "types nest deeper than " + std::to_string(kMaxNesting) + " levels");
-    if (t.array_len) {
-      wire::TypeNode n;
-      n.set_kind(wire::TypeNode::ARRAY);
-      n.set_name(name);
-      n.set_count(*t.array_len);
-      n.set_text(is_text_unit(t));
-      t.array_len.reset();
-      *n.mutable_elem() = value_type(name, t, Place::Field, depth + 1);
-      return n;
-    }
-    if (t.is_struct) {
-      if (!t.def) unsupported(who, "struct " + t.struct_name + " is not defined");
-      wire::TypeNode n;
-      n.set_kind(wire::TypeNode::STRUCT);
-      n.set_name(name);
-      std::vector<std::string> names;
-      for (const sig::Field& f : t.def->fields) names.push_back(f.name);
-      for (const sig::Field& f : t.def->fields) {
-        *n.add_fields() = lower(name + "." + f.name, f.type, f.attrs, Place::Field, names, depth + 1);
-      }
-      return n;
-    }
-    if (t.scalar == Scalar::Void && place != Place::Return) unsupported(who, "void is not a value");
-    return scalar_node(static_cast<wire::Scalar>(t.scalar), name);
-  }
-
-  wire::TypeNode lower(const std::string& name, const sig::Type& t, const sig::Attributes& a, Place place,
-                       const std::vector<std::string>& siblings, int depth) const {
-    const std::string who = (place == Place::Return ? "return type of '" : "'") + name + "'";
-    if (t.pointer_depth == 0) return value_type(name, t, place, depth);
-    const bool opaque = t.pointer_depth == 1 && !t.is_struct && (t.scalar == Scalar::Void || t.scalar == Scalar::Handle);
-    if (place == Place::Return) {
-      if (t.pointer_depth == 1 && is_text_unit(t)) {  // char* return: copied back as text
-        return scalar_node(t.scalar == Scalar::WChar ? wire::WSTRING : wire::STRING, name);
-      }
-      return scalar_node(wire::HANDLE, name);  // any other pointer comes back as a number
-    }
-    if (opaque && a.dir == sig::Direction::None && !a.size && !a.size_is && !a.string) {
-      return scalar_node(wire::HANDLE, name);  // an opaque pointer travels as a number
-    }
-    sig::Direction dir = a.dir;
-    if (dir == sig::Direction::None) {
-      if (place != Place::Field) {
-        unsupported(who, "a pointer to data needs a direction: [in], [out] or [in, out]");
-      }
-      dir = sig::Direction::InOut;  // pointer fields: filled in, read back
-    }
-    sig::Type pointee = t;
-    pointee.pointer_depth -= 1;
+// A return type: text pointers travel as the STRING / WSTRING scalar kinds.
+wire::TypeNode return_node(const TypeDecl& t, const std::string& label) {
+  if (t.kind == Kind::pointer) {
     wire::TypeNode n;
-    n.set_kind(wire::TypeNode::POINTER);
-    n.set_name(name);
-    n.set_dir(dir == sig::Direction::In ? wire::DIR_IN : dir == sig::Direction::Out ? wire::DIR_OUT : wire::DIR_INOUT);
-    if (pointee.pointer_depth > 0) {
-      const bool handle = pointee.pointer_depth == 1 && !pointee.is_struct &&
-                          (pointee.scalar == Scalar::Void || pointee.scalar == Scalar::Handle);
-      if (!handle) unsupported(who, "pointers to pointers to data are not supported (only void** / HANDLE* handles)");
-      *n.mutable_elem() = scalar_node(wire::HANDLE, name);
-    } else {
-      if (!pointee.is_struct && pointee.scalar == Scalar::Void) {
-        unsupported(who, "a void* with a direction has no element type; use a typed pointer");
-      }
-      *n.mutable_elem() = value_type(name, pointee, Place::Field, depth + 1);
-    }
-    const bool counted = a.size || a.size_is;
-    const bool text = pointee.pointer_depth == 0 && is_text_unit(pointee) && (a.string || counted || dir == sig::Direction::In);
-    if (a.string && !text) unsupported(who, "[string] needs a char or wchar_t pointer");
-    n.set_text(text);
-    n.set_nul_terminated(a.string || (text && !counted));
-    if (a.size) {
-      n.set_count(*a.size);
-    } else if (a.size_is && *a.size_is == "*") {
-      n.set_count_from_value(true);
-    } else if (a.size_is) {
-      for (std::size_t i = 0; i < siblings.size(); ++i) {
-        if (siblings[i] == *a.size_is) n.set_count_ref(static_cast<std::uint32_t>(i + 1));
-      }
-      if (n.count_ref() == 0) unsupported(who, "size_is(" + *a.size_is + ") names nothing");
-    }
-    if (text && !counted && dir != sig::Direction::In) {
-      unsupported(who, "an [out] text buffer needs [size_is(n)] or [size(N)]");
-    }
+    n.set_kind(wire::TypeNode::SCALAR);
+    n.set_scalar(t.elem->scalar == Scalar::WChar ? wire::WSTRING : wire::STRING);
+    n.set_name(label);
     return n;
   }
-};
+  return to_wire_node<std::vector<FieldDecl>>(t, label, nullptr);
+}
 
 // ---------------------------------------------------------------- encoding
 
@@ -177,11 +242,11 @@ const char* type_of(const Value& v) {
   }
 }
 
-// The integer in `v` as a checked value of `size` bytes and `is_signed`.
-wire::Value encode_integer(const std::string& who, wire::Scalar kind, const ScalarInfo& si, const Value& v) {
+// The integer in `v` as a checked value of the scalar's size and signedness.
+wire::Value encode_integer(const std::string& who, Scalar kind, const rules::ScalarRule& si, const Value& v) {
   wire::Value out;
   const unsigned bits = si.size * 8;
-  if (const auto* b = std::get_if<bool>(&v); b && (kind == wire::WIN_BOOL || kind == wire::INT)) {
+  if (const auto* b = std::get_if<bool>(&v); b && (kind == Scalar::BOOL || kind == Scalar::Int)) {
     out.set_i(*b ? 1 : 0);
     return out;
   }
@@ -200,13 +265,13 @@ wire::Value encode_integer(const std::string& who, wire::Scalar kind, const Scal
     s = static_cast<std::int64_t>(*d);
     negative = s < 0;
     u = static_cast<std::uint64_t>(s);
-  } else if (kind == wire::HANDLE && std::holds_alternative<Null>(v)) {
+  } else if (kind == Scalar::Handle && std::holds_alternative<Null>(v)) {
     out.set_u(0);
     return out;
   } else {
     bad(who, std::string("expects an integer, got ") + type_of(v));
   }
-  if (si.is_signed) {
+  if (si.cls == rules::Class::signed_int) {
     const std::int64_t lo = bits >= 64 ? std::numeric_limits<std::int64_t>::min() : -(std::int64_t{1} << (bits - 1));
     const std::int64_t hi = bits >= 64 ? std::numeric_limits<std::int64_t>::max() : (std::int64_t{1} << (bits - 1)) - 1;
     const bool too_big = !negative && u > static_cast<std::uint64_t>(hi);
@@ -226,11 +291,11 @@ wire::Value encode_integer(const std::string& who, wire::Scalar kind, const Scal
   return out;
 }
 
-wire::Value encode_scalar(const std::string& who, wire::Scalar kind, const TargetAbi& abi, const Value& v) {
-  const ScalarInfo si = info(kind, abi);
+wire::Value encode_scalar(const std::string& who, Scalar kind, const TargetAbi& abi, const Value& v) {
+  const rules::ScalarRule si = rules::scalar(to_wire(kind), abi);
   wire::Value out;
   switch (si.cls) {
-    case Class::Bool:
+    case rules::Class::boolean:
       if (const auto* b = std::get_if<bool>(&v)) {
         out.set_i(*b);
       } else if (const auto* i = std::get_if<std::int64_t>(&v); i && (*i == 0 || *i == 1)) {
@@ -239,7 +304,7 @@ wire::Value encode_scalar(const std::string& who, wire::Scalar kind, const Targe
         bad(who, std::string("expects a boolean, got ") + type_of(v));
       }
       return out;
-    case Class::Floating:
+    case rules::Class::floating:
       if (const auto* d = std::get_if<double>(&v)) {
         if (si.size == 4 && std::isfinite(*d) && std::fabs(*d) > std::numeric_limits<float>::max()) {
           bad(who, "value out of range for a float");
@@ -253,7 +318,8 @@ wire::Value encode_scalar(const std::string& who, wire::Scalar kind, const Targe
         bad(who, std::string("expects a number, got ") + type_of(v));
       }
       return out;
-    case Class::Integer:
+    case rules::Class::signed_int:
+    case rules::Class::unsigned_int:
       return encode_integer(who, kind, si, v);
     default:
       bad(who, "has no value of its own");
@@ -261,32 +327,42 @@ wire::Value encode_scalar(const std::string& who, wire::Scalar kind, const Targe
 }
 
 // Values next to the one being encoded (the arguments, or a struct's fields),
-// by position, for size_is.
-using Siblings = std::vector<const Value*>;
+// by position, with their declarations' names for size_is.
+struct Siblings {
+  std::vector<const std::string*> names;
+  std::vector<const Value*> values;
+  const Value* find(const std::string& name) const {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (*names[i] == name) return values[i];
+    }
+    return nullptr;
+  }
+};
 
 struct Encoder {
   const TargetAbi& abi;
 
   // The element count a size_is / size gives, or -1 when none does.
-  std::int64_t declared_count(const wire::TypeNode& t, const std::string& who, const Siblings& sib) const {
-    if (t.count()) return t.count();
-    if (t.count_ref() == 0) return -1;
-    const Value* n = t.count_ref() <= sib.size() ? sib[t.count_ref() - 1] : nullptr;
-    std::int64_t c = -1;
+  std::int64_t declared_count(const TypeDecl& t, const std::string& who, const Siblings* sib) const {
+    if (t.size) return t.size;
+    if (t.size_is.empty() || t.size_is == "*") return -1;
+    const Value* n = sib ? sib->find(t.size_is) : nullptr;
+    std::string problem = "its size_is count is missing or not a count";
     if (n) {
-      if (const auto* i = std::get_if<std::int64_t>(n)) c = *i;
-      if (const auto* u = std::get_if<std::uint64_t>(n)) c = *u > kMaxElements ? -2 : static_cast<std::int64_t>(*u);
-      if (const auto* d = std::get_if<double>(n); d && *d >= 0 && *d <= double(kMaxElements)) c = std::int64_t(*d);
+      if (const auto* i = std::get_if<std::int64_t>(n)) problem = rules::count_problem(*i);
+      if (const auto* u = std::get_if<std::uint64_t>(n)) problem = rules::count_problem(*u);
+      if (const auto* d = std::get_if<double>(n); d && std::trunc(*d) == *d && std::fabs(*d) < 9.007199254740992e15) {
+        problem = rules::count_problem(static_cast<std::int64_t>(*d));
+      }
     }
-    if (c < 0) bad(who, "its size_is count is missing or not a count");
-    if (static_cast<std::uint64_t>(c) > kMaxElements) {
-      bad(who, "buffer of " + std::to_string(c) + " elements exceeds the limit of " + std::to_string(kMaxElements));
-    }
-    return c;
+    if (!problem.empty()) bad(who, problem);
+    if (const auto* i = std::get_if<std::int64_t>(n)) return *i;
+    if (const auto* u = std::get_if<std::uint64_t>(n)) return static_cast<std::int64_t>(*u);
+    return static_cast<std::int64_t>(std::get<double>(*n));
   }
 
-  std::size_t text_units(const wire::TypeNode& elem, const std::string& s) const {
-    return elem.scalar() == wire::WCHAR ? wide_units(s, abi) : s.size();
+  std::size_t text_units(const TypeDecl& elem, const std::string& s) const {
+    return rules::text_units(s, rules::scalar(to_wire(elem.scalar), abi).size);
   }
 
   const std::string& text_of(const std::string& who, const Value& v) const {
@@ -302,25 +378,27 @@ struct Encoder {
     return *l;
   }
 
-  wire::Value elements(const wire::TypeNode& elem, const std::string& who, const List& items) const {
+  wire::Value elements(const TypeDecl& elem, const std::string& who, const List& items) const {
     wire::Value out;
     wire::ValueList* list = out.mutable_list();
     for (std::size_t i = 0; i < items.size(); ++i) {
-      *list->add_items() = encode(elem, items[i], who + "[" + std::to_string(i) + "]", {});
+      *list->add_items() = encode(elem, items[i], who + "[" + std::to_string(i) + "]", nullptr);
     }
     return out;
   }
 
-  wire::Value pointer(const wire::TypeNode& t, const Value& v, const std::string& who, const Siblings& sib) const {
+  wire::Value pointer(const TypeDecl& t, const Value& v, const std::string& who, const Siblings* sib) const {
     wire::Value out;
+    const bool from_value = t.size_is == "*";
     const std::int64_t count = declared_count(t, who, sib);
-    if (t.dir() == wire::DIR_OUT) {
-      if (t.count_from_value() && !std::holds_alternative<Null>(v)) {
-        const wire::Value n = encode_scalar(who, wire::UINT64, abi, v);
-        if (n.u() > kMaxElements) bad(who, "buffer of " + std::to_string(n.u()) + " elements exceeds the limit");
+    if (t.dir == Dir::out) {
+      if (from_value && !std::holds_alternative<Null>(v)) {
+        const wire::Value n = encode_scalar(who, Scalar::UInt64, abi, v);
+        const std::string problem = rules::count_problem(n.u());
+        if (!problem.empty()) bad(who, problem);
         return n;
       }
-      if (!std::holds_alternative<Null>(v) && !t.count_from_value()) bad(who, "is [out]: it takes no value");
+      if (!std::holds_alternative<Null>(v) && !from_value) bad(who, "is [out]: it takes no value");
       out.set_null(true);
       return out;
     }
@@ -328,186 +406,184 @@ struct Encoder {
       out.set_null(true);
       return out;
     }
-    if (t.text()) {
+    if (t.text) {
       const std::string& s = text_of(who, v);
-      const std::size_t need = text_units(t.elem(), s) + (t.nul_terminated() ? 1 : 0);
+      const std::size_t need = text_units(*t.elem, s) + (t.nul_terminated ? 1 : 0);
       if (count >= 0 && need > static_cast<std::uint64_t>(count)) {
-        bad(who, "text needs " + std::to_string(need) + " units" + (t.nul_terminated() ? " with its NUL" : "") +
+        bad(who, "text needs " + std::to_string(need) + " units" + (t.nul_terminated ? " with its NUL" : "") +
                      ", the buffer holds " + std::to_string(count));
       }
       out.set_text(s);
       return out;
     }
-    if (count < 0 && !t.count_from_value()) return encode(t.elem(), v, who, {});  // one element
+    if (count < 0 && !from_value) return encode(*t.elem, v, who, nullptr);  // one element
     const List& items = list_of(who, v);
     if (count >= 0 && items.size() != static_cast<std::uint64_t>(count)) {
       bad(who, "has " + std::to_string(items.size()) + " elements, its size says " + std::to_string(count));
     }
-    if (items.size() > kMaxElements) bad(who, "too many elements");
-    return elements(t.elem(), who, items);
+    const std::string problem = rules::count_problem(std::uint64_t{items.size()});
+    if (!problem.empty()) bad(who, problem);
+    return elements(*t.elem, who, items);
   }
 
-  wire::Value structure(const wire::TypeNode& t, const Value& v, const std::string& who) const {
+  wire::Value structure(const TypeDecl& t, const Value& v, const std::string& who) const {
     const auto* obj = std::get_if<Object>(&v);
     if (!obj) bad(who, std::string("expects an object with the struct's fields, got ") + type_of(v));
-    const std::size_t n = static_cast<std::size_t>(t.fields_size());
-    auto field_name = [&](std::size_t i) { return t.fields(static_cast<int>(i)).name().substr(t.name().size() + 1); };
     for (const auto& [key, value] : *obj) {
-      bool known = false;
-      for (std::size_t i = 0; i < n && !known; ++i) known = field_name(i) == key;
-      if (!known) bad(who, "the struct has no field '" + key + "'");
+      if (find_sibling(t.fields, key) < 0) bad(who, "the struct has no field '" + key + "'");
     }
     static const Value kNull;
-    Siblings fields(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      auto it = obj->find(field_name(i));
+    Siblings fields;
+    for (const FieldDecl& f : t.fields) {
+      fields.names.push_back(&f.name);
+      auto it = obj->find(f.name);
       if (it != obj->end()) {
-        fields[i] = &it->second;
-      } else if (t.fields(static_cast<int>(i)).kind() == wire::TypeNode::POINTER) {
-        fields[i] = &kNull;  // a pointer field left out is null
+        fields.values.push_back(&it->second);
+      } else if (f.type.kind == Kind::pointer) {
+        fields.values.push_back(&kNull);  // a pointer field left out is null
       } else {
-        bad(who, "field '" + field_name(i) + "' is missing");
+        bad(who, "field '" + f.name + "' is missing");
       }
     }
     wire::Value out;
     wire::ValueList* list = out.mutable_list();
-    for (std::size_t i = 0; i < n; ++i) {
-      *list->add_items() = encode(t.fields(static_cast<int>(i)), *fields[i], who + "." + field_name(i), fields);
+    for (std::size_t i = 0; i < t.fields.size(); ++i) {
+      *list->add_items() = encode(t.fields[i].type, *fields.values[i], who + "." + t.fields[i].name, &fields);
     }
     return out;
   }
 
-  wire::Value encode(const wire::TypeNode& t, const Value& v, const std::string& who, const Siblings& sib) const {
-    switch (t.kind()) {
-      case wire::TypeNode::POINTER:
+  wire::Value encode(const TypeDecl& t, const Value& v, const std::string& who, const Siblings* sib) const {
+    switch (t.kind) {
+      case Kind::pointer:
         return pointer(t, v, who, sib);
-      case wire::TypeNode::STRUCT:
+      case Kind::structure:
         return structure(t, v, who);
-      case wire::TypeNode::ARRAY: {
-        if (t.text()) {
+      case Kind::array: {
+        if (t.text) {
           const std::string& s = text_of(who, v);
-          if (text_units(t.elem(), s) > t.count()) {
-            bad(who, "text of " + std::to_string(text_units(t.elem(), s)) + " units does not fit char[" +
-                         std::to_string(t.count()) + "]");
+          if (text_units(*t.elem, s) > t.size) {
+            bad(who, "text of " + std::to_string(text_units(*t.elem, s)) + " units does not fit char[" +
+                         std::to_string(t.size) + "]");
           }
           wire::Value out;
           out.set_text(s);
           return out;
         }
         const List& items = list_of(who, v);
-        if (items.size() > t.count()) {
-          bad(who, "has " + std::to_string(items.size()) + " elements, the array " + std::to_string(t.count()));
+        if (items.size() > t.size) {
+          bad(who, "has " + std::to_string(items.size()) + " elements, the array " + std::to_string(t.size));
         }
-        return elements(t.elem(), who, items);
+        return elements(*t.elem, who, items);
       }
-      default:
-        return encode_scalar(who, t.scalar(), abi, v);
+      case Kind::scalar:
+        break;
     }
+    return encode_scalar(who, t.scalar, abi, v);
   }
 };
 
 // The type of a variadic extra argument by its JSON key ({"int": 3}), with
 // C's default argument promotions applied.
-wire::TypeNode extra_type(const std::string& key, const std::string& who) {
+TypeDecl extra_type(const std::string& key, const std::string& who) {
   struct Entry {
     const char* key;
-    wire::Scalar kind;
+    Scalar kind;
   };
   static constexpr Entry kScalars[] = {
-      {"int", wire::INT}, {"char", wire::INT}, {"short", wire::INT}, {"bool", wire::INT},
-      {"int32_t", wire::INT}, {"unsigned int", wire::UINT}, {"uint32_t", wire::UINT}, {"unsigned", wire::UINT},
-      {"long", wire::LONG}, {"unsigned long", wire::ULONG}, {"long long", wire::LONGLONG},
-      {"int64_t", wire::LONGLONG}, {"unsigned long long", wire::ULONGLONG}, {"uint64_t", wire::ULONGLONG},
-      {"size_t", wire::SIZE_T}, {"double", wire::DOUBLE}, {"float", wire::DOUBLE},
-      {"pointer", wire::HANDLE}, {"handle", wire::HANDLE}, {"HANDLE", wire::HANDLE}};
+      {"int", Scalar::Int}, {"char", Scalar::Int}, {"short", Scalar::Int}, {"bool", Scalar::Int},
+      {"int32_t", Scalar::Int}, {"unsigned int", Scalar::UInt}, {"uint32_t", Scalar::UInt},
+      {"unsigned", Scalar::UInt}, {"long", Scalar::Long}, {"unsigned long", Scalar::ULong},
+      {"long long", Scalar::LongLong}, {"int64_t", Scalar::LongLong}, {"unsigned long long", Scalar::ULongLong},
+      {"uint64_t", Scalar::ULongLong}, {"size_t", Scalar::SizeT}, {"double", Scalar::Double},
+      {"float", Scalar::Double}, {"pointer", Scalar::Handle}, {"handle", Scalar::Handle}, {"HANDLE", Scalar::Handle}};
   for (const Entry& e : kScalars) {
-    if (key == e.key) return scalar_node(e.kind, who);
+    if (key == e.key) return decl::scalar(e.kind);
   }
   if (key == "string" || key == "wstring") {
-    wire::TypeNode n;
-    n.set_kind(wire::TypeNode::POINTER);
-    n.set_name(who);
-    n.set_dir(wire::DIR_IN);
-    n.set_text(true);
-    n.set_nul_terminated(true);
-    *n.mutable_elem() = scalar_node(key == "string" ? wire::CHAR : wire::WCHAR, who);
-    return n;
+    TypeDecl t = decl::pointer(Dir::in, decl::scalar(key == "string" ? Scalar::Char : Scalar::WChar));
+    t.text = true;
+    t.nul_terminated = true;
+    return t;
   }
   bad(who, "unknown variadic type '" + key + "' (int, unsigned int, long, long long, uint64_t, size_t, double, "
            "string, wstring, pointer, ...)");
 }
 
+bool single_element(const TypeDecl& t) {
+  return t.kind == Kind::pointer && !t.text && t.size == 0 && t.size_is.empty();
+}
+
 }  // namespace
 
 std::size_t wide_units(const std::string& text, const TargetAbi& abi) {
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if ((c & 0xC0) != 0x80) ++n;                       // a code point starts here
-    if (abi.windows && (c & 0xF8) == 0xF0) ++n;        // beyond the BMP: a surrogate pair
-  }
-  return n;
+  return rules::text_units(text, rules::wchar_size(abi));
 }
 
-WireSignature lower(const sig::Function& fn, const TargetAbi& abi) {
-  const Lowering l{abi};
-  WireSignature out;
-  out.abi = abi;
-  out.name = fn.name;
-  out.variadic = fn.variadic;
-  out.ret = l.lower(fn.name, fn.ret, sig::Attributes{}, Place::Return, {}, 0);
-  std::vector<std::string> names;
-  for (const sig::Param& p : fn.params) names.push_back(p.name);
-  for (std::size_t i = 0; i < fn.params.size(); ++i) {
-    const sig::Param& p = fn.params[i];
-    out.params.push_back(l.lower(p.name, p.type, p.attrs, Place::Param, names, 0));
-    const wire::TypeNode& t = out.params.back();
-    if (t.kind() == wire::TypeNode::ARRAY) unsupported("'" + p.name + "'", "a parameter cannot be an array");
-    if (!(t.kind() == wire::TypeNode::POINTER && t.dir() == wire::DIR_OUT && !t.count_from_value())) {
-      out.inputs.push_back(i);
+Signature make_signature(FunctionDecl fn, const TargetAbi& abi) {
+  Checker check;
+  {
+    const std::string who = "return type of '" + fn.name + "'";
+    const TypeDecl& r = fn.ret;
+    if (r.kind == Kind::array) unsupported(who, "a function cannot return an array");
+    if (r.kind == Kind::pointer && (!r.text || !r.elem || !is_text_unit(*r.elem))) {
+      unsupported(who, "a function returns a scalar, text or a struct");
     }
+    check.type<std::vector<ParamDecl>>(fn.name, r, Place::Return, nullptr, 0);
   }
+  Signature out;
+  for (std::size_t i = 0; i < fn.params.size(); ++i) {
+    const ParamDecl& p = fn.params[i];
+    check.type(p.name, p.type, Place::Param, &fn.params, 0);
+    if (!(p.type.kind == Kind::pointer && p.type.dir == Dir::out && p.type.size_is != "*")) out.inputs.push_back(i);
+  }
+  out.abi = abi;
+  out.fn = std::move(fn);
   return out;
 }
 
-void encode_register(const WireSignature& s, wire::RegisterFunction& reg) {
-  *reg.mutable_ret() = s.ret;
-  for (const wire::TypeNode& p : s.params) *reg.add_params() = p;
-  reg.set_variadic(s.variadic);
+void encode_register(const Signature& s, wire::RegisterFunction& reg) {
+  reg.set_conv(static_cast<wire::CallConv>(s.fn.conv));
+  *reg.mutable_ret() = return_node(s.fn.ret, s.fn.name);
+  reg.clear_params();
+  for (const ParamDecl& p : s.fn.params) *reg.add_params() = to_wire_node(p.type, p.name, &s.fn.params);
+  reg.set_variadic(s.fn.variadic);
 }
 
-void encode_call(const WireSignature& s, const std::vector<Value>& args, wire::Call& call) {
+void encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call) {
   const std::size_t fixed = s.inputs.size();
-  if (args.size() < fixed || (!s.variadic && args.size() != fixed)) {
+  const auto& params = s.fn.params;
+  if (args.size() < fixed || (!s.fn.variadic && args.size() != fixed)) {
     std::string names;
-    for (std::size_t i : s.inputs) names += (names.empty() ? "" : ", ") + s.params[i].name();
-    throw Error(ErrorKind::bad_argument, s.name + " takes " + std::to_string(fixed) + (s.variadic ? " or more" : "") +
-                                             " argument(s) (" + names + "), got " + std::to_string(args.size()));
+    for (std::size_t i : s.inputs) names += (names.empty() ? "" : ", ") + params[i].name;
+    throw Error(ErrorKind::bad_argument, s.fn.name + " takes " + std::to_string(fixed) +
+                                             (s.fn.variadic ? " or more" : "") + " argument(s) (" + names + "), got " +
+                                             std::to_string(args.size()));
   }
   static const Value kNull;
-  Siblings values(s.params.size(), &kNull);
-  for (std::size_t k = 0; k < fixed; ++k) values[s.inputs[k]] = &args[k];
+  Siblings values;
+  values.values.assign(params.size(), &kNull);
+  for (const ParamDecl& p : params) values.names.push_back(&p.name);
+  for (std::size_t k = 0; k < fixed; ++k) values.values[s.inputs[k]] = &args[k];
   const Encoder enc{s.abi};
   call.clear_args();
   call.clear_extra_types();
-  for (std::size_t i = 0; i < s.params.size(); ++i) {
-    *call.add_args() = enc.encode(s.params[i], *values[i], s.params[i].name(), values);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    *call.add_args() = enc.encode(params[i].type, *values.values[i], params[i].name, &values);
   }
   for (std::size_t k = fixed; k < args.size(); ++k) {
     const std::string who = "extra argument " + std::to_string(k - fixed + 1);
     const auto* obj = std::get_if<Object>(&args[k]);
     if (!obj || obj->size() != 1) bad(who, "a variadic argument is typed: {\"int\": 3}, {\"double\": 1.5}, {\"string\": \"x\"}");
-    const wire::TypeNode t = extra_type(obj->begin()->first, who);
-    *call.add_args() = enc.encode(t, obj->begin()->second, who, {});
-    *call.add_extra_types() = t;
+    const TypeDecl t = extra_type(obj->begin()->first, who);
+    *call.add_args() = enc.encode(t, obj->begin()->second, who, nullptr);
+    *call.add_extra_types() = to_wire_node<std::vector<FieldDecl>>(t, who, nullptr);
   }
 }
 
-Value decode_value(const wire::TypeNode& t, const wire::Value& v) {
-  const bool single = t.kind() == wire::TypeNode::POINTER && !t.text() && !t.count() && !t.count_ref() &&
-                      !t.count_from_value();
-  if (single && v.v_case() != wire::Value::kNull) return decode_value(t.elem(), v);  // one element
-  const bool is_bool = t.kind() == wire::TypeNode::SCALAR && t.scalar() == wire::BOOL;
+Value decode_value(const TypeDecl& t, const wire::Value& v) {
+  if (single_element(t) && v.v_case() != wire::Value::kNull) return decode_value(*t.elem, v);  // one element
+  const bool is_bool = t.kind == Kind::scalar && t.scalar == Scalar::Bool;
   switch (v.v_case()) {
     case wire::Value::kText: return v.text();
     case wire::Value::kF: return v.f();
@@ -515,15 +591,15 @@ Value decode_value(const wire::TypeNode& t, const wire::Value& v) {
     case wire::Value::kU: return is_bool ? Value(v.u() != 0) : Value(v.u());
     case wire::Value::kList: {
       const wire::ValueList& items = v.list();
-      if (t.kind() == wire::TypeNode::STRUCT) {
+      if (t.kind == Kind::structure) {
         Object obj;
-        for (int i = 0; i < items.items_size() && i < t.fields_size(); ++i) {
-          const wire::TypeNode& f = t.fields(i);
-          obj.emplace(f.name().substr(t.name().size() + 1), decode_value(f, items.items(i)));
+        for (int i = 0; i < items.items_size() && static_cast<std::size_t>(i) < t.fields.size(); ++i) {
+          const FieldDecl& f = t.fields[static_cast<std::size_t>(i)];
+          obj.emplace(f.name, decode_value(f.type, items.items(i)));
         }
         return obj;
       }
-      const wire::TypeNode& elem = t.has_elem() ? t.elem() : t;
+      const TypeDecl& elem = t.elem ? *t.elem : t;
       List list;
       list.reserve(static_cast<std::size_t>(items.items_size()));
       for (const wire::Value& item : items.items()) list.push_back(decode_value(elem, item));
@@ -533,15 +609,15 @@ Value decode_value(const wire::TypeNode& t, const wire::Value& v) {
   }
 }
 
-CallResult decode_reply(const WireSignature& s, const wire::CallReply& r) {
+CallResult decode_reply(const Signature& s, const wire::CallReply& r) {
   CallResult out;
-  out.ret = decode_value(s.ret, r.ret());
-  for (std::size_t i = 0; i < s.params.size(); ++i) {
-    const wire::TypeNode& t = s.params[i];
-    const bool is_out = t.kind() == wire::TypeNode::POINTER && (t.dir() == wire::DIR_OUT || t.dir() == wire::DIR_INOUT);
+  out.ret = decode_value(s.fn.ret, r.ret());
+  for (std::size_t i = 0; i < s.fn.params.size(); ++i) {
+    const ParamDecl& p = s.fn.params[i];
+    const bool is_out = p.type.kind == Kind::pointer && (p.type.dir == Dir::out || p.type.dir == Dir::inout);
     if (!is_out) continue;
     const wire::Value empty;
-    out.out.emplace(t.name(), decode_value(t, i < static_cast<std::size_t>(r.out_size()) ? r.out(static_cast<int>(i)) : empty));
+    out.out.emplace(p.name, decode_value(p.type, i < static_cast<std::size_t>(r.out_size()) ? r.out(static_cast<int>(i)) : empty));
   }
   out.last_error = r.last_error();
   out.elapsed = std::chrono::nanoseconds(r.elapsed_ns());

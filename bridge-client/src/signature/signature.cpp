@@ -600,4 +600,83 @@ std::string_view scalar_name(Scalar s) {
   return "?";
 }
 
+static_assert(static_cast<int>(Direction::In) == static_cast<int>(Dir::in) &&
+              static_cast<int>(Direction::Out) == static_cast<int>(Dir::out) &&
+              static_cast<int>(Direction::InOut) == static_cast<int>(Dir::inout));
+
+namespace {
+
+bool is_text_unit(const Type& t) {
+  return !t.is_struct && !t.array_len && (t.scalar == Scalar::Char || t.scalar == Scalar::WChar);
+}
+
+enum class Place { Param, Field, Return };
+
+TypeDecl lower_type(const std::string& who, const Type& t, const Attributes& a, Place place);
+
+// A type at pointer depth 0: scalar, struct or (in a struct) fixed array.
+TypeDecl value_type(const std::string& who, Type t) {
+  if (t.array_len) {
+    const std::uint32_t n = *t.array_len;
+    t.array_len.reset();
+    TypeDecl out = decl::array(n, value_type(who, t));
+    out.text = is_text_unit(t);
+    return out;
+  }
+  if (t.is_struct) {
+    if (!t.def) throw Error(ErrorKind::bad_signature, "'" + who + "': struct " + t.struct_name + " is not defined");
+    TypeDecl out;
+    out.kind = TypeDecl::Kind::structure;
+    out.struct_name = t.def->name;
+    for (const Field& f : t.def->fields) {
+      out.fields.push_back(FieldDecl{f.name, lower_type(who + "." + f.name, f.type, f.attrs, Place::Field)});
+    }
+    return out;
+  }
+  return decl::scalar(t.scalar);
+}
+
+TypeDecl lower_type(const std::string& who, const Type& t, const Attributes& a, Place place) {
+  if (t.pointer_depth == 0) return value_type(who, t);
+  const bool opaque = t.pointer_depth == 1 && !t.is_struct && (t.scalar == Scalar::Void || t.scalar == Scalar::Handle);
+  if (place == Place::Return) {
+    if (t.pointer_depth == 1 && is_text_unit(t)) return decl::text_return(t.scalar);  // copied back as text
+    return decl::scalar(Scalar::Handle);  // any other pointer comes back as a number
+  }
+  if (opaque && a.dir == Direction::None && !a.size && !a.size_is && !a.string) {
+    return decl::scalar(Scalar::Handle);  // an opaque pointer travels as a number
+  }
+  Dir dir = static_cast<Dir>(a.dir);
+  if (dir == Dir::none && place == Place::Field) dir = Dir::inout;  // pointer fields: filled in, read back
+  Type pointee = t;
+  pointee.pointer_depth -= 1;
+  TypeDecl elem;
+  if (pointee.pointer_depth > 0) {
+    const bool handle = pointee.pointer_depth == 1 && !pointee.is_struct &&
+                        (pointee.scalar == Scalar::Void || pointee.scalar == Scalar::Handle);
+    elem = handle ? decl::scalar(Scalar::Handle) : decl::pointer(Dir::none, decl::scalar(pointee.scalar));
+  } else {
+    elem = value_type(who, pointee);
+  }
+  TypeDecl out = decl::pointer(dir, std::move(elem));
+  const bool counted = a.size || a.size_is;
+  out.text = pointee.pointer_depth == 0 && is_text_unit(pointee) && (a.string || counted || dir == Dir::in);
+  out.nul_terminated = a.string || (out.text && !counted);
+  out.size = a.size.value_or(0);
+  out.size_is = a.size_is.value_or("");
+  return out;
+}
+
+}  // namespace
+
+FunctionDecl lower(const Function& fn) {
+  FunctionDecl out;
+  out.name = fn.name;
+  out.conv = fn.conv;
+  out.variadic = fn.variadic;
+  out.ret = lower_type(fn.name, fn.ret, Attributes{}, Place::Return);
+  for (const Param& p : fn.params) out.params.push_back(ParamDecl{p.name, lower_type(p.name, p.type, p.attrs, Place::Param)});
+  return out;
+}
+
 }  // namespace dllbridge::sig

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dllbridge/declaration.hpp"
 #include "dllbridge/types.hpp"
 
 namespace dllbridge::sig {
@@ -73,6 +74,14 @@ struct Function {
 // `const wchar_t*` become [in, string]. Throws dllbridge::Error with kind
 // bad_signature and a message that starts "at position N: " on any error.
 Function parse(std::string_view text);
+
+// The parsed declaration as the client's declaration tree: attributes
+// resolved (pointer fields without a direction are [in, out], opaque void* /
+// HANDLE pointers and other returned pointers are Handle values, char* /
+// wchar_t* returns are text). Checks come after, in make_signature, the same
+// for every declaration (a parse error has a position; a lowering one names
+// the parameter). Throws Error(bad_signature) for a struct without a definition.
+FunctionDecl lower(const Function& fn);
 
 // Human-readable spelling of a scalar ("unsigned int", "DWORD", ...).
 std::string_view scalar_name(Scalar s);

@@ -5,6 +5,7 @@
 
 #include "core/errors.hpp"
 #include "core/text.hpp"
+#include "dllbridge/rules/counts.hpp"
 
 namespace dllbridge::surrogate {
 namespace {
@@ -128,15 +129,12 @@ std::size_t write_text(const Layout& t, const wire::Value& v, std::size_t unit, 
                        std::size_t units, bool nul) {
   if (v.v_case() != wire::Value::kText) bad_value(t, "expects text");
   const std::string& s = v.text();
-  std::wstring wide;
-  std::size_t n = s.size();
-  if (unit != 1) {
-    wide = utf8_to_wide(s);
-    n = wide.size();
-  }
+  const std::size_t n = rules::text_units(s, static_cast<unsigned>(unit));
   const std::size_t need = n + (nul ? 1 : 0);
   if (dst == nullptr) return need;
-  if (need > units) {
+  std::wstring wide;
+  if (unit != 1) wide = utf8_to_wide(s);
+  if (need > units || wide.size() > n) {
     bad_value(t, "text of " + std::to_string(n) + " units does not fit " + std::to_string(units) +
                      (nul ? " (with its NUL)" : ""));
   }
@@ -149,28 +147,33 @@ const wire::ValueList& list_of(const Layout& t, const wire::Value& v) {
   return v.list();
 }
 
-// The element count of pointer `t` holding `v`, or -1 for a single element
-// (no list) or for NUL-terminated text as long as it is.
+// The element count of pointer `t` holding `v` by the count rules, or -1 for
+// a single element (no list). NUL-terminated text without a count is as long
+// as the text and its NUL.
 std::int64_t pointer_count(const Layout& t, const wire::Value& v, const Values* siblings) {
-  if (t.count) return t.count;
-  if (t.count_ref) {
-    if (!siblings || t.count_ref > static_cast<std::uint32_t>(siblings->size())) {
-      bad_value(t, "its size_is names no value");
-    }
-    const std::int64_t n = integer_of(t, (*siblings)[static_cast<int>(t.count_ref - 1)]);
-    if (n < 0) bad_value(t, "negative element count " + std::to_string(n));
+  auto checked = [&](std::int64_t n) {
+    const std::string problem = rules::count_problem(n);
+    if (!problem.empty()) bad_value(t, problem);
     return n;
-  }
-  if (t.count_from_value) {
-    if (t.dir == wire::DIR_OUT) {
-      const std::int64_t n = integer_of(t, v);
-      if (n < 0) bad_value(t, "negative element count");
-      return n;
-    }
-    if (v.v_case() == wire::Value::kText) {
-      return static_cast<std::int64_t>(write_text(t, v, t.elem->size, nullptr, 0, t.nul_terminated));
-    }
-    return list_of(t, v).items_size();
+  };
+  switch (rules::count_source(t.count, t.count_ref, t.count_from_value, t.text)) {
+    case rules::CountSource::fixed:
+      return t.count;
+    case rules::CountSource::sibling:
+      if (!siblings || t.count_ref > static_cast<std::uint32_t>(siblings->size())) {
+        bad_value(t, "its size_is names no value");
+      }
+      return checked(integer_of(t, (*siblings)[static_cast<int>(t.count_ref - 1)]));
+    case rules::CountSource::from_value:
+      if (t.dir == wire::DIR_OUT) return checked(integer_of(t, v));
+      if (v.v_case() == wire::Value::kText) {
+        return static_cast<std::int64_t>(write_text(t, v, t.elem->size, nullptr, 0, t.nul_terminated));
+      }
+      return checked(list_of(t, v).items_size());
+    case rules::CountSource::text_length:
+      return static_cast<std::int64_t>(write_text(t, v, t.elem->size, nullptr, 0, true));
+    case rules::CountSource::single:
+      break;
   }
   return -1;
 }
@@ -183,10 +186,9 @@ void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, Ca
     return;
   }
   const Layout& e = *t.elem;
-  std::int64_t count = pointer_count(t, v, siblings);
+  const std::int64_t count = pointer_count(t, v, siblings);
   const bool single = count < 0;
-  if (single && t.text) count = static_cast<std::int64_t>(write_text(t, v, e.size, nullptr, 0, true));
-  const std::size_t n = single && !t.text ? 1 : static_cast<std::size_t>(count);
+  const std::size_t n = single ? 1 : static_cast<std::size_t>(count);
   if (e.size != 0 && n > kMaxCallMemory / e.size) bad_value(t, "buffer of " + std::to_string(n) + " elements is too large");
   auto* block = mem.allocate(std::max<std::size_t>(n * e.size, 1), t.name);
   p = block;
@@ -209,12 +211,13 @@ void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, Ca
 
 }  // namespace
 
-Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget& budget) {
-  if (depth > kMaxTypeDepth) bad_type(node.name(), "types nest deeper than " + std::to_string(kMaxTypeDepth));
-  if (++budget.nodes > kMaxTypeNodes) bad_type(node.name(), "more than " + std::to_string(kMaxTypeNodes) + " type nodes");
+Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget& budget, const std::string& parent) {
+  const std::string name = parent.empty() ? node.name() : parent + "." + node.name();
+  if (depth > kMaxTypeDepth) bad_type(name, "types nest deeper than " + std::to_string(kMaxTypeDepth));
+  if (++budget.nodes > kMaxTypeNodes) bad_type(name, "more than " + std::to_string(kMaxTypeNodes) + " type nodes");
   Layout l;
   l.kind = node.kind();
-  l.name = node.name();
+  l.name = name;
   switch (node.kind()) {
     case wire::TypeNode::SCALAR: {
       l.scalar = native_type(node.scalar());
@@ -237,7 +240,7 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
       l.count_ref = node.count_ref();
       l.count_from_value = node.count_from_value();
       if (node.count() > kMaxCallMemory) bad_type(l.name, "[size] is too large");
-      l.elem = std::make_unique<Layout>(build_layout(node.elem(), Role::Element, depth + 1, budget));
+      l.elem = std::make_unique<Layout>(build_layout(node.elem(), Role::Element, depth + 1, budget, parent));
       l.elem->name = l.name;
       if (l.text && !is_char(*l.elem)) bad_type(l.name, "text needs char or wchar_t elements");
       if (l.text && !l.count && !l.count_ref && !l.count_from_value && l.dir != wire::DIR_IN) {
@@ -255,7 +258,7 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
       if (node.count() == 0 || node.count() > kMaxArrayLength) bad_type(l.name, "array length out of range");
       l.count = node.count();
       l.text = node.text();
-      l.elem = std::make_unique<Layout>(build_layout(node.elem(), Role::Field, depth + 1, budget));
+      l.elem = std::make_unique<Layout>(build_layout(node.elem(), Role::Field, depth + 1, budget, parent));
       l.elem->name = l.name;
       if (l.elem->kind == wire::TypeNode::POINTER || l.elem->kind == wire::TypeNode::ARRAY) {
         bad_type(l.name, "arrays of pointers or arrays are not supported");
@@ -272,7 +275,7 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
       if (node.fields_size() == 0) bad_type(l.name, "a struct needs fields");
       std::vector<ffi_type*> members;
       for (const wire::TypeNode& f : node.fields()) {
-        l.fields.push_back(build_layout(f, Role::Field, depth + 1, budget));
+        l.fields.push_back(build_layout(f, Role::Field, depth + 1, budget, l.name));
         members.push_back(l.fields.back().ffi);
       }
       check_count_refs(l.fields, "struct '" + l.name + "'");
@@ -408,10 +411,6 @@ wire::Value read_value(const Layout& t, const unsigned char* src, const CallMemo
   }
 }
 
-namespace {
-constexpr std::size_t kMaxReturnedText = 1u << 20;
-}
-
 wire::Value read_return(const Layout& t, const unsigned char* ret) {
   wire::Value out;
   if (t.kind == wire::TypeNode::STRUCT) return read_value(t, ret, CallMemory());
@@ -439,7 +438,7 @@ wire::Value read_return(const Layout& t, const unsigned char* ret) {
       if (p == nullptr) {
         out.set_null(true);
       } else {
-        out.set_text(read_text(p, t.scalar.carrier == Carrier::Text ? 1 : sizeof(wchar_t), kMaxReturnedText));
+        out.set_text(read_text(p, t.scalar.carrier == Carrier::Text ? 1 : sizeof(wchar_t), rules::kMaxReturnedText));
       }
       return out;
     }

@@ -15,16 +15,18 @@
 
 #include "dllbridge/dllbridge.pb.h"
 #include "core/ffi_types.hpp"
+#include "dllbridge/rules/limits.hpp"
 
 namespace dllbridge::surrogate {
 
-// Caps on what a peer may ask for.
-inline constexpr int kMaxTypeDepth = 8;                    // nested pointers / structs / arrays
-inline constexpr std::size_t kMaxTypeNodes = 4096;         // per registered function
-inline constexpr std::uint32_t kMaxArrayLength = 1u << 20; // fixed arrays inside structs
-inline constexpr std::size_t kMaxStructSize = 16u << 20;
-inline constexpr std::size_t kMaxCallMemory = 64u << 20;   // buffers of one call, all together
-inline constexpr std::size_t kMaxAggregateElements = 1u << 22; // libffi elements of all arrays, per function
+// Caps on what a peer may ask for: the type rules' (dllbridge/rules/limits.hpp),
+// the same the client checks before sending.
+using rules::kMaxAggregateElements;
+using rules::kMaxArrayLength;
+using rules::kMaxCallMemory;
+using rules::kMaxStructSize;
+using rules::kMaxTypeNodes;
+inline constexpr int kMaxTypeDepth = rules::kMaxDepth;
 
 // What one function's types may use up, all together.
 struct TypeBudget {
@@ -35,7 +37,7 @@ struct TypeBudget {
 // A wire type resolved for this process's ABI.
 struct Layout {
   wire::TypeNode::Kind kind = wire::TypeNode::SCALAR;
-  std::string name;                 // for messages
+  std::string name;                 // for messages: the parameter path ("s.pts.x"), built here
   NativeType scalar{};              // SCALAR
   ffi_type* ffi = nullptr;          // how libffi passes / lays it out
   std::size_t size = 0;
@@ -59,9 +61,12 @@ struct Layout {
 enum class Role { Parameter, Field, Element, Return, Extra };
 
 // Checks `node` and computes its layout. `budget` counts the nodes and
-// aggregate elements seen for this function (capped). Throws Failure(BAD_SIGNATURE) for a type this
+// aggregate elements seen for this function (capped). A node's wire name is
+// only a label; a field's layout is named by its path below `parent`
+// ("s.pts.x") for messages. Throws Failure(BAD_SIGNATURE) for a type this
 // surrogate cannot pass, Failure(PROTOCOL) for a malformed tree.
-Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget& budget);
+Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget& budget,
+                    const std::string& parent = {});
 
 // Checks the count references of a parameter list or a struct's fields:
 // each names an integer scalar sibling.
