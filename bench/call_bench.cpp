@@ -9,10 +9,10 @@
 #include <asio/local/connect_pair.hpp>
 #include <asio/local/stream_protocol.hpp>
 
+#include "bench_paths.hpp"
 #include "dllbridge/bridge.hpp"
 #include "dllbridge/wire/frame.hpp"
 #include "sample.h"
-#include "bench_paths.hpp"
 
 namespace {
 

@@ -23,6 +23,11 @@ if ! command -v "$cf" >/dev/null 2>&1; then
   exit 2
 fi
 
+version=$("$cf" --version | grep -oE '[0-9]+\.[0-9]+' | head -1)
+if [[ "${version%%.*}" != 14 ]]; then
+  echo "format.sh: note: $cf is version $version; .clang-format was tuned with 14, so line breaks may differ" >&2
+fi
+
 # The project's own sources: what git knows and does not ignore (so no build
 # folders); outside a git checkout, every such file but the build folders.
 files=()

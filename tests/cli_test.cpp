@@ -221,15 +221,15 @@ std::vector<json> answers(const std::string& out) {
 
 TEST_F(Cli, BatchRejectsATimeoutThatIsNotADeadlineOnThatLineAndGoesOn) {
   DLLBRIDGE_SKIP_WITHOUT_32BIT();
-  const std::vector<std::string> bad = {
-      "\"abc\"", "null", "1.5", "0", "-5", "18446744073709551615", "1e300", "[100]", "{}", "true", "604800001"};
+  const std::vector<std::string> bad = {"\"abc\"", "null",  "1.5", "0",    "-5",       "18446744073709551615",
+                                        "1e300",   "[100]", "{}",  "true", "604800001"};
   std::string input;
   for (const std::string& t : bad) {
     input += R"J({"signature": "int add(int a, int b)", "args": [1, 2], "timeout_ms": )J" + t + "}\n";
   }
   // The longest deadline allowed (7 days) is a real deadline, not an overflow into an instant timeout.
-  input += R"J({"signature": "int sleep_ms(int)", "args": [50], "timeout_ms": 604800000})J" "\n";
-  input += R"J({"signature": "int add(int a, int b)", "args": [20, 22], "timeout_ms": 20000})J" "\n";
+  input += std::string(R"J({"signature": "int sleep_ms(int)", "args": [50], "timeout_ms": 604800000})J") + "\n";
+  input += std::string(R"J({"signature": "int add(int a, int b)", "args": [20, 22], "timeout_ms": 20000})J") + "\n";
   os::Output r = run({"--batch", paths::kSample32}, input);
   EXPECT_EQ(r.status, 1) << "some lines failed, so the exit status says so (and the program did not die)";
   const std::vector<json> lines = answers(r.out);

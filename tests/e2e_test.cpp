@@ -138,7 +138,8 @@ TEST_P(Chain, ErrorsAreKindedAndPrecise) {
   EXPECT_EQ(e.kind(), ErrorKind::library_load_failed);
   EXPECT_NE(std::string(e.what()).find("/nonexistent/legacy.so"), std::string::npos) << e.what();
 
-  if (paths::kHave32) {  // a library of the other bitness (without the 32-bit part, the 64-bit target has none)
+  // A library of the other bitness (which the 64-bit target lacks without the 32-bit part).
+  if (paths::kHave32) {
     const char* other = GetParam().pointer_size == 4 ? paths::kSample64 : paths::kSample32;
     e = error_of([&] { bridge_->load(other); });
     EXPECT_EQ(e.kind(), ErrorKind::library_load_failed);

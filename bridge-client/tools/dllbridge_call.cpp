@@ -79,7 +79,9 @@ json error_json(dllbridge::ErrorKind kind, const std::string& message) {
 constexpr std::int64_t kMaxTimeoutMs = std::int64_t{7} * 24 * 60 * 60 * 1000;
 
 // What a deadline must be, for messages.
-std::string timeout_range() { return "a whole number of milliseconds from 1 to " + std::to_string(kMaxTimeoutMs) + " (7 days)"; }
+std::string timeout_range() {
+  return "a whole number of milliseconds from 1 to " + std::to_string(kMaxTimeoutMs) + " (7 days)";
+}
 
 // `ms` as a call deadline; throws dllbridge::Error(bad_argument) naming `what` when out of range.
 std::chrono::milliseconds checked_timeout(std::int64_t ms, const std::string& what) {
@@ -105,7 +107,8 @@ std::chrono::milliseconds batch_timeout(const json& v, const std::string& where)
   if (v.is_number_integer()) return checked_timeout(v.get<std::int64_t>(), what);
   std::string shown = v.dump(-1, ' ', false, json::error_handler_t::replace);
   if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
-  throw dllbridge::Error(dllbridge::ErrorKind::bad_argument, what + " must be " + timeout_range() + ", not " + shown);
+  throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
+                         what + " must be " + timeout_range() + ", not " + shown);
 }
 
 json stats_json(const dllbridge::BridgeStats& s) {
@@ -233,13 +236,15 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
         for (const json& a : req["args"]) args.push_back(to_value(a, "line " + std::to_string(line_no)));
       }
       std::optional<std::chrono::milliseconds> timeout = default_timeout;
-      if (req.contains("timeout_ms")) timeout = batch_timeout(req["timeout_ms"], "line " + std::to_string(line_no));
+      if (req.contains("timeout_ms"))
+        timeout = batch_timeout(req["timeout_ms"], "line " + std::to_string(line_no));
       answer = run_call(it->second, args, timeout, 1).body;
     } catch (const dllbridge::Error& e) {
       answer = error_json(e.kind(), e.what());
       all_ok = false;
     } catch (const json::exception& e) {  // a JSON shape no check above foresaw: this line only
-      answer = error_json(dllbridge::ErrorKind::bad_argument, "line " + std::to_string(line_no) + ": " + e.what());
+      answer =
+          error_json(dllbridge::ErrorKind::bad_argument, "line " + std::to_string(line_no) + ": " + e.what());
       all_ok = false;
     }
     std::cout << answer.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
@@ -266,7 +271,8 @@ int main(int argc, char** argv) {
   app.add_option("ARG", raw_args, "one JSON value per parameter that is not [out]");
   app.add_option("--arch", arch, "which surrogate: 32 or 64")->check(CLI::IsMember({"32", "64"}));
   app.add_flag("--json", as_json, "print one JSON object instead of text");
-  CLI::Option* timeout_opt = app.add_option("--timeout-ms", timeout_ms, "deadline for each call, 1 to 604800000 (7 days)");
+  CLI::Option* timeout_opt =
+      app.add_option("--timeout-ms", timeout_ms, "deadline for each call, 1 to 604800000 (7 days)");
   app.add_option("--repeat", repeat, "make the same call N times and report latency")->check(CLI::PositiveNumber);
   app.add_option("--connect", options.connect, "use a running standalone surrogate at this endpoint");
   app.add_flag("--batch", batch, "read JSON lines {signature, args, timeout_ms?} from stdin");

@@ -97,7 +97,8 @@ std::optional<ProcessFigures> read_figures(std::uint32_t pid) {
       std::min<std::uint64_t>(ticks_to_us(s.utime_ticks, ticks), std::numeric_limits<std::int64_t>::max())));
   f.cpu_kernel = std::chrono::microseconds(static_cast<std::int64_t>(
       std::min<std::uint64_t>(ticks_to_us(s.stime_ticks, ticks), std::numeric_limits<std::int64_t>::max())));
-  f.threads = static_cast<std::uint32_t>(std::min<std::uint64_t>(s.threads, std::numeric_limits<std::uint32_t>::max()));
+  f.threads = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(s.threads, std::numeric_limits<std::uint32_t>::max()));
   f.virtual_bytes = s.vsize_bytes;
   f.resident_bytes = parse_status_kb(status, "VmRSS:").value_or(0);
   f.peak_resident_bytes = parse_status_kb(status, "VmHWM:").value_or(0);
