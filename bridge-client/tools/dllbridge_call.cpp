@@ -1,5 +1,5 @@
 // dllbridge-call: call one function of a library through the surrogate from
-// the command line (docs/contracts section 2).
+// the command line (docs/cli.md).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -22,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// JSON (contracts section 4) to a Value: arrays become lists, objects
+// JSON (docs/cli.md) to a Value: arrays become lists, objects
 // structs (or a typed variadic argument such as {"int": 3}).
 dllbridge::Value to_value(const json& j, const std::string& where, int depth = 0) {
   if (depth > 16) throw dllbridge::Error(dllbridge::ErrorKind::bad_argument, where + ": nested too deeply");
