@@ -9,10 +9,10 @@
 #include <asio/local/connect_pair.hpp>
 #include <asio/local/stream_protocol.hpp>
 
+#include "bench_paths.hpp"
 #include "dllbridge/bridge.hpp"
 #include "dllbridge/wire/frame.hpp"
 #include "sample.h"
-#include "test_paths.hpp"
 
 namespace {
 
@@ -73,12 +73,16 @@ void bridged(benchmark::State& state, dllbridge::Arch arch, const char* surrogat
 }
 
 void BM_BridgeCall64(benchmark::State& state) {
-  bridged(state, dllbridge::Arch::x64, dllbridge::test::kSurrogate64, dllbridge::test::kSample64);
+  bridged(state, dllbridge::Arch::x64, dllbridge::bench::kSurrogate64, dllbridge::bench::kSample64);
 }
 BENCHMARK(BM_BridgeCall64)->UseRealTime();
 
 void BM_BridgeCall32(benchmark::State& state) {
-  bridged(state, dllbridge::Arch::x86, dllbridge::test::kSurrogate32, dllbridge::test::kSample32);
+  if (!dllbridge::bench::kHave32) {
+    state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
+    return;
+  }
+  bridged(state, dllbridge::Arch::x86, dllbridge::bench::kSurrogate32, dllbridge::bench::kSample32);
 }
 BENCHMARK(BM_BridgeCall32)->UseRealTime();
 

@@ -8,6 +8,7 @@
 
 #include "os.hpp"
 #include "test_paths.hpp"
+#include "test_support.hpp"
 
 using json = nlohmann::json;
 namespace paths = dllbridge::test;
@@ -21,9 +22,16 @@ os::Output run(std::vector<std::string> args, const std::string& stdin_text = ""
   return os::run(args, stdin_text);
 }
 
+// Every test here runs dllbridge-call (whose default surrogate is the 32-bit one).
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override { DLLBRIDGE_SKIP_WITHOUT_CALL_TOOL(); }
+};
+
 }  // namespace
 
-TEST(Cli, CallsThe32BitLibraryAndPrintsJson) {
+TEST_F(Cli, CallsThe32BitLibraryAndPrintsJson) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = run({"--json", paths::kSample32, "int __stdcall add_std(int a, int b)", "2", "40"});
   ASSERT_EQ(r.status, 0) << r.out;
   json j = json::parse(r.out);
@@ -33,19 +41,21 @@ TEST(Cli, CallsThe32BitLibraryAndPrintsJson) {
   EXPECT_TRUE(j["elapsed_us"].is_number());
 }
 
-TEST(Cli, Arch64AndText) {
+TEST_F(Cli, Arch64AndText) {
   os::Output r = run({"--json", "--arch", "64", paths::kSample64, "size_t str_len(const char* s)", "\"hello\""});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["return"], 5);
 }
 
-TEST(Cli, SixtyFourBitIntegersAreExact) {
+TEST_F(Cli, SixtyFourBitIntegersAreExact) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = run({"--json", paths::kSample32, "uint64_t add_u64(uint64_t a, uint64_t b)", "18446744073709551600", "15"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["return"].get<std::uint64_t>(), 18446744073709551615u);
 }
 
-TEST(Cli, ErrorsAreJsonWithAKindAndANonZeroExit) {
+TEST_F(Cli, ErrorsAreJsonWithAKindAndANonZeroExit) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = run({"--json", paths::kSample32, "int missing(int)", "1"});
   EXPECT_NE(r.status, 0);
   json j = json::parse(r.out);
@@ -65,13 +75,15 @@ TEST(Cli, ErrorsAreJsonWithAKindAndANonZeroExit) {
   EXPECT_EQ(json::parse(r.out)["error"]["kind"], "timeout");
 }
 
-TEST(Cli, TextThatIsNotUtf8StillGivesValidJson) {
+TEST_F(Cli, TextThatIsNotUtf8StillGivesValidJson) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = run({"--json", paths::kSample32, "const char* not_utf8(void)"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["return"], "A\xEF\xBF\xBD\xEF\xBF\xBD" "B") << "each bad byte becomes U+FFFD";
 }
 
-TEST(Cli, RepeatReportsLatencyPercentiles) {
+TEST_F(Cli, RepeatReportsLatencyPercentiles) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = run({"--json", "--repeat", "50", paths::kSample32, "int add(int, int)", "1", "2"});
   ASSERT_EQ(r.status, 0) << r.out;
   json j = json::parse(r.out);
@@ -80,7 +92,8 @@ TEST(Cli, RepeatReportsLatencyPercentiles) {
   EXPECT_LE(j["latency_us"]["p50"].get<double>(), j["latency_us"]["max"].get<double>());
 }
 
-TEST(Cli, StatsShowTheSurrogateAndItsFigures) {
+TEST_F(Cli, StatsShowTheSurrogateAndItsFigures) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = run({"--json", "--stats", "--repeat", "5", paths::kSample32, "int add(int, int)", "1", "2"});
   ASSERT_EQ(r.status, 0) << r.out;
   const json st = json::parse(r.out)["stats"];
@@ -92,7 +105,8 @@ TEST(Cli, StatsShowTheSurrogateAndItsFigures) {
   EXPECT_EQ(st["breaker"], "closed");
 }
 
-TEST(Cli, BatchAnswersEachLineInOneSession) {
+TEST_F(Cli, BatchAnswersEachLineInOneSession) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
   const std::string input =
       R"J({"signature": "int counter_next(void)", "args": []})J" "\n"
       R"J({"signature": "int counter_next(void)"})J" "\n"
@@ -112,14 +126,16 @@ TEST(Cli, BatchAnswersEachLineInOneSession) {
   EXPECT_EQ(lines[4]["error"]["kind"], "timeout");
 }
 
-TEST(Cli, StandaloneSurrogateHelpAndUsage) {
+TEST_F(Cli, StandaloneSurrogateHelpAndUsage) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = os::run({paths::kSurrogate32, "--help"});
   if (r.status == 127) r = os::run({"/usr/bin/qemu-i386-static", paths::kSurrogate32, "--help"});  // no IA-32 kernel
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("--listen"), std::string::npos) << r.out;
 }
 
-TEST(Cli, OutParametersStructsAndBuffersAsJson) {
+TEST_F(Cli, OutParametersStructsAndBuffersAsJson) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = run({"--json", paths::kSample32, "int divmod(int a, int b, [out] int* q, [out] int* r)", "47", "6"});
   ASSERT_EQ(r.status, 0) << r.out;
   json j = json::parse(r.out);
@@ -179,7 +195,8 @@ class Conversation {
 
 }  // namespace
 
-TEST(Cli, BatchHandlesStayValidBetweenLines) {
+TEST_F(Cli, BatchHandlesStayValidBetweenLines) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
   Conversation c({"--batch", paths::kSample32});
   const json created = c.ask({{"signature", "int obj_create(int initial, [out] void** h)"}, {"args", {30}}});
   ASSERT_EQ(created["return"], 0) << created.dump();
@@ -188,4 +205,62 @@ TEST(Cli, BatchHandlesStayValidBetweenLines) {
   EXPECT_EQ(c.ask({{"signature", "int obj_add(void* h, int v)"}, {"args", {h, 12}}})["return"], 42);
   EXPECT_EQ(c.ask({{"signature", "int obj_get(HANDLE h)"}, {"args", {h}}})["return"], 42);
   EXPECT_TRUE(c.ask({{"signature", "void obj_destroy(void* h)"}, {"args", {h}}})["return"].is_null());
+}
+
+namespace {
+
+// The answers of a --batch run, one JSON object per line.
+std::vector<json> answers(const std::string& out) {
+  std::vector<json> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  return lines;
+}
+
+}  // namespace
+
+TEST_F(Cli, BatchRejectsATimeoutThatIsNotADeadlineOnThatLineAndGoesOn) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
+  const std::vector<std::string> bad = {"\"abc\"", "null",  "1.5", "0",    "-5",       "18446744073709551615",
+                                        "1e300",   "[100]", "{}",  "true", "604800001"};
+  std::string input;
+  for (const std::string& t : bad) {
+    input += R"J({"signature": "int add(int a, int b)", "args": [1, 2], "timeout_ms": )J" + t + "}\n";
+  }
+  // The longest deadline allowed (7 days) is a real deadline, not an overflow into an instant timeout.
+  input += std::string(R"J({"signature": "int sleep_ms(int)", "args": [50], "timeout_ms": 604800000})J") + "\n";
+  input += std::string(R"J({"signature": "int add(int a, int b)", "args": [20, 22], "timeout_ms": 20000})J") + "\n";
+  os::Output r = run({"--batch", paths::kSample32}, input);
+  EXPECT_EQ(r.status, 1) << "some lines failed, so the exit status says so (and the program did not die)";
+  const std::vector<json> lines = answers(r.out);
+  ASSERT_EQ(lines.size(), bad.size() + 2) << r.out;
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    SCOPED_TRACE("timeout_ms " + bad[i]);
+    ASSERT_TRUE(lines[i].contains("error")) << lines[i].dump();
+    EXPECT_EQ(lines[i]["error"]["kind"], "bad_argument");
+    const std::string message = lines[i]["error"]["message"];
+    EXPECT_NE(message.find("line " + std::to_string(i + 1)), std::string::npos) << message;
+    EXPECT_NE(message.find("timeout_ms"), std::string::npos) << message;
+    EXPECT_NE(message.find("604800000"), std::string::npos) << "names the range: " << message;
+  }
+  EXPECT_EQ(lines[bad.size()]["return"], 50) << lines[bad.size()].dump();
+  EXPECT_EQ(lines[bad.size() + 1]["return"], 42) << lines[bad.size() + 1].dump();
+}
+
+TEST_F(Cli, TimeoutOptionOutOfRangeIsAUsageError) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
+  for (const char* t : {"0", "-5", "604800001", "9223372036854775807"}) {
+    SCOPED_TRACE(std::string("--timeout-ms ") + t);
+    os::Output r = run({"--json", "--timeout-ms", t, paths::kSample32, "int add(int a, int b)", "1", "2"});
+    EXPECT_EQ(r.status, 2) << r.out;
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j["error"]["kind"], "bad_argument");
+    EXPECT_NE(j["error"]["message"].get<std::string>().find("--timeout-ms"), std::string::npos) << r.out;
+  }
+  os::Output r = run({"--json", "--timeout-ms", "604800000", paths::kSample32, "int sleep_ms(int)", "50"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["return"], 50) << "the longest deadline is not an instant timeout";
+  r = run({"--json", "--timeout-ms", "abc", paths::kSample32, "int add(int a, int b)", "1", "2"});
+  EXPECT_NE(r.status, 0) << "not a number: refused by the option parser";
+  EXPECT_EQ(r.out.find("\"return\""), std::string::npos) << r.out;
 }

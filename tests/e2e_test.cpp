@@ -138,10 +138,13 @@ TEST_P(Chain, ErrorsAreKindedAndPrecise) {
   EXPECT_EQ(e.kind(), ErrorKind::library_load_failed);
   EXPECT_NE(std::string(e.what()).find("/nonexistent/legacy.so"), std::string::npos) << e.what();
 
-  const char* other = GetParam().pointer_size == 4 ? paths::kSample64 : paths::kSample32;
-  e = error_of([&] { bridge_->load(other); });
-  EXPECT_EQ(e.kind(), ErrorKind::library_load_failed);
-  EXPECT_NE(std::string(e.what()).find(test::os::kWrongBitness), std::string::npos) << e.what();
+  // A library of the other bitness (which the 64-bit target lacks without the 32-bit part).
+  if (paths::kHave32) {
+    const char* other = GetParam().pointer_size == 4 ? paths::kSample64 : paths::kSample32;
+    e = error_of([&] { bridge_->load(other); });
+    EXPECT_EQ(e.kind(), ErrorKind::library_load_failed);
+    EXPECT_NE(std::string(e.what()).find(test::os::kWrongBitness), std::string::npos) << e.what();
+  }
 
   e = error_of([&] { lib_->function("int no_such_function(int)"); });
   EXPECT_EQ(e.kind(), ErrorKind::symbol_not_found);
@@ -186,11 +189,12 @@ TEST_P(Chain, AbortIsReportedByName) {
 TEST_P(Chain, ACallPastItsDeadlineFailsWithTimeoutWithoutWaitingForTheDll) {
   Function slow = lib_->function("int sleep_ms(int ms)");
   EXPECT_EQ(i64(slow.call({std::int64_t{1}}).ret), 1);
-  const auto start = std::chrono::steady_clock::now();
-  Error e = error_of([&] { slow.call({std::int64_t{30000}}, std::chrono::milliseconds(300)); });
+  // The DLL never returns, so an answer at all (no clock compared) shows the
+  // caller did not wait for the DLL.
+  Function hang = lib_->function("int hang_forever(void)");
+  Error e = error_of([&] { hang.call({}, std::chrono::milliseconds(300)); });
   EXPECT_EQ(e.kind(), ErrorKind::timeout);
-  // Behavioural, not a benchmark: it did not wait the DLL's 30 s out.
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_EQ(i64(slow.call({std::int64_t{2}}).ret), 2) << "the next call is served";
 }
 
 TEST_P(Chain, ManyThreadsShareOneBridgeAndGetTheirOwnResults) {

@@ -23,7 +23,7 @@ namespace paths = dllbridge::test;
 class Standalone : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(paths::kHave32);
+    DLLBRIDGE_SKIP_WITHOUT_32BIT();
     socket_ = "/tmp/dllbridge-test-" + std::to_string(::getpid()) + ".sock";
     ::unlink(socket_.c_str());
     pid_ = ::fork();
@@ -36,10 +36,8 @@ class Standalone : public ::testing::Test {
               "--log-level", "warn", nullptr);
       ::_exit(127);
     }
-    for (int i = 0; i < 500 && ::access(socket_.c_str(), F_OK) != 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ASSERT_EQ(::access(socket_.c_str(), F_OK), 0) << "surrogate32 --listen did not create " << socket_;
+    // Served once a connect is taken, not once the file exists (bind() comes before listen()).
+    ASSERT_TRUE(test::os::wait_for_endpoint(socket_)) << "surrogate32 --listen does not serve " << socket_;
   }
   void TearDown() override {
     if (pid_ > 0) {
@@ -109,6 +107,7 @@ TEST_F(Standalone, RejectsAPeerOfAnotherUser) {
 }
 
 TEST_F(Standalone, DllbridgeCallConnectsToIt) {
+  DLLBRIDGE_SKIP_WITHOUT_CALL_TOOL();
   const test::os::Output r = test::os::run(
       {paths::kDllbridgeCall, "--json", "--connect", socket_, paths::kSample32, "int add(int a, int b)", "2", "40"});
   ASSERT_EQ(r.status, 0) << r.out;

@@ -63,11 +63,7 @@ class Supervised : public ::testing::TestWithParam<Target> {
     o.policy.breaker.enabled = false;  // tests of other rules must not trip it
     return o;
   }
-  void SetUp() override {
-    if (GetParam().arch == Arch::x86) {
-      ASSERT_TRUE(kHave32) << "no 32-bit part in this build";
-    }
-  }
+  void SetUp() override { DLLBRIDGE_SKIP_WITHOUT_TARGET(GetParam()); }
 };
 
 }  // namespace
@@ -659,6 +655,8 @@ INSTANTIATE_TEST_SUITE_P(Surrogates, Supervised, ::testing::ValuesIn(kTargets),
 
 // kill -9 of a client process: its surrogate must not outlive it.
 TEST(Orphans, KillingTheClientTakesItsSurrogateWithIt) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();
+  DLLBRIDGE_SKIP_WITHOUT_CALL_TOOL();
   std::unique_ptr<os::Child> client = os::Child::start({kDllbridgeCall, "--batch", kSample32});
   ASSERT_TRUE(client->write("{\"signature\": \"int get_pid(void)\"}\n"));
   const std::string line = client->read_line();

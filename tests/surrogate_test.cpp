@@ -74,6 +74,9 @@ wire::Value list(std::initializer_list<wire::Value> items) {
 class Hostile : public ::testing::TestWithParam<Target> {
  protected:
   void SetUp() override {
+    if (GetParam().surrogate == paths::kSurrogate32 && !paths::kHave32) {
+      GTEST_SKIP() << "skipped: this build has no 32-bit part (configured with DLLBRIDGE_BUILD_32BIT=OFF)";
+    }
     endpoint_ = test::os::fresh_endpoint(std::string("hostile-") + GetParam().name);
     server_ = test::os::Child::start({GetParam().surrogate, "--listen", endpoint_, "--log-level", "off"});
     ASSERT_TRUE(test::os::wait_for_endpoint(endpoint_)) << GetParam().name << " --listen " << endpoint_;

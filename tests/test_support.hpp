@@ -31,6 +31,24 @@ inline const Target kTargets[] = {
 
 inline void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
 
+// Why a test that needs the 32-bit part / dllbridge-call cannot run in this build.
+inline constexpr const char* kNo32Reason =
+    "skipped: this build has no 32-bit part (configured with DLLBRIDGE_BUILD_32BIT=OFF)";
+inline constexpr const char* kNoCallToolReason = "skipped: this build has no dllbridge-call";
+
+// Whether this build made `t`'s surrogate and sample.
+inline bool built(const Target& t) { return t.arch != Arch::x86 || kHave32; }
+
+// Skip the running test (in a test body or SetUp) when this build did not make
+// a part it needs, saying which. Never for a part that should be there: a
+// part the build made but that is missing still fails the test.
+#define DLLBRIDGE_SKIP_WITHOUT_32BIT() \
+  if (!::dllbridge::test::kHave32) GTEST_SKIP() << ::dllbridge::test::kNo32Reason
+#define DLLBRIDGE_SKIP_WITHOUT_TARGET(target) \
+  if (!::dllbridge::test::built(target)) GTEST_SKIP() << ::dllbridge::test::kNo32Reason
+#define DLLBRIDGE_SKIP_WITHOUT_CALL_TOOL() \
+  if (!::dllbridge::test::kHaveDllbridgeCall) GTEST_SKIP() << ::dllbridge::test::kNoCallToolReason
+
 // Options that start `t`'s surrogate, with a generous default deadline.
 inline BridgeOptions options_for(const Target& t) {
   BridgeOptions o;
@@ -44,9 +62,7 @@ inline BridgeOptions options_for(const Target& t) {
 class SampleTest : public ::testing::TestWithParam<Target> {
  protected:
   void SetUp() override {
-    if (GetParam().arch == Arch::x86) {
-      ASSERT_TRUE(kHave32) << "this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)";
-    }
+    DLLBRIDGE_SKIP_WITHOUT_TARGET(GetParam());
     bridge_ = std::make_unique<Bridge>(options_for(GetParam()));
     lib_ = std::make_unique<Library>(bridge_->load(GetParam().sample));
   }

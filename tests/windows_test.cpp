@@ -26,6 +26,7 @@ namespace {
 class WindowsChain : public ::testing::TestWithParam<Target> {
  protected:
   void SetUp() override {
+    DLLBRIDGE_SKIP_WITHOUT_TARGET(GetParam());
     bridge_ = std::make_unique<Bridge>(test::options_for(GetParam()));
     lib_ = std::make_unique<Library>(bridge_->load(GetParam().sample));
   }
@@ -46,6 +47,7 @@ TEST_P(WindowsChain, AMissingDependencyIsNamedAsSuch) {
 }
 
 TEST_P(WindowsChain, TheWrongBitnessNamesTheArchitectureItIs) {
+  DLLBRIDGE_SKIP_WITHOUT_32BIT();  // the 64-bit target's library of the other bitness is the 32-bit sample
   const char* other = GetParam().pointer_size == 4 ? paths::kSample64 : paths::kSample32;
   Error e = error_of([&] { bridge_->load(other); });
   EXPECT_EQ(e.kind(), ErrorKind::library_load_failed);
@@ -108,11 +110,10 @@ INSTANTIATE_TEST_SUITE_P(Surrogates, WindowsChain, ::testing::ValuesIn(test::kTa
 class StandalonePipe : public ::testing::Test {
  protected:
   void SetUp() override {
+    DLLBRIDGE_SKIP_WITHOUT_32BIT();
     pipe_ = win::narrow(win::random_pipe_name());
     server_ = test::os::Child::start({paths::kSurrogate32, "--listen", pipe_, "--log-level", "warn"});
-    const std::wstring name = win::widen(pipe_);
-    for (int i = 0; i < 500 && !::WaitNamedPipeW(name.c_str(), 10); ++i) ::Sleep(10);
-    ASSERT_TRUE(::WaitNamedPipeW(name.c_str(), 1000)) << pipe_ << " did not appear";
+    ASSERT_TRUE(test::os::wait_for_endpoint(pipe_)) << pipe_ << " did not appear";
   }
   std::string pipe_;
   std::unique_ptr<test::os::Child> server_;
@@ -152,6 +153,7 @@ TEST_F(StandalonePipe, ASecondSurrogateCannotTakeTheName) {
 }
 
 TEST_F(StandalonePipe, DllbridgeCallConnectsToIt) {
+  DLLBRIDGE_SKIP_WITHOUT_CALL_TOOL();
   const test::os::Output r = test::os::run(
       {paths::kDllbridgeCall, "--json", "--connect", pipe_, paths::kSample32, "int __stdcall add_std(int a, int b)", "2", "40"});
   ASSERT_EQ(r.status, 0) << r.out;

@@ -2,6 +2,7 @@
 // the command line (docs/cli.md).
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -70,6 +71,44 @@ json to_json(const dllbridge::Value& v) {
 
 json error_json(dllbridge::ErrorKind kind, const std::string& message) {
   return {{"error", {{"kind", std::string(dllbridge::to_string(kind))}, {"message", message}}}};
+}
+
+// The longest deadline a call may be given: 7 days. Anything longer is a
+// mistake, and a huge one would overflow the clock arithmetic into an
+// instant timeout.
+constexpr std::int64_t kMaxTimeoutMs = std::int64_t{7} * 24 * 60 * 60 * 1000;
+
+// What a deadline must be, for messages.
+std::string timeout_range() {
+  return "a whole number of milliseconds from 1 to " + std::to_string(kMaxTimeoutMs) + " (7 days)";
+}
+
+// `ms` as a call deadline; throws dllbridge::Error(bad_argument) naming `what` when out of range.
+std::chrono::milliseconds checked_timeout(std::int64_t ms, const std::string& what) {
+  if (ms < 1 || ms > kMaxTimeoutMs) {
+    throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
+                           what + " " + std::to_string(ms) + " is out of range: give " + timeout_range());
+  }
+  return std::chrono::milliseconds(ms);
+}
+
+// A batch line's "timeout_ms" as a call deadline; throws dllbridge::Error(bad_argument)
+// naming `where` for anything but an integer in range (text, null, fractions, huge numbers).
+std::chrono::milliseconds batch_timeout(const json& v, const std::string& where) {
+  const std::string what = where + ": \"timeout_ms\"";
+  if (v.is_number_unsigned()) {
+    const std::uint64_t u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(kMaxTimeoutMs)) {
+      throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
+                             what + " " + std::to_string(u) + " is out of range: give " + timeout_range());
+    }
+    return checked_timeout(static_cast<std::int64_t>(u), what);
+  }
+  if (v.is_number_integer()) return checked_timeout(v.get<std::int64_t>(), what);
+  std::string shown = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
+  throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
+                         what + " must be " + timeout_range() + ", not " + shown);
 }
 
 json stats_json(const dllbridge::BridgeStats& s) {
@@ -197,10 +236,15 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
         for (const json& a : req["args"]) args.push_back(to_value(a, "line " + std::to_string(line_no)));
       }
       std::optional<std::chrono::milliseconds> timeout = default_timeout;
-      if (req.contains("timeout_ms")) timeout = std::chrono::milliseconds(req["timeout_ms"].get<long>());
+      if (req.contains("timeout_ms"))
+        timeout = batch_timeout(req["timeout_ms"], "line " + std::to_string(line_no));
       answer = run_call(it->second, args, timeout, 1).body;
     } catch (const dllbridge::Error& e) {
       answer = error_json(e.kind(), e.what());
+      all_ok = false;
+    } catch (const json::exception& e) {  // a JSON shape no check above foresaw: this line only
+      answer =
+          error_json(dllbridge::ErrorKind::bad_argument, "line " + std::to_string(line_no) + ": " + e.what());
       all_ok = false;
     }
     std::cout << answer.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
@@ -219,7 +263,7 @@ int main(int argc, char** argv) {
   std::string arch = "32";
   bool as_json = false, batch = false, show_stats = false, idempotent = false;
   std::string symbol;
-  long timeout_ms = 0;
+  std::int64_t timeout_ms = 0;
   int repeat = 1;
   dllbridge::BridgeOptions options;
   app.add_option("LIBRARY", library, "path of the DLL / shared object, loaded in the surrogate")->required();
@@ -227,7 +271,8 @@ int main(int argc, char** argv) {
   app.add_option("ARG", raw_args, "one JSON value per parameter that is not [out]");
   app.add_option("--arch", arch, "which surrogate: 32 or 64")->check(CLI::IsMember({"32", "64"}));
   app.add_flag("--json", as_json, "print one JSON object instead of text");
-  app.add_option("--timeout-ms", timeout_ms, "deadline for each call")->check(CLI::PositiveNumber);
+  CLI::Option* timeout_opt =
+      app.add_option("--timeout-ms", timeout_ms, "deadline for each call, 1 to 604800000 (7 days)");
   app.add_option("--repeat", repeat, "make the same call N times and report latency")->check(CLI::PositiveNumber);
   app.add_option("--connect", options.connect, "use a running standalone surrogate at this endpoint");
   app.add_flag("--batch", batch, "read JSON lines {signature, args, timeout_ms?} from stdin");
@@ -250,14 +295,25 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, static_cast<int>(args.size()), args.data());
 
   options.arch = arch == "64" ? dllbridge::Arch::x64 : dllbridge::Arch::x86;
-  std::optional<std::chrono::milliseconds> timeout;
-  if (timeout_ms > 0) {
-    timeout = std::chrono::milliseconds(timeout_ms);
-    options.policy.call_timeout = *timeout;
-  }
   if (!batch && signature.empty()) {
     std::cerr << "dllbridge-call: SIGNATURE is required (or use --batch)\n";
     return 2;
+  }
+  std::optional<std::chrono::milliseconds> timeout;
+  if (timeout_opt->count() > 0) {
+    try {
+      timeout = checked_timeout(timeout_ms, "--timeout-ms");
+    } catch (const dllbridge::Error& e) {
+      // A usage error, before anything started: said in the form the output was asked in.
+      const json body = error_json(e.kind(), e.what());
+      if (as_json && !batch) {
+        std::cout << body.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+      } else {
+        std::cerr << "dllbridge-call: " << e.what() << "\n";
+      }
+      return 2;
+    }
+    options.policy.call_timeout = *timeout;
   }
 
   json body;
