@@ -14,8 +14,8 @@ int main(int argc, char** argv) {
     std::printf("dllbridge demo: this process is %zu-bit\n", sizeof(void*) * 8);
     dllbridge::Bridge bridge;  // starts surrogate32 next to this program
     const dllbridge::SurrogateInfo& s = bridge.surrogate();
-    std::printf("surrogate: pid %u, %u-bit (%s, %s), protocol %u\n", s.pid, s.pointer_size * 8,
-                s.os.c_str(), s.arch.c_str(), s.protocol_version);
+    std::printf("surrogate: pid %u, %u-bit (%s, %s), protocol %u\n", s.pid, s.pointer_size * 8, s.os.c_str(),
+                s.arch.c_str(), s.protocol_version);
 
     dllbridge::Library lib = bridge.load(argv[1]);
     std::printf("loaded %s\n\n", argv[1]);
@@ -35,16 +35,21 @@ int main(int argc, char** argv) {
     std::printf("  mix_d(1, 0.25, 0.5, -2)         = %g\n",
                 std::get<double>(mix.call({std::int64_t{1}, 0.25, 0.5, std::int64_t{-2}}).ret));
     dllbridge::Function hash = lib.function("DWORD __stdcall hash_str_std(const char* s)");
-    std::printf("  hash_str_std(\"dllbridge\")       = 0x%08llx\n",
-                static_cast<unsigned long long>(std::get<std::uint64_t>(hash.call({std::string("dllbridge")}).ret)));
+    std::printf(
+        "  hash_str_std(\"dllbridge\")       = 0x%08llx\n",
+        static_cast<unsigned long long>(std::get<std::uint64_t>(hash.call({std::string("dllbridge")}).ret)));
     // Buffers, [out] parameters, structs laid out for the 32-bit ABI, handles.
     dllbridge::Function sum = lib.function("int sum_i32([in, size_is(n)] const int32_t* v, int n)");
-    std::printf("  sum_i32([5, -7, 100], 3)        = %lld\n",
-                static_cast<long long>(std::get<std::int64_t>(
-                    sum.call({dllbridge::List{std::int64_t{5}, std::int64_t{-7}, std::int64_t{100}}, std::int64_t{3}}).ret)));
-    dllbridge::Function upper = lib.function("int copy_upper(const char* in, [out, size_is(cap)] char* out, int cap)");
-    std::printf("  copy_upper(\"legacy\") -> out     = \"%s\"\n",
-                std::get<std::string>(upper.call({std::string("legacy"), std::int64_t{16}}).out.at("out")).c_str());
+    std::printf(
+        "  sum_i32([5, -7, 100], 3)        = %lld\n",
+        static_cast<long long>(std::get<std::int64_t>(
+            sum.call({dllbridge::List{std::int64_t{5}, std::int64_t{-7}, std::int64_t{100}}, std::int64_t{3}})
+                .ret)));
+    dllbridge::Function upper =
+        lib.function("int copy_upper(const char* in, [out, size_is(cap)] char* out, int cap)");
+    std::printf(
+        "  copy_upper(\"legacy\") -> out     = \"%s\"\n",
+        std::get<std::string>(upper.call({std::string("legacy"), std::int64_t{16}}).out.at("out")).c_str());
     dllbridge::Function offset = lib.function("int mixed_offset_d(void)");
     std::printf("  offsetof(struct sample_mixed, d) = %lld   (the DLL's own layout)\n",
                 static_cast<long long>(std::get<std::int64_t>(offset.call({}).ret)));
@@ -89,20 +94,20 @@ int main(int argc, char** argv) {
                 bridge.surrogate().pid, before);
 
     const dllbridge::BridgeStats st = bridge.stats();
-    std::printf("\nbridge: state %s, restarts %llu, calls ok %llu / failed %llu, latency p50 %lld us, "
-                "p99 %lld us, breaker %s\n",
-                std::string(dllbridge::to_string(st.state)).c_str(),
-                static_cast<unsigned long long>(st.restarts), static_cast<unsigned long long>(st.calls_ok),
-                static_cast<unsigned long long>(st.calls_failed), static_cast<long long>(st.latency_p50.count()),
-                static_cast<long long>(st.latency_p99.count()), std::string(dllbridge::to_string(st.breaker)).c_str());
+    std::printf(
+        "\nbridge: state %s, restarts %llu, calls ok %llu / failed %llu, latency p50 %lld us, "
+        "p99 %lld us, breaker %s\n",
+        std::string(dllbridge::to_string(st.state)).c_str(), static_cast<unsigned long long>(st.restarts),
+        static_cast<unsigned long long>(st.calls_ok), static_cast<unsigned long long>(st.calls_failed),
+        static_cast<long long>(st.latency_p50.count()), static_cast<long long>(st.latency_p99.count()),
+        std::string(dllbridge::to_string(st.breaker)).c_str());
 
     const dllbridge::ProcessFigures f = bridge.figures();
     std::printf("\nsurrogate process figures (pid %u):\n", f.pid);
     std::printf("  CPU time     user %.3f ms, kernel %.3f ms\n", f.cpu_user.count() / 1000.0,
                 f.cpu_kernel.count() / 1000.0);
     std::printf("  memory       resident %.1f MiB (peak %.1f MiB), virtual %.1f MiB\n",
-                f.resident_bytes / 1048576.0, f.peak_resident_bytes / 1048576.0,
-                f.virtual_bytes / 1048576.0);
+                f.resident_bytes / 1048576.0, f.peak_resident_bytes / 1048576.0, f.virtual_bytes / 1048576.0);
     std::printf("  threads %u, open handles %u\n", f.threads, f.handles);
   } catch (const dllbridge::Error& e) {
     std::fprintf(stderr, "error (%s): %s\n", std::string(dllbridge::to_string(e.kind())).c_str(), e.what());

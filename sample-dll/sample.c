@@ -1,22 +1,22 @@
 #include "sample.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #if defined(_WIN32)
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <windows.h>
-#include <process.h>
-#define getpid _getpid
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#  endif
+#  include <process.h>
+#  include <windows.h>
+#  define getpid _getpid
 #else
-#include <unistd.h>
+#  include <unistd.h>
 #endif
 
 int32_t add(int32_t a, int32_t b) { return a + b; }
@@ -36,8 +36,7 @@ unsigned long long shl_ull(unsigned long long v, unsigned int bits) { return v <
 char upper_c(char c) { return (char)toupper((unsigned char)c); }
 int32_t bool32_not(int32_t v) { return v ? 0 : 1; }
 
-int64_t sum8(int8_t a, int16_t b, int32_t c, int64_t d, uint8_t e, uint16_t f, uint32_t g,
-             uint64_t h) {
+int64_t sum8(int8_t a, int16_t b, int32_t c, int64_t d, uint8_t e, uint16_t f, uint32_t g, uint64_t h) {
   return (int64_t)a + b + c + d + e + f + (int64_t)g + (int64_t)h;
 }
 
@@ -53,7 +52,10 @@ int32_t count_char(const char* s, char c) {
 size_t wstr_len(const wchar_t* s) { return s ? wcslen(s) : (size_t)-1; }
 int32_t wstr_first(const wchar_t* s) { return s ? (int32_t)s[0] : -1; }
 const char* greeting(void) { return "hello from sample"; }
-const char* not_utf8(void) { return "A\xff\xfe" "B"; }
+const char* not_utf8(void) {
+  return "A\xff\xfe"
+         "B";
+}
 int32_t pointer_size(void) { return (int32_t)sizeof(void*); }
 int32_t long_size(void) { return (int32_t)sizeof(long); }
 
@@ -82,9 +84,7 @@ uint32_t SAMPLE_STDCALL hash_str_std(const char* s) {
   return h;
 }
 
-int8_t SAMPLE_STDCALL clamp_i8_std(int32_t v) {
-  return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
-}
+int8_t SAMPLE_STDCALL clamp_i8_std(int32_t v) { return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v); }
 
 int32_t sum_i32(const int32_t* v, int32_t n) {
   int32_t t = 0;
@@ -283,9 +283,12 @@ int64_t sum_mixed_va(int32_t n, ...) {
   va_start(ap, n);
   for (int32_t i = 0; i < n; ++i) {
     const int kind = va_arg(ap, int);
-    if (kind == 0) t += va_arg(ap, int);
-    else if (kind == 1) t += va_arg(ap, long long);
-    else t += (int64_t)va_arg(ap, double);
+    if (kind == 0)
+      t += va_arg(ap, int);
+    else if (kind == 1)
+      t += va_arg(ap, long long);
+    else
+      t += (int64_t)va_arg(ap, double);
   }
   va_end(ap);
   return t;
@@ -295,7 +298,9 @@ int32_t SAMPLE_STDCALL sum_i32_std(const int32_t* v, int32_t n) { return sum_i32
 int32_t SAMPLE_STDCALL divmod_std(int32_t a, int32_t b, int32_t* q, int32_t* r) { return divmod(a, b, q, r); }
 int32_t SAMPLE_STDCALL point_sum_std(struct sample_point p) { return p.x * 100 + p.y; }
 double SAMPLE_STDCALL mixed_sum_std(struct sample_mixed m) { return mixed_sum(m) * 2.0; }
-int32_t SAMPLE_STDCALL copy_upper_std(const char* in, char* out, int32_t cap) { return copy_upper(in, out, cap); }
+int32_t SAMPLE_STDCALL copy_upper_std(const char* in, char* out, int32_t cap) {
+  return copy_upper(in, out, cap);
+}
 void SAMPLE_STDCALL rect_grow_std(struct sample_rect* r, int32_t by) { rect_grow(r, by * 2); }
 
 int32_t crash_segv(void) {
@@ -351,7 +356,7 @@ int32_t exit_with(int32_t code) {
 }
 
 #if defined(__GNUC__)
-#pragma GCC diagnostic ignored "-Winfinite-recursion" /* the point of it */
+#  pragma GCC diagnostic ignored "-Winfinite-recursion" /* the point of it */
 #endif
 static int32_t recurse(volatile char* prev, int32_t depth) {
   volatile char frame[4096];

@@ -34,11 +34,30 @@ extern "C" {
 #endif
 
 /* structs passed by value, by pointer, nested, with fixed arrays and pointer fields */
-struct sample_point { int32_t x; int32_t y; };
-struct sample_mixed { char c; double d; int16_t s; int64_t q; }; /* layout differs between ABIs */
-struct sample_rect { struct sample_point tl; struct sample_point br; };
-struct sample_named { char name[16]; int32_t vals[3]; struct sample_point pts[2]; };
-struct sample_poly { uint8_t tag; int32_t n; struct sample_point* pts; };
+struct sample_point {
+  int32_t x;
+  int32_t y;
+};
+struct sample_mixed {
+  char c;
+  double d;
+  int16_t s;
+  int64_t q;
+}; /* layout differs between ABIs */
+struct sample_rect {
+  struct sample_point tl;
+  struct sample_point br;
+};
+struct sample_named {
+  char name[16];
+  int32_t vals[3];
+  struct sample_point pts[2];
+};
+struct sample_poly {
+  uint8_t tag;
+  int32_t n;
+  struct sample_point* pts;
+};
 
 /* cdecl */
 SAMPLE_API int32_t add(int32_t a, int32_t b);
@@ -57,18 +76,18 @@ SAMPLE_API long neg_long(long v);
 SAMPLE_API unsigned long long shl_ull(unsigned long long v, unsigned int bits);
 SAMPLE_API char upper_c(char c);
 SAMPLE_API int32_t bool32_not(int32_t v); /* a Windows BOOL */
-SAMPLE_API int64_t sum8(int8_t a, int16_t b, int32_t c, int64_t d, uint8_t e, uint16_t f,
-                        uint32_t g, uint64_t h);
-SAMPLE_API size_t str_len(const char* s);             /* SIZE_MAX for NULL */
+SAMPLE_API int64_t sum8(int8_t a, int16_t b, int32_t c, int64_t d, uint8_t e, uint16_t f, uint32_t g,
+                        uint64_t h);
+SAMPLE_API size_t str_len(const char* s); /* SIZE_MAX for NULL */
 SAMPLE_API int32_t count_char(const char* s, char c);
-SAMPLE_API size_t wstr_len(const wchar_t* s);         /* code units; SIZE_MAX for NULL */
-SAMPLE_API int32_t wstr_first(const wchar_t* s);      /* first code unit */
+SAMPLE_API size_t wstr_len(const wchar_t* s);    /* code units; SIZE_MAX for NULL */
+SAMPLE_API int32_t wstr_first(const wchar_t* s); /* first code unit */
 SAMPLE_API const char* greeting(void);
-SAMPLE_API const char* not_utf8(void);                /* "A\xff\xfeB": text that is not UTF-8 */
-SAMPLE_API int32_t pointer_size(void);                /* sizeof(void*) of the caller's ABI */
+SAMPLE_API const char* not_utf8(void); /* "A\xff\xfeB": text that is not UTF-8 */
+SAMPLE_API int32_t pointer_size(void); /* sizeof(void*) of the caller's ABI */
 SAMPLE_API int32_t long_size(void);
-SAMPLE_API int32_t set_errno(int32_t value);          /* sets errno (and SetLastError on Windows), returns -1 */
-SAMPLE_API int32_t counter_next(void);                /* 1, 2, 3, ... per process */
+SAMPLE_API int32_t set_errno(int32_t value); /* sets errno (and SetLastError on Windows), returns -1 */
+SAMPLE_API int32_t counter_next(void);       /* 1, 2, 3, ... per process */
 SAMPLE_API void counter_reset(void);
 
 /* stdcall (callee pops; decorated on Windows) */
@@ -87,43 +106,43 @@ SAMPLE_API int32_t SAMPLE_STDCALL copy_upper_std(const char* in, char* out, int3
 SAMPLE_API void SAMPLE_STDCALL rect_grow_std(struct sample_rect* r, int32_t by);
 
 /* buffers, [out] parameters and text buffers */
-SAMPLE_API int32_t sum_i32(const int32_t* v, int32_t n);           /* [in, size_is(n)]; -1 for NULL */
-SAMPLE_API double sum_f64(const double* v, uint32_t n);             /* [in, size_is(n)] */
-SAMPLE_API void fill_seq_u16(uint16_t* out, int32_t n, uint16_t start); /* [out, size_is(n)] */
-SAMPLE_API void scale_i64(int64_t* v, int32_t n, int64_t k);        /* [in, out, size_is(n)] */
-SAMPLE_API void reverse4_u8(uint8_t* v);                            /* [in, out, size(4)] */
+SAMPLE_API int32_t sum_i32(const int32_t* v, int32_t n);                 /* [in, size_is(n)]; -1 for NULL */
+SAMPLE_API double sum_f64(const double* v, uint32_t n);                  /* [in, size_is(n)] */
+SAMPLE_API void fill_seq_u16(uint16_t* out, int32_t n, uint16_t start);  /* [out, size_is(n)] */
+SAMPLE_API void scale_i64(int64_t* v, int32_t n, int64_t k);             /* [in, out, size_is(n)] */
+SAMPLE_API void reverse4_u8(uint8_t* v);                                 /* [in, out, size(4)] */
 SAMPLE_API int32_t divmod(int32_t a, int32_t b, int32_t* q, int32_t* r); /* [out] q, r; 0 or -1 for b == 0 */
-SAMPLE_API int32_t present(const int32_t* a, const double* b);      /* optional [in] pointers: bit 0 a, bit 1 b */
+SAMPLE_API int32_t present(const int32_t* a, const double* b); /* optional [in] pointers: bit 0 a, bit 1 b */
 SAMPLE_API int32_t copy_upper(const char* in, char* out, int32_t cap); /* [out, size_is(cap)]; length */
-SAMPLE_API int32_t reverse_str(char* buf, int32_t cap);             /* [in, out, string, size_is(cap)] */
-SAMPLE_API int32_t wide_upper(wchar_t* buf, int32_t cap);           /* [in, out, string, size_is(cap)], ASCII */
-SAMPLE_API int32_t wide_hello(wchar_t* out, int32_t cap);           /* [out, size_is(cap)]: "h\u00e9llo \u20ac" */
+SAMPLE_API int32_t reverse_str(char* buf, int32_t cap);                /* [in, out, string, size_is(cap)] */
+SAMPLE_API int32_t wide_upper(wchar_t* buf, int32_t cap); /* [in, out, string, size_is(cap)], ASCII */
+SAMPLE_API int32_t wide_hello(wchar_t* out, int32_t cap); /* [out, size_is(cap)]: "h\u00e9llo \u20ac" */
 SAMPLE_API const wchar_t* wide_greeting(void);
 
 /* structs: by value, by pointer, nested, fixed arrays, pointer fields */
 SAMPLE_API int32_t point_sum(struct sample_point p);
 SAMPLE_API struct sample_point point_make(int32_t x, int32_t y);
 SAMPLE_API int32_t rect_area(const struct sample_rect* r);
-SAMPLE_API void rect_grow(struct sample_rect* r, int32_t by);       /* [in, out] */
+SAMPLE_API void rect_grow(struct sample_rect* r, int32_t by); /* [in, out] */
 SAMPLE_API struct sample_mixed mixed_make(char c, double d, int16_t s, int64_t q);
 SAMPLE_API double mixed_sum(struct sample_mixed m);
-SAMPLE_API int32_t mixed_offset_d(void);                            /* offsetof(struct sample_mixed, d) */
+SAMPLE_API int32_t mixed_offset_d(void); /* offsetof(struct sample_mixed, d) */
 SAMPLE_API int32_t mixed_size(void);
-SAMPLE_API void named_fill(struct sample_named* n, int32_t base);   /* [out] */
-SAMPLE_API int32_t named_sum(const struct sample_named* n);         /* vals + pts + strlen(name) */
-SAMPLE_API int32_t poly_sum(const struct sample_poly* p);           /* tag + every x and y */
-SAMPLE_API void poly_shift(struct sample_poly* p, int32_t dx);      /* [in, out]: moves every point */
+SAMPLE_API void named_fill(struct sample_named* n, int32_t base); /* [out] */
+SAMPLE_API int32_t named_sum(const struct sample_named* n);       /* vals + pts + strlen(name) */
+SAMPLE_API int32_t poly_sum(const struct sample_poly* p);         /* tag + every x and y */
+SAMPLE_API void poly_shift(struct sample_poly* p, int32_t dx);    /* [in, out]: moves every point */
 
 /* handles: an object behind an opaque pointer */
-SAMPLE_API int32_t obj_create(int32_t initial, void** out);         /* 0 and *out, or -1 */
-SAMPLE_API int32_t obj_add(void* h, int32_t v);                     /* the new value */
+SAMPLE_API int32_t obj_create(int32_t initial, void** out); /* 0 and *out, or -1 */
+SAMPLE_API int32_t obj_add(void* h, int32_t v);             /* the new value */
 SAMPLE_API int32_t obj_get(void* h);
 SAMPLE_API void obj_destroy(void* h);
 
 /* variadic (cdecl only) */
 SAMPLE_API int32_t fmt_print(char* out, int32_t cap, const char* fmt, ...); /* vsnprintf */
 SAMPLE_API double sum_doubles(int32_t n, ...);
-SAMPLE_API int64_t sum_mixed_va(int32_t n, ...);                    /* n pairs (int kind, value): 0 int, 1 long long, 2 double */
+SAMPLE_API int64_t sum_mixed_va(int32_t n, ...); /* n pairs (int kind, value): 0 int, 1 long long, 2 double */
 
 /* fastcall (a, b in ecx, edx; MinGW exports "@sub_fast@8") and thiscall
  * ("this" in ecx), as C++ vendor SDKs and Borland-era DLLs use them */
@@ -135,17 +154,17 @@ SAMPLE_API int32_t SAMPLE_THISCALL this_add(void* self, int32_t b); /* (int32)(i
 int32_t ordinal_only(int32_t v); /* v * 3 */
 
 /* misbehaving on purpose */
-SAMPLE_API int32_t crash_segv(void);    /* writes through a null pointer */
-SAMPLE_API int32_t crash_abort(void);   /* calls abort() */
-SAMPLE_API int32_t sleep_ms(int32_t ms); /* sleeps, then returns ms */
-SAMPLE_API int32_t hang_forever(void);  /* never returns */
-SAMPLE_API int32_t leak_mb(int32_t mb); /* leaks mb MiB (touched); returns the total leaked */
-SAMPLE_API int32_t exit_with(int32_t code);      /* calls exit(code) */
-SAMPLE_API int32_t stack_overflow(int32_t depth); /* recurses until the stack runs out */
+SAMPLE_API int32_t crash_segv(void);                    /* writes through a null pointer */
+SAMPLE_API int32_t crash_abort(void);                   /* calls abort() */
+SAMPLE_API int32_t sleep_ms(int32_t ms);                /* sleeps, then returns ms */
+SAMPLE_API int32_t hang_forever(void);                  /* never returns */
+SAMPLE_API int32_t leak_mb(int32_t mb);                 /* leaks mb MiB (touched); returns the total leaked */
+SAMPLE_API int32_t exit_with(int32_t code);             /* calls exit(code) */
+SAMPLE_API int32_t stack_overflow(int32_t depth);       /* recurses until the stack runs out */
 SAMPLE_API int32_t crash_if_absent(const char* marker); /* creates marker and crashes; 1 if it exists */
-SAMPLE_API int32_t set_state(int32_t v); /* library state lost on restart: set / get */
+SAMPLE_API int32_t set_state(int32_t v);                /* library state lost on restart: set / get */
 SAMPLE_API int32_t get_state(void);
-SAMPLE_API int32_t get_pid(void);      /* the hosting process's id */
+SAMPLE_API int32_t get_pid(void); /* the hosting process's id */
 /* Registers an atexit handler that writes "atexit <pid>\n" to `path` when the
  * hosting process ends normally (never on a kill); returns 0, -1 if the path is too long. */
 SAMPLE_API int32_t on_exit_write(const char* path);

@@ -3,8 +3,8 @@
 
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "os.hpp"
 #include "test_paths.hpp"
@@ -42,14 +42,16 @@ TEST_F(Cli, CallsThe32BitLibraryAndPrintsJson) {
 }
 
 TEST_F(Cli, Arch64AndText) {
-  os::Output r = run({"--json", "--arch", "64", paths::kSample64, "size_t str_len(const char* s)", "\"hello\""});
+  os::Output r =
+      run({"--json", "--arch", "64", paths::kSample64, "size_t str_len(const char* s)", "\"hello\""});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["return"], 5);
 }
 
 TEST_F(Cli, SixtyFourBitIntegersAreExact) {
   DLLBRIDGE_SKIP_WITHOUT_32BIT();
-  os::Output r = run({"--json", paths::kSample32, "uint64_t add_u64(uint64_t a, uint64_t b)", "18446744073709551600", "15"});
+  os::Output r = run(
+      {"--json", paths::kSample32, "uint64_t add_u64(uint64_t a, uint64_t b)", "18446744073709551600", "15"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["return"].get<std::uint64_t>(), 18446744073709551615u);
 }
@@ -79,7 +81,10 @@ TEST_F(Cli, TextThatIsNotUtf8StillGivesValidJson) {
   DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = run({"--json", paths::kSample32, "const char* not_utf8(void)"});
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_EQ(json::parse(r.out)["return"], "A\xEF\xBF\xBD\xEF\xBF\xBD" "B") << "each bad byte becomes U+FFFD";
+  EXPECT_EQ(json::parse(r.out)["return"],
+            "A\xEF\xBF\xBD\xEF\xBF\xBD"
+            "B")
+      << "each bad byte becomes U+FFFD";
 }
 
 TEST_F(Cli, RepeatReportsLatencyPercentiles) {
@@ -107,12 +112,15 @@ TEST_F(Cli, StatsShowTheSurrogateAndItsFigures) {
 
 TEST_F(Cli, BatchAnswersEachLineInOneSession) {
   DLLBRIDGE_SKIP_WITHOUT_32BIT();
-  const std::string input =
-      R"J({"signature": "int counter_next(void)", "args": []})J" "\n"
-      R"J({"signature": "int counter_next(void)"})J" "\n"
-      R"J({"signature": "int add(int a, int b)", "args": [40, 2]})J" "\n"
-      "not json\n"
-      R"J({"signature": "int sleep_ms(int)", "args": [20000], "timeout_ms": 200})J" "\n";
+  const std::string input = R"J({"signature": "int counter_next(void)", "args": []})J"
+                            "\n"
+                            R"J({"signature": "int counter_next(void)"})J"
+                            "\n"
+                            R"J({"signature": "int add(int a, int b)", "args": [40, 2]})J"
+                            "\n"
+                            "not json\n"
+                            R"J({"signature": "int sleep_ms(int)", "args": [20000], "timeout_ms": 200})J"
+                            "\n";
   os::Output r = run({"--batch", paths::kSample32}, input);
   EXPECT_NE(r.status, 0) << "some lines failed, so the exit status says so";
   std::vector<json> lines;
@@ -129,14 +137,16 @@ TEST_F(Cli, BatchAnswersEachLineInOneSession) {
 TEST_F(Cli, StandaloneSurrogateHelpAndUsage) {
   DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = os::run({paths::kSurrogate32, "--help"});
-  if (r.status == 127) r = os::run({"/usr/bin/qemu-i386-static", paths::kSurrogate32, "--help"});  // no IA-32 kernel
+  if (r.status == 127)
+    r = os::run({"/usr/bin/qemu-i386-static", paths::kSurrogate32, "--help"});  // no IA-32 kernel
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("--listen"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, OutParametersStructsAndBuffersAsJson) {
   DLLBRIDGE_SKIP_WITHOUT_32BIT();
-  os::Output r = run({"--json", paths::kSample32, "int divmod(int a, int b, [out] int* q, [out] int* r)", "47", "6"});
+  os::Output r =
+      run({"--json", paths::kSample32, "int divmod(int a, int b, [out] int* q, [out] int* r)", "47", "6"});
   ASSERT_EQ(r.status, 0) << r.out;
   json j = json::parse(r.out);
   EXPECT_EQ(j["return"], 0);
@@ -146,20 +156,23 @@ TEST_F(Cli, OutParametersStructsAndBuffersAsJson) {
   r = run({"--json", paths::kSample32, rect + "void rect_grow([in, out] struct R* r, int by)",
            R"({"tl": {"x": 1, "y": 1}, "br": {"x": 4, "y": 5}})", "1"});
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_EQ(json::parse(r.out)["out"]["r"], json::parse(R"({"tl": {"x": 0, "y": 0}, "br": {"x": 5, "y": 6}})"));
+  EXPECT_EQ(json::parse(r.out)["out"]["r"],
+            json::parse(R"({"tl": {"x": 0, "y": 0}, "br": {"x": 5, "y": 6}})"));
 
   r = run({"--json", paths::kSample32, "void scale_i64([in, out, size_is(n)] int64_t* v, int n, int64_t k)",
            "[1, -2, 4294967296]", "3", "-2"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["out"]["v"], json::parse("[-2, 4, -8589934592]"));
 
-  r = run({"--json", paths::kSample32, "int copy_upper(const char* in, [out, size_is(cap)] char* out, int cap)",
-           "\"h\xc3\xa9llo\"", "16"});
+  r = run({"--json", paths::kSample32,
+           "int copy_upper(const char* in, [out, size_is(cap)] char* out, int cap)", "\"h\xc3\xa9llo\"",
+           "16"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["out"]["out"], "H\xc3\xa9LLO");  // toupper leaves the UTF-8 bytes alone
 
-  r = run({"--json", paths::kSample32, "int fmt_print([out, size_is(cap)] char* out, int cap, const char* f, ...)",
-           "32", "\"%d-%s-%.1f\"", "{\"int\": 7}", "{\"string\": \"x\"}", "{\"double\": 0.5}"});
+  r = run({"--json", paths::kSample32,
+           "int fmt_print([out, size_is(cap)] char* out, int cap, const char* f, ...)", "32",
+           "\"%d-%s-%.1f\"", "{\"int\": 7}", "{\"string\": \"x\"}", "{\"double\": 0.5}"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(json::parse(r.out)["out"]["out"], "7-x-0.5");
 
@@ -228,8 +241,10 @@ TEST_F(Cli, BatchRejectsATimeoutThatIsNotADeadlineOnThatLineAndGoesOn) {
     input += R"J({"signature": "int add(int a, int b)", "args": [1, 2], "timeout_ms": )J" + t + "}\n";
   }
   // The longest deadline allowed (7 days) is a real deadline, not an overflow into an instant timeout.
-  input += std::string(R"J({"signature": "int sleep_ms(int)", "args": [50], "timeout_ms": 604800000})J") + "\n";
-  input += std::string(R"J({"signature": "int add(int a, int b)", "args": [20, 22], "timeout_ms": 20000})J") + "\n";
+  input +=
+      std::string(R"J({"signature": "int sleep_ms(int)", "args": [50], "timeout_ms": 604800000})J") + "\n";
+  input += std::string(R"J({"signature": "int add(int a, int b)", "args": [20, 22], "timeout_ms": 20000})J") +
+           "\n";
   os::Output r = run({"--batch", paths::kSample32}, input);
   EXPECT_EQ(r.status, 1) << "some lines failed, so the exit status says so (and the program did not die)";
   const std::vector<json> lines = answers(r.out);

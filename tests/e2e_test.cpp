@@ -17,17 +17,15 @@ namespace paths = dllbridge::test;
 
 namespace {
 
-using test::Target;
 using test::error_of;
 using test::i64;
 using test::kTargets;
+using test::Target;
 
 // A fixture whose bridge is built for the parameter (not the default above).
 class Chain : public test::SampleTest {
  protected:
-  Value call(const std::string& sig, std::vector<Value> args) {
-    return lib_->function(sig).call(args).ret;
-  }
+  Value call(const std::string& sig, std::vector<Value> args) { return lib_->function(sig).call(args).ret; }
 };
 
 }  // namespace
@@ -74,13 +72,15 @@ TEST_P(Chain, TypedApiCallsCdeclAndStdcall) {
 }
 
 TEST_P(Chain, FastcallAndThiscallMatchADirectCall) {
-  EXPECT_EQ(i64(call("int __fastcall sub_fast(int a, int b)", {std::int64_t{50}, std::int64_t{8}})), sub_fast(50, 8));
+  EXPECT_EQ(i64(call("int __fastcall sub_fast(int a, int b)", {std::int64_t{50}, std::int64_t{8}})),
+            sub_fast(50, 8));
   EXPECT_EQ(i64(call("int64_t __fastcall mix_fast(int a, int64_t b, int8_t c)",
                      {std::int64_t{7}, std::int64_t{1} << 33, std::int64_t{-3}})),
             mix_fast(7, std::int64_t{1} << 33, -3));
   EXPECT_EQ(i64(call("int __thiscall this_add(void* self, int b)", {std::uint64_t{1000}, std::int64_t{234}})),
             this_add(reinterpret_cast<void*>(std::uintptr_t{1000}), 234));
-  EXPECT_EQ(i64(call("int __thiscall this_add(void* self, int b)", {std::uint64_t{40}, std::int64_t{2}})), 42);
+  EXPECT_EQ(i64(call("int __thiscall this_add(void* self, int b)", {std::uint64_t{40}, std::int64_t{2}})),
+            42);
 }
 
 TEST_P(Chain, EveryScalarTypeMatchesADirectCall) {
@@ -89,9 +89,9 @@ TEST_P(Chain, EveryScalarTypeMatchesADirectCall) {
   EXPECT_EQ(i64(call("short neg_i16(short)", {std::int64_t{-300}})), neg_i16(-300));
   EXPECT_EQ(i64(call("unsigned short inc_u16(unsigned short)", {std::int64_t{65535}})), inc_u16(65535));
   EXPECT_EQ(i64(call("DWORD inc_u32(DWORD)", {std::uint64_t{0xFFFFFFFEu}})), inc_u32(0xFFFFFFFEu));
-  EXPECT_EQ(i64(call("long long mul_i64(long long, long long)",
-                     {std::int64_t{-3000000000}, std::int64_t{3}})),
-            mul_i64(-3000000000LL, 3));
+  EXPECT_EQ(
+      i64(call("long long mul_i64(long long, long long)", {std::int64_t{-3000000000}, std::int64_t{3}})),
+      mul_i64(-3000000000LL, 3));
   EXPECT_EQ(std::get<std::uint64_t>(call("uint64_t add_u64(uint64_t, uint64_t)",
                                          {std::uint64_t{0xFFFFFFFFFFFFFFF0u}, std::int64_t{15}})),
             add_u64(0xFFFFFFFFFFFFFFF0u, 15));
@@ -103,15 +103,15 @@ TEST_P(Chain, EveryScalarTypeMatchesADirectCall) {
   EXPECT_EQ(std::get<bool>(call("bool is_even(int)", {std::int64_t{10}})), true);
   EXPECT_EQ(std::get<bool>(call("bool not_b(bool)", {true})), false);
   EXPECT_EQ(i64(call("long neg_long(long)", {std::int64_t{-2147483647}})), 2147483647);
-  EXPECT_EQ(std::get<std::uint64_t>(call("unsigned long long shl_ull(unsigned long long v, unsigned int bits)",
-                                         {std::int64_t{1}, std::int64_t{63}})),
-            shl_ull(1, 63));
+  EXPECT_EQ(
+      std::get<std::uint64_t>(call("unsigned long long shl_ull(unsigned long long v, unsigned int bits)",
+                                   {std::int64_t{1}, std::int64_t{63}})),
+      shl_ull(1, 63));
   EXPECT_EQ(i64(call("char upper_c(char)", {std::int64_t{'q'}})), 'Q');
   EXPECT_EQ(i64(call("BOOL bool32_not(BOOL)", {false})), 1);
   EXPECT_EQ(i64(call("int64_t sum8(int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t)",
                      {std::int64_t{-1}, std::int64_t{-2}, std::int64_t{-3}, std::int64_t{-4},
-                      std::int64_t{200}, std::int64_t{60000}, std::uint64_t{4000000000u},
-                      std::int64_t{5}})),
+                      std::int64_t{200}, std::int64_t{60000}, std::uint64_t{4000000000u}, std::int64_t{5}})),
             sum8(-1, -2, -3, -4, 200, 60000, 4000000000u, 5));
 }
 
@@ -119,7 +119,8 @@ TEST_P(Chain, TextInAndOut) {
   EXPECT_EQ(i64(call("size_t str_len(const char* s)", {std::string("h\xc3\xa9llo")})), 6);
   const std::uint64_t size_max = GetParam().pointer_size == 4 ? 0xFFFFFFFFu : ~std::uint64_t{0};
   EXPECT_EQ(std::get<std::uint64_t>(call("size_t str_len(const char* s)", {Null{}})), size_max);
-  EXPECT_EQ(i64(call("int count_char(const char* s, char c)", {std::string("banana"), std::int64_t{'a'}})), 3);
+  EXPECT_EQ(i64(call("int count_char(const char* s, char c)", {std::string("banana"), std::int64_t{'a'}})),
+            3);
   EXPECT_EQ(i64(call("size_t wstr_len(const wchar_t* s)", {std::string("h\xc3\xa9llo")})), 5);
   EXPECT_EQ(i64(call("int wstr_first(const wchar_t* s)", {std::string("\xe2\x82\xac!")})), 0x20AC);
   EXPECT_EQ(std::get<std::string>(call("const char* greeting(void)", {})), greeting());
@@ -237,4 +238,3 @@ TEST(Bridge, FindsTheSurrogateThroughTheEnvironment) {
   EXPECT_EQ(b.surrogate_path(), path);
   EXPECT_EQ(b.surrogate().pointer_size, 8u);
 }
-

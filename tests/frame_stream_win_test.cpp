@@ -14,6 +14,7 @@
 
 // Not `using namespace dllbridge::wire`: its enumerators (HANDLE, ULONG, ...)
 // would hide the windows.h types.
+using dllbridge::win::UniqueHandle;
 using dllbridge::wire::encode_header;
 using dllbridge::wire::FrameError;
 using dllbridge::wire::Header;
@@ -21,7 +22,6 @@ using dllbridge::wire::kMaxFrameSize;
 using dllbridge::wire::read_frame;
 using dllbridge::wire::Reply;
 using dllbridge::wire::write_frame;
-using dllbridge::win::UniqueHandle;
 namespace win = dllbridge::win;
 
 namespace {
@@ -40,7 +40,6 @@ struct PipePair {
     client.assign(c.release());
   }
 };
-
 
 }  // namespace
 

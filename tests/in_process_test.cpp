@@ -84,9 +84,9 @@ TEST(InProcess, TheSurrogateSideCanAskTheClient) {
 TEST(InProcess, ASessionRefusesEverythingBeforeHello) {
   auto [client, server] = rpc::in_memory_pair();
   surrogate::Session session(*server, 1);
-  rpc::Peer peer(*client, rpc::Peer::Handlers{[](wire::Request&&) {},
-                                              [](const wire::Request&) { return wire::Reply(); },
-                                              nullptr, nullptr});
+  rpc::Peer peer(
+      *client, rpc::Peer::Handlers{[](wire::Request&&) {}, [](const wire::Request&) { return wire::Reply(); },
+                                   nullptr, nullptr});
   peer.start();
   std::thread serving([&] { session.run(); });
   wire::Request load;

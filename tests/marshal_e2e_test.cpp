@@ -7,8 +7,8 @@
 #include <cwchar>
 
 #include "dllbridge/bridge.hpp"
-#include "sample.h"
 #include "os.hpp"
+#include "sample.h"
 #include "test_support.hpp"
 
 using namespace dllbridge;
@@ -40,7 +40,9 @@ const char* kStructs =
 
 class Marshal : public test::SampleTest {
  protected:
-  CallResult call(const std::string& sig, const std::vector<Value>& args) { return lib_->function(sig).call(args); }
+  CallResult call(const std::string& sig, const std::vector<Value>& args) {
+    return lib_->function(sig).call(args);
+  }
   CallResult call_s(const std::string& sig, const std::vector<Value>& args) {
     return call(std::string(kStructs) + sig, args);
   }
@@ -50,8 +52,8 @@ class Marshal : public test::SampleTest {
 }  // namespace
 
 TEST_P(Marshal, InBuffersOfEveryWidthAndOptionalNull) {
-  const CallResult r = call("int sum_i32([in, size_is(n)] const int32_t* v, int n)",
-                            {List{I(5), I(-7), I(100000)}, I(3)});
+  const CallResult r =
+      call("int sum_i32([in, size_is(n)] const int32_t* v, int n)", {List{I(5), I(-7), I(100000)}, I(3)});
   const std::int32_t direct[] = {5, -7, 100000};
   EXPECT_EQ(i64(r.ret), sum_i32(direct, 3));
   EXPECT_TRUE(r.out.empty());
@@ -61,7 +63,8 @@ TEST_P(Marshal, InBuffersOfEveryWidthAndOptionalNull) {
                                          {List{Value{0.5}, Value{1.25}, Value{-3.0}}, I(3)})
                                         .ret),
                    sum_f64(d, 3));
-  EXPECT_EQ(i64(call("int present([in] const int* a, [in] const double* b)", {I(1), Null{}}).ret), present(direct, nullptr));
+  EXPECT_EQ(i64(call("int present([in] const int* a, [in] const double* b)", {I(1), Null{}}).ret),
+            present(direct, nullptr));
   EXPECT_EQ(i64(call("int present([in] const int* a, [in] const double* b)", {Null{}, Value{2.0}}).ret), 2);
   EXPECT_EQ(i64(call("int present([in] const int* a, [in] const double* b)", {Null{}, Null{}}).ret), 0);
 }
@@ -78,7 +81,8 @@ TEST_P(Marshal, TextOfEveryLengthArrivesNulTerminated) {
 }
 
 TEST_P(Marshal, OutAndInOutBuffersComeBackByName) {
-  CallResult r = call("void fill_seq_u16([out, size_is(n)] uint16_t* out, int n, uint16_t start)", {I(4), I(65530)});
+  CallResult r =
+      call("void fill_seq_u16([out, size_is(n)] uint16_t* out, int n, uint16_t start)", {I(4), I(65530)});
   std::uint16_t direct[4];
   fill_seq_u16(direct, 4, 65530);
   ASSERT_EQ(std::get<List>(r.out.at("out")).size(), 4u);
@@ -103,8 +107,10 @@ TEST_P(Marshal, OutAndInOutBuffersComeBackByName) {
   r = call("int __stdcall divmod_std(int a, int b, [out] int* q, [out] int* r)", {I(47), I(6)});
   EXPECT_EQ(i64(r.out.at("q")), 7);
   EXPECT_EQ(i64(r.out.at("r")), 5);
-  EXPECT_EQ(i64(call("int __stdcall sum_i32_std([in, size_is(n)] const int* v, int n)", {List{I(2), I(40)}, I(2)}).ret),
-            42);
+  EXPECT_EQ(
+      i64(call("int __stdcall sum_i32_std([in, size_is(n)] const int* v, int n)", {List{I(2), I(40)}, I(2)})
+              .ret),
+      42);
 }
 
 TEST_P(Marshal, TextBuffersNarrowAndWide) {
@@ -114,14 +120,16 @@ TEST_P(Marshal, TextBuffersNarrowAndWide) {
   EXPECT_EQ(i64(r.ret), copy_upper("legacy api", direct, 32));
   EXPECT_EQ(std::get<std::string>(r.out.at("out")), direct);
   // Bounded by the buffer, as the DLL sees it.
-  r = call("int __stdcall copy_upper_std(const char* in, [out, size_is(cap)] char* out, int cap)", {S("abcdef"), I(4)});
+  r = call("int __stdcall copy_upper_std(const char* in, [out, size_is(cap)] char* out, int cap)",
+           {S("abcdef"), I(4)});
   EXPECT_EQ(std::get<std::string>(r.out.at("out")), "ABC");
 
   r = call("int reverse_str([in, out, string, size_is(cap)] char* buf, int cap)", {S("stressed"), I(16)});
   EXPECT_EQ(std::get<std::string>(r.out.at("buf")), "desserts");
   EXPECT_EQ(i64(r.ret), 8);
 
-  r = call("int wide_upper([in, out, string, size_is(cap)] wchar_t* buf, int cap)", {S("h\xc3\xa9llo"), I(8)});
+  r = call("int wide_upper([in, out, string, size_is(cap)] wchar_t* buf, int cap)",
+           {S("h\xc3\xa9llo"), I(8)});
   EXPECT_EQ(std::get<std::string>(r.out.at("buf")), "H\xc3\xa9LLO");
   EXPECT_EQ(i64(r.ret), 5);  // code units: the é is one unit in UTF-32 and in UTF-16
 
@@ -129,10 +137,13 @@ TEST_P(Marshal, TextBuffersNarrowAndWide) {
   wchar_t wdirect[16];
   EXPECT_EQ(i64(r.ret), wide_hello(wdirect, 16));
   EXPECT_EQ(std::get<std::string>(r.out.at("out")), "h\xc3\xa9llo \xe2\x82\xac");
-  EXPECT_EQ(std::get<std::string>(call("const wchar_t* wide_greeting(void)", {}).ret), "h\xc3\xa9llo \xe2\x82\xac");
+  EXPECT_EQ(std::get<std::string>(call("const wchar_t* wide_greeting(void)", {}).ret),
+            "h\xc3\xa9llo \xe2\x82\xac");
 
   // Too long for the declared buffer: refused before sending, naming the parameter.
-  const Error e = error_of([&] { call("int reverse_str([in, out, string, size_is(cap)] char* buf, int cap)", {S("toolong"), I(4)}); });
+  const Error e = error_of([&] {
+    call("int reverse_str([in, out, string, size_is(cap)] char* buf, int cap)", {S("toolong"), I(4)});
+  });
   EXPECT_EQ(e.kind(), ErrorKind::bad_argument);
   EXPECT_NE(std::string(e.what()).find("'buf'"), std::string::npos) << e.what();
 }
@@ -151,7 +162,8 @@ TEST_P(Marshal, StructsByValueAndByPointer) {
   rect_grow(&direct, 3);
   EXPECT_EQ(i64(field(field(r.out.at("r"), "tl"), "x")), direct.tl.x);
   EXPECT_EQ(i64(field(field(r.out.at("r"), "br"), "y")), direct.br.y);
-  r = call_s("void __stdcall rect_grow_std([in, out] struct sample_rect* r, int by)", {rect(0, 0, 1, 1), I(1)});
+  r = call_s("void __stdcall rect_grow_std([in, out] struct sample_rect* r, int by)",
+             {rect(0, 0, 1, 1), I(1)});
   EXPECT_EQ(i64(field(field(r.out.at("r"), "tl"), "y")), -2);
 }
 
@@ -171,9 +183,11 @@ TEST_P(Marshal, LayoutIsTheSurrogatesOwn) {
   const sample_mixed direct = mixed_make('A', 2.5, -300, std::int64_t{1} << 40);
   Object arg = std::get<Object>(m);
   arg["q"] = I(std::int64_t{1} << 40);
-  EXPECT_DOUBLE_EQ(std::get<double>(call_s("double mixed_sum(struct sample_mixed m)", {arg}).ret), mixed_sum(direct));
-  EXPECT_DOUBLE_EQ(std::get<double>(call_s("double __stdcall mixed_sum_std(struct sample_mixed m)", {arg}).ret),
-                   mixed_sum_std(direct));
+  EXPECT_DOUBLE_EQ(std::get<double>(call_s("double mixed_sum(struct sample_mixed m)", {arg}).ret),
+                   mixed_sum(direct));
+  EXPECT_DOUBLE_EQ(
+      std::get<double>(call_s("double __stdcall mixed_sum_std(struct sample_mixed m)", {arg}).ret),
+      mixed_sum_std(direct));
 }
 
 TEST_P(Marshal, FixedArraysAndNestedStructs) {
@@ -228,21 +242,23 @@ TEST_P(Marshal, HandlesReachTheSameObject) {
 }
 
 TEST_P(Marshal, VariadicCallsWithTypedExtras) {
-  const CallResult r = call("int fmt_print([out, size_is(cap)] char* out, int cap, const char* fmt, ...)",
-                            {I(64), S("%d|%.2f|%s|%lld"), Object{{"int", I(-42)}}, Object{{"double", Value{1.5}}},
-                             Object{{"string", S("x")}}, Object{{"long long", I(std::int64_t{1} << 40)}}});
+  const CallResult r =
+      call("int fmt_print([out, size_is(cap)] char* out, int cap, const char* fmt, ...)",
+           {I(64), S("%d|%.2f|%s|%lld"), Object{{"int", I(-42)}}, Object{{"double", Value{1.5}}},
+            Object{{"string", S("x")}}, Object{{"long long", I(std::int64_t{1} << 40)}}});
   char direct[64];
   std::snprintf(direct, sizeof direct, "%d|%.2f|%s|%lld", -42, 1.5, "x", 1LL << 40);
   EXPECT_EQ(std::get<std::string>(r.out.at("out")), direct);
   EXPECT_EQ(i64(r.ret), static_cast<std::int64_t>(std::strlen(direct)));
   EXPECT_DOUBLE_EQ(std::get<double>(call("double sum_doubles(int n, ...)",
-                                         {I(3), Object{{"double", Value{0.5}}}, Object{{"double", Value{0.25}}},
-                                          Object{{"float", Value{2.0}}}})
+                                         {I(3), Object{{"double", Value{0.5}}},
+                                          Object{{"double", Value{0.25}}}, Object{{"float", Value{2.0}}}})
                                         .ret),
                    sum_doubles(3, 0.5, 0.25, 2.0));
   EXPECT_EQ(i64(call("int64_t sum_mixed_va(int n, ...)",
                      {I(3), Object{{"int", I(0)}}, Object{{"int", I(-5)}}, Object{{"int", I(1)}},
-                      Object{{"int64_t", I(std::int64_t{1} << 35)}}, Object{{"int", I(2)}}, Object{{"double", Value{7.0}}}})
+                      Object{{"int64_t", I(std::int64_t{1} << 35)}}, Object{{"int", I(2)}},
+                      Object{{"double", Value{7.0}}}})
                     .ret),
             sum_mixed_va(3, 0, -5, 1, 1LL << 35, 2, 7.0));
 }
@@ -264,14 +280,17 @@ INSTANTIATE_TEST_SUITE_P(Surrogates, Marshal, ::testing::ValuesIn(test::kTargets
 
 // The typed API over the same exports, with the sample's own C structs
 // described once.
-DLLBRIDGE_DESCRIBE(sample_point, "sample_point", DLLBRIDGE_FIELD(sample_point, x), DLLBRIDGE_FIELD(sample_point, y));
-DLLBRIDGE_DESCRIBE(sample_rect, "sample_rect", DLLBRIDGE_FIELD(sample_rect, tl), DLLBRIDGE_FIELD(sample_rect, br));
-DLLBRIDGE_DESCRIBE(sample_mixed, "sample_mixed", DLLBRIDGE_FIELD(sample_mixed, c), DLLBRIDGE_FIELD(sample_mixed, d),
-                   DLLBRIDGE_FIELD(sample_mixed, s), DLLBRIDGE_FIELD(sample_mixed, q));
+DLLBRIDGE_DESCRIBE(sample_point, "sample_point", DLLBRIDGE_FIELD(sample_point, x),
+                   DLLBRIDGE_FIELD(sample_point, y));
+DLLBRIDGE_DESCRIBE(sample_rect, "sample_rect", DLLBRIDGE_FIELD(sample_rect, tl),
+                   DLLBRIDGE_FIELD(sample_rect, br));
+DLLBRIDGE_DESCRIBE(sample_mixed, "sample_mixed", DLLBRIDGE_FIELD(sample_mixed, c),
+                   DLLBRIDGE_FIELD(sample_mixed, d), DLLBRIDGE_FIELD(sample_mixed, s),
+                   DLLBRIDGE_FIELD(sample_mixed, q));
 DLLBRIDGE_DESCRIBE(sample_named, "sample_named", DLLBRIDGE_FIELD(sample_named, name),
                    DLLBRIDGE_FIELD(sample_named, vals), DLLBRIDGE_FIELD(sample_named, pts));
-DLLBRIDGE_DESCRIBE(sample_poly, "sample_poly", DLLBRIDGE_FIELD(sample_poly, tag), DLLBRIDGE_FIELD(sample_poly, n),
-                   DLLBRIDGE_SIZED_FIELD(sample_poly, pts, n));
+DLLBRIDGE_DESCRIBE(sample_poly, "sample_poly", DLLBRIDGE_FIELD(sample_poly, tag),
+                   DLLBRIDGE_FIELD(sample_poly, n), DLLBRIDGE_SIZED_FIELD(sample_poly, pts, n));
 
 namespace {
 using Typed = Marshal;
@@ -282,7 +301,8 @@ TEST_P(Typed, SpansInOutAndInOut) {
   const std::vector<std::int32_t> v{3, -9, 1000};
   EXPECT_EQ(sum(in(v), 3), sum_i32(v.data(), 3));
   EXPECT_EQ(sum(In<std::int32_t>{}, 0), -1);  // a null pointer
-  auto sum_std = lib_->function<std::int32_t(In<std::int32_t>, std::int32_t)>("sum_i32_std", CallConv::Stdcall);
+  auto sum_std =
+      lib_->function<std::int32_t(In<std::int32_t>, std::int32_t)>("sum_i32_std", CallConv::Stdcall);
   EXPECT_EQ(sum_std(in(v), 2), -6);
 
   auto fill = lib_->function<void(Out<std::uint16_t>, std::int32_t, std::uint16_t)>("fill_seq_u16");
@@ -334,7 +354,8 @@ TEST_P(Typed, TextNarrowWideAndUtf16) {
   EXPECT_EQ(lib_->function<std::string()>("greeting")(), greeting());
   EXPECT_EQ(lib_->function<SizeT(std::wstring)>("wstr_len")(L"h\u00e9llo"), 5u);
   // size_t is the DLL's: SIZE_MAX of a 32-bit DLL is 0xFFFFFFFF.
-  EXPECT_EQ(lib_->function<SizeT(const wchar_t*)>("wstr_len")(nullptr), is32() ? 0xFFFFFFFFu : ~std::uint64_t{0});
+  EXPECT_EQ(lib_->function<SizeT(const wchar_t*)>("wstr_len")(nullptr),
+            is32() ? 0xFFFFFFFFu : ~std::uint64_t{0});
   EXPECT_EQ(lib_->function<Long(Long)>("neg_long")(-5), 5);
 }
 

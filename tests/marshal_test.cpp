@@ -2,8 +2,8 @@
 // client, before anything is sent.
 #include <gtest/gtest.h>
 
-#include "dllbridge/error.hpp"
 #include "channel/codec.hpp"
+#include "dllbridge/error.hpp"
 #include "signature/signature.hpp"
 
 using namespace dllbridge;
@@ -22,7 +22,8 @@ wire::RegisterFunction registered(const std::string& text) {
   return reg;
 }
 
-wire::Call encode(const std::string& text, const std::vector<Value>& args, unsigned ptr = 4, bool windows = false) {
+wire::Call encode(const std::string& text, const std::vector<Value>& args, unsigned ptr = 4,
+                  bool windows = false) {
   wire::Call call;
   encode_call(lower_text(text, ptr, windows), args, call);
   return call;
@@ -77,7 +78,8 @@ TEST(Marshal, IntegerRangesFollowTheParameterType) {
   expect_bad([&] { encode("void f(uint8_t b)", {Value{std::int64_t{-1}}}); }, "b");
   EXPECT_EQ(encode("void f(uint32_t d)", {Value{std::uint64_t{0xFFFFFFFFu}}}).args(0).u(), 0xFFFFFFFFu);
   expect_bad([&] { encode("void f(int64_t e)", {Value{std::uint64_t{1} << 63}}); }, "e");
-  EXPECT_EQ(encode("void f(uint64_t g)", {Value{std::uint64_t{1} << 63}}).args(0).u(), std::uint64_t{1} << 63);
+  EXPECT_EQ(encode("void f(uint64_t g)", {Value{std::uint64_t{1} << 63}}).args(0).u(),
+            std::uint64_t{1} << 63);
   expect_bad([&] { encode("void f(int c)", {Value{std::string("x")}}); }, "c");
   expect_bad([&] { encode("void f(int c)", {Value{1.5}}); }, "c");
   EXPECT_EQ(encode("void f(int c)", {Value{2.0}}).args(0).i(), 2);
@@ -138,31 +140,37 @@ TEST(Marshal, PointersLowerToTypeTrees) {
 }
 
 TEST(Marshal, ConstructsThatCannotBeMarshaledAreBadSignatures) {
-  expect_bad_signature("void f(int* x)", "x");                // no direction
-  expect_bad_signature("void f([out, string] char* s)", "s"); // [out] text without a size
-  expect_bad_signature("void f([in] char** pp)", "pp");       // pointer to pointer to data
-  expect_bad_signature("void f([out] void* p)", "p");         // direction without an element type
-  expect_bad_signature("void f([in, string] int* p)", "p");   // [string] on non-text
+  expect_bad_signature("void f(int* x)", "x");                         // no direction
+  expect_bad_signature("void f([out, string] char* s)", "s");          // [out] text without a size
+  expect_bad_signature("void f([in] char** pp)", "pp");                // pointer to pointer to data
+  expect_bad_signature("void f([out] void* p)", "p");                  // direction without an element type
+  expect_bad_signature("void f([in, string] int* p)", "p");            // [string] on non-text
   expect_bad_signature("void f([in, string] unsigned char* b)", "b");  // bytes are numbers, not text
-  expect_bad_signature("struct N { int v; [size_is(v)] struct N* next; }; void f([in] struct N* n)", "N");  // the parser refuses it
+  expect_bad_signature("struct N { int v; [size_is(v)] struct N* next; }; void f([in] struct N* n)",
+                       "N");  // the parser refuses it
 }
 
 TEST(Marshal, OnlyPlainCharAndWcharBuffersAreText) {
   const wire::RegisterFunction s = registered(
-      "void f([in, size(2)] char* c, [in, size(2)] unsigned char* u, [in, size(2)] BYTE* b, [in, size(2)] wchar_t* w)");
+      "void f([in, size(2)] char* c, [in, size(2)] unsigned char* u, [in, size(2)] BYTE* b, [in, size(2)] "
+      "wchar_t* w)");
   EXPECT_TRUE(s.params(0).text());
   EXPECT_FALSE(s.params(1).text());
   EXPECT_FALSE(s.params(2).text());
   EXPECT_TRUE(s.params(3).text());
-  const wire::Call call = encode("void f([in, size(3)] unsigned char* u)",
-                                 {Value{List{Value{std::int64_t{0}}, Value{std::int64_t{255}}, Value{std::int64_t{7}}}}});
+  const wire::Call call =
+      encode("void f([in, size(3)] unsigned char* u)",
+             {Value{List{Value{std::int64_t{0}}, Value{std::int64_t{255}}, Value{std::int64_t{7}}}}});
   EXPECT_EQ(call.args(0).list().items(1).u(), 255u);
-  expect_bad([&] { encode("void f([in, size(1)] unsigned char* u)", {Value{List{Value{std::int64_t{256}}}}}); }, "u[0]");
+  expect_bad(
+      [&] { encode("void f([in, size(1)] unsigned char* u)", {Value{List{Value{std::int64_t{256}}}}}); },
+      "u[0]");
 }
 
 TEST(Marshal, BufferSizesAreCheckedAgainstTheirCount) {
   const std::string sig = "int sum([in, size_is(n)] const int* a, int n)";
-  const wire::Call ok = encode(sig, {Value{List{Value{std::int64_t{1}}, Value{std::int64_t{2}}}}, Value{std::int64_t{2}}});
+  const wire::Call ok =
+      encode(sig, {Value{List{Value{std::int64_t{1}}, Value{std::int64_t{2}}}}, Value{std::int64_t{2}}});
   ASSERT_EQ(ok.args(0).list().items_size(), 2);
   EXPECT_EQ(ok.args(0).list().items(1).i(), 2);
   expect_bad([&] { encode(sig, {Value{List{Value{std::int64_t{1}}}}, Value{std::int64_t{2}}}); }, "a");
@@ -180,7 +188,9 @@ TEST(Marshal, BufferSizesAreCheckedAgainstTheirCount) {
   EXPECT_EQ(encode(wide, {Value{std::string("\xF0\x9F\x98\x80")}}).args(0).text(), "\xF0\x9F\x98\x80");
   expect_bad([&] { encode(wide, {Value{std::string("\xF0\x9F\x98\x80")}}, 4, true); }, "w");
   // An [out] buffer's count is capped before anything is sent.
-  expect_bad([&] { encode("void f([out, size_is(n)] int* o, uint32_t n)", {Value{std::uint64_t{0xFFFFFFFFu}}}); }, "o");
+  expect_bad(
+      [&] { encode("void f([out, size_is(n)] int* o, uint32_t n)", {Value{std::uint64_t{0xFFFFFFFFu}}}); },
+      "o");
 }
 
 TEST(Marshal, StructsAreObjectsKeyedByField) {
@@ -188,8 +198,10 @@ TEST(Marshal, StructsAreObjectsKeyedByField) {
       "struct Point { int x; int y; }; struct Shape { char name[4]; struct Point pts[2]; int n; "
       "[size_is(n)] struct Point* more; }; int f([in] struct Shape* s)";
   const Object pt{{"x", Value{std::int64_t{1}}}, {"y", Value{std::int64_t{2}}}};
-  const Object shape{{"name", Value{std::string("abc")}}, {"pts", Value{List{Value{pt}}}},
-                     {"n", Value{std::int64_t{1}}}, {"more", Value{List{Value{pt}}}}};
+  const Object shape{{"name", Value{std::string("abc")}},
+                     {"pts", Value{List{Value{pt}}}},
+                     {"n", Value{std::int64_t{1}}},
+                     {"more", Value{List{Value{pt}}}}};
   const wire::Call call = encode(sig, {Value{shape}});
   const wire::ValueList& fields = call.args(0).list();
   ASSERT_EQ(fields.items_size(), 4);
@@ -210,14 +222,16 @@ TEST(Marshal, StructsAreObjectsKeyedByField) {
   wrong_count["n"] = Value{std::int64_t{2}};
   expect_bad([&] { encode(sig, {Value{wrong_count}}); }, "s.more");
   Object bad_field = shape;
-  bad_field["pts"] = Value{List{Value{Object{{"x", Value{std::string("1")}}, {"y", Value{std::int64_t{2}}}}}}};
+  bad_field["pts"] =
+      Value{List{Value{Object{{"x", Value{std::string("1")}}, {"y", Value{std::int64_t{2}}}}}}};
   expect_bad([&] { encode(sig, {Value{bad_field}}); }, "s.pts[0].x");
 }
 
 TEST(Marshal, VariadicExtrasAreTyped) {
   const std::string sig = "int fmt(const char* f, ...)";
-  const wire::Call call = encode(sig, {Value{std::string("%d %f %s")}, Value{Object{{"int", Value{std::int64_t{3}}}}},
-                                       Value{Object{{"double", Value{1.5}}}}, Value{Object{{"string", Value{std::string("x")}}}}});
+  const wire::Call call = encode(
+      sig, {Value{std::string("%d %f %s")}, Value{Object{{"int", Value{std::int64_t{3}}}}},
+            Value{Object{{"double", Value{1.5}}}}, Value{Object{{"string", Value{std::string("x")}}}}});
   ASSERT_EQ(call.args_size(), 4);
   ASSERT_EQ(call.extra_types_size(), 3);
   EXPECT_EQ(call.extra_types(0).scalar(), wire::INT);
@@ -225,18 +239,27 @@ TEST(Marshal, VariadicExtrasAreTyped) {
   EXPECT_EQ(call.extra_types(2).kind(), wire::TypeNode::POINTER);
   EXPECT_EQ(call.args(3).text(), "x");
   expect_bad([&] { encode(sig, {Value{std::string("%d")}, Value{std::int64_t{3}}}); }, "extra argument 1");
-  expect_bad([&] { encode(sig, {Value{std::string("%d")}, Value{Object{{"quux", Value{std::int64_t{3}}}}}}); },
-             "extra argument 1");
-  expect_bad([&] { encode(sig, {Value{std::string("%d")}, Value{Object{{"int", Value{std::int64_t{1} << 40}}}}}); },
-             "extra argument 1");
-  EXPECT_EQ(error_of([&] { encode("int g(int a)", {Value{std::int64_t{1}}, Value{Object{{"int", Value{std::int64_t{3}}}}}}); })
-                .kind(),
-            ErrorKind::bad_argument);
+  expect_bad(
+      [&] {
+        encode(sig, {Value{std::string("%d")}, Value{Object{{"quux", Value{std::int64_t{3}}}}}});
+      },
+      "extra argument 1");
+  expect_bad(
+      [&] {
+        encode(sig, {Value{std::string("%d")}, Value{Object{{"int", Value{std::int64_t{1} << 40}}}}});
+      },
+      "extra argument 1");
+  EXPECT_EQ(
+      error_of([&] {
+        encode("int g(int a)", {Value{std::int64_t{1}}, Value{Object{{"int", Value{std::int64_t{3}}}}}});
+      }).kind(),
+      ErrorKind::bad_argument);
 }
 
 TEST(Marshal, RepliesDecodeByType) {
   const Signature s = lower_text(
-      "struct P { int x; bool ok; }; bool f([out] struct P* p, [out, size(2)] int* two, [in, out] int* io, int plain)");
+      "struct P { int x; bool ok; }; bool f([out] struct P* p, [out, size(2)] int* two, [in, out] int* io, "
+      "int plain)");
   wire::CallReply r;
   r.mutable_ret()->set_i(1);
   wire::ValueList* p = r.add_out()->mutable_list();
@@ -332,7 +355,13 @@ TEST(Marshal, CountsAndTextFollowTheRules) {
   const std::string sig = "int sum([in, size_is(n)] const int* a, int64_t n)";
   expect_bad([&] { encode(sig, {Value{List{}}, Value{std::int64_t{rules::kMaxElements + 1}}}); }, "a");
   // UTF-16 units on Windows, code points elsewhere; invalid bytes are one U+FFFD each.
-  EXPECT_EQ(wide_units("\xF0\x9F\x98\x80" "a", TargetAbi{4, true}), 3u);
-  EXPECT_EQ(wide_units("\xF0\x9F\x98\x80" "a", TargetAbi{4, false}), 2u);
+  EXPECT_EQ(wide_units("\xF0\x9F\x98\x80"
+                       "a",
+                       TargetAbi{4, true}),
+            3u);
+  EXPECT_EQ(wide_units("\xF0\x9F\x98\x80"
+                       "a",
+                       TargetAbi{4, false}),
+            2u);
   EXPECT_EQ(wide_units("\xFF\xFE", TargetAbi{8, true}), 2u);
 }

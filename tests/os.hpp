@@ -11,9 +11,9 @@
 
 #include <asio/io_context.hpp>
 #if defined(_WIN32)
-#include <asio/windows/stream_handle.hpp>
+#  include <asio/windows/stream_handle.hpp>
 #else
-#include <asio/local/stream_protocol.hpp>
+#  include <asio/local/stream_protocol.hpp>
 #endif
 
 namespace dllbridge::test::os {

@@ -129,7 +129,8 @@ std::uint32_t self_pid() { return static_cast<std::uint32_t>(::getpid()); }
 
 std::string temp_path(const std::string& tag) {
   const char* dir = std::getenv("TMPDIR");
-  std::string p = std::string(dir && *dir ? dir : "/tmp") + "/dllbridge-test-" + std::to_string(::getpid()) + "-" + tag;
+  std::string p =
+      std::string(dir && *dir ? dir : "/tmp") + "/dllbridge-test-" + std::to_string(::getpid()) + "-" + tag;
   std::remove(p.c_str());
   return p;
 }
@@ -160,7 +161,10 @@ int process_bits(std::uint32_t pid, std::string* note) {
     if (note) *note = "this kernel has no IA-32 emulation; " + image + " runs under qemu-i386";
   }
   const std::string head = read_file(image).substr(0, 5);
-  if (head.size() < 5 || head.compare(0, 4, "\x7f" "ELF") != 0) return 0;
+  if (head.size() < 5 || head.compare(0, 4,
+                                      "\x7f"
+                                      "ELF") != 0)
+    return 0;
   return head[4] == 1 ? 32 : head[4] == 2 ? 64 : 0;
 }
 

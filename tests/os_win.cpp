@@ -14,7 +14,6 @@ namespace {
 using win::UniqueHandle;
 using win::widen;
 
-
 class WinChild final : public Child {
  public:
   explicit WinChild(const std::vector<std::string>& argv) {
@@ -36,8 +35,8 @@ class WinChild final : public Child {
     si.hStdOutput = child_out.get();
     si.hStdError = ::GetStdHandle(STD_ERROR_HANDLE);
     PROCESS_INFORMATION pi{};
-    if (!::CreateProcessW(widen(argv.at(0)).c_str(), cmdline.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr,
-                          &si, &pi)) {
+    if (!::CreateProcessW(widen(argv.at(0)).c_str(), cmdline.data(), nullptr, nullptr, TRUE, 0, nullptr,
+                          nullptr, &si, &pi)) {
       throw std::runtime_error("cannot start " + argv[0] + ": " + win::error_text(::GetLastError()));
     }
     process_.reset(pi.hProcess);
@@ -103,7 +102,8 @@ std::uint32_t self_pid() { return ::GetCurrentProcessId(); }
 std::string temp_path(const std::string& tag) {
   wchar_t dir[MAX_PATH + 1];
   const DWORD n = ::GetTempPathW(MAX_PATH + 1, dir);
-  std::string p = win::narrow(std::wstring(dir, n)) + "dllbridge-test-" + std::to_string(self_pid()) + "-" + tag;
+  std::string p =
+      win::narrow(std::wstring(dir, n)) + "dllbridge-test-" + std::to_string(self_pid()) + "-" + tag;
   std::remove(p.c_str());
   return p;
 }
@@ -166,9 +166,7 @@ bool handle_count_reported() {
   return ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") == nullptr;
 }
 
-void set_env(const std::string& name, const std::string& value) {
-  ::_putenv_s(name.c_str(), value.c_str());
-}
+void set_env(const std::string& name, const std::string& value) { ::_putenv_s(name.c_str(), value.c_str()); }
 void unset_env(const std::string& name) { ::_putenv_s(name.c_str(), ""); }
 
 std::unique_ptr<Child> Child::start(const std::vector<std::string>& argv) {

@@ -53,20 +53,20 @@ struct Side {
 
   Side(std::unique_ptr<rpc::Transport> t, std::function<wire::Reply(const wire::Request&)> r)
       : transport(std::move(t)), respond(std::move(r)) {
-    peer = std::make_unique<rpc::Peer>(
-        *transport, rpc::Peer::Handlers{
-                        [this](wire::Request&& req) {
-                          std::lock_guard lock(mu);
-                          queue.push_back(std::move(req));
-                          cv.notify_all();
-                        },
-                        [this](const wire::Request& req) { return respond(req); },
-                        nullptr,
-                        [this](const std::string&, bool bad) {
-                          ended_bad = bad;
-                          ended = true;
-                        },
-                    });
+    peer =
+        std::make_unique<rpc::Peer>(*transport, rpc::Peer::Handlers{
+                                                    [this](wire::Request&& req) {
+                                                      std::lock_guard lock(mu);
+                                                      queue.push_back(std::move(req));
+                                                      cv.notify_all();
+                                                    },
+                                                    [this](const wire::Request& req) { return respond(req); },
+                                                    nullptr,
+                                                    [this](const std::string&, bool bad) {
+                                                      ended_bad = bad;
+                                                      ended = true;
+                                                    },
+                                                });
     worker = std::thread([this] {
       for (;;) {
         wire::Request req;

@@ -103,16 +103,16 @@ TEST(Rules, TextUnitsCountWhatTheConversionMakes) {
   const std::string samples[] = {
       "",
       "plain",
-      "h\xC3\xA9",                    // 2-byte sequence
-      "\xE2\x82\xAC",                 // euro sign, 3 bytes
-      "\xF0\x9F\x98\x80",             // U+1F600: a surrogate pair in UTF-16
+      "h\xC3\xA9",                           // 2-byte sequence
+      "\xE2\x82\xAC",                        // euro sign, 3 bytes
+      "\xF0\x9F\x98\x80",                    // U+1F600: a surrogate pair in UTF-16
       "a\xF0\x9F\x98\x80z\xF4\x8F\xBF\xBF",  // and U+10FFFF
-      "\xFF\xFE",                     // invalid bytes: one U+FFFD each
-      "\xC3",                         // truncated sequence
-      "\xE2\x82",                     // truncated 3-byte sequence
-      "\xC0\xAF",                     // overlong
-      "\xED\xA0\x80",                 // an encoded surrogate
-      "\xF4\x90\x80\x80",             // above U+10FFFF
+      "\xFF\xFE",                            // invalid bytes: one U+FFFD each
+      "\xC3",                                // truncated sequence
+      "\xE2\x82",                            // truncated 3-byte sequence
+      "\xC0\xAF",                            // overlong
+      "\xED\xA0\x80",                        // an encoded surrogate
+      "\xF4\x90\x80\x80",                    // above U+10FFFF
   };
   for (const std::string& s : samples) {
     EXPECT_EQ(rules::text_units(s, 1), s.size());

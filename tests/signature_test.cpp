@@ -178,9 +178,9 @@ TEST(Signature, WindowsPointerTypedefs) {
 
 TEST(Signature, CallingConventions) {
   const std::vector<std::pair<const char*, CallConv>> cases = {
-      {"__cdecl", CallConv::Cdecl},       {"_cdecl", CallConv::Cdecl},       {"cdecl", CallConv::Cdecl},
-      {"__stdcall", CallConv::Stdcall},   {"_stdcall", CallConv::Stdcall},   {"stdcall", CallConv::Stdcall},
-      {"WINAPI", CallConv::Stdcall},      {"CALLBACK", CallConv::Stdcall},   {"APIENTRY", CallConv::Stdcall},
+      {"__cdecl", CallConv::Cdecl},       {"_cdecl", CallConv::Cdecl},        {"cdecl", CallConv::Cdecl},
+      {"__stdcall", CallConv::Stdcall},   {"_stdcall", CallConv::Stdcall},    {"stdcall", CallConv::Stdcall},
+      {"WINAPI", CallConv::Stdcall},      {"CALLBACK", CallConv::Stdcall},    {"APIENTRY", CallConv::Stdcall},
       {"__fastcall", CallConv::Fastcall}, {"__thiscall", CallConv::Thiscall},
   };
   for (const auto& [word, conv] : cases) {
@@ -309,7 +309,8 @@ TEST(Signature, SizeIsAcceptsEveryIntegerKind) {
 // ----------------------------------------------------------------- structs
 
 TEST(Signature, SimpleStruct) {
-  const Function f = parse("struct Point { int x; int y; }; struct Point __stdcall mid(struct Point a, Point b);");
+  const Function f =
+      parse("struct Point { int x; int y; }; struct Point __stdcall mid(struct Point a, Point b);");
   ASSERT_EQ(f.structs.size(), 1u);
   const auto& def = f.structs[0];
   EXPECT_EQ(def->name, "Point");
@@ -444,7 +445,8 @@ TEST(Signature, LexicalErrors) {
   EXPECT_BAD(std::string("int f(\x01)"), "at position 6: unexpected byte 0x01");
   EXPECT_BAD("int f?(int x)", "at position 5: unexpected character '?'");
   EXPECT_BAD("struct A { char s[12ab]; }; void f()", "at position 18: invalid number '12ab'");
-  EXPECT_BAD("struct A { char s[99999999999]; }; void f()", "at position 18: number '99999999999' is too large");
+  EXPECT_BAD("struct A { char s[99999999999]; }; void f()",
+             "at position 18: number '99999999999' is too large");
 }
 
 TEST(Signature, SyntaxErrors) {
@@ -478,7 +480,8 @@ TEST(Signature, BadTypeCombinations) {
   EXPECT_BAD("char short f()", "at position 5: 'short' cannot be combined with 'char'");
   EXPECT_BAD("long __int64 f()", "at position 5: '__int64' cannot be combined with 'long'");
   EXPECT_BAD("void void f()", "at position 5: 'void' cannot be combined with 'void'");
-  EXPECT_BAD("struct P { int x; }; int struct P f()", "at position 25: 'struct' cannot be combined with 'int'");
+  EXPECT_BAD("struct P { int x; }; int struct P f()",
+             "at position 25: 'struct' cannot be combined with 'int'");
 }
 
 TEST(Signature, BadPointers) {
@@ -518,7 +521,8 @@ TEST(Signature, BadAttributes) {
   EXPECT_BAD("void f([inout, out] int* p)", "at position 15: 'out' repeats a direction already given");
   EXPECT_BAD("void f([in][inout] int* p)", "at position 12: 'inout' repeats a direction already given");
   EXPECT_BAD("void f([in, string, string] char* p)", "at position 20: duplicate attribute 'string'");
-  EXPECT_BAD("void f([size_is(n), size_is(n)] int* p, int n)", "at position 20: duplicate attribute 'size_is'");
+  EXPECT_BAD("void f([size_is(n), size_is(n)] int* p, int n)",
+             "at position 20: duplicate attribute 'size_is'");
   EXPECT_BAD("void f([size(1), size(2)] int* p)", "at position 17: duplicate attribute 'size'");
   EXPECT_BAD("void f([size_is(n), size(4)] int* p, int n)",
              "at position 20: 'size' and 'size_is' cannot both be given");
@@ -526,12 +530,15 @@ TEST(Signature, BadAttributes) {
   EXPECT_BAD("void f([in, size(n)] int* p)", "at position 17: expected a number but found 'n'");
   EXPECT_BAD("void f([in, size 4] int* p)", "at position 17: expected '(' but found '4'");
   EXPECT_BAD("void f([size_is(n] int* p)", "at position 17: expected ')' but found ']'");
-  EXPECT_BAD("void f([size_is(3)] int* p)", "at position 16: expected a parameter or field name but found '3'");
-  EXPECT_BAD("void f([in, out] int n)", "at position 12: [out] needs a pointer, but parameter 'n' is not one");
+  EXPECT_BAD("void f([size_is(3)] int* p)",
+             "at position 16: expected a parameter or field name but found '3'");
+  EXPECT_BAD("void f([in, out] int n)",
+             "at position 12: [out] needs a pointer, but parameter 'n' is not one");
   EXPECT_BAD("void f([inout] int n)", "at position 8: [out] needs a pointer, but parameter 'n' is not one");
   EXPECT_BAD("void f([in, size_is(n)] int x, int n)",
              "at position 12: [size_is] needs a pointer, but parameter 'x' is not one");
-  EXPECT_BAD("void f([size(4)] int x)", "at position 8: [size] needs a pointer, but parameter 'x' is not one");
+  EXPECT_BAD("void f([size(4)] int x)",
+             "at position 8: [size] needs a pointer, but parameter 'x' is not one");
   EXPECT_BAD("void f([string] int n)",
              "at position 8: [string] needs a pointer or an array, but parameter 'n' is neither");
   EXPECT_BAD("void f([in] ...)", "at position 12: expected a type but found '...'");
@@ -584,13 +591,15 @@ TEST(Signature, BadStructs) {
   EXPECT_BAD("void f(Q* q)", "at position 7: unknown type 'Q'");
   EXPECT_BAD("void f(struct P p); struct P { int x; };",
              "at position 14: struct 'P' is used before it is defined");
-  EXPECT_BAD("struct P { int x; }; struct P { int y; }; void f()", "at position 28: struct 'P' is defined twice");
+  EXPECT_BAD("struct P { int x; }; struct P { int y; }; void f()",
+             "at position 28: struct 'P' is defined twice");
   EXPECT_BAD("struct P { void v; }; void f()", "at position 11: field 'v' has type void");
   EXPECT_BAD("struct N { struct N* next; }; void f()", "at position 18: struct 'N' cannot contain itself");
   EXPECT_BAD("struct N { N inner; }; void f()", "at position 11: unknown type 'N'");
   EXPECT_BAD("struct E { }; void f()", "at position 7: struct 'E' has no fields");
   EXPECT_BAD("struct A { char name[0]; }; void f()", "at position 21: array length must be greater than 0");
-  EXPECT_BAD("struct A { char name[n]; }; void f()", "at position 21: expected an array length but found 'n'");
+  EXPECT_BAD("struct A { char name[n]; }; void f()",
+             "at position 21: expected an array length but found 'n'");
   EXPECT_BAD("struct A { char name[4; }; void f()", "at position 22: expected ']' but found ';'");
   EXPECT_BAD("struct A { char name[2][2]; }; void f()", "at position 23: expected ';' but found '['");
   EXPECT_BAD("struct A { int x; int x; }; void f()", "at position 22: duplicate field name 'x'");

@@ -108,8 +108,8 @@ TEST_F(Standalone, RejectsAPeerOfAnotherUser) {
 
 TEST_F(Standalone, DllbridgeCallConnectsToIt) {
   DLLBRIDGE_SKIP_WITHOUT_CALL_TOOL();
-  const test::os::Output r = test::os::run(
-      {paths::kDllbridgeCall, "--json", "--connect", socket_, paths::kSample32, "int add(int a, int b)", "2", "40"});
+  const test::os::Output r = test::os::run({paths::kDllbridgeCall, "--json", "--connect", socket_,
+                                            paths::kSample32, "int add(int a, int b)", "2", "40"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("\"return\":42"), std::string::npos) << r.out;
 }

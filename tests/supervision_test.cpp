@@ -400,8 +400,9 @@ TEST_P(Supervised, AWorkerPoolServesCallsSideBySide) {
   Library lib = b.load(GetParam().sample);
   Function hold = lib.function("int wait_for_file(const char* started, const char* go, int limit_ms)");
   const std::string started = marker_path("pool-started"), go = marker_path("pool-go");
-  auto held =
-      std::async(std::launch::async, [&] { return i64(hold.call({started, go, std::int64_t{60000}}).ret); });
+  auto held = std::async(std::launch::async, [&] {
+    return i64(hold.call({started, go, std::int64_t{60000}}).ret);
+  });
   ASSERT_TRUE(eventually([&] { return exists(started); })) << "the held call runs in the surrogate";
   EXPECT_EQ(i64(lib.function("int add(int, int)").call({std::int64_t{1}, std::int64_t{2}}).ret), 3)
       << "served by another worker while the held call still waits";
@@ -420,7 +421,9 @@ TEST_P(Supervised, StopEndsTheSurrogateAndRestartBringsItBack) {
   b.stop();
   EXPECT_TRUE(eventually([&] { return process_gone(pid); }));
   EXPECT_EQ(b.stats().state, SurrogateState::stopped);
-  EXPECT_EQ(error_of([&] { add_fn.call({std::int64_t{1}, std::int64_t{1}}); }).kind(),
+  EXPECT_EQ(error_of([&] {
+              add_fn.call({std::int64_t{1}, std::int64_t{1}});
+            }).kind(),
             ErrorKind::surrogate_start_failed);
   b.restart();
   EXPECT_EQ(i64(add_fn.call({std::int64_t{1}, std::int64_t{1}}).ret), 2);
@@ -495,7 +498,8 @@ TEST_P(Supervised, AHookThrowingANonStandardExceptionKillsTheNewSurrogateNotTheP
   EXPECT_EQ(b.stats().restarts, 2u);
   ASSERT_TRUE(eventually([&] {
     for (const auto& e : log.snapshot()) {
-      if (e.kind == BridgeEvent::Kind::exited && e.reason.find("on-restart hook failed") != std::string::npos) {
+      if (e.kind == BridgeEvent::Kind::exited &&
+          e.reason.find("on-restart hook failed") != std::string::npos) {
         return true;
       }
     }
@@ -571,7 +575,8 @@ TEST_P(Supervised, AFailedStartWhileRecyclingIsRetriedWithBackoff) {
   add_fn.call({std::int64_t{1}, std::int64_t{1}});
   touch(fail);
   add_fn.call({std::int64_t{1}, std::int64_t{1}});  // the second call: recycling follows, and its start fails
-  ASSERT_TRUE(eventually([&] { return line_count(count) >= 3; })) << "a failed recycling start is tried again";
+  ASSERT_TRUE(eventually([&] { return line_count(count) >= 3; }))
+      << "a failed recycling start is tried again";
   std::remove(fail.c_str());
   ASSERT_TRUE(eventually([&] { return b.stats().state == SurrogateState::ready; })) << "and then it succeeds";
   EXPECT_EQ(i64(add_fn.call({std::int64_t{2}, std::int64_t{2}}).ret), 4);
@@ -646,8 +651,8 @@ TEST_P(Supervised, StressManyThreadsWithFaultsInjectedNothingLostOrMismatched) {
   EXPECT_GE(kills.load(), kKills);
   EXPECT_GE(s.restarts, 1u);
   std::printf("stress: %d calls, %d ok, %d failed after retries, %d kills, %llu restarts, %llu retries\n",
-              calls.load(), ok.load(), failed.load(), kills.load(), static_cast<unsigned long long>(s.restarts),
-              static_cast<unsigned long long>(s.retries));
+              calls.load(), ok.load(), failed.load(), kills.load(),
+              static_cast<unsigned long long>(s.restarts), static_cast<unsigned long long>(s.retries));
 }
 
 INSTANTIATE_TEST_SUITE_P(Surrogates, Supervised, ::testing::ValuesIn(kTargets),

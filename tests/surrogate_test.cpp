@@ -105,7 +105,8 @@ class Hostile : public ::testing::TestWithParam<Target> {
     return reply;
   }
 
-  wire::Reply register_fn(const std::string& name, const wire::TypeNode& ret, std::vector<wire::TypeNode> params) {
+  wire::Reply register_fn(const std::string& name, const wire::TypeNode& ret,
+                          std::vector<wire::TypeNode> params) {
     wire::Request req;
     wire::RegisterFunction* r = req.mutable_register_function();
     r->set_library(library_);
@@ -115,7 +116,8 @@ class Hostile : public ::testing::TestWithParam<Target> {
     return send(req);
   }
 
-  std::uint32_t must_register(const std::string& name, const wire::TypeNode& ret, std::vector<wire::TypeNode> params) {
+  std::uint32_t must_register(const std::string& name, const wire::TypeNode& ret,
+                              std::vector<wire::TypeNode> params) {
     const wire::Reply r = register_fn(name, ret, std::move(params));
     EXPECT_TRUE(r.has_register_function()) << r.error().message();
     return r.register_function().function();
@@ -197,8 +199,8 @@ TEST_P(Hostile, MalformedTypeTreesAreRefusedAtRegistration) {
   wire::TypeNode many;
   many.set_kind(wire::TypeNode::STRUCT);
   for (int i = 0; i < 8; ++i) *many.add_fields() = big;
-  expect_error(register_fn("point_sum", scalar(wire::INT32), {pointer(wire::DIR_IN, many)}), wire::BAD_SIGNATURE,
-               "together");
+  expect_error(register_fn("point_sum", scalar(wire::INT32), {pointer(wire::DIR_IN, many)}),
+               wire::BAD_SIGNATURE, "together");
 
   wire::TypeNode bad_ref = pointer(wire::DIR_IN, scalar(wire::INT32), "v");
   bad_ref.set_count_ref(1);  // itself: not an integer
@@ -218,10 +220,10 @@ TEST_P(Hostile, ValuesThatDisagreeWithTheirTypesAreBadArguments) {
   expect_error(call(fn, {list({integer(1)}), integer(3)}), wire::BAD_ARGUMENT, "v");  // fewer than n
   expect_error(call(fn, {list({integer(1)}), integer(-1)}), wire::BAD_ARGUMENT);      // negative count
   expect_error(call(fn, {integer(1), integer(1)}), wire::BAD_ARGUMENT);               // not a list
-  expect_error(call(fn, {list({integer(1)})}), wire::BAD_ARGUMENT);                    // argument count
+  expect_error(call(fn, {list({integer(1)})}), wire::BAD_ARGUMENT);                   // argument count
   wire::Value text;
   text.set_text("x");
-  expect_error(call(fn, {list({text}), integer(1)}), wire::BAD_ARGUMENT);              // element type
+  expect_error(call(fn, {list({text}), integer(1)}), wire::BAD_ARGUMENT);  // element type
 
   // An [out] buffer bigger than the per-call cap: refused before allocating.
   wire::TypeNode out = pointer(wire::DIR_OUT, scalar(wire::UINT16), "out");
@@ -236,7 +238,8 @@ TEST_P(Hostile, ValuesThatDisagreeWithTheirTypesAreBadArguments) {
   half.set_count_ref(1);
   const std::uint32_t two = must_register("divmod", scalar(wire::INT32),
                                           {scalar(wire::INT32, "a"), scalar(wire::INT32, "b"), half, half});
-  expect_error(call(two, {integer(16 << 20), integer(1), null, null}), wire::BAD_ARGUMENT, "MiB");  // rules::kMaxElements each
+  expect_error(call(two, {integer(16 << 20), integer(1), null, null}), wire::BAD_ARGUMENT,
+               "MiB");  // rules::kMaxElements each
 
   // A struct value with the wrong number of fields.
   wire::TypeNode pt;
@@ -267,7 +270,8 @@ TEST_P(Hostile, TextThatDoesNotFitItsBufferIsRefused) {
   buf.set_text(true);
   buf.set_nul_terminated(true);
   buf.set_count_ref(2);
-  const std::uint32_t fn = must_register("reverse_str", scalar(wire::INT32), {buf, scalar(wire::INT32, "cap")});
+  const std::uint32_t fn =
+      must_register("reverse_str", scalar(wire::INT32), {buf, scalar(wire::INT32, "cap")});
   wire::Value text;
   text.set_text("abcdef");
   expect_error(call(fn, {text, integer(6)}), wire::BAD_ARGUMENT, "NUL");
@@ -318,7 +322,8 @@ TEST_P(Hostile, UnknownIdsAreProtocolErrorsAndTheSessionGoesOn) {
   reg.mutable_register_function()->set_name("add");
   *reg.mutable_register_function()->mutable_ret() = v;
   EXPECT_EQ(send(reg).error().kind(), wire::PROTOCOL);
-  const std::uint32_t add = must_register("add", scalar(wire::INT32), {scalar(wire::INT32, "a"), scalar(wire::INT32, "b")});
+  const std::uint32_t add =
+      must_register("add", scalar(wire::INT32), {scalar(wire::INT32, "a"), scalar(wire::INT32, "b")});
   const wire::Reply r = call(add, {integer(40), integer(2)});
   ASSERT_TRUE(r.has_call()) << r.error().message();
   EXPECT_EQ(r.call().ret().i(), 42);

@@ -4,8 +4,8 @@
 
 #include <typeinfo>
 
-#include "dllbridge/typed.hpp"
 #include "channel/codec.hpp"
+#include "dllbridge/typed.hpp"
 #include "signature/signature.hpp"
 
 using namespace dllbridge;
@@ -32,7 +32,8 @@ namespace {
 
 template <class Sig>
 detail::Signature lowered(CallConv conv = CallConv::Cdecl, bool variadic = false) {
-  return detail::make_signature(detail::typed_declaration<Sig>("f", conv, variadic), detail::TargetAbi{4, false});
+  return detail::make_signature(detail::typed_declaration<Sig>("f", conv, variadic),
+                                detail::TargetAbi{4, false});
 }
 
 template <class Sig>
@@ -45,7 +46,8 @@ wire::RegisterFunction registered(CallConv conv = CallConv::Cdecl, bool variadic
 // The registration the same declaration sends when written as text.
 wire::RegisterFunction registered_text(const std::string& text) {
   wire::RegisterFunction reg;
-  detail::encode_register(detail::make_signature(sig::lower(sig::parse(text)), detail::TargetAbi{4, false}), reg);
+  detail::encode_register(detail::make_signature(sig::lower(sig::parse(text)), detail::TargetAbi{4, false}),
+                          reg);
   return reg;
 }
 
@@ -68,8 +70,8 @@ Error error_of(F&& f) {
 
 TEST(Typed, ScalarsAndTextBuildTheirCTypes) {
   const FunctionDecl d =
-      detail::typed_declaration<std::int64_t(std::uint8_t, double, bool, std::string, std::wstring)>("f",
-                                                                                                    CallConv::Stdcall);
+      detail::typed_declaration<std::int64_t(std::uint8_t, double, bool, std::string, std::wstring)>(
+          "f", CallConv::Stdcall);
   EXPECT_EQ(d.name, "f");
   EXPECT_EQ(d.conv, CallConv::Stdcall);
   EXPECT_EQ(d.ret.scalar, Scalar::Int64);
@@ -96,19 +98,22 @@ TEST(Typed, ScalarsAndTextBuildTheirCTypes) {
 
 TEST(Typed, TheTreeIsTheOneTheEquivalentTextDeclares) {
   // What the typed API registers is byte for byte what the C declaration registers.
-  EXPECT_EQ((registered<std::int64_t(std::uint8_t, double, bool, std::string, std::wstring)>(CallConv::Stdcall)
-                 .SerializeAsString()),
-            registered_text("int64_t __stdcall f(uint8_t arg0, double arg1, bool arg2, const char* arg3, "
-                            "const wchar_t* arg4)")
-                .SerializeAsString());
-  EXPECT_EQ((registered<void(In<std::int32_t>, Out<char, 2>, std::int32_t, InOut<Pt>)>().SerializeAsString()),
-            registered_text("struct pt { int32_t x; int32_t y; }; void f([in, size_is(*)] int32_t* arg0, "
-                            "[out, size_is(arg2)] char* arg1, int32_t arg2, [in, out, size_is(*)] struct pt* arg3)")
-                .SerializeAsString());
+  EXPECT_EQ(
+      (registered<std::int64_t(std::uint8_t, double, bool, std::string, std::wstring)>(CallConv::Stdcall)
+           .SerializeAsString()),
+      registered_text("int64_t __stdcall f(uint8_t arg0, double arg1, bool arg2, const char* arg3, "
+                      "const wchar_t* arg4)")
+          .SerializeAsString());
+  EXPECT_EQ(
+      (registered<void(In<std::int32_t>, Out<char, 2>, std::int32_t, InOut<Pt>)>().SerializeAsString()),
+      registered_text("struct pt { int32_t x; int32_t y; }; void f([in, size_is(*)] int32_t* arg0, "
+                      "[out, size_is(arg2)] char* arg1, int32_t arg2, [in, out, size_is(*)] struct pt* arg3)")
+          .SerializeAsString());
   EXPECT_EQ((registered<Pt(Shape, In<Pt>)>().SerializeAsString()),
-            registered_text("struct pt { int32_t x; int32_t y; }; struct shape { char name[8]; struct pt corners[2]; "
-                            "uint16_t n; [size_is(n)] struct pt* extra; }; "
-                            "struct pt f(struct shape arg0, [in, size_is(*)] struct pt* arg1)")
+            registered_text(
+                "struct pt { int32_t x; int32_t y; }; struct shape { char name[8]; struct pt corners[2]; "
+                "uint16_t n; [size_is(n)] struct pt* extra; }; "
+                "struct pt f(struct shape arg0, [in, size_is(*)] struct pt* arg1)")
                 .SerializeAsString());
 }
 

@@ -18,14 +18,15 @@ inline std::set<std::string> granted_sids(HANDLE h) {
   PACL dacl = nullptr;
   PSECURITY_DESCRIPTOR sd = nullptr;
   std::set<std::string> out;
-  if (::GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, nullptr, nullptr, &dacl, nullptr, &sd) !=
-      ERROR_SUCCESS) {
+  if (::GetSecurityInfo(h, SE_KERNEL_OBJECT, DACL_SECURITY_INFORMATION, nullptr, nullptr, &dacl, nullptr,
+                        &sd) != ERROR_SUCCESS) {
     ADD_FAILURE() << "GetSecurityInfo failed";
     return out;
   }
   for (DWORD i = 0; dacl && i < dacl->AceCount; ++i) {
     void* ace = nullptr;
-    if (!::GetAce(dacl, i, &ace) || static_cast<ACE_HEADER*>(ace)->AceType != ACCESS_ALLOWED_ACE_TYPE) continue;
+    if (!::GetAce(dacl, i, &ace) || static_cast<ACE_HEADER*>(ace)->AceType != ACCESS_ALLOWED_ACE_TYPE)
+      continue;
     wchar_t* text = nullptr;
     if (::ConvertSidToStringSidW(&static_cast<ACCESS_ALLOWED_ACE*>(ace)->SidStart, &text)) {
       out.insert(dllbridge::win::narrow(text));

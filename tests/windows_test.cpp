@@ -34,14 +34,14 @@ class WindowsChain : public ::testing::TestWithParam<Target> {
   std::unique_ptr<Library> lib_;
 };
 
-
 }  // namespace
 
 TEST_P(WindowsChain, AMissingDependencyIsNamedAsSuch) {
   const char* dll = GetParam().pointer_size == 4 ? paths::kNeedsDep32 : paths::kNeedsDep64;
   Error e = error_of([&] { bridge_->load(dll); });
   EXPECT_EQ(e.kind(), ErrorKind::library_load_failed);
-  EXPECT_NE(std::string(e.what()).find("one of its dependencies was not found"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("one of its dependencies was not found"), std::string::npos)
+      << e.what();
   EXPECT_NE(std::string(e.what()).find(dll), std::string::npos) << e.what();
   EXPECT_NE(std::string(e.what()).find("126"), std::string::npos) << e.what();
 }
@@ -57,7 +57,8 @@ TEST_P(WindowsChain, TheWrongBitnessNamesTheArchitectureItIs) {
 }
 
 TEST_P(WindowsChain, Utf8PathsReachTheLoaderAsUtf16) {
-  const std::string copy = test::os::temp_path("s\xC3\xA4mple-\xD1\x82\xD0\xB5\xD1\x81\xD1\x82.dll");  // "sämple-тест"
+  const std::string copy =
+      test::os::temp_path("s\xC3\xA4mple-\xD1\x82\xD0\xB5\xD1\x81\xD1\x82.dll");  // "sämple-тест"
   ASSERT_TRUE(::CopyFileW(win::widen(GetParam().sample).c_str(), win::widen(copy).c_str(), FALSE));
   {
     Library lib = bridge_->load(copy);
@@ -84,7 +85,8 @@ TEST_P(WindowsChain, DecoratedNamesAndOrdinalsAreFound) {
   EXPECT_EQ(error_of([&] { lib_->function("int ordinal_only(int)"); }).kind(), ErrorKind::symbol_not_found)
       << "it has no name to find it by";
   by_ordinal.symbol = "#60000";
-  EXPECT_EQ(error_of([&] { lib_->function("int add(int, int)", by_ordinal); }).kind(), ErrorKind::symbol_not_found);
+  EXPECT_EQ(error_of([&] { lib_->function("int add(int, int)", by_ordinal); }).kind(),
+            ErrorKind::symbol_not_found);
 }
 
 TEST_P(WindowsChain, GetLastErrorIsReadOnTheCallingThreadAndClearedBefore) {
@@ -134,7 +136,8 @@ TEST_F(StandalonePipe, ServesOneSessionAfterAnother) {
 
 TEST_F(StandalonePipe, ThePipeGrantsOnlyTheUserAndSystem) {
   win::UniqueHandle h(::CreateFileW(win::widen(pipe_).c_str(), GENERIC_READ | GENERIC_WRITE | READ_CONTROL, 0,
-                                    nullptr, OPEN_EXISTING, SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr));
+                                    nullptr, OPEN_EXISTING, SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
+                                    nullptr));
   ASSERT_TRUE(h) << win::error_text(::GetLastError());
   const std::set<std::string> sids = dllbridge::test::granted_sids(h.get());
   EXPECT_EQ(sids.count("S-1-1-0"), 0u) << "Everyone";
@@ -154,8 +157,9 @@ TEST_F(StandalonePipe, ASecondSurrogateCannotTakeTheName) {
 
 TEST_F(StandalonePipe, DllbridgeCallConnectsToIt) {
   DLLBRIDGE_SKIP_WITHOUT_CALL_TOOL();
-  const test::os::Output r = test::os::run(
-      {paths::kDllbridgeCall, "--json", "--connect", pipe_, paths::kSample32, "int __stdcall add_std(int a, int b)", "2", "40"});
+  const test::os::Output r =
+      test::os::run({paths::kDllbridgeCall, "--json", "--connect", pipe_, paths::kSample32,
+                     "int __stdcall add_std(int a, int b)", "2", "40"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("\"return\":42"), std::string::npos) << r.out;
 }

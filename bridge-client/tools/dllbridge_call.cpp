@@ -44,7 +44,8 @@ dllbridge::Value to_value(const json& j, const std::string& where, int depth = 0
       return obj;
     }
     default:
-      throw dllbridge::Error(dllbridge::ErrorKind::bad_argument, where + ": not a JSON value this tool passes");
+      throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
+                             where + ": not a JSON value this tool passes");
   }
 }
 
@@ -168,7 +169,8 @@ Outcome run_call(const dllbridge::Function& fn, const std::vector<dllbridge::Val
       const std::size_t k = static_cast<std::size_t>(p * static_cast<double>(latencies_us.size() - 1) + 0.5);
       return latencies_us[k];
     };
-    body["latency_us"] = {{"p50", pct(0.50)}, {"p90", pct(0.90)}, {"p99", pct(0.99)}, {"max", latencies_us.back()}};
+    body["latency_us"] = {
+        {"p50", pct(0.50)}, {"p90", pct(0.90)}, {"p99", pct(0.99)}, {"max", latencies_us.back()}};
     body["calls"] = repeat;
   }
   return {body, true};
@@ -177,8 +179,9 @@ Outcome run_call(const dllbridge::Function& fn, const std::vector<dllbridge::Val
 void print_text(const json& body) {
   if (body.contains("stats")) {
     const json& st = body["stats"];
-    std::cout << "surrogate: pid " << st["pid"] << ", " << st["bits"] << "-bit, " << st["state"].get<std::string>()
-              << ", up " << st["uptime_ms"] << " ms, restarts " << st["restarts"] << "\n"
+    std::cout << "surrogate: pid " << st["pid"] << ", " << st["bits"] << "-bit, "
+              << st["state"].get<std::string>() << ", up " << st["uptime_ms"] << " ms, restarts "
+              << st["restarts"] << "\n"
               << "calls: ok " << st["calls_ok"] << ", failed " << st["calls_failed"] << ", timed out "
               << st["calls_timed_out"] << ", retries " << st["retries"] << ", p50 " << st["latency_us"]["p50"]
               << " us, p99 " << st["latency_us"]["p99"] << " us, breaker " << st["breaker"].get<std::string>()
@@ -196,9 +199,12 @@ void print_text(const json& body) {
   }
   std::cout << "return: " << body["return"].dump(-1, ' ', false, json::error_handler_t::replace) << "\n"
             << "out: " << body["out"].dump(-1, ' ', false, json::error_handler_t::replace) << "\n"
-            << "last_error: " << body["last_error"].dump(-1, ' ', false, json::error_handler_t::replace) << "\n"
+            << "last_error: " << body["last_error"].dump(-1, ' ', false, json::error_handler_t::replace)
+            << "\n"
             << "elapsed_us: " << body["elapsed_us"].get<double>() << "\n";
-  if (body.contains("latency_us")) std::cout << "latency_us: " << body["latency_us"].dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  if (body.contains("latency_us"))
+    std::cout << "latency_us: " << body["latency_us"].dump(-1, ' ', false, json::error_handler_t::replace)
+              << "\n";
 }
 
 // --batch: one JSON request per stdin line, one JSON answer per stdout line.
@@ -273,14 +279,18 @@ int main(int argc, char** argv) {
   app.add_flag("--json", as_json, "print one JSON object instead of text");
   CLI::Option* timeout_opt =
       app.add_option("--timeout-ms", timeout_ms, "deadline for each call, 1 to 604800000 (7 days)");
-  app.add_option("--repeat", repeat, "make the same call N times and report latency")->check(CLI::PositiveNumber);
+  app.add_option("--repeat", repeat, "make the same call N times and report latency")
+      ->check(CLI::PositiveNumber);
   app.add_option("--connect", options.connect, "use a running standalone surrogate at this endpoint");
   app.add_flag("--batch", batch, "read JSON lines {signature, args, timeout_ms?} from stdin");
-  app.add_flag("--stats", show_stats, "also print the bridge's statistics and the surrogate's process figures");
-  app.add_flag("--idempotent", idempotent, "the function may be sent again after a crash (automatic retries)");
+  app.add_flag("--stats", show_stats,
+               "also print the bridge's statistics and the surrogate's process figures");
+  app.add_flag("--idempotent", idempotent,
+               "the function may be sent again after a crash (automatic retries)");
   app.add_option("--symbol", symbol,
                  "export to look up instead of the declared name: decorated, mangled, or #N for an ordinal");
-  app.add_option("--surrogate", options.surrogate_path, "surrogate program to start (default: found next to dllbridge)");
+  app.add_option("--surrogate", options.surrogate_path,
+                 "surrogate program to start (default: found next to dllbridge)");
   app.add_option("--log-level", options.surrogate_log_level, "surrogate log level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.positionals_at_end(false);
@@ -326,7 +336,10 @@ int main(int argc, char** argv) {
     fn_options.symbol = symbol;
     if (batch) {
       const int rc = run_batch(lib, timeout, fn_options);
-      if (show_stats) std::cout << json{{"stats", stats_json(bridge.stats())}}.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+      if (show_stats)
+        std::cout << json{{"stats", stats_json(bridge.stats())}}.dump(-1, ' ', false,
+                                                                      json::error_handler_t::replace)
+                  << std::endl;
       return rc;
     }
     dllbridge::Function fn = lib.function(signature, fn_options);

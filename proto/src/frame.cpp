@@ -8,8 +8,8 @@ Header encode_header(std::uint32_t length) noexcept {
 }
 
 std::uint32_t decode_header(const Header& h) {
-  const std::uint32_t length = std::uint32_t(h[0]) | std::uint32_t(h[1]) << 8 |
-                               std::uint32_t(h[2]) << 16 | std::uint32_t(h[3]) << 24;
+  const std::uint32_t length =
+      std::uint32_t(h[0]) | std::uint32_t(h[1]) << 8 | std::uint32_t(h[2]) << 16 | std::uint32_t(h[3]) << 24;
   if (length > kMaxFrameSize) {
     throw FrameError("frame of " + std::to_string(length) + " bytes exceeds the limit of " +
                      std::to_string(kMaxFrameSize));
@@ -32,8 +32,8 @@ std::string encode_frame(const google::protobuf::MessageLite& message) {
 
 void decode_payload(const std::string& payload, google::protobuf::MessageLite& message) {
   if (!message.ParseFromString(payload)) {
-    throw FrameError("malformed " + message.GetTypeName() + " frame of " +
-                     std::to_string(payload.size()) + " bytes");
+    throw FrameError("malformed " + message.GetTypeName() + " frame of " + std::to_string(payload.size()) +
+                     " bytes");
   }
 }
 

@@ -114,7 +114,8 @@ void Peer::on_frame(std::string& payload) {
   wire::Frame frame;
   try {
     wire::decode_payload(payload, frame);
-    if (frame.kind_case() == wire::Frame::KIND_NOT_SET) throw wire::FrameError("a frame with neither request nor reply");
+    if (frame.kind_case() == wire::Frame::KIND_NOT_SET)
+      throw wire::FrameError("a frame with neither request nor reply");
   } catch (const wire::FrameError& e) {
     // The byte stream cannot be trusted any more: the channel ends here,
     // though the transport stays open (its owner may still say why).

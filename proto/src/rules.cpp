@@ -9,7 +9,8 @@ std::string count_problem(std::int64_t n) {
 
 std::string count_problem(std::uint64_t n) {
   if (n <= kMaxElements) return {};
-  return "buffer of " + std::to_string(n) + " elements is too large (the limit is " + std::to_string(kMaxElements) + ")";
+  return "buffer of " + std::to_string(n) + " elements is too large (the limit is " +
+         std::to_string(kMaxElements) + ")";
 }
 
 std::size_t text_units(std::string_view text, unsigned unit_size) {

@@ -88,7 +88,8 @@ std::string error_text(DWORD code) {
       code, 0, reinterpret_cast<wchar_t*>(&buf), 0, nullptr);
   std::string text = n ? narrow(std::wstring(buf, n)) : std::string("unknown error");
   if (buf) ::LocalFree(buf);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '.')) {
+  while (!text.empty() &&
+         (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '.')) {
     text.pop_back();
   }
   return text + " (error " + std::to_string(code) + ")";
@@ -128,8 +129,8 @@ std::wstring random_pipe_name() {
 
 UniqueHandle create_pipe_server(const std::wstring& name, bool first_instance) {
   OwnerOnlySecurity security;
-  const DWORD open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED |
-                          (first_instance ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
+  const DWORD open_mode =
+      PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | (first_instance ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
   const DWORD pipe_mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS;
   UniqueHandle pipe(::CreateNamedPipeW(name.c_str(), open_mode, pipe_mode, 1, 64 * 1024, 64 * 1024, 0,
                                        security.attributes()));
@@ -166,13 +167,16 @@ UniqueHandle open_pipe_client(const std::wstring& name, std::chrono::millisecond
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
   // A name that stays missing this long is no surrogate between sessions.
-  const auto missing_deadline = start + std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(250));
+  const auto missing_deadline =
+      start + std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(250));
   for (;;) {
     UniqueHandle h(::CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
-                                 FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, nullptr));
+                                 FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
+                                 nullptr));
     if (h) return h;
     const DWORD err = ::GetLastError();
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     // Busy: another client holds the one instance. Not found: a standalone
     // surrogate between two sessions has not made the next instance yet.
     const bool gave_up = err == ERROR_FILE_NOT_FOUND ? std::chrono::steady_clock::now() >= missing_deadline
@@ -194,12 +198,13 @@ std::string check_client_is_same_user(HANDLE pipe) {
     return "cannot identify the client: " + error_text(::GetLastError());
   }
   UniqueHandle process(::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid));
-  if (!process) return "cannot open client process " + std::to_string(pid) + ": " + error_text(::GetLastError());
+  if (!process)
+    return "cannot open client process " + std::to_string(pid) + ": " + error_text(::GetLastError());
   const std::vector<unsigned char> theirs = process_user(process.get());
   const std::vector<unsigned char> ours = process_user(::GetCurrentProcess());
   if (theirs.empty()) return "cannot read the user of client process " + std::to_string(pid);
-  if (theirs.size() != ours.size() || !::EqualSid(const_cast<unsigned char*>(theirs.data()),
-                                                  const_cast<unsigned char*>(ours.data()))) {
+  if (theirs.size() != ours.size() ||
+      !::EqualSid(const_cast<unsigned char*>(theirs.data()), const_cast<unsigned char*>(ours.data()))) {
     return "client process " + std::to_string(pid) + " runs as another user";
   }
   return "";

@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "core/library.hpp"
 #include "core/session.hpp"
@@ -22,14 +22,17 @@ int main(int argc, char** argv) {
   std::string level = "warn";
   int workers = 1;
   long parent_pid = 0;
-  auto* listen_opt = app.add_option("--listen", listen_endpoint,
-                                    "serve clients of this user on ENDPOINT (Unix socket path or \\\\.\\pipe\\NAME)");
-  auto* inherited_opt = app.add_option("--fd,--pipe", inherited,
-                                       "serve the one client on this inherited endpoint (used by the client library)");
+  auto* listen_opt =
+      app.add_option("--listen", listen_endpoint,
+                     "serve clients of this user on ENDPOINT (Unix socket path or \\\\.\\pipe\\NAME)");
+  auto* inherited_opt =
+      app.add_option("--fd,--pipe", inherited,
+                     "serve the one client on this inherited endpoint (used by the client library)");
   listen_opt->excludes(inherited_opt);
   app.add_option("--log-level", level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.add_option("--workers", workers, "threads running DLL calls (default 1: legacy DLLs are rarely thread-safe)")
+  app.add_option("--workers", workers,
+                 "threads running DLL calls (default 1: legacy DLLs are rarely thread-safe)")
       ->check(CLI::Range(1, 64));
   app.add_option("--parent-pid", parent_pid, "end when this process (the client) ends")
       ->check(CLI::PositiveNumber);

@@ -42,16 +42,16 @@ struct FunctionState;
 
 // How to reach a surrogate, and how to supervise it.
 struct BridgeOptions {
-  Arch arch = Arch::x86;                       // which surrogate to start
-  std::string surrogate_path;                  // empty: $DLLBRIDGE_SURROGATE_DIR, then next to the client
-  std::vector<std::string> launcher;           // run the surrogate through this (e.g. an emulator)
-  std::string connect;                         // endpoint of a standalone surrogate; empty: start one
+  Arch arch = Arch::x86;              // which surrogate to start
+  std::string surrogate_path;         // empty: $DLLBRIDGE_SURROGATE_DIR, then next to the client
+  std::vector<std::string> launcher;  // run the surrogate through this (e.g. an emulator)
+  std::string connect;                // endpoint of a standalone surrogate; empty: start one
   // Makes the channel to a surrogate instead of starting or connecting one
   // (called for every start): e.g. an in-process session for tests and for
   // debugging a library of this program's own bitness. Empty: a process.
   std::function<std::unique_ptr<rpc::Transport>()> transport;
-  std::string surrogate_log_level = "warn";    // trace|debug|info|warn|error|off
-  SupervisionPolicy policy;                    // deadlines, restarts, breaker, retries, recycling
+  std::string surrogate_log_level = "warn";  // trace|debug|info|warn|error|off
+  SupervisionPolicy policy;                  // deadlines, restarts, breaker, retries, recycling
 };
 
 // Per-function choices, given when the function is declared.
@@ -166,8 +166,8 @@ class DLLBRIDGE_API Function {
   // structs, text for char buffers, integers for handles, Null for a null
   // pointer. Each is checked against its parameter before anything is sent
   // (Error(bad_argument) names the parameter). The result holds the return
-  // value and every [out] / [in, out] parameter by name (CallResult::out). Other failures: timeout (past `timeout`, or the default),
-  // crashed (the surrogate died; names the signal), circuit_open, protocol.
+  // value and every [out] / [in, out] parameter by name (CallResult::out). Other failures: timeout (past
+  // `timeout`, or the default), crashed (the surrogate died; names the signal), circuit_open, protocol.
   // Error::may_have_run() tells whether the call may have run.
   CallResult call(const std::vector<Value>& args,
                   std::optional<std::chrono::milliseconds> timeout = std::nullopt) const;

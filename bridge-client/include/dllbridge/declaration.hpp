@@ -60,7 +60,7 @@ struct ParamDecl {
 struct FunctionDecl {
   std::string name;
   CallConv conv = CallConv::Cdecl;
-  TypeDecl ret;      // scalar (void included), struct, or a text pointer
+  TypeDecl ret;  // scalar (void included), struct, or a text pointer
   std::vector<ParamDecl> params;
   bool variadic = false;
 };

@@ -85,18 +85,54 @@ template <class T, int Count = -1>
 using InOut = Pointer<T, Dir::inout, Count>;
 
 // The wrappers from a vector, a C array, pointer + size, or one object.
-template <class T> In<T> in(const std::vector<T>& v) { return {v.data(), v.size()}; }
-template <class T, std::size_t N> In<T> in(const T (&a)[N]) { return {a, N}; }
-template <class T> In<T> in(const T* p, std::size_t n) { return {p, n}; }
-template <class T> In<T> in(const T& one) { return {&one, 1}; }
-template <class T> Out<T> out(std::vector<T>& v) { return {v.data(), v.size()}; }
-template <class T, std::size_t N> Out<T> out(T (&a)[N]) { return {a, N}; }
-template <class T> Out<T> out(T* p, std::size_t n) { return {p, n}; }
-template <class T> Out<T> out(T& one) { return {&one, 1}; }
-template <class T> InOut<T> inout(std::vector<T>& v) { return {v.data(), v.size()}; }
-template <class T, std::size_t N> InOut<T> inout(T (&a)[N]) { return {a, N}; }
-template <class T> InOut<T> inout(T* p, std::size_t n) { return {p, n}; }
-template <class T> InOut<T> inout(T& one) { return {&one, 1}; }
+template <class T>
+In<T> in(const std::vector<T>& v) {
+  return {v.data(), v.size()};
+}
+template <class T, std::size_t N>
+In<T> in(const T (&a)[N]) {
+  return {a, N};
+}
+template <class T>
+In<T> in(const T* p, std::size_t n) {
+  return {p, n};
+}
+template <class T>
+In<T> in(const T& one) {
+  return {&one, 1};
+}
+template <class T>
+Out<T> out(std::vector<T>& v) {
+  return {v.data(), v.size()};
+}
+template <class T, std::size_t N>
+Out<T> out(T (&a)[N]) {
+  return {a, N};
+}
+template <class T>
+Out<T> out(T* p, std::size_t n) {
+  return {p, n};
+}
+template <class T>
+Out<T> out(T& one) {
+  return {&one, 1};
+}
+template <class T>
+InOut<T> inout(std::vector<T>& v) {
+  return {v.data(), v.size()};
+}
+template <class T, std::size_t N>
+InOut<T> inout(T (&a)[N]) {
+  return {a, N};
+}
+template <class T>
+InOut<T> inout(T* p, std::size_t n) {
+  return {p, n};
+}
+template <class T>
+InOut<T> inout(T& one) {
+  return {&one, 1};
+}
 
 // A struct described once (DLLBRIDGE_DESCRIBE) and used by value, through
 // In / Out / InOut, in other described structs and as a return value.
@@ -134,11 +170,11 @@ constexpr SizedFieldDesc<S, E> sized_field(const char* name, E* S::*member, cons
 // structs, and pointers with a count field: DLLBRIDGE_SIZED_FIELD(S, pts, n).
 #define DLLBRIDGE_FIELD(S, f) ::dllbridge::field(#f, &S::f)
 #define DLLBRIDGE_SIZED_FIELD(S, f, count) ::dllbridge::sized_field(#f, &S::f, #count)
-#define DLLBRIDGE_DESCRIBE(S, NAME, ...)                                       \
-  template <>                                                                  \
-  struct dllbridge::Describe<S> {                                              \
-    static constexpr const char* name = NAME;                                  \
-    static constexpr auto fields() { return std::make_tuple(__VA_ARGS__); }   \
+#define DLLBRIDGE_DESCRIBE(S, NAME, ...)                                    \
+  template <>                                                               \
+  struct dllbridge::Describe<S> {                                           \
+    static constexpr const char* name = NAME;                               \
+    static constexpr auto fields() { return std::make_tuple(__VA_ARGS__); } \
   }
 
 namespace detail {
@@ -157,7 +193,8 @@ template <class T>
 struct is_described<T, std::void_t<decltype(Describe<T>::name)>> : std::true_type {};
 
 template <class T>
-constexpr bool is_text_unit = std::is_same_v<T, char> || std::is_same_v<T, wchar_t> || std::is_same_v<T, char16_t>;
+constexpr bool is_text_unit =
+    std::is_same_v<T, char> || std::is_same_v<T, wchar_t> || std::is_same_v<T, char16_t>;
 
 template <class T>
 struct direction {
@@ -172,11 +209,30 @@ struct direction<Pointer<T, D, C>> {
 };
 
 // The Native types by their scalar kind.
-template <class T> struct native_scalar { static constexpr bool value = false; };
-template <> struct native_scalar<SizeT> { static constexpr bool value = true; static constexpr Scalar kind = Scalar::SizeT; };
-template <> struct native_scalar<Long> { static constexpr bool value = true; static constexpr Scalar kind = Scalar::Long; };
-template <> struct native_scalar<ULong> { static constexpr bool value = true; static constexpr Scalar kind = Scalar::ULong; };
-template <> struct native_scalar<WinBool> { static constexpr bool value = true; static constexpr Scalar kind = Scalar::BOOL; };
+template <class T>
+struct native_scalar {
+  static constexpr bool value = false;
+};
+template <>
+struct native_scalar<SizeT> {
+  static constexpr bool value = true;
+  static constexpr Scalar kind = Scalar::SizeT;
+};
+template <>
+struct native_scalar<Long> {
+  static constexpr bool value = true;
+  static constexpr Scalar kind = Scalar::Long;
+};
+template <>
+struct native_scalar<ULong> {
+  static constexpr bool value = true;
+  static constexpr Scalar kind = Scalar::ULong;
+};
+template <>
+struct native_scalar<WinBool> {
+  static constexpr bool value = true;
+  static constexpr Scalar kind = Scalar::BOOL;
+};
 
 // The scalar kind of a C++ value type (not a struct).
 template <class T>
@@ -198,11 +254,13 @@ constexpr Scalar scalar_kind() {
   } else if constexpr (std::is_same_v<T, double>) {
     return Scalar::Double;
   } else if constexpr (std::is_integral_v<T>) {
-    static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8, "no integer type of this size");
+    static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8,
+                  "no integer type of this size");
     constexpr Scalar kSigned[] = {Scalar::Void, Scalar::Int8, Scalar::Int16, Scalar::Void, Scalar::Int32,
-                                  Scalar::Void, Scalar::Void, Scalar::Void, Scalar::Int64};
-    constexpr Scalar kUnsigned[] = {Scalar::Void, Scalar::UInt8, Scalar::UInt16, Scalar::Void, Scalar::UInt32,
-                                    Scalar::Void, Scalar::Void, Scalar::Void, Scalar::UInt64};
+                                  Scalar::Void, Scalar::Void, Scalar::Void,  Scalar::Int64};
+    constexpr Scalar kUnsigned[] = {Scalar::Void, Scalar::UInt8,  Scalar::UInt16,
+                                    Scalar::Void, Scalar::UInt32, Scalar::Void,
+                                    Scalar::Void, Scalar::Void,   Scalar::UInt64};
     return std::is_signed_v<T> ? kSigned[sizeof(T)] : kUnsigned[sizeof(T)];
   } else {
     static_assert(sizeof(T) == 0, "this C++ type has no C type (describe structs with DLLBRIDGE_DESCRIBE)");
@@ -251,7 +309,8 @@ TypeDecl value_decl(Building& building) {
     TypeDecl t;
     t.kind = TypeDecl::Kind::structure;
     t.struct_name = Describe<T>::name;
-    std::apply([&](const auto&... f) { (t.fields.push_back(field_decl(building, f)), ...); }, Describe<T>::fields());
+    std::apply([&](const auto&... f) { (t.fields.push_back(field_decl(building, f)), ...); },
+               Describe<T>::fields());
     building.pop_back();
     return t;
   } else {
@@ -353,7 +412,8 @@ Value elements_value(const E* p, std::size_t n) {
 inline std::size_t count_in(const Object& obj, const char* count) {
   auto it = obj.find(count);
   if (it == obj.end()) return 0;
-  if (const auto* i = std::get_if<std::int64_t>(&it->second)) return *i > 0 ? static_cast<std::size_t>(*i) : 0;
+  if (const auto* i = std::get_if<std::int64_t>(&it->second))
+    return *i > 0 ? static_cast<std::size_t>(*i) : 0;
   if (const auto* u = std::get_if<std::uint64_t>(&it->second)) return static_cast<std::size_t>(*u);
   return 0;
 }
@@ -417,8 +477,8 @@ void assign(T& target, const Value& v);
 // A result that does not fit the C++ type it is read into: Error(protocol)
 // (the surrogate answered something the declaration does not allow).
 [[noreturn]] inline void wrong_result(const char* expected, const Value& v) {
-  static constexpr const char* kGot[] = {"null", "a boolean", "an integer", "an integer", "a number",
-                                         "text", "a list", "an object"};
+  static constexpr const char* kGot[] = {"null",     "a boolean", "an integer", "an integer",
+                                         "a number", "text",      "a list",     "an object"};
   throw Error(ErrorKind::protocol, std::string("result: expected ") + expected + ", got " + kGot[v.index()]);
 }
 
@@ -483,25 +543,41 @@ void assign_field(S& target, const Object& obj, const SizedFieldDesc<S, E>& f) {
 template <class T>
 void assign(T& target, const Value& v) {
   if constexpr (std::is_same_v<T, bool>) {
-    if (const auto* b = std::get_if<bool>(&v)) target = *b;
-    else if (const auto* i = std::get_if<std::int64_t>(&v)) target = *i != 0;
-    else if (const auto* u = std::get_if<std::uint64_t>(&v)) target = *u != 0;
-    else wrong_result("a boolean", v);
+    if (const auto* b = std::get_if<bool>(&v))
+      target = *b;
+    else if (const auto* i = std::get_if<std::int64_t>(&v))
+      target = *i != 0;
+    else if (const auto* u = std::get_if<std::uint64_t>(&v))
+      target = *u != 0;
+    else
+      wrong_result("a boolean", v);
   } else if constexpr (std::is_floating_point_v<T>) {
-    if (const auto* d = std::get_if<double>(&v)) target = static_cast<T>(*d);
-    else if (const auto* i = std::get_if<std::int64_t>(&v)) target = static_cast<T>(*i);
-    else if (const auto* u = std::get_if<std::uint64_t>(&v)) target = static_cast<T>(*u);
-    else wrong_result("a number", v);
+    if (const auto* d = std::get_if<double>(&v))
+      target = static_cast<T>(*d);
+    else if (const auto* i = std::get_if<std::int64_t>(&v))
+      target = static_cast<T>(*i);
+    else if (const auto* u = std::get_if<std::uint64_t>(&v))
+      target = static_cast<T>(*u);
+    else
+      wrong_result("a number", v);
   } else if constexpr (std::is_integral_v<T>) {
-    if (const auto* s = std::get_if<std::int64_t>(&v)) target = static_cast<T>(*s);
-    else if (const auto* u = std::get_if<std::uint64_t>(&v)) target = static_cast<T>(*u);
-    else if (const auto* b = std::get_if<bool>(&v)) target = static_cast<T>(*b);
-    else wrong_result("an integer", v);
+    if (const auto* s = std::get_if<std::int64_t>(&v))
+      target = static_cast<T>(*s);
+    else if (const auto* u = std::get_if<std::uint64_t>(&v))
+      target = static_cast<T>(*u);
+    else if (const auto* b = std::get_if<bool>(&v))
+      target = static_cast<T>(*b);
+    else
+      wrong_result("an integer", v);
   } else if constexpr (std::is_same_v<T, Handle>) {
-    if (const auto* u = std::get_if<std::uint64_t>(&v)) target = Handle{*u};
-    else if (const auto* s = std::get_if<std::int64_t>(&v)) target = Handle{static_cast<std::uint64_t>(*s)};
-    else if (std::holds_alternative<Null>(v)) target = Handle{};
-    else wrong_result("a handle", v);
+    if (const auto* u = std::get_if<std::uint64_t>(&v))
+      target = Handle{*u};
+    else if (const auto* s = std::get_if<std::int64_t>(&v))
+      target = Handle{static_cast<std::uint64_t>(*s)};
+    else if (std::holds_alternative<Null>(v))
+      target = Handle{};
+    else
+      wrong_result("a handle", v);
   } else if constexpr (native_scalar<T>::value) {
     assign(target.value, v);
   } else if constexpr (std::is_array_v<T>) {

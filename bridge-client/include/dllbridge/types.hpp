@@ -2,10 +2,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <map>
-#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -18,9 +18,36 @@ namespace dllbridge {
 // Scalar kinds of the signature language by spelling (docs/signature-language.md, section 2);
 // their sizes are those of the surrogate's ABI.
 enum class Scalar : std::uint8_t {
-  Void, Bool, Char, SChar, UChar, Short, UShort, Int, UInt, Long, ULong,
-  LongLong, ULongLong, Float, Double, Int8, Int16, Int32, Int64, UInt8,
-  UInt16, UInt32, UInt64, SizeT, WChar, BOOL, BYTE, WORD, DWORD, Handle
+  Void,
+  Bool,
+  Char,
+  SChar,
+  UChar,
+  Short,
+  UShort,
+  Int,
+  UInt,
+  Long,
+  ULong,
+  LongLong,
+  ULongLong,
+  Float,
+  Double,
+  Int8,
+  Int16,
+  Int32,
+  Int64,
+  UInt8,
+  UInt16,
+  UInt32,
+  UInt64,
+  SizeT,
+  WChar,
+  BOOL,
+  BYTE,
+  WORD,
+  DWORD,
+  Handle
 };
 
 // Calling convention of an export. On x86-64 every convention is the
@@ -81,10 +108,10 @@ inline void List::push_back(Value v) { items.push_back(std::move(v)); }
 
 // What a call returned.
 struct CallResult {
-  Value ret;                          // Null for void functions
-  Object out;                         // every [out] and [in, out] parameter by name
-  std::int64_t last_error = 0;        // errno / GetLastError() right after the call
-  std::chrono::nanoseconds elapsed{}; // time inside the DLL function
+  Value ret;                           // Null for void functions
+  Object out;                          // every [out] and [in, out] parameter by name
+  std::int64_t last_error = 0;         // errno / GetLastError() right after the call
+  std::chrono::nanoseconds elapsed{};  // time inside the DLL function
 };
 
 // Facts the surrogate reported in the handshake.
@@ -108,7 +135,7 @@ struct ProcessFigures {
   std::uint64_t peak_resident_bytes = 0;   // its high-water mark
   std::uint64_t virtual_bytes = 0;         // virtual size
   std::uint32_t threads = 0;
-  std::uint32_t handles = 0;               // open file descriptors / handles (0 under Wine, which does not count them)
+  std::uint32_t handles = 0;  // open file descriptors / handles (0 under Wine, which does not count them)
 };
 
 // Where the supervised surrogate is in its life.
@@ -124,30 +151,30 @@ enum class SurrogateState : std::uint8_t {
 // A snapshot of the bridge and its surrogate (Bridge::stats()).
 struct BridgeStats {
   SurrogateState state = SurrogateState::not_started;
-  std::uint32_t pid = 0;                    // current surrogate (0 when none)
-  std::uint32_t bits = 0;                   // 32 or 64
-  std::chrono::milliseconds uptime{};       // of the current surrogate
-  std::uint64_t starts = 0;                 // surrogates started, the first included
-  std::uint64_t restarts = 0;               // starts after the first (crash, hang, recycle, manual)
+  std::uint32_t pid = 0;               // current surrogate (0 when none)
+  std::uint32_t bits = 0;              // 32 or 64
+  std::chrono::milliseconds uptime{};  // of the current surrogate
+  std::uint64_t starts = 0;            // surrogates started, the first included
+  std::uint64_t restarts = 0;          // starts after the first (crash, hang, recycle, manual)
   std::uint64_t calls_ok = 0;
-  std::uint64_t calls_failed = 0;           // all failures, timeouts included
+  std::uint64_t calls_failed = 0;  // all failures, timeouts included
   std::uint64_t calls_timed_out = 0;
-  std::uint64_t retries = 0;                // automatic resends of idempotent calls
+  std::uint64_t retries = 0;  // automatic resends of idempotent calls
   std::uint32_t in_flight = 0;
   std::chrono::microseconds latency_p50{};  // over the last 1024 successful calls
   std::chrono::microseconds latency_p99{};
   BreakerState breaker = BreakerState::closed;
-  std::string reason;                       // why the last surrogate ended / why failed
-  ProcessFigures process;                   // zero when no surrogate runs
+  std::string reason;      // why the last surrogate ended / why failed
+  ProcessFigures process;  // zero when no surrogate runs
 };
 
 // Something that happened to the surrogate (Bridge::subscribe).
 struct BridgeEvent {
   enum class Kind : std::uint8_t { started, exited, restarted, breaker_changed } kind;
   std::uint32_t pid = 0;
-  bool signaled = false;      // exited: killed by a signal / ended by an exception
-  std::int64_t code = 0;      // exited: exit code, signal number or exception code
-  std::string reason;         // exited / restarted: why, in words
+  bool signaled = false;                        // exited: killed by a signal / ended by an exception
+  std::int64_t code = 0;                        // exited: exit code, signal number or exception code
+  std::string reason;                           // exited / restarted: why, in words
   BreakerState breaker = BreakerState::closed;  // breaker_changed: the new state
   // When it happened (events reach subscribers later, on their own thread).
   std::chrono::steady_clock::time_point at{};

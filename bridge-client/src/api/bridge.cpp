@@ -1,8 +1,8 @@
 #include "dllbridge/bridge.hpp"
 
-#include "process/figures.hpp"
 #include "channel/codec.hpp"
 #include "channel/session.hpp"
+#include "process/figures.hpp"
 #include "signature/signature.hpp"
 #include "supervisor/supervisor.hpp"
 
@@ -75,7 +75,9 @@ Bridge& Bridge::operator=(Bridge&&) noexcept = default;
 SurrogateInfo Bridge::surrogate() const { return supervisor_->info(); }
 std::string Bridge::surrogate_path() const { return supervisor_->surrogate_path(); }
 BridgeStats Bridge::stats() const { return supervisor_->stats(); }
-int Bridge::subscribe(std::function<void(const BridgeEvent&)> h) { return supervisor_->subscribe(std::move(h)); }
+int Bridge::subscribe(std::function<void(const BridgeEvent&)> h) {
+  return supervisor_->subscribe(std::move(h));
+}
 void Bridge::unsubscribe(int id) { supervisor_->unsubscribe(id); }
 void Bridge::on_restart(std::function<void()> hook) { supervisor_->on_restart(std::move(hook)); }
 void Bridge::restart() { supervisor_->restart("restart requested by the application"); }
@@ -94,11 +96,9 @@ Library Bridge::load(const std::string& path) {
   auto state = std::make_shared<detail::LibraryState>();
   state->supervisor = supervisor_;
   state->path = path;
-  supervisor_->execute(
-      [&](detail::Session& s, std::uint64_t generation, std::chrono::milliseconds timeout) {
-        state->ensure(s, generation, timeout);
-      },
-      detail::CallOptions{true, supervisor_->options().policy.call_timeout, false});
+  supervisor_->execute([&](detail::Session& s, std::uint64_t generation,
+                           std::chrono::milliseconds timeout) { state->ensure(s, generation, timeout); },
+                       detail::CallOptions{true, supervisor_->options().policy.call_timeout, false});
   return Library(std::move(state));
 }
 
@@ -114,12 +114,11 @@ Function Library::function(FunctionDecl declaration, FunctionOptions options) co
   auto state = std::make_shared<detail::FunctionState>();
   state->library = state_;
   state->options = std::move(options);
-  state->signature = detail::make_signature(std::move(declaration), detail::TargetAbi{info.pointer_size, info.os == "windows"});
-  sup.execute(
-      [&](detail::Session& s, std::uint64_t generation, std::chrono::milliseconds timeout) {
-        state->ensure(s, generation, timeout);
-      },
-      detail::CallOptions{true, sup.options().policy.call_timeout, false});
+  state->signature = detail::make_signature(std::move(declaration),
+                                            detail::TargetAbi{info.pointer_size, info.os == "windows"});
+  sup.execute([&](detail::Session& s, std::uint64_t generation,
+                  std::chrono::milliseconds timeout) { state->ensure(s, generation, timeout); },
+              detail::CallOptions{true, sup.options().policy.call_timeout, false});
   return Function(std::move(state));
 }
 
@@ -128,7 +127,8 @@ CallResult Function::call(const std::vector<Value>& args,
   const detail::FunctionState& s = *state_;
   detail::Supervisor& sup = *s.library->supervisor;
   const auto deadline = timeout ? *timeout : s.options.timeout.value_or(sup.options().policy.call_timeout);
-  const detail::EncodedCall encoded = detail::Channel::encode(s.signature, args);  // bad_argument before anything
+  const detail::EncodedCall encoded =
+      detail::Channel::encode(s.signature, args);  // bad_argument before anything
   CallResult result;
   sup.execute(
       [&](detail::Session& session, std::uint64_t generation, std::chrono::milliseconds left) {

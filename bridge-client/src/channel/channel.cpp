@@ -57,8 +57,9 @@ Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks)
                   fail_all(Error(from_wire(notice.error().kind()), notice.error().message()));
                 },
                 [this](const std::string& why, bool bad_frame) {
-                  fail_all(hooks_.on_end ? hooks_.on_end(why, bad_frame)
-                                         : Error(bad_frame ? ErrorKind::protocol : ErrorKind::crashed, why, true));
+                  fail_all(hooks_.on_end
+                               ? hooks_.on_end(why, bad_frame)
+                               : Error(bad_frame ? ErrorKind::protocol : ErrorKind::crashed, why, true));
                 },
             }) {}
 

@@ -50,7 +50,8 @@ DLLBRIDGE_SAME(Dir::in, wire::DIR_IN);
 DLLBRIDGE_SAME(Dir::out, wire::DIR_OUT);
 DLLBRIDGE_SAME(Dir::inout, wire::DIR_INOUT);
 // ErrorKind has no "unspecified": each kind is its wire value less one.
-#define DLLBRIDGE_SAME_KIND(pub, w) static_assert(static_cast<int>(pub) + 1 == static_cast<int>(w), #pub " != " #w)
+#define DLLBRIDGE_SAME_KIND(pub, w) \
+  static_assert(static_cast<int>(pub) + 1 == static_cast<int>(w), #pub " != " #w)
 DLLBRIDGE_SAME_KIND(ErrorKind::timeout, wire::TIMEOUT);
 DLLBRIDGE_SAME_KIND(ErrorKind::crashed, wire::CRASHED);
 DLLBRIDGE_SAME_KIND(ErrorKind::circuit_open, wire::CIRCUIT_OPEN);
@@ -61,7 +62,8 @@ DLLBRIDGE_SAME_KIND(ErrorKind::library_load_failed, wire::LIBRARY_LOAD_FAILED);
 DLLBRIDGE_SAME_KIND(ErrorKind::surrogate_start_failed, wire::SURROGATE_START_FAILED);
 DLLBRIDGE_SAME_KIND(ErrorKind::protocol, wire::PROTOCOL);
 DLLBRIDGE_SAME_KIND(ErrorKind::unauthorized, wire::UNAUTHORIZED);
-static_assert(static_cast<int>(ErrorKind::unauthorized) + 2 == wire::ErrorKind_ARRAYSIZE, "a new ErrorKind needs its wire kind");
+static_assert(static_cast<int>(ErrorKind::unauthorized) + 2 == wire::ErrorKind_ARRAYSIZE,
+              "a new ErrorKind needs its wire kind");
 #undef DLLBRIDGE_SAME
 #undef DLLBRIDGE_SAME_KIND
 
@@ -71,7 +73,9 @@ using Kind = TypeDecl::Kind;
 
 wire::Scalar to_wire(Scalar s) { return static_cast<wire::Scalar>(s); }
 
-bool is_text_unit(const TypeDecl& t) { return t.kind == Kind::scalar && rules::is_text_unit(to_wire(t.scalar)); }
+bool is_text_unit(const TypeDecl& t) {
+  return t.kind == Kind::scalar && rules::is_text_unit(to_wire(t.scalar));
+}
 
 bool is_integer(const TypeDecl& t) {
   return t.kind == Kind::scalar && rules::scalar(to_wire(t.scalar), rules::Abi{}).integer();
@@ -110,7 +114,8 @@ struct Checker {
     }
     switch (t.kind) {
       case Kind::scalar:
-        if (rules::scalar(to_wire(t.scalar), rules::Abi{}).cls == rules::Class::unknown) unsupported(who, "unknown scalar");
+        if (rules::scalar(to_wire(t.scalar), rules::Abi{}).cls == rules::Class::unknown)
+          unsupported(who, "unknown scalar");
         if (t.scalar == Scalar::Void && place != Place::Return) unsupported(who, "void is not a value");
         return;
       case Kind::array:
@@ -126,11 +131,10 @@ struct Checker {
         return;
       case Kind::structure:
         if (t.fields.empty()) unsupported(who, "struct " + t.struct_name + " has no fields");
-        for (const FieldDecl& f : t.fields) type(path + "." + f.name, f.type, Place::Field, &t.fields, depth + 1);
+        for (const FieldDecl& f : t.fields)
+          type(path + "." + f.name, f.type, Place::Field, &t.fields, depth + 1);
         return;
-      case Kind::pointer:
-        pointer(path, t, place, siblings, depth);
-        return;
+      case Kind::pointer: pointer(path, t, place, siblings, depth); return;
     }
     unsupported(who, "unknown type kind");
   }
@@ -195,8 +199,7 @@ wire::TypeNode to_wire_node(const TypeDecl& t, const std::string& label, const S
       n.set_text(t.text);
       *n.mutable_elem() = to_wire_node<Siblings>(*t.elem, label, nullptr);
       return n;
-    case Kind::pointer:
-      break;
+    case Kind::pointer: break;
   }
   n.set_kind(wire::TypeNode::POINTER);
   n.set_dir(static_cast<wire::Direction>(t.dir));
@@ -234,7 +237,8 @@ const char* type_of(const Value& v) {
   switch (v.index()) {
     case 0: return "null";
     case 1: return "a boolean";
-    case 2: case 3: return "an integer";
+    case 2:
+    case 3: return "an integer";
     case 4: return "a floating-point number";
     case 5: return "text";
     case 6: return "a list";
@@ -260,8 +264,8 @@ wire::Value encode_integer(const std::string& who, Scalar kind, const rules::Sca
   } else if (const auto* x = std::get_if<std::uint64_t>(&v)) {
     u = *x;
     s = static_cast<std::int64_t>(*x);
-  } else if (const auto* d = std::get_if<double>(&v); d && std::isfinite(*d) && std::trunc(*d) == *d &&
-                                                          std::fabs(*d) < 9.007199254740992e15) {
+  } else if (const auto* d = std::get_if<double>(&v);
+             d && std::isfinite(*d) && std::trunc(*d) == *d && std::fabs(*d) < 9.007199254740992e15) {
     s = static_cast<std::int64_t>(*d);
     negative = s < 0;
     u = static_cast<std::uint64_t>(s);
@@ -272,16 +276,19 @@ wire::Value encode_integer(const std::string& who, Scalar kind, const rules::Sca
     bad(who, std::string("expects an integer, got ") + type_of(v));
   }
   if (si.cls == rules::Class::signed_int) {
-    const std::int64_t lo = bits >= 64 ? std::numeric_limits<std::int64_t>::min() : -(std::int64_t{1} << (bits - 1));
-    const std::int64_t hi = bits >= 64 ? std::numeric_limits<std::int64_t>::max() : (std::int64_t{1} << (bits - 1)) - 1;
+    const std::int64_t lo =
+        bits >= 64 ? std::numeric_limits<std::int64_t>::min() : -(std::int64_t{1} << (bits - 1));
+    const std::int64_t hi =
+        bits >= 64 ? std::numeric_limits<std::int64_t>::max() : (std::int64_t{1} << (bits - 1)) - 1;
     const bool too_big = !negative && u > static_cast<std::uint64_t>(hi);
     if (too_big || s < lo) {
-      bad(who, "value out of range for a " + std::to_string(bits) + "-bit signed integer [" + std::to_string(lo) +
-                   ", " + std::to_string(hi) + "]");
+      bad(who, "value out of range for a " + std::to_string(bits) + "-bit signed integer [" +
+                   std::to_string(lo) + ", " + std::to_string(hi) + "]");
     }
     out.set_i(s);
   } else {
-    const std::uint64_t hi = bits >= 64 ? std::numeric_limits<std::uint64_t>::max() : (std::uint64_t{1} << bits) - 1;
+    const std::uint64_t hi =
+        bits >= 64 ? std::numeric_limits<std::uint64_t>::max() : (std::uint64_t{1} << bits) - 1;
     if (negative || u > hi) {
       bad(who, "value out of range for a " + std::to_string(bits) + "-bit unsigned integer [0, " +
                    std::to_string(hi) + "]");
@@ -319,10 +326,8 @@ wire::Value encode_scalar(const std::string& who, Scalar kind, const TargetAbi& 
       }
       return out;
     case rules::Class::signed_int:
-    case rules::Class::unsigned_int:
-      return encode_integer(who, kind, si, v);
-    default:
-      bad(who, "has no value of its own");
+    case rules::Class::unsigned_int: return encode_integer(who, kind, si, v);
+    default: bad(who, "has no value of its own");
   }
 }
 
@@ -351,7 +356,8 @@ struct Encoder {
     if (n) {
       if (const auto* i = std::get_if<std::int64_t>(n)) problem = rules::count_problem(*i);
       if (const auto* u = std::get_if<std::uint64_t>(n)) problem = rules::count_problem(*u);
-      if (const auto* d = std::get_if<double>(n); d && std::trunc(*d) == *d && std::fabs(*d) < 9.007199254740992e15) {
+      if (const auto* d = std::get_if<double>(n);
+          d && std::trunc(*d) == *d && std::fabs(*d) < 9.007199254740992e15) {
         problem = rules::count_problem(static_cast<std::int64_t>(*d));
       }
     }
@@ -455,10 +461,8 @@ struct Encoder {
 
   wire::Value encode(const TypeDecl& t, const Value& v, const std::string& who, const Siblings* sib) const {
     switch (t.kind) {
-      case Kind::pointer:
-        return pointer(t, v, who, sib);
-      case Kind::structure:
-        return structure(t, v, who);
+      case Kind::pointer: return pointer(t, v, who, sib);
+      case Kind::structure: return structure(t, v, who);
       case Kind::array: {
         if (t.text) {
           const std::string& s = text_of(who, v);
@@ -476,8 +480,7 @@ struct Encoder {
         }
         return elements(*t.elem, who, items);
       }
-      case Kind::scalar:
-        break;
+      case Kind::scalar: break;
     }
     return encode_scalar(who, t.scalar, abi, v);
   }
@@ -490,13 +493,26 @@ TypeDecl extra_type(const std::string& key, const std::string& who) {
     const char* key;
     Scalar kind;
   };
-  static constexpr Entry kScalars[] = {
-      {"int", Scalar::Int}, {"char", Scalar::Int}, {"short", Scalar::Int}, {"bool", Scalar::Int},
-      {"int32_t", Scalar::Int}, {"unsigned int", Scalar::UInt}, {"uint32_t", Scalar::UInt},
-      {"unsigned", Scalar::UInt}, {"long", Scalar::Long}, {"unsigned long", Scalar::ULong},
-      {"long long", Scalar::LongLong}, {"int64_t", Scalar::LongLong}, {"unsigned long long", Scalar::ULongLong},
-      {"uint64_t", Scalar::ULongLong}, {"size_t", Scalar::SizeT}, {"double", Scalar::Double},
-      {"float", Scalar::Double}, {"pointer", Scalar::Handle}, {"handle", Scalar::Handle}, {"HANDLE", Scalar::Handle}};
+  static constexpr Entry kScalars[] = {{"int", Scalar::Int},
+                                       {"char", Scalar::Int},
+                                       {"short", Scalar::Int},
+                                       {"bool", Scalar::Int},
+                                       {"int32_t", Scalar::Int},
+                                       {"unsigned int", Scalar::UInt},
+                                       {"uint32_t", Scalar::UInt},
+                                       {"unsigned", Scalar::UInt},
+                                       {"long", Scalar::Long},
+                                       {"unsigned long", Scalar::ULong},
+                                       {"long long", Scalar::LongLong},
+                                       {"int64_t", Scalar::LongLong},
+                                       {"unsigned long long", Scalar::ULongLong},
+                                       {"uint64_t", Scalar::ULongLong},
+                                       {"size_t", Scalar::SizeT},
+                                       {"double", Scalar::Double},
+                                       {"float", Scalar::Double},
+                                       {"pointer", Scalar::Handle},
+                                       {"handle", Scalar::Handle},
+                                       {"HANDLE", Scalar::Handle}};
   for (const Entry& e : kScalars) {
     if (key == e.key) return decl::scalar(e.kind);
   }
@@ -506,8 +522,9 @@ TypeDecl extra_type(const std::string& key, const std::string& who) {
     t.nul_terminated = true;
     return t;
   }
-  bad(who, "unknown variadic type '" + key + "' (int, unsigned int, long, long long, uint64_t, size_t, double, "
-           "string, wstring, pointer, ...)");
+  bad(who, "unknown variadic type '" + key +
+               "' (int, unsigned int, long, long long, uint64_t, size_t, double, "
+               "string, wstring, pointer, ...)");
 }
 
 bool single_element(const TypeDecl& t) {
@@ -535,7 +552,8 @@ Signature make_signature(FunctionDecl fn, const TargetAbi& abi) {
   for (std::size_t i = 0; i < fn.params.size(); ++i) {
     const ParamDecl& p = fn.params[i];
     check.type(p.name, p.type, Place::Param, &fn.params, 0);
-    if (!(p.type.kind == Kind::pointer && p.type.dir == Dir::out && p.type.size_is != "*")) out.inputs.push_back(i);
+    if (!(p.type.kind == Kind::pointer && p.type.dir == Dir::out && p.type.size_is != "*"))
+      out.inputs.push_back(i);
   }
   out.abi = abi;
   out.fn = std::move(fn);
@@ -557,8 +575,8 @@ void encode_call(const Signature& s, const std::vector<Value>& args, wire::Call&
     std::string names;
     for (std::size_t i : s.inputs) names += (names.empty() ? "" : ", ") + params[i].name;
     throw Error(ErrorKind::bad_argument, s.fn.name + " takes " + std::to_string(fixed) +
-                                             (s.fn.variadic ? " or more" : "") + " argument(s) (" + names + "), got " +
-                                             std::to_string(args.size()));
+                                             (s.fn.variadic ? " or more" : "") + " argument(s) (" + names +
+                                             "), got " + std::to_string(args.size()));
   }
   static const Value kNull;
   Siblings values;
@@ -574,7 +592,8 @@ void encode_call(const Signature& s, const std::vector<Value>& args, wire::Call&
   for (std::size_t k = fixed; k < args.size(); ++k) {
     const std::string who = "extra argument " + std::to_string(k - fixed + 1);
     const auto* obj = std::get_if<Object>(&args[k]);
-    if (!obj || obj->size() != 1) bad(who, "a variadic argument is typed: {\"int\": 3}, {\"double\": 1.5}, {\"string\": \"x\"}");
+    if (!obj || obj->size() != 1)
+      bad(who, "a variadic argument is typed: {\"int\": 3}, {\"double\": 1.5}, {\"string\": \"x\"}");
     const TypeDecl t = extra_type(obj->begin()->first, who);
     *call.add_args() = enc.encode(t, obj->begin()->second, who, nullptr);
     *call.add_extra_types() = to_wire_node<std::vector<FieldDecl>>(t, who, nullptr);
@@ -617,7 +636,9 @@ CallResult decode_reply(const Signature& s, const wire::CallReply& r) {
     const bool is_out = p.type.kind == Kind::pointer && (p.type.dir == Dir::out || p.type.dir == Dir::inout);
     if (!is_out) continue;
     const wire::Value empty;
-    out.out.emplace(p.name, decode_value(p.type, i < static_cast<std::size_t>(r.out_size()) ? r.out(static_cast<int>(i)) : empty));
+    out.out.emplace(
+        p.name, decode_value(
+                    p.type, i < static_cast<std::size_t>(r.out_size()) ? r.out(static_cast<int>(i)) : empty));
   }
   out.last_error = r.last_error();
   out.elapsed = std::chrono::nanoseconds(r.elapsed_ns());

@@ -63,7 +63,8 @@ void Session::open() {
   std::unique_ptr<rpc::Transport> transport;
   if (options_.transport) {
     transport = options_.transport();
-    if (!transport) throw Error(ErrorKind::surrogate_start_failed, "BridgeOptions::transport made no transport");
+    if (!transport)
+      throw Error(ErrorKind::surrogate_start_failed, "BridgeOptions::transport made no transport");
   } else {
     auto io = std::make_unique<asio::io_context>();
     Stream stream(*io);

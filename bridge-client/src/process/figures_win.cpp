@@ -1,8 +1,8 @@
 #include "dllbridge/wire/win32.hpp"
 
 #include <psapi.h>
-#include <winternl.h>
 #include <tlhelp32.h>
+#include <winternl.h>
 
 #include "process/figures.hpp"
 
@@ -31,8 +31,8 @@ std::uint32_t thread_count(std::uint32_t pid) {
 // itself, which blocks while the target is busy or exiting.)
 std::uint64_t virtual_size(HANDLE process) {
   using QueryProcess = LONG(WINAPI*)(HANDLE, PROCESSINFOCLASS, PVOID, ULONG, PULONG);
-  static const auto query = reinterpret_cast<QueryProcess>(
-      reinterpret_cast<void*>(::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "NtQueryInformationProcess")));
+  static const auto query = reinterpret_cast<QueryProcess>(reinterpret_cast<void*>(
+      ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "NtQueryInformationProcess")));
   VM_COUNTERS vm{};
   if (query == nullptr || query(process, ProcessVmCounters, &vm, sizeof vm, nullptr) < 0) return 0;
   return vm.VirtualSize;

@@ -10,7 +10,9 @@ Process::Process() = default;
 Process::Process(long pid, NativePtr native) : pid_(pid), native_(std::move(native)) {}
 
 Process::Process(Process&& other) noexcept
-    : pid_(std::exchange(other.pid_, 0)), native_(std::move(other.native_)), status_(std::move(other.status_)) {}
+    : pid_(std::exchange(other.pid_, 0)),
+      native_(std::move(other.native_)),
+      status_(std::move(other.status_)) {}
 
 Process& Process::operator=(Process&& other) noexcept {
   if (this != &other) {

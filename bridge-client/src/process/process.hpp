@@ -12,9 +12,9 @@
 #include <asio/io_context.hpp>
 
 #if defined(_WIN32)
-#include <asio/windows/stream_handle.hpp>
+#  include <asio/windows/stream_handle.hpp>
 #else
-#include <asio/local/stream_protocol.hpp>
+#  include <asio/local/stream_protocol.hpp>
 #endif
 
 namespace dllbridge::detail {
@@ -28,7 +28,7 @@ using Stream = asio::local::stream_protocol::socket;
 // How a process ended, in words for error messages ("killed by SIGSEGV").
 struct ExitStatus {
   bool signaled = false;
-  std::int64_t code = 0;   // exit code, or the signal number / exception code
+  std::int64_t code = 0;  // exit code, or the signal number / exception code
   std::string describe() const;
 };
 
@@ -81,8 +81,7 @@ struct Spawned {
 // Windows the child runs in a kill-on-close Job Object. Throws
 // dllbridge::Error(surrogate_start_failed) naming the program and the reason.
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
-                        const std::vector<std::string>& args,
-                        const std::vector<std::string>& launcher,
+                        const std::vector<std::string>& args, const std::vector<std::string>& launcher,
                         std::chrono::milliseconds connect_timeout);
 
 // Connects to a standalone surrogate's endpoint. Throws

@@ -50,7 +50,7 @@ constexpr int kChildFd = 3;  // where the surrogate finds its endpoint
 int spawn(const std::vector<std::string>& argv, int child_end, pid_t& pid) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, child_end, kChildFd);  // clears CLOEXEC
+  posix_spawn_file_actions_adddup2(&actions, child_end, kChildFd);   // clears CLOEXEC
   posix_spawn_file_actions_addclosefrom_np(&actions, kChildFd + 1);  // nothing else leaks in
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -71,7 +71,6 @@ std::string ExitStatus::describe() const {
 
 struct Process::Native {};  // the pid is all POSIX needs
 void Process::NativeDeleter::operator()(Native* n) const noexcept { delete n; }
-
 
 std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
   if (status_ || !valid()) return status_;
@@ -108,8 +107,7 @@ void Process::kill() noexcept {
 }
 
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
-                        const std::vector<std::string>& args,
-                        const std::vector<std::string>& launcher,
+                        const std::vector<std::string>& args, const std::vector<std::string>& launcher,
                         std::chrono::milliseconds /*connect_timeout: connected already*/) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {

@@ -23,7 +23,6 @@ namespace {
   throw Error(ErrorKind::surrogate_start_failed, what);
 }
 
-
 // A Job Object that kills its processes when its last handle closes.
 UniqueHandle make_kill_on_close_job() {
   UniqueHandle job(::CreateJobObjectW(nullptr, nullptr));
@@ -111,9 +110,9 @@ std::string ExitStatus::describe() const {
   std::snprintf(hex, sizeof hex, "0x%08X", static_cast<unsigned>(code));
   if (!signaled) return "exited with code " + std::to_string(code);
   if (static_cast<std::uint32_t>(code) == kKilledExitCode) return std::string("was terminated (") + hex + ")";
-  return std::string("ended by exception ") + hex + " (" + exception_name(static_cast<std::uint32_t>(code)) + ")";
+  return std::string("ended by exception ") + hex + " (" + exception_name(static_cast<std::uint32_t>(code)) +
+         ")";
 }
-
 
 std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
   if (status_ || !valid() || !native_) return status_;
@@ -160,8 +159,7 @@ std::size_t try_write_now(Stream& stream, const std::string& data) {
 long current_pid() { return static_cast<long>(::GetCurrentProcessId()); }
 
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
-                        const std::vector<std::string>& args,
-                        const std::vector<std::string>& launcher,
+                        const std::vector<std::string>& args, const std::vector<std::string>& launcher,
                         std::chrono::milliseconds connect_timeout) {
   std::wstring pipe_name;
   UniqueHandle pipe;
@@ -250,8 +248,9 @@ Stream connect_endpoint(asio::io_context& io, const std::string& endpoint) {
 
 std::string client_module_dir() {
   HMODULE module = nullptr;
-  if (::GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
-                           reinterpret_cast<LPCWSTR>(&client_module_dir), &module)) {
+  if (::GetModuleHandleExW(
+          GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+          reinterpret_cast<LPCWSTR>(&client_module_dir), &module)) {
     std::wstring path(32768, L'\0');
     const DWORD n = ::GetModuleFileNameW(module, path.data(), static_cast<DWORD>(path.size()));
     if (n > 0) {

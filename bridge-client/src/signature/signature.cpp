@@ -99,7 +99,14 @@ std::uint32_t to_count(const Token& t) {
 
 // Type-specifier keywords, combined the C way ("long unsigned int").
 enum SpecBit : unsigned {
-  kSigned = 1, kUnsigned = 2, kShort = 4, kLong = 8, kInt = 16, kChar = 32, kInt64 = 64, kNamed = 128,
+  kSigned = 1,
+  kUnsigned = 2,
+  kShort = 4,
+  kLong = 8,
+  kInt = 16,
+  kChar = 32,
+  kInt64 = 64,
+  kNamed = 128,
 };
 
 struct SpecWord {
@@ -162,22 +169,25 @@ struct ConvWord {
 };
 
 constexpr ConvWord kConvWords[] = {
-    {"__cdecl", CallConv::Cdecl},       {"_cdecl", CallConv::Cdecl},       {"cdecl", CallConv::Cdecl},
-    {"__stdcall", CallConv::Stdcall},   {"_stdcall", CallConv::Stdcall},   {"stdcall", CallConv::Stdcall},
-    {"WINAPI", CallConv::Stdcall},      {"CALLBACK", CallConv::Stdcall},   {"APIENTRY", CallConv::Stdcall},
+    {"__cdecl", CallConv::Cdecl},       {"_cdecl", CallConv::Cdecl},        {"cdecl", CallConv::Cdecl},
+    {"__stdcall", CallConv::Stdcall},   {"_stdcall", CallConv::Stdcall},    {"stdcall", CallConv::Stdcall},
+    {"WINAPI", CallConv::Stdcall},      {"CALLBACK", CallConv::Stdcall},    {"APIENTRY", CallConv::Stdcall},
     {"__fastcall", CallConv::Fastcall}, {"__thiscall", CallConv::Thiscall},
 };
 
 const SpecWord* find_spec(std::string_view w) {
-  for (const SpecWord& e : kSpecWords) if (e.word == w) return &e;
+  for (const SpecWord& e : kSpecWords)
+    if (e.word == w) return &e;
   return nullptr;
 }
 const Typedef* find_typedef(std::string_view w) {
-  for (const Typedef& e : kTypedefs) if (e.name == w) return &e;
+  for (const Typedef& e : kTypedefs)
+    if (e.name == w) return &e;
   return nullptr;
 }
 const ConvWord* find_conv(std::string_view w) {
-  for (const ConvWord& e : kConvWords) if (e.word == w) return &e;
+  for (const ConvWord& e : kConvWords)
+    if (e.word == w) return &e;
   return nullptr;
 }
 
@@ -187,11 +197,14 @@ bool is_keyword(std::string_view w) {
 
 bool is_integer(Scalar s) {
   switch (s) {
-    case Scalar::Void: case Scalar::Bool: case Scalar::Float: case Scalar::Double:
-    case Scalar::WChar: case Scalar::BOOL: case Scalar::Handle:
-      return false;
-    default:
-      return true;
+    case Scalar::Void:
+    case Scalar::Bool:
+    case Scalar::Float:
+    case Scalar::Double:
+    case Scalar::WChar:
+    case Scalar::BOOL:
+    case Scalar::Handle: return false;
+    default: return true;
   }
 }
 
@@ -228,14 +241,13 @@ class Parser {
     fn_.name = std::string(expect_ident("the function name").text);
     parse_params();
     accept(';');
-    if (peek().kind != Tok::End) fail(peek().pos, "unexpected " + describe(peek()) + " after the declaration");
+    if (peek().kind != Tok::End)
+      fail(peek().pos, "unexpected " + describe(peek()) + " after the declaration");
     return std::move(fn_);
   }
 
  private:
-  const Token& peek(std::size_t ahead = 0) const {
-    return toks_[std::min(i_ + ahead, toks_.size() - 1)];
-  }
+  const Token& peek(std::size_t ahead = 0) const { return toks_[std::min(i_ + ahead, toks_.size() - 1)]; }
   const Token& next() {
     const Token& t = toks_[i_];
     if (i_ + 1 < toks_.size()) ++i_;
@@ -292,14 +304,16 @@ class Parser {
       if (!spec && w != "struct") {
         if (mask != 0) break;
         if (!find_typedef(w) && !find_struct(w)) {
-          if (find_conv(w)) fail(tok.pos, "calling convention " + quoted(w) + " must come right before the function name");
+          if (find_conv(w))
+            fail(tok.pos, "calling convention " + quoted(w) + " must come right before the function name");
           fail(tok.pos, "unknown type " + quoted(w));
         }
       }
       const bool dup = (mask & bit) != 0 && !(bit == kLong && longs < 2);
       if (dup && bit == kLong) fail(tok.pos, "'long long long' is too long");
       if (dup && bit != kNamed) fail(tok.pos, "duplicate " + quoted(w));
-      if (dup || (conflicts(bit) & mask)) fail(tok.pos, quoted(w) + " cannot be combined with " + quoted(words));
+      if (dup || (conflicts(bit) & mask))
+        fail(tok.pos, quoted(w) + " cannot be combined with " + quoted(words));
       next();
       mask |= bit;
       longs += bit == kLong;
@@ -339,8 +353,9 @@ class Parser {
     t.struct_name = std::string(name.text);
     t.def = find_struct(name.text);
     if (!t.def) {
-      fail(name.pos, name.text == defining_ ? "struct " + quoted(name.text) + " cannot contain itself"
-                                            : "struct " + quoted(name.text) + " is used before it is defined");
+      fail(name.pos, name.text == defining_
+                         ? "struct " + quoted(name.text) + " cannot contain itself"
+                         : "struct " + quoted(name.text) + " is used before it is defined");
     }
   }
 
@@ -404,7 +419,8 @@ class Parser {
             }
           } else {
             sp.size = tok.pos;
-            if (peek().kind != Tok::Number) fail(peek().pos, "expected a number but found " + describe(peek()));
+            if (peek().kind != Tok::Number)
+              fail(peek().pos, "expected a number but found " + describe(peek()));
             const Token& n = next();
             a.size = to_count(n);
             if (*a.size == 0) fail(n.pos, "size must be greater than 0");
@@ -424,12 +440,14 @@ class Parser {
   }
 
   // Checks shared by parameters and fields, then the text default.
-  static void check(const char* what, const std::string& name, const Type& t, Attributes& a, const Spots& sp) {
+  static void check(const char* what, const std::string& name, const Type& t, Attributes& a,
+                    const Spots& sp) {
     const std::string who = std::string(what) + " " + quoted(name);
     const bool pointer = t.pointer_depth > 0;
     if (!t.is_struct && t.scalar == Scalar::Void && !pointer) fail(sp.type, who + " has type void");
     if (sp.out != npos && !pointer) fail(sp.out, "[out] needs a pointer, but " + who + " is not one");
-    if (sp.size_is != npos && !pointer) fail(sp.size_is, "[size_is] needs a pointer, but " + who + " is not one");
+    if (sp.size_is != npos && !pointer)
+      fail(sp.size_is, "[size_is] needs a pointer, but " + who + " is not one");
     if (sp.size != npos && !pointer) fail(sp.size, "[size] needs a pointer, but " + who + " is not one");
     if (sp.string != npos && !pointer && !t.array_len) {
       fail(sp.string, "[string] needs a pointer or an array, but " + who + " is neither");
@@ -445,7 +463,8 @@ class Parser {
 
   // [size_is(x)] must name an integer sibling; names must be unique.
   template <class Decl>
-  static void check_siblings(const std::vector<Parsed<Decl>>& list, const char* what, const std::string& where) {
+  static void check_siblings(const std::vector<Parsed<Decl>>& list, const char* what,
+                             const std::string& where) {
     for (std::size_t i = 0; i < list.size(); ++i) {
       const Decl& d = list[i].decl;
       if (d.attrs.size_is && *d.attrs.size_is != "*") {
@@ -457,12 +476,13 @@ class Parser {
         if (!target) fail(list[i].at.size_is_name, ref + " names no " + what + " of " + where);
         const Type& tt = target->type;
         if (tt.is_struct || tt.pointer_depth > 0 || tt.array_len || !is_integer(tt.scalar)) {
-          fail(list[i].at.size_is_name, ref + " must name an integer " + what + ", but " + quoted(target->name) +
-                                            " is not one");
+          fail(list[i].at.size_is_name,
+               ref + " must name an integer " + what + ", but " + quoted(target->name) + " is not one");
         }
       }
       for (std::size_t j = 0; j < i; ++j) {
-        if (list[j].decl.name == d.name) fail(list[i].at.name, std::string("duplicate ") + what + " name " + quoted(d.name));
+        if (list[j].decl.name == d.name)
+          fail(list[i].at.name, std::string("duplicate ") + what + " name " + quoted(d.name));
       }
     }
   }
@@ -489,14 +509,16 @@ class Parser {
           p.at.name = p.at.type;
           p.decl.name = "arg" + std::to_string(params.size());
         }
-        if (at('[')) fail(peek().pos, "arrays are only allowed in struct fields; use a pointer with [size(N)]");
+        if (at('['))
+          fail(peek().pos, "arrays are only allowed in struct fields; use a pointer with [size(N)]");
         params.push_back(std::move(p));
       } while (accept(','));
     }
     expect(')');
 
     // "(void)" alone means no parameters.
-    if (params.size() == 1 && !fn_.variadic && !params[0].at.has_attrs && params[0].at.name == params[0].at.type) {
+    if (params.size() == 1 && !fn_.variadic && !params[0].at.has_attrs &&
+        params[0].at.name == params[0].at.type) {
       const Type& t = params[0].decl.type;
       if (!t.is_struct && t.scalar == Scalar::Void && t.pointer_depth == 0) params.clear();
     }
@@ -506,7 +528,8 @@ class Parser {
       const bool opaque = p.type.pointer_depth == 1 && (p.type.is_struct || p.type.scalar == Scalar::Void) &&
                           !p.attrs.string && !p.attrs.size && !p.attrs.size_is;
       if (p.type.pointer_depth > 0 && p.attrs.dir == Direction::None && !opaque) {
-        fail(spots.name, "parameter " + quoted(p.name) + " is a pointer to data and needs [in], [out] or [in, out]");
+        fail(spots.name,
+             "parameter " + quoted(p.name) + " is a pointer to data and needs [in], [out] or [in, out]");
       }
     }
     check_siblings(params, "parameter", "function " + quoted(fn_.name));
@@ -533,7 +556,8 @@ class Parser {
         f.decl.name = std::string(id.text);
         f.at.name = id.pos;
         if (accept('[')) {
-          if (peek().kind != Tok::Number) fail(peek().pos, "expected an array length but found " + describe(peek()));
+          if (peek().kind != Tok::Number)
+            fail(peek().pos, "expected an array length but found " + describe(peek()));
           const Token& n = next();
           f.decl.type.array_len = to_count(n);
           if (*f.decl.type.array_len == 0) fail(n.pos, "array length must be greater than 0");
@@ -624,7 +648,8 @@ TypeDecl value_type(const std::string& who, Type t) {
     return out;
   }
   if (t.is_struct) {
-    if (!t.def) throw Error(ErrorKind::bad_signature, "'" + who + "': struct " + t.struct_name + " is not defined");
+    if (!t.def)
+      throw Error(ErrorKind::bad_signature, "'" + who + "': struct " + t.struct_name + " is not defined");
     TypeDecl out;
     out.kind = TypeDecl::Kind::structure;
     out.struct_name = t.def->name;
@@ -638,7 +663,8 @@ TypeDecl value_type(const std::string& who, Type t) {
 
 TypeDecl lower_type(const std::string& who, const Type& t, const Attributes& a, Place place) {
   if (t.pointer_depth == 0) return value_type(who, t);
-  const bool opaque = t.pointer_depth == 1 && !t.is_struct && (t.scalar == Scalar::Void || t.scalar == Scalar::Handle);
+  const bool opaque =
+      t.pointer_depth == 1 && !t.is_struct && (t.scalar == Scalar::Void || t.scalar == Scalar::Handle);
   if (place == Place::Return) {
     if (t.pointer_depth == 1 && is_text_unit(t)) return decl::text_return(t.scalar);  // copied back as text
     return decl::scalar(Scalar::Handle);  // any other pointer comes back as a number
@@ -675,7 +701,8 @@ FunctionDecl lower(const Function& fn) {
   out.conv = fn.conv;
   out.variadic = fn.variadic;
   out.ret = lower_type(fn.name, fn.ret, Attributes{}, Place::Return);
-  for (const Param& p : fn.params) out.params.push_back(ParamDecl{p.name, lower_type(p.name, p.type, p.attrs, Place::Param)});
+  for (const Param& p : fn.params)
+    out.params.push_back(ParamDecl{p.name, lower_type(p.name, p.type, p.attrs, Place::Param)});
   return out;
 }
 

@@ -26,7 +26,7 @@ struct StructDef;
 
 // A type as written: a scalar or a named struct, then array extent and pointer depth.
 struct Type {
-  Scalar scalar = Scalar::Void;            // meaningful when !is_struct
+  Scalar scalar = Scalar::Void;  // meaningful when !is_struct
   bool is_struct = false;
   std::string struct_name;                 // when is_struct
   std::shared_ptr<const StructDef> def;    // resolved definition when is_struct
@@ -38,9 +38,9 @@ struct Type {
 // MIDL-style attributes written in brackets before a parameter or field.
 struct Attributes {
   Direction dir = Direction::None;
-  bool string = false;                     // [string]
-  std::optional<std::string> size_is;      // [size_is(name)]
-  std::optional<std::uint32_t> size;       // [size(N)]
+  bool string = false;                 // [string]
+  std::optional<std::string> size_is;  // [size_is(name)]
+  std::optional<std::uint32_t> size;   // [size(N)]
 };
 
 struct Field {
@@ -55,9 +55,9 @@ struct StructDef {
 };
 
 struct Param {
-  std::string name;                        // "argN" (N from 0) when unnamed
+  std::string name;  // "argN" (N from 0) when unnamed
   Type type;
-  Attributes attrs;                        // defaults applied (see parse())
+  Attributes attrs;  // defaults applied (see parse())
 };
 
 struct Function {

@@ -54,7 +54,8 @@ void Breaker::trip(TimePoint now) {
 
 std::chrono::milliseconds Breaker::open_remaining(TimePoint now) const {
   if (state_ != BreakerState::open) return std::chrono::milliseconds(0);
-  const auto left = policy_.open_for - std::chrono::duration_cast<std::chrono::milliseconds>(now - opened_at_);
+  const auto left =
+      policy_.open_for - std::chrono::duration_cast<std::chrono::milliseconds>(now - opened_at_);
   return std::max(left, std::chrono::milliseconds(0));
 }
 

@@ -13,11 +13,11 @@
 namespace dllbridge::surrogate {
 
 struct Dispatcher::Function {
-  std::string name;           // the export that matched
+  std::string name;  // the export that matched
   void* address = nullptr;
   ffi_abi abi = FFI_DEFAULT_ABI;
   bool variadic = false;
-  ffi_cif cif{};              // fixed-argument functions: built once
+  ffi_cif cif{};  // fixed-argument functions: built once
   Layout ret;
   std::vector<Layout> params;
   std::vector<ffi_type*> arg_types;  // cif points into this
@@ -37,21 +37,14 @@ wire::Reply Dispatcher::handle(const wire::Request& request) {
   reply.set_id(request.id());
   try {
     switch (request.body_case()) {
-      case wire::Request::kLoadLibrary:
-        *reply.mutable_load_library() = load(request.load_library());
-        break;
+      case wire::Request::kLoadLibrary: *reply.mutable_load_library() = load(request.load_library()); break;
       case wire::Request::kRegisterFunction:
         *reply.mutable_register_function() = register_function(request.register_function());
         break;
-      case wire::Request::kCall:
-        *reply.mutable_call() = call(request.call());
-        break;
-      case wire::Request::kPing:
-        reply.mutable_pong();
-        break;
+      case wire::Request::kCall: *reply.mutable_call() = call(request.call()); break;
+      case wire::Request::kPing: reply.mutable_pong(); break;
       default:
-        throw Failure(wire::PROTOCOL, "unexpected request type " +
-                                          std::to_string(int(request.body_case())));
+        throw Failure(wire::PROTOCOL, "unexpected request type " + std::to_string(int(request.body_case())));
     }
   } catch (const Failure& f) {
     reply.clear_body();
@@ -172,7 +165,8 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
     const ffi_status status = ffi_prep_cif_var(&var_cif, fn.abi, static_cast<unsigned>(fixed),
                                                static_cast<unsigned>(n), fn.ret.ffi, arg_types.data());
     if (status != FFI_OK) {
-      throw Failure(wire::BAD_ARGUMENT, "libffi cannot call " + fn.name + " with these extra arguments (status " +
+      throw Failure(wire::BAD_ARGUMENT, "libffi cannot call " + fn.name +
+                                            " with these extra arguments (status " +
                                             std::to_string(int(status)) + ")");
     }
     cif = &var_cif;
@@ -198,8 +192,8 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
 
   wire::CallReply out;
   out.set_last_error(last_error);
-  out.set_elapsed_ns(static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count()));
+  out.set_elapsed_ns(
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count()));
   *out.mutable_ret() = read_return(fn.ret, ret);
   for (std::size_t i = 0; i < fixed; ++i) {
     const Layout& t = fn.params[i];

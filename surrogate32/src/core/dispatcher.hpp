@@ -3,14 +3,14 @@
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
 
-#include "dllbridge/dllbridge.pb.h"
 #include "core/library.hpp"
+#include "dllbridge/dllbridge.pb.h"
 
 namespace dllbridge::surrogate {
 
@@ -32,10 +32,10 @@ class Dispatcher {
   wire::RegisterFunctionReply register_function(const wire::RegisterFunction& req);
   wire::CallReply call(const wire::Call& req);
 
-  std::mutex mu_;  // guards the tables below (worker threads share them)
-  std::vector<Library> libraries_;               // id = index + 1
+  std::mutex mu_;                   // guards the tables below (worker threads share them)
+  std::vector<Library> libraries_;  // id = index + 1
   std::map<std::string, std::uint64_t> library_ids_;
-  std::vector<std::unique_ptr<Function>> functions_;  // id = index + 1
+  std::vector<std::unique_ptr<Function>> functions_;   // id = index + 1
   std::map<std::string, std::uint32_t> function_ids_;  // by registration key
 };
 

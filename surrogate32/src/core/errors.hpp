@@ -11,8 +11,7 @@ namespace dllbridge::surrogate {
 
 class Failure : public std::runtime_error {
  public:
-  Failure(wire::ErrorKind kind, const std::string& message)
-      : std::runtime_error(message), kind_(kind) {}
+  Failure(wire::ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   wire::ErrorKind kind() const noexcept { return kind_; }
 
  private:

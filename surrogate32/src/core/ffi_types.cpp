@@ -16,11 +16,13 @@ constexpr rules::Abi kAbi = rules::native_abi();
 template <class T>
 constexpr bool agrees(wire::Scalar k) {
   const rules::ScalarRule r = rules::scalar(k, kAbi);
-  const bool sign = std::is_signed_v<T> ? r.cls == rules::Class::signed_int
-                                        : (r.cls == rules::Class::unsigned_int || r.cls == rules::Class::boolean);
+  const bool sign = std::is_signed_v<T>
+                        ? r.cls == rules::Class::signed_int
+                        : (r.cls == rules::Class::unsigned_int || r.cls == rules::Class::boolean);
   return r.size == sizeof(T) && sign;
 }
-static_assert(agrees<bool>(wire::BOOL) && agrees<signed char>(wire::SCHAR) && agrees<unsigned char>(wire::UCHAR));
+static_assert(agrees<bool>(wire::BOOL) && agrees<signed char>(wire::SCHAR) &&
+              agrees<unsigned char>(wire::UCHAR));
 static_assert(agrees<std::int8_t>(wire::CHAR), "plain char is signed on x86 (i386 and x86-64 ABIs)");
 static_assert(agrees<short>(wire::SHORT) && agrees<unsigned short>(wire::USHORT));
 static_assert(agrees<int>(wire::INT) && agrees<unsigned int>(wire::UINT));
@@ -30,10 +32,12 @@ static_assert(agrees<std::int8_t>(wire::INT8) && agrees<std::int16_t>(wire::INT1
 static_assert(agrees<std::int32_t>(wire::INT32) && agrees<std::int64_t>(wire::INT64));
 static_assert(agrees<std::uint8_t>(wire::UINT8) && agrees<std::uint16_t>(wire::UINT16));
 static_assert(agrees<std::uint32_t>(wire::UINT32) && agrees<std::uint64_t>(wire::UINT64));
-static_assert(agrees<std::size_t>(wire::SIZE_T) && agrees<wchar_t>(wire::WCHAR) && agrees<std::uintptr_t>(wire::HANDLE));
+static_assert(agrees<std::size_t>(wire::SIZE_T) && agrees<wchar_t>(wire::WCHAR) &&
+              agrees<std::uintptr_t>(wire::HANDLE));
 static_assert(agrees<std::int32_t>(wire::WIN_BOOL) && agrees<std::uint8_t>(wire::WIN_BYTE));
 static_assert(agrees<std::uint16_t>(wire::WIN_WORD) && agrees<std::uint32_t>(wire::WIN_DWORD));
-static_assert(rules::scalar(wire::FLOAT, kAbi).size == sizeof(float) && rules::scalar(wire::DOUBLE, kAbi).size == sizeof(double));
+static_assert(rules::scalar(wire::FLOAT, kAbi).size == sizeof(float) &&
+              rules::scalar(wire::DOUBLE, kAbi).size == sizeof(double));
 static_assert(rules::scalar(wire::STRING, kAbi).size == sizeof(void*));
 
 ffi_type* integer_ffi(bool is_signed, unsigned size) {

@@ -14,8 +14,8 @@ namespace dllbridge::surrogate {
 enum class Carrier { None, Signed, Unsigned, Floating, Text, WideText };
 
 struct NativeType {
-  ffi_type* ffi;        // libffi description (pointer type for text)
-  std::size_t size;     // sizeof the native type
+  ffi_type* ffi;     // libffi description (pointer type for text)
+  std::size_t size;  // sizeof the native type
   Carrier carrier;
 };
 

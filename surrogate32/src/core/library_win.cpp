@@ -63,15 +63,15 @@ Library Library::open(const std::string& path) {
     const DWORD err = ::GetLastError();
     std::string why;
     if (err == ERROR_BAD_EXE_FORMAT) {
-      why = std::string("not a ") + (sizeof(void*) == 4 ? "32" : "64") + "-bit DLL (it is " + pe_machine(wide) +
-            "); use the surrogate of its bitness";
+      why = std::string("not a ") + (sizeof(void*) == 4 ? "32" : "64") + "-bit DLL (it is " +
+            pe_machine(wide) + "); use the surrogate of its bitness";
     } else if (err == ERROR_MOD_NOT_FOUND) {
       why = "the DLL or one of its dependencies was not found";
     } else {
       why = win::error_text(err);
     }
-    throw Failure(wire::LIBRARY_LOAD_FAILED, "cannot load '" + path + "': " + why + " (error " +
-                                                 std::to_string(err) + ")");
+    throw Failure(wire::LIBRARY_LOAD_FAILED,
+                  "cannot load '" + path + "': " + why + " (error " + std::to_string(err) + ")");
   }
   return Library(module, path);
 }

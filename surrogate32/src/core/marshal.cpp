@@ -71,8 +71,7 @@ void write_scalar(const Layout& t, const wire::Value& v, unsigned char* dst) {
       }
       return;
     }
-    default:
-      bad_value(t, "cannot be passed as a value");
+    default: bad_value(t, "cannot be passed as a value");
   }
 }
 
@@ -105,8 +104,7 @@ wire::Value read_scalar(const NativeType& t, const unsigned char* src) {
         out.set_f(d);
       }
       break;
-    default:
-      out.set_null(true);
+    default: out.set_null(true);
   }
   return out;
 }
@@ -157,8 +155,7 @@ std::int64_t pointer_count(const Layout& t, const wire::Value& v, const Values* 
     return n;
   };
   switch (rules::count_source(t.count, t.count_ref, t.count_from_value, t.text)) {
-    case rules::CountSource::fixed:
-      return t.count;
+    case rules::CountSource::fixed: return t.count;
     case rules::CountSource::sibling:
       if (!siblings || t.count_ref > static_cast<std::uint32_t>(siblings->size())) {
         bad_value(t, "its size_is names no value");
@@ -172,8 +169,7 @@ std::int64_t pointer_count(const Layout& t, const wire::Value& v, const Values* 
       return checked(list_of(t, v).items_size());
     case rules::CountSource::text_length:
       return static_cast<std::int64_t>(write_text(t, v, t.elem->size, nullptr, 0, true));
-    case rules::CountSource::single:
-      break;
+    case rules::CountSource::single: break;
   }
   return -1;
 }
@@ -189,7 +185,8 @@ void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, Ca
   const std::int64_t count = pointer_count(t, v, siblings);
   const bool single = count < 0;
   const std::size_t n = single ? 1 : static_cast<std::size_t>(count);
-  if (e.size != 0 && n > kMaxCallMemory / e.size) bad_value(t, "buffer of " + std::to_string(n) + " elements is too large");
+  if (e.size != 0 && n > kMaxCallMemory / e.size)
+    bad_value(t, "buffer of " + std::to_string(n) + " elements is too large");
   auto* block = mem.allocate(std::max<std::size_t>(n * e.size, 1), t.name);
   p = block;
   mem.remember(p, static_cast<std::uint32_t>(n));
@@ -201,9 +198,11 @@ void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, Ca
     } else {
       const wire::ValueList& items = list_of(t, v);
       if (static_cast<std::size_t>(items.items_size()) != n) {
-        bad_value(t, "has " + std::to_string(items.items_size()) + " elements, its size says " + std::to_string(n));
+        bad_value(
+            t, "has " + std::to_string(items.items_size()) + " elements, its size says " + std::to_string(n));
       }
-      for (std::size_t i = 0; i < n; ++i) write_value(e, items.items(static_cast<int>(i)), block + i * e.size, mem, nullptr);
+      for (std::size_t i = 0; i < n; ++i)
+        write_value(e, items.items(static_cast<int>(i)), block + i * e.size, mem, nullptr);
     }
   }
   std::memcpy(dst, &p, sizeof p);
@@ -211,10 +210,12 @@ void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, Ca
 
 }  // namespace
 
-Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget& budget, const std::string& parent) {
+Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget& budget,
+                    const std::string& parent) {
   const std::string name = parent.empty() ? node.name() : parent + "." + node.name();
   if (depth > kMaxTypeDepth) bad_type(name, "types nest deeper than " + std::to_string(kMaxTypeDepth));
-  if (++budget.nodes > kMaxTypeNodes) bad_type(name, "more than " + std::to_string(kMaxTypeNodes) + " type nodes");
+  if (++budget.nodes > kMaxTypeNodes)
+    bad_type(name, "more than " + std::to_string(kMaxTypeNodes) + " type nodes");
   Layout l;
   l.kind = node.kind();
   l.name = name;
@@ -231,7 +232,8 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
     }
     case wire::TypeNode::POINTER: {
       if (!node.has_elem()) throw Failure(wire::PROTOCOL, "pointer '" + l.name + "' without an element type");
-      if (role == Role::Element || role == Role::Return) bad_type(l.name, "pointers to pointers to data are not supported");
+      if (role == Role::Element || role == Role::Return)
+        bad_type(l.name, "pointers to pointers to data are not supported");
       l.dir = node.dir();
       if (l.dir == wire::DIR_NONE) bad_type(l.name, "a pointer to data needs a direction");
       l.text = node.text();
@@ -264,9 +266,11 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
         bad_type(l.name, "arrays of pointers or arrays are not supported");
       }
       if (l.text && !is_char(*l.elem)) bad_type(l.name, "text needs char or wchar_t elements");
-      if (static_cast<std::size_t>(l.count) * l.elem->size > kMaxStructSize) bad_type(l.name, "array too large");
+      if (static_cast<std::size_t>(l.count) * l.elem->size > kMaxStructSize)
+        bad_type(l.name, "array too large");
       budget.elements += l.count;
-      if (budget.elements > kMaxAggregateElements) bad_type(l.name, "the function's arrays are too large together");
+      if (budget.elements > kMaxAggregateElements)
+        bad_type(l.name, "the function's arrays are too large together");
       make_aggregate(l, std::vector<ffi_type*>(l.count, l.elem->ffi));
       l.offsets.clear();
       return l;
@@ -283,15 +287,15 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
       if (l.size > kMaxStructSize) bad_type(l.name, "struct too large");
       return l;
     }
-    default:
-      throw Failure(wire::PROTOCOL, "unknown type kind " + std::to_string(int(node.kind())));
+    default: throw Failure(wire::PROTOCOL, "unknown type kind " + std::to_string(int(node.kind())));
   }
 }
 
 void check_count_refs(const std::vector<Layout>& siblings, const std::string& where) {
   for (const Layout& l : siblings) {
     if (l.kind != wire::TypeNode::POINTER || l.count_ref == 0) continue;
-    const bool ok = l.count_ref <= siblings.size() && siblings[l.count_ref - 1].kind == wire::TypeNode::SCALAR &&
+    const bool ok = l.count_ref <= siblings.size() &&
+                    siblings[l.count_ref - 1].kind == wire::TypeNode::SCALAR &&
                     (siblings[l.count_ref - 1].scalar.carrier == Carrier::Signed ||
                      siblings[l.count_ref - 1].scalar.carrier == Carrier::Unsigned);
     if (!ok) throw Failure(wire::PROTOCOL, "size_is of '" + l.name + "' in " + where + " names no integer");
@@ -321,12 +325,8 @@ const std::uint32_t* CallMemory::count_of(const void* p) const {
 void write_value(const Layout& t, const wire::Value& v, unsigned char* dst, CallMemory& mem,
                  const Values* siblings) {
   switch (t.kind) {
-    case wire::TypeNode::SCALAR:
-      write_scalar(t, v, dst);
-      return;
-    case wire::TypeNode::POINTER:
-      write_pointer(t, v, dst, mem, siblings);
-      return;
+    case wire::TypeNode::SCALAR: write_scalar(t, v, dst); return;
+    case wire::TypeNode::POINTER: write_pointer(t, v, dst, mem, siblings); return;
     case wire::TypeNode::ARRAY: {
       const Layout& e = *t.elem;
       if (t.text) {
@@ -335,9 +335,11 @@ void write_value(const Layout& t, const wire::Value& v, unsigned char* dst, Call
       }
       const wire::ValueList& items = list_of(t, v);
       if (static_cast<std::uint32_t>(items.items_size()) > t.count) {
-        bad_value(t, "has " + std::to_string(items.items_size()) + " elements, the array " + std::to_string(t.count));
+        bad_value(t, "has " + std::to_string(items.items_size()) + " elements, the array " +
+                         std::to_string(t.count));
       }
-      for (int i = 0; i < items.items_size(); ++i) write_value(e, items.items(i), dst + i * e.size, mem, nullptr);
+      for (int i = 0; i < items.items_size(); ++i)
+        write_value(e, items.items(i), dst + i * e.size, mem, nullptr);
       return;
     }
     case wire::TypeNode::STRUCT: {
@@ -351,8 +353,7 @@ void write_value(const Layout& t, const wire::Value& v, unsigned char* dst, Call
       }
       return;
     }
-    default:
-      break;
+    default: break;
   }
 }
 
@@ -383,8 +384,7 @@ wire::Value read_pointee(const Layout& t, const void* p, const CallMemory& mem) 
 wire::Value read_value(const Layout& t, const unsigned char* src, const CallMemory& mem) {
   wire::Value out;
   switch (t.kind) {
-    case wire::TypeNode::SCALAR:
-      return read_scalar(t.scalar, src);
+    case wire::TypeNode::SCALAR: return read_scalar(t.scalar, src);
     case wire::TypeNode::POINTER: {
       void* p;
       std::memcpy(&p, src, sizeof p);
@@ -402,12 +402,11 @@ wire::Value read_value(const Layout& t, const unsigned char* src, const CallMemo
     }
     case wire::TypeNode::STRUCT: {
       wire::ValueList* items = out.mutable_list();
-      for (std::size_t i = 0; i < t.fields.size(); ++i) *items->add_items() = read_value(t.fields[i], src + t.offsets[i], mem);
+      for (std::size_t i = 0; i < t.fields.size(); ++i)
+        *items->add_items() = read_value(t.fields[i], src + t.offsets[i], mem);
       return out;
     }
-    default:
-      out.set_null(true);
-      return out;
+    default: out.set_null(true); return out;
   }
 }
 
@@ -415,9 +414,7 @@ wire::Value read_return(const Layout& t, const unsigned char* ret) {
   wire::Value out;
   if (t.kind == wire::TypeNode::STRUCT) return read_value(t, ret, CallMemory());
   switch (t.scalar.carrier) {
-    case Carrier::None:
-      out.set_null(true);
-      return out;
+    case Carrier::None: out.set_null(true); return out;
     case Carrier::Signed:
     case Carrier::Unsigned:
       if (t.size < sizeof(ffi_arg)) {  // libffi widens narrow integers to ffi_arg
@@ -429,8 +426,7 @@ wire::Value read_return(const Layout& t, const unsigned char* ret) {
         return read_scalar(t.scalar, low);
       }
       return read_scalar(t.scalar, ret);
-    case Carrier::Floating:
-      return read_scalar(t.scalar, ret);
+    case Carrier::Floating: return read_scalar(t.scalar, ret);
     case Carrier::Text:
     case Carrier::WideText: {
       const unsigned char* p;
@@ -438,7 +434,8 @@ wire::Value read_return(const Layout& t, const unsigned char* ret) {
       if (p == nullptr) {
         out.set_null(true);
       } else {
-        out.set_text(read_text(p, t.scalar.carrier == Carrier::Text ? 1 : sizeof(wchar_t), rules::kMaxReturnedText));
+        out.set_text(
+            read_text(p, t.scalar.carrier == Carrier::Text ? 1 : sizeof(wchar_t), rules::kMaxReturnedText));
       }
       return out;
     }

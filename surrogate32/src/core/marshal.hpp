@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "dllbridge/dllbridge.pb.h"
 #include "core/ffi_types.hpp"
+#include "dllbridge/dllbridge.pb.h"
 #include "dllbridge/rules/limits.hpp"
 
 namespace dllbridge::surrogate {
@@ -37,9 +37,9 @@ struct TypeBudget {
 // A wire type resolved for this process's ABI.
 struct Layout {
   wire::TypeNode::Kind kind = wire::TypeNode::SCALAR;
-  std::string name;                 // for messages: the parameter path ("s.pts.x"), built here
-  NativeType scalar{};              // SCALAR
-  ffi_type* ffi = nullptr;          // how libffi passes / lays it out
+  std::string name;         // for messages: the parameter path ("s.pts.x"), built here
+  NativeType scalar{};      // SCALAR
+  ffi_type* ffi = nullptr;  // how libffi passes / lays it out
   std::size_t size = 0;
   std::size_t align = 1;
   // POINTER / ARRAY
@@ -48,7 +48,7 @@ struct Layout {
   bool nul_terminated = false;
   bool count_from_value = false;
   std::uint32_t count = 0;
-  std::uint32_t count_ref = 0;      // 1 + sibling index
+  std::uint32_t count_ref = 0;  // 1 + sibling index
   std::unique_ptr<Layout> elem;
   // STRUCT
   std::vector<Layout> fields;

@@ -70,7 +70,8 @@ class PipeStream {
     ov.hEvent = event.get();
     DWORD n = 0;
     const DWORD want = static_cast<DWORD>(size > 0x7FFFFFFF ? 0x7FFFFFFF : size);
-    const BOOL ok = read ? ::ReadFile(pipe_.get(), data, want, &n, &ov) : ::WriteFile(pipe_.get(), data, want, &n, &ov);
+    const BOOL ok =
+        read ? ::ReadFile(pipe_.get(), data, want, &n, &ov) : ::WriteFile(pipe_.get(), data, want, &n, &ov);
     if (!ok && ::GetLastError() == ERROR_IO_PENDING) {
       if (::GetOverlappedResult(pipe_.get(), &ov, &n, TRUE)) return n;
     } else if (ok) {

@@ -137,21 +137,16 @@ wire::Reply Session::respond(const wire::Request& request) {
       hello->set_arch(kArch);
       return reply;
     }
-    case wire::Request::kPing:
-      reply.mutable_pong();
-      return reply;
-    case wire::Request::kShutdown:
-      reply.mutable_shutdown();
-      return reply;
-    default:
-      try {
-        return dispatcher_.handle(request);
+    case wire::Request::kPing: reply.mutable_pong(); return reply;
+    case wire::Request::kShutdown: reply.mutable_shutdown(); return reply;
+    default: try { return dispatcher_.handle(request);
       } catch (const std::exception& e) {
         // Whatever the dispatcher could not turn into an answer (out of
         // memory, a reply too large) is an answer too, never a dead worker.
         reply.Clear();
         reply.mutable_error()->set_kind(wire::PROTOCOL);
-        reply.mutable_error()->set_message(std::string("the surrogate could not serve the request: ") + e.what());
+        reply.mutable_error()->set_message(std::string("the surrogate could not serve the request: ") +
+                                           e.what());
         return reply;
       }
   }

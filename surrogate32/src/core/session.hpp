@@ -58,7 +58,7 @@ class Session {
   std::condition_variable cv_;
   std::optional<SessionEnd> end_;
   std::optional<wire::Request> shutdown_;  // a Shutdown waiting for the workers
-  std::deque<wire::Request> queue_;  // for the workers
+  std::deque<wire::Request> queue_;        // for the workers
   bool workers_done_ = false;
   std::vector<std::thread> workers_;
 };

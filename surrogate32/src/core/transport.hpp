@@ -10,9 +10,9 @@
 #include <asio/io_context.hpp>
 
 #if defined(_WIN32)
-#include "core/pipe_stream_win.hpp"
+#  include "core/pipe_stream_win.hpp"
 #else
-#include <asio/local/stream_protocol.hpp>
+#  include <asio/local/stream_protocol.hpp>
 #endif
 
 namespace dllbridge::surrogate {
@@ -36,8 +36,7 @@ void follow_parent(long parent_pid);
 
 // Serves `endpoint` until the process is stopped: accepts one connection at
 // a time, rejects peers of another user, and calls `serve` for each session.
-void listen(asio::io_context& io, const std::string& endpoint,
-            const std::function<void(Stream&)>& serve);
+void listen(asio::io_context& io, const std::string& endpoint, const std::function<void(Stream&)>& serve);
 
 // Makes a read blocked on `stream` in another thread return, and every later
 // read fail at once, until `reader_done` is set by the reading thread.

@@ -1,11 +1,11 @@
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -14,9 +14,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "dllbridge/wire/frame.hpp"
 #include "core/stream_transport.hpp"
 #include "core/transport.hpp"
+#include "dllbridge/wire/frame.hpp"
 
 namespace dllbridge::surrogate {
 namespace {
@@ -68,8 +68,7 @@ void follow_parent(long parent_pid) {
   }).detach();
 }
 
-void listen(asio::io_context& io, const std::string& endpoint,
-            const std::function<void(Stream&)>& serve) {
+void listen(asio::io_context& io, const std::string& endpoint, const std::function<void(Stream&)>& serve) {
   if (endpoint.size() >= sizeof(sockaddr_un::sun_path)) {
     throw std::runtime_error("socket path too long: " + endpoint);
   }
@@ -97,8 +96,7 @@ void listen(asio::io_context& io, const std::string& endpoint,
     }
     if (peer.uid != ::geteuid()) {
       spdlog::warn("rejected pid {} of uid {} (serving uid {})", peer.pid, peer.uid, ::geteuid());
-      reject_unauthorized(stream, "peer uid " + std::to_string(peer.uid) +
-                                      " is not the surrogate's user");
+      reject_unauthorized(stream, "peer uid " + std::to_string(peer.uid) + " is not the surrogate's user");
       continue;
     }
     spdlog::info("session from pid {}", peer.pid);

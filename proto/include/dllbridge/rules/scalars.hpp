@@ -26,14 +26,14 @@ constexpr Abi native_abi() noexcept {
 
 // How a scalar's bits are read: its kind of value.
 enum class Class : std::uint8_t {
-  unknown,     // not a scalar kind this version knows
-  none,        // void
-  boolean,     // C99 bool: one byte, 0 or 1
+  unknown,  // not a scalar kind this version knows
+  none,     // void
+  boolean,  // C99 bool: one byte, 0 or 1
   signed_int,
   unsigned_int,
   floating,
-  text,        // char* return read as text (STRING)
-  wide_text,   // wchar_t* return read as text (WSTRING)
+  text,       // char* return read as text (STRING)
+  wide_text,  // wchar_t* return read as text (WSTRING)
 };
 
 struct ScalarRule {
@@ -51,18 +51,33 @@ constexpr ScalarRule scalar(wire::Scalar k, const Abi& abi) noexcept {
   switch (k) {
     case wire::SCALAR_VOID: return {Class::none, 0};
     case wire::BOOL: return {Class::boolean, 1};
-    case wire::CHAR: case wire::SCHAR: case wire::INT8: return {Class::signed_int, 1};
-    case wire::UCHAR: case wire::UINT8: case wire::WIN_BYTE: return {Class::unsigned_int, 1};
-    case wire::SHORT: case wire::INT16: return {Class::signed_int, 2};
-    case wire::USHORT: case wire::UINT16: case wire::WIN_WORD: return {Class::unsigned_int, 2};
-    case wire::INT: case wire::INT32: case wire::WIN_BOOL: return {Class::signed_int, 4};
-    case wire::UINT: case wire::UINT32: case wire::WIN_DWORD: return {Class::unsigned_int, 4};
+    case wire::CHAR:
+    case wire::SCHAR:
+    case wire::INT8: return {Class::signed_int, 1};
+    case wire::UCHAR:
+    case wire::UINT8:
+    case wire::WIN_BYTE: return {Class::unsigned_int, 1};
+    case wire::SHORT:
+    case wire::INT16: return {Class::signed_int, 2};
+    case wire::USHORT:
+    case wire::UINT16:
+    case wire::WIN_WORD: return {Class::unsigned_int, 2};
+    case wire::INT:
+    case wire::INT32:
+    case wire::WIN_BOOL: return {Class::signed_int, 4};
+    case wire::UINT:
+    case wire::UINT32:
+    case wire::WIN_DWORD: return {Class::unsigned_int, 4};
     case wire::LONG: return {Class::signed_int, lng};
     case wire::ULONG: return {Class::unsigned_int, lng};
-    case wire::LONGLONG: case wire::INT64: return {Class::signed_int, 8};
-    case wire::ULONGLONG: case wire::UINT64: return {Class::unsigned_int, 8};
-    case wire::SIZE_T: case wire::HANDLE: return {Class::unsigned_int, ptr};
-    case wire::WCHAR: return abi.windows ? ScalarRule{Class::unsigned_int, 2} : ScalarRule{Class::signed_int, 4};
+    case wire::LONGLONG:
+    case wire::INT64: return {Class::signed_int, 8};
+    case wire::ULONGLONG:
+    case wire::UINT64: return {Class::unsigned_int, 8};
+    case wire::SIZE_T:
+    case wire::HANDLE: return {Class::unsigned_int, ptr};
+    case wire::WCHAR:
+      return abi.windows ? ScalarRule{Class::unsigned_int, 2} : ScalarRule{Class::signed_int, 4};
     case wire::FLOAT: return {Class::floating, 4};
     case wire::DOUBLE: return {Class::floating, 8};
     case wire::STRING: return {Class::text, ptr};

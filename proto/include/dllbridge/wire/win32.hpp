@@ -3,7 +3,7 @@
 #pragma once
 
 #if !defined(_WIN32)
-#error "win32.hpp is for Windows builds"
+#  error "win32.hpp is for Windows builds"
 #endif
 
 #include <chrono>
@@ -13,10 +13,10 @@
 #include <vector>
 
 #ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
+#  define WIN32_LEAN_AND_MEAN
 #endif
 #ifndef NOMINMAX
-#define NOMINMAX
+#  define NOMINMAX
 #endif
 #include <windows.h>
 
