@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if !defined(_WIN32)
+#  include <fcntl.h>
+#  include <signal.h>
+#  include <unistd.h>
+#endif
 #if defined(_WIN32)
 #  ifndef WIN32_LEAN_AND_MEAN
 #    define WIN32_LEAN_AND_MEAN
@@ -381,6 +386,38 @@ int32_t set_state(int32_t v) { return state = v; }
 int32_t get_state(void) { return state; }
 
 int32_t get_pid(void) { return (int32_t)getpid(); }
+
+#if defined(_WIN32)
+int32_t on_sigterm_write(const char* path) {
+  (void)path;
+  return -1;
+}
+#else
+static char term_marker[1024];
+static void write_term_marker(int sig) {
+  (void)sig;
+  /* Only async-signal-safe calls here. */
+  const int fd = open(term_marker, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd >= 0) {
+    char text[32] = "sigterm ";
+    size_t n = 8;
+    char digits[12];
+    int k = 0;
+    for (unsigned v = (unsigned)getpid(); v > 0 && k < 11; v /= 10) digits[k++] = (char)('0' + v % 10);
+    while (k > 0) text[n++] = digits[--k];
+    text[n++] = '\n';
+    (void)!write(fd, text, n);
+    close(fd);
+  }
+  _exit(0);
+}
+int32_t on_sigterm_write(const char* path) {
+  if (!path || strlen(path) >= sizeof term_marker) return -1;
+  strcpy(term_marker, path);
+  signal(SIGTERM, write_term_marker);
+  return 0;
+}
+#endif
 
 int32_t wait_for_file(const char* started, const char* go, int32_t limit_ms) {
   FILE* f = fopen(started, "w");

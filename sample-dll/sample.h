@@ -168,6 +168,9 @@ SAMPLE_API int32_t get_pid(void); /* the hosting process's id */
 /* Registers an atexit handler that writes "atexit <pid>\n" to `path` when the
  * hosting process ends normally (never on a kill); returns 0, -1 if the path is too long. */
 SAMPLE_API int32_t on_exit_write(const char* path);
+/* POSIX: makes SIGTERM write "sigterm <pid>\n" to `path` and end the process
+ * (exit status 0); returns 0. Windows has no such signal: returns -1. */
+SAMPLE_API int32_t on_sigterm_write(const char* path);
 /* Creates `started`, then waits (polling) until `go` exists or `limit_ms` passed:
  * 1 if `go` appeared, 0 if not. A call the test holds and releases at will. */
 SAMPLE_API int32_t wait_for_file(const char* started, const char* go, int32_t limit_ms);

@@ -481,6 +481,42 @@ TEST_P(Supervised, TheDllsExitHandlersRunOnStopAndOnRecycling) {
   std::remove(stopped.c_str());
 }
 
+// A Shutdown the surrogate cannot answer (its one worker is held inside the
+// DLL) leads to SIGTERM after shutdown_wait, and only then to SIGKILL: a DLL
+// that handles SIGTERM gets to run its handler. stop() stops at once, though
+// a call still holds the surrogate: that call fails with crashed.
+TEST_P(Supervised, AnUnansweredShutdownIsFollowedBySigtermBeforeSigkill) {
+#if defined(_WIN32)
+  GTEST_SKIP() << "Windows has no SIGTERM: the stop ends in TerminateProcess";
+#else
+  const std::string marker = marker_path((std::string("sigterm-") + GetParam().name).c_str());
+  const std::string started = marker_path((std::string("sigterm-started-") + GetParam().name).c_str());
+  const std::string never = marker_path((std::string("sigterm-never-") + GetParam().name).c_str());
+  std::int64_t pid = 0;
+  std::future<ErrorKind> held;
+  {
+    BridgeOptions o = opts();
+    o.policy.stop.shutdown_wait = milliseconds(300);
+    o.policy.stop.terminate_wait = milliseconds(10000);
+    Bridge b(o);
+    Library lib = b.load(GetParam().sample);
+    pid = i64(lib.function("int get_pid(void)").call({}).ret);
+    ASSERT_EQ(i64(lib.function("int on_sigterm_write(const char* path)").call({marker}).ret), 0);
+    Function hold = lib.function("int wait_for_file(const char* started, const char* go, int limit_ms)");
+    std::remove(started.c_str());
+    held = std::async(std::launch::async, [hold, started, never] {
+      return error_of([&] { hold.call({started, never, std::int64_t{60000}}, milliseconds(60000)); }).kind();
+    });
+    ASSERT_TRUE(eventually([&] { return exists(started); })) << "the held call runs in the surrogate";
+    b.stop();  // while the call is held: the Shutdown waits for it, unanswered
+    EXPECT_EQ(held.get(), ErrorKind::crashed);
+  }
+  EXPECT_EQ(file_text(marker), "sigterm " + std::to_string(pid) + "\n") << "SIGKILL came first";
+  std::remove(marker.c_str());
+  std::remove(started.c_str());
+#endif
+}
+
 // A hook that throws something that is no std::exception fails the new
 // surrogate (killed, with the reason), not the program.
 TEST_P(Supervised, AHookThrowingANonStandardExceptionKillsTheNewSurrogateNotTheProgram) {

@@ -104,6 +104,12 @@ void Session::open() {
 }
 
 Session::~Session() {
+  stop();
+  channel_.reset();  // closes the transport, waits for its reading to stop
+}
+
+void Session::stop() noexcept {
+  if (stopped_.exchange(true)) return;
   closing_ = true;
   const StopPolicy& stop = options_.policy.stop;
   // One budget for the whole graceful part: the answer and the exit.
@@ -116,7 +122,10 @@ Session::~Session() {
     }
   }
   stop_process(greeted_ ? exit_deadline : Clock::now());
-  channel_.reset();  // closes the transport, waits for its reading to stop
+  if (channel_) {
+    channel_->fail_all(Error(ErrorKind::crashed, "the surrogate was stopped", true));
+    channel_->disconnect();
+  }
 }
 
 void Session::stop_process(Clock::time_point exit_deadline) {

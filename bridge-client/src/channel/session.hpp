@@ -30,9 +30,7 @@ class Session {
   // policy.start_timeout. Throws Error(surrogate_start_failed | protocol |
   // unauthorized).
   static std::unique_ptr<Session> start(const BridgeOptions& options, LossHandler on_lost);
-  // Stops the surrogate gracefully within StopPolicy: Shutdown, then what is
-  // left of shutdown_wait for it to exit, then SIGTERM (TerminateProcess)
-  // and terminate_wait, then SIGKILL.
+  // Stops the surrogate (stop()) and closes the channel.
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -43,6 +41,14 @@ class Session {
   // Liveness check: throws Error(timeout) without killing anything, or
   // Error(crashed) when the surrogate is gone.
   void ping(std::chrono::milliseconds timeout) { channel_->ping(timeout); }
+
+  // Stops the surrogate gracefully within StopPolicy: Shutdown (the
+  // surrogate lets calls in progress finish first), then what is left of
+  // shutdown_wait for it to exit, then SIGTERM (TerminateProcess) and
+  // terminate_wait, then SIGKILL. Calls still waiting fail with crashed.
+  // Call it from the thread that started the surrogate (Linux ties the
+  // surrogate's life to that thread). Idempotent; the first call does it.
+  void stop() noexcept;
 
   // Kills the surrogate now (drops the connection to one not started here);
   // waiting calls fail with crashed and `reason`.
@@ -73,6 +79,7 @@ class Session {
   Process process_;
   std::string kill_reason_;           // guarded by process_mu_
   std::atomic<bool> closing_{false};  // the owner is ending this session: not a loss
+  std::atomic<bool> stopped_{false};  // stop() ran
   std::unique_ptr<Channel> channel_;
 };
 

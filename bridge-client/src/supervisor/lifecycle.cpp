@@ -124,6 +124,7 @@ void Lifecycle::monitor_loop() {
   std::shared_ptr<Session> last = std::move(session_);
   ++generation_;
   lock.unlock();
+  if (last) last->stop();  // now, though a call may still hold it
   last.reset();
 }
 
@@ -144,7 +145,8 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
   // and the surrogate started here is then not installed.
   const std::uint64_t generation = ++generation_;
   lock.unlock();
-  old.reset();  // a lost session: reaps quickly
+  if (old) old->stop();  // a lost session: reaps quickly
+  old.reset();
 
   std::shared_ptr<Session> fresh;
   std::optional<Error> failure;
@@ -162,6 +164,7 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
     // stop(), restart() or a loss decided meanwhile: this surrogate is not
     // installed. It is stopped here, gracefully, by the thread that started it.
     lock.unlock();
+    if (fresh) fresh->stop();
     fresh.reset();
     lock.lock();
     lock.release();
@@ -335,6 +338,7 @@ void Lifecycle::recycle(std::unique_lock<std::mutex>& lock) {
   const std::uint64_t generation = ++generation_;  // the old session's loss (if any) is not news
   const std::uint64_t old_pid = old ? old->info().pid : 0;
   lock.unlock();
+  if (old) old->stop();
   old.reset();
   events_.emit(BridgeEvent{BridgeEvent::Kind::exited, static_cast<std::uint32_t>(old_pid), false, 0, why,
                            BreakerState::closed});
@@ -362,6 +366,7 @@ void Lifecycle::restart(const std::string& reason) {
     state_ = SurrogateState::restarting;
     next_start_at_ = Clock::now();
   }
+  if (old) old->stop();
   old.reset();
   wake_.notify_all();
 }
@@ -377,6 +382,7 @@ void Lifecycle::stop() {
   }
   changed_.notify_all();
   wake_.notify_all();
+  if (old) old->stop();  // now, though a call may still hold it
   old.reset();
 }
 
