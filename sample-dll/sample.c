@@ -1,10 +1,10 @@
 #include "sample.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,8 +17,8 @@
 #  ifndef WIN32_LEAN_AND_MEAN
 #    define WIN32_LEAN_AND_MEAN
 #  endif
-#  include <process.h>
 #  include <windows.h>
+#  include <process.h>
 #  define getpid _getpid
 #else
 #  include <unistd.h>

@@ -3,8 +3,8 @@
 
 #include <cstdio>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
+#include <nlohmann/json.hpp>
 
 #include "os.hpp"
 #include "test_paths.hpp"

@@ -7,8 +7,8 @@
 #include <cwchar>
 
 #include "dllbridge/bridge.hpp"
-#include "os.hpp"
 #include "sample.h"
+#include "os.hpp"
 #include "test_support.hpp"
 
 using namespace dllbridge;

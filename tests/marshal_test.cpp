@@ -2,8 +2,8 @@
 // client, before anything is sent.
 #include <gtest/gtest.h>
 
-#include "channel/codec.hpp"
 #include "dllbridge/error.hpp"
+#include "channel/codec.hpp"
 #include "signature/signature.hpp"
 
 using namespace dllbridge;

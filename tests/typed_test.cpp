@@ -4,8 +4,8 @@
 
 #include <typeinfo>
 
-#include "channel/codec.hpp"
 #include "dllbridge/typed.hpp"
+#include "channel/codec.hpp"
 #include "signature/signature.hpp"
 
 using namespace dllbridge;

@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <string>
 
+#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <CLI/CLI.hpp>
 
 #include "core/library.hpp"
 #include "core/session.hpp"

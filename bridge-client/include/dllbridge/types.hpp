@@ -2,10 +2,10 @@
 #pragma once
 
 #include <chrono>
-#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>

@@ -1,8 +1,8 @@
 #include "dllbridge/bridge.hpp"
 
+#include "process/figures.hpp"
 #include "channel/codec.hpp"
 #include "channel/session.hpp"
-#include "process/figures.hpp"
 #include "signature/signature.hpp"
 #include "supervisor/supervisor.hpp"
 

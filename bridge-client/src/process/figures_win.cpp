@@ -1,8 +1,8 @@
 #include "dllbridge/wire/win32.hpp"
 
 #include <psapi.h>
-#include <tlhelp32.h>
 #include <winternl.h>
+#include <tlhelp32.h>
 
 #include "process/figures.hpp"
 

@@ -3,14 +3,14 @@
 #pragma once
 
 #include <map>
-#include <memory>
 #include <mutex>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
 
-#include "core/library.hpp"
 #include "dllbridge/dllbridge.pb.h"
+#include "core/library.hpp"
 
 namespace dllbridge::surrogate {
 

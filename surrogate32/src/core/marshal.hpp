@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "core/ffi_types.hpp"
 #include "dllbridge/dllbridge.pb.h"
+#include "core/ffi_types.hpp"
 #include "dllbridge/rules/limits.hpp"
 
 namespace dllbridge::surrogate {

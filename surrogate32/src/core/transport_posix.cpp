@@ -1,11 +1,11 @@
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -14,9 +14,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dllbridge/wire/frame.hpp"
 #include "core/stream_transport.hpp"
 #include "core/transport.hpp"
-#include "dllbridge/wire/frame.hpp"
 
 namespace dllbridge::surrogate {
 namespace {

@@ -9,9 +9,9 @@
 #include <stdexcept>
 #include <string>
 
-#include <asio/error.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
+#include <asio/error.hpp>
 
 #include "dllbridge/dllbridge.pb.h"
 
