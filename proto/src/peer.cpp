@@ -1,7 +1,7 @@
 #include "dllbridge/rpc/peer.hpp"
 
+#include <algorithm>
 #include <utility>
-#include <vector>
 
 #include "dllbridge/wire/frame.hpp"
 
@@ -10,7 +10,16 @@ namespace {
 
 // The requests of the other side this thread is serving, innermost last,
 // with the peer they came through (a process may hold several peers).
-thread_local std::vector<std::pair<const Peer*, std::uint64_t>> t_serving;
+// Trivially destructible on purpose: a thread_local with a destructor inside
+// a DLL crashes at thread exit under MinGW-w64 (seen under Wine). Deeper
+// nesting than this is served all the same, only not marked as nested.
+constexpr int kMaxServing = 64;
+struct Serving {
+  const Peer* peer[kMaxServing];
+  std::uint64_t id[kMaxServing];
+  int depth;  // may exceed kMaxServing; only the first kMaxServing are kept
+};
+thread_local Serving t_serving{};
 
 }  // namespace
 
@@ -19,8 +28,8 @@ Peer::Peer(Transport& transport, Handlers handlers) : transport_(transport), han
 void Peer::start() { transport_.start(*this); }
 
 std::uint64_t Peer::serving() const {
-  for (auto it = t_serving.rbegin(); it != t_serving.rend(); ++it) {
-    if (it->first == this) return it->second;
+  for (int i = std::min(t_serving.depth, kMaxServing) - 1; i >= 0; --i) {
+    if (t_serving.peer[i] == this) return t_serving.id[i];
   }
   return 0;
 }
@@ -75,15 +84,19 @@ std::optional<wire::Reply> Peer::request(wire::Request request, Clock::time_poin
 }
 
 void Peer::serve(const wire::Request& request) {
-  t_serving.emplace_back(this, request.id());
+  const int at = t_serving.depth++;
+  if (at < kMaxServing) {
+    t_serving.peer[at] = this;
+    t_serving.id[at] = request.id();
+  }
   wire::Reply reply;
   try {
     reply = handlers_.respond(request);
   } catch (...) {
-    t_serving.pop_back();
+    --t_serving.depth;
     throw;
   }
-  t_serving.pop_back();
+  --t_serving.depth;
   reply.set_id(request.id());
   send_reply(reply);
 }
