@@ -35,7 +35,7 @@ Session::~Session() {
     std::lock_guard lock(mu_);
     workers_done_ = true;
   }
-  cv_.notify_all();
+  work_cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
@@ -51,7 +51,7 @@ SessionEnd Session::run() {
   if (shutdown_ && !end_) {
     // Let the calls in progress and queued finish and answer first.
     workers_done_ = true;
-    cv_.notify_all();
+    work_cv_.notify_all();
     lock.unlock();
     for (auto& t : workers_) t.join();
     workers_.clear();
@@ -117,9 +117,11 @@ void Session::on_request(wire::Request&& request) {
       return;
     }
     default: {
-      std::lock_guard lock(mu_);
-      queue_.push_back(std::move(request));
-      cv_.notify_all();
+      {
+        std::lock_guard lock(mu_);
+        queue_.push_back(std::move(request));
+      }
+      work_cv_.notify_one();  // one worker; the session's own thread sleeps on
       return;
     }
   }
@@ -172,7 +174,7 @@ void Session::work() {
     wire::Request request;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return workers_done_ || !queue_.empty(); });
+      work_cv_.wait(lock, [this] { return workers_done_ || !queue_.empty(); });
       if (queue_.empty()) return;
       request = std::move(queue_.front());
       queue_.pop_front();

@@ -55,7 +55,8 @@ class Session {
   bool greeted_ = false;  // transport thread only
 
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // the end, a Shutdown: for run()
+  std::condition_variable work_cv_;  // work or the end of it: for the workers
   std::optional<SessionEnd> end_;
   std::optional<wire::Request> shutdown_;  // a Shutdown waiting for the workers
   std::deque<wire::Request> queue_;        // for the workers
