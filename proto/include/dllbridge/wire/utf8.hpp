@@ -28,6 +28,34 @@ inline void append_utf8(std::string& out, std::uint32_t cp) {
   }
 }
 
+// Decodes the code point of UTF-8 `text` (`n` bytes) at byte `i` and moves
+// `i` past it. An invalid or cut sequence is U+FFFD and moves `i` one byte,
+// as are overlong forms, surrogates and values above U+10FFFF.
+inline std::uint32_t next_code_point(const char* text, std::size_t n, std::size_t& i) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text);
+  const unsigned char c = s[i];
+  if (c < 0x80) {
+    ++i;
+    return c;
+  }
+  if ((c >> 5) == 0x6 || (c >> 4) == 0xE || (c >> 3) == 0x1E) {
+    const std::size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 4;
+    std::uint32_t v = c & (0x7F >> len);
+    bool ok = i + len <= n;
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      ok = (s[i + k] & 0xC0) == 0x80;
+      v = v << 6 | (s[i + k] & 0x3F);
+    }
+    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (ok && v >= kMin[len] && v <= 0x10FFFF && !(v >= 0xD800 && v <= 0xDFFF)) {
+      i += len;
+      return v;
+    }
+  }
+  ++i;
+  return 0xFFFD;
+}
+
 // UTF-16 or UTF-32 units (by sizeof(Unit)) to UTF-8; unpaired surrogates
 // become U+FFFD.
 template <class Unit>
@@ -57,30 +85,8 @@ template <class Unit>
 std::basic_string<Unit> units_from_utf8(const std::string& text) {
   std::basic_string<Unit> out;
   out.reserve(text.size());
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t n = text.size();
-  for (std::size_t i = 0; i < n;) {
-    std::uint32_t cp = 0xFFFD;
-    std::size_t len = 1;
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      cp = c;
-    } else if ((c >> 5) == 0x6 || (c >> 4) == 0xE || (c >> 3) == 0x1E) {
-      len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 4;
-      std::uint32_t v = c & (0x7F >> len);
-      bool ok = i + len <= n;
-      for (std::size_t k = 1; ok && k < len; ++k) {
-        ok = (s[i + k] & 0xC0) == 0x80;
-        v = v << 6 | (s[i + k] & 0x3F);
-      }
-      static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-      if (ok && v >= kMin[len] && v <= 0x10FFFF && !(v >= 0xD800 && v <= 0xDFFF)) {
-        cp = v;
-      } else {
-        len = 1;
-      }
-    }
-    i += len;
+  for (std::size_t i = 0; i < text.size();) {
+    std::uint32_t cp = next_code_point(text.data(), text.size(), i);
     if constexpr (sizeof(Unit) == 2) {
       if (cp >= 0x10000) {
         cp -= 0x10000;
