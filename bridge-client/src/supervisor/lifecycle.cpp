@@ -19,6 +19,17 @@ Lifecycle::Lifecycle(const BridgeOptions& options, EventBus& events)
       limiter_(options.policy.restart),
       monitor_([this] { monitor_loop(); }) {}
 
+namespace {
+
+// Stops a session the lifecycle lets go of, at once (a call may still hold
+// it: that call then fails with crashed), and drops this reference.
+void retire(std::shared_ptr<Session>& session) {
+  if (session) session->stop();
+  session.reset();
+}
+
+}  // namespace
+
 Lifecycle::~Lifecycle() {
   {
     std::lock_guard lock(mu_);
@@ -124,8 +135,7 @@ void Lifecycle::monitor_loop() {
   std::shared_ptr<Session> last = std::move(session_);
   ++generation_;
   lock.unlock();
-  if (last) last->stop();  // now, though a call may still hold it
-  last.reset();
+  retire(last);  // now, though a call may still hold it
 }
 
 void Lifecycle::start_surrogate(StartKind kind, std::string why) {
@@ -145,8 +155,7 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
   // and the surrogate started here is then not installed.
   const std::uint64_t generation = ++generation_;
   lock.unlock();
-  if (old) old->stop();  // a lost session: reaps quickly
-  old.reset();
+  retire(old);  // a lost session: reaps quickly
 
   std::shared_ptr<Session> fresh;
   std::optional<Error> failure;
@@ -164,8 +173,7 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
     // stop(), restart() or a loss decided meanwhile: this surrogate is not
     // installed. It is stopped here, gracefully, by the thread that started it.
     lock.unlock();
-    if (fresh) fresh->stop();
-    fresh.reset();
+    retire(fresh);
     lock.lock();
     lock.release();
     return;
@@ -338,8 +346,7 @@ void Lifecycle::recycle(std::unique_lock<std::mutex>& lock) {
   const std::uint64_t generation = ++generation_;  // the old session's loss (if any) is not news
   const std::uint64_t old_pid = old ? old->info().pid : 0;
   lock.unlock();
-  if (old) old->stop();
-  old.reset();
+  retire(old);
   events_.emit(BridgeEvent{BridgeEvent::Kind::exited, static_cast<std::uint32_t>(old_pid), false, 0, why,
                            BreakerState::closed});
   lock.lock();
@@ -366,8 +373,7 @@ void Lifecycle::restart(const std::string& reason) {
     state_ = SurrogateState::restarting;
     next_start_at_ = Clock::now();
   }
-  if (old) old->stop();
-  old.reset();
+  retire(old);
   wake_.notify_all();
 }
 
@@ -382,8 +388,7 @@ void Lifecycle::stop() {
   }
   changed_.notify_all();
   wake_.notify_all();
-  if (old) old->stop();  // now, though a call may still hold it
-  old.reset();
+  retire(old);  // now, though a call may still hold it
 }
 
 void Lifecycle::snapshot(BridgeStats& out) {
