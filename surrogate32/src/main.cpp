@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
       Stream stream = adopt_inherited(io, inherited);
       StreamTransport transport(stream);
       const SessionEnd end = serve_session(transport, workers);
+      if (end == SessionEnd::disconnected) end_process_group();
       return end == SessionEnd::protocol_error ? 3 : 0;
     }
     listen(io, listen_endpoint, [workers](Stream& stream) {

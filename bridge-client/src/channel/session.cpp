@@ -90,6 +90,11 @@ void Session::open() {
             kill("surrogate (pid " + std::to_string(info_.pid) + ") was stopped because " + reason);
           },
       });
+  if (process_.valid()) {
+    // The stream's end is not proof enough of a death, nor is its absence:
+    // the process itself tells, and the channel ends then (on_end names how).
+    exit_watch_ = std::make_unique<ExitWatch>(process_, [this] { channel_->disconnect(); });
+  }
   started_at_ = Clock::now();
   channel_->start();
   try {
@@ -105,7 +110,8 @@ void Session::open() {
 
 Session::~Session() {
   stop();
-  channel_.reset();  // closes the transport, waits for its reading to stop
+  exit_watch_.reset();  // its handler uses channel_
+  channel_.reset();     // closes the transport, waits for its reading to stop
 }
 
 void Session::stop() noexcept {

@@ -81,6 +81,10 @@ class Session {
   std::atomic<bool> closing_{false};  // the owner is ending this session: not a loss
   std::atomic<bool> stopped_{false};  // stop() ran
   std::unique_ptr<Channel> channel_;
+  // Ends the channel when the process it started ends, even while something
+  // else (a child the library forked) holds the stream open. Stopped before
+  // channel_ goes.
+  std::unique_ptr<ExitWatch> exit_watch_;
 };
 
 }  // namespace dllbridge::detail

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,7 +34,11 @@ struct ExitStatus {
 };
 
 // A started child process. Move-only; the destructor kills and reaps a child
-// that is still running, so no surrogate outlives its owner object.
+// that is still running, so no surrogate outlives its owner object. On
+// POSIX a surrogate spawned here leads a process group of its own, which
+// holds whatever the library starts: once the surrogate has ended (seen by
+// wait_for(), before it is reaped) or is killed, the whole group is killed;
+// on Windows the Job Object holds them, and is terminated likewise.
 class Process {
  public:
   // What the platform keeps besides the pid (Windows: the process and Job
@@ -54,17 +59,39 @@ class Process {
 
   long pid() const { return pid_; }
   bool valid() const { return pid_ > 0; }
-  // Waits up to `timeout` for the process to end; its status once it has.
+  // Waits up to `timeout` for the process to end; its status once it has
+  // (the processes of its group / job are killed then, before it is reaped).
   std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout);
   // Asks the process to end (SIGTERM; TerminateProcess on Windows).
   void terminate() noexcept;
-  // Kills the process at once (SIGKILL / TerminateProcess).
+  // Kills the process and its group at once (SIGKILL / TerminateJobObject).
   void kill() noexcept;
+  // The platform's part, for ExitWatch; null when there is none.
+  const Native* native() const { return native_.get(); }
 
  private:
   long pid_ = 0;
   NativePtr native_;
   std::optional<ExitStatus> status_;
+};
+
+// Tells when a process ends, from the process itself (Linux: a pidfd, or a
+// polling thread where the kernel has none; Windows: a wait on the process
+// handle), however its streams look. Calls `on_exit` once, on a thread of
+// its own, when `process` has ended (it is not reaped: wait_for() does
+// that). The process must outlive the watch. The destructor stops watching
+// and waits for an `on_exit` that is running, so `on_exit` must not destroy
+// the watch.
+class ExitWatch {
+ public:
+  struct Impl;  // in the platform file
+  ExitWatch(const Process& process, std::function<void()> on_exit);
+  ~ExitWatch();
+  ExitWatch(const ExitWatch&) = delete;
+  ExitWatch& operator=(const ExitWatch&) = delete;
+
+ private:
+  std::unique_ptr<Impl> impl_;
 };
 
 // A surrogate started by the client with a private, already connected endpoint.
@@ -75,11 +102,12 @@ struct Spawned {
 
 // Starts `program args...` (through `launcher` when not empty) with a
 // private endpoint only it can reach: on POSIX the child's end of a fresh
-// socket pair, passed as `--fd N`; on Windows a fresh named pipe with a
-// random name and owner-only security, passed as `--pipe NAME`, that the
-// child must connect to within `connect_timeout` (its pid is checked). On
-// Windows the child runs in a kill-on-close Job Object. Throws
-// dllbridge::Error(surrogate_start_failed) naming the program and the reason.
+// socket pair, passed as `--fd N`, the child leading a process group of its
+// own; on Windows a fresh named pipe with a random name and owner-only
+// security, passed as `--pipe NAME`, that the child must connect to within
+// `connect_timeout` (its pid is checked), the child in a kill-on-close Job
+// Object. Throws dllbridge::Error(surrogate_start_failed) naming the program
+// and the reason.
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
                         const std::vector<std::string>& args, const std::vector<std::string>& launcher,
                         std::chrono::milliseconds connect_timeout);

@@ -1,11 +1,15 @@
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -47,17 +51,47 @@ constexpr int kChildFd = 3;  // where the surrogate finds its endpoint
   throw Error(ErrorKind::surrogate_start_failed, what);
 }
 
+// Starts argv with `child_end` as kChildFd and nothing else inherited, as
+// the leader of a new process group (everything it starts is in that group
+// unless it leaves it with setsid()/setpgid()).
 int spawn(const std::vector<std::string>& argv, int child_end, pid_t& pid) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, child_end, kChildFd);   // clears CLOEXEC
   posix_spawn_file_actions_addclosefrom_np(&actions, kChildFd + 1);  // nothing else leaks in
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);  // its own group, led by itself
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  const int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   return rc;
+}
+
+// A descriptor that becomes readable when process `pid` ends, or -1 where
+// the kernel has no pidfd_open (before Linux 5.3) or refuses it.
+int open_pidfd(pid_t pid) {
+#if defined(SYS_pidfd_open)
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+// Whether child `pid` has ended (not reaped: WNOWAIT); `info` says how.
+// Also true when it cannot be waited for any more (reaped elsewhere).
+bool has_ended(pid_t pid, siginfo_t& info) {
+  for (;;) {
+    info = siginfo_t{};
+    const int r = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+    if (r == 0) return info.si_pid == pid;
+    if (errno != EINTR) return true;
+  }
 }
 
 }  // namespace
@@ -69,30 +103,99 @@ std::string ExitStatus::describe() const {
          std::to_string(code) + ")";
 }
 
-struct Process::Native {};  // the pid is all POSIX needs
+struct Process::Native {
+  Fd pidfd;                  // readable once the process has ended; -1 without pidfd support
+  bool leads_group = false;  // spawned as the leader of its own process group
+};
 void Process::NativeDeleter::operator()(Native* n) const noexcept { delete n; }
 
 std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
   if (status_ || !valid()) return status_;
+  const auto pid = static_cast<pid_t>(pid_);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    int st = 0;
-    const pid_t r = ::waitpid(static_cast<pid_t>(pid_), &st, WNOHANG);
-    if (r == pid_) {
-      status_ = WIFSIGNALED(st) ? ExitStatus{true, WTERMSIG(st)} : ExitStatus{false, WEXITSTATUS(st)};
+    siginfo_t info;
+    if (has_ended(pid, info)) {
+      if (info.si_pid != pid) {
+        status_ = ExitStatus{false, -1};  // reaped elsewhere; nothing more to learn
+        return status_;
+      }
+      // Ended but not reaped, so its group id cannot name another group yet:
+      // what it started goes now.
+      if (native_ && native_->leads_group) ::kill(-pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      status_ =
+          info.si_code == CLD_EXITED ? ExitStatus{false, info.si_status} : ExitStatus{true, info.si_status};
       return status_;
     }
-    if (r < 0 && errno != EINTR) {
-      status_ = ExitStatus{false, -1};  // reaped elsewhere; nothing more to learn
-      return status_;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    if (native_ && native_->pidfd.get() >= 0) {
+      pollfd p{native_->pidfd.get(), POLLIN, 0};
+      ::poll(&p, 1, static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), 1000)));
+    } else {
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(2)));
     }
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
 
 void Process::terminate() noexcept {
   if (valid() && !status_) ::kill(static_cast<pid_t>(pid_), SIGTERM);
+}
+
+struct ExitWatch::Impl {
+  pid_t pid = 0;
+  Fd pidfd;  // a duplicate of the process's; -1: poll waitid() instead
+  Fd wake;   // an eventfd the destructor signals
+  std::function<void()> on_exit;
+  std::thread thread;
+
+  // True when the process ended, false when told to stop.
+  bool wait() {
+    for (;;) {
+      if (pidfd.get() >= 0) {
+        pollfd p[2] = {{wake.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
+        if (::poll(p, 2, -1) < 0) {
+          if (errno != EINTR) pidfd = Fd();  // fall back to polling below
+          continue;
+        }
+        if (p[0].revents != 0) return false;
+        if (p[1].revents != 0) return true;
+      } else {
+        siginfo_t info;
+        if (has_ended(pid, info)) return true;
+        pollfd p{wake.get(), POLLIN, 0};
+        if (::poll(&p, 1, 20) > 0) return false;
+      }
+    }
+  }
+};
+
+ExitWatch::ExitWatch(const Process& process, std::function<void()> on_exit) : impl_(new Impl) {
+  impl_->pid = static_cast<pid_t>(process.pid());
+  impl_->on_exit = std::move(on_exit);
+  if (const Process::Native* n = process.native(); n && n->pidfd.get() >= 0) {
+    impl_->pidfd = Fd(::fcntl(n->pidfd.get(), F_DUPFD_CLOEXEC, 0));
+  }
+  impl_->wake = Fd(::eventfd(0, EFD_CLOEXEC));
+  if (impl_->wake.get() < 0) start_failed(std::string("eventfd: ") + std::strerror(errno));
+  Impl* impl = impl_.get();
+  impl_->thread = std::thread([impl] {
+    if (!impl->wait()) return;
+    try {
+      impl->on_exit();
+    } catch (...) {
+      // Nothing to tell it to: the owner finds out from the channel.
+    }
+  });
+}
+
+ExitWatch::~ExitWatch() {
+  const std::uint64_t one = 1;
+  (void)!::write(impl_->wake.get(), &one, sizeof one);
+  if (impl_->thread.joinable()) impl_->thread.join();
 }
 
 std::size_t try_write_now(Stream& stream, const std::string& data) {
@@ -103,7 +206,10 @@ std::size_t try_write_now(Stream& stream, const std::string& data) {
 long current_pid() { return static_cast<long>(::getpid()); }
 
 void Process::kill() noexcept {
-  if (valid() && !status_) ::kill(static_cast<pid_t>(pid_), SIGKILL);
+  if (!valid() || status_) return;
+  // Not yet reaped (status_ is unset), so the group id is still its own.
+  const auto pid = static_cast<pid_t>(pid_);
+  ::kill(native_ && native_->leads_group ? -pid : pid, SIGKILL);
 }
 
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
@@ -138,7 +244,10 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
     start_failed("cannot start " + program + ": " + std::strerror(rc) +
                  (rc == ENOEXEC ? " (this kernel cannot run it and no emulator was found)" : ""));
   }
-  Spawned out{Process(pid), Stream(io)};
+  Process::NativePtr native(new Process::Native());
+  native->pidfd = Fd(open_pidfd(pid));
+  native->leads_group = true;
+  Spawned out{Process(pid, std::move(native)), Stream(io)};
   out.stream.assign(asio::local::stream_protocol(), parent_end.release());
   return out;
 }

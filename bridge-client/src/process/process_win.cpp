@@ -126,6 +126,8 @@ std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
   // NTSTATUS error and warning codes (0xC..., 0x8...) are exceptions.
   const bool exception = (code & 0xC0000000u) == 0xC0000000u || (code & 0xF0000000u) == 0x80000000u;
   status_ = ExitStatus{exception, static_cast<std::int64_t>(code)};
+  // What the library started goes with it, as on POSIX.
+  if (native_->job) ::TerminateJobObject(native_->job.get(), kKilledExitCode);
   return status_;
 }
 
@@ -136,7 +138,46 @@ void Process::terminate() noexcept {
 }
 
 void Process::kill() noexcept {
-  if (valid() && !status_ && native_) ::TerminateProcess(native_->process.get(), kKilledExitCode);
+  if (!valid() || status_ || !native_) return;
+  // The job holds the surrogate and whatever the library started.
+  if (!native_->job || !::TerminateJobObject(native_->job.get(), kKilledExitCode)) {
+    ::TerminateProcess(native_->process.get(), kKilledExitCode);
+  }
+}
+
+struct ExitWatch::Impl {
+  UniqueHandle process;  // a duplicate, so the watch does not depend on the Process's
+  HANDLE wait = nullptr;
+  std::function<void()> on_exit;
+
+  static void CALLBACK fired(void* self, BOOLEAN /*timed_out*/) {
+    try {
+      static_cast<Impl*>(self)->on_exit();
+    } catch (...) {
+      // Nothing to tell it to: the owner finds out from the channel.
+    }
+  }
+};
+
+ExitWatch::ExitWatch(const Process& process, std::function<void()> on_exit) : impl_(new Impl) {
+  impl_->on_exit = std::move(on_exit);
+  const Process::Native* n = process.native();
+  HANDLE copy = nullptr;
+  if (!n || !::DuplicateHandle(::GetCurrentProcess(), n->process.get(), ::GetCurrentProcess(), &copy,
+                               SYNCHRONIZE, FALSE, 0)) {
+    start_failed("cannot watch process " + std::to_string(process.pid()) + ": " +
+                 win::error_text(::GetLastError()));
+  }
+  impl_->process.reset(copy);
+  if (!::RegisterWaitForSingleObject(&impl_->wait, impl_->process.get(), &Impl::fired, impl_.get(), INFINITE,
+                                     WT_EXECUTEONLYONCE)) {
+    start_failed("RegisterWaitForSingleObject: " + win::error_text(::GetLastError()));
+  }
+}
+
+ExitWatch::~ExitWatch() {
+  // INVALID_HANDLE_VALUE: returns once a callback that is running has finished.
+  if (impl_->wait) ::UnregisterWaitEx(impl_->wait, INVALID_HANDLE_VALUE);
 }
 
 std::size_t try_write_now(Stream& stream, const std::string& data) {

@@ -34,6 +34,14 @@ Stream adopt_inherited(asio::io_context& io, const std::string& value);
 // is not already gone, and a pidfd watch (Job Object on Windows).
 void follow_parent(long parent_pid);
 
+// The inherited channel ended with no Shutdown: the client is gone, or gave
+// up on this surrogate and kills it. POSIX: when this process leads its own
+// process group (the client made it so), kills the group, this process
+// included (what the library started must not outlive the client, which may
+// not be there to do it); otherwise, and on Windows (the Job Object does
+// it), returns.
+void end_process_group();
+
 // Serves `endpoint` until the process is stopped: accepts one connection at
 // a time, rejects peers of another user, and calls `serve` for each session.
 void listen(asio::io_context& io, const std::string& endpoint, const std::function<void(Stream&)>& serve);

@@ -32,6 +32,8 @@ void follow_parent(long parent_pid) {
   }).detach();
 }
 
+void end_process_group() {}  // the Job Object holds what the library started
+
 void listen(asio::io_context& io, const std::string& endpoint, const std::function<void(Stream&)>& serve) {
   if (endpoint.rfind("\\\\.\\pipe\\", 0) != 0 || endpoint.size() <= 9) {
     throw std::runtime_error("a Windows endpoint is a pipe name \\\\.\\pipe\\NAME, got '" + endpoint + "'");
