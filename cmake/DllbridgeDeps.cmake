@@ -6,7 +6,14 @@ find_package(spdlog REQUIRED)
 
 if(NOT TARGET dllbridge::protobuf_lite)
   add_library(dllbridge::protobuf_lite INTERFACE IMPORTED)
-  if(Protobuf_LITE_LIBRARY)
+  # The 32-bit Linux surrogate links it statically (surrogate32/CMakeLists.txt).
+  if(DLLBRIDGE_PART STREQUAL "surrogate" AND NOT WIN32 AND NOT APPLE AND
+     (NOT DEFINED DLLBRIDGE_STATIC_SURROGATE OR DLLBRIDGE_STATIC_SURROGATE))
+    find_library(DLLBRIDGE_PROTOBUF_LITE_STATIC NAMES libprotobuf-lite.a)
+  endif()
+  if(DLLBRIDGE_PROTOBUF_LITE_STATIC)
+    target_link_libraries(dllbridge::protobuf_lite INTERFACE ${DLLBRIDGE_PROTOBUF_LITE_STATIC})
+  elseif(Protobuf_LITE_LIBRARY)
     target_link_libraries(dllbridge::protobuf_lite INTERFACE ${Protobuf_LITE_LIBRARY})
   else()
     target_link_libraries(dllbridge::protobuf_lite INTERFACE protobuf::libprotobuf-lite)

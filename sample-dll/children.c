@@ -1,24 +1,54 @@
 /* Processes the library starts, for the tests of what outlives the surrogate
- * and what a program the library runs inherits (POSIX; Windows returns -1). */
+ * and what a program the library runs inherits. */
 #include "sample.h"
 
 #include <stdio.h>
-#if !defined(_WIN32)
+#if defined(_WIN32)
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#  endif
+#  include <windows.h>
+#else
 #  include <sys/wait.h>
 #  include <time.h>
 #  include <unistd.h>
 #endif
 
 #if defined(_WIN32)
+/* Windows has no fork: the sleeper is another copy of the host program,
+ * serving a pipe nobody uses until it is ended (`seconds` is not used). */
+static int32_t start_sleeper(const char* pid_file) {
+  wchar_t exe[MAX_PATH];
+  wchar_t cmd[2 * MAX_PATH];
+  STARTUPINFOW si;
+  PROCESS_INFORMATION pi;
+  const DWORD n = GetModuleFileNameW(NULL, exe, MAX_PATH);
+  if (n == 0 || n >= MAX_PATH) return -1;
+  _snwprintf(cmd, sizeof cmd / sizeof cmd[0], L"\"%ls\" --listen \\\\.\\pipe\\dllbridge-sleeper-%lu-%lu", exe,
+             (unsigned long)GetCurrentProcessId(), (unsigned long)GetTickCount());
+  cmd[sizeof cmd / sizeof cmd[0] - 1] = 0;
+  ZeroMemory(&si, sizeof si);
+  si.cb = sizeof si;
+  if (!CreateProcessW(exe, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) return -1;
+  CloseHandle(pi.hThread);
+  CloseHandle(pi.hProcess);
+  if (pid_file) {
+    FILE* f = fopen(pid_file, "w");
+    if (f) {
+      fprintf(f, "%lu\n", (unsigned long)pi.dwProcessId);
+      fclose(f);
+    }
+  }
+  return (int32_t)pi.dwProcessId;
+}
 int32_t spawn_sleeper(const char* pid_file, int32_t seconds) {
-  (void)pid_file;
   (void)seconds;
-  return -1;
+  return start_sleeper(pid_file);
 }
 int32_t spawn_sleeper_and_crash(const char* pid_file, int32_t seconds) {
-  (void)pid_file;
   (void)seconds;
-  return -1;
+  if (start_sleeper(pid_file) < 0) return -1;
+  return crash_segv();
 }
 int32_t exec_child_sockets(void) { return -1; }
 #else

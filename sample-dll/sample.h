@@ -175,14 +175,17 @@ SAMPLE_API int32_t on_sigterm_write(const char* path);
  * 1 if `go` appeared, 0 if not. A call the test holds and releases at will. */
 SAMPLE_API int32_t wait_for_file(const char* started, const char* go, int32_t limit_ms);
 
-/* Processes the library starts (POSIX; -1 on Windows). spawn_sleeper forks a
- * copy of the host that sleeps `seconds` holding every descriptor the host has,
- * writes its pid to `pid_file` (when not NULL) and returns it;
- * spawn_sleeper_and_crash does the same, then crashes (SIGSEGV). */
+/* Processes the library starts. spawn_sleeper starts a process that sleeps
+ * `seconds` (POSIX: a forked copy of the host, holding every descriptor the
+ * host has; Windows: another copy of the host program, serving an unused
+ * pipe until it is ended), writes its pid to `pid_file` (when not NULL) and
+ * returns it, -1 on failure; spawn_sleeper_and_crash does the same, then
+ * crashes (SIGSEGV / access violation). */
 SAMPLE_API int32_t spawn_sleeper(const char* pid_file, int32_t seconds);
 SAMPLE_API int32_t spawn_sleeper_and_crash(const char* pid_file, int32_t seconds);
-/* Runs /bin/sh, which counts the sockets among its descriptors above 2 (the
- * ones it inherited): that count, or -1 when it could not be run. */
+/* POSIX: runs /bin/sh, which counts the sockets among its descriptors above 2
+ * (the ones it inherited): that count, or -1 when it could not be run.
+ * Windows: -1. */
 SAMPLE_API int32_t exec_child_sockets(void);
 
 #ifdef __cplusplus

@@ -1,0 +1,135 @@
+// What starting a surrogate costs, against the floor measured in the same
+// run, interleaved (one floor and one bridge measurement per iteration):
+// starting and reaping a program of the same bitness that does nothing
+// (posix_spawn + waitpid). The benchmark's time is the bridge's; the
+// counters floor_ms and ratio (bridge / floor) are what to compare.
+//   BM_StartToFirstCall: Bridge construction, library load, first call.
+//   BM_CrashToNextCall:  a call that crashes the surrogate, to the next call
+//                        completed on its replacement.
+#include <benchmark/benchmark.h>
+
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+
+#include "bench_paths.hpp"
+#include "dllbridge/bridge.hpp"
+
+extern char** environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Starts `program` and waits for it: the floor. False if it could not run.
+bool spawn_and_reap(const char* program) {
+  char* argv[] = {const_cast<char*>(program), nullptr};
+  pid_t pid = 0;
+  if (posix_spawn(&pid, program, nullptr, nullptr, argv, environ) != 0) return false;
+  int status = 0;
+  return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+struct Target {
+  dllbridge::Arch arch;
+  const char* surrogate;
+  const char* sample;
+  const char* noop;
+};
+
+Target target(bool x86) {
+  using namespace dllbridge::bench;
+  return x86 ? Target{dllbridge::Arch::x86, kSurrogate32, kSample32, kNoop32}
+             : Target{dllbridge::Arch::x64, kSurrogate64, kSample64, kNoop64};
+}
+
+dllbridge::BridgeOptions options(const Target& t) {
+  dllbridge::BridgeOptions o;
+  o.arch = t.arch;
+  o.surrogate_path = t.surrogate;
+  o.policy.breaker.enabled = false;
+  o.policy.restart.max_starts = 1000000;  // crashes on purpose, many times
+  return o;
+}
+
+// Records the iteration's bridge time and accumulates both for the counters.
+struct Totals {
+  double bridge = 0, floor = 0;
+  void report(benchmark::State& state) const {
+    const double n = static_cast<double>(state.iterations());
+    if (n == 0 || floor == 0) return;
+    state.counters["floor_ms"] = floor / n * 1e3;
+    state.counters["bridge_ms"] = bridge / n * 1e3;
+    state.counters["ratio"] = bridge / floor;
+  }
+};
+
+void BM_StartToFirstCall(benchmark::State& state) {
+  const bool x86 = state.range(0) == 32;
+  if (x86 && !dllbridge::bench::kHave32) {
+    state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
+    return;
+  }
+  const Target t = target(x86);
+  const dllbridge::BridgeOptions o = options(t);
+  Totals totals;
+  for (auto _ : state) {
+    Clock::time_point start = Clock::now();
+    if (!spawn_and_reap(t.noop)) {
+      state.SkipWithError("cannot run the floor program");
+      return;
+    }
+    totals.floor += seconds_since(start);
+    start = Clock::now();
+    dllbridge::Bridge bridge(o);
+    dllbridge::Library lib = bridge.load(t.sample);
+    benchmark::DoNotOptimize(lib.function<int32_t(int32_t, int32_t)>("add")(1, 2));
+    const double took = seconds_since(start);
+    totals.bridge += took;
+    state.SetIterationTime(took);
+    // The stop (~Bridge) is not part of the start.
+  }
+  totals.report(state);
+}
+BENCHMARK(BM_StartToFirstCall)->Arg(32)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+void BM_CrashToNextCall(benchmark::State& state) {
+  const bool x86 = state.range(0) == 32;
+  if (x86 && !dllbridge::bench::kHave32) {
+    state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
+    return;
+  }
+  const Target t = target(x86);
+  dllbridge::Bridge bridge(options(t));
+  dllbridge::Library lib = bridge.load(t.sample);
+  auto add = lib.function<int32_t(int32_t, int32_t)>("add");
+  auto crash = lib.function<int32_t()>("crash_segv");
+  add(1, 2);
+  Totals totals;
+  for (auto _ : state) {
+    Clock::time_point start = Clock::now();
+    if (!spawn_and_reap(t.noop)) {
+      state.SkipWithError("cannot run the floor program");
+      return;
+    }
+    totals.floor += seconds_since(start);
+    start = Clock::now();
+    try {
+      crash();
+    } catch (const dllbridge::Error&) {
+    }
+    benchmark::DoNotOptimize(add(1, 2));
+    const double took = seconds_since(start);
+    totals.bridge += took;
+    state.SetIterationTime(took);
+  }
+  totals.report(state);
+}
+BENCHMARK(BM_CrashToNextCall)->Arg(32)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
