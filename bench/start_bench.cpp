@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <memory>
 
 #include "bench_paths.hpp"
 #include "dllbridge/bridge.hpp"
@@ -55,78 +56,78 @@ dllbridge::BridgeOptions options(const Target& t) {
   return o;
 }
 
-// Records the iteration's bridge time and accumulates both for the counters.
-struct Totals {
-  double bridge = 0, floor = 0;
-  void report(benchmark::State& state) const {
-    const double n = static_cast<double>(state.iterations());
-    if (n == 0 || floor == 0) return;
-    state.counters["floor_ms"] = floor / n * 1e3;
-    state.counters["bridge_ms"] = bridge / n * 1e3;
-    state.counters["ratio"] = bridge / floor;
-  }
-};
-
-void BM_StartToFirstCall(benchmark::State& state) {
+// The 32-bit target, or none (the benchmark skipped) in a build without it.
+const Target* target_or_skip(benchmark::State& state, Target& t) {
   const bool x86 = state.range(0) == 32;
   if (x86 && !dllbridge::bench::kHave32) {
     state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
-    return;
+    return nullptr;
   }
-  const Target t = target(x86);
-  const dllbridge::BridgeOptions o = options(t);
-  Totals totals;
+  t = target(x86);
+  return &t;
+}
+
+// Each iteration: `untimed()`, the floor (start and reap t.noop), then
+// `measured()`, whose time is the iteration's. Counters: both means and
+// their ratio.
+template <class U, class F>
+void against_floor(benchmark::State& state, const Target& t, U&& untimed, F&& measured) {
+  double bridge = 0, floor = 0;
   for (auto _ : state) {
+    untimed();
     Clock::time_point start = Clock::now();
     if (!spawn_and_reap(t.noop)) {
       state.SkipWithError("cannot run the floor program");
       return;
     }
-    totals.floor += seconds_since(start);
+    floor += seconds_since(start);
     start = Clock::now();
-    dllbridge::Bridge bridge(o);
-    dllbridge::Library lib = bridge.load(t.sample);
-    benchmark::DoNotOptimize(lib.function<int32_t(int32_t, int32_t)>("add")(1, 2));
+    measured();
     const double took = seconds_since(start);
-    totals.bridge += took;
+    bridge += took;
     state.SetIterationTime(took);
-    // The stop (~Bridge) is not part of the start.
   }
-  totals.report(state);
+  const double n = static_cast<double>(state.iterations());
+  if (n == 0 || floor == 0) return;
+  state.counters["floor_ms"] = floor / n * 1e3;
+  state.counters["bridge_ms"] = bridge / n * 1e3;
+  state.counters["ratio"] = bridge / floor;
+}
+
+void BM_StartToFirstCall(benchmark::State& state) {
+  Target storage;
+  const Target* t = target_or_skip(state, storage);
+  if (!t) return;
+  const dllbridge::BridgeOptions o = options(*t);
+  std::unique_ptr<dllbridge::Bridge> bridge;
+  against_floor(
+      state, *t, [&] { bridge.reset(); },  // the previous bridge's stop is not part of a start
+      [&] {
+        bridge = std::make_unique<dllbridge::Bridge>(o);
+        dllbridge::Library lib = bridge->load(t->sample);
+        benchmark::DoNotOptimize(lib.function<int32_t(int32_t, int32_t)>("add")(1, 2));
+      });
 }
 BENCHMARK(BM_StartToFirstCall)->Arg(32)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 void BM_CrashToNextCall(benchmark::State& state) {
-  const bool x86 = state.range(0) == 32;
-  if (x86 && !dllbridge::bench::kHave32) {
-    state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
-    return;
-  }
-  const Target t = target(x86);
-  dllbridge::Bridge bridge(options(t));
-  dllbridge::Library lib = bridge.load(t.sample);
+  Target storage;
+  const Target* t = target_or_skip(state, storage);
+  if (!t) return;
+  dllbridge::Bridge bridge(options(*t));
+  dllbridge::Library lib = bridge.load(t->sample);
   auto add = lib.function<int32_t(int32_t, int32_t)>("add");
   auto crash = lib.function<int32_t()>("crash_segv");
   add(1, 2);
-  Totals totals;
-  for (auto _ : state) {
-    Clock::time_point start = Clock::now();
-    if (!spawn_and_reap(t.noop)) {
-      state.SkipWithError("cannot run the floor program");
-      return;
-    }
-    totals.floor += seconds_since(start);
-    start = Clock::now();
-    try {
-      crash();
-    } catch (const dllbridge::Error&) {
-    }
-    benchmark::DoNotOptimize(add(1, 2));
-    const double took = seconds_since(start);
-    totals.bridge += took;
-    state.SetIterationTime(took);
-  }
-  totals.report(state);
+  against_floor(
+      state, *t, [] {},
+      [&] {
+        try {
+          crash();
+        } catch (const dllbridge::Error&) {
+        }
+        benchmark::DoNotOptimize(add(1, 2));
+      });
 }
 BENCHMARK(BM_CrashToNextCall)->Arg(32)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
 
