@@ -1,6 +1,7 @@
 // surrogate32 / surrogate64: hosts a legacy library in its own process and
 // calls its functions for a dllbridge client (docs/cli.md, section 7).
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -51,9 +52,12 @@ int main(int argc, char** argv) {
   try {
     end_process_on_faults();
     asio::io_context io;
+    // Adopted while this is the only thread (see adopt_inherited()).
+    std::optional<Stream> inherited_stream;
+    if (!inherited.empty()) inherited_stream.emplace(adopt_inherited(io, inherited));
     if (parent_pid > 0) follow_parent(parent_pid);
-    if (!inherited.empty()) {
-      Stream stream = adopt_inherited(io, inherited);
+    if (inherited_stream) {
+      Stream& stream = *inherited_stream;
       StreamTransport transport(stream);
       const SessionEnd end = serve_session(transport, workers);
       if (end == SessionEnd::disconnected) end_process_group();

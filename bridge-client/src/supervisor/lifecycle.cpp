@@ -127,6 +127,12 @@ void Lifecycle::monitor_loop() {
       lock.lock();
     }
     if (stopping_) break;
+    // A loss, start or recycle request that came while the lock was free
+    // above notified no one: act on it now rather than a tick later.
+    if (state_ == SurrogateState::restarting || (state_ == SurrogateState::not_started && start_requested_) ||
+        (state_ == SurrogateState::ready && recycle_pending_ && in_flight_ == 0)) {
+      continue;
+    }
     wake_.wait_for(lock, tick);
   }
   // A normal stop, from the thread that started the surrogate: while this

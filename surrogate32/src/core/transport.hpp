@@ -26,7 +26,10 @@ using Stream = asio::local::stream_protocol::socket;
 // The private endpoint of the client that started this surrogate: on POSIX
 // the inherited socket `--fd N`; on Windows the client's pipe `--pipe NAME`,
 // opened with SECURITY_IDENTIFICATION. Throws std::runtime_error when it is
-// not a usable connected endpoint.
+// not a usable connected endpoint. POSIX: the socket is moved to a random
+// descriptor number in [100, 1000), close-on-exec; call this before any
+// thread starts (growing the descriptor table of a process with several
+// threads waits for an RCU grace period, milliseconds).
 Stream adopt_inherited(asio::io_context& io, const std::string& value);
 
 // Makes this process end when the client `parent_pid` that started it ends,
