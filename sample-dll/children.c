@@ -50,7 +50,21 @@ int32_t spawn_sleeper_and_crash(const char* pid_file, int32_t seconds) {
   if (start_sleeper(pid_file) < 0) return -1;
   return crash_segv();
 }
-int32_t exec_child_sockets(void) { return -1; }
+int32_t exec_child_sockets(void) {
+  /* What a child started with bInheritHandles = TRUE would get: inheritable
+   * pipe handles, other than the standard ones. */
+  const HANDLE std_handles[3] = {GetStdHandle(STD_INPUT_HANDLE), GetStdHandle(STD_OUTPUT_HANDLE),
+                                 GetStdHandle(STD_ERROR_HANDLE)};
+  int32_t n = 0;
+  for (ULONG_PTR v = 4; v < 0x10000; v += 4) {
+    const HANDLE h = (HANDLE)v;
+    DWORD flags = 0;
+    if (!GetHandleInformation(h, &flags) || !(flags & HANDLE_FLAG_INHERIT)) continue;
+    if (h == std_handles[0] || h == std_handles[1] || h == std_handles[2]) continue;
+    if (GetFileType(h) == FILE_TYPE_PIPE) ++n;
+  }
+  return n;
+}
 #else
 /* A forked copy of the host that sleeps `seconds`, holding every descriptor
  * the host had (its channel to the client too). */

@@ -183,9 +183,11 @@ SAMPLE_API int32_t wait_for_file(const char* started, const char* go, int32_t li
  * crashes (SIGSEGV / access violation). */
 SAMPLE_API int32_t spawn_sleeper(const char* pid_file, int32_t seconds);
 SAMPLE_API int32_t spawn_sleeper_and_crash(const char* pid_file, int32_t seconds);
-/* POSIX: runs /bin/sh, which counts the sockets among its descriptors above 2
- * (the ones it inherited): that count, or -1 when it could not be run.
- * Windows: -1. */
+/* What a program the library runs inherits of the host's channels. POSIX:
+ * runs /bin/sh, which counts the sockets among its descriptors above 2: that
+ * count, or -1 when it could not be run. Windows: the number of inheritable
+ * pipe handles other than the standard ones (what CreateProcess with
+ * bInheritHandles = TRUE would pass on). */
 SAMPLE_API int32_t exec_child_sockets(void);
 
 #ifdef __cplusplus
