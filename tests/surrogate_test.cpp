@@ -11,6 +11,7 @@
 
 #include "dllbridge/dllbridge.pb.h"
 #include "dllbridge/wire/frame.hpp"
+#include "surrogate_targets.hpp"
 #include "test_paths.hpp"
 
 using namespace dllbridge;
@@ -18,14 +19,8 @@ namespace paths = dllbridge::test;
 
 namespace {
 
-struct Target {
-  const char* name;
-  const char* surrogate;
-  const char* sample;
-};
-const Target kTargets[] = {{"surrogate32", paths::kSurrogate32, paths::kSample32},
-                           {"surrogate64", paths::kSurrogate64, paths::kSample64}};
-void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
+using Target = test::SurrogateTarget;
+using test::kSurrogateTargets;
 
 wire::TypeNode scalar(wire::Scalar s, const std::string& name = "x") {
   wire::TypeNode n;
@@ -281,7 +276,7 @@ TEST_P(Hostile, TextThatDoesNotFitItsBufferIsRefused) {
   expect_alive();
 }
 
-INSTANTIATE_TEST_SUITE_P(Surrogates, Hostile, ::testing::ValuesIn(kTargets),
+INSTANTIATE_TEST_SUITE_P(Surrogates, Hostile, ::testing::ValuesIn(kSurrogateTargets),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST_P(Hostile, AnOversizedFrameEndsTheSessionWithAProtocolErrorAndTheServerGoesOn) {
