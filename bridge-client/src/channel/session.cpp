@@ -80,7 +80,7 @@ void Session::open() {
     } else {
       stream = connect_endpoint(*io, options_.connect);
     }
-    transport = make_stream_transport(std::move(io), std::move(stream));
+    transport = make_stream_transport(std::move(io), std::move(stream), options_.low_latency);
   }
   channel_ = std::make_unique<Channel>(
       std::move(transport),

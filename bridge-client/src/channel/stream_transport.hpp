@@ -20,6 +20,9 @@
 namespace dllbridge::detail {
 
 // The transport over `stream`, created on `io` (both owned from now on).
-std::unique_ptr<rpc::Transport> make_stream_transport(std::unique_ptr<asio::io_context> io, Stream stream);
+// `low_latency`: a caller waiting for its reply first polls for it for a
+// short, adaptive time before it sleeps (POSIX; see docs/performance.md).
+std::unique_ptr<rpc::Transport> make_stream_transport(std::unique_ptr<asio::io_context> io, Stream stream,
+                                                      bool low_latency = false);
 
 }  // namespace dllbridge::detail

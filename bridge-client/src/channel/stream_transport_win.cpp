@@ -161,7 +161,8 @@ void StreamTransport::end(const std::string& why, bool bad_frame) {
 
 }  // namespace
 
-std::unique_ptr<rpc::Transport> make_stream_transport(std::unique_ptr<asio::io_context> io, Stream stream) {
+std::unique_ptr<rpc::Transport> make_stream_transport(std::unique_ptr<asio::io_context> io, Stream stream,
+                                                      bool /*low_latency: not on named pipes yet*/) {
   return std::make_unique<StreamTransport>(std::move(io), std::move(stream));
 }
 
