@@ -110,24 +110,28 @@ struct TransportKind {
 };
 
 #if !defined(_WIN32)
-// Both ends: the client's socket transport over a socket pair.
-TransportPair socket_pair() {
+// Both ends: the client's socket transport over a socket pair (in
+// low-latency mode: callers poll before they sleep).
+TransportPair socket_pair_mode(bool low_latency) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw std::runtime_error("socketpair");
-  auto end = [](int fd) {
+  auto end = [low_latency](int fd) {
     auto io = std::make_unique<asio::io_context>();
     detail::Stream stream(*io);
     stream.assign(asio::local::stream_protocol(), fd);
-    return detail::make_stream_transport(std::move(io), std::move(stream));
+    return detail::make_stream_transport(std::move(io), std::move(stream), low_latency);
   };
   return {end(sv[0]), end(sv[1])};
 }
+TransportPair socket_pair() { return socket_pair_mode(false); }
+TransportPair socket_pair_low_latency() { return socket_pair_mode(true); }
 #endif
 
 const TransportKind kKinds[] = {
     {"in_memory", &rpc::in_memory_pair},
 #if !defined(_WIN32)
     {"socket", &socket_pair},
+    {"socket_low_latency", &socket_pair_low_latency},
 #endif
 };
 
