@@ -1,10 +1,8 @@
 // The client's transport over the socket / named pipe to its surrogate
 // (one file per platform).
-//  - POSIX (stream_transport_posix.cpp): a thread that waits for a reply
-//    reads the socket itself (rpc::Transport::read_until), so the reply wakes
-//    the thread that wants it; a reading thread of the transport takes over
-//    whenever no caller reads (requests of the surrogate, the end of the
-//    stream). Callers write their own frames.
+//  - POSIX: rpc::socket_transport (dllbridge/rpc/socket_transport.hpp), in
+//    which a thread that waits for a reply reads the socket itself, so the
+//    reply wakes the thread that wants it.
 //  - Windows (stream_transport_win.cpp): an I/O thread reads frames (Asio,
 //    overlapped); callers write their own frames when the pipe takes them at
 //    once, else the I/O thread finishes the job.
