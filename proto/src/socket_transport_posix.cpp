@@ -97,7 +97,10 @@ class SocketTransport final : public Transport {
   }
 
   void start(Receiver& receiver) override {
-    receiver_ = &receiver;
+    {
+      std::lock_guard lock(mu_);
+      receiver_ = &receiver;
+    }
     thread_ = std::thread([this] { run(); });
   }
 
@@ -126,12 +129,18 @@ class SocketTransport final : public Transport {
   CallerRead read_until(bool (*done)(void*), void* context, Clock::time_point deadline) override {
     {
       std::lock_guard lock(mu_);
-      if (reader_ != Reader::none || end_found_) {
+      if (reader_ != Reader::none || end_found_ || receiver_ == nullptr) {  // (not started: busy)
         turned_away_ = true;
         return CallerRead::busy;
       }
       reader_ = Reader::caller;
       arm(0);  // the reading thread sleeps through our reply
+    }
+    // What we wait for may have come through another reader just before we
+    // took the role.
+    if (done(context)) {
+      release_role();
+      return CallerRead::done;
     }
     CallerRead result = CallerRead::busy;
     for (;;) {
@@ -143,9 +152,10 @@ class SocketTransport final : public Transport {
       }
       const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
       Pull p = Pull::would_block;
-      if (end_ == begin_ && low_latency_) p = spin(done, context, deadline);
+      const bool ready = frame_buffered();
+      if (!ready && low_latency_) p = spin(done, context, deadline);
       if (p == Pull::would_block) {
-        if (end_ == begin_) wait_ready(static_cast<int>(std::min<std::int64_t>(ms, 1 << 30)));
+        if (!ready) wait_ready(static_cast<int>(std::min<std::int64_t>(ms, 1 << 30)));
         p = pull(done, context);
       }
       if (p == Pull::satisfied) {
@@ -311,6 +321,16 @@ class SocketTransport final : public Transport {
     }
   }
 
+  // Whether a whole frame (or a header that breaks the rules) waits in the
+  // buffer: then there is work before there is anything to wait for.
+  bool frame_buffered() const {
+    const std::size_t avail = end_ - begin_;
+    if (big_ || avail < sizeof(wire::Header)) return false;
+    const auto* h = reinterpret_cast<const unsigned char*>(buf_.get() + begin_);
+    const std::uint32_t size = h[0] | h[1] << 8 | h[2] << 16 | static_cast<std::uint32_t>(h[3]) << 24;
+    return static_cast<std::uint64_t>(size) + sizeof(wire::Header) <= avail || size > wire::kMaxFrameSize;
+  }
+
   // recv without blocking: > 0 bytes read, 0 at the end of the stream (the
   // reason recorded), -1 when nothing is there now.
   ssize_t receive(char* dst, std::size_t size) {
@@ -363,7 +383,7 @@ class SocketTransport final : public Transport {
   void release_role() {
     // A caller stops after its own reply: frames read behind it are the
     // reading thread's to deliver now (the socket will not wake it for them).
-    const bool leftover = end_ != begin_;
+    const bool leftover = frame_buffered();
     bool others;
     {
       std::lock_guard lock(mu_);

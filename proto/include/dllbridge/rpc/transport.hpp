@@ -57,9 +57,10 @@ class Transport {
   // Optional: lets a thread that waits for a reply read the stream itself,
   // so the reply wakes the thread that wants it instead of a reading thread
   // that then wakes it. Reads frames and delivers them to the receiver on
-  // the calling thread until `done(context)` is true after a frame, or
-  // `deadline` passes. One thread at a time; the end of the stream is always
-  // reported on the transport's own thread (then `busy`: wait to be woken).
+  // the calling thread until `done(context)` is true (checked first, then
+  // after each frame) or `deadline` passes. One thread at a time; before
+  // start() and at the end of the stream (always reported on the
+  // transport's own thread): `busy`, wait to be woken.
   virtual CallerRead read_until(bool (*done)(void* context), void* context,
                                 std::chrono::steady_clock::time_point deadline) {
     (void)done;

@@ -1,0 +1,21 @@
+#include "core/inherited.hpp"
+
+#include <stdexcept>
+#include <system_error>
+
+#include "core/transport.hpp"
+#include "dllbridge/rpc/socket_transport.hpp"
+
+namespace dllbridge::surrogate {
+
+std::unique_ptr<rpc::Transport> inherited_transport(asio::io_context& io, const std::string& value,
+                                                    bool low_latency) {
+  Stream stream = adopt_inherited(io, value);
+  try {
+    return rpc::socket_transport(stream.release(), rpc::SocketOptions{low_latency});
+  } catch (const std::system_error& e) {
+    throw std::runtime_error(e.what());
+  }
+}
+
+}  // namespace dllbridge::surrogate
