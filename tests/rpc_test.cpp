@@ -376,3 +376,50 @@ TEST_P(Rpc, ManyCallersTakeTurnsReadingAndEachGetsItsOwnReply) {
   for (auto& c : callers) c.join();
   EXPECT_EQ(wrong, 0);
 }
+
+#if !defined(_WIN32)
+#  include "dllbridge/rpc/socket_transport.hpp"
+
+// The socket transport's cap on the first frame (the handshake's): a larger
+// first frame ends the channel as bad before it is read; after a first frame
+// within the cap, frames of any allowed size pass.
+TEST(SocketTransport, AFirstFrameOverItsCapEndsTheChannelLaterOnesMayBeLarge) {
+  for (const bool small_first : {false, true}) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    auto io = std::make_unique<asio::io_context>();
+    detail::Stream stream(*io);
+    stream.assign(asio::local::stream_protocol(), sv[0]);
+    Side sender(detail::make_stream_transport(std::move(io), std::move(stream)),
+                [](const wire::Request&) { return answer(0); });
+    Side receiver(rpc::socket_transport(sv[1], rpc::SocketOptions{false, 256}), [](const wire::Request& r) {
+      return answer(r.call().args_size() ? r.call().args(0).text().size() : 7);
+    });
+    sender.peer->start();
+    receiver.peer->start();
+    if (small_first) {
+      auto r = sender.peer->request(numbered(1), soon());
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->call().ret().u(), 7u);
+    }
+    wire::Request big = numbered(2);
+    big.mutable_call()->add_args()->set_text(std::string(100000, 'b'));
+    if (small_first) {
+      auto r = sender.peer->request(std::move(big), soon());
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->call().ret().u(), 100000u);
+      EXPECT_FALSE(receiver.ended);
+    } else {
+      wire::Frame frame;
+      *frame.mutable_request() = std::move(big);
+      sender.transport->send(wire::encode_frame(frame));
+      // The receiver reports the end on its own thread: wait for that (the
+      // patience only bounds a broken build).
+      const auto give_up = rpc::Peer::Clock::now() + kPatience;
+      while (!receiver.ended && rpc::Peer::Clock::now() < give_up) std::this_thread::sleep_for(1ms);
+      EXPECT_TRUE(receiver.ended);
+      EXPECT_TRUE(receiver.ended_bad);
+    }
+  }
+}
+#endif

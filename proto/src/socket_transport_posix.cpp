@@ -66,6 +66,7 @@ class SocketTransport final : public Transport {
  public:
   SocketTransport(int fd, SocketOptions options)
       : low_latency_(options.low_latency),
+        first_frame_cap_(options.first_frame_cap),
         socket_(fd),
         fd_(fd),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
@@ -290,6 +291,12 @@ class SocketTransport final : public Transport {
           end_with(e.what(), true);
           return Pull::ended;
         }
+        if (first_frame_cap_ != 0 && size > first_frame_cap_) {
+          end_with("a first frame of " + std::to_string(size) + " bytes (at most " +
+                       std::to_string(first_frame_cap_) + " before the handshake)",
+                   true);
+          return Pull::ended;
+        }
         const std::size_t whole = header.size() + size;
         if (whole <= avail) {
           payload_.assign(buf_.get() + begin_ + header.size(), size);
@@ -328,7 +335,8 @@ class SocketTransport final : public Transport {
     if (big_ || avail < sizeof(wire::Header)) return false;
     const auto* h = reinterpret_cast<const unsigned char*>(buf_.get() + begin_);
     const std::uint32_t size = h[0] | h[1] << 8 | h[2] << 16 | static_cast<std::uint32_t>(h[3]) << 24;
-    return static_cast<std::uint64_t>(size) + sizeof(wire::Header) <= avail || size > wire::kMaxFrameSize;
+    return static_cast<std::uint64_t>(size) + sizeof(wire::Header) <= avail || size > wire::kMaxFrameSize ||
+           (first_frame_cap_ != 0 && size > first_frame_cap_);
   }
 
   // recv without blocking: > 0 bytes read, 0 at the end of the stream (the
@@ -350,6 +358,7 @@ class SocketTransport final : public Transport {
 
   // Hands the payload to the receiver; whether `done` holds now.
   bool deliver(bool (*done)(void*), void* context) {
+    first_frame_cap_ = 0;
     receiver_->on_frame(payload_);
     if (payload_.capacity() > kBufferSize) std::string().swap(payload_);  // no 64 MiB kept for good
     return done && done(context);
@@ -421,6 +430,7 @@ class SocketTransport final : public Transport {
   }
 
   const bool low_latency_;
+  std::uint32_t first_frame_cap_;  // until the first frame (reader role)
   // The holder of the reader role only (low-latency mode).
   std::int64_t spin_ns_ = kMaxSpin.count() / 2;
   int calls_since_probe_ = 0;

@@ -12,7 +12,8 @@ std::unique_ptr<rpc::Transport> inherited_transport(asio::io_context& io, const 
                                                     bool low_latency) {
   Stream stream = adopt_inherited(io, value);
   try {
-    return rpc::socket_transport(stream.release(), rpc::SocketOptions{low_latency});
+    // The first frame is the Hello: a few KiB at most.
+    return rpc::socket_transport(stream.release(), rpc::SocketOptions{low_latency, 4096});
   } catch (const std::system_error& e) {
     throw std::runtime_error(e.what());
   }

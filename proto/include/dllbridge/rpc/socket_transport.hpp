@@ -6,6 +6,7 @@
 // src/socket_transport_posix.cpp for how the reader role is handed on.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "dllbridge/rpc/transport.hpp"
@@ -16,6 +17,10 @@ struct SocketOptions {
   // Low-latency mode: a thread reading for what it waits for polls for a
   // short, adaptive time before it sleeps (docs/performance.md).
   bool low_latency = false;
+  // When not 0: the first frame read may be at most this large (the
+  // handshake's Hello; later frames up to wire::kMaxFrameSize). A larger one
+  // ends the channel as a bad frame before anything is allocated for it.
+  std::uint32_t first_frame_cap = 0;
 };
 
 // A transport over `fd`, a connected stream socket, which it owns from now
