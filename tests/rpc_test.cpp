@@ -1,6 +1,8 @@
-// The channel's request/reply core (rpc::Peer) over in-memory transports:
-// ids matched both ways, requests from either side, nested requests served
-// on the waiting thread, deadlines and endings.
+// The channel's request/reply core (rpc::Peer) over each transport: in
+// memory, and (POSIX) the client's socket transport, in which a waiting
+// caller reads for its own reply: ids matched both ways, requests from
+// either side, nested requests served on the waiting thread, deadlines and
+// endings, frames larger than the socket's buffer.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,6 +15,11 @@
 #include <thread>
 #include <vector>
 
+#if !defined(_WIN32)
+#  include <sys/socket.h>
+
+#  include "channel/stream_transport.hpp"
+#endif
 #include "dllbridge/rpc/peer.hpp"
 #include "dllbridge/rpc/transport.hpp"
 #include "dllbridge/wire/frame.hpp"
@@ -95,10 +102,48 @@ struct Side {
 
 rpc::Peer::Clock::time_point soon() { return rpc::Peer::Clock::now() + kPatience; }
 
+using TransportPair = std::pair<std::unique_ptr<rpc::Transport>, std::unique_ptr<rpc::Transport>>;
+
+struct TransportKind {
+  const char* name;
+  TransportPair (*make)();
+};
+
+#if !defined(_WIN32)
+// Both ends: the client's socket transport over a socket pair (in
+// low-latency mode: callers poll before they sleep).
+TransportPair socket_pair_mode(bool low_latency) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw std::runtime_error("socketpair");
+  auto end = [low_latency](int fd) {
+    auto io = std::make_unique<asio::io_context>();
+    detail::Stream stream(*io);
+    stream.assign(asio::local::stream_protocol(), fd);
+    return detail::make_stream_transport(std::move(io), std::move(stream), low_latency);
+  };
+  return {end(sv[0]), end(sv[1])};
+}
+TransportPair socket_pair() { return socket_pair_mode(false); }
+TransportPair socket_pair_low_latency() { return socket_pair_mode(true); }
+#endif
+
+const TransportKind kKinds[] = {
+    {"in_memory", &rpc::in_memory_pair},
+#if !defined(_WIN32)
+    {"socket", &socket_pair},
+    {"socket_low_latency", &socket_pair_low_latency},
+#endif
+};
+
 }  // namespace
 
-TEST(Rpc, RepliesAreMatchedByIdFromManyThreads) {
-  auto [a, b] = rpc::in_memory_pair();
+class Rpc : public ::testing::TestWithParam<TransportKind> {};
+
+INSTANTIATE_TEST_SUITE_P(Transports, Rpc, ::testing::ValuesIn(kKinds),
+                         [](const ::testing::TestParamInfo<TransportKind>& i) { return i.param.name; });
+
+TEST_P(Rpc, RepliesAreMatchedByIdFromManyThreads) {
+  auto [a, b] = GetParam().make();
   Side client(std::move(a), [](const wire::Request&) { return answer(0); });
   Side server(std::move(b), [](const wire::Request& r) { return answer(r.call().function() * 10u); });
   client.peer->start();
@@ -118,10 +163,10 @@ TEST(Rpc, RepliesAreMatchedByIdFromManyThreads) {
   EXPECT_EQ(wrong, 0);
 }
 
-TEST(Rpc, EitherSideMayAskWhileItWaits) {
+TEST_P(Rpc, EitherSideMayAskWhileItWaits) {
   // The server, while serving the client's request, asks the client something
   // unrelated (not nested: from another thread) and gets its answer.
-  auto [a, b] = rpc::in_memory_pair();
+  auto [a, b] = GetParam().make();
   std::promise<std::uint64_t> server_got;
   std::unique_ptr<Side> server_ptr;
   Side client(std::move(a), [](const wire::Request& r) { return answer(r.call().function() + 1); });
@@ -142,12 +187,12 @@ TEST(Rpc, EitherSideMayAskWhileItWaits) {
   server_ptr.reset();
 }
 
-TEST(Rpc, NestedRequestsRunOnTheWaitingThreadEightLevelsDeep) {
+TEST_P(Rpc, NestedRequestsRunOnTheWaitingThreadEightLevelsDeep) {
   // Client asks server (depth 1); serving it, the server asks the client
   // (depth 2) from its worker thread, which nests in the client's wait; the
   // client answers on the thread that waits, and asks again (depth 3)...
   constexpr std::uint32_t kDepth = 9;
-  auto [a, b] = rpc::in_memory_pair();
+  auto [a, b] = GetParam().make();
   std::mutex mu;
   std::map<std::uint32_t, std::thread::id> ran_on;  // depth -> thread that served it
   std::unique_ptr<Side> client, server;
@@ -195,8 +240,8 @@ TEST(Rpc, NestedRequestsRunOnTheWaitingThreadEightLevelsDeep) {
   client.reset();
 }
 
-TEST(Rpc, ALateReplyIsDroppedNotGivenToTheNextRequest) {
-  auto [a, b] = rpc::in_memory_pair();
+TEST_P(Rpc, ALateReplyIsDroppedNotGivenToTheNextRequest) {
+  auto [a, b] = GetParam().make();
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   Side client(std::move(a), [](const wire::Request&) { return answer(0); });
@@ -213,8 +258,8 @@ TEST(Rpc, ALateReplyIsDroppedNotGivenToTheNextRequest) {
   EXPECT_EQ(r->call().ret().u(), 2u);
 }
 
-TEST(Rpc, TheEndWakesWaitersWithClosed) {
-  auto [a, b] = rpc::in_memory_pair();
+TEST_P(Rpc, TheEndWakesWaitersWithClosed) {
+  auto [a, b] = GetParam().make();
   std::promise<void> entered, closed_there;
   std::shared_future<void> closed_signal = closed_there.get_future().share();
   Side client(std::move(a), [](const wire::Request&) { return answer(0); });
@@ -249,8 +294,8 @@ TEST(Rpc, TheEndWakesWaitersWithClosed) {
   server.reset();
 }
 
-TEST(Rpc, AFrameThatDoesNotParseEndsTheChannelAsBad) {
-  auto [a, b] = rpc::in_memory_pair();
+TEST_P(Rpc, AFrameThatDoesNotParseEndsTheChannelAsBad) {
+  auto [a, b] = GetParam().make();
   Side client(std::move(a), [](const wire::Request&) { return answer(0); });
   client.peer->start();
   b->send(std::string(wire::kHeaderSize, '\0') + "\xff\xff\xff\xff\xff");
@@ -264,3 +309,117 @@ TEST(Rpc, AFrameThatDoesNotParseEndsTheChannelAsBad) {
   EXPECT_TRUE(client.ended_bad);
   keep->close();
 }
+
+TEST_P(Rpc, FramesLargerThanTheSocketBufferCrossBothWaysBetweenSmallOnes) {
+  // Large requests and replies from several threads at once, interleaved
+  // with small ones: each arrives whole and to its own asker.
+  auto [a, b] = GetParam().make();
+  Side client(std::move(a), [](const wire::Request&) { return answer(0); });
+  Side server(std::move(b), [](const wire::Request& r) {
+    wire::Reply reply = answer(r.call().function());
+    // As large as what came, one byte more, filled with the id.
+    const std::size_t size = r.call().args_size() ? r.call().args(0).text().size() + 1 : 0;
+    if (size)
+      reply.mutable_call()->mutable_ret()->set_text(
+          std::string(size, static_cast<char>(r.call().function())));
+    return reply;
+  });
+  client.peer->start();
+  server.peer->start();
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  for (std::uint32_t t = 0; t < 4; ++t) {
+    callers.emplace_back([&, t] {
+      for (std::uint32_t i = 0; i < 12; ++i) {
+        const std::uint32_t n = t * 16 + i + 1;  // < 128: one char
+        wire::Request req = numbered(n);
+        // Threads 0 and 1 send 3 MiB and 300 KiB frames; 2 and 3 small ones.
+        const std::size_t size = t == 0 ? (3u << 20) : t == 1 ? (300u << 10) : 0;
+        if (size) req.mutable_call()->add_args()->set_text(std::string(size, 'x'));
+        auto r = client.peer->request(std::move(req), soon());
+        if (!r) {
+          ++wrong;
+          continue;
+        }
+        const std::string& text = r->call().ret().text();
+        if (size == 0 ? r->call().ret().u() != n
+                      : text.size() != size + 1 ||
+                            text.find_first_not_of(static_cast<char>(n)) != std::string::npos) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(wrong, 0);
+}
+
+TEST_P(Rpc, ManyCallersTakeTurnsReadingAndEachGetsItsOwnReply) {
+  // More callers than cores, each waiting for its own reply: whoever reads
+  // delivers the others' replies, and a caller that stops reading hands on.
+  auto [a, b] = GetParam().make();
+  Side client(std::move(a), [](const wire::Request&) { return answer(0); });
+  Side server(std::move(b), [](const wire::Request& r) { return answer(r.call().function() ^ 0x5555u); });
+  client.peer->start();
+  server.peer->start();
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> callers;
+  for (std::uint32_t t = 0; t < 8; ++t) {
+    callers.emplace_back([&, t] {
+      for (std::uint32_t i = 1; i <= 300; ++i) {
+        const std::uint32_t n = t * 100000 + i;
+        auto r = client.peer->request(numbered(n), soon());
+        if (!r || r->call().ret().u() != (n ^ 0x5555u)) ++wrong;
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(wrong, 0);
+}
+
+#if !defined(_WIN32)
+#  include "dllbridge/rpc/socket_transport.hpp"
+
+// The socket transport's cap on the first frame (the handshake's): a larger
+// first frame ends the channel as bad before it is read; after a first frame
+// within the cap, frames of any allowed size pass.
+TEST(SocketTransport, AFirstFrameOverItsCapEndsTheChannelLaterOnesMayBeLarge) {
+  for (const bool small_first : {false, true}) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    auto io = std::make_unique<asio::io_context>();
+    detail::Stream stream(*io);
+    stream.assign(asio::local::stream_protocol(), sv[0]);
+    Side sender(detail::make_stream_transport(std::move(io), std::move(stream)),
+                [](const wire::Request&) { return answer(0); });
+    Side receiver(rpc::socket_transport(sv[1], rpc::SocketOptions{false, 256}), [](const wire::Request& r) {
+      return answer(r.call().args_size() ? r.call().args(0).text().size() : 7);
+    });
+    sender.peer->start();
+    receiver.peer->start();
+    if (small_first) {
+      auto r = sender.peer->request(numbered(1), soon());
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->call().ret().u(), 7u);
+    }
+    wire::Request big = numbered(2);
+    big.mutable_call()->add_args()->set_text(std::string(100000, 'b'));
+    if (small_first) {
+      auto r = sender.peer->request(std::move(big), soon());
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->call().ret().u(), 100000u);
+      EXPECT_FALSE(receiver.ended);
+    } else {
+      wire::Frame frame;
+      *frame.mutable_request() = std::move(big);
+      sender.transport->send(wire::encode_frame(frame));
+      // The receiver reports the end on its own thread: wait for that (the
+      // patience only bounds a broken build).
+      const auto give_up = rpc::Peer::Clock::now() + kPatience;
+      while (!receiver.ended && rpc::Peer::Clock::now() < give_up) std::this_thread::sleep_for(1ms);
+      EXPECT_TRUE(receiver.ended);
+      EXPECT_TRUE(receiver.ended_bad);
+    }
+  }
+}
+#endif

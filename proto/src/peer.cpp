@@ -59,11 +59,15 @@ std::optional<wire::Reply> Peer::request(wire::Request request, Clock::time_poin
   frame.Clear();  // the request's memory, before a possibly long wait
 
   std::unique_lock lock(mu_);
+  // First read the stream on this thread (when the transport allows it and
+  // no other thread does): the reply then wakes no one but us.
+  bool may_read = true;
   for (;;) {
     if (waiter.reply) break;
     if (!waiter.nested.empty()) {
       wire::Request nested = std::move(waiter.nested.front());
       waiter.nested.pop_front();
+      waiter.signalled = waiter.reply || !waiter.nested.empty();
       lock.unlock();
       serve(nested);
       lock.lock();
@@ -73,8 +77,23 @@ std::optional<wire::Reply> Peer::request(wire::Request request, Clock::time_poin
       waiting_.erase(id);
       throw Closed(*closed_, true);
     }
+    if (may_read) {
+      lock.unlock();
+      const auto read = transport_.read_until(
+          [](void* w) { return static_cast<Waiter*>(w)->signalled.load(std::memory_order_acquire); }, &waiter,
+          deadline);
+      lock.lock();
+      if (read == Transport::CallerRead::done) continue;
+      may_read = false;  // unsupported, busy: wait to be woken; timeout: see below
+      if (read != Transport::CallerRead::timeout) continue;
+    }
+    if (waiter.reader_free) {  // the reading thread left: take over
+      waiter.reader_free = false;
+      may_read = true;
+      continue;
+    }
     if (waiter.cv.wait_until(lock, deadline) == std::cv_status::timeout && !waiter.reply &&
-        waiter.nested.empty() && !closed_) {
+        waiter.nested.empty() && !closed_ && !waiter.reader_free) {
       waiting_.erase(id);  // a late reply finds no one and is dropped
       return std::nullopt;
     }
@@ -120,7 +139,19 @@ void Peer::send_reply(const wire::Reply& reply) {
 void Peer::abort(const std::string& why) {
   std::lock_guard lock(mu_);
   if (!closed_) closed_ = why;
-  for (auto& [id, waiter] : waiting_) waiter->cv.notify_all();
+  for (auto& [id, waiter] : waiting_) {
+    waiter->signalled = true;
+    waiter->cv.notify_all();
+  }
+}
+
+void Peer::on_reader_free() {
+  std::lock_guard lock(mu_);
+  for (auto& [id, waiter] : waiting_) {
+    if (waiter->reply) continue;
+    waiter->reader_free = true;
+    waiter->cv.notify_all();
+  }
 }
 
 void Peer::on_frame(std::string& payload) {
@@ -156,6 +187,7 @@ void Peer::on_frame(std::string& payload) {
     auto it = waiting_.find(reply->id());
     if (it == waiting_.end()) return;  // its asker gave up (deadline)
     it->second->reply = std::move(*reply);
+    it->second->signalled = true;
     it->second->cv.notify_all();
     return;
   }
@@ -165,6 +197,7 @@ void Peer::on_frame(std::string& payload) {
     auto it = waiting_.find(request->nested_in());
     if (it != waiting_.end()) {
       it->second->nested.push_back(std::move(*request));
+      it->second->signalled = true;
       it->second->cv.notify_all();
       return;
     }

@@ -8,6 +8,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "core/inherited.hpp"
 #include "core/library.hpp"
 #include "core/session.hpp"
 #include "core/stream_transport.hpp"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   std::string level = "warn";
   int workers = 1;
   long parent_pid = 0;
+  bool low_latency = false;
   auto* listen_opt =
       app.add_option("--listen", listen_endpoint,
                      "serve clients of this user on ENDPOINT (Unix socket path or \\\\.\\pipe\\NAME)");
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   app.add_option("--parent-pid", parent_pid, "end when this process (the client) ends")
       ->check(CLI::PositiveNumber);
+  app.add_flag("--low-latency", low_latency,
+               "an idle worker polls briefly for the next request before it sleeps (inherited endpoint)");
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr: stdout belongs to the legacy library.
@@ -57,9 +61,9 @@ int main(int argc, char** argv) {
     if (!inherited.empty()) inherited_stream.emplace(adopt_inherited(io, inherited));
     if (parent_pid > 0) follow_parent(parent_pid);
     if (inherited_stream) {
-      Stream& stream = *inherited_stream;
-      StreamTransport transport(stream);
-      const SessionEnd end = serve_session(transport, workers);
+      const std::unique_ptr<dllbridge::rpc::Transport> transport =
+          inherited_transport(std::move(*inherited_stream), low_latency);
+      const SessionEnd end = serve_session(*transport, workers);
       if (end == SessionEnd::disconnected) end_process_group();
       return end == SessionEnd::protocol_error ? 3 : 0;
     }

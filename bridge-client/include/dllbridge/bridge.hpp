@@ -51,7 +51,12 @@ struct BridgeOptions {
   // debugging a library of this program's own bitness. Empty: a process.
   std::function<std::unique_ptr<rpc::Transport>()> transport;
   std::string surrogate_log_level = "warn";  // trace|debug|info|warn|error|off
-  SupervisionPolicy policy;                  // deadlines, restarts, breaker, retries, recycling
+  // Low-latency mode: a caller polls for its reply for a short, adaptive
+  // time before it sleeps, saving a wake-up per call at the cost of CPU
+  // time while it polls; it backs off by itself where polling does not pay
+  // (docs/performance.md). Off by default. Linux; ignored on Windows for now.
+  bool low_latency = false;
+  SupervisionPolicy policy;  // deadlines, restarts, breaker, retries, recycling
 };
 
 // Per-function choices, given when the function is declared.

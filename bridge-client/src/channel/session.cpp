@@ -70,17 +70,18 @@ void Session::open() {
     Stream stream(*io);
     if (options_.connect.empty()) {
       surrogate_path_ = find_surrogate(options_);
-      Spawned spawned = spawn_surrogate(
-          *io, surrogate_path_,
-          {"--log-level", options_.surrogate_log_level, "--workers",
-           std::to_string(options_.policy.surrogate_workers), "--parent-pid", std::to_string(current_pid())},
-          options_.launcher, options_.policy.start_timeout);
+      std::vector<std::string> args{"--log-level",  options_.surrogate_log_level,
+                                    "--workers",    std::to_string(options_.policy.surrogate_workers),
+                                    "--parent-pid", std::to_string(current_pid())};
+      if (options_.low_latency) args.push_back("--low-latency");
+      Spawned spawned =
+          spawn_surrogate(*io, surrogate_path_, args, options_.launcher, options_.policy.start_timeout);
       process_ = std::move(spawned.process);
       stream = std::move(spawned.stream);
     } else {
       stream = connect_endpoint(*io, options_.connect);
     }
-    transport = std::make_unique<StreamTransport>(std::move(io), std::move(stream));
+    transport = make_stream_transport(std::move(io), std::move(stream), options_.low_latency);
   }
   channel_ = std::make_unique<Channel>(
       std::move(transport),

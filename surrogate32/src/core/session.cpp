@@ -169,12 +169,35 @@ void Session::on_end(const std::string& why, bool bad_frame) {
   cv_.notify_all();
 }
 
+bool Session::has_work(void* session) {
+  auto* self = static_cast<Session*>(session);
+  std::lock_guard lock(self->mu_);
+  return !self->queue_.empty() || self->workers_done_ || self->shutdown_ || self->end_;
+}
+
 void Session::work() {
+  bool may_read = true;  // until the transport says it cannot
   for (;;) {
     wire::Request request;
     {
       std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [this] { return workers_done_ || !queue_.empty(); });
+      while (queue_.empty() && !workers_done_) {
+        if (may_read && !worker_reading_ && !shutdown_ && !end_) {
+          // Read for work on this thread: the request then wakes no other.
+          // (Bounded, so that nothing unforeseen can keep a worker from its
+          // queue for long.)
+          worker_reading_ = true;
+          lock.unlock();
+          const auto read = transport_.read_until(&Session::has_work, this,
+                                                  std::chrono::steady_clock::now() + std::chrono::seconds(1));
+          lock.lock();
+          worker_reading_ = false;
+          if (read == rpc::Transport::CallerRead::unsupported) may_read = false;
+          if (read == rpc::Transport::CallerRead::done || read == rpc::Transport::CallerRead::timeout)
+            continue;
+        }
+        work_cv_.wait(lock);
+      }
       if (queue_.empty()) return;
       request = std::move(queue_.front());
       queue_.pop_front();

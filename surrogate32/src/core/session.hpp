@@ -1,10 +1,13 @@
 // One client session: the handshake, then the client's requests served
-// until it says Shutdown or the channel ends. The session reads on its
-// transport's thread; library loads, registrations and calls run on a pool
-// of worker threads (one by default: legacy DLLs are rarely thread-safe),
-// so a worker that waits for the client (a callback's round trip) never
-// blocks the reading, and calls the client nests in that wait run on the
-// waiting worker (rpc::Peer).
+// until it says Shutdown or the channel ends. Library loads, registrations
+// and calls run on a pool of worker threads (one by default: legacy DLLs are
+// rarely thread-safe). An idle worker reads the channel itself when the
+// transport allows it (rpc::Transport::read_until), so a call wakes the
+// thread that runs it and no other; while it runs, the transport's own
+// thread reads (Hello and Ping are answered there at once), so a worker that
+// waits for the client (a callback's round trip) never blocks the reading,
+// and calls the client nests in that wait run on the waiting worker
+// (rpc::Peer).
 #pragma once
 
 #include <condition_variable>
@@ -48,6 +51,8 @@ class Session {
   void finish(SessionEnd how);
   void send_error(std::uint64_t id, wire::ErrorKind kind, const std::string& message);
   void work();  // a worker thread
+  // Whether a worker has something to do now (read_until's test).
+  static bool has_work(void* session);
 
   rpc::Transport& transport_;
   Dispatcher dispatcher_;
@@ -61,6 +66,7 @@ class Session {
   std::optional<wire::Request> shutdown_;  // a Shutdown waiting for the workers
   std::deque<wire::Request> queue_;        // for the workers
   bool workers_done_ = false;
+  bool worker_reading_ = false;  // a worker reads the channel for work (one at a time)
   std::vector<std::thread> workers_;
 };
 

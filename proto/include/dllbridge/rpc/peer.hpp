@@ -8,6 +8,7 @@
 // they nest, on that one thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -97,9 +98,14 @@ class Peer final : private Transport::Receiver {
     std::condition_variable cv;
     std::optional<wire::Reply> reply;
     std::deque<wire::Request> nested;
+    // Set (under mu_) with reply, nested and the end: read by the waiter
+    // while it reads the stream itself, without mu_.
+    std::atomic<bool> signalled{false};
+    bool reader_free = false;  // the thread reading for its reply stopped
   };
   void on_frame(std::string& payload) override;
   void on_end(const std::string& why, bool bad_frame) override;
+  void on_reader_free() override;
   void send_frame(const wire::Frame& frame);
 
   Transport& transport_;

@@ -6,6 +6,7 @@
 // bitness in-process). No protobuf here: frames are bytes.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,6 +25,17 @@ class Transport {
     // The stream ended: the peer closed it, it broke, or (bad_frame) a frame
     // broke the framing rules. Called once, last, on the transport's thread.
     virtual void on_end(const std::string& why, bool bad_frame) = 0;
+    // A thread that read for its reply (read_until) has stopped reading:
+    // another waiting thread may take over. Called on that thread.
+    virtual void on_reader_free() {}
+  };
+
+  // What read_until() did.
+  enum class CallerRead {
+    done,         // a delivered frame made done() true
+    busy,         // another thread reads; wait for the frame, or for on_reader_free
+    timeout,      // the deadline passed
+    unsupported,  // this transport reads on its own thread only
   };
 
   virtual ~Transport() = default;
@@ -41,6 +53,21 @@ class Transport {
   // Ends the stream in both directions: the reading stops (on_end follows
   // unless it already ran) and later sends are dropped. Thread-safe, idempotent.
   virtual void close() noexcept = 0;
+
+  // Optional: lets a thread that waits for a reply read the stream itself,
+  // so the reply wakes the thread that wants it instead of a reading thread
+  // that then wakes it. Reads frames and delivers them to the receiver on
+  // the calling thread until `done(context)` is true (checked first, then
+  // after each frame) or `deadline` passes. One thread at a time; before
+  // start() and at the end of the stream (always reported on the
+  // transport's own thread): `busy`, wait to be woken.
+  virtual CallerRead read_until(bool (*done)(void* context), void* context,
+                                std::chrono::steady_clock::time_point deadline) {
+    (void)done;
+    (void)context;
+    (void)deadline;
+    return CallerRead::unsupported;
+  }
 };
 
 // Two connected in-memory transports: what one sends, the other receives.

@@ -1,10 +1,53 @@
 #include "channel/stream_transport.hpp"
 
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
+#include "dllbridge/wire/frame.hpp"
+
 namespace dllbridge::detail {
+namespace {
+
+class StreamTransport final : public rpc::Transport {
+ public:
+  // Takes `stream`, created on `io` (both owned from now on).
+  StreamTransport(std::unique_ptr<asio::io_context> io, Stream stream);
+  // Closes the stream and joins the I/O thread.
+  ~StreamTransport() override;
+
+  void start(Receiver& receiver) override;
+  void send(std::string frame) override;
+  void close() noexcept override;
+
+ private:
+  void write_next();  // I/O thread
+  void read_header();
+  void read_payload(std::uint32_t size);
+  void end(const std::string& why, bool bad_frame);
+
+  std::unique_ptr<asio::io_context> io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  Stream stream_;
+  Receiver* receiver_ = nullptr;
+  std::thread io_thread_;
+  std::atomic<bool> closing_{false};
+  bool ended_ = false;  // I/O thread
+
+  // I/O thread only.
+  wire::Header header_{};
+  std::string payload_;
+
+  std::mutex write_mu_;             // one frame at a time on the stream
+  std::deque<std::string> writes_;  // frames waiting for the I/O thread (write_mu_)
+};
 
 StreamTransport::StreamTransport(std::unique_ptr<asio::io_context> io, Stream stream)
     : io_(std::move(io)), work_(io_->get_executor()), stream_(std::move(stream)) {}
@@ -114,6 +157,13 @@ void StreamTransport::end(const std::string& why, bool bad_frame) {
   if (ended_) return;
   ended_ = true;
   if (receiver_) receiver_->on_end(why, bad_frame);
+}
+
+}  // namespace
+
+std::unique_ptr<rpc::Transport> make_stream_transport(std::unique_ptr<asio::io_context> io, Stream stream,
+                                                      bool /*low_latency: not on named pipes yet*/) {
+  return std::make_unique<StreamTransport>(std::move(io), std::move(stream));
 }
 
 }  // namespace dllbridge::detail

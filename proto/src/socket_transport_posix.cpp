@@ -1,0 +1,474 @@
+// The transport over a Unix stream socket (POSIX), both ends.
+//
+// Reading: one thread at a time holds the reader role and reads the socket
+// without blocking, delivering every complete frame to the receiver. A
+// thread waiting for a reply (or, in the surrogate, for work) takes the role
+// (read_until) when it is free, so what it waits for wakes no other thread
+// first. The transport's own reading
+// thread waits in epoll and reads when no caller does: requests of the
+// surrogate that come when nobody waits, and the end of the stream, which
+// it alone reports. While a caller reads, the socket is taken out of that
+// epoll set, so the reply does not wake the reading thread too.
+//
+// Low-latency mode: before it sleeps, a reading caller polls for its reply
+// for a while (the spin), which saves the wake-up when the reply comes
+// within it. The spin adapts: about twice the time replies took to come
+// when they came within it, halved after each one that did not, down to
+// none (as when client and surrogate share one CPU, where spinning only
+// delays the surrogate), with a short probe now and then to notice a change.
+//
+// Writing: a caller writes its own frame without blocking; what the socket
+// does not take at once is queued, and whoever holds the reader role
+// finishes it (a caller that waits for the reply to that very frame, or the
+// reading thread), so a send never blocks on the surrogate.
+#include "dllbridge/rpc/socket_transport.hpp"
+
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <system_error>
+
+#include "dllbridge/wire/frame.hpp"
+
+namespace dllbridge::rpc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// An owned file descriptor.
+class OwnedFd {
+ public:
+  explicit OwnedFd(int fd = -1) : fd_(fd) {}
+  ~OwnedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+class SocketTransport final : public Transport {
+ public:
+  SocketTransport(int fd, SocketOptions options)
+      : low_latency_(options.low_latency),
+        first_frame_cap_(options.first_frame_cap),
+        socket_(fd),
+        fd_(fd),
+        wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+        epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+        buf_(new char[kBufferSize]) {
+    epoll_event wake{};
+    wake.events = EPOLLIN;
+    wake.data.u32 = 1;
+    epoll_event socket{};
+    socket.events = EPOLLIN;
+    socket.data.u32 = 0;
+    if (wake_.get() < 0 || epoll_.get() < 0 ||
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &wake) != 0 ||
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd_, &socket) != 0) {
+      throw std::system_error(errno, std::generic_category(), "cannot set up the channel's reading");
+    }
+    armed_ = EPOLLIN;
+  }
+
+  ~SocketTransport() override {
+    close();
+    if (thread_.joinable()) {
+      if (thread_.get_id() == std::this_thread::get_id()) {
+        thread_.detach();  // the receiver dropped us from inside on_end
+      } else {
+        thread_.join();
+      }
+    }
+  }
+
+  void start(Receiver& receiver) override {
+    {
+      std::lock_guard lock(mu_);
+      receiver_ = &receiver;
+    }
+    thread_ = std::thread([this] { run(); });
+  }
+
+  void send(std::string frame) override {
+    std::lock_guard lock(write_mu_);
+    if (closing_ || write_broken_) return;
+    std::size_t done = 0;
+    if (writes_.empty()) {
+      done = write_some(frame.data(), frame.size());
+      if (done == frame.size() || write_broken_) return;
+    }
+    if (done > 0) frame.erase(0, done);
+    writes_.push_back(std::move(frame));
+    pending_writes_ = true;
+    wake();  // whoever polls now adds POLLOUT
+  }
+
+  void close() noexcept override {
+    if (closing_.exchange(true)) return;
+    // Sticky: every recv returns 0 from now on, and a poll on the socket
+    // returns at once, so the reading thread reports the end.
+    ::shutdown(fd_, SHUT_RDWR);
+    wake();
+  }
+
+  CallerRead read_until(bool (*done)(void*), void* context, Clock::time_point deadline) override {
+    {
+      std::lock_guard lock(mu_);
+      if (reader_ != Reader::none || end_found_ || receiver_ == nullptr) {  // (not started: busy)
+        turned_away_ = true;
+        return CallerRead::busy;
+      }
+      reader_ = Reader::caller;
+      arm(0);  // the reading thread sleeps through our reply
+    }
+    // What we wait for may have come through another reader just before we
+    // took the role.
+    if (done(context)) {
+      release_role();
+      return CallerRead::done;
+    }
+    CallerRead result = CallerRead::busy;
+    for (;;) {
+      // The reply is rarely there yet: wait first, then read.
+      const auto left = deadline - Clock::now();
+      if (left <= Clock::duration::zero()) {
+        result = CallerRead::timeout;
+        break;
+      }
+      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+      Pull p = Pull::would_block;
+      const bool ready = frame_buffered();
+      if (!ready && low_latency_) p = spin(done, context, deadline);
+      if (p == Pull::would_block) {
+        if (!ready) wait_ready(static_cast<int>(std::min<std::int64_t>(ms, 1 << 30)));
+        p = pull(done, context);
+      }
+      if (p == Pull::satisfied) {
+        result = CallerRead::done;
+        break;
+      }
+      if (p == Pull::ended) break;  // the reading thread reports it
+    }
+    release_role();
+    return result;
+  }
+
+ private:
+  static constexpr std::size_t kBufferSize = 64 * 1024;
+  static constexpr std::chrono::nanoseconds kMaxSpin{50000};  // low-latency mode: the longest spin
+  static constexpr std::chrono::nanoseconds kMinSpin{2000};   // shorter is not worth a syscall loop
+  static constexpr int kProbeEvery = 256;  // spinning is off: try again once in so many waits
+  enum class Reader { none, thread, caller };
+  enum class Pull { satisfied, would_block, ended };
+
+  // Low-latency mode: reads without sleeping for up to the current spin
+  // time, then adapts it (see the top of the file). would_block: the reply
+  // has not come; sleep.
+  Pull spin(bool (*done)(void*), void* context, Clock::time_point deadline) {
+    using std::chrono::nanoseconds;
+    nanoseconds budget(spin_ns_);
+    if (budget.count() == 0) {
+      if (++calls_since_probe_ < kProbeEvery) return Pull::would_block;
+      calls_since_probe_ = 0;
+      budget = kMaxSpin / 4;
+    }
+    const Clock::time_point start = Clock::now();
+    const Clock::time_point until = std::min(start + budget, deadline);
+    for (;;) {
+      const Pull p = pull(done, context);
+      const Clock::time_point now = Clock::now();
+      if (p == Pull::satisfied) {
+        // Came within the spin: spin about twice as long as it took.
+        const auto took = std::chrono::duration_cast<nanoseconds>(now - start);
+        spin_ns_ = std::clamp<std::int64_t>(2 * took.count(), kMinSpin.count(), kMaxSpin.count());
+        return p;
+      }
+      if (p == Pull::ended) return p;
+      if (now >= until) break;
+    }
+    // Did not come: half as long next time, none below the floor.
+    const std::int64_t half = budget.count() / 2;
+    spin_ns_ = half < kMinSpin.count() ? 0 : half;
+    return Pull::would_block;
+  }
+
+  // Writes what the socket takes now; marks the stream broken on an error.
+  std::size_t write_some(const char* data, std::size_t size) {
+    std::size_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::send(fd_, data + done, size - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) write_broken_ = true;  // reads report it
+        break;
+      }
+    }
+    return done;
+  }
+
+  // The reader's part of writing: moves queued frames on as the socket takes them.
+  void flush_writes() {
+    std::lock_guard lock(write_mu_);
+    while (!writes_.empty() && !write_broken_) {
+      std::string& front = writes_.front();
+      const std::size_t n = write_some(front.data(), front.size());
+      if (n < front.size()) {
+        front.erase(0, n);
+        break;
+      }
+      writes_.pop_front();
+    }
+    if (write_broken_) writes_.clear();
+    pending_writes_ = !writes_.empty();
+  }
+
+  void wake() noexcept {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(wake_.get(), &one, sizeof one);
+  }
+
+  // Waits until the socket has data, takes queued writes, or `wake()` was
+  // called; up to `timeout_ms` (-1: no limit).
+  void wait_ready(int timeout_ms) {
+    pollfd fds[2] = {{fd_, static_cast<short>(POLLIN | (pending_writes_ ? POLLOUT : 0)), 0},
+                     {wake_.get(), POLLIN, 0}};
+    const int n = ::poll(fds, 2, timeout_ms);
+    if (n <= 0) return;
+    if (fds[1].revents & POLLIN) {
+      std::uint64_t count;
+      [[maybe_unused]] const ssize_t r = ::read(wake_.get(), &count, sizeof count);
+    }
+    if (fds[0].revents & POLLOUT) flush_writes();
+  }
+
+  // Reads what has arrived and delivers each complete frame, until `done`
+  // holds after one, nothing more can be read now, or the stream ended.
+  // Only the holder of the reader role calls it.
+  Pull pull(bool (*done)(void*), void* context) {
+    if (pending_writes_) flush_writes();
+    for (;;) {
+      if (ended_) return Pull::ended;
+      if (big_) {
+        if (got_ == payload_.size()) {
+          big_ = false;
+          if (deliver(done, context)) return Pull::satisfied;
+          continue;
+        }
+        const ssize_t n = receive(&payload_[got_], payload_.size() - got_);
+        if (n > 0) {
+          got_ += static_cast<std::size_t>(n);
+          continue;
+        }
+        return n == 0 ? Pull::ended : Pull::would_block;
+      }
+      const std::size_t avail = end_ - begin_;
+      if (avail >= sizeof(wire::Header)) {
+        wire::Header header;
+        std::memcpy(header.data(), buf_.get() + begin_, header.size());
+        std::uint32_t size = 0;
+        try {
+          size = wire::decode_header(header);
+        } catch (const wire::FrameError& e) {
+          end_with(e.what(), true);
+          return Pull::ended;
+        }
+        if (first_frame_cap_ != 0 && size > first_frame_cap_) {
+          end_with("a first frame of " + std::to_string(size) + " bytes (at most " +
+                       std::to_string(first_frame_cap_) + " before the handshake)",
+                   true);
+          return Pull::ended;
+        }
+        const std::size_t whole = header.size() + size;
+        if (whole <= avail) {
+          payload_.assign(buf_.get() + begin_ + header.size(), size);
+          begin_ += whole;
+          if (deliver(done, context)) return Pull::satisfied;
+          continue;
+        }
+        if (whole > kBufferSize) {
+          // Too large for the buffer: read the rest straight into the payload.
+          payload_.resize(size);
+          got_ = avail - header.size();
+          std::memcpy(payload_.data(), buf_.get() + begin_ + header.size(), got_);
+          begin_ = end_ = 0;
+          big_ = true;
+          continue;
+        }
+      }
+      if (begin_ > 0) {
+        std::memmove(buf_.get(), buf_.get() + begin_, avail);
+        begin_ = 0;
+        end_ = avail;
+      }
+      const ssize_t n = receive(buf_.get() + end_, kBufferSize - end_);
+      if (n > 0) {
+        end_ += static_cast<std::size_t>(n);
+        continue;
+      }
+      return n == 0 ? Pull::ended : Pull::would_block;
+    }
+  }
+
+  // Whether a whole frame (or a header that breaks the rules) waits in the
+  // buffer: then there is work before there is anything to wait for.
+  bool frame_buffered() const {
+    const std::size_t avail = end_ - begin_;
+    if (big_ || avail < sizeof(wire::Header)) return false;
+    const auto* h = reinterpret_cast<const unsigned char*>(buf_.get() + begin_);
+    const std::uint32_t size = h[0] | h[1] << 8 | h[2] << 16 | static_cast<std::uint32_t>(h[3]) << 24;
+    return static_cast<std::uint64_t>(size) + sizeof(wire::Header) <= avail || size > wire::kMaxFrameSize ||
+           (first_frame_cap_ != 0 && size > first_frame_cap_);
+  }
+
+  // recv without blocking: > 0 bytes read, 0 at the end of the stream (the
+  // reason recorded), -1 when nothing is there now.
+  ssize_t receive(char* dst, std::size_t size) {
+    for (;;) {
+      const ssize_t n = ::recv(fd_, dst, size, MSG_DONTWAIT);
+      if (n > 0) return n;
+      if (n == 0) {
+        end_with(closing_ ? "the channel was closed" : "end of stream", false);
+        return 0;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
+      end_with(closing_ ? "the channel was closed" : std::strerror(errno), false);
+      return 0;
+    }
+  }
+
+  // Hands the payload to the receiver; whether `done` holds now.
+  bool deliver(bool (*done)(void*), void* context) {
+    first_frame_cap_ = 0;
+    receiver_->on_frame(payload_);
+    if (payload_.capacity() > kBufferSize) std::string().swap(payload_);  // no 64 MiB kept for good
+    return done && done(context);
+  }
+
+  // Records why the stream ended (the first reason wins). For a bad frame,
+  // the socket's reading side is shut so the reading thread wakes to report
+  // it; the writing side stays open to say why.
+  void end_with(const std::string& why, bool bad_frame) {
+    if (ended_) return;
+    ended_ = true;
+    end_why_ = why;
+    end_bad_ = bad_frame;
+    if (bad_frame) ::shutdown(fd_, SHUT_RD);
+    std::lock_guard lock(mu_);
+    end_found_ = true;
+  }
+
+  // Which events of the socket wake the reading thread (mu_ held): none
+  // while a caller reads; EPOLLIN, and EPOLLOUT while writes are queued,
+  // otherwise. Level-triggered: what is pending when armed wakes it at once.
+  void arm(std::uint32_t events) {
+    if (events == armed_) return;
+    epoll_event e{};
+    e.events = events;
+    e.data.u32 = 0;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd_, &e);
+    armed_ = events;
+  }
+
+  void release_role() {
+    // A caller stops after its own reply: frames read behind it are the
+    // reading thread's to deliver now (the socket will not wake it for them).
+    const bool leftover = frame_buffered();
+    bool others;
+    {
+      std::lock_guard lock(mu_);
+      reader_ = Reader::none;
+      others = turned_away_;
+      turned_away_ = false;
+      arm(EPOLLIN | (pending_writes_ ? EPOLLOUT : 0u));
+    }
+    if (leftover) wake();
+    if (others) receiver_->on_reader_free();
+  }
+
+  // The transport's reading thread: reads whenever no caller does, and
+  // reports the end of the stream.
+  void run() {
+    for (;;) {
+      epoll_event events[2];
+      const int n = ::epoll_wait(epoll_.get(), events, 2, -1);
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.u32 == 1) {
+          std::uint64_t count;
+          [[maybe_unused]] const ssize_t r = ::read(wake_.get(), &count, sizeof count);
+        }
+      }
+      {
+        std::lock_guard lock(mu_);
+        if (reader_ != Reader::none) continue;  // a caller reads (and writes) now
+        reader_ = Reader::thread;
+      }
+      const Pull p = pull(nullptr, nullptr);
+      release_role();
+      if (p == Pull::ended) break;
+    }
+    receiver_->on_end(end_why_, end_bad_);
+  }
+
+  const bool low_latency_;
+  std::uint32_t first_frame_cap_;  // until the first frame (reader role)
+  // The holder of the reader role only (low-latency mode).
+  std::int64_t spin_ns_ = kMaxSpin.count() / 2;
+  int calls_since_probe_ = 0;
+
+  OwnedFd socket_;
+  const int fd_;
+  OwnedFd wake_;   // eventfd: new writes queued, or closing
+  OwnedFd epoll_;  // the reading thread's: wake_, and the socket unless a caller reads
+  Receiver* receiver_ = nullptr;
+  std::thread thread_;
+  std::atomic<bool> closing_{false};
+
+  std::mutex mu_;  // the reader role
+  Reader reader_ = Reader::none;
+  std::uint32_t armed_ = 0;   // the socket's events in epoll_
+  bool turned_away_ = false;  // a caller found the role taken
+  bool end_found_ = false;    // the stream ended; the reading thread reports it
+
+  // The holder of the reader role only.
+  std::unique_ptr<char[]> buf_;
+  std::size_t begin_ = 0, end_ = 0;
+  std::string payload_;
+  bool big_ = false;  // reading a large frame's payload into payload_
+  std::size_t got_ = 0;
+  bool ended_ = false;
+  std::string end_why_;
+  bool end_bad_ = false;
+
+  std::mutex write_mu_;
+  std::deque<std::string> writes_;  // what the socket did not take yet (write_mu_)
+  bool write_broken_ = false;       // write_mu_
+  std::atomic<bool> pending_writes_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> socket_transport(int fd, SocketOptions options) {
+  return std::make_unique<SocketTransport>(fd, options);
+}
+
+}  // namespace dllbridge::rpc
