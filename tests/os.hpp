@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,22 @@ class Child {
   // Waits for it to end: its exit code, or -1 when a signal ended it.
   virtual int wait() = 0;
 };
+
+// Starts `surrogate --listen endpoint --ready-fd 1 extra...` and waits until
+// it says "ready" on its stdout (it takes connections from then on). Throws
+// std::runtime_error, with what it printed, when it ends first.
+inline std::unique_ptr<Child> start_standalone(const std::string& surrogate, const std::string& endpoint,
+                                               const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv{surrogate, "--listen", endpoint, "--ready-fd", "1"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  std::unique_ptr<Child> c = Child::start(argv);
+  for (;;) {
+    const std::string line = c->read_line();
+    if (line == "ready" || line == "ready\r") return c;
+    if (line.empty())
+      throw std::runtime_error(surrogate + " --listen " + endpoint + " ended before it was ready");
+  }
+}
 
 // Runs argv with `input` on stdin; its exit code (-1 for a signal) and stdout.
 struct Output {
