@@ -31,12 +31,6 @@ using RawStream = asio::local::stream_protocol::socket;
 // folder / a pipe name with random bits.
 std::string fresh_endpoint(const std::string& tag);
 
-// Waits (up to 30 s) until a standalone surrogate serves `endpoint`: a
-// connection to it is taken (POSIX: a connect the listening socket accepts,
-// not just the socket file, which exists before listen(); Windows: a pipe
-// instance is ready). Whether it does.
-bool wait_for_endpoint(const std::string& endpoint);
-
 // Opens a raw stream to `endpoint`; throws std::runtime_error.
 RawStream connect_raw(asio::io_context& io, const std::string& endpoint);
 

@@ -114,8 +114,7 @@ class StandalonePipe : public ::testing::Test {
   void SetUp() override {
     DLLBRIDGE_SKIP_WITHOUT_32BIT();
     pipe_ = win::narrow(win::random_pipe_name());
-    server_ = test::os::Child::start({paths::kSurrogate32, "--listen", pipe_, "--log-level", "warn"});
-    ASSERT_TRUE(test::os::wait_for_endpoint(pipe_)) << pipe_ << " did not appear";
+    server_ = test::os::start_standalone(paths::kSurrogate32, pipe_, {"--log-level", "warn"});
   }
   std::string pipe_;
   std::unique_ptr<test::os::Child> server_;
