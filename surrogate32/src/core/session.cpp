@@ -1,5 +1,7 @@
 #include "core/session.hpp"
 
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 
 #include "core/transport.hpp"
@@ -75,6 +77,11 @@ SessionEnd Session::run() {
     end_ = SessionEnd::shutdown;
   }
   const SessionEnd how = *end_;
+  if (!greeted_once_ && how != SessionEnd::disconnected) {
+    // A refused handshake: the client closes once it has read why; closing
+    // first could make it see the end of the stream before the answer.
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return reading_over_; });
+  }
   lock.unlock();
   transport_.close();
   peer_.wait_reading_over();
@@ -105,6 +112,10 @@ void Session::on_request(wire::Request&& request) {
   if (!greeted_) {
     if (!admit(request)) return;
     greeted_ = true;
+    {
+      std::lock_guard lock(mu_);
+      greeted_once_ = true;
+    }
     if (options_.on_greeted) options_.on_greeted();
     spdlog::debug("handshake with '{}' ({})", request.hello().client(), options_.peer);
     peer_.serve(request);
@@ -202,6 +213,7 @@ void Session::on_end(const std::string& why, bool bad_frame) {
   {
     std::lock_guard lock(mu_);
     if (!end_) end_ = bad_frame ? SessionEnd::protocol_error : SessionEnd::disconnected;
+    reading_over_ = true;
   }
   cv_.notify_all();
 }

@@ -85,6 +85,8 @@ class Session {
   std::deque<wire::Request> queue_;        // for the workers
   int serving_ = 0;                        // requests the workers are serving
   bool workers_done_ = false;
+  bool greeted_once_ = false;  // a valid Hello came (greeted_, seen under mu_)
+  bool reading_over_ = false;  // the transport's reading has ended
   std::vector<std::thread> workers_;
 };
 

@@ -171,14 +171,27 @@ class StreamTransport final : public rpc::Transport {
 };
 
 // Sends an Error notice (id 0) of `kind` on a freshly accepted stream and
-// closes it.
-inline void reject(Stream& stream, wire::ErrorKind kind, const std::string& why) {
+// closes it, on a thread of its own (the accept loop goes on). What the
+// client sent meanwhile (its Hello) is read and dropped first, for at most
+// 500 ms and 4 KiB: a Unix socket closed with unread data resets the
+// connection, and the client would see the reset instead of the notice.
+inline void reject(Stream stream, wire::ErrorKind kind, const std::string& why) {
   wire::Frame frame;
   frame.mutable_reply()->mutable_error()->set_kind(kind);
   frame.mutable_reply()->mutable_error()->set_message(why);
-  asio::error_code ignored;
-  asio::write(stream, asio::buffer(wire::encode_frame(frame)), ignored);
-  stream.close(ignored);
+  std::thread([stream = std::move(stream), notice = wire::encode_frame(frame)]() mutable {
+    asio::error_code ec;
+    asio::write(stream, asio::buffer(notice), ec);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    char sink[512];
+    for (std::size_t dropped = 0; !ec && dropped < wire::kMaxHandshakeFrameSize;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      dropped += read_some_within(stream, asio::buffer(sink), left, ec);
+    }
+    stream.close(ec);
+  }).detach();
 }
 
 // Serves a freshly accepted client `pid` of this user by `serve` on a
@@ -189,7 +202,7 @@ inline void serve_detached(Stream stream, unsigned long pid, int max_sessions,
                            const std::function<void(Stream&, const std::string&)>& serve) {
   if (active->load() >= max_sessions) {
     spdlog::warn("refused pid {}: {} sessions already (--max-sessions)", pid, max_sessions);
-    reject(stream, wire::SURROGATE_START_FAILED,
+    reject(std::move(stream), wire::SURROGATE_START_FAILED,
            "the surrogate serves " + std::to_string(max_sessions) +
                " sessions already (--max-sessions); try again later");
     return;

@@ -180,12 +180,12 @@ void listen(asio::io_context& io, const ListenOptions& options,
     ucred peer{};
     std::string why;
     if (!peer_credentials(stream, peer, why)) {
-      reject(stream, wire::UNAUTHORIZED, why);
+      reject(std::move(stream), wire::UNAUTHORIZED, why);
       continue;
     }
     if (peer.uid != ::geteuid()) {
       spdlog::warn("rejected pid {} of uid {} (serving uid {})", peer.pid, peer.uid, ::geteuid());
-      reject(stream, wire::UNAUTHORIZED,
+      reject(std::move(stream), wire::UNAUTHORIZED,
              "peer uid " + std::to_string(peer.uid) + " is not the surrogate's user");
       continue;
     }

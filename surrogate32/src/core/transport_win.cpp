@@ -92,7 +92,7 @@ void listen(asio::io_context& io, const ListenOptions& options,
     stream.assign(pipe.release());
     if (const std::string denied = win::check_client_is_same_user(stream.native_handle()); !denied.empty()) {
       spdlog::warn("rejected client pid {}: {}", pid, denied);
-      reject(stream, wire::UNAUTHORIZED, denied);
+      reject(std::move(stream), wire::UNAUTHORIZED, denied);
       continue;
     }
     serve_detached(std::move(stream), static_cast<unsigned long>(pid), options.max_sessions, active, serve);
