@@ -1,6 +1,5 @@
 #include "dllbridge/wire/win32.hpp"
 
-#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -66,15 +65,14 @@ void listen(asio::io_context& io, const ListenOptions& options,
     throw std::runtime_error("a Windows endpoint is a pipe name \\\\.\\pipe\\NAME, got '" + endpoint + "'");
   }
   const std::wstring name = win::widen(endpoint);
-  // One instance listens while up to max_sessions serve. The first is made
-  // with FILE_FLAG_FIRST_PIPE_INSTANCE: it fails when anyone owns the name
-  // (another surrogate, a squatter); and one instance of ours exists from
-  // then on, so the name is never free for another to take.
-  const DWORD instances =
-      static_cast<DWORD>(std::min(options.max_sessions + 1, PIPE_UNLIMITED_INSTANCES - 1));
+  // One instance listens while the sessions (and refusals on their way out)
+  // hold theirs. The first is made with FILE_FLAG_FIRST_PIPE_INSTANCE: it
+  // fails when anyone owns the name (another surrogate, a squatter); and one
+  // instance of ours exists from then on, so the name is never free for
+  // another to take. The cap on sessions is --max-sessions, not this.
   UniqueHandle next;
   try {
-    next = win::create_pipe_server(name, true, instances);
+    next = win::create_pipe_server(name, true, PIPE_UNLIMITED_INSTANCES);
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string(e.what()) + " (is it already served by another process?)");
   }
@@ -85,7 +83,16 @@ void listen(asio::io_context& io, const ListenOptions& options,
     UniqueHandle pipe = std::move(next);
     const std::string why = win::wait_for_client(pipe.get(), std::chrono::milliseconds(INFINITE));
     if (!why.empty()) throw std::runtime_error("waiting for a client on " + endpoint + ": " + why);
-    next = win::create_pipe_server(name, false, instances);  // before this one is handed off
+    // The next instance before this one is handed off: the name stays held.
+    // All 255 instances in use (a flood of refused clients): wait for one.
+    while (!next) {
+      try {
+        next = win::create_pipe_server(name, false, PIPE_UNLIMITED_INSTANCES);
+      } catch (const std::exception& e) {
+        spdlog::warn("{}; trying again", e.what());
+        ::Sleep(100);
+      }
+    }
     ULONG pid = 0;
     ::GetNamedPipeClientProcessId(pipe.get(), &pid);
     Stream stream(io);
