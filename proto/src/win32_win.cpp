@@ -166,9 +166,9 @@ std::string wait_for_client(HANDLE pipe, std::chrono::milliseconds timeout, HAND
 UniqueHandle open_pipe_client(const std::wstring& name, std::chrono::milliseconds timeout) {
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
-  // A name that stays missing this long is no surrogate between sessions.
+  // A name that stays missing this long is no surrogate that is starting.
   const auto missing_deadline =
-      start + std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(250));
+      start + std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(1000));
   for (;;) {
     UniqueHandle h(::CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
                                  FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,

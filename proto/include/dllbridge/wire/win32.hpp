@@ -92,7 +92,8 @@ std::string wait_for_client(HANDLE pipe, std::chrono::milliseconds timeout, HAND
 
 // Opens the client end of pipe `name` for overlapped I/O, identifying (not
 // delegating) this process to the server: SECURITY_SQOS_PRESENT |
-// SECURITY_IDENTIFICATION. Waits up to `timeout` while the pipe is busy.
+// SECURITY_IDENTIFICATION. Waits up to `timeout` while the pipe is busy,
+// and up to 1 s (within `timeout`) while it does not exist yet.
 // Throws std::runtime_error naming the pipe and the reason.
 UniqueHandle open_pipe_client(const std::wstring& name, std::chrono::milliseconds timeout);
 
