@@ -356,7 +356,9 @@ TEST_F(Standalone, A60MBLengthBeforeHelloAllocatesNothing) {
   ::close(fd);
   const long peak = peak_rss_kib(pid_);
   ASSERT_GT(peak, 0);
-  EXPECT_LT(peak, 200 * 1024) << "peak RSS " << peak << " KiB";
+  // Far below the 60 MiB the claimed frame would take (about 6 MiB here):
+  // nothing was allocated for it.
+  EXPECT_LT(peak, 32 * 1024) << "peak RSS " << peak << " KiB";
   expect_serving();
 }
 
