@@ -289,3 +289,17 @@ TEST_F(FakeHandshake, A64BitAnswerFromThe32BitSurrogateIsRefused) {
   const Error e64 = start_with(std::to_string(wire::kProtocolVersion) + " 4", Arch::x64);
   EXPECT_EQ(e64.kind(), ErrorKind::protocol) << e64.what();
 }
+
+TEST_F(Served, ACallPastItsDeadlineDropsOnlyTheConnection) {
+  serve();
+  Bridge b(options());
+  auto sleep_fn = b.load(paths::kSample32).function("int sleep_ms(int ms)");
+  const Error e = error_of([&] { sleep_fn.call({std::int64_t{3000}}, std::chrono::milliseconds(100)); });
+  EXPECT_EQ(e.kind(), ErrorKind::timeout) << e.what();
+  EXPECT_NE(std::string(e.what()).find("connection to the standalone surrogate was dropped"),
+            std::string::npos)
+      << e.what();
+  EXPECT_EQ(std::string(e.what()).find("the surrogate was stopped"), std::string::npos) << e.what();
+  Bridge other(options());
+  EXPECT_EQ(other.surrogate().pid, server_->pid()) << "the surrogate was not stopped";
+}

@@ -107,8 +107,10 @@ wire::Reply Channel::request(wire::Request request, millis timeout, bool kill_on
     const std::string what = "no reply within " + std::to_string(timeout.count()) + " ms";
     if (!kill_on_timeout) throw Error(ErrorKind::timeout, what);
     // A DLL call cannot be cancelled: stop the surrogate so nothing runs on.
-    if (hooks_.on_deadline) hooks_.on_deadline("a call passed its deadline (" + what + ")");
-    throw Error(ErrorKind::timeout, what + "; the surrogate was stopped, the call may have run", true);
+    const std::string done =
+        hooks_.on_deadline ? hooks_.on_deadline("a call passed its deadline (" + what + ")") : std::string();
+    throw Error(ErrorKind::timeout, what + (done.empty() ? "" : "; " + done) + ", the call may have run",
+                true);
   }
   if (reply->has_error()) throw Error(from_wire(reply->error().kind()), reply->error().message());
   return std::move(*reply);

@@ -43,8 +43,9 @@ class Channel {
     // briefly (the session reaps the process to name the signal).
     std::function<Error(const std::string& why, bool bad_frame)> on_end;
     // A request passed its deadline and may still be running in the DLL
-    // (which cannot be cancelled): the session kills the surrogate.
-    std::function<void(const std::string& reason)> on_deadline;
+    // (which cannot be cancelled): the session kills the surrogate (or, not
+    // its own, drops the connection); says which ("the surrogate was stopped").
+    std::function<std::string(const std::string& reason)> on_deadline;
   };
 
   // Takes the transport; does not read before start().

@@ -113,7 +113,14 @@ void Session::open() {
       Channel::Hooks{
           [this](const std::string& why, bool bad_frame) { return on_end(why, bad_frame); },
           [this](const std::string& reason) {
-            kill("surrogate (pid " + std::to_string(info_.pid) + ") was stopped because " + reason);
+            // A standalone surrogate is not ours to stop: only our connection ends.
+            const bool ours = process_.valid();
+            kill(ours ? "surrogate (pid " + std::to_string(info_.pid) + ") was stopped because " + reason
+                      : "the connection to the standalone surrogate (pid " + std::to_string(info_.pid) +
+                            ") was dropped because " + reason);
+            return std::string(
+                ours ? "the surrogate was stopped"
+                     : "the connection to the standalone surrogate was dropped (it was not stopped)");
           },
       });
   started_at_ = Clock::now();
