@@ -303,3 +303,15 @@ TEST_F(Served, ACallPastItsDeadlineDropsOnlyTheConnection) {
   Bridge other(options());
   EXPECT_EQ(other.surrogate().pid, server_->pid()) << "the surrogate was not stopped";
 }
+
+TEST_F(Served, FramesOverTheHandshakeCapFlowOnceGreeted) {
+  serve();
+  BridgeOptions started;  // a surrogate of its own (--fd / --pipe), then this standalone one
+  for (const BridgeOptions& o : {started, options()}) {
+    Bridge b(o);
+    Function sum = b.load(paths::kSample32).function("int sum_i32([in, size_is(n)] const int32_t* v, int n)");
+    List items;
+    for (std::int64_t i = 1; i <= 3000; ++i) items.push_back(Value{i});  // some 15 KB in one frame
+    EXPECT_EQ(test::i64(sum.call({Value{items}, std::int64_t{3000}}).ret), 3000 * 3001 / 2);
+  }
+}

@@ -88,8 +88,9 @@ int main(int argc, char** argv) {
       Stream stream = adopt_inherited(io, inherited);
       // The client that started us is trusted and watched: no handshake or
       // idle limit (the parent-death watch covers a client that is gone).
-      StreamTransport transport(stream, ReadLimits{{}, std::chrono::milliseconds(read_timeout_ms), {}});
-      const SessionEnd end = serve_session(transport, workers);
+      const SessionEnd end =
+          serve_stream(stream, ReadLimits{{}, std::chrono::milliseconds(read_timeout_ms), {}},
+                       SessionOptions{workers, {}, "the client", nullptr, nullptr});
       return end == SessionEnd::protocol_error ? 3 : 0;
     }
     // Read before listening: a bad file stops the start, not the first client.
@@ -102,11 +103,8 @@ int main(int argc, char** argv) {
     std::recursive_mutex dll_lock;
     listen_options.endpoint = listen_endpoint;
     listen(io, listen_options, [&](Stream& stream, const std::string& peer) {
-      StreamTransport transport(stream, limits);
-      Session session(transport, SessionOptions{workers, token, peer, workers > 1 ? nullptr : &dll_lock,
-                                                [&transport] { transport.greeted(); }});
-      transport.set_busy_probe([&session] { return session.busy(); });
-      session.run();
+      serve_stream(stream, limits,
+                   SessionOptions{workers, token, peer, workers > 1 ? nullptr : &dll_lock, nullptr});
     });
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

@@ -18,6 +18,7 @@
 #include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/session.hpp"
 #include "core/transport.hpp"
 #include "dllbridge/rpc/transport.hpp"
 #include "dllbridge/wire/frame.hpp"
@@ -219,6 +220,17 @@ inline void serve_detached(Stream stream, unsigned long pid, int max_sessions,
     spdlog::info("session from {} ended", who);
     --*active;
   }).detach();
+}
+
+// Serves one session on `stream` (Session::run): the transport's small
+// frame cap and handshake deadline end with the session's valid Hello, and
+// its idle limit waits while a request is in progress.
+inline SessionEnd serve_stream(Stream& stream, const ReadLimits& limits, SessionOptions options) {
+  StreamTransport transport(stream, limits);
+  options.on_greeted = [&transport] { transport.greeted(); };
+  Session session(transport, std::move(options));
+  transport.set_busy_probe([&session] { return session.busy(); });
+  return session.run();
 }
 
 }  // namespace dllbridge::surrogate
