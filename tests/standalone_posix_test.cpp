@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <poll.h>
 
 #include <cstring>
 #include <fstream>
@@ -102,21 +103,46 @@ ino_t inode_of(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
+// Appends the decimal digits of `v` (>= 0) and `end` to buf[len...]
+// (async-signal-safe, for forked children).
+void append_number(char* buf, int& len, long v, char end) {
+  char rev[24];
+  int n = 0;
+  do {
+    rev[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  while (n > 0) buf[len++] = rev[--n];
+  buf[len++] = end;
+}
+
+// Reads connection `c` to its end and closes it; how many bytes came.
+long drain(int c) {
+  long total = 0;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(c, buf, sizeof buf)) > 0) total += n;
+  ::close(c);
+  return total;
+}
+
 // A socket owned by `nobody` (65534) at `path`, made by a forked child that
-// counts every byte sent to it: the bytes come out of `counted` when the
-// child ends (after its peer hangs up, or the listener is killed).
+// counts the connections it gets and the bytes sent on them. report() tells
+// it to take what is still queued (the clients are done by then) and say
+// "CONNECTIONS BYTES".
 struct Squatter {
   pid_t pid = -1;
-  int counted = -1;  // read end: the count, as text
-  int ready = -1;    // read end: one byte once it listens
+  int control = -1;  // write end: report now
+  int counted = -1;  // read end: the report
 
   static Squatter start(const std::string& path) {
     Squatter s;
-    int count_pipe[2], ready_pipe[2];
-    if (::pipe(count_pipe) != 0 || ::pipe(ready_pipe) != 0) return s;
+    int control_pipe[2], count_pipe[2], ready_pipe[2];
+    if (::pipe(control_pipe) != 0 || ::pipe(count_pipe) != 0 || ::pipe(ready_pipe) != 0) return s;
     s.pid = ::fork();
     if (s.pid == 0) {
       // Only async-signal-safe calls here: become "nobody", listen, count.
+      ::close(control_pipe[1]);
       ::close(count_pipe[0]);
       ::close(ready_pipe[0]);
       if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
@@ -126,50 +152,53 @@ struct Squatter {
         ::_exit(4);
       ::chmod(path.c_str(), 0777);
       ::write(ready_pipe[1], "r", 1);
-      long total = 0;
+      long connections = 0, bytes = 0;
+      pollfd p[2] = {{fd, POLLIN, 0}, {control_pipe[0], POLLIN, 0}};
       for (;;) {
+        if (::poll(p, 2, -1) < 0) continue;
+        if (p[1].revents != 0) break;
         const int c = ::accept(fd, nullptr, nullptr);
-        if (c < 0) break;
-        char buf[512];
-        ssize_t n;
-        while ((n = ::read(c, buf, sizeof buf)) > 0) total += n;
-        ::close(c);
-        char text[32];
-        int len = 0;
-        long v = total;
-        char rev[32];
-        do {
-          rev[len++] = static_cast<char>('0' + v % 10);
-          v /= 10;
-        } while (v > 0);
-        for (int i = 0; i < len; ++i) text[i] = rev[len - 1 - i];
-        text[len++] = '\n';
-        ::write(count_pipe[1], text, static_cast<size_t>(len));
+        if (c >= 0) {
+          ++connections;
+          bytes += drain(c);
+        }
       }
+      // What is still queued: the clients are done, so each ends at once.
+      ::fcntl(fd, F_SETFL, O_NONBLOCK);
+      for (int c; (c = ::accept(fd, nullptr, nullptr)) >= 0;) {
+        ++connections;
+        bytes += drain(c);
+      }
+      char text[64];
+      int len = 0;
+      append_number(text, len, connections, ' ');
+      append_number(text, len, bytes, '\n');
+      ::write(count_pipe[1], text, static_cast<size_t>(len));
       ::_exit(0);
     }
+    ::close(control_pipe[0]);
     ::close(count_pipe[1]);
     ::close(ready_pipe[1]);
+    s.control = control_pipe[1];
     s.counted = count_pipe[0];
-    s.ready = ready_pipe[0];
     char r;
-    if (::read(s.ready, &r, 1) != 1) s.pid = -1;
+    if (::read(ready_pipe[0], &r, 1) != 1) s.pid = -1;
+    ::close(ready_pipe[0]);
     return s;
   }
 
-  // Ends the squatter; every byte count it reported, one per connection.
-  std::string stop() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      int st;
-      ::waitpid(pid, &st, 0);
-    }
+  // Ends the squatter; "CONNECTIONS BYTES" it had.
+  std::string report() {
+    ::write(control, "x", 1);
     std::string all;
-    char buf[256];
+    char buf[64];
     ssize_t n;
     while ((n = ::read(counted, buf, sizeof buf)) > 0) all.append(buf, static_cast<size_t>(n));
+    int st;
+    ::waitpid(pid, &st, 0);
+    pid = -1;
+    ::close(control);
     ::close(counted);
-    ::close(ready);
     return all;
   }
 };
@@ -270,7 +299,10 @@ class Squatted : public ::testing::Test {
     squatter_ = Squatter::start(path_);
     ASSERT_GT(squatter_.pid, 0) << "the squatter could not listen";
   }
-  void TearDown() override { ::unlink(path_.c_str()); }
+  void TearDown() override {
+    if (squatter_.pid > 0) squatter_.report();  // an assertion ended the test early
+    ::unlink(path_.c_str());
+  }
 
   Error connect_with_secret() {
     BridgeOptions o;
@@ -289,7 +321,7 @@ TEST_F(Squatted, ASocketOfAnotherUserIsRefusedUnopened) {
   EXPECT_EQ(e.kind(), ErrorKind::unauthorized) << e.what();
   EXPECT_NE(std::string(e.what()).find(path_), std::string::npos) << e.what();
   EXPECT_NE(std::string(e.what()).find("uid 65534"), std::string::npos) << e.what();
-  EXPECT_EQ(squatter_.stop(), "") << "the squatter was never even connected to";
+  EXPECT_EQ(squatter_.report(), "0 0\n") << "the squatter was never even connected to";
 }
 
 TEST_F(Squatted, AListenerOfAnotherUserBehindOurFileIsRefusedBeforeAnyByte) {
@@ -299,7 +331,7 @@ TEST_F(Squatted, AListenerOfAnotherUserBehindOurFileIsRefusedBeforeAnyByte) {
   EXPECT_EQ(e.kind(), ErrorKind::unauthorized) << e.what();
   EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(squatter_.pid)), std::string::npos)
       << e.what();
-  EXPECT_EQ(squatter_.stop(), "0\n") << "one connection, zero bytes received";
+  EXPECT_EQ(squatter_.report(), "1 0\n") << "one connection, zero bytes received";
 }
 
 TEST_F(Standalone, AStaleSocketIsReplacedAndOnlyOurOwnIsRemoved) {
