@@ -306,8 +306,8 @@ TEST_F(Served, ACallPastItsDeadlineDropsOnlyTheConnection) {
 
 TEST_F(Served, FramesOverTheHandshakeCapFlowOnceGreeted) {
   serve();
-  BridgeOptions started;  // a surrogate of its own (--fd / --pipe), then this standalone one
-  for (const BridgeOptions& o : {started, options()}) {
+  // A surrogate of its own (--fd / --pipe), then this standalone one.
+  for (const BridgeOptions& o : {test::options_for(test::kTargets[0]), options()}) {
     Bridge b(o);
     Function sum = b.load(paths::kSample32).function("int sum_i32([in, size_is(n)] const int32_t* v, int n)");
     List items;
