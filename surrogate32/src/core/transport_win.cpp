@@ -70,6 +70,12 @@ void listen(asio::io_context& io, const ListenOptions& options,
   // fails when anyone owns the name (another surrogate, a squatter); and one
   // instance of ours exists from then on, so the name is never free for
   // another to take. The cap on sessions is --max-sessions, not this.
+  // A name that exists is served: refused even where the first-instance flag
+  // is not enforced while instances are free (Wine). Asks, does not connect.
+  if (::WaitNamedPipeW(name.c_str(), 1) || ::GetLastError() == ERROR_SEM_TIMEOUT ||
+      ::GetLastError() == ERROR_PIPE_BUSY) {
+    throw std::runtime_error(endpoint + " is already served by another process; not taking it over");
+  }
   UniqueHandle next;
   try {
     next = win::create_pipe_server(name, true, PIPE_UNLIMITED_INSTANCES);
