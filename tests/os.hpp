@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -29,12 +30,6 @@ using RawStream = asio::local::stream_protocol::socket;
 // A fresh endpoint for `surrogate --listen`: a socket path in the temporary
 // folder / a pipe name with random bits.
 std::string fresh_endpoint(const std::string& tag);
-
-// Waits (up to 30 s) until a standalone surrogate serves `endpoint`: a
-// connection to it is taken (POSIX: a connect the listening socket accepts,
-// not just the socket file, which exists before listen(); Windows: a pipe
-// instance is ready). Whether it does.
-bool wait_for_endpoint(const std::string& endpoint);
 
 // Opens a raw stream to `endpoint`; throws std::runtime_error.
 RawStream connect_raw(asio::io_context& io, const std::string& endpoint);
@@ -106,6 +101,22 @@ class Child {
   // Waits for it to end: its exit code, or -1 when a signal ended it.
   virtual int wait() = 0;
 };
+
+// Starts `surrogate --listen endpoint --ready-fd 1 extra...` and waits until
+// it says "ready" on its stdout (it takes connections from then on). Throws
+// std::runtime_error, with what it printed, when it ends first.
+inline std::unique_ptr<Child> start_standalone(const std::string& surrogate, const std::string& endpoint,
+                                               const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv{surrogate, "--listen", endpoint, "--ready-fd", "1"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  std::unique_ptr<Child> c = Child::start(argv);
+  for (;;) {
+    const std::string line = c->read_line();
+    if (line == "ready" || line == "ready\r") return c;
+    if (line.empty())
+      throw std::runtime_error(surrogate + " --listen " + endpoint + " ended before it was ready");
+  }
+}
 
 // Runs argv with `input` on stdin; its exit code (-1 for a signal) and stdout.
 struct Output {

@@ -18,26 +18,6 @@
 namespace dllbridge::test::os {
 namespace {
 
-// How long a standalone surrogate may take to serve its endpoint (a loaded
-// machine, qemu-i386): a bound for a failure, not a pass/fail timing.
-constexpr std::chrono::seconds kEndpointWait{30};
-
-// A file descriptor, closed when destroyed.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -169,26 +149,6 @@ int process_bits(std::uint32_t pid, std::string* note) {
 }
 
 std::string fresh_endpoint(const std::string& tag) { return temp_path(tag + ".sock"); }
-
-bool wait_for_endpoint(const std::string& endpoint) {
-  // The socket file exists from bind(), before listen(): only a connect the
-  // listening socket takes says the surrogate serves. The probe's session
-  // ends at once (end of stream); the surrogate then accepts the next one.
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (endpoint.size() >= sizeof addr.sun_path) return false;
-  std::memcpy(addr.sun_path, endpoint.data(), endpoint.size());
-  const auto end = std::chrono::steady_clock::now() + kEndpointWait;
-  for (;;) {
-    const UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) return false;
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return true;
-    const int err = errno;
-    if (err != ENOENT && err != ECONNREFUSED && err != EAGAIN && err != EINTR) return false;  // not "not yet"
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
 
 RawStream connect_raw(asio::io_context& io, const std::string& endpoint) {
   RawStream s(io);

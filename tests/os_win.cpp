@@ -145,17 +145,6 @@ int process_bits(std::uint32_t pid, std::string* note) {
 
 std::string fresh_endpoint(const std::string&) { return win::narrow(win::random_pipe_name()); }
 
-bool wait_for_endpoint(const std::string& endpoint) {
-  // A bound for a failure (Wine under load starts slowly), not a pass/fail timing.
-  const std::wstring name = widen(endpoint);
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  for (;;) {
-    if (::WaitNamedPipeW(name.c_str(), 100)) return true;  // an instance waits for a client
-    if (std::chrono::steady_clock::now() >= end) return false;
-    ::Sleep(10);  // no pipe of that name yet: WaitNamedPipeW returned at once
-  }
-}
-
 RawStream connect_raw(asio::io_context& io, const std::string& endpoint) {
   RawStream s(io);
   s.assign(win::open_pipe_client(widen(endpoint), std::chrono::milliseconds(5000)).release());

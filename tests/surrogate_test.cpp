@@ -73,8 +73,7 @@ class Hostile : public ::testing::TestWithParam<Target> {
       GTEST_SKIP() << "skipped: this build has no 32-bit part (configured with DLLBRIDGE_BUILD_32BIT=OFF)";
     }
     endpoint_ = test::os::fresh_endpoint(std::string("hostile-") + GetParam().name);
-    server_ = test::os::Child::start({GetParam().surrogate, "--listen", endpoint_, "--log-level", "off"});
-    ASSERT_TRUE(test::os::wait_for_endpoint(endpoint_)) << GetParam().name << " --listen " << endpoint_;
+    server_ = test::os::start_standalone(GetParam().surrogate, endpoint_, {"--log-level", "off"});
     stream_ = test::os::connect_raw(io_, endpoint_);
     wire::Request hello;
     hello.mutable_hello()->set_protocol_version(wire::kProtocolVersion);

@@ -5,11 +5,16 @@
 
 #include "dllbridge/wire/win32.hpp"  // before anything that includes the wire enums
 
+#include <functional>
 #include <set>
+#include <thread>
+
+#include <asio/windows/stream_handle.hpp>
 
 #include "win_security.hpp"
 
 #include "dllbridge/bridge.hpp"
+#include "dllbridge/wire/frame.hpp"
 #include "os.hpp"
 #include "sample.h"
 #include "test_support.hpp"
@@ -114,8 +119,7 @@ class StandalonePipe : public ::testing::Test {
   void SetUp() override {
     DLLBRIDGE_SKIP_WITHOUT_32BIT();
     pipe_ = win::narrow(win::random_pipe_name());
-    server_ = test::os::Child::start({paths::kSurrogate32, "--listen", pipe_, "--log-level", "warn"});
-    ASSERT_TRUE(test::os::wait_for_endpoint(pipe_)) << pipe_ << " did not appear";
+    server_ = test::os::start_standalone(paths::kSurrogate32, pipe_, {"--log-level", "warn"});
   }
   std::string pipe_;
   std::unique_ptr<test::os::Child> server_;
@@ -162,4 +166,76 @@ TEST_F(StandalonePipe, DllbridgeCallConnectsToIt) {
                      "int __stdcall add_std(int a, int b)", "2", "40"});
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("\"return\":42"), std::string::npos) << r.out;
+}
+
+TEST_F(StandalonePipe, TheNameIsNeverFreeBetweenSessions) {
+  {
+    BridgeOptions o;
+    o.connect = pipe_;
+    Bridge b(o);
+    EXPECT_EQ(b.surrogate().pid, server_->pid());
+  }
+  // The session is over; a listening instance of the surrogate's still
+  // holds the name (Windows then refuses anyone a first instance of it;
+  // Wine does not enforce that flag while instances are free, so what is
+  // checked here is that the name exists).
+  const BOOL available = ::WaitNamedPipeW(win::widen(pipe_).c_str(), 1);
+  const DWORD err = available ? 0 : ::GetLastError();
+  EXPECT_NE(err, static_cast<DWORD>(ERROR_FILE_NOT_FOUND)) << "the name was free between sessions";
+}
+
+namespace {
+
+// A pipe server that is no surrogate: waits for a client on `server`,
+// answers its Hello (pointer size 4) and its Shutdown, and counts the bytes
+// of what it was sent in `heard`.
+void serve_fake(win::UniqueHandle server, std::size_t& heard) {
+  if (!win::wait_for_client(server.get(), std::chrono::milliseconds(30000)).empty()) return;
+  asio::io_context io;
+  asio::windows::stream_handle s(io);
+  s.assign(server.release());
+  try {
+    wire::Frame in;
+    while (wire::read_frame(s, in)) {
+      heard += in.ByteSizeLong();
+      wire::Frame out;
+      out.mutable_reply()->set_id(in.request().id());
+      if (in.request().has_hello()) {
+        out.mutable_reply()->mutable_hello()->set_protocol_version(wire::kProtocolVersion);
+        out.mutable_reply()->mutable_hello()->set_pointer_size(4);
+      } else {
+        out.mutable_reply()->mutable_shutdown();
+      }
+      wire::write_frame(s, out);
+    }
+  } catch (const std::exception&) {
+    // the client went away
+  }
+}
+
+}  // namespace
+
+// In connect mode the client checks the pipe server's user before it sends
+// anything. Wine runs everything as one user, so only the accepting path
+// can be tested here: a pipe served by a process that is no surrogate but
+// runs as this user is checked and then spoken to.
+TEST(PipeServerCheck, AServerOfThisUserPasses) {
+  const std::wstring name = win::random_pipe_name();
+  std::size_t heard = 0;
+  std::thread probe_server(serve_fake, win::create_pipe_server(name, true), std::ref(heard));
+  {
+    win::UniqueHandle probe = win::open_pipe_client(name, std::chrono::milliseconds(5000));
+    EXPECT_EQ(win::check_server_is_same_user(probe.get()), "");
+  }
+  probe_server.join();
+  EXPECT_EQ(heard, 0u) << "nothing is sent by the check itself";
+  std::thread server(serve_fake, win::create_pipe_server(name, true), std::ref(heard));
+  {
+    BridgeOptions o;
+    o.connect = win::narrow(name);
+    Bridge b(o);
+    EXPECT_EQ(b.surrogate().pointer_size, 4u);
+  }
+  server.join();
+  EXPECT_GT(heard, 0u) << "the check passed and the handshake was sent";
 }

@@ -284,6 +284,8 @@ int main(int argc, char** argv) {
   app.add_option("--connect", options.connect, "use a running standalone surrogate at this endpoint");
   app.add_flag("--low-latency", options.low_latency,
                "poll for each reply briefly before sleeping (faster calls, more CPU; docs/performance.md)");
+  app.add_option("--token-file", options.token_file,
+                 "present the token in FILE to a standalone surrogate started with --token-file");
   app.add_flag("--batch", batch, "read JSON lines {signature, args, timeout_ms?} from stdin");
   app.add_flag("--stats", show_stats,
                "also print the bridge's statistics and the surrogate's process figures");

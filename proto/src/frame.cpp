@@ -7,12 +7,12 @@ Header encode_header(std::uint32_t length) noexcept {
           static_cast<unsigned char>(length >> 16), static_cast<unsigned char>(length >> 24)};
 }
 
-std::uint32_t decode_header(const Header& h) {
+std::uint32_t decode_header(const Header& h, std::uint32_t cap) {
   const std::uint32_t length =
       std::uint32_t(h[0]) | std::uint32_t(h[1]) << 8 | std::uint32_t(h[2]) << 16 | std::uint32_t(h[3]) << 24;
-  if (length > kMaxFrameSize) {
+  if (length > cap) {
     throw FrameError("frame of " + std::to_string(length) + " bytes exceeds the limit of " +
-                     std::to_string(kMaxFrameSize));
+                     std::to_string(cap) + (cap < kMaxFrameSize ? " before the handshake" : ""));
   }
   return length;
 }

@@ -127,12 +127,12 @@ std::wstring random_pipe_name() {
   return name;
 }
 
-UniqueHandle create_pipe_server(const std::wstring& name, bool first_instance) {
+UniqueHandle create_pipe_server(const std::wstring& name, bool first_instance, DWORD instances) {
   OwnerOnlySecurity security;
   const DWORD open_mode =
       PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | (first_instance ? FILE_FLAG_FIRST_PIPE_INSTANCE : 0);
   const DWORD pipe_mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS;
-  UniqueHandle pipe(::CreateNamedPipeW(name.c_str(), open_mode, pipe_mode, 1, 64 * 1024, 64 * 1024, 0,
+  UniqueHandle pipe(::CreateNamedPipeW(name.c_str(), open_mode, pipe_mode, instances, 64 * 1024, 64 * 1024, 0,
                                        security.attributes()));
   if (!pipe) fail("cannot create pipe " + narrow(name));
   return pipe;
@@ -166,9 +166,9 @@ std::string wait_for_client(HANDLE pipe, std::chrono::milliseconds timeout, HAND
 UniqueHandle open_pipe_client(const std::wstring& name, std::chrono::milliseconds timeout) {
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;
-  // A name that stays missing this long is no surrogate between sessions.
+  // A name that stays missing this long is no surrogate that is starting.
   const auto missing_deadline =
-      start + std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(250));
+      start + std::min<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(1000));
   for (;;) {
     UniqueHandle h(::CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
                                  FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
@@ -192,22 +192,43 @@ UniqueHandle open_pipe_client(const std::wstring& name, std::chrono::millisecond
   }
 }
 
+namespace {
+
+// Whether process `pid` (the `role` at the other end of a pipe) runs as
+// this process's user; "" when it does, otherwise why not.
+std::string check_same_user(ULONG pid, const char* role) {
+  UniqueHandle process(::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid));
+  if (!process) {
+    return std::string("cannot open ") + role + " process " + std::to_string(pid) + ": " +
+           error_text(::GetLastError());
+  }
+  const std::vector<unsigned char> theirs = process_user(process.get());
+  const std::vector<unsigned char> ours = process_user(::GetCurrentProcess());
+  if (theirs.empty())
+    return std::string("cannot read the user of ") + role + " process " + std::to_string(pid);
+  if (theirs.size() != ours.size() ||
+      !::EqualSid(const_cast<unsigned char*>(theirs.data()), const_cast<unsigned char*>(ours.data()))) {
+    return std::string(role) + " process " + std::to_string(pid) + " runs as another user";
+  }
+  return "";
+}
+
+}  // namespace
+
 std::string check_client_is_same_user(HANDLE pipe) {
   ULONG pid = 0;
   if (!::GetNamedPipeClientProcessId(pipe, &pid)) {
     return "cannot identify the client: " + error_text(::GetLastError());
   }
-  UniqueHandle process(::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid));
-  if (!process)
-    return "cannot open client process " + std::to_string(pid) + ": " + error_text(::GetLastError());
-  const std::vector<unsigned char> theirs = process_user(process.get());
-  const std::vector<unsigned char> ours = process_user(::GetCurrentProcess());
-  if (theirs.empty()) return "cannot read the user of client process " + std::to_string(pid);
-  if (theirs.size() != ours.size() ||
-      !::EqualSid(const_cast<unsigned char*>(theirs.data()), const_cast<unsigned char*>(ours.data()))) {
-    return "client process " + std::to_string(pid) + " runs as another user";
+  return check_same_user(pid, "client");
+}
+
+std::string check_server_is_same_user(HANDLE pipe) {
+  ULONG pid = 0;
+  if (!::GetNamedPipeServerProcessId(pipe, &pid)) {
+    return "cannot identify the pipe's server: " + error_text(::GetLastError());
   }
-  return "";
+  return check_same_user(pid, "server");
 }
 
 }  // namespace dllbridge::win

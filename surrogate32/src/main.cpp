@@ -1,6 +1,8 @@
 // surrogate32 / surrogate64: hosts a legacy library in its own process and
 // calls its functions for a dllbridge client (docs/cli.md, section 7).
+#include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -25,6 +27,11 @@ int main(int argc, char** argv) {
   int workers = 1;
   long parent_pid = 0;
   bool low_latency = false;
+  std::string token_file;
+  ListenOptions listen_options;
+  long long read_timeout_ms = 10000;
+  long long handshake_timeout_ms = 10000;
+  long long idle_timeout_ms = 600000;
   auto* listen_opt =
       app.add_option("--listen", listen_endpoint,
                      "serve clients of this user on ENDPOINT (Unix socket path or \\\\.\\pipe\\NAME)");
@@ -41,6 +48,31 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--low-latency", low_latency,
                "an idle worker polls briefly for the next request before it sleeps (inherited endpoint)");
+  auto* token_opt = app.add_option("--token-file", token_file,
+                                   "with --listen: admit only clients whose handshake carries the contents "
+                                   "of FILE (owner-only, not empty)");
+  token_opt->needs(listen_opt);
+  app.add_option("--ready-fd", listen_options.ready,
+                 "with --listen: write \"ready\\n\" to this file descriptor (Windows: inherited handle "
+                 "value; 1: standard output) once connections are taken")
+      ->needs(listen_opt);
+  app.add_option("--max-sessions", listen_options.max_sessions,
+                 "with --listen: sessions served at once (default 16); more are refused")
+      ->check(CLI::Range(1, 1024))
+      ->needs(listen_opt);
+  app.add_option("--read-timeout-ms", read_timeout_ms,
+                 "a frame whose first byte came must be complete within this (default 10000; 0: none)")
+      ->check(CLI::Range(0LL, 86400000LL));
+  app.add_option(
+         "--handshake-timeout-ms", handshake_timeout_ms,
+         "with --listen: a connection must complete its handshake within this (default 10000; 0: none)")
+      ->check(CLI::Range(0LL, 86400000LL))
+      ->needs(listen_opt);
+  app.add_option("--idle-timeout-ms", idle_timeout_ms,
+                 "with --listen: a connection with no request for this long, and none in progress, is closed "
+                 "(default 600000; 0: none)")
+      ->check(CLI::Range(0LL, 86400000LL))
+      ->needs(listen_opt);
   CLI11_PARSE(app, argc, argv);
 
   // Logs go to stderr: stdout belongs to the legacy library.
@@ -61,15 +93,24 @@ int main(int argc, char** argv) {
     if (!inherited.empty()) inherited_stream.emplace(adopt_inherited(io, inherited));
     if (parent_pid > 0) follow_parent(parent_pid);
     if (inherited_stream) {
-      const std::unique_ptr<dllbridge::rpc::Transport> transport =
-          inherited_transport(std::move(*inherited_stream), low_latency);
-      const SessionEnd end = serve_session(*transport, workers);
+      const SessionEnd end =
+          serve_inherited(std::move(*inherited_stream),
+                          InheritedOptions{workers, low_latency, std::chrono::milliseconds(read_timeout_ms)});
       if (end == SessionEnd::disconnected) end_process_group();
       return end == SessionEnd::protocol_error ? 3 : 0;
     }
-    listen(io, listen_endpoint, [workers](Stream& stream) {
-      StreamTransport transport(stream);
-      serve_session(transport, workers);
+    // Read before listening: a bad file stops the start, not the first client.
+    const std::string token = token_file.empty() ? std::string() : read_token_file(token_file);
+    const ReadLimits limits{std::chrono::milliseconds(handshake_timeout_ms),
+                            std::chrono::milliseconds(read_timeout_ms),
+                            std::chrono::milliseconds(idle_timeout_ms)};
+    // One DLL thread at a time across sessions, unless the user says the
+    // library is thread-safe (--workers > 1).
+    std::recursive_mutex dll_lock;
+    listen_options.endpoint = listen_endpoint;
+    listen(io, listen_options, [&](Stream& stream, const std::string& peer) {
+      serve_stream(stream, limits,
+                   SessionOptions{workers, token, peer, workers > 1 ? nullptr : &dll_lock, nullptr});
     });
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());

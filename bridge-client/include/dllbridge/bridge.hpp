@@ -46,6 +46,10 @@ struct BridgeOptions {
   std::string surrogate_path;         // empty: $DLLBRIDGE_SURROGATE_DIR, then next to the client
   std::vector<std::string> launcher;  // run the surrogate through this (e.g. an emulator)
   std::string connect;                // endpoint of a standalone surrogate; empty: start one
+  // A file holding the token of a standalone surrogate started with
+  // --token-file (read at each connect, one trailing newline dropped); it
+  // goes in the handshake. Empty: no token.
+  std::string token_file;
   // Makes the channel to a surrogate instead of starting or connecting one
   // (called for every start): e.g. an in-process session for tests and for
   // debugging a library of this program's own bitness. Empty: a process.

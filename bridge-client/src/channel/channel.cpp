@@ -5,10 +5,11 @@
 namespace dllbridge::detail {
 namespace {
 
-wire::Request with_hello(std::uint32_t version) {
+wire::Request with_hello(std::uint32_t version, const std::string& token) {
   wire::Request r;
   r.mutable_hello()->set_protocol_version(version);
   r.mutable_hello()->set_client("dllbridge-client");
+  if (!token.empty()) r.mutable_hello()->set_token(token);
   return r;
 }
 
@@ -106,17 +107,32 @@ wire::Reply Channel::request(wire::Request request, millis timeout, bool kill_on
     const std::string what = "no reply within " + std::to_string(timeout.count()) + " ms";
     if (!kill_on_timeout) throw Error(ErrorKind::timeout, what);
     // A DLL call cannot be cancelled: stop the surrogate so nothing runs on.
-    if (hooks_.on_deadline) hooks_.on_deadline("a call passed its deadline (" + what + ")");
-    throw Error(ErrorKind::timeout, what + "; the surrogate was stopped, the call may have run", true);
+    const std::string done =
+        hooks_.on_deadline ? hooks_.on_deadline("a call passed its deadline (" + what + ")") : std::string();
+    throw Error(ErrorKind::timeout, what + (done.empty() ? "" : "; " + done) + ", the call may have run",
+                true);
   }
   if (reply->has_error()) throw Error(from_wire(reply->error().kind()), reply->error().message());
   return std::move(*reply);
 }
 
-SurrogateInfo Channel::hello(millis timeout) {
-  const wire::Reply reply = request(with_hello(wire::kProtocolVersion), timeout, false);
+SurrogateInfo Channel::hello(millis timeout, const std::string& token, std::uint32_t pointer_size) {
+  const wire::Reply reply = request(with_hello(wire::kProtocolVersion, token), timeout, false);
   if (!reply.has_hello()) wrong_answer("the handshake");
   const wire::HelloReply& h = reply.hello();
+  if (h.protocol_version() != wire::kProtocolVersion) {
+    throw Error(ErrorKind::protocol, "the surrogate speaks protocol version " +
+                                         std::to_string(h.protocol_version()) + ", this client " +
+                                         std::to_string(wire::kProtocolVersion));
+  }
+  // It decides the ABI of every value: only what a surrogate can be.
+  const bool plausible = h.pointer_size() == 4 || h.pointer_size() == 8;
+  if (!plausible || (pointer_size != 0 && h.pointer_size() != pointer_size)) {
+    throw Error(ErrorKind::protocol,
+                "the surrogate says its pointers are " + std::to_string(h.pointer_size()) +
+                    " bytes; expected " +
+                    (pointer_size != 0 ? std::to_string(pointer_size) : std::string("4 or 8")));
+  }
   return SurrogateInfo{h.protocol_version(), h.pid(), h.pointer_size(), h.os(), h.arch()};
 }
 

@@ -43,8 +43,9 @@ class Channel {
     // briefly (the session reaps the process to name the signal).
     std::function<Error(const std::string& why, bool bad_frame)> on_end;
     // A request passed its deadline and may still be running in the DLL
-    // (which cannot be cancelled): the session kills the surrogate.
-    std::function<void(const std::string& reason)> on_deadline;
+    // (which cannot be cancelled): the session kills the surrogate (or, not
+    // its own, drops the connection); says which ("the surrogate was stopped").
+    std::function<std::string(const std::string& reason)> on_deadline;
   };
 
   // Takes the transport; does not read before start().
@@ -64,8 +65,11 @@ class Channel {
   // registrations and calls the surrogate is then killed through
   // Hooks::on_deadline, and may_have_run() is true).
 
-  // The handshake: protocol version, and what the surrogate is.
-  SurrogateInfo hello(millis timeout);
+  // The handshake: protocol version, and what the surrogate is; `token`
+  // goes with it when not empty. The answer must speak our protocol version
+  // and have a pointer size of `pointer_size` (0: 4 or 8); else
+  // Error(protocol).
+  SurrogateInfo hello(millis timeout, const std::string& token = {}, std::uint32_t pointer_size = 0);
   // Loads `path` (UTF-8) in the surrogate; its library id.
   std::uint64_t load_library(const std::string& path, millis timeout);
   // Registers `symbol` of `library` with the declared signature.

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 
 #include "channel/stream_transport.hpp"
@@ -44,6 +46,28 @@ std::string find_surrogate(const BridgeOptions& o) {
                   "); set BridgeOptions::surrogate_path or DLLBRIDGE_SURROGATE_DIR");
 }
 
+// The token in `path` without one trailing newline; Error(unauthorized)
+// when it cannot be read or is empty (nothing is sent without it).
+std::string read_token(const std::string& path) {
+  std::ifstream in(std::filesystem::u8path(path), std::ios::binary);
+  std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    throw Error(ErrorKind::unauthorized, "cannot read token file " + path);
+  }
+  if (!token.empty() && token.back() == '\n') token.pop_back();
+  if (!token.empty() && token.back() == '\r') token.pop_back();
+  if (token.empty()) throw Error(ErrorKind::unauthorized, "token file " + path + " is missing or empty");
+  return token;
+}
+
+// The pointer size the handshake must report: the surrogate we start has
+// the bitness of its Arch; one we connect to (or an in-process one) may
+// have either, and then it decides the ABI.
+std::uint32_t expected_pointer_size(const BridgeOptions& o) {
+  if (!o.connect.empty() || o.transport) return 0;
+  return o.arch == Arch::x86 ? 4 : 8;
+}
+
 milliseconds left_until(Clock::time_point deadline) {
   return std::max(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()), milliseconds(0));
 }
@@ -60,6 +84,8 @@ std::unique_ptr<Session> Session::start(const BridgeOptions& options, LossHandle
 }
 
 void Session::open() {
+  // Read first: a missing token stops the start before any connection.
+  const std::string token = options_.token_file.empty() ? std::string() : read_token(options_.token_file);
   std::unique_ptr<rpc::Transport> transport;
   if (options_.transport) {
     transport = options_.transport();
@@ -88,7 +114,14 @@ void Session::open() {
       Channel::Hooks{
           [this](const std::string& why, bool bad_frame) { return on_end(why, bad_frame); },
           [this](const std::string& reason) {
-            kill("surrogate (pid " + std::to_string(info_.pid) + ") was stopped because " + reason);
+            // A standalone surrogate is not ours to stop: only our connection ends.
+            const bool ours = process_.valid();
+            kill(ours ? "surrogate (pid " + std::to_string(info_.pid) + ") was stopped because " + reason
+                      : "the connection to the standalone surrogate (pid " + std::to_string(info_.pid) +
+                            ") was dropped because " + reason);
+            return std::string(
+                ours ? "the surrogate was stopped"
+                     : "the connection to the standalone surrogate was dropped (it was not stopped)");
           },
       });
   if (process_.valid()) {
@@ -99,7 +132,7 @@ void Session::open() {
   started_at_ = Clock::now();
   channel_->start();
   try {
-    info_ = channel_->hello(options_.policy.start_timeout);
+    info_ = channel_->hello(options_.policy.start_timeout, token, expected_pointer_size(options_));
   } catch (const Error& e) {
     const ErrorKind kind = e.kind() == ErrorKind::unauthorized || e.kind() == ErrorKind::protocol
                                ? e.kind()

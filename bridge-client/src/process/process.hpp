@@ -112,8 +112,12 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
                         const std::vector<std::string>& args, const std::vector<std::string>& launcher,
                         std::chrono::milliseconds connect_timeout);
 
-// Connects to a standalone surrogate's endpoint. Throws
-// dllbridge::Error(surrogate_start_failed).
+// Connects to a standalone surrogate's endpoint, retrying a refused or
+// missing one for up to 1 s, and checks who serves it before anything is
+// sent: POSIX: the socket file is a socket owned by this user and the
+// peer's SO_PEERCRED uid is this user's; Windows: the pipe server's process
+// runs as this user. Throws dllbridge::Error(unauthorized) naming the
+// endpoint and the owner found, or Error(surrogate_start_failed).
 Stream connect_endpoint(asio::io_context& io, const std::string& endpoint);
 
 // Writes as much of `data` as the stream takes without blocking; how much.

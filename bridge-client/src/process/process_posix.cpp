@@ -6,6 +6,8 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -252,12 +254,67 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
   return out;
 }
 
+namespace {
+
+// How long a refused or missing standalone endpoint is tried again.
+constexpr std::chrono::milliseconds kConnectRetryBudget(1000);
+
+// Refuses a socket file that is not a socket or not this user's: another
+// user may have created the path first. Throws Error(unauthorized).
+void check_socket_file(const std::string& endpoint, const struct stat& st) {
+  if (!S_ISSOCK(st.st_mode)) {
+    throw Error(ErrorKind::unauthorized, endpoint + " is not a socket; nothing was sent to it");
+  }
+  if (st.st_uid != ::geteuid()) {
+    throw Error(ErrorKind::unauthorized, "the socket " + endpoint + " belongs to uid " +
+                                             std::to_string(st.st_uid) + ", not to this user (uid " +
+                                             std::to_string(::geteuid()) + "); nothing was sent to it");
+  }
+}
+
+}  // namespace
+
 Stream connect_endpoint(asio::io_context& io, const std::string& endpoint) {
-  Stream stream(io);
-  asio::error_code ec;
-  stream.connect(asio::local::stream_protocol::endpoint(endpoint), ec);
-  if (ec) start_failed("cannot connect to surrogate at " + endpoint + ": " + ec.message());
-  return stream;
+  if (endpoint.empty() || endpoint.size() >= sizeof(sockaddr_un::sun_path)) {
+    start_failed("socket path empty or too long: '" + endpoint + "'");
+  }
+  // A surrogate that is starting has no socket yet, or one that does not
+  // listen yet: try again briefly, as the Windows path does for a busy pipe.
+  const auto deadline = std::chrono::steady_clock::now() + kConnectRetryBudget;
+  std::chrono::milliseconds pause(5);
+  for (;;) {
+    asio::error_code ec;
+    struct stat st {};
+    if (::lstat(endpoint.c_str(), &st) != 0) {
+      ec = asio::error_code(errno, asio::system_category());
+    } else {
+      check_socket_file(endpoint, st);
+      Stream stream(io);
+      stream.connect(asio::local::stream_protocol::endpoint(endpoint), ec);
+      if (!ec) {
+        ucred peer{};
+        socklen_t len = sizeof peer;
+        if (::getsockopt(stream.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
+          throw Error(ErrorKind::unauthorized,
+                      "cannot tell who serves " + endpoint + ": " + std::strerror(errno));
+        }
+        if (peer.uid != ::geteuid()) {
+          throw Error(ErrorKind::unauthorized, endpoint + " is served by pid " + std::to_string(peer.pid) +
+                                                   " of uid " + std::to_string(peer.uid) +
+                                                   ", not by this user (uid " + std::to_string(::geteuid()) +
+                                                   "); nothing was sent to it");
+        }
+        return stream;
+      }
+    }
+    const bool again = ec == asio::error::connection_refused || ec == asio::error::not_found ||
+                       ec == asio::error::try_again || ec.value() == ENOENT;
+    if (!again || std::chrono::steady_clock::now() + pause > deadline) {
+      start_failed("cannot connect to surrogate at " + endpoint + ": " + ec.message());
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+  }
 }
 
 std::string client_module_dir() {

@@ -284,6 +284,11 @@ Stream connect_endpoint(asio::io_context& io, const std::string& endpoint) {
   } catch (const std::exception& e) {
     start_failed("cannot connect to surrogate at " + endpoint + ": " + e.what());
   }
+  // Anyone may have created the name first: check the server before
+  // anything is sent.
+  if (const std::string denied = win::check_server_is_same_user(stream.native_handle()); !denied.empty()) {
+    throw Error(ErrorKind::unauthorized, "pipe " + endpoint + ": " + denied + "; nothing was sent to it");
+  }
   return stream;
 }
 

@@ -1,19 +1,30 @@
-// The transport on the private endpoint of the client that started this
-// surrogate (`--fd N` / `--pipe NAME`). One file per platform.
+// Serving the one client that started this surrogate, on its private
+// endpoint (`--fd N` / `--pipe NAME`). One file per platform.
 #pragma once
 
-#include <memory>
+#include <chrono>
 
+#include "core/session.hpp"
 #include "core/transport.hpp"
-#include "dllbridge/rpc/transport.hpp"
 
 namespace dllbridge::surrogate {
 
-// The transport over the adopted endpoint (adopt_inherited): on POSIX
-// rpc::socket_transport, in which an idle worker reads for its work and, in
-// low-latency mode, polls briefly before it sleeps; on Windows the
-// StreamTransport over the pipe. Throws std::runtime_error when it cannot be
-// set up.
-std::unique_ptr<rpc::Transport> inherited_transport(Stream stream, bool low_latency);
+struct InheritedOptions {
+  int workers = 1;  // threads for DLL work
+  // An idle worker polls briefly for the next request before it sleeps
+  // (Linux; docs/performance.md).
+  bool low_latency = false;
+  // A frame whose first byte came must be complete within this (Windows;
+  // zero: none). On Linux the private socket is read without this limit:
+  // the client that started us is trusted and its death is watched.
+  std::chrono::milliseconds read_timeout{10000};
+};
+
+// Serves the session on the adopted endpoint `stream` (adopt_inherited)
+// until its end. POSIX: over rpc::socket_transport, where an idle worker
+// reads the socket for its work itself, and the first frame (the Hello) may
+// hold 4 KiB; Windows: over the StreamTransport with its read limits. Throws
+// std::runtime_error when the transport cannot be set up.
+SessionEnd serve_inherited(Stream stream, const InheritedOptions& options);
 
 }  // namespace dllbridge::surrogate

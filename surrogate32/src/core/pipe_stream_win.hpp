@@ -7,6 +7,8 @@
 // Windows only.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -46,6 +48,13 @@ class PipeStream {
     if (ec) throw asio::system_error(ec);
     return n;
   }
+  // Reads what comes into `buffer`, waiting at most `timeout` for it (zero:
+  // no limit); ec is asio::error::timed_out when nothing came in time.
+  std::size_t read_some_within(asio::mutable_buffer buffer, std::chrono::milliseconds timeout,
+                               asio::error_code& ec) {
+    return transfer(true, buffer.data(), buffer.size(), ec, timeout);
+  }
+
   template <class ConstBufferSequence>
   std::size_t write_some(const ConstBufferSequence& buffers, asio::error_code& ec) {
     const asio::const_buffer b = *asio::buffer_sequence_begin(buffers);
@@ -60,8 +69,10 @@ class PipeStream {
   }
 
  private:
-  // One overlapped ReadFile / WriteFile, waited for on its direction's event.
-  std::size_t transfer(bool read, void* data, std::size_t size, asio::error_code& ec) {
+  // One overlapped ReadFile / WriteFile, waited for on its direction's event
+  // (at most `timeout` when not zero: then cancelled, and timed_out).
+  std::size_t transfer(bool read, void* data, std::size_t size, asio::error_code& ec,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(0)) {
     ec = {};
     if (size == 0) return 0;
     win::UniqueHandle& event = read ? read_event_ : write_event_;
@@ -73,7 +84,19 @@ class PipeStream {
     const BOOL ok =
         read ? ::ReadFile(pipe_.get(), data, want, &n, &ov) : ::WriteFile(pipe_.get(), data, want, &n, &ov);
     if (!ok && ::GetLastError() == ERROR_IO_PENDING) {
-      if (::GetOverlappedResult(pipe_.get(), &ov, &n, TRUE)) return n;
+      if (timeout.count() > 0 &&
+          ::WaitForSingleObject(ov.hEvent, static_cast<DWORD>(std::min<long long>(
+                                               timeout.count(), 0x7FFFFFFE))) == WAIT_TIMEOUT) {
+        ::CancelIoEx(pipe_.get(), &ov);
+        // The OVERLAPPED must outlive the I/O; what came before the cancel counts.
+        if (::GetOverlappedResult(pipe_.get(), &ov, &n, TRUE) && n > 0) return n;
+        if (::GetLastError() == ERROR_OPERATION_ABORTED) {
+          ec = asio::error::timed_out;
+          return 0;
+        }
+      } else if (::GetOverlappedResult(pipe_.get(), &ov, &n, TRUE)) {
+        return n;
+      }
     } else if (ok) {
       return n;
     }

@@ -1,5 +1,7 @@
 #include "core/session.hpp"
 
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 
 #include "core/transport.hpp"
@@ -17,17 +19,32 @@ const char* kOs =
 
 const char* kArch = sizeof(void*) == 4 ? "i386" : "x86_64";
 
+// Whether `given` equals `expected`, in a time that depends on the length of
+// `expected` only (not on where they differ).
+bool same_secret(const std::string& expected, const std::string& given) {
+  unsigned diff = expected.size() != given.size() ? 1u : 0u;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const unsigned char g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0;
+    diff |= static_cast<unsigned char>(expected[i]) ^ g;
+  }
+  return diff == 0;
+}
+
 }  // namespace
 
 Session::Session(rpc::Transport& transport, int workers)
+    : Session(transport, SessionOptions{workers, {}, "the client", nullptr, nullptr}) {}
+
+Session::Session(rpc::Transport& transport, SessionOptions options)
     : transport_(transport),
+      options_(std::move(options)),
       peer_(transport, rpc::Peer::Handlers{
                            [this](wire::Request&& r) { on_request(std::move(r)); },
                            [this](const wire::Request& r) { return respond(r); },
                            nullptr,
                            [this](const std::string& why, bool bad) { on_end(why, bad); },
                        }) {
-  for (int i = 0; i < std::max(workers, 1); ++i) workers_.emplace_back([this] { work(); });
+  for (int i = 0; i < std::max(options_.workers, 1); ++i) workers_.emplace_back([this] { work(); });
 }
 
 Session::~Session() {
@@ -60,6 +77,11 @@ SessionEnd Session::run() {
     end_ = SessionEnd::shutdown;
   }
   const SessionEnd how = *end_;
+  if (!greeted_once_ && how != SessionEnd::disconnected) {
+    // A refused handshake: the client closes once it has read why; closing
+    // first could make it see the end of the stream before the answer.
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return reading_over_; });
+  }
   lock.unlock();
   transport_.close();
   peer_.wait_reading_over();
@@ -88,20 +110,14 @@ void Session::on_request(wire::Request&& request) {
     if (end_ || shutdown_) return;  // ending: nothing more is served
   }
   if (!greeted_) {
-    if (request.body_case() != wire::Request::kHello) {
-      send_error(request.id(), wire::PROTOCOL, "the first request must be Hello");
-      finish(SessionEnd::protocol_error);
-      return;
-    }
-    if (request.hello().protocol_version() != wire::kProtocolVersion) {
-      send_error(request.id(), wire::PROTOCOL,
-                 "protocol version " + std::to_string(request.hello().protocol_version()) +
-                     " is not supported (surrogate speaks " + std::to_string(wire::kProtocolVersion) + ")");
-      finish(SessionEnd::protocol_error);
-      return;
-    }
+    if (!admit(request)) return;
     greeted_ = true;
-    spdlog::debug("handshake with '{}'", request.hello().client());
+    {
+      std::lock_guard lock(mu_);
+      greeted_once_ = true;
+    }
+    if (options_.on_greeted) options_.on_greeted();
+    spdlog::debug("handshake with '{}' ({})", request.hello().client(), options_.peer);
     peer_.serve(request);
     return;
   }
@@ -125,6 +141,38 @@ void Session::on_request(wire::Request&& request) {
       return;
     }
   }
+}
+
+bool Session::admit(const wire::Request& request) {
+  if (request.body_case() != wire::Request::kHello) {
+    send_error(request.id(), wire::PROTOCOL, "the first request must be Hello");
+    finish(SessionEnd::protocol_error);
+    return false;
+  }
+  if (request.hello().protocol_version() != wire::kProtocolVersion) {
+    send_error(request.id(), wire::PROTOCOL,
+               "protocol version " + std::to_string(request.hello().protocol_version()) +
+                   " is not supported (surrogate speaks " + std::to_string(wire::kProtocolVersion) + ")");
+    finish(SessionEnd::protocol_error);
+    return false;
+  }
+  if (!options_.token.empty() && !same_secret(options_.token, request.hello().token())) {
+    // Never the token itself, in the log or the answer.
+    const char* what = request.hello().token().empty() ? "no token" : "a wrong token";
+    spdlog::warn("rejected {}: it presented {}", options_.peer, what);
+    send_error(request.id(), wire::UNAUTHORIZED,
+               std::string("this surrogate admits only clients with its token (--token-file); the client "
+                           "presented ") +
+                   what);
+    finish(SessionEnd::unauthorized);
+    return false;
+  }
+  return true;
+}
+
+bool Session::busy() const {
+  std::lock_guard lock(mu_);
+  return serving_ > 0 || !queue_.empty();
 }
 
 wire::Reply Session::respond(const wire::Request& request) {
@@ -165,6 +213,7 @@ void Session::on_end(const std::string& why, bool bad_frame) {
   {
     std::lock_guard lock(mu_);
     if (!end_) end_ = bad_frame ? SessionEnd::protocol_error : SessionEnd::disconnected;
+    reading_over_ = true;
   }
   cv_.notify_all();
 }
@@ -201,8 +250,16 @@ void Session::work() {
       if (queue_.empty()) return;
       request = std::move(queue_.front());
       queue_.pop_front();
+      ++serving_;
     }
-    peer_.serve(request);
+    if (options_.dll_lock) {
+      std::lock_guard dll(*options_.dll_lock);
+      peer_.serve(request);
+    } else {
+      peer_.serve(request);
+    }
+    std::lock_guard lock(mu_);
+    --serving_;
   }
 }
 

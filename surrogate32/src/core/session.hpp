@@ -12,8 +12,10 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -24,13 +26,28 @@
 namespace dllbridge::surrogate {
 
 // How a session ended.
-enum class SessionEnd { shutdown, disconnected, protocol_error };
+enum class SessionEnd { shutdown, disconnected, protocol_error, unauthorized };
+
+// What a session is told besides its transport.
+struct SessionOptions {
+  int workers = 1;  // threads for DLL work (at least 1)
+  // The shared secret the client's Hello must carry; empty: none asked.
+  std::string token;
+  std::string peer = "the client";  // names the client in logs ("pid 1234")
+  // Held around each library load, registration and call when not null:
+  // serializes the DLL work of all sessions of a standalone surrogate.
+  std::recursive_mutex* dll_lock = nullptr;
+  // Called on the transport's thread once a valid Hello was received.
+  std::function<void()> on_greeted;
+};
 
 class Session {
  public:
   // Serves the client at the other end of `transport` (which must outlive
   // the session) with `workers` threads for DLL work (at least 1).
   Session(rpc::Transport& transport, int workers = 1);
+  // The same, with the options of a standalone surrogate's session.
+  Session(rpc::Transport& transport, SessionOptions options);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -39,6 +56,10 @@ class Session {
   // its reading to stop before it returns. Never throws for anything the
   // client sends; a crash inside the DLL ends the process, by design.
   SessionEnd run();
+
+  // Whether a request is queued or being served (for the idle timeout);
+  // thread-safe.
+  bool busy() const;
 
   // The session's end of the channel: requests to the client (callbacks)
   // go through peer().request(); thread-safe.
@@ -50,23 +71,28 @@ class Session {
   void on_end(const std::string& why, bool bad_frame);
   void finish(SessionEnd how);
   void send_error(std::uint64_t id, wire::ErrorKind kind, const std::string& message);
-  void work();  // a worker thread
+  void work();                             // a worker thread
+  bool admit(const wire::Request& hello);  // the reading thread
   // Whether a worker has something to do now (read_until's test).
   static bool has_work(void* session);
 
   rpc::Transport& transport_;
+  SessionOptions options_;
   Dispatcher dispatcher_;
   rpc::Peer peer_;
-  bool greeted_ = false;  // transport thread only
+  bool greeted_ = false;  // the reading thread only (one at a time)
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;       // the end, a Shutdown: for run()
   std::condition_variable work_cv_;  // work or the end of it: for the workers
   std::optional<SessionEnd> end_;
   std::optional<wire::Request> shutdown_;  // a Shutdown waiting for the workers
   std::deque<wire::Request> queue_;        // for the workers
+  int serving_ = 0;                        // requests the workers are serving
   bool workers_done_ = false;
   bool worker_reading_ = false;  // a worker reads the channel for work (one at a time)
+  bool greeted_once_ = false;    // a valid Hello came (greeted_, seen under mu_)
+  bool reading_over_ = false;    // the transport's reading has ended
   std::vector<std::thread> workers_;
 };
 

@@ -4,9 +4,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
+#include <stdexcept>
 #include <string>
 
+#include <asio/buffer.hpp>
+#include <asio/error.hpp>
 #include <asio/io_context.hpp>
 
 #if defined(_WIN32)
@@ -45,13 +49,57 @@ void follow_parent(long parent_pid);
 // it), returns.
 void end_process_group();
 
-// Serves `endpoint` until the process is stopped: accepts one connection at
-// a time, rejects peers of another user, and calls `serve` for each session.
-void listen(asio::io_context& io, const std::string& endpoint, const std::function<void(Stream&)>& serve);
+// How a standalone surrogate serves its endpoint (docs/cli.md, section 7).
+struct ListenOptions {
+  std::string endpoint;   // Unix socket path / \\.\pipe\NAME
+  int max_sessions = 16;  // sessions served at once; one more is refused with an Error notice
+  // Where to say "ready\n" once connections are taken: a file descriptor
+  // (POSIX) or an inherited handle value (Windows), closed after; "1" is
+  // standard output on both, left open. Empty: nowhere.
+  std::string ready;
+};
+
+// Serves `options.endpoint` until the process is stopped. Refuses to take
+// over an endpoint someone serves (POSIX: a socket that takes a connection;
+// Windows: a pipe name that exists) and removes a stale socket; removes at
+// exit, from a SIGINT/SIGTERM handler too, only the socket file it created.
+// Each accepted client of this user is served by `serve` on a thread of its
+// own (`peer` names it for logs, e.g. "pid 1234"); peers of another user and
+// clients over `max_sessions` get an Error notice and are closed. Throws
+// std::runtime_error when the endpoint cannot be served.
+void listen(asio::io_context& io, const ListenOptions& options,
+            const std::function<void(Stream&, const std::string& peer)>& serve);
+
+// Reads what `stream` has into `buffer`, waiting at most `timeout` for the
+// first byte (zero: no limit); ec is asio::error::timed_out when none came.
+std::size_t read_some_within(Stream& stream, asio::mutable_buffer buffer, std::chrono::milliseconds timeout,
+                             asio::error_code& ec);
 
 // Makes a read blocked on `stream` in another thread return, and every later
 // read fail at once, until `reader_done` is set by the reading thread.
 void interrupt(Stream& stream, const std::atomic<bool>& reader_done) noexcept;
+
+// The longest token accepted (it travels in the Hello, under the frame cap
+// before the handshake).
+inline constexpr std::size_t kMaxTokenSize = 1024;
+
+// `contents` of token file `path` without one trailing newline ("\n" or
+// "\r\n"). Throws std::runtime_error when that is empty or over kMaxTokenSize.
+inline std::string checked_token(std::string contents, const std::string& path) {
+  if (!contents.empty() && contents.back() == '\n') contents.pop_back();
+  if (!contents.empty() && contents.back() == '\r') contents.pop_back();
+  if (contents.empty()) throw std::runtime_error("token file " + path + " is empty");
+  if (contents.size() > kMaxTokenSize) {
+    throw std::runtime_error("token file " + path + " holds more than " + std::to_string(kMaxTokenSize) +
+                             " bytes");
+  }
+  return contents;
+}
+
+// The contents of the token file `path` without a trailing newline. Throws
+// std::runtime_error when it is unreadable, empty, longer than 1 KiB, or (on
+// POSIX) not a regular file or readable or writable by others (mode & 077).
+std::string read_token_file(const std::string& path);
 
 // This process's id, for the handshake.
 unsigned current_pid();

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -24,12 +26,81 @@
 namespace dllbridge::surrogate {
 namespace {
 
-std::string g_socket_path;  // unlinked when a signal ends standalone mode
+// The socket file this process created, removed when a signal ends
+// standalone mode: only if the path still names that very file (another
+// surrogate may have replaced a stale one since). Set before the handlers.
+char g_socket_path[sizeof(sockaddr_un::sun_path)];
+dev_t g_socket_dev = 0;
+ino_t g_socket_ino = 0;
+
+// Async-signal-safe (lstat, unlink).
+void remove_own_socket() noexcept {
+  struct stat st {};
+  if (g_socket_path[0] != '\0' && ::lstat(g_socket_path, &st) == 0 && st.st_dev == g_socket_dev &&
+      st.st_ino == g_socket_ino) {
+    ::unlink(g_socket_path);
+  }
+}
 
 extern "C" void on_stop_signal(int sig) {
-  if (!g_socket_path.empty()) ::unlink(g_socket_path.c_str());
+  const int saved = errno;
+  remove_own_socket();
+  errno = saved;
   ::signal(sig, SIG_DFL);
   ::raise(sig);
+}
+
+// Makes room for a socket at `path`: nothing there, or a stale socket that
+// takes no connection (removed). Throws when something else is there or a
+// surrogate (anything) serves it.
+void claim_path(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(path + " exists and is not a socket");
+  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (probe < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  const int rc = ::connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  const int err = errno;
+  ::close(probe);
+  // Accepted, or a full backlog (EAGAIN): someone listens there.
+  if (rc == 0 || err == EAGAIN || err == EINPROGRESS) {
+    throw std::runtime_error(path +
+                             " is already served by another process (connect succeeded); not taking it over");
+  }
+  if (err != ECONNREFUSED && err != ENOENT) {
+    throw std::runtime_error("cannot tell whether " + path + " is served: " + std::strerror(err));
+  }
+  ::unlink(path.c_str());  // a stale socket from an earlier run
+}
+
+// Says "ready" on `target` (a file descriptor number); closes it unless it
+// is standard output or error.
+void signal_ready(const std::string& target) {
+  if (target.empty()) return;
+  int fd = -1;
+  try {
+    fd = std::stoi(target);
+  } catch (const std::exception&) {
+    throw std::runtime_error("--ready-fd expects a file descriptor number, got '" + target + "'");
+  }
+  const char line[] = "ready\n";
+  if (fd < 0 || ::write(fd, line, sizeof line - 1) != static_cast<ssize_t>(sizeof line - 1)) {
+    throw std::runtime_error("cannot write to --ready-fd " + target + ": " + std::strerror(errno));
+  }
+  if (fd > 2) ::close(fd);
+}
+
+// Who is at the other end of `stream`, or why that cannot be told.
+bool peer_credentials(Stream& stream, ucred& peer, std::string& why) {
+  socklen_t len = sizeof peer;
+  if (::getsockopt(stream.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
+    why = std::string("cannot read peer credentials: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -127,46 +198,121 @@ void end_process_group() {
   if (::getpgrp() == ::getpid()) ::kill(0, SIGKILL);
 }
 
-void listen(asio::io_context& io, const std::string& endpoint, const std::function<void(Stream&)>& serve) {
-  if (endpoint.size() >= sizeof(sockaddr_un::sun_path)) {
-    throw std::runtime_error("socket path too long: " + endpoint);
+void listen(asio::io_context& io, const ListenOptions& options,
+            const std::function<void(Stream&, const std::string& peer)>& serve) {
+  const std::string& endpoint = options.endpoint;
+  if (endpoint.empty() || endpoint.size() >= sizeof(sockaddr_un::sun_path)) {
+    throw std::runtime_error("socket path empty or too long: '" + endpoint + "'");
   }
-  struct stat st {};
-  if (::lstat(endpoint.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(endpoint + " exists and is not a socket");
-    ::unlink(endpoint.c_str());  // a stale socket from an earlier run
-  }
+  claim_path(endpoint);
   const mode_t old_mask = ::umask(0077);  // the socket file: owner only
-  asio::local::stream_protocol::acceptor acceptor(io, asio::local::stream_protocol::endpoint(endpoint));
+  asio::local::stream_protocol::acceptor acceptor(io);
+  acceptor.open();
+  asio::error_code ec;
+  acceptor.bind(asio::local::stream_protocol::endpoint(endpoint), ec);
   ::umask(old_mask);
-  g_socket_path = endpoint;
+  if (ec) throw std::runtime_error("cannot bind " + endpoint + ": " + ec.message());
+  struct stat mine {};
+  if (::lstat(endpoint.c_str(), &mine) != 0) throw std::runtime_error("the socket " + endpoint + " vanished");
+  std::memcpy(g_socket_path, endpoint.c_str(), endpoint.size() + 1);
+  g_socket_dev = mine.st_dev;
+  g_socket_ino = mine.st_ino;
+  struct Remove {
+    ~Remove() { remove_own_socket(); }
+  } remove_at_exit;
   ::signal(SIGINT, on_stop_signal);
   ::signal(SIGTERM, on_stop_signal);
-  spdlog::info("listening on {}", endpoint);
+  ::signal(SIGPIPE, SIG_IGN);  // a client gone mid-reply is a write error, not our end
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + endpoint + ": " + ec.message());
+  spdlog::info("listening on {} (at most {} sessions at once)", endpoint, options.max_sessions);
+  signal_ready(options.ready);
 
+  auto active = std::make_shared<std::atomic<int>>(0);
   for (;;) {
     Stream stream(io);
-    acceptor.accept(stream);
+    acceptor.accept(stream, ec);
+    if (ec) {
+      if (ec == asio::error::interrupted || ec == asio::error::connection_aborted) continue;
+      throw std::runtime_error("accepting on " + endpoint + ": " + ec.message());
+    }
     ucred peer{};
-    socklen_t len = sizeof peer;
-    if (::getsockopt(stream.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) {
-      reject_unauthorized(stream, std::string("cannot read peer credentials: ") + std::strerror(errno));
+    std::string why;
+    if (!peer_credentials(stream, peer, why)) {
+      reject(std::move(stream), wire::UNAUTHORIZED, why);
       continue;
     }
     if (peer.uid != ::geteuid()) {
       spdlog::warn("rejected pid {} of uid {} (serving uid {})", peer.pid, peer.uid, ::geteuid());
-      reject_unauthorized(stream, "peer uid " + std::to_string(peer.uid) + " is not the surrogate's user");
+      reject(std::move(stream), wire::UNAUTHORIZED,
+             "peer uid " + std::to_string(peer.uid) + " is not the surrogate's user");
       continue;
     }
-    spdlog::info("session from pid {}", peer.pid);
-    serve(stream);
-    spdlog::info("session from pid {} ended", peer.pid);
+    serve_detached(std::move(stream), static_cast<unsigned long>(peer.pid), options.max_sessions, active,
+                   serve);
+  }
+}
+
+std::size_t read_some_within(Stream& stream, asio::mutable_buffer buffer, std::chrono::milliseconds timeout,
+                             asio::error_code& ec) {
+  ec = {};
+  if (timeout.count() <= 0) return stream.read_some(buffer, ec);
+  const int fd = stream.native_handle();
+  for (;;) {
+    // What is there already costs one call; a wait only when nothing is.
+    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) {
+      ec = asio::error::eof;
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      ec = asio::error_code(errno, asio::system_category());
+      return 0;
+    }
+    pollfd p{fd, POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(timeout.count(), 1 << 30)));
+    if (r == 0) {
+      ec = asio::error::timed_out;
+      return 0;
+    }
+    if (r < 0 && errno != EINTR) {
+      ec = asio::error_code(errno, asio::system_category());
+      return 0;
+    }
   }
 }
 
 void interrupt(Stream& stream, const std::atomic<bool>&) noexcept {
   // Sticky: a blocked recv returns 0 now, and so does every later one.
   ::shutdown(stream.native_handle(), SHUT_RDWR);
+}
+
+std::string read_token_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) throw std::runtime_error("cannot read token file " + path + ": " + std::strerror(errno));
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    throw std::runtime_error("token file " + path + " is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    throw std::runtime_error("token file " + path + " is open to other users (mode " +
+                             std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+                             std::to_string(st.st_mode & 7) + "); make it owner-only (chmod 600)");
+  }
+  std::string token;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 && token.size() <= kMaxTokenSize) {
+    token.append(buf, static_cast<std::size_t>(n));
+  }
+  if (n < 0) throw std::runtime_error("cannot read token file " + path + ": " + std::strerror(errno));
+  return checked_token(token, path);
 }
 
 unsigned current_pid() { return static_cast<unsigned>(::getpid()); }

@@ -22,6 +22,10 @@ inline constexpr std::uint32_t kProtocolVersion = 3;  // 3: Frame envelope, requ
 inline constexpr std::size_t kHeaderSize = 4;
 // Hard cap on one frame's payload; larger frames are a protocol error.
 inline constexpr std::uint32_t kMaxFrameSize = 64u << 20;
+// Cap on a frame's payload before the handshake is done: a Hello (with its
+// token) fits many times over, and an unknown peer cannot make the surrogate
+// allocate more than this.
+inline constexpr std::uint32_t kMaxHandshakeFrameSize = 4u << 10;
 
 using Header = std::array<unsigned char, kHeaderSize>;
 
@@ -34,8 +38,8 @@ class FrameError : public std::runtime_error {
 // Encodes a payload length as a frame header.
 Header encode_header(std::uint32_t length) noexcept;
 
-// Decodes a frame header; throws FrameError when it exceeds kMaxFrameSize.
-std::uint32_t decode_header(const Header& header);
+// Decodes a frame header; throws FrameError when it exceeds `cap`.
+std::uint32_t decode_header(const Header& header, std::uint32_t cap = kMaxFrameSize);
 
 // Serializes a message into one complete frame (header + payload).
 std::string encode_frame(const google::protobuf::MessageLite& message);

@@ -80,10 +80,10 @@ class OwnerOnlySecurity {
 std::wstring random_pipe_name();
 
 // Creates the server end of a byte-mode duplex pipe for overlapped I/O with
-// one instance, remote clients rejected, and owner-only security.
-// `first_instance` adds FILE_FLAG_FIRST_PIPE_INSTANCE (no one may already own
-// the name). Throws std::runtime_error naming the pipe.
-UniqueHandle create_pipe_server(const std::wstring& name, bool first_instance);
+// at most `instances` instances (1 to 255), remote clients rejected, and
+// owner-only security. `first_instance` adds FILE_FLAG_FIRST_PIPE_INSTANCE
+// (no one may already own the name). Throws std::runtime_error naming the pipe.
+UniqueHandle create_pipe_server(const std::wstring& name, bool first_instance, DWORD instances = 1);
 
 // Waits up to `timeout` for a client on `pipe` (made by create_pipe_server),
 // giving up early when `abort_on` (a process handle, may be null) is
@@ -92,7 +92,8 @@ std::string wait_for_client(HANDLE pipe, std::chrono::milliseconds timeout, HAND
 
 // Opens the client end of pipe `name` for overlapped I/O, identifying (not
 // delegating) this process to the server: SECURITY_SQOS_PRESENT |
-// SECURITY_IDENTIFICATION. Waits up to `timeout` while the pipe is busy.
+// SECURITY_IDENTIFICATION. Waits up to `timeout` while the pipe is busy,
+// and up to 1 s (within `timeout`) while it does not exist yet.
 // Throws std::runtime_error naming the pipe and the reason.
 UniqueHandle open_pipe_client(const std::wstring& name, std::chrono::milliseconds timeout);
 
@@ -100,5 +101,9 @@ UniqueHandle open_pipe_client(const std::wstring& name, std::chrono::millisecond
 // user; "" when it does, otherwise why not (the client must have opened the
 // pipe with at least SECURITY_IDENTIFICATION).
 std::string check_client_is_same_user(HANDLE pipe);
+
+// Whether the server of client end `pipe` (GetNamedPipeServerProcessId)
+// runs as this process's user; "" when it does, otherwise why not.
+std::string check_server_is_same_user(HANDLE pipe);
 
 }  // namespace dllbridge::win
