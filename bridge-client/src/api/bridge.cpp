@@ -5,6 +5,7 @@
 #include "channel/session.hpp"
 #include "signature/signature.hpp"
 #include "supervisor/supervisor.hpp"
+#include "dllbridge/wire/utf8.hpp"
 
 namespace dllbridge {
 namespace detail {
@@ -93,6 +94,10 @@ ProcessFigures Bridge::figures() const {
 }
 
 Library Bridge::load(const std::string& path) {
+  // Checked before anything is sent: nothing to restart for a bad path.
+  if (path.empty()) throw Error(ErrorKind::bad_argument, "the library path is empty");
+  if (!wire::is_valid_utf8(path))
+    throw Error(ErrorKind::bad_argument, "the library path is not valid UTF-8 (paths travel as UTF-8)");
   auto state = std::make_shared<detail::LibraryState>();
   state->supervisor = supervisor_;
   state->path = path;

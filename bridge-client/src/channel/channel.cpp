@@ -88,14 +88,15 @@ void Channel::fail_all(const Error& error) {
   peer_.abort(error.what());
 }
 
-wire::Reply Channel::request(wire::Request request, millis timeout, bool kill_on_timeout) {
+wire::Reply Channel::request(wire::Request request, millis timeout, bool kill_on_timeout,
+                             std::uint64_t reply_budget) {
   {
     std::lock_guard lock(mu_);
     if (dead_) throw Error(dead_->kind(), dead_->what(), false);  // not sent: it did not run
   }
   std::optional<wire::Reply> reply;
   try {
-    reply = peer_.request(std::move(request), rpc::Peer::Clock::now() + timeout);
+    reply = peer_.request(std::move(request), rpc::Peer::Clock::now() + timeout, reply_budget);
   } catch (const rpc::Closed& closed) {
     const Error e = dead_error();
     throw Error(e.kind(), e.what(), closed.sent() && e.may_have_run());
@@ -142,7 +143,7 @@ RegisteredFunction Channel::register_function(std::uint64_t library, const std::
 
 EncodedCall Channel::encode(const Signature& signature, const std::vector<Value>& args) {
   EncodedCall encoded;
-  encode_call(signature, args, encoded.call_);
+  encoded.reply_budget_ = encode_call(signature, args, encoded.call_);
   return encoded;
 }
 
@@ -151,9 +152,9 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, con
   wire::Request req;
   *req.mutable_call() = args.call_;
   req.mutable_call()->set_function(function);
-  const wire::Reply reply = request(std::move(req), timeout, true);
+  const wire::Reply reply = request(std::move(req), timeout, true, args.reply_budget_);
   if (!reply.has_call()) wrong_answer("a call");
-  return decode_reply(signature, reply.call());
+  return decode_reply(signature, reply.call(), &args.call_);
 }
 
 void Channel::ping(millis timeout) {

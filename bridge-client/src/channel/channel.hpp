@@ -17,6 +17,7 @@
 #include "dllbridge/bridge.hpp"
 #include "dllbridge/rpc/peer.hpp"
 #include "dllbridge/rpc/transport.hpp"
+#include "dllbridge/rules/reply.hpp"
 
 namespace dllbridge::detail {
 
@@ -32,6 +33,7 @@ class EncodedCall {
  private:
   friend class Channel;
   wire::Call call_;
+  std::uint64_t reply_budget_ = 0;  // the most bytes its reply may take
 };
 
 class Channel {
@@ -92,7 +94,11 @@ class Channel {
   void disconnect() noexcept { transport_->close(); }
 
  private:
-  wire::Reply request(wire::Request request, millis timeout, bool kill_on_timeout);
+  // Sends `request` and waits for its reply, which may take at most
+  // `reply_budget` bytes (a larger one ends the channel as a protocol error
+  // before it is parsed).
+  wire::Reply request(wire::Request request, millis timeout, bool kill_on_timeout,
+                      std::uint64_t reply_budget = rules::kMinReplyBudget);
   Error dead_error() const;
 
   Hooks hooks_;

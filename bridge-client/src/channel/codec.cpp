@@ -1,10 +1,12 @@
 #include "channel/codec.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "dllbridge/error.hpp"
 #include "dllbridge/rules/counts.hpp"
+#include "dllbridge/rules/reply.hpp"
 
 namespace dllbridge::detail {
 
@@ -557,6 +559,7 @@ Signature make_signature(FunctionDecl fn, const TargetAbi& abi) {
   }
   out.abi = abi;
   out.fn = std::move(fn);
+  encode_register(out, out.types);
   return out;
 }
 
@@ -568,7 +571,7 @@ void encode_register(const Signature& s, wire::RegisterFunction& reg) {
   reg.set_variadic(s.fn.variadic);
 }
 
-void encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call) {
+std::uint64_t encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call) {
   const std::size_t fixed = s.inputs.size();
   const auto& params = s.fn.params;
   if (args.size() < fixed || (!s.fn.variadic && args.size() != fixed)) {
@@ -598,47 +601,151 @@ void encode_call(const Signature& s, const std::vector<Value>& args, wire::Call&
     *call.add_args() = enc.encode(t, obj->begin()->second, who, nullptr);
     *call.add_extra_types() = to_wire_node<std::vector<FieldDecl>>(t, who, nullptr);
   }
+  // The surrogate refuses the same before calling; refused here, nothing runs.
+  const std::uint64_t bound = rules::call_reply_bound(s.types.ret(), s.types.params(), call, s.abi);
+  if (const std::string why = rules::reply_problem(bound); !why.empty())
+    throw Error(ErrorKind::bad_argument, s.fn.name + ": " + why);
+  return std::max(bound, rules::kMinReplyBudget);
 }
 
-Value decode_value(const TypeDecl& t, const wire::Value& v) {
-  if (single_element(t) && v.v_case() != wire::Value::kNull) return decode_value(*t.elem, v);  // one element
-  const bool is_bool = t.kind == Kind::scalar && t.scalar == Scalar::Bool;
+namespace {
+
+[[noreturn]] void bad_reply(const std::string& who, const std::string& why) {
+  throw Error(ErrorKind::protocol, "the surrogate's reply for '" + who + "' " + why);
+}
+
+const char* wire_kind(const wire::Value& v) {
   switch (v.v_case()) {
-    case wire::Value::kText: return v.text();
-    case wire::Value::kF: return v.f();
-    case wire::Value::kI: return is_bool ? Value(v.i() != 0) : Value(v.i());
-    case wire::Value::kU: return is_bool ? Value(v.u() != 0) : Value(v.u());
-    case wire::Value::kList: {
-      const wire::ValueList& items = v.list();
-      if (t.kind == Kind::structure) {
-        Object obj;
-        for (int i = 0; i < items.items_size() && static_cast<std::size_t>(i) < t.fields.size(); ++i) {
-          const FieldDecl& f = t.fields[static_cast<std::size_t>(i)];
-          obj.emplace(f.name, decode_value(f.type, items.items(i)));
-        }
-        return obj;
-      }
-      const TypeDecl& elem = t.elem ? *t.elem : t;
-      List list;
-      list.reserve(static_cast<std::size_t>(items.items_size()));
-      for (const wire::Value& item : items.items()) list.push_back(decode_value(elem, item));
-      return list;
-    }
-    default: return Null{};
+    case wire::Value::kI:
+    case wire::Value::kU: return "an integer";
+    case wire::Value::kF: return "a number";
+    case wire::Value::kText: return "text";
+    case wire::Value::kNull: return "null";
+    case wire::Value::kList: return "a list";
+    default: return "nothing";
   }
 }
 
-CallResult decode_reply(const Signature& s, const wire::CallReply& r) {
+// `v` as a value of `t`; `who` names it in messages.
+Value decode(const TypeDecl& t, const wire::Value& v, const std::string& who) {
+  const auto expect = [&](bool ok, const char* what) {
+    if (!ok) bad_reply(who, std::string("is ") + wire_kind(v) + ", expected " + what);
+  };
+  const auto c = v.v_case();
+  switch (t.kind) {
+    case Kind::scalar: {
+      const rules::Class cls = rules::scalar(to_wire(t.scalar), rules::Abi{}).cls;
+      if (cls == rules::Class::none) return Null{};
+      if (cls == rules::Class::floating) {
+        expect(c == wire::Value::kF, "a number");
+        return v.f();
+      }
+      expect(c == wire::Value::kI || c == wire::Value::kU, "an integer");
+      const bool is_bool = t.scalar == Scalar::Bool;
+      if (c == wire::Value::kI) return is_bool ? Value(v.i() != 0) : Value(v.i());
+      return is_bool ? Value(v.u() != 0) : Value(v.u());
+    }
+    case Kind::structure: {
+      expect(c == wire::Value::kList, "a struct's fields");
+      const wire::ValueList& items = v.list();
+      if (static_cast<std::size_t>(items.items_size()) != t.fields.size())
+        bad_reply(who, "has " + std::to_string(items.items_size()) + " fields, the struct " +
+                           std::to_string(t.fields.size()));
+      Object obj;
+      for (std::size_t i = 0; i < t.fields.size(); ++i) {
+        const FieldDecl& f = t.fields[i];
+        obj.emplace(f.name, decode(f.type, items.items(static_cast<int>(i)), who + "." + f.name));
+      }
+      return obj;
+    }
+    case Kind::array:
+      if (t.text) {
+        expect(c == wire::Value::kText, "text");
+        return v.text();
+      }
+      expect(c == wire::Value::kList && static_cast<std::uint64_t>(v.list().items_size()) == t.size,
+             ("a list of " + std::to_string(t.size)).c_str());
+      break;
+    case Kind::pointer:
+      // A pointer inside a struct: its elements when the surrogate passed a
+      // buffer, else the address the DLL left there.
+      if (c == wire::Value::kNull) return Null{};
+      if (c == wire::Value::kU || c == wire::Value::kI)
+        return c == wire::Value::kU ? Value(v.u()) : Value(v.i());
+      if (t.text) {
+        expect(c == wire::Value::kText, "text");
+        return v.text();
+      }
+      if (single_element(t)) return decode(*t.elem, v, who);
+      expect(c == wire::Value::kList, "a list");
+      break;
+  }
+  const wire::ValueList& items = v.list();
+  List list;
+  list.reserve(static_cast<std::size_t>(items.items_size()));
+  for (int i = 0; i < items.items_size(); ++i) list.push_back(decode(*t.elem, items.items(i), who));
+  return list;
+}
+
+// An [out] / [in, out] parameter's value; `expected` is its pointee count
+// as sent (rules::pointee_count), or nullptr when unknown.
+Value decode_out(const ParamDecl& p, const wire::Value& v, const std::int64_t* expected,
+                 const TargetAbi& abi) {
+  const TypeDecl& t = p.type;
+  const auto c = v.v_case();
+  if (c == wire::Value::kNull) return Null{};
+  if (!expected) return single_element(t) ? decode(*t.elem, v, p.name) : decode(t, v, p.name);
+  if (*expected == rules::kNullPointee) bad_reply(p.name, "has a value, the pointer was null");
+  if (t.text) {
+    if (c != wire::Value::kText) bad_reply(p.name, std::string("is ") + wire_kind(v) + ", expected text");
+    const std::size_t units = rules::text_units(v.text(), rules::scalar(to_wire(t.elem->scalar), abi).size);
+    if (units > static_cast<std::uint64_t>(*expected))
+      bad_reply(p.name,
+                "has " + std::to_string(units) + " units of text, its buffer " + std::to_string(*expected));
+    return v.text();
+  }
+  if (*expected == rules::kSinglePointee) return decode(*t.elem, v, p.name);
+  if (c != wire::Value::kList || static_cast<std::int64_t>(v.list().items_size()) != *expected) {
+    bad_reply(p.name, std::string("is ") + wire_kind(v) +
+                          (c == wire::Value::kList ? " of " + std::to_string(v.list().items_size()) : "") +
+                          ", expected a list of the " + std::to_string(*expected) + " elements asked for");
+  }
+  return decode(t, v, p.name);
+}
+
+}  // namespace
+
+Value decode_value(const TypeDecl& t, const wire::Value& v) { return decode(t, v, "value"); }
+
+CallResult decode_reply(const Signature& s, const wire::CallReply& r, const wire::Call* sent) {
   CallResult out;
-  out.ret = decode_value(s.fn.ret, r.ret());
-  for (std::size_t i = 0; i < s.fn.params.size(); ++i) {
-    const ParamDecl& p = s.fn.params[i];
+  const TypeDecl& ret = s.fn.ret;
+  if (ret.kind == Kind::pointer) {  // text
+    if (r.ret().v_case() != wire::Value::kText && r.ret().v_case() != wire::Value::kNull)
+      bad_reply("return value", std::string("is ") + wire_kind(r.ret()) + ", expected text");
+    if (r.ret().v_case() == wire::Value::kText) out.ret = r.ret().text();
+  } else {
+    out.ret = decode(ret, r.ret(), "return value");
+  }
+  const auto& params = s.fn.params;
+  if (static_cast<std::size_t>(r.out_size()) != params.size()) {
+    throw Error(ErrorKind::protocol, "the surrogate's reply has " + std::to_string(r.out_size()) +
+                                         " out values for " + std::to_string(params.size()) + " parameters");
+  }
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const ParamDecl& p = params[i];
+    const wire::Value& v = r.out(static_cast<int>(i));
     const bool is_out = p.type.kind == Kind::pointer && (p.type.dir == Dir::out || p.type.dir == Dir::inout);
-    if (!is_out) continue;
-    const wire::Value empty;
-    out.out.emplace(
-        p.name, decode_value(
-                    p.type, i < static_cast<std::size_t>(r.out_size()) ? r.out(static_cast<int>(i)) : empty));
+    if (!is_out) {
+      if (v.v_case() != wire::Value::kNull) bad_reply(p.name, "has a value, the parameter is not [out]");
+      continue;
+    }
+    std::int64_t expected = 0;
+    if (sent) {
+      expected = rules::pointee_count(s.types.params(static_cast<int>(i)), sent->args(static_cast<int>(i)),
+                                      &sent->args(), s.abi);
+    }
+    out.out.emplace(p.name, decode_out(p, v, sent ? &expected : nullptr, s.abi));
   }
   out.last_error = r.last_error();
   out.elapsed = std::chrono::nanoseconds(r.elapsed_ns());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct Signature {
   // The parameters that take an argument in a call, in order: all but [out]
   // ones (an [out, size_is(*)] parameter takes its element count).
   std::vector<std::size_t> inputs;
+  // The wire types (what encode_register sends): the reply's size bound and
+  // its checks come from them, by the rules both ends share.
+  wire::RegisterFunction types;
 };
 
 // Checks `fn` against the type rules and returns it ready for the codec.
@@ -44,17 +48,25 @@ void encode_register(const Signature& s, wire::RegisterFunction& reg);
 
 // Checks `args` (one per input parameter, then for a variadic function the
 // extra arguments as {"type": value}) and encodes them into `call`: one wire
-// value per parameter, then the extras with their types. Throws
-// Error(bad_argument) naming the parameter when anything does not fit, before
-// anything is sent.
-void encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call);
+// value per parameter, then the extras with their types. Returns the most
+// bytes the reply may take (rules::call_reply_bound, at least
+// rules::kMinReplyBudget). Throws Error(bad_argument) naming the parameter
+// when anything does not fit, or when the reply could not come back in one
+// frame, before anything is sent.
+std::uint64_t encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call);
 
 // A wire value of type `t` as a Value (Object for structs keyed by the
-// declaration's field names, List for arrays and counted buffers).
+// declaration's field names, List for arrays and counted buffers). Throws
+// Error(protocol) when `v` is not a value of that type (a number for text,
+// a list of the wrong length for a fixed array or a struct, ...).
 Value decode_value(const TypeDecl& t, const wire::Value& v);
 
 // The return value and the [out] / [in, out] parameters of a reply, by name.
-CallResult decode_reply(const Signature& s, const wire::CallReply& reply);
+// Checked against the declaration and, with `sent` (the call as encoded),
+// against what was asked: one out value per parameter, null for the others,
+// exactly the requested element count for counted buffers, text no longer
+// than its buffer. Throws Error(protocol) for a reply that disagrees.
+CallResult decode_reply(const Signature& s, const wire::CallReply& reply, const wire::Call* sent = nullptr);
 
 // The element count in wchar_t units of UTF-8 `text` on the target.
 std::size_t wide_units(const std::string& text, const TargetAbi& abi);

@@ -48,11 +48,38 @@ std::int64_t integer_of(const Layout& t, const wire::Value& v) {
   bad_value(t, "expects an integer");
 }
 
+// An integer value of `t` checked against its range in 64 bits before it
+// is narrowed to t.size bytes: what the DLL gets is the value sent (a count
+// it reads is the count the buffer was sized with).
+std::int64_t checked_integer(const Layout& t, const wire::Value& v) {
+  const bool is_signed = t.scalar.carrier == Carrier::Signed;
+  const unsigned bits = 8 * static_cast<unsigned>(t.size);
+  bool ok = true;
+  if (v.v_case() == wire::Value::kI) {
+    const std::int64_t i = v.i();
+    if (is_signed) {
+      ok = bits >= 64 || (i >= -(std::int64_t{1} << (bits - 1)) && i < (std::int64_t{1} << (bits - 1)));
+    } else {
+      ok = i >= 0 && (bits >= 64 || static_cast<std::uint64_t>(i) >> bits == 0);
+    }
+  } else if (v.v_case() == wire::Value::kU) {
+    const std::uint64_t u = v.u();
+    ok = is_signed ? u >> (bits - 1) == 0 : bits >= 64 || u >> bits == 0;
+  }
+  const std::int64_t x = integer_of(t, v);
+  if (!ok) {
+    bad_value(t, "value " + (v.v_case() == wire::Value::kU ? std::to_string(v.u()) : std::to_string(v.i())) +
+                     " out of range for a " + std::to_string(bits) + "-bit " +
+                     (is_signed ? "signed" : "unsigned") + " integer");
+  }
+  return x;
+}
+
 void write_scalar(const Layout& t, const wire::Value& v, unsigned char* dst) {
   switch (t.scalar.carrier) {
     case Carrier::Signed:
     case Carrier::Unsigned: {
-      const std::int64_t x = integer_of(t, v);
+      const std::int64_t x = checked_integer(t, v);
       std::memcpy(dst, &x, t.size);  // little-endian: the low bytes first
       return;
     }
@@ -184,9 +211,11 @@ void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, Ca
   const Layout& e = *t.elem;
   const std::int64_t count = pointer_count(t, v, siblings);
   const bool single = count < 0;
-  const std::size_t n = single ? 1 : static_cast<std::size_t>(count);
-  if (e.size != 0 && n > kMaxCallMemory / e.size)
-    bad_value(t, "buffer of " + std::to_string(n) + " elements is too large");
+  // Checked in 64 bits before anything is narrowed to this process's size_t.
+  const std::uint64_t wide = single ? 1 : static_cast<std::uint64_t>(count);
+  if (wide > rules::kMaxElements || (e.size != 0 && wide > kMaxCallMemory / e.size))
+    bad_value(t, "buffer of " + std::to_string(wide) + " elements is too large");
+  const auto n = static_cast<std::size_t>(wide);
   auto* block = mem.allocate(std::max<std::size_t>(n * e.size, 1), t.name);
   p = block;
   mem.remember(p, static_cast<std::uint32_t>(n));
@@ -266,8 +295,7 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
         bad_type(l.name, "arrays of pointers or arrays are not supported");
       }
       if (l.text && !is_char(*l.elem)) bad_type(l.name, "text needs char or wchar_t elements");
-      if (static_cast<std::size_t>(l.count) * l.elem->size > kMaxStructSize)
-        bad_type(l.name, "array too large");
+      if (std::uint64_t{l.count} * l.elem->size > kMaxStructSize) bad_type(l.name, "array too large");
       budget.elements += l.count;
       if (budget.elements > kMaxAggregateElements)
         bad_type(l.name, "the function's arrays are too large together");
@@ -278,9 +306,12 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
     case wire::TypeNode::STRUCT: {
       if (node.fields_size() == 0) bad_type(l.name, "a struct needs fields");
       std::vector<ffi_type*> members;
+      std::uint64_t bytes = 0;  // in 64 bits: libffi's size_t sum could wrap in a 32-bit process
       for (const wire::TypeNode& f : node.fields()) {
         l.fields.push_back(build_layout(f, Role::Field, depth + 1, budget, l.name));
         members.push_back(l.fields.back().ffi);
+        bytes += l.fields.back().size + l.fields.back().align - 1;  // with its padding at most
+        if (bytes > kMaxStructSize) bad_type(l.name, "struct too large");
       }
       check_count_refs(l.fields, "struct '" + l.name + "'");
       make_aggregate(l, std::move(members));
