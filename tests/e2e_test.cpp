@@ -225,15 +225,19 @@ TEST_P(Chain, CountsPastThirtyTwoBitsAndRepliesPastAFrameAreBadArgumentsWithoutA
     const Error e = error_of([&] { sum.call({v, (std::int64_t{1} << 32) + k}); });
     EXPECT_EQ(e.kind(), ErrorKind::bad_argument) << e.what();
   }
-  // A legitimate [out] buffer whose reply could not come back in one frame:
-  // refused before it runs, the surrogate goes on, nothing is retried.
+  // A legitimate [out] buffer whose reply could not come back in one frame
+  // (4 Mi structs, a list of field values each): refused before it runs,
+  // the surrogate goes on, nothing is retried.
   FunctionOptions idempotent;
   idempotent.idempotent = true;
-  Function fill =
-      lib_->function("void fill_seq_u16([out, size_is(n)] uint16_t* out, int n, uint16_t start)", idempotent);
-  const Error big = error_of([&] { fill.call({std::int64_t{16} << 20, std::int64_t{0}}); });
+  Function points = lib_->function(
+      "struct P { int x; int y; }; void fill_seq_u16([out, size_is(n)] struct P* out, int n, uint16_t start)",
+      idempotent);
+  const Error big = error_of([&] { points.call({std::int64_t{4} << 20, std::int64_t{0}}); });
   EXPECT_EQ(big.kind(), ErrorKind::bad_argument) << big.what();
   EXPECT_NE(std::string(big.what()).find("frame"), std::string::npos) << big.what();
+  Function fill =
+      lib_->function("void fill_seq_u16([out, size_is(n)] uint16_t* out, int n, uint16_t start)", idempotent);
   const List three = std::get<List>(fill.call({std::int64_t{3}, std::int64_t{5}}).out.at("out"));
   ASSERT_EQ(three.size(), 3u);
   std::uint16_t direct[3];

@@ -34,8 +34,9 @@ wire::Reply fill_reply(int items) {
   wire::Reply r;
   wire::CallReply* c = r.mutable_call();
   c->mutable_ret()->set_null(true);
-  wire::ValueList* list = c->add_out()->mutable_list();
-  for (int i = 0; i < items; ++i) list->add_items()->set_u(static_cast<std::uint64_t>(i));
+  std::string packed;  // uint16_t elements, little-endian
+  for (int i = 0; i < items; ++i) packed += std::string{static_cast<char>(i), '\0'};
+  c->add_out()->set_packed(packed);
   c->add_out()->set_null(true);
   c->add_out()->set_null(true);
   return r;
@@ -95,7 +96,13 @@ TEST_F(ReplyChecks, OutValuesMustMatchTheParameters) {
   EXPECT_EQ(fill_error().kind(), ErrorKind::protocol);
   fake_.answer = [](const wire::Call&) {
     wire::Reply r = fill_reply(4);
-    r.mutable_call()->mutable_out(0)->mutable_list()->mutable_items(2)->set_text("x");  // text for a uint16
+    r.mutable_call()->mutable_out(0)->set_text("xxxxxxxx");  // text for uint16_t elements
+    return r;
+  };
+  EXPECT_EQ(fill_error().kind(), ErrorKind::protocol);
+  fake_.answer = [](const wire::Call&) {
+    wire::Reply r = fill_reply(4);
+    r.mutable_call()->mutable_out(0)->mutable_packed()->push_back('\0');  // 4.5 elements
     return r;
   };
   EXPECT_EQ(fill_error().kind(), ErrorKind::protocol);
@@ -131,9 +138,12 @@ TEST_F(ReplyChecks, TextLongerThanItsBufferIsAProtocolError) {
 }
 
 TEST_F(ReplyChecks, ACallWhoseReplyCannotFitAFrameIsRefusedBeforeSending) {
-  // 16 Mi uint16_t elements pass the element cap, but their reply does not
-  // fit one frame: refused here, never sent, no restart, the breaker untouched.
-  const Error e = error_of([&] { fill_.call({std::int64_t{16} << 20, std::int64_t{0}}); });
+  // 4 Mi structs pass the element cap, but their reply (a list of field
+  // values each) does not fit one frame: refused here, never sent, no
+  // restart, the breaker untouched.
+  Function points = lib_.function(
+      "struct P { int x; int y; }; void fill_points([out, size_is(n)] struct P* out, int n, uint16_t start)");
+  const Error e = error_of([&] { points.call({std::int64_t{4} << 20, std::int64_t{0}}); });
   EXPECT_EQ(e.kind(), ErrorKind::bad_argument);
   EXPECT_NE(std::string(e.what()).find("frame"), std::string::npos) << e.what();
   EXPECT_FALSE(e.may_have_run());

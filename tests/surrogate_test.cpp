@@ -346,18 +346,29 @@ TEST_P(Hostile, AggregateSizesAreComputedInSixtyFourBits) {
 }
 
 TEST_P(Hostile, AReplyThatCouldNotBeSentIsRefusedBeforeTheCall) {
-  // [out, size_is(n)] uint16_t* with n = 16 Mi: within the element and
-  // memory caps, but the reply could not travel in one frame.
-  wire::TypeNode out = pointer(wire::DIR_OUT, scalar(wire::UINT16), "out");
+  // [out, size_is(n)] of 4 Mi two-int structs: within the element and
+  // memory caps, but the reply (a list of field values each) could not
+  // travel in one frame. Refused before the DLL runs (it would not even
+  // understand the type: nothing of it is called).
+  wire::TypeNode pt;
+  pt.set_kind(wire::TypeNode::STRUCT);
+  *pt.add_fields() = scalar(wire::INT32, "x");
+  *pt.add_fields() = scalar(wire::INT32, "y");
+  wire::TypeNode out = pointer(wire::DIR_OUT, pt, "out");
   out.set_count_ref(2);
   const std::uint32_t fill = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
                                            {out, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
   wire::Value null;
   null.set_null(true);
-  expect_error(call(fill, {null, integer(16 << 20), integer(0)}), wire::BAD_ARGUMENT, "frame");
-  const wire::Reply ok = call(fill, {null, integer(3), integer(5)});
+  expect_error(call(fill, {null, integer(4 << 20), integer(0)}), wire::BAD_ARGUMENT, "frame");
+  // 16 Mi uint16_t elements (32 MiB) travel packed: that reply fits.
+  wire::TypeNode u16 = pointer(wire::DIR_OUT, scalar(wire::UINT16), "out");
+  u16.set_count_ref(2);
+  const std::uint32_t seq = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
+                                          {u16, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
+  const wire::Reply ok = call(seq, {null, integer(16 << 20), integer(5)});
   ASSERT_TRUE(ok.has_call()) << ok.error().message();
-  ASSERT_EQ(ok.call().out(0).list().items_size(), 3);
+  ASSERT_EQ(ok.call().out(0).packed().size(), std::size_t{32} << 20);
   expect_alive();
 }
 

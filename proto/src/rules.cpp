@@ -85,6 +85,8 @@ std::int64_t pointee_count(const wire::TypeNode& t, const wire::Value& v, const 
         count = text_units(v.text(), unit) + (t.nul_terminated() ? 1 : 0);
       } else if (v.v_case() == wire::Value::kList) {
         count = static_cast<std::uint64_t>(v.list().items_size());
+      } else if (v.v_case() == wire::Value::kPacked && unit != 0) {
+        count = v.packed().size() / unit;
       }
       break;
     case CountSource::text_length:
@@ -117,7 +119,8 @@ struct Bound {
       }
       case wire::TypeNode::ARRAY: {
         if (t.text()) return text(t.count(), t.elem());
-        if (t.elem().kind() == wire::TypeNode::SCALAR || v.v_case() != wire::Value::kList)  // all alike
+        if (packs_elements(t)) return add(kValueOverhead, mul(t.count(), unit(t.elem())));
+        if (v.v_case() != wire::Value::kList)  // all alike
           return add(kValueOverhead, mul(t.count(), value(t.elem(), null_value(), nullptr)));
         std::uint64_t n = kValueOverhead;
         for (std::uint64_t i = 0; i < t.count(); ++i) n = add(n, value(t.elem(), item(v, i), nullptr));
@@ -139,8 +142,9 @@ struct Bound {
     if (n == kSinglePointee) return value(t.elem(), t.dir() == wire::DIR_OUT ? null_value() : v, nullptr);
     const auto count = static_cast<std::uint64_t>(n);
     if (t.text()) return text(count, t.elem());
+    if (packs_elements(t)) return add(kValueOverhead, mul(count, unit(t.elem())));
     const bool sent = t.dir() != wire::DIR_OUT && v.v_case() == wire::Value::kList;
-    if (t.elem().kind() == wire::TypeNode::SCALAR || !sent)  // every element bounded alike
+    if (!sent)  // every element bounded alike
       return add(kValueOverhead, mul(count, value(t.elem(), null_value(), nullptr)));
     std::uint64_t total = kValueOverhead;
     for (std::uint64_t i = 0; i < count; ++i) total = add(total, value(t.elem(), item(v, i), nullptr));

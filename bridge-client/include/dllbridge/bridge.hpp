@@ -181,7 +181,11 @@ class DLLBRIDGE_API Function {
 
  private:
   friend class Library;
+  friend CallResult detail::call_function(const Function&, std::vector<Value>&&, const std::vector<Buffer>&);
   explicit Function(std::shared_ptr<const detail::FunctionState> s) : state_(std::move(s)) {}
+  // call() whose [out] numbers of parameters that take no value go to `out_buffers` (the typed API's).
+  CallResult call(const std::vector<Value>& args, std::optional<std::chrono::milliseconds> timeout,
+                  const std::vector<Buffer>* out_buffers) const;
   std::shared_ptr<const detail::FunctionState> state_;
 };
 

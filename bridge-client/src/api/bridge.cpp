@@ -65,6 +65,11 @@ struct FunctionState {
 
 CallResult call_function(const Function& f, std::vector<Value>&& args) { return f.call(args); }
 
+CallResult call_function(const Function& f, std::vector<Value>&& args,
+                         const std::vector<Buffer>& out_buffers) {
+  return f.call(args, std::nullopt, &out_buffers);
+}
+
 }  // namespace detail
 
 Bridge::Bridge(BridgeOptions options)
@@ -129,11 +134,16 @@ Function Library::function(FunctionDecl declaration, FunctionOptions options) co
 
 CallResult Function::call(const std::vector<Value>& args,
                           std::optional<std::chrono::milliseconds> timeout) const {
+  return call(args, timeout, nullptr);
+}
+
+CallResult Function::call(const std::vector<Value>& args, std::optional<std::chrono::milliseconds> timeout,
+                          const std::vector<Buffer>* out_buffers) const {
   const detail::FunctionState& s = *state_;
   detail::Supervisor& sup = *s.library->supervisor;
   const auto deadline = timeout ? *timeout : s.options.timeout.value_or(sup.options().policy.call_timeout);
   const detail::EncodedCall encoded =
-      detail::Channel::encode(s.signature, args);  // bad_argument before anything
+      detail::Channel::encode(s.signature, args, out_buffers);  // bad_argument before anything
   CallResult result;
   sup.execute(
       [&](detail::Session& session, std::uint64_t generation, std::chrono::milliseconds left) {

@@ -141,9 +141,10 @@ RegisteredFunction Channel::register_function(std::uint64_t library, const std::
   return RegisteredFunction{reply.register_function().function(), reply.register_function().resolved_name()};
 }
 
-EncodedCall Channel::encode(const Signature& signature, const std::vector<Value>& args) {
+EncodedCall Channel::encode(const Signature& signature, const std::vector<Value>& args,
+                            const std::vector<Buffer>* out_buffers) {
   EncodedCall encoded;
-  encoded.reply_budget_ = encode_call(signature, args, encoded.call_);
+  encoded.plan_ = encode_call(signature, args, encoded.call_, out_buffers);
   return encoded;
 }
 
@@ -152,9 +153,9 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, con
   wire::Request req;
   *req.mutable_call() = args.call_;
   req.mutable_call()->set_function(function);
-  const wire::Reply reply = request(std::move(req), timeout, true, args.reply_budget_);
+  const wire::Reply reply = request(std::move(req), timeout, true, args.plan_.budget);
   if (!reply.has_call()) wrong_answer("a call");
-  return decode_reply(signature, reply.call(), &args.call_);
+  return decode_reply(signature, reply.call(), &args.call_, &args.plan_.sinks);
 }
 
 void Channel::ping(millis timeout) {

@@ -33,7 +33,7 @@ class EncodedCall {
  private:
   friend class Channel;
   wire::Call call_;
-  std::uint64_t reply_budget_ = 0;  // the most bytes its reply may take
+  ReplyPlan plan_;  // the reply's budget, where its numbers go
 };
 
 class Channel {
@@ -73,9 +73,10 @@ class Channel {
   // Registers `symbol` of `library` with the declared signature.
   RegisteredFunction register_function(std::uint64_t library, const std::string& symbol,
                                        const Signature& signature, millis timeout);
-  // Checks `args` against `signature` and encodes them. Throws
-  // Error(bad_argument) naming the parameter; nothing is sent.
-  static EncodedCall encode(const Signature& signature, const std::vector<Value>& args);
+  // Checks `args` against `signature` and encodes them (`out_buffers`: see
+  // encode_call). Throws Error(bad_argument) naming the parameter; nothing is sent.
+  static EncodedCall encode(const Signature& signature, const std::vector<Value>& args,
+                            const std::vector<Buffer>* out_buffers = nullptr);
   // Calls registered function `function` with encoded arguments.
   CallResult call(std::uint32_t function, const Signature& signature, const EncodedCall& args,
                   millis timeout);

@@ -172,6 +172,51 @@ const wire::ValueList& list_of(const Layout& t, const wire::Value& v) {
   return v.list();
 }
 
+// The number of `e.size`-byte elements in packed value `v`.
+std::size_t packed_count(const Layout& t, const Layout& e, const wire::Value& v) {
+  if (e.size == 0 || v.packed().size() % e.size != 0) {
+    bad_value(t, "packed elements of " + std::to_string(v.packed().size()) + " bytes are not whole " +
+                     std::to_string(e.size) + "-byte elements");
+  }
+  return v.packed().size() / e.size;
+}
+
+// Elements of number layout `e` from `v` (packed bytes, or a list of
+// values) into `n` elements at `dst`; `exact`: exactly n, else at most n.
+void write_elements(const Layout& t, const Layout& e, const wire::Value& v, unsigned char* dst, std::size_t n,
+                    bool exact, CallMemory& mem) {
+  std::size_t have;
+  if (v.v_case() == wire::Value::kPacked && e.kind == wire::TypeNode::SCALAR) {
+    have = packed_count(t, e, v);
+  } else {
+    have = static_cast<std::size_t>(list_of(t, v).items_size());
+  }
+  if (exact ? have != n : have > n) {
+    bad_value(t, "has " + std::to_string(have) + " elements, " + (exact ? "its size says " : "the array ") +
+                     std::to_string(n));
+  }
+  if (v.v_case() == wire::Value::kPacked) {
+    std::memcpy(dst, v.packed().data(), v.packed().size());  // one copy, in the layout it travelled in
+    return;
+  }
+  for (std::size_t i = 0; i < have; ++i)
+    write_value(e, v.list().items(static_cast<int>(i)), dst + i * e.size, mem, nullptr);
+}
+
+// `n` elements of layout `e` at `src` as a value: packed bytes for numbers
+// (one copy), a list for structs.
+wire::Value read_elements(const Layout& e, const unsigned char* src, std::size_t n, const CallMemory& mem) {
+  wire::Value out;
+  if (e.kind == wire::TypeNode::SCALAR) {
+    out.set_packed(src, n * e.size);
+    return out;
+  }
+  wire::ValueList* items = out.mutable_list();
+  items->mutable_items()->Reserve(static_cast<int>(n));
+  for (std::size_t i = 0; i < n; ++i) *items->add_items() = read_value(e, src + i * e.size, mem);
+  return out;
+}
+
 // The element count of pointer `t` holding `v` by the count rules, or -1 for
 // a single element (no list). NUL-terminated text without a count is as long
 // as the text and its NUL.
@@ -193,6 +238,8 @@ std::int64_t pointer_count(const Layout& t, const wire::Value& v, const Values* 
       if (v.v_case() == wire::Value::kText) {
         return static_cast<std::int64_t>(write_text(t, v, t.elem->size, nullptr, 0, t.nul_terminated));
       }
+      if (v.v_case() == wire::Value::kPacked && t.elem->kind == wire::TypeNode::SCALAR)
+        return checked(static_cast<std::int64_t>(packed_count(t, *t.elem, v)));
       return checked(list_of(t, v).items_size());
     case rules::CountSource::text_length:
       return static_cast<std::int64_t>(write_text(t, v, t.elem->size, nullptr, 0, true));
@@ -225,13 +272,7 @@ void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, Ca
     } else if (single) {
       write_value(e, v, block, mem, nullptr);
     } else {
-      const wire::ValueList& items = list_of(t, v);
-      if (static_cast<std::size_t>(items.items_size()) != n) {
-        bad_value(
-            t, "has " + std::to_string(items.items_size()) + " elements, its size says " + std::to_string(n));
-      }
-      for (std::size_t i = 0; i < n; ++i)
-        write_value(e, items.items(static_cast<int>(i)), block + i * e.size, mem, nullptr);
+      write_elements(t, e, v, block, n, true, mem);
     }
   }
   std::memcpy(dst, &p, sizeof p);
@@ -364,13 +405,7 @@ void write_value(const Layout& t, const wire::Value& v, unsigned char* dst, Call
         write_text(t, v, e.size, dst, t.count, false);
         return;
       }
-      const wire::ValueList& items = list_of(t, v);
-      if (static_cast<std::uint32_t>(items.items_size()) > t.count) {
-        bad_value(t, "has " + std::to_string(items.items_size()) + " elements, the array " +
-                         std::to_string(t.count));
-      }
-      for (int i = 0; i < items.items_size(); ++i)
-        write_value(e, items.items(i), dst + i * e.size, mem, nullptr);
+      write_elements(t, e, v, dst, t.count, false, mem);
       return;
     }
     case wire::TypeNode::STRUCT: {
@@ -406,8 +441,7 @@ wire::Value read_pointee(const Layout& t, const void* p, const CallMemory& mem) 
   } else if (!t.count && !t.count_ref && !t.count_from_value) {
     out = read_value(e, src, mem);
   } else {
-    wire::ValueList* items = out.mutable_list();
-    for (std::uint32_t i = 0; i < *count; ++i) *items->add_items() = read_value(e, src + i * e.size, mem);
+    out = read_elements(e, src, *count, mem);
   }
   return out;
 }
@@ -427,9 +461,7 @@ wire::Value read_value(const Layout& t, const unsigned char* src, const CallMemo
         out.set_text(read_text(src, e.size, t.count));
         return out;
       }
-      wire::ValueList* items = out.mutable_list();
-      for (std::uint32_t i = 0; i < t.count; ++i) *items->add_items() = read_value(e, src + i * e.size, mem);
-      return out;
+      return read_elements(e, src, t.count, mem);
     }
     case wire::TypeNode::STRUCT: {
       wire::ValueList* items = out.mutable_list();

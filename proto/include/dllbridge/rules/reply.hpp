@@ -33,6 +33,12 @@ constexpr std::uint64_t text_bytes_bound(std::uint64_t units, unsigned unit_size
 // The wire element types of a function (RegisterFunction's ret and params).
 using TypeNodes = google::protobuf::RepeatedPtrField<wire::TypeNode>;
 
+// Whether the elements of pointer or array `t` travel as packed bytes
+// (wire::Value.packed): numbers, that is scalar elements that are not text.
+inline bool packs_elements(const wire::TypeNode& t) {
+  return !t.text() && t.has_elem() && t.elem().kind() == wire::TypeNode::SCALAR;
+}
+
 // What pointer `t` (a parameter or field), sent as `v` next to `siblings`
 // (the other arguments, or the struct's field values), points to in the
 // surrogate: its element count (text: units) by the count rules, capped at
