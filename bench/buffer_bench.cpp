@@ -47,22 +47,29 @@ void BM_Memcpy(benchmark::State& state) {
 }
 BENCHMARK(BM_Memcpy)->Arg(1 << 10)->Arg(64 << 10)->Arg(1 << 20)->Arg(16 << 20);
 
-dllbridge::Bridge& bridge32() {
-  static dllbridge::Bridge bridge = [] {
+// One bridge per surrogate for the whole run.
+dllbridge::Bridge& bridge_for(dllbridge::Arch arch) {
+  auto make = [](dllbridge::Arch a, const char* path) {
     dllbridge::BridgeOptions o;
-    o.arch = dllbridge::Arch::x86;
-    o.surrogate_path = dllbridge::bench::kSurrogate32;
+    o.arch = a;
+    o.surrogate_path = path;
     o.policy.call_timeout = std::chrono::minutes(5);
     return dllbridge::Bridge(o);
-  }();
-  return bridge;
+  };
+  if (arch == dllbridge::Arch::x86) {
+    static dllbridge::Bridge b32 = make(arch, dllbridge::bench::kSurrogate32);
+    return b32;
+  }
+  static dllbridge::Bridge b64 = make(arch, dllbridge::bench::kSurrogate64);
+  return b64;
 }
 
 // The [in, out] buffer of `bytes` bytes of element type E through `name`
 // (void name(E* v, int32_t n, E k), [in, out, size_is(n)]).
 template <class E>
-void buffer_round_trip(benchmark::State& state, const char* name) {
-  if (!dllbridge::bench::kHave32) {
+void buffer_round_trip(benchmark::State& state, const char* name,
+                       dllbridge::Arch arch = dllbridge::Arch::x86) {
+  if (arch == dllbridge::Arch::x86 && !dllbridge::bench::kHave32) {
     state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
     return;
   }
@@ -70,7 +77,8 @@ void buffer_round_trip(benchmark::State& state, const char* name) {
   std::vector<E> v(bytes / sizeof(E), E{1});
   double seconds = 0;
   try {
-    dllbridge::Library lib = bridge32().load(dllbridge::bench::kSample32);
+    dllbridge::Library lib = bridge_for(arch).load(
+        arch == dllbridge::Arch::x86 ? dllbridge::bench::kSample32 : dllbridge::bench::kSample64);
     auto fn = lib.function<void(InOut<E, 1>, std::int32_t, E)>(name);
     const auto start = std::chrono::steady_clock::now();
     for (auto _ : state) fn(dllbridge::inout(v), static_cast<std::int32_t>(v.size()), E{3});
@@ -96,6 +104,19 @@ BENCHMARK(BM_BufferU8)
 
 void BM_BufferI64(benchmark::State& state) { buffer_round_trip<std::int64_t>(state, "scale_i64"); }
 BENCHMARK(BM_BufferI64)
+    ->Arg(1 << 10)
+    ->Arg(64 << 10)
+    ->Arg(1 << 20)
+    ->Arg(16 << 20)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// The same through surrogate64: where surrogate32 runs under an emulator
+// (qemu-i386 on kernels without IA-32 emulation), this shows the native cost.
+void BM_BufferU8Native64(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x64);
+}
+BENCHMARK(BM_BufferU8Native64)
     ->Arg(1 << 10)
     ->Arg(64 << 10)
     ->Arg(1 << 20)
