@@ -103,19 +103,22 @@ void Peer::serve(const wire::Request& request) {
   }
   --t_serving.depth;
   reply.set_id(request.id());
-  send_reply(reply);
+  send_reply(std::move(reply));
 }
 
-void Peer::send_reply(const wire::Reply& reply) {
+void Peer::send_reply(const wire::Reply& reply) { send_reply(wire::Reply(reply)); }
+
+void Peer::send_reply(wire::Reply&& reply) {
+  const std::uint64_t id = reply.id();
   wire::Frame frame;
-  *frame.mutable_reply() = reply;
+  *frame.mutable_reply() = std::move(reply);  // no copy of its (maybe large) values
   try {
     send_frame(frame);
   } catch (const wire::FrameError& e) {
     // Too large for a frame: the asker gets an error instead of nothing.
     wire::Frame error;
     wire::Reply* r = error.mutable_reply();
-    r->set_id(reply.id());
+    r->set_id(id);
     r->mutable_error()->set_kind(wire::PROTOCOL);
     r->mutable_error()->set_message(std::string("the reply cannot be sent: ") + e.what());
     send_frame(error);

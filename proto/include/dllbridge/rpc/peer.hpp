@@ -83,8 +83,10 @@ class Peer final : private Transport::Receiver {
   // thread sends meanwhile are nested in it.
   void serve(const wire::Request& request);
 
-  // Sends a reply as is (an error for a request that will not be served).
+  // Sends a reply as is (an error for a request that will not be served);
+  // the rvalue form moves its values into the frame instead of copying them.
   void send_reply(const wire::Reply& reply);
+  void send_reply(wire::Reply&& reply);
 
   // Wakes every waiting request with Closed(why) and fails later ones at
   // once; the transport itself stays as it is. Idempotent.
