@@ -41,6 +41,11 @@ void Peer::send_frame(const wire::Frame& frame) { transport_.send(wire::encode_f
 
 std::optional<wire::Reply> Peer::request(wire::Request request, Clock::time_point deadline,
                                          std::uint64_t reply_budget) {
+  return request_kept(request, deadline, reply_budget);
+}
+
+std::optional<wire::Reply> Peer::request_kept(wire::Request& request, Clock::time_point deadline,
+                                              std::uint64_t reply_budget) {
   Waiter waiter;
   waiter.budget = reply_budget;
   std::uint64_t id;
@@ -53,15 +58,16 @@ std::optional<wire::Reply> Peer::request(wire::Request request, Clock::time_poin
   request.set_id(id);
   request.set_nested_in(serving());
   wire::Frame frame;
-  *frame.mutable_request() = std::move(request);
+  *frame.mutable_request() = std::move(request);  // moved in and back out: never copied
   try {
     send_frame(frame);
   } catch (...) {
+    request = std::move(*frame.mutable_request());
     std::lock_guard lock(mu_);
     waiting_.erase(id);
     throw;
   }
-  frame.Clear();  // the request's memory, before a possibly long wait
+  request = std::move(*frame.mutable_request());
 
   std::unique_lock lock(mu_);
   for (;;) {

@@ -142,7 +142,7 @@ CallResult Function::call(const std::vector<Value>& args, std::optional<std::chr
   const detail::FunctionState& s = *state_;
   detail::Supervisor& sup = *s.library->supervisor;
   const auto deadline = timeout ? *timeout : s.options.timeout.value_or(sup.options().policy.call_timeout);
-  const detail::EncodedCall encoded =
+  detail::EncodedCall encoded =
       detail::Channel::encode(s.signature, args, out_buffers);  // bad_argument before anything
   CallResult result;
   sup.execute(

@@ -32,8 +32,8 @@ struct RegisteredFunction {
 class EncodedCall {
  private:
   friend class Channel;
-  wire::Call call_;
-  ReplyPlan plan_;  // the reply's budget, where its numbers go
+  wire::Request request_;  // its call; sent as is by each attempt (never copied)
+  ReplyPlan plan_;         // the reply's budget, where its numbers go
 };
 
 class Channel {
@@ -78,8 +78,7 @@ class Channel {
   static EncodedCall encode(const Signature& signature, const std::vector<Value>& args,
                             const std::vector<Buffer>* out_buffers = nullptr);
   // Calls registered function `function` with encoded arguments.
-  CallResult call(std::uint32_t function, const Signature& signature, const EncodedCall& args,
-                  millis timeout);
+  CallResult call(std::uint32_t function, const Signature& signature, EncodedCall& args, millis timeout);
   // Liveness: throws Error(timeout) without killing anything.
   void ping(millis timeout);
   // Asks the surrogate to end; returns once it answered (then it exits).
@@ -100,6 +99,9 @@ class Channel {
   // before it is parsed).
   wire::Reply request(wire::Request request, millis timeout, bool kill_on_timeout,
                       std::uint64_t reply_budget = rules::kMinReplyBudget);
+  // The same for a request the caller keeps (Peer::request_kept).
+  wire::Reply request_kept(wire::Request& request, millis timeout, bool kill_on_timeout,
+                           std::uint64_t reply_budget);
   Error dead_error() const;
 
   Hooks hooks_;

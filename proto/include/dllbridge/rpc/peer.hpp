@@ -78,6 +78,10 @@ class Peer final : private Transport::Receiver {
   // more than the request can legitimately bring back.
   std::optional<wire::Reply> request(wire::Request request, Clock::time_point deadline,
                                      std::uint64_t reply_budget = UINT64_MAX);
+  // The same, leaving `request` to the caller (with its id set) instead of
+  // consuming it: a request sent again (a retry) is not copied.
+  std::optional<wire::Reply> request_kept(wire::Request& request, Clock::time_point deadline,
+                                          std::uint64_t reply_budget = UINT64_MAX);
 
   // Answers `request` with respond(request) on this thread. Requests this
   // thread sends meanwhile are nested in it.
