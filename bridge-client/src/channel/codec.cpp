@@ -448,8 +448,14 @@ struct Encoder {
   wire::Value elements(const TypeDecl& elem, const std::string& who, const List& items) const {
     wire::Value out;
     wire::ValueList* list = out.mutable_list();
+    list->mutable_items()->Reserve(static_cast<int>(items.size()));
     for (std::size_t i = 0; i < items.size(); ++i) {
-      *list->add_items() = encode(elem, items[i], who + "[" + std::to_string(i) + "]", nullptr);
+      try {
+        *list->add_items() = encode(elem, items[i], who, nullptr);
+      } catch (const Error&) {
+        encode(elem, items[i], who + "[" + std::to_string(i) + "]", nullptr);  // throws, with the index
+        throw;
+      }
     }
     return out;
   }
