@@ -38,6 +38,7 @@ namespace detail {
 class Supervisor;
 struct LibraryState;
 struct FunctionState;
+struct FunctionAccess;
 }  // namespace detail
 
 // How to reach a surrogate, and how to supervise it.
@@ -181,7 +182,7 @@ class DLLBRIDGE_API Function {
 
  private:
   friend class Library;
-  friend CallResult detail::call_function(const Function&, std::vector<Value>&&, const std::vector<Buffer>&);
+  friend struct detail::FunctionAccess;
   explicit Function(std::shared_ptr<const detail::FunctionState> s) : state_(std::move(s)) {}
   // call() whose [out] numbers of parameters that take no value go to `out_buffers` (the typed API's).
   CallResult call(const std::vector<Value>& args, std::optional<std::chrono::milliseconds> timeout,

@@ -65,9 +65,16 @@ struct FunctionState {
 
 CallResult call_function(const Function& f, std::vector<Value>&& args) { return f.call(args); }
 
+// What of Function the typed API reaches through call_function.
+struct FunctionAccess {
+  static CallResult call(const Function& f, const std::vector<Value>& args, const std::vector<Buffer>& outs) {
+    return f.call(args, std::nullopt, &outs);
+  }
+};
+
 CallResult call_function(const Function& f, std::vector<Value>&& args,
                          const std::vector<Buffer>& out_buffers) {
-  return f.call(args, std::nullopt, &out_buffers);
+  return FunctionAccess::call(f, args, out_buffers);
 }
 
 }  // namespace detail
