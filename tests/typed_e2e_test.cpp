@@ -57,7 +57,7 @@ TEST_P(TypedBuffers, SixteenMebibytesInAndOutThroughOneFrameEachWay) {
 #if defined(_WIN32)
   // Known defect, not of the data path: under Wine a request frame larger
   // than the pipe's 64 KiB buffer reaches the surrogate corrupted ("malformed
-  // Frame"): the client's overlapped try_write_now (process_win.cpp) is
+  // Frame"), most likely because the overlapped try_write_now (process_win.cpp) is
   // cancelled after part of the frame went and reports less, so the rest is
   // written again. Remove this once that is fixed.
   GTEST_SKIP() << "request frames past the pipe buffer are corrupted by try_write_now under Wine";
