@@ -108,6 +108,10 @@ void fill_seq_u16(uint16_t* out, int32_t n, uint16_t start) {
   for (int32_t i = 0; i < n; ++i) out[i] = (uint16_t)(start + i * 3);
 }
 
+void xor_u8(uint8_t* v, int32_t n, uint8_t k) {
+  for (int32_t i = 0; i < n; ++i) v[i] ^= k;
+}
+
 void scale_i64(int64_t* v, int32_t n, int64_t k) {
   for (int32_t i = 0; i < n; ++i) v[i] *= k;
 }

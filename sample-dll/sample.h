@@ -106,11 +106,12 @@ SAMPLE_API int32_t SAMPLE_STDCALL copy_upper_std(const char* in, char* out, int3
 SAMPLE_API void SAMPLE_STDCALL rect_grow_std(struct sample_rect* r, int32_t by);
 
 /* buffers, [out] parameters and text buffers */
-SAMPLE_API int32_t sum_i32(const int32_t* v, int32_t n);                 /* [in, size_is(n)]; -1 for NULL */
-SAMPLE_API double sum_f64(const double* v, uint32_t n);                  /* [in, size_is(n)] */
-SAMPLE_API void fill_seq_u16(uint16_t* out, int32_t n, uint16_t start);  /* [out, size_is(n)] */
-SAMPLE_API void scale_i64(int64_t* v, int32_t n, int64_t k);             /* [in, out, size_is(n)] */
-SAMPLE_API void reverse4_u8(uint8_t* v);                                 /* [in, out, size(4)] */
+SAMPLE_API int32_t sum_i32(const int32_t* v, int32_t n);                /* [in, size_is(n)]; -1 for NULL */
+SAMPLE_API double sum_f64(const double* v, uint32_t n);                 /* [in, size_is(n)] */
+SAMPLE_API void fill_seq_u16(uint16_t* out, int32_t n, uint16_t start); /* [out, size_is(n)] */
+SAMPLE_API void scale_i64(int64_t* v, int32_t n, int64_t k);            /* [in, out, size_is(n)] */
+SAMPLE_API void reverse4_u8(uint8_t* v);                                /* [in, out, size(4)] */
+SAMPLE_API void xor_u8(uint8_t* v, int32_t n, uint8_t k);               /* [in, out, size_is(n)]: bulk data */
 SAMPLE_API int32_t divmod(int32_t a, int32_t b, int32_t* q, int32_t* r); /* [out] q, r; 0 or -1 for b == 0 */
 SAMPLE_API int32_t present(const int32_t* a, const double* b); /* optional [in] pointers: bit 0 a, bit 1 b */
 SAMPLE_API int32_t copy_upper(const char* in, char* out, int32_t cap); /* [out, size_is(cap)]; length */

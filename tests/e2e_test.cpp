@@ -216,6 +216,49 @@ TEST_P(Chain, ManyThreadsShareOneBridgeAndGetTheirOwnResults) {
   EXPECT_EQ(done.load(), 600);
 }
 
+TEST_P(Chain, CountsPastThirtyTwoBitsAndRepliesPastAFrameAreBadArgumentsWithoutARestart) {
+  const std::uint32_t pid = bridge_->surrogate().pid;
+  Function sum = lib_->function("int sum_i32([in, size_is(n)] const int32_t* v, int n)");
+  for (std::int64_t k : {0, 1, 8}) {
+    List v;
+    for (std::int64_t i = 0; i < k; ++i) v.push_back(std::int64_t{1});
+    const Error e = error_of([&] { sum.call({v, (std::int64_t{1} << 32) + k}); });
+    EXPECT_EQ(e.kind(), ErrorKind::bad_argument) << e.what();
+  }
+  // A legitimate [out] buffer whose reply could not come back in one frame
+  // (4 Mi structs, a list of field values each): refused before it runs,
+  // the surrogate goes on, nothing is retried.
+  FunctionOptions idempotent;
+  idempotent.idempotent = true;
+  Function points = lib_->function(
+      "struct P { int x; int y; }; void fill_seq_u16([out, size_is(n)] struct P* out, int n, uint16_t start)",
+      idempotent);
+  const Error big = error_of([&] { points.call({std::int64_t{4} << 20, std::int64_t{0}}); });
+  EXPECT_EQ(big.kind(), ErrorKind::bad_argument) << big.what();
+  EXPECT_NE(std::string(big.what()).find("frame"), std::string::npos) << big.what();
+  Function fill =
+      lib_->function("void fill_seq_u16([out, size_is(n)] uint16_t* out, int n, uint16_t start)", idempotent);
+  const List three = std::get<List>(fill.call({std::int64_t{3}, std::int64_t{5}}).out.at("out"));
+  ASSERT_EQ(three.size(), 3u);
+  std::uint16_t direct[3];
+  fill_seq_u16(direct, 3, 5);
+  EXPECT_EQ(i64(three[2]), direct[2]);
+  const BridgeStats s = bridge_->stats();
+  EXPECT_EQ(s.restarts, 0u);
+  EXPECT_EQ(s.retries, 0u);
+  EXPECT_EQ(s.breaker, BreakerState::closed);
+  EXPECT_EQ(bridge_->surrogate().pid, pid);
+}
+
+TEST_P(Chain, EmptyAndNonUtf8LibraryPathsAreBadArgumentsWithoutARestart) {
+  EXPECT_EQ(error_of([&] { bridge_->load(""); }).kind(), ErrorKind::bad_argument);
+  EXPECT_EQ(error_of([&] { bridge_->load("/tmp/lib\xff\xfe.so"); }).kind(), ErrorKind::bad_argument);
+  const BridgeStats s = bridge_->stats();
+  EXPECT_EQ(s.restarts, 0u);
+  EXPECT_EQ(s.breaker, BreakerState::closed);
+  EXPECT_EQ(i64(call("int add(int a, int b)", {std::int64_t{40}, std::int64_t{2}})), 42);
+}
+
 INSTANTIATE_TEST_SUITE_P(Surrogates, Chain, ::testing::ValuesIn(kTargets),
                          [](const auto& info) { return std::string(info.param.name); });
 

@@ -9,6 +9,7 @@
 
 #include "dllbridge/rules/counts.hpp"
 #include "dllbridge/rules/limits.hpp"
+#include "dllbridge/rules/reply.hpp"
 #include "dllbridge/rules/scalars.hpp"
 #include "dllbridge/wire/utf8.hpp"
 
@@ -132,4 +133,75 @@ TEST(Rules, CapsAreConsistent) {
   EXPECT_LE(rules::kMaxStructSize, rules::kMaxCallMemory);
   EXPECT_LE(rules::kMaxArrayLength, rules::kMaxAggregateElements);
   EXPECT_GE(rules::kMaxDepth, 2);
+}
+
+namespace {
+
+wire::TypeNode scalar_node(wire::Scalar s) {
+  wire::TypeNode n;
+  n.set_kind(wire::TypeNode::SCALAR);
+  n.set_scalar(s);
+  return n;
+}
+
+// [dir, size_is(arg ref)] elem* (ref 0: no count).
+wire::TypeNode pointer_node(wire::Direction dir, const wire::TypeNode& elem, std::uint32_t ref) {
+  wire::TypeNode n;
+  n.set_kind(wire::TypeNode::POINTER);
+  n.set_dir(dir);
+  n.set_count_ref(ref);
+  *n.mutable_elem() = elem;
+  return n;
+}
+
+}  // namespace
+
+TEST(Rules, PointeeCountsFollowTheCountRulesWhateverTheWireForm) {
+  google::protobuf::RepeatedPtrField<wire::Value> args;
+  args.Add()->set_null(true);
+  args.Add()->set_i(5);
+  const wire::TypeNode out = pointer_node(wire::DIR_OUT, scalar_node(wire::INT32), 2);
+  EXPECT_EQ(rules::pointee_count(out, args.Get(0), &args, kLinux32), 5);
+  wire::TypeNode own = pointer_node(wire::DIR_IN, scalar_node(wire::INT32), 0);
+  own.set_count_from_value(true);
+  wire::Value packed;
+  packed.set_packed(std::string(12, '\0'));
+  EXPECT_EQ(rules::pointee_count(own, packed, &args, kLinux32), 3);  // 12 bytes of 4-byte ints
+  EXPECT_EQ(rules::pointee_count(own, args.Get(0), &args, kLinux32), rules::kNullPointee);
+  EXPECT_EQ(rules::pointee_count(pointer_node(wire::DIR_OUT, scalar_node(wire::INT32), 0), args.Get(0), &args,
+                                 kLinux32),
+            rules::kSinglePointee);
+  args.Mutable(1)->set_u((std::uint64_t{1} << 32) + 8);  // capped, never cut to 8
+  EXPECT_EQ(rules::pointee_count(out, args.Get(0), &args, kLinux32), std::int64_t{rules::kMaxElements});
+}
+
+TEST(Rules, TheReplyBoundCoversPackedNumbersTextAndStructLists) {
+  wire::RegisterFunction fn;
+  *fn.mutable_ret() = scalar_node(wire::SCALAR_VOID);
+  *fn.add_params() = pointer_node(wire::DIR_OUT, scalar_node(wire::UINT16), 2);
+  *fn.add_params() = scalar_node(wire::INT32);
+  wire::Call call;
+  call.add_args()->set_null(true);
+  call.add_args()->set_i(16 << 20);
+  const std::uint64_t u16 = rules::call_reply_bound(fn.ret(), fn.params(), call, kLinux32);
+  EXPECT_GE(u16, std::uint64_t{32} << 20);           // 16 Mi two-byte elements, packed
+  EXPECT_LT(u16, (std::uint64_t{32} << 20) + 1024);  // and little more
+  EXPECT_TRUE(rules::reply_problem(u16).empty());
+  // The same count of two-int structs: lists of field values, past a frame.
+  wire::TypeNode pt;
+  pt.set_kind(wire::TypeNode::STRUCT);
+  *pt.add_fields() = scalar_node(wire::INT32);
+  *pt.add_fields() = scalar_node(wire::INT32);
+  *fn.mutable_params(0) = pointer_node(wire::DIR_OUT, pt, 2);
+  call.mutable_args(1)->set_i(4 << 20);
+  EXPECT_FALSE(rules::reply_problem(rules::call_reply_bound(fn.ret(), fn.params(), call, kLinux32)).empty());
+  // Text: up to 3 UTF-8 bytes per UTF-16 unit, 4 per UTF-32 unit.
+  wire::TypeNode text = pointer_node(wire::DIR_OUT, scalar_node(wire::WCHAR), 2);
+  text.set_text(true);
+  *fn.mutable_params(0) = text;
+  call.mutable_args(1)->set_i(1000);
+  const std::uint64_t win = rules::call_reply_bound(fn.ret(), fn.params(), call, kWin32);
+  const std::uint64_t lin = rules::call_reply_bound(fn.ret(), fn.params(), call, kLinux32);
+  EXPECT_EQ(lin - win, 1000u);
+  EXPECT_GE(win, 3000u);
 }

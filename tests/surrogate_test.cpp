@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "os.hpp"  // first: on Windows it brings windows.h before the wire enums
 
@@ -272,6 +273,103 @@ TEST_P(Hostile, TextThatDoesNotFitItsBufferIsRefused) {
   const wire::Reply r = call(fn, {text, integer(7)});
   ASSERT_TRUE(r.has_call()) << r.error().message();
   EXPECT_EQ(r.call().out(0).text(), "fedcba");
+  expect_alive();
+}
+
+TEST_P(Hostile, CountsPastThirtyTwoBitsAreRefusedBeforeTheyAreNarrowed) {
+  // 2^32 + k fits a 32-bit size_t as k: refused in 64 bits, never an
+  // k-element buffer the DLL then overruns.
+  const std::uint32_t fn = sum_i32();
+  for (std::int64_t k : {0, 1, 8}) {
+    const std::int64_t n = (std::int64_t{1} << 32) + k;
+    std::vector<wire::Value> items(static_cast<std::size_t>(k), integer(1));
+    wire::Value v;
+    for (const auto& i : items) *v.mutable_list()->add_items() = i;
+    expect_error(call(fn, {v, integer(n)}), wire::BAD_ARGUMENT, "v");
+    wire::Value u;
+    u.set_u(static_cast<std::uint64_t>(n));
+    expect_error(call(fn, {v, u}), wire::BAD_ARGUMENT, "v");
+  }
+  // An [out] buffer sized by a sibling, and one sized by its own value.
+  wire::TypeNode out = pointer(wire::DIR_OUT, scalar(wire::UINT16), "out");
+  out.set_count_ref(2);
+  const std::uint32_t fill = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
+                                           {out, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
+  wire::Value null;
+  null.set_null(true);
+  expect_error(call(fill, {null, integer((std::int64_t{1} << 32) + 8), integer(0)}), wire::BAD_ARGUMENT);
+  wire::TypeNode own = pointer(wire::DIR_OUT, scalar(wire::UINT16), "own");
+  own.set_count_from_value(true);
+  const std::uint32_t fill2 = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
+                                            {own, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
+  wire::Value count;
+  count.set_u((std::uint64_t{1} << 32) + 8);
+  expect_error(call(fill2, {count, integer(8), integer(0)}), wire::BAD_ARGUMENT, "own");
+  // A scalar out of its type's range is refused rather than cut to its low bits.
+  const std::uint32_t add =
+      must_register("add", scalar(wire::INT32), {scalar(wire::INT32, "a"), scalar(wire::INT32, "b")});
+  expect_error(call(add, {integer((std::int64_t{1} << 32) + 2), integer(0)}), wire::BAD_ARGUMENT, "range");
+  expect_alive();
+}
+
+TEST_P(Hostile, AggregateSizesAreComputedInSixtyFourBits) {
+  // 4096 structs of 8 MiB: 2^35 bytes, 0 in 32 bits. Refused, not laid out.
+  wire::TypeNode doubles;
+  doubles.set_kind(wire::TypeNode::ARRAY);
+  doubles.set_count(1u << 20);
+  *doubles.mutable_elem() = scalar(wire::DOUBLE);
+  wire::TypeNode big;
+  big.set_kind(wire::TypeNode::STRUCT);
+  *big.add_fields() = doubles;
+  wire::TypeNode many;
+  many.set_kind(wire::TypeNode::ARRAY);
+  many.set_count(4096);
+  *many.mutable_elem() = big;
+  wire::TypeNode holder;
+  holder.set_kind(wire::TypeNode::STRUCT);
+  *holder.add_fields() = many;
+  expect_error(register_fn("point_sum", scalar(wire::INT32), {pointer(wire::DIR_IN, holder)}),
+               wire::BAD_SIGNATURE, "too large");
+  // Fields that each fit, together past the struct cap.
+  wire::TypeNode wide;
+  wide.set_kind(wire::TypeNode::STRUCT);
+  for (int i = 0; i < 3; ++i) *wide.add_fields() = big;
+  expect_error(register_fn("point_sum", scalar(wire::INT32), {pointer(wire::DIR_IN, wide)}),
+               wire::BAD_SIGNATURE, "too large");
+  expect_alive();
+}
+
+TEST_P(Hostile, AReplyThatCouldNotBeSentIsRefusedBeforeTheCall) {
+  // [out, size_is(n)] of 4 Mi two-int structs: within the element and
+  // memory caps, but the reply (a list of field values each) could not
+  // travel in one frame. Refused before the DLL runs (it would not even
+  // understand the type: nothing of it is called).
+  wire::TypeNode pt;
+  pt.set_kind(wire::TypeNode::STRUCT);
+  *pt.add_fields() = scalar(wire::INT32, "x");
+  *pt.add_fields() = scalar(wire::INT32, "y");
+  wire::TypeNode out = pointer(wire::DIR_OUT, pt, "out");
+  out.set_count_ref(2);
+  const std::uint32_t fill = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
+                                           {out, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
+  wire::Value null;
+  null.set_null(true);
+  expect_error(call(fill, {null, integer(4 << 20), integer(0)}), wire::BAD_ARGUMENT, "frame");
+  // 16 Mi uint16_t elements (32 MiB) travel packed: that reply fits.
+  wire::TypeNode u16 = pointer(wire::DIR_OUT, scalar(wire::UINT16), "out");
+  u16.set_count_ref(2);
+  const std::uint32_t seq = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
+                                          {u16, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
+  const wire::Reply ok = call(seq, {null, integer(16 << 20), integer(5)});
+  ASSERT_TRUE(ok.has_call()) << ok.error().message();
+  ASSERT_EQ(ok.call().out(0).packed().size(), std::size_t{32} << 20);
+  expect_alive();
+}
+
+TEST_P(Hostile, AnEmptyLibraryPathIsNotThisProgram) {
+  wire::Request load;
+  load.mutable_load_library()->set_path("");
+  expect_error(send(load), wire::BAD_ARGUMENT, "empty");
   expect_alive();
 }
 

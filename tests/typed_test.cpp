@@ -199,3 +199,63 @@ TEST(Typed, ValuesConvertBothWays) {
   EXPECT_EQ(std::get<std::string>(detail::to_value(std::u16string(u"h\u00e9"))), "h\xc3\xa9");
   EXPECT_EQ(detail::to_wstring("\xe2\x82\xac"), L"\u20ac");
 }
+
+TEST(Typed, BuffersOfNumbersAreViewsNotAValueEach) {
+  std::vector<std::int32_t> v{1, 2, 3};
+  const Value in = detail::to_value(dllbridge::in(v));
+  const auto* b = std::get_if<Buffer>(&in);
+  ASSERT_NE(b, nullptr) << "a List of " << v.size() << " Values";
+  EXPECT_EQ(b->in, v.data());
+  EXPECT_EQ(b->out, nullptr);
+  EXPECT_EQ(b->count, 3u);
+  EXPECT_EQ(b->size, 4u);
+  EXPECT_EQ(b->number, Buffer::Number::signed_int);
+  const Value io = detail::to_value(dllbridge::inout(v));
+  EXPECT_EQ(std::get<Buffer>(io).out, v.data());
+  double d[2] = {1.5, 2.5};
+  EXPECT_EQ(std::get<Buffer>(detail::to_value(d)).number, Buffer::Number::floating);
+  // Text units stay text.
+  std::vector<char> text{'h', 'i', '\0'};
+  EXPECT_TRUE(std::holds_alternative<std::string>(detail::to_value(dllbridge::in(text))));
+}
+
+TEST(Typed, BuffersArePackedInTheTargetsLayoutWithOneCopyOrCheckedConversion) {
+  // int32_t to a 4-byte int: copied as is.
+  const detail::Signature s = lowered<void(In<std::int32_t>)>();
+  std::vector<std::int32_t> v{1, -2};
+  wire::Call call;
+  detail::encode_call(s, {detail::to_value(dllbridge::in(v))}, call);
+  EXPECT_EQ(call.args(0).packed(), std::string("\x01\0\0\0\xfe\xff\xff\xff", 8));
+  // SizeT (8 bytes here) to a 4-byte size_t: converted element by element,
+  // each checked; the element that does not fit is named.
+  const detail::Signature sz = lowered<void(In<SizeT>)>();
+  std::vector<SizeT> ok{SizeT{7}, SizeT{9}};
+  detail::encode_call(sz, {detail::to_value(dllbridge::in(ok))}, call);
+  EXPECT_EQ(call.args(0).packed(), std::string("\x07\0\0\0\x09\0\0\0", 8));
+  std::vector<SizeT> big{SizeT{1}, SizeT{std::uint64_t{1} << 32}};
+  const Error e = error_of([&] { detail::encode_call(sz, {detail::to_value(dllbridge::in(big))}, call); });
+  EXPECT_EQ(e.kind(), ErrorKind::bad_argument);
+  EXPECT_NE(std::string(e.what()).find("arg0[1]"), std::string::npos) << e.what();
+}
+
+TEST(Typed, AnOutBufferSmallerThanItsCountIsRefusedBeforeSending) {
+  const detail::Signature s = lowered<void(Out<std::uint16_t, 1>, std::int32_t)>();
+  std::vector<std::uint16_t> two(2);
+  const std::vector<Buffer> outs{detail::out_buffer(Out<std::uint16_t, 1>(dllbridge::out(two))), Buffer{}};
+  wire::Call call;
+  const Error e = error_of([&] { detail::encode_call(s, {Value{std::int64_t{4}}}, call, &outs); });
+  EXPECT_EQ(e.kind(), ErrorKind::bad_argument);
+  EXPECT_NE(std::string(e.what()).find("holds 2"), std::string::npos) << e.what();
+  const detail::ReplyPlan plan = detail::encode_call(s, {Value{std::int64_t{2}}}, call, &outs);
+  ASSERT_EQ(plan.sinks.size(), 2u);
+  EXPECT_EQ(plan.sinks[0], &outs[0]);
+  // The reply's numbers go straight into the caller's memory.
+  wire::CallReply reply;
+  reply.mutable_ret()->set_null(true);
+  reply.add_out()->set_packed(std::string("\x05\0\x08\0", 4));
+  reply.add_out()->set_null(true);
+  const CallResult r = detail::decode_reply(s, reply, &call, &plan.sinks);
+  EXPECT_EQ(two[0], 5);
+  EXPECT_EQ(two[1], 8);
+  EXPECT_TRUE(std::holds_alternative<Buffer>(r.out.at("arg0")));
+}

@@ -63,6 +63,8 @@ json to_json(const dllbridge::Value& v) {
           json o = json::object();
           for (const auto& [key, item] : x) o[key] = to_json(item);
           return o;
+        } else if constexpr (std::is_same_v<T, dllbridge::Buffer>) {
+          return nullptr;  // never in a dynamic result: only typed callers pass buffers
         } else {
           return x;
         }

@@ -21,6 +21,9 @@ struct Serving {
 };
 thread_local Serving t_serving{};
 
+// The most bytes a notice (a reply with id 0: why the other side ends) may take.
+constexpr std::uint64_t kNoticeBudget = 64u << 10;
+
 }  // namespace
 
 Peer::Peer(Transport& transport, Handlers handlers) : transport_(transport), handlers_(std::move(handlers)) {}
@@ -36,8 +39,15 @@ std::uint64_t Peer::serving() const {
 
 void Peer::send_frame(const wire::Frame& frame) { transport_.send(wire::encode_frame(frame)); }
 
-std::optional<wire::Reply> Peer::request(wire::Request request, Clock::time_point deadline) {
+std::optional<wire::Reply> Peer::request(wire::Request request, Clock::time_point deadline,
+                                         std::uint64_t reply_budget) {
+  return request_kept(request, deadline, reply_budget);
+}
+
+std::optional<wire::Reply> Peer::request_kept(wire::Request& request, Clock::time_point deadline,
+                                              std::uint64_t reply_budget) {
   Waiter waiter;
+  waiter.budget = reply_budget;
   std::uint64_t id;
   {
     std::lock_guard lock(mu_);
@@ -48,15 +58,16 @@ std::optional<wire::Reply> Peer::request(wire::Request request, Clock::time_poin
   request.set_id(id);
   request.set_nested_in(serving());
   wire::Frame frame;
-  *frame.mutable_request() = std::move(request);
+  *frame.mutable_request() = std::move(request);  // moved in and back out: never copied
   try {
     send_frame(frame);
   } catch (...) {
+    request = std::move(*frame.mutable_request());
     std::lock_guard lock(mu_);
     waiting_.erase(id);
     throw;
   }
-  frame.Clear();  // the request's memory, before a possibly long wait
+  request = std::move(*frame.mutable_request());
 
   std::unique_lock lock(mu_);
   // First read the stream on this thread (when the transport allows it and
@@ -117,19 +128,22 @@ void Peer::serve(const wire::Request& request) {
   }
   --t_serving.depth;
   reply.set_id(request.id());
-  send_reply(reply);
+  send_reply(std::move(reply));
 }
 
-void Peer::send_reply(const wire::Reply& reply) {
+void Peer::send_reply(const wire::Reply& reply) { send_reply(wire::Reply(reply)); }
+
+void Peer::send_reply(wire::Reply&& reply) {
+  const std::uint64_t id = reply.id();
   wire::Frame frame;
-  *frame.mutable_reply() = reply;
+  *frame.mutable_reply() = std::move(reply);  // no copy of its (maybe large) values
   try {
     send_frame(frame);
   } catch (const wire::FrameError& e) {
     // Too large for a frame: the asker gets an error instead of nothing.
     wire::Frame error;
     wire::Reply* r = error.mutable_reply();
-    r->set_id(reply.id());
+    r->set_id(id);
     r->mutable_error()->set_kind(wire::PROTOCOL);
     r->mutable_error()->set_message(std::string("the reply cannot be sent: ") + e.what());
     send_frame(error);
@@ -154,23 +168,84 @@ void Peer::on_reader_free() {
   }
 }
 
+namespace {
+
+// Reads a varint at `i` of `s`; false when cut or longer than 10 bytes.
+bool read_varint(const std::string& s, std::size_t& i, std::uint64_t& v) {
+  v = 0;
+  for (unsigned shift = 0; shift < 70 && i < s.size(); shift += 7) {
+    const auto b = static_cast<unsigned char>(s[i++]);
+    v |= std::uint64_t{b & 0x7Fu} << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// The id of the reply in serialized Frame `payload` without parsing it:
+// serialization writes fields in number order, so a Frame holding a Reply
+// starts with the reply's tag (field 2, length-delimited) and length, then
+// Reply.id (field 1, varint) unless the id is 0. Nullopt when the payload is
+// not a reply.
+std::optional<std::uint64_t> peek_reply_id(const std::string& payload) {
+  std::size_t i = 0;
+  std::uint64_t tag = 0;
+  std::uint64_t length = 0;
+  if (!read_varint(payload, i, tag) || tag != (2u << 3 | 2u) || !read_varint(payload, i, length))
+    return std::nullopt;
+  std::uint64_t id = 0;
+  if (i < payload.size() && static_cast<unsigned char>(payload[i]) == (1u << 3 | 0u)) {
+    ++i;
+    if (!read_varint(payload, i, id)) return std::nullopt;
+  }
+  return id;
+}
+
+}  // namespace
+
+Peer::Admit Peer::admit(const std::string& payload, std::string& why) const {
+  const std::optional<std::uint64_t> id = peek_reply_id(payload);
+  if (!id) return Admit::parse;
+  std::uint64_t budget = kNoticeBudget;  // id 0: a notice, an error message and no more
+  if (*id != 0) {
+    std::lock_guard lock(mu_);
+    auto it = waiting_.find(*id);
+    if (it == waiting_.end()) return Admit::drop;  // its asker gave up: not even parsed
+    budget = it->second->budget;
+  }
+  if (payload.size() <= budget) return Admit::parse;
+  why = "a reply of " + std::to_string(payload.size()) + " bytes to request " + std::to_string(*id) +
+        " exceeds the " + std::to_string(budget) + " bytes its request can bring back";
+  return Admit::refuse;
+}
+
+void Peer::end_bad_frame(const std::string& why) {
+  // The byte stream cannot be trusted any more: the channel ends here,
+  // though the transport stays open (its owner may still say why).
+  {
+    std::lock_guard lock(mu_);
+    if (ended_) return;
+    ended_ = true;
+    bad_frame_ = true;
+  }
+  if (handlers_.on_end) handlers_.on_end(why, true);
+  abort(why);
+}
+
 void Peer::on_frame(std::string& payload) {
+  // Bounded before it is parsed: parsing is where a small frame grows large.
+  std::string why;
+  switch (admit(payload, why)) {
+    case Admit::parse: break;
+    case Admit::drop: return;
+    case Admit::refuse: end_bad_frame(why); return;
+  }
   wire::Frame frame;
   try {
     wire::decode_payload(payload, frame);
     if (frame.kind_case() == wire::Frame::KIND_NOT_SET)
       throw wire::FrameError("a frame with neither request nor reply");
   } catch (const wire::FrameError& e) {
-    // The byte stream cannot be trusted any more: the channel ends here,
-    // though the transport stays open (its owner may still say why).
-    {
-      std::lock_guard lock(mu_);
-      if (ended_) return;
-      ended_ = true;
-      bad_frame_ = true;
-    }
-    if (handlers_.on_end) handlers_.on_end(e.what(), true);
-    abort(e.what());
+    end_bad_frame(e.what());
     return;
   }
   {

@@ -38,6 +38,7 @@ namespace detail {
 class Supervisor;
 struct LibraryState;
 struct FunctionState;
+struct FunctionAccess;
 }  // namespace detail
 
 // How to reach a surrogate, and how to supervise it.
@@ -190,7 +191,11 @@ class DLLBRIDGE_API Function {
 
  private:
   friend class Library;
+  friend struct detail::FunctionAccess;
   explicit Function(std::shared_ptr<const detail::FunctionState> s) : state_(std::move(s)) {}
+  // call() whose [out] numbers of parameters that take no value go to `out_buffers` (the typed API's).
+  CallResult call(const std::vector<Value>& args, std::optional<std::chrono::milliseconds> timeout,
+                  const std::vector<Buffer>* out_buffers) const;
   std::shared_ptr<const detail::FunctionState> state_;
 };
 

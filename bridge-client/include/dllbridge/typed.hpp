@@ -389,7 +389,44 @@ FunctionDecl typed_declaration(const std::string& name, CallConv conv, bool vari
 template <class T>
 Value to_value(const T& v);
 
-// Elements of a span or array: text for text units, a list otherwise.
+// Numbers: element types that travel as packed bytes (Buffer), not as a Value each.
+template <class E>
+constexpr bool is_number =
+    !is_text_unit<E> && (std::is_arithmetic_v<E> || native_scalar<E>::value || std::is_same_v<E, Handle>);
+
+// Whether T is a pointer wrapper (In / Out / InOut) to numbers.
+template <class T, class = void>
+struct points_to_numbers : std::false_type {};
+template <class T>
+struct points_to_numbers<T, std::void_t<typename direction<T>::elem>>
+    : std::bool_constant<is_number<std::remove_const_t<typename direction<T>::elem>>> {};
+
+// A view of `n` numbers of type E: sent from `in`, returned into `out`.
+template <class E>
+Buffer buffer_of(const E* in, E* out, std::size_t n) {
+  Buffer b;
+  b.in = in;
+  b.out = out;
+  b.count = n;
+  b.size = static_cast<std::uint8_t>(sizeof(E));
+  if constexpr (std::is_same_v<E, bool>) {
+    b.number = Buffer::Number::boolean;
+  } else if constexpr (std::is_floating_point_v<E>) {
+    b.number = Buffer::Number::floating;
+  } else if constexpr (std::is_integral_v<E>) {
+    b.number = std::is_signed_v<E> ? Buffer::Number::signed_int : Buffer::Number::unsigned_int;
+  } else if constexpr (std::is_same_v<E, Handle>) {
+    b.number = Buffer::Number::unsigned_int;
+  } else {  // Native<Rep>: laid out as its Rep
+    static_assert(sizeof(E) == sizeof(typename std::remove_reference_t<decltype(E{}.value)>));
+    b.number =
+        std::is_signed_v<decltype(E{}.value)> ? Buffer::Number::signed_int : Buffer::Number::unsigned_int;
+  }
+  return b;
+}
+
+// Elements of a span or array: text for text units, a view of the memory
+// for numbers, a list otherwise.
 template <class E>
 Value elements_value(const E* p, std::size_t n) {
   if constexpr (is_text_unit<E>) {
@@ -400,6 +437,8 @@ Value elements_value(const E* p, std::size_t n) {
     } else {
       return to_utf8(std::basic_string<E>(p, len));
     }
+  } else if constexpr (is_number<E>) {
+    return buffer_of<E>(p, nullptr, n);
   } else {
     List list;
     list.reserve(n);
@@ -460,9 +499,17 @@ Value to_value(const T& v) {
     std::apply([&](const auto&... f) { (put_field(obj, v, f), ...); }, Describe<T>::fields());
     std::apply([&](const auto&... f) { (put_sized_field(obj, v, f), ...); }, Describe<T>::fields());
     return obj;
-  } else if constexpr (direction<T>::value == 2) {  // Out: the element count, or null
+  } else if constexpr (direction<T>::value == 2) {  // Out: the element count (numbers: the memory), or null
     if (v.data == nullptr) return Null{};
-    return static_cast<std::uint64_t>(v.size);
+    using E = std::remove_const_t<typename direction<T>::elem>;
+    if constexpr (is_number<E>) {
+      return buffer_of<E>(nullptr, v.data, v.size);
+    } else {
+      return static_cast<std::uint64_t>(v.size);
+    }
+  } else if constexpr (direction<T>::value == 3 && points_to_numbers<T>::value) {
+    if (v.data == nullptr) return Null{};
+    return buffer_of(v.data, v.data, v.size);  // sent from and returned into the caller's memory
   } else if constexpr (direction<T>::value != 0) {
     if (v.data == nullptr) return Null{};
     return elements_value(v.data, v.size);
@@ -477,8 +524,8 @@ void assign(T& target, const Value& v);
 // A result that does not fit the C++ type it is read into: Error(protocol)
 // (the surrogate answered something the declaration does not allow).
 [[noreturn]] inline void wrong_result(const char* expected, const Value& v) {
-  static constexpr const char* kGot[] = {"null",     "a boolean", "an integer", "an integer",
-                                         "a number", "text",      "a list",     "an object"};
+  static constexpr const char* kGot[] = {"null", "a boolean", "an integer", "an integer", "a number",
+                                         "text", "a list",    "an object",  "a buffer"};
   throw Error(ErrorKind::protocol, std::string("result: expected ") + expected + ", got " + kGot[v.index()]);
 }
 
@@ -609,14 +656,30 @@ R from_value(const Value& v) {
   }
 }
 
-// Copies an [out] / [in, out] parameter's result into the caller's memory.
+// Copies an [out] / [in, out] parameter's result into the caller's memory
+// (numbers are there already: the reply was decoded into it).
 template <class T>
 void store_out(const T& arg, const Object& out, std::size_t index) {
-  if constexpr (direction<T>::value >= 2) {
+  if constexpr (direction<T>::value >= 2 && !points_to_numbers<T>::value) {
     if (arg.data == nullptr) return;
     auto it = out.find("arg" + std::to_string(index));
     if (it != out.end()) assign_elements(arg.data, arg.size, it->second);
   }
+}
+
+// An [out] buffer of numbers with a Count parameter takes no argument: its
+// memory goes to the call beside the arguments, one entry per parameter.
+template <class T>
+constexpr bool counted_out = direction<T>::value == 2 && direction<T>::count >= 0;
+template <class T>
+Buffer out_buffer(const T& arg) {
+  if constexpr (counted_out<T>) {
+    using E = std::remove_const_t<typename direction<T>::elem>;
+    if constexpr (is_number<E>) {
+      if (arg.data != nullptr) return buffer_of<E>(nullptr, arg.data, arg.size);
+    }
+  }
+  return Buffer{};
 }
 
 template <class T>
@@ -626,6 +689,10 @@ void append_argument(std::vector<Value>& values, const T& arg) {
 
 // Calls through the dynamic API; defined in the library.
 DLLBRIDGE_API CallResult call_function(const Function& f, std::vector<Value>&& args);
+// The same, with the memory of [out] numbers that take no argument, one
+// entry per parameter (Buffer::out null for none): filled from the reply.
+DLLBRIDGE_API CallResult call_function(const Function& f, std::vector<Value>&& args,
+                                       const std::vector<Buffer>& out_buffers);
 
 // The C type of a variadic extra argument ({"int": 3}), after C's default
 // argument promotions.
@@ -669,7 +736,13 @@ class TypedBase {
     values.reserve(sizeof...(A) + sizeof...(X));
     (append_argument<bare<A>>(values, args), ...);  // [out] ones with a Count parameter take no value
     (values.push_back(extra_value<extra_t<X>>(extra)), ...);
-    CallResult r = call_function(*function_, std::move(values));
+    CallResult r;
+    if constexpr ((false || ... || counted_out<bare<A>>)) {
+      const std::vector<Buffer> outs{out_buffer<bare<A>>(args)...};
+      r = call_function(*function_, std::move(values), outs);
+    } else {
+      r = call_function(*function_, std::move(values));
+    }
     {
       std::lock_guard<std::mutex> lock(last_errors_->mu);
       last_errors_->by_thread[std::this_thread::get_id()] = r.last_error;

@@ -90,7 +90,27 @@ struct List {
 };
 // Struct fields by name; a variadic extra argument {"int": 3}.
 using Object = std::map<std::string, Value, std::less<>>;
-using ValueBase = std::variant<Null, bool, std::int64_t, std::uint64_t, double, std::string, List, Object>;
+
+// Numbers in the caller's memory, passed without a Value per element (what
+// the typed API makes for its buffers and arrays of numbers): `count`
+// elements of `size` bytes, read from `in` when sent and, for an [out] /
+// [in, out] parameter, written to `out` straight from the reply (then the
+// result holds this Buffer, not a List). The memory must stay valid during
+// the call. A dynamic caller may pass one where a List of numbers goes.
+struct Buffer {
+  enum class Number : std::uint8_t { signed_int, unsigned_int, floating, boolean };
+  const void* in = nullptr;  // the elements to send (null: nothing is sent, an [out] buffer)
+  void* out = nullptr;       // where the returned elements go (null: returned as a List)
+  std::size_t count = 0;     // elements
+  std::uint8_t size = 0;     // bytes of one element in this program
+  Number number = Number::signed_int;
+  friend bool operator==(const Buffer& a, const Buffer& b) noexcept {
+    return a.in == b.in && a.out == b.out && a.count == b.count && a.size == b.size && a.number == b.number;
+  }
+};
+
+using ValueBase =
+    std::variant<Null, bool, std::int64_t, std::uint64_t, double, std::string, List, Object, Buffer>;
 
 // One argument or result of the dynamic API (JSON forms: docs/cli.md, section 3).
 // Integers keep their signedness (uint64_t only for unsigned parameters

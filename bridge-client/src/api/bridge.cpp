@@ -5,6 +5,7 @@
 #include "channel/session.hpp"
 #include "signature/signature.hpp"
 #include "supervisor/supervisor.hpp"
+#include "dllbridge/wire/utf8.hpp"
 
 namespace dllbridge {
 namespace detail {
@@ -64,6 +65,18 @@ struct FunctionState {
 
 CallResult call_function(const Function& f, std::vector<Value>&& args) { return f.call(args); }
 
+// What of Function the typed API reaches through call_function.
+struct FunctionAccess {
+  static CallResult call(const Function& f, const std::vector<Value>& args, const std::vector<Buffer>& outs) {
+    return f.call(args, std::nullopt, &outs);
+  }
+};
+
+CallResult call_function(const Function& f, std::vector<Value>&& args,
+                         const std::vector<Buffer>& out_buffers) {
+  return FunctionAccess::call(f, args, out_buffers);
+}
+
 }  // namespace detail
 
 Bridge::Bridge(BridgeOptions options)
@@ -93,6 +106,10 @@ ProcessFigures Bridge::figures() const {
 }
 
 Library Bridge::load(const std::string& path) {
+  // Checked before anything is sent: nothing to restart for a bad path.
+  if (path.empty()) throw Error(ErrorKind::bad_argument, "the library path is empty");
+  if (!wire::is_valid_utf8(path))
+    throw Error(ErrorKind::bad_argument, "the library path is not valid UTF-8 (paths travel as UTF-8)");
   auto state = std::make_shared<detail::LibraryState>();
   state->supervisor = supervisor_;
   state->path = path;
@@ -124,11 +141,16 @@ Function Library::function(FunctionDecl declaration, FunctionOptions options) co
 
 CallResult Function::call(const std::vector<Value>& args,
                           std::optional<std::chrono::milliseconds> timeout) const {
+  return call(args, timeout, nullptr);
+}
+
+CallResult Function::call(const std::vector<Value>& args, std::optional<std::chrono::milliseconds> timeout,
+                          const std::vector<Buffer>* out_buffers) const {
   const detail::FunctionState& s = *state_;
   detail::Supervisor& sup = *s.library->supervisor;
   const auto deadline = timeout ? *timeout : s.options.timeout.value_or(sup.options().policy.call_timeout);
-  const detail::EncodedCall encoded =
-      detail::Channel::encode(s.signature, args);  // bad_argument before anything
+  detail::EncodedCall encoded =
+      detail::Channel::encode(s.signature, args, out_buffers);  // bad_argument before anything
   CallResult result;
   sup.execute(
       [&](detail::Session& session, std::uint64_t generation, std::chrono::milliseconds left) {

@@ -89,14 +89,20 @@ void Channel::fail_all(const Error& error) {
   peer_.abort(error.what());
 }
 
-wire::Reply Channel::request(wire::Request request, millis timeout, bool kill_on_timeout) {
+wire::Reply Channel::request(wire::Request request, millis timeout, bool kill_on_timeout,
+                             std::uint64_t reply_budget) {
+  return request_kept(request, timeout, kill_on_timeout, reply_budget);
+}
+
+wire::Reply Channel::request_kept(wire::Request& request, millis timeout, bool kill_on_timeout,
+                                  std::uint64_t reply_budget) {
   {
     std::lock_guard lock(mu_);
     if (dead_) throw Error(dead_->kind(), dead_->what(), false);  // not sent: it did not run
   }
   std::optional<wire::Reply> reply;
   try {
-    reply = peer_.request(std::move(request), rpc::Peer::Clock::now() + timeout);
+    reply = peer_.request_kept(request, rpc::Peer::Clock::now() + timeout, reply_budget);
   } catch (const rpc::Closed& closed) {
     const Error e = dead_error();
     throw Error(e.kind(), e.what(), closed.sent() && e.may_have_run());
@@ -156,20 +162,19 @@ RegisteredFunction Channel::register_function(std::uint64_t library, const std::
   return RegisteredFunction{reply.register_function().function(), reply.register_function().resolved_name()};
 }
 
-EncodedCall Channel::encode(const Signature& signature, const std::vector<Value>& args) {
+EncodedCall Channel::encode(const Signature& signature, const std::vector<Value>& args,
+                            const std::vector<Buffer>* out_buffers) {
   EncodedCall encoded;
-  encode_call(signature, args, encoded.call_);
+  encoded.plan_ = encode_call(signature, args, *encoded.request_.mutable_call(), out_buffers);
   return encoded;
 }
 
-CallResult Channel::call(std::uint32_t function, const Signature& signature, const EncodedCall& args,
+CallResult Channel::call(std::uint32_t function, const Signature& signature, EncodedCall& args,
                          millis timeout) {
-  wire::Request req;
-  *req.mutable_call() = args.call_;
-  req.mutable_call()->set_function(function);
-  const wire::Reply reply = request(std::move(req), timeout, true);
+  args.request_.mutable_call()->set_function(function);
+  const wire::Reply reply = request_kept(args.request_, timeout, true, args.plan_.budget);
   if (!reply.has_call()) wrong_answer("a call");
-  return decode_reply(signature, reply.call());
+  return decode_reply(signature, reply.call(), &args.request_.call(), &args.plan_.sinks);
 }
 
 void Channel::ping(millis timeout) {

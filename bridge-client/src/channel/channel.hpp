@@ -17,6 +17,7 @@
 #include "dllbridge/bridge.hpp"
 #include "dllbridge/rpc/peer.hpp"
 #include "dllbridge/rpc/transport.hpp"
+#include "dllbridge/rules/reply.hpp"
 
 namespace dllbridge::detail {
 
@@ -31,7 +32,8 @@ struct RegisteredFunction {
 class EncodedCall {
  private:
   friend class Channel;
-  wire::Call call_;
+  wire::Request request_;  // its call; sent as is by each attempt (never copied)
+  ReplyPlan plan_;         // the reply's budget, where its numbers go
 };
 
 class Channel {
@@ -75,12 +77,12 @@ class Channel {
   // Registers `symbol` of `library` with the declared signature.
   RegisteredFunction register_function(std::uint64_t library, const std::string& symbol,
                                        const Signature& signature, millis timeout);
-  // Checks `args` against `signature` and encodes them. Throws
-  // Error(bad_argument) naming the parameter; nothing is sent.
-  static EncodedCall encode(const Signature& signature, const std::vector<Value>& args);
+  // Checks `args` against `signature` and encodes them (`out_buffers`: see
+  // encode_call). Throws Error(bad_argument) naming the parameter; nothing is sent.
+  static EncodedCall encode(const Signature& signature, const std::vector<Value>& args,
+                            const std::vector<Buffer>* out_buffers = nullptr);
   // Calls registered function `function` with encoded arguments.
-  CallResult call(std::uint32_t function, const Signature& signature, const EncodedCall& args,
-                  millis timeout);
+  CallResult call(std::uint32_t function, const Signature& signature, EncodedCall& args, millis timeout);
   // Liveness: throws Error(timeout) without killing anything.
   void ping(millis timeout);
   // Asks the surrogate to end; returns once it answered (then it exits).
@@ -96,7 +98,14 @@ class Channel {
   void disconnect() noexcept { transport_->close(); }
 
  private:
-  wire::Reply request(wire::Request request, millis timeout, bool kill_on_timeout);
+  // Sends `request` and waits for its reply, which may take at most
+  // `reply_budget` bytes (a larger one ends the channel as a protocol error
+  // before it is parsed).
+  wire::Reply request(wire::Request request, millis timeout, bool kill_on_timeout,
+                      std::uint64_t reply_budget = rules::kMinReplyBudget);
+  // The same for a request the caller keeps (Peer::request_kept).
+  wire::Reply request_kept(wire::Request& request, millis timeout, bool kill_on_timeout,
+                           std::uint64_t reply_budget);
   Error dead_error() const;
 
   Hooks hooks_;

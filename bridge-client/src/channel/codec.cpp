@@ -1,10 +1,13 @@
 #include "channel/codec.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "dllbridge/error.hpp"
 #include "dllbridge/rules/counts.hpp"
+#include "dllbridge/rules/reply.hpp"
 
 namespace dllbridge::detail {
 
@@ -242,7 +245,8 @@ const char* type_of(const Value& v) {
     case 4: return "a floating-point number";
     case 5: return "text";
     case 6: return "a list";
-    default: return "an object";
+    case 7: return "an object";
+    default: return "a buffer";
   }
 }
 
@@ -344,6 +348,63 @@ struct Siblings {
   }
 };
 
+// Element `i` of buffer `b` as a Value (for elements whose layout differs
+// from the target's: converted and range-checked one by one).
+Value element(const Buffer& b, std::size_t i) {
+  const auto* p = static_cast<const unsigned char*>(b.in) + i * b.size;
+  switch (b.number) {
+    case Buffer::Number::boolean: return *p != 0;
+    case Buffer::Number::floating: {
+      if (b.size == sizeof(float)) {
+        float f;
+        std::memcpy(&f, p, sizeof f);
+        return static_cast<double>(f);
+      }
+      double d;
+      std::memcpy(&d, p, sizeof d);
+      return d;
+    }
+    case Buffer::Number::unsigned_int: {
+      std::uint64_t u = 0;
+      std::memcpy(&u, p, std::min<std::size_t>(b.size, sizeof u));
+      return u;
+    }
+    case Buffer::Number::signed_int: break;
+  }
+  std::uint64_t bits = 0;
+  std::memcpy(&bits, p, std::min<std::size_t>(b.size, sizeof bits));
+  const unsigned shift = 64 - 8 * std::min<unsigned>(b.size, 8);
+  return static_cast<std::int64_t>(bits << shift) >> shift;
+}
+
+// Whether buffer `b`'s elements are already in the target's layout for `si`.
+bool same_layout(const Buffer& b, const rules::ScalarRule& si) {
+  if (b.size != si.size) return false;
+  switch (b.number) {
+    case Buffer::Number::signed_int: return si.cls == rules::Class::signed_int;
+    case Buffer::Number::unsigned_int: return si.cls == rules::Class::unsigned_int;
+    case Buffer::Number::floating: return si.cls == rules::Class::floating;
+    case Buffer::Number::boolean: return si.cls == rules::Class::boolean;
+  }
+  return false;
+}
+
+// A checked scalar wire value into `si.size` bytes at `dst` (little-endian).
+void put_scalar(const wire::Value& w, const rules::ScalarRule& si, unsigned char* dst) {
+  if (w.v_case() == wire::Value::kF) {
+    if (si.size == sizeof(float)) {
+      const auto f = static_cast<float>(w.f());
+      std::memcpy(dst, &f, sizeof f);
+    } else {
+      const double d = w.f();
+      std::memcpy(dst, &d, sizeof d);
+    }
+    return;
+  }
+  const std::uint64_t bits = w.v_case() == wire::Value::kU ? w.u() : static_cast<std::uint64_t>(w.i());
+  std::memcpy(dst, &bits, si.size);
+}
+
 struct Encoder {
   const TargetAbi& abi;
 
@@ -387,8 +448,54 @@ struct Encoder {
   wire::Value elements(const TypeDecl& elem, const std::string& who, const List& items) const {
     wire::Value out;
     wire::ValueList* list = out.mutable_list();
+    list->mutable_items()->Reserve(static_cast<int>(items.size()));
     for (std::size_t i = 0; i < items.size(); ++i) {
-      *list->add_items() = encode(elem, items[i], who + "[" + std::to_string(i) + "]", nullptr);
+      try {
+        *list->add_items() = encode(elem, items[i], who, nullptr);
+      } catch (const Error&) {
+        encode(elem, items[i], who + "[" + std::to_string(i) + "]", nullptr);  // throws, with the index
+        throw;
+      }
+    }
+    return out;
+  }
+
+  // Numbers `v` (a List, or a Buffer of the caller's memory) for elements
+  // of `elem`, packed in the target's layout: exactly `exact` elements when
+  // it is not negative, else at most `most`. One pass; an element's name
+  // ("buf[3]") is built only for an error.
+  wire::Value packed(const TypeDecl& elem, const Value& v, const std::string& who, std::int64_t exact,
+                     std::uint64_t most) const {
+    const rules::ScalarRule si = rules::scalar(to_wire(elem.scalar), abi);
+    const auto* buf = std::get_if<Buffer>(&v);
+    const List* list = buf ? nullptr : &list_of(who, v);
+    const std::size_t n = buf ? buf->count : list->size();
+    if (exact >= 0 && n != static_cast<std::uint64_t>(exact))
+      bad(who, "has " + std::to_string(n) + " elements, its size says " + std::to_string(exact));
+    if (n > most) bad(who, "has " + std::to_string(n) + " elements, the array " + std::to_string(most));
+    if (const std::string problem = rules::count_problem(std::uint64_t{n}); !problem.empty())
+      bad(who, problem);
+    if (buf && !buf->in && n != 0) bad(who, "a buffer with no elements to send");
+    wire::Value out;
+    std::string& bytes = *out.mutable_packed();
+    bytes.resize(n * si.size);
+    auto* dst = reinterpret_cast<unsigned char*>(bytes.data());
+    if (buf && same_layout(*buf, si)) {
+      if (n != 0) std::memcpy(dst, buf->in, n * si.size);  // the one copy
+      return out;
+    }
+    static const std::string kUnnamed;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Value converted = buf ? element(*buf, i) : Value();
+      const Value& item = buf ? converted : (*list)[i];
+      wire::Value w;
+      try {
+        w = encode_scalar(kUnnamed, elem.scalar, abi, item);
+      } catch (const Error&) {
+        encode_scalar(who + "[" + std::to_string(i) + "]", elem.scalar, abi, item);  // throws, named
+        throw;
+      }
+      put_scalar(w, si, dst + i * si.size);
     }
     return out;
   }
@@ -398,6 +505,12 @@ struct Encoder {
     const bool from_value = t.size_is == "*";
     const std::int64_t count = declared_count(t, who, sib);
     if (t.dir == Dir::out) {
+      if (const auto* buf = std::get_if<Buffer>(&v); from_value && buf) {  // the caller's memory: its size
+        const std::string problem = rules::count_problem(std::uint64_t{buf->count});
+        if (!problem.empty()) bad(who, problem);
+        out.set_u(buf->count);
+        return out;
+      }
       if (from_value && !std::holds_alternative<Null>(v)) {
         const wire::Value n = encode_scalar(who, Scalar::UInt64, abi, v);
         const std::string problem = rules::count_problem(n.u());
@@ -423,6 +536,7 @@ struct Encoder {
       return out;
     }
     if (count < 0 && !from_value) return encode(*t.elem, v, who, nullptr);  // one element
+    if (t.elem->kind == Kind::scalar) return packed(*t.elem, v, who, count, rules::kMaxElements);
     const List& items = list_of(who, v);
     if (count >= 0 && items.size() != static_cast<std::uint64_t>(count)) {
       bad(who, "has " + std::to_string(items.size()) + " elements, its size says " + std::to_string(count));
@@ -474,6 +588,7 @@ struct Encoder {
           out.set_text(s);
           return out;
         }
+        if (t.elem->kind == Kind::scalar) return packed(*t.elem, v, who, -1, t.size);
         const List& items = list_of(who, v);
         if (items.size() > t.size) {
           bad(who, "has " + std::to_string(items.size()) + " elements, the array " + std::to_string(t.size));
@@ -557,6 +672,7 @@ Signature make_signature(FunctionDecl fn, const TargetAbi& abi) {
   }
   out.abi = abi;
   out.fn = std::move(fn);
+  encode_register(out, out.types);
   return out;
 }
 
@@ -568,7 +684,8 @@ void encode_register(const Signature& s, wire::RegisterFunction& reg) {
   reg.set_variadic(s.fn.variadic);
 }
 
-void encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call) {
+ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call,
+                      const std::vector<Buffer>* out_buffers) {
   const std::size_t fixed = s.inputs.size();
   const auto& params = s.fn.params;
   if (args.size() < fixed || (!s.fn.variadic && args.size() != fixed)) {
@@ -598,47 +715,279 @@ void encode_call(const Signature& s, const std::vector<Value>& args, wire::Call&
     *call.add_args() = enc.encode(t, obj->begin()->second, who, nullptr);
     *call.add_extra_types() = to_wire_node<std::vector<FieldDecl>>(t, who, nullptr);
   }
+  // The surrogate refuses the same before calling; refused here, nothing runs.
+  const std::uint64_t bound = rules::call_reply_bound(s.types.ret(), s.types.params(), call, s.abi);
+  if (const std::string why = rules::reply_problem(bound); !why.empty())
+    throw Error(ErrorKind::bad_argument, s.fn.name + ": " + why);
+  ReplyPlan plan;
+  plan.budget = std::max(bound, rules::kMinReplyBudget);
+  plan.sinks.assign(params.size(), nullptr);
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const TypeDecl& t = params[i].type;
+    if (t.kind != Kind::pointer || t.text || t.elem->kind != Kind::scalar ||
+        (t.dir != Dir::out && t.dir != Dir::inout))
+      continue;
+    const Buffer* sink = std::get_if<Buffer>(values.values[i]);
+    if (!sink && out_buffers && i < out_buffers->size()) sink = &(*out_buffers)[i];
+    if (!sink || !sink->out) continue;
+    const std::int64_t need = rules::pointee_count(s.types.params(static_cast<int>(i)),
+                                                   call.args(static_cast<int>(i)), &call.args(), s.abi);
+    if (need > 0 && static_cast<std::uint64_t>(need) > sink->count) {
+      bad(params[i].name, "the buffer holds " + std::to_string(sink->count) + " elements, its size says " +
+                              std::to_string(need));
+    }
+    plan.sinks[i] = sink;
+  }
+  return plan;
 }
 
-Value decode_value(const TypeDecl& t, const wire::Value& v) {
-  if (single_element(t) && v.v_case() != wire::Value::kNull) return decode_value(*t.elem, v);  // one element
-  const bool is_bool = t.kind == Kind::scalar && t.scalar == Scalar::Bool;
+namespace {
+
+[[noreturn]] void bad_reply(const std::string& who, const std::string& why) {
+  throw Error(ErrorKind::protocol, "the surrogate's reply for '" + who + "' " + why);
+}
+
+const char* wire_kind(const wire::Value& v) {
   switch (v.v_case()) {
-    case wire::Value::kText: return v.text();
-    case wire::Value::kF: return v.f();
-    case wire::Value::kI: return is_bool ? Value(v.i() != 0) : Value(v.i());
-    case wire::Value::kU: return is_bool ? Value(v.u() != 0) : Value(v.u());
-    case wire::Value::kList: {
-      const wire::ValueList& items = v.list();
-      if (t.kind == Kind::structure) {
-        Object obj;
-        for (int i = 0; i < items.items_size() && static_cast<std::size_t>(i) < t.fields.size(); ++i) {
-          const FieldDecl& f = t.fields[static_cast<std::size_t>(i)];
-          obj.emplace(f.name, decode_value(f.type, items.items(i)));
-        }
-        return obj;
-      }
-      const TypeDecl& elem = t.elem ? *t.elem : t;
-      List list;
-      list.reserve(static_cast<std::size_t>(items.items_size()));
-      for (const wire::Value& item : items.items()) list.push_back(decode_value(elem, item));
-      return list;
-    }
-    default: return Null{};
+    case wire::Value::kI:
+    case wire::Value::kU: return "an integer";
+    case wire::Value::kF: return "a number";
+    case wire::Value::kText: return "text";
+    case wire::Value::kNull: return "null";
+    case wire::Value::kList: return "a list";
+    default: return "nothing";
   }
 }
 
-CallResult decode_reply(const Signature& s, const wire::CallReply& r) {
+// Packed elements of `elem` (the target's layout) as Values: the dynamic
+// API's List form (integers keep their signedness, bool is bool).
+List unpack(const std::string& bytes, const rules::ScalarRule& si) {
+  const std::size_t n = si.size ? bytes.size() / si.size : 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  List list;
+  list.reserve(n);
+  for (std::size_t i = 0; i < n; ++i, p += si.size) {
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, p, si.size);
+    switch (si.cls) {
+      case rules::Class::floating:
+        if (si.size == sizeof(float)) {
+          float f;
+          std::memcpy(&f, p, sizeof f);
+          list.push_back(static_cast<double>(f));
+        } else {
+          double d;
+          std::memcpy(&d, p, sizeof d);
+          list.push_back(d);
+        }
+        break;
+      case rules::Class::boolean: list.push_back(bits != 0); break;
+      case rules::Class::signed_int: {
+        const unsigned shift = 64 - 8 * si.size;
+        list.push_back(static_cast<std::int64_t>(bits << shift) >> shift);
+        break;
+      }
+      default: list.push_back(bits); break;
+    }
+  }
+  return list;
+}
+
+// Packed elements into the caller's memory `sink` (at most sink.count
+// elements, checked before sending): one copy when the layouts agree,
+// else element by element.
+void unpack_into(const Buffer& sink, const std::string& bytes, const rules::ScalarRule& si) {
+  const std::size_t n = std::min(sink.count, si.size ? bytes.size() / si.size : 0);
+  if (same_layout(sink, si)) {
+    if (n != 0) std::memcpy(sink.out, bytes.data(), n * si.size);
+    return;
+  }
+  const List values = unpack(bytes.substr(0, n * si.size), si);
+  auto* dst = static_cast<unsigned char*>(sink.out);
+  for (std::size_t i = 0; i < n; ++i, dst += sink.size) {
+    const Value& x = values[i];
+    switch (sink.number) {
+      case Buffer::Number::floating: {
+        const double d = std::holds_alternative<double>(x) ? std::get<double>(x) : 0.0;
+        if (sink.size == sizeof(float)) {
+          const auto f = static_cast<float>(d);
+          std::memcpy(dst, &f, sizeof f);
+        } else {
+          std::memcpy(dst, &d, sizeof d);
+        }
+        break;
+      }
+      case Buffer::Number::boolean: *dst = std::holds_alternative<bool>(x) && std::get<bool>(x); break;
+      default: {
+        std::uint64_t bits = 0;
+        if (const auto* i = std::get_if<std::int64_t>(&x)) bits = static_cast<std::uint64_t>(*i);
+        if (const auto* u = std::get_if<std::uint64_t>(&x)) bits = *u;
+        if (const auto* b = std::get_if<bool>(&x)) bits = *b;
+        std::memcpy(dst, &bits, std::min<std::size_t>(sink.size, sizeof bits));
+      }
+    }
+  }
+}
+
+struct Decoder {
+  const TargetAbi& abi;
+
+  // `v` as a value of `t`; `who` names it in messages.
+  Value decode(const TypeDecl& t, const wire::Value& v, const std::string& who) const {
+    const auto expect = [&](bool ok, const char* what) {
+      if (!ok) bad_reply(who, std::string("is ") + wire_kind(v) + ", expected " + what);
+    };
+    const auto c = v.v_case();
+    switch (t.kind) {
+      case Kind::scalar: {
+        const rules::Class cls = rules::scalar(to_wire(t.scalar), abi).cls;
+        if (cls == rules::Class::none) return Null{};
+        if (cls == rules::Class::floating) {
+          expect(c == wire::Value::kF, "a number");
+          return v.f();
+        }
+        expect(c == wire::Value::kI || c == wire::Value::kU, "an integer");
+        const bool is_bool = t.scalar == Scalar::Bool;
+        if (c == wire::Value::kI) return is_bool ? Value(v.i() != 0) : Value(v.i());
+        return is_bool ? Value(v.u() != 0) : Value(v.u());
+      }
+      case Kind::structure: {
+        expect(c == wire::Value::kList, "a struct's fields");
+        const wire::ValueList& items = v.list();
+        if (static_cast<std::size_t>(items.items_size()) != t.fields.size())
+          bad_reply(who, "has " + std::to_string(items.items_size()) + " fields, the struct " +
+                             std::to_string(t.fields.size()));
+        Object obj;
+        for (std::size_t i = 0; i < t.fields.size(); ++i) {
+          const FieldDecl& f = t.fields[i];
+          obj.emplace(f.name, decode(f.type, items.items(static_cast<int>(i)), who + "." + f.name));
+        }
+        return obj;
+      }
+      case Kind::array:
+        if (t.text) {
+          expect(c == wire::Value::kText, "text");
+          return v.text();
+        }
+        return elements(t, v, who, t.size);
+      case Kind::pointer:
+        // A pointer inside a struct: its elements when the surrogate passed a
+        // buffer, else the address the DLL left there.
+        if (c == wire::Value::kNull) return Null{};
+        if (c == wire::Value::kU || c == wire::Value::kI)
+          return c == wire::Value::kU ? Value(v.u()) : Value(v.i());
+        if (t.text) {
+          expect(c == wire::Value::kText, "text");
+          return v.text();
+        }
+        if (single_element(t)) return decode(*t.elem, v, who);
+        return elements(t, v, who, -1);
+    }
+    return Null{};
+  }
+
+  // Checks that `v` holds packed elements of `si`: `count` of them when not negative.
+  static void check_packed(const wire::Value& v, const rules::ScalarRule& si, const std::string& who,
+                           std::int64_t count) {
+    const std::size_t bytes = v.v_case() == wire::Value::kPacked ? v.packed().size() : 0;
+    if (v.v_case() != wire::Value::kPacked || si.size == 0 || bytes % si.size != 0 ||
+        (count >= 0 && bytes / si.size != static_cast<std::uint64_t>(count))) {
+      bad_reply(who, std::string("is ") + wire_kind(v) +
+                         (bytes ? " of " + std::to_string(bytes) + " bytes" : "") + ", expected " +
+                         (count >= 0 ? std::to_string(count) : std::string("whole")) + " " +
+                         std::to_string(si.size) + "-byte elements");
+    }
+  }
+
+  // The elements of pointer / array `t`: `count` of them when not negative.
+  Value elements(const TypeDecl& t, const wire::Value& v, const std::string& who, std::int64_t count) const {
+    const TypeDecl& e = *t.elem;
+    if (e.kind == Kind::scalar) {
+      const rules::ScalarRule si = rules::scalar(to_wire(e.scalar), abi);
+      check_packed(v, si, who, count);
+      return unpack(v.packed(), si);
+    }
+    if (v.v_case() != wire::Value::kList || (count >= 0 && v.list().items_size() != count)) {
+      bad_reply(who,
+                std::string("is ") + wire_kind(v) +
+                    (v.v_case() == wire::Value::kList ? " of " + std::to_string(v.list().items_size()) : "") +
+                    ", expected a list" + (count >= 0 ? " of " + std::to_string(count) : std::string()));
+    }
+    const wire::ValueList& items = v.list();
+    List list;
+    list.reserve(static_cast<std::size_t>(items.items_size()));
+    for (int i = 0; i < items.items_size(); ++i) list.push_back(decode(e, items.items(i), who));
+    return list;
+  }
+
+  // An [out] / [in, out] parameter's value; `expected` is its pointee count
+  // as sent (rules::pointee_count), or nullptr when unknown; `sink` the
+  // caller's memory its elements go to, or nullptr.
+  Value out(const ParamDecl& p, const wire::Value& v, const std::int64_t* expected,
+            const Buffer* sink) const {
+    const TypeDecl& t = p.type;
+    const auto c = v.v_case();
+    if (c == wire::Value::kNull) return Null{};
+    if (!expected) return single_element(t) ? decode(*t.elem, v, p.name) : decode(t, v, p.name);
+    if (*expected == rules::kNullPointee) bad_reply(p.name, "has a value, the pointer was null");
+    if (t.text) {
+      if (c != wire::Value::kText) bad_reply(p.name, std::string("is ") + wire_kind(v) + ", expected text");
+      const std::size_t units = rules::text_units(v.text(), rules::scalar(to_wire(t.elem->scalar), abi).size);
+      if (units > static_cast<std::uint64_t>(*expected)) {
+        bad_reply(p.name,
+                  "has " + std::to_string(units) + " units of text, its buffer " + std::to_string(*expected));
+      }
+      return v.text();
+    }
+    if (*expected == rules::kSinglePointee) return decode(*t.elem, v, p.name);
+    if (sink && t.elem->kind == Kind::scalar) {  // straight into the caller's memory
+      const rules::ScalarRule si = rules::scalar(to_wire(t.elem->scalar), abi);
+      check_packed(v, si, p.name, *expected);
+      unpack_into(*sink, v.packed(), si);
+      return Value(*sink);
+    }
+    return elements(t, v, p.name, *expected);
+  }
+};
+
+}  // namespace
+
+Value decode_value(const TypeDecl& t, const wire::Value& v, const TargetAbi& abi) {
+  return Decoder{abi}.decode(t, v, "value");
+}
+
+CallResult decode_reply(const Signature& s, const wire::CallReply& r, const wire::Call* sent,
+                        const std::vector<const Buffer*>* sinks) {
+  const Decoder dec{s.abi};
   CallResult out;
-  out.ret = decode_value(s.fn.ret, r.ret());
-  for (std::size_t i = 0; i < s.fn.params.size(); ++i) {
-    const ParamDecl& p = s.fn.params[i];
+  const TypeDecl& ret = s.fn.ret;
+  if (ret.kind == Kind::pointer) {  // text
+    if (r.ret().v_case() != wire::Value::kText && r.ret().v_case() != wire::Value::kNull)
+      bad_reply("return value", std::string("is ") + wire_kind(r.ret()) + ", expected text");
+    if (r.ret().v_case() == wire::Value::kText) out.ret = r.ret().text();
+  } else {
+    out.ret = dec.decode(ret, r.ret(), "return value");
+  }
+  const auto& params = s.fn.params;
+  if (static_cast<std::size_t>(r.out_size()) != params.size()) {
+    throw Error(ErrorKind::protocol, "the surrogate's reply has " + std::to_string(r.out_size()) +
+                                         " out values for " + std::to_string(params.size()) + " parameters");
+  }
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const ParamDecl& p = params[i];
+    const wire::Value& v = r.out(static_cast<int>(i));
     const bool is_out = p.type.kind == Kind::pointer && (p.type.dir == Dir::out || p.type.dir == Dir::inout);
-    if (!is_out) continue;
-    const wire::Value empty;
-    out.out.emplace(
-        p.name, decode_value(
-                    p.type, i < static_cast<std::size_t>(r.out_size()) ? r.out(static_cast<int>(i)) : empty));
+    if (!is_out) {
+      if (v.v_case() != wire::Value::kNull) bad_reply(p.name, "has a value, the parameter is not [out]");
+      continue;
+    }
+    std::int64_t expected = 0;
+    if (sent) {
+      expected = rules::pointee_count(s.types.params(static_cast<int>(i)), sent->args(static_cast<int>(i)),
+                                      &sent->args(), s.abi);
+    }
+    const Buffer* sink = sinks && i < sinks->size() ? (*sinks)[i] : nullptr;
+    out.out.emplace(p.name, dec.out(p, v, sent ? &expected : nullptr, sink));
   }
   out.last_error = r.last_error();
   out.elapsed = std::chrono::nanoseconds(r.elapsed_ns());

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct Signature {
   // The parameters that take an argument in a call, in order: all but [out]
   // ones (an [out, size_is(*)] parameter takes its element count).
   std::vector<std::size_t> inputs;
+  // The wire types (what encode_register sends): the reply's size bound and
+  // its checks come from them, by the rules both ends share.
+  wire::RegisterFunction types;
 };
 
 // Checks `fn` against the type rules and returns it ready for the codec.
@@ -42,19 +46,41 @@ Signature make_signature(FunctionDecl fn, const TargetAbi& abi);
 // are the caller's).
 void encode_register(const Signature& s, wire::RegisterFunction& reg);
 
+// What a call's reply needs, from encode_call.
+struct ReplyPlan {
+  std::uint64_t budget = 0;          // the most bytes the reply may take
+  std::vector<const Buffer*> sinks;  // per parameter: the caller's memory its returned numbers go to, or null
+};
+
 // Checks `args` (one per input parameter, then for a variadic function the
 // extra arguments as {"type": value}) and encodes them into `call`: one wire
-// value per parameter, then the extras with their types. Throws
-// Error(bad_argument) naming the parameter when anything does not fit, before
+// value per parameter (numbers packed in the target's layout), then the
+// extras with their types. `out_buffers`, when given, holds per parameter
+// the caller's memory for [out] numbers of parameters that take no value
+// (Buffer::out null for none); a Buffer argument with `out` is its own.
+// Returns the reply's byte budget (rules::call_reply_bound, at least
+// rules::kMinReplyBudget) and those sinks. Throws Error(bad_argument) naming
+// the parameter when anything does not fit (a sink smaller than its count
+// too), or when the reply could not come back in one frame, before
 // anything is sent.
-void encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call);
+ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call,
+                      const std::vector<Buffer>* out_buffers = nullptr);
 
 // A wire value of type `t` as a Value (Object for structs keyed by the
-// declaration's field names, List for arrays and counted buffers).
-Value decode_value(const TypeDecl& t, const wire::Value& v);
+// declaration's field names, List for arrays and counted buffers). Throws
+// Error(protocol) when `v` is not a value of that type (a number for text,
+// a list of the wrong length for a fixed array or a struct, ...).
+Value decode_value(const TypeDecl& t, const wire::Value& v, const TargetAbi& abi);
 
 // The return value and the [out] / [in, out] parameters of a reply, by name.
-CallResult decode_reply(const Signature& s, const wire::CallReply& reply);
+// Checked against the declaration and, with `sent` (the call as encoded),
+// against what was asked: one out value per parameter, null for the others,
+// exactly the requested element count for counted buffers, text no longer
+// than its buffer. Throws Error(protocol) for a reply that disagrees.
+// Numbers of parameters with a sink (ReplyPlan::sinks) are written to the
+// caller's memory, and the result holds that Buffer.
+CallResult decode_reply(const Signature& s, const wire::CallReply& reply, const wire::Call* sent = nullptr,
+                        const std::vector<const Buffer*>* sinks = nullptr);
 
 // The element count in wchar_t units of UTF-8 `text` on the target.
 std::size_t wide_units(const std::string& text, const TargetAbi& abi);

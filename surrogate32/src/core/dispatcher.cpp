@@ -9,6 +9,7 @@
 #include "core/errors.hpp"
 #include "core/ffi_types.hpp"
 #include "core/marshal.hpp"
+#include "dllbridge/rules/reply.hpp"
 
 namespace dllbridge::surrogate {
 
@@ -21,6 +22,7 @@ struct Dispatcher::Function {
   Layout ret;
   std::vector<Layout> params;
   std::vector<ffi_type*> arg_types;  // cif points into this
+  wire::RegisterFunction types;      // the wire types, for the reply's size bound
 };
 
 Dispatcher::Dispatcher() = default;
@@ -57,6 +59,9 @@ wire::Reply Dispatcher::handle(const wire::Request& request) {
 wire::LoadLibraryReply Dispatcher::load(const wire::LoadLibraryRequest& req) {
   std::lock_guard lock(mu_);
   wire::LoadLibraryReply out;
+  // An empty path would name this program itself (dlopen / GetModuleHandle): its
+  // own symbols are not a library to call.
+  if (req.path().empty()) throw Failure(wire::BAD_ARGUMENT, "the library path is empty");
   if (auto it = library_ids_.find(req.path()); it != library_ids_.end()) {
     out.set_library(it->second);
     return out;
@@ -98,6 +103,8 @@ wire::RegisterFunctionReply Dispatcher::register_function(const wire::RegisterFu
     stack_bytes += (fn->params.back().size + 3) / 4 * 4;  // i386 stack slots are 4 bytes
   }
   check_count_refs(fn->params, "the parameters of '" + req.name() + "'");
+  *fn->types.mutable_ret() = req.ret();
+  *fn->types.mutable_params() = req.params();
   fn->abi = native_abi(req.conv());
   fn->variadic = req.variadic();
 
@@ -182,6 +189,12 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
     values[i] = slots[i];
   }
   unsigned char* ret = mem.allocate(std::max<std::size_t>(fn.ret.size, 16), "return value");
+  // Limits before work: a reply that could not be sent back is refused
+  // before the DLL runs (the client computes the same bound before sending).
+  const std::uint64_t reply_bound =
+      rules::call_reply_bound(fn.types.ret(), fn.types.params(), req, rules::native_abi());
+  if (const std::string why = rules::reply_problem(reply_bound); !why.empty())
+    throw Failure(wire::BAD_ARGUMENT, fn.name + ": " + why);
 
   // Nothing between the call and the last-error reads: not even the clock.
   const auto start = std::chrono::steady_clock::now();

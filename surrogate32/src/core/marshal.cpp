@@ -48,11 +48,38 @@ std::int64_t integer_of(const Layout& t, const wire::Value& v) {
   bad_value(t, "expects an integer");
 }
 
+// An integer value of `t` checked against its range in 64 bits before it
+// is narrowed to t.size bytes: what the DLL gets is the value sent (a count
+// it reads is the count the buffer was sized with).
+std::int64_t checked_integer(const Layout& t, const wire::Value& v) {
+  const bool is_signed = t.scalar.carrier == Carrier::Signed;
+  const unsigned bits = 8 * static_cast<unsigned>(t.size);
+  bool ok = true;
+  if (v.v_case() == wire::Value::kI) {
+    const std::int64_t i = v.i();
+    if (is_signed) {
+      ok = bits >= 64 || (i >= -(std::int64_t{1} << (bits - 1)) && i < (std::int64_t{1} << (bits - 1)));
+    } else {
+      ok = i >= 0 && (bits >= 64 || static_cast<std::uint64_t>(i) >> bits == 0);
+    }
+  } else if (v.v_case() == wire::Value::kU) {
+    const std::uint64_t u = v.u();
+    ok = is_signed ? u >> (bits - 1) == 0 : bits >= 64 || u >> bits == 0;
+  }
+  const std::int64_t x = integer_of(t, v);
+  if (!ok) {
+    bad_value(t, "value " + (v.v_case() == wire::Value::kU ? std::to_string(v.u()) : std::to_string(v.i())) +
+                     " out of range for a " + std::to_string(bits) + "-bit " +
+                     (is_signed ? "signed" : "unsigned") + " integer");
+  }
+  return x;
+}
+
 void write_scalar(const Layout& t, const wire::Value& v, unsigned char* dst) {
   switch (t.scalar.carrier) {
     case Carrier::Signed:
     case Carrier::Unsigned: {
-      const std::int64_t x = integer_of(t, v);
+      const std::int64_t x = checked_integer(t, v);
       std::memcpy(dst, &x, t.size);  // little-endian: the low bytes first
       return;
     }
@@ -145,6 +172,51 @@ const wire::ValueList& list_of(const Layout& t, const wire::Value& v) {
   return v.list();
 }
 
+// The number of `e.size`-byte elements in packed value `v`.
+std::size_t packed_count(const Layout& t, const Layout& e, const wire::Value& v) {
+  if (e.size == 0 || v.packed().size() % e.size != 0) {
+    bad_value(t, "packed elements of " + std::to_string(v.packed().size()) + " bytes are not whole " +
+                     std::to_string(e.size) + "-byte elements");
+  }
+  return v.packed().size() / e.size;
+}
+
+// Elements of number layout `e` from `v` (packed bytes, or a list of
+// values) into `n` elements at `dst`; `exact`: exactly n, else at most n.
+void write_elements(const Layout& t, const Layout& e, const wire::Value& v, unsigned char* dst, std::size_t n,
+                    bool exact, CallMemory& mem) {
+  std::size_t have;
+  if (v.v_case() == wire::Value::kPacked && e.kind == wire::TypeNode::SCALAR) {
+    have = packed_count(t, e, v);
+  } else {
+    have = static_cast<std::size_t>(list_of(t, v).items_size());
+  }
+  if (exact ? have != n : have > n) {
+    bad_value(t, "has " + std::to_string(have) + " elements, " + (exact ? "its size says " : "the array ") +
+                     std::to_string(n));
+  }
+  if (v.v_case() == wire::Value::kPacked) {
+    std::memcpy(dst, v.packed().data(), v.packed().size());  // one copy, in the layout it travelled in
+    return;
+  }
+  for (std::size_t i = 0; i < have; ++i)
+    write_value(e, v.list().items(static_cast<int>(i)), dst + i * e.size, mem, nullptr);
+}
+
+// `n` elements of layout `e` at `src` as a value: packed bytes for numbers
+// (one copy), a list for structs.
+wire::Value read_elements(const Layout& e, const unsigned char* src, std::size_t n, const CallMemory& mem) {
+  wire::Value out;
+  if (e.kind == wire::TypeNode::SCALAR) {
+    out.set_packed(src, n * e.size);
+    return out;
+  }
+  wire::ValueList* items = out.mutable_list();
+  items->mutable_items()->Reserve(static_cast<int>(n));
+  for (std::size_t i = 0; i < n; ++i) *items->add_items() = read_value(e, src + i * e.size, mem);
+  return out;
+}
+
 // The element count of pointer `t` holding `v` by the count rules, or -1 for
 // a single element (no list). NUL-terminated text without a count is as long
 // as the text and its NUL.
@@ -166,6 +238,8 @@ std::int64_t pointer_count(const Layout& t, const wire::Value& v, const Values* 
       if (v.v_case() == wire::Value::kText) {
         return static_cast<std::int64_t>(write_text(t, v, t.elem->size, nullptr, 0, t.nul_terminated));
       }
+      if (v.v_case() == wire::Value::kPacked && t.elem->kind == wire::TypeNode::SCALAR)
+        return checked(static_cast<std::int64_t>(packed_count(t, *t.elem, v)));
       return checked(list_of(t, v).items_size());
     case rules::CountSource::text_length:
       return static_cast<std::int64_t>(write_text(t, v, t.elem->size, nullptr, 0, true));
@@ -184,9 +258,11 @@ void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, Ca
   const Layout& e = *t.elem;
   const std::int64_t count = pointer_count(t, v, siblings);
   const bool single = count < 0;
-  const std::size_t n = single ? 1 : static_cast<std::size_t>(count);
-  if (e.size != 0 && n > kMaxCallMemory / e.size)
-    bad_value(t, "buffer of " + std::to_string(n) + " elements is too large");
+  // Checked in 64 bits before anything is narrowed to this process's size_t.
+  const std::uint64_t wide = single ? 1 : static_cast<std::uint64_t>(count);
+  if (wide > rules::kMaxElements || (e.size != 0 && wide > kMaxCallMemory / e.size))
+    bad_value(t, "buffer of " + std::to_string(wide) + " elements is too large");
+  const auto n = static_cast<std::size_t>(wide);
   auto* block = mem.allocate(std::max<std::size_t>(n * e.size, 1), t.name);
   p = block;
   mem.remember(p, static_cast<std::uint32_t>(n));
@@ -196,13 +272,7 @@ void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, Ca
     } else if (single) {
       write_value(e, v, block, mem, nullptr);
     } else {
-      const wire::ValueList& items = list_of(t, v);
-      if (static_cast<std::size_t>(items.items_size()) != n) {
-        bad_value(
-            t, "has " + std::to_string(items.items_size()) + " elements, its size says " + std::to_string(n));
-      }
-      for (std::size_t i = 0; i < n; ++i)
-        write_value(e, items.items(static_cast<int>(i)), block + i * e.size, mem, nullptr);
+      write_elements(t, e, v, block, n, true, mem);
     }
   }
   std::memcpy(dst, &p, sizeof p);
@@ -266,8 +336,7 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
         bad_type(l.name, "arrays of pointers or arrays are not supported");
       }
       if (l.text && !is_char(*l.elem)) bad_type(l.name, "text needs char or wchar_t elements");
-      if (static_cast<std::size_t>(l.count) * l.elem->size > kMaxStructSize)
-        bad_type(l.name, "array too large");
+      if (std::uint64_t{l.count} * l.elem->size > kMaxStructSize) bad_type(l.name, "array too large");
       budget.elements += l.count;
       if (budget.elements > kMaxAggregateElements)
         bad_type(l.name, "the function's arrays are too large together");
@@ -278,9 +347,12 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
     case wire::TypeNode::STRUCT: {
       if (node.fields_size() == 0) bad_type(l.name, "a struct needs fields");
       std::vector<ffi_type*> members;
+      std::uint64_t bytes = 0;  // in 64 bits: libffi's size_t sum could wrap in a 32-bit process
       for (const wire::TypeNode& f : node.fields()) {
         l.fields.push_back(build_layout(f, Role::Field, depth + 1, budget, l.name));
         members.push_back(l.fields.back().ffi);
+        bytes += l.fields.back().size + l.fields.back().align - 1;  // with its padding at most
+        if (bytes > kMaxStructSize) bad_type(l.name, "struct too large");
       }
       check_count_refs(l.fields, "struct '" + l.name + "'");
       make_aggregate(l, std::move(members));
@@ -333,13 +405,7 @@ void write_value(const Layout& t, const wire::Value& v, unsigned char* dst, Call
         write_text(t, v, e.size, dst, t.count, false);
         return;
       }
-      const wire::ValueList& items = list_of(t, v);
-      if (static_cast<std::uint32_t>(items.items_size()) > t.count) {
-        bad_value(t, "has " + std::to_string(items.items_size()) + " elements, the array " +
-                         std::to_string(t.count));
-      }
-      for (int i = 0; i < items.items_size(); ++i)
-        write_value(e, items.items(i), dst + i * e.size, mem, nullptr);
+      write_elements(t, e, v, dst, t.count, false, mem);
       return;
     }
     case wire::TypeNode::STRUCT: {
@@ -375,8 +441,7 @@ wire::Value read_pointee(const Layout& t, const void* p, const CallMemory& mem) 
   } else if (!t.count && !t.count_ref && !t.count_from_value) {
     out = read_value(e, src, mem);
   } else {
-    wire::ValueList* items = out.mutable_list();
-    for (std::uint32_t i = 0; i < *count; ++i) *items->add_items() = read_value(e, src + i * e.size, mem);
+    out = read_elements(e, src, *count, mem);
   }
   return out;
 }
@@ -396,9 +461,7 @@ wire::Value read_value(const Layout& t, const unsigned char* src, const CallMemo
         out.set_text(read_text(src, e.size, t.count));
         return out;
       }
-      wire::ValueList* items = out.mutable_list();
-      for (std::uint32_t i = 0; i < t.count; ++i) *items->add_items() = read_value(e, src + i * e.size, mem);
-      return out;
+      return read_elements(e, src, t.count, mem);
     }
     case wire::TypeNode::STRUCT: {
       wire::ValueList* items = out.mutable_list();

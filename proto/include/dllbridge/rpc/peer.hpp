@@ -73,14 +73,25 @@ class Peer final : private Transport::Receiver {
   // Returns nullopt when the deadline passed (a late reply is dropped, never
   // given to another request). Throws Closed when the channel ended or was
   // aborted, wire::FrameError when the request is too large for a frame.
-  std::optional<wire::Reply> request(wire::Request request, Clock::time_point deadline);
+  // A reply frame larger than `reply_budget` bytes is not parsed: it breaks
+  // the framing rules like a malformed frame (Handlers::on_end with
+  // bad_frame, the channel ends), so a peer cannot make this side allocate
+  // more than the request can legitimately bring back.
+  std::optional<wire::Reply> request(wire::Request request, Clock::time_point deadline,
+                                     std::uint64_t reply_budget = UINT64_MAX);
+  // The same, leaving `request` to the caller (with its id set) instead of
+  // consuming it: a request sent again (a retry) is not copied.
+  std::optional<wire::Reply> request_kept(wire::Request& request, Clock::time_point deadline,
+                                          std::uint64_t reply_budget = UINT64_MAX);
 
   // Answers `request` with respond(request) on this thread. Requests this
   // thread sends meanwhile are nested in it.
   void serve(const wire::Request& request);
 
-  // Sends a reply as is (an error for a request that will not be served).
+  // Sends a reply as is (an error for a request that will not be served);
+  // the rvalue form moves its values into the frame instead of copying them.
   void send_reply(const wire::Reply& reply);
+  void send_reply(wire::Reply&& reply);
 
   // Wakes every waiting request with Closed(why) and fails later ones at
   // once; the transport itself stays as it is. Idempotent.
@@ -95,6 +106,7 @@ class Peer final : private Transport::Receiver {
 
  private:
   struct Waiter {
+    std::uint64_t budget = UINT64_MAX;  // the most reply bytes accepted
     std::condition_variable cv;
     std::optional<wire::Reply> reply;
     std::deque<wire::Request> nested;
@@ -107,6 +119,12 @@ class Peer final : private Transport::Receiver {
   void on_end(const std::string& why, bool bad_frame) override;
   void on_reader_free() override;
   void send_frame(const wire::Frame& frame);
+  // What to do with `payload`, a frame not yet parsed: a reply larger than
+  // its request's budget is refused (`why` says so), one nobody waits for is
+  // dropped unparsed.
+  enum class Admit { parse, drop, refuse };
+  Admit admit(const std::string& payload, std::string& why) const;
+  void end_bad_frame(const std::string& why);
 
   Transport& transport_;
   Handlers handlers_;

@@ -56,6 +56,15 @@ inline std::uint32_t next_code_point(const char* text, std::size_t n, std::size_
   return 0xFFFD;
 }
 
+// Whether `text` is valid UTF-8 (what a proto3 string field must hold).
+inline bool is_valid_utf8(const std::string& text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t at = i;
+    if (next_code_point(text.data(), text.size(), i) == 0xFFFD && i == at + 1) return false;
+  }
+  return true;
+}
+
 // UTF-16 or UTF-32 units (by sizeof(Unit)) to UTF-8; unpaired surrogates
 // become U+FFFD.
 template <class Unit>

@@ -1,0 +1,127 @@
+// Bulk data through the typed API: an [in, out] buffer of 1 KiB .. 16 MiB
+// sent to the surrogate, changed by the DLL and copied back into the
+// caller's memory, against memcpy of the same size in the same run (the
+// `ratio` counter: the bridged call's bytes per second over memcpy's; a
+// round trip moves the buffer twice, so memcpy counts once each way).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "bench_paths.hpp"
+#include "dllbridge/bridge.hpp"
+
+namespace {
+
+using dllbridge::InOut;
+
+// Bytes per second of memcpy for `bytes`, measured now (best of a few runs).
+double memcpy_rate(std::size_t bytes) {
+  std::vector<std::uint8_t> a(bytes, 1), b(bytes, 2);
+  double best = 0;
+  for (int round = 0; round < 5; ++round) {
+    const int reps = bytes >= (1u << 20) ? 4 : 256;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i) {
+      std::memcpy(b.data(), a.data(), bytes);
+      benchmark::DoNotOptimize(b.data());
+      benchmark::ClobberMemory();
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, static_cast<double>(bytes) * reps / s);
+  }
+  return best;
+}
+
+void BM_Memcpy(benchmark::State& state) {
+  const auto bytes = static_cast<std::size_t>(state.range(0));
+  std::vector<std::uint8_t> a(bytes, 1), b(bytes, 2);
+  for (auto _ : state) {
+    std::memcpy(b.data(), a.data(), bytes);
+    benchmark::DoNotOptimize(b.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_Memcpy)->Arg(1 << 10)->Arg(64 << 10)->Arg(1 << 20)->Arg(16 << 20);
+
+// One bridge per surrogate for the whole run.
+dllbridge::Bridge& bridge_for(dllbridge::Arch arch) {
+  auto make = [](dllbridge::Arch a, const char* path) {
+    dllbridge::BridgeOptions o;
+    o.arch = a;
+    o.surrogate_path = path;
+    o.policy.call_timeout = std::chrono::minutes(5);
+    return dllbridge::Bridge(o);
+  };
+  if (arch == dllbridge::Arch::x86) {
+    static dllbridge::Bridge b32 = make(arch, dllbridge::bench::kSurrogate32);
+    return b32;
+  }
+  static dllbridge::Bridge b64 = make(arch, dllbridge::bench::kSurrogate64);
+  return b64;
+}
+
+// The [in, out] buffer of `bytes` bytes of element type E through `name`
+// (void name(E* v, int32_t n, E k), [in, out, size_is(n)]).
+template <class E>
+void buffer_round_trip(benchmark::State& state, const char* name,
+                       dllbridge::Arch arch = dllbridge::Arch::x86) {
+  if (arch == dllbridge::Arch::x86 && !dllbridge::bench::kHave32) {
+    state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
+    return;
+  }
+  const auto bytes = static_cast<std::size_t>(state.range(0));
+  std::vector<E> v(bytes / sizeof(E), E{1});
+  double seconds = 0;
+  try {
+    dllbridge::Library lib = bridge_for(arch).load(
+        arch == dllbridge::Arch::x86 ? dllbridge::bench::kSample32 : dllbridge::bench::kSample64);
+    auto fn = lib.function<void(InOut<E, 1>, std::int32_t, E)>(name);
+    const auto start = std::chrono::steady_clock::now();
+    for (auto _ : state) fn(dllbridge::inout(v), static_cast<std::int32_t>(v.size()), E{3});
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  } catch (const dllbridge::Error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  const double moved = static_cast<double>(bytes) * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<std::int64_t>(moved));
+  // Bridged bytes/s (each way) over memcpy's, memcpy measured in this run.
+  state.counters["ratio"] = moved / seconds / memcpy_rate(bytes);
+}
+
+void BM_BufferU8(benchmark::State& state) { buffer_round_trip<std::uint8_t>(state, "xor_u8"); }
+BENCHMARK(BM_BufferU8)
+    ->Arg(1 << 10)
+    ->Arg(64 << 10)
+    ->Arg(1 << 20)
+    ->Arg(16 << 20)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_BufferI64(benchmark::State& state) { buffer_round_trip<std::int64_t>(state, "scale_i64"); }
+BENCHMARK(BM_BufferI64)
+    ->Arg(1 << 10)
+    ->Arg(64 << 10)
+    ->Arg(1 << 20)
+    ->Arg(16 << 20)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// The same through surrogate64: where surrogate32 runs under an emulator
+// (qemu-i386 on kernels without IA-32 emulation), this shows the native cost.
+void BM_BufferU8Native64(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x64);
+}
+BENCHMARK(BM_BufferU8Native64)
+    ->Arg(1 << 10)
+    ->Arg(64 << 10)
+    ->Arg(1 << 20)
+    ->Arg(16 << 20)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+}  // namespace
