@@ -122,6 +122,19 @@ rpc::Peer::Handlers handlers(rpc::Peer*& self, Ending& ending) {
   };
 }
 
+// Hands what `transport` reads to a Peer until the stream ends; then closes
+// the transport and waits until the Peer is called no more.
+void read_to_the_end(rpc::Transport& transport) {
+  Ending ending;
+  rpc::Peer* self = nullptr;
+  rpc::Peer peer(transport, handlers(self, ending));
+  self = &peer;
+  peer.start();
+  ending.wait();
+  transport.close();
+  peer.wait_reading_over();
+}
+
 // Writes `bytes` into `ours` and ends the sending direction, then drains
 // what the other side answers until it closes.
 std::thread feed(Socket& ours, const std::string& bytes) {
@@ -141,14 +154,7 @@ void decode_surrogate_side(const std::string& bytes) {
   std::thread feeder = feed(ours, bytes);
   {
     dllbridge::surrogate::StreamTransport transport(theirs);
-    Ending ending;
-    rpc::Peer* self = nullptr;
-    rpc::Peer peer(transport, handlers(self, ending));
-    self = &peer;
-    peer.start();
-    ending.wait();
-    transport.close();
-    peer.wait_reading_over();
+    read_to_the_end(transport);
   }
   asio::error_code ignored;
   theirs.close(ignored);
@@ -164,14 +170,7 @@ void decode_client_side(const std::string& bytes) {
   std::thread feeder = feed(ours, bytes);
   {
     dllbridge::detail::StreamTransport transport(std::move(io), std::move(theirs));
-    Ending ending;
-    rpc::Peer* self = nullptr;
-    rpc::Peer peer(transport, handlers(self, ending));
-    self = &peer;
-    peer.start();
-    ending.wait();
-    transport.close();
-    peer.wait_reading_over();
+    read_to_the_end(transport);
   }  // the transport closed its end: the feeder's drain ends
   feeder.join();
 }
