@@ -31,10 +31,18 @@ log() { echo "[setup] $*" >&2; }
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 
+# A name without :arch means the native (or arch-independent) package; dpkg-query
+# prints one line per installed architecture of a Multi-Arch: same package.
+native=$(dpkg --print-architecture)
 missing() {
   local p out=()
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || out+=("$p")
+    if [[ "$p" == *:* ]]; then
+      dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -qx 'install ok installed' || out+=("$p")
+    else
+      dpkg-query -W -f='${Status} ${Architecture}\n' "$p" 2>/dev/null |
+        grep -qxE "install ok installed ($native|all)" || out+=("$p")
+    fi
   done
   printf '%s\n' "${out[@]}"
 }
