@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what dllbridge needs to build and test on Debian 12 x86-64.
 # Idempotent: does nothing when every package is already present.
-# Usage: scripts/setup.sh [--windows]   (--windows adds MinGW-w64 and Wine)
+# Usage: scripts/setup.sh [--windows] [--fuzz] [--sanitize]
+#   --windows   adds MinGW-w64 and Wine
+#   --fuzz      adds clang-14 and libFuzzer (scripts/fuzz.sh)
+#   --sanitize  adds the sanitizer runtimes, 32-bit ones too (scripts/test.sh --sanitize)
 set -euo pipefail
 
 HOST_PKGS=(cmake make g++ g++-multilib pkg-config protobuf-compiler libprotobuf-dev
@@ -11,17 +14,35 @@ I386_PKGS=(libprotobuf-dev:i386 libffi-dev:i386 libspdlog-dev:i386 libfmt-dev:i3
 WIN_PKGS=(g++-mingw-w64-i686 g++-mingw-w64-x86-64 wine wine64 wine32:i386
           dpkg-dev patch googletest)  # the last three: scripts/windows-deps.sh
 
+FUZZ_PKGS=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
+SANITIZE_PKGS=(libasan8 libubsan1 libtsan2 lib32asan8 lib32ubsan1)
+
 want=("${HOST_PKGS[@]}" "${I386_PKGS[@]}")
-[[ "${1:-}" == "--windows" ]] && want+=("${WIN_PKGS[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --windows) want+=("${WIN_PKGS[@]}") ;;
+    --fuzz) want+=("${FUZZ_PKGS[@]}") ;;
+    --sanitize) want+=("${SANITIZE_PKGS[@]}") ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 log() { echo "[setup] $*" >&2; }
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 
+# A name without :arch means the native (or arch-independent) package; dpkg-query
+# prints one line per installed architecture of a Multi-Arch: same package.
+native=$(dpkg --print-architecture)
 missing() {
   local p out=()
   for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || out+=("$p")
+    if [[ "$p" == *:* ]]; then
+      dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -qx 'install ok installed' || out+=("$p")
+    else
+      dpkg-query -W -f='${Status} ${Architecture}\n' "$p" 2>/dev/null |
+        grep -qxE "install ok installed ($native|all)" || out+=("$p")
+    fi
   done
   printf '%s\n' "${out[@]}"
 }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "args.hpp"
+#include "json_args.hpp"
 
 #include "dllbridge/bridge.hpp"
 
@@ -22,55 +23,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// JSON (docs/cli.md, section 3) to a Value: arrays become lists, objects
-// structs (or a typed variadic argument such as {"int": 3}).
-dllbridge::Value to_value(const json& j, const std::string& where, int depth = 0) {
-  if (depth > 16) throw dllbridge::Error(dllbridge::ErrorKind::bad_argument, where + ": nested too deeply");
-  switch (j.type()) {
-    case json::value_t::null: return dllbridge::Null{};
-    case json::value_t::boolean: return j.get<bool>();
-    case json::value_t::number_integer: return j.get<std::int64_t>();
-    case json::value_t::number_unsigned: return j.get<std::uint64_t>();
-    case json::value_t::number_float: return j.get<double>();
-    case json::value_t::string: return j.get<std::string>();
-    case json::value_t::array: {
-      dllbridge::List list;
-      for (const json& item : j) list.push_back(to_value(item, where, depth + 1));
-      return list;
-    }
-    case json::value_t::object: {
-      dllbridge::Object obj;
-      for (const auto& [key, item] : j.items()) obj.emplace(key, to_value(item, where, depth + 1));
-      return obj;
-    }
-    default:
-      throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
-                             where + ": not a JSON value this tool passes");
-  }
-}
-
-json to_json(const dllbridge::Value& v) {
-  return std::visit(
-      [](const auto& x) -> json {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, dllbridge::Null>) {
-          return nullptr;
-        } else if constexpr (std::is_same_v<T, dllbridge::List>) {
-          json a = json::array();
-          for (const dllbridge::Value& item : x) a.push_back(to_json(item));
-          return a;
-        } else if constexpr (std::is_same_v<T, dllbridge::Object>) {
-          json o = json::object();
-          for (const auto& [key, item] : x) o[key] = to_json(item);
-          return o;
-        } else if constexpr (std::is_same_v<T, dllbridge::Buffer>) {
-          return nullptr;  // never in a dynamic result: only typed callers pass buffers
-        } else {
-          return x;
-        }
-      },
-      v.base());
-}
+using dllbridge::tools::to_json;
+using dllbridge::tools::to_value;
 
 json error_json(dllbridge::ErrorKind kind, const std::string& message) {
   return {{"error", {{"kind", std::string(dllbridge::to_string(kind))}, {"message", message}}}};

@@ -120,6 +120,7 @@ void StreamTransport::write_next() {
 
 void StreamTransport::read_header() {
   asio::async_read(stream_, asio::buffer(header_), [this](const asio::error_code& ec, std::size_t) {
+    if (ended_) return;  // a read that completed before a close() ran: on_end was the last word
     if (ec) {
       end(ec == asio::error::eof ? "end of stream" : ec.message(), false);
       return;
@@ -143,6 +144,7 @@ void StreamTransport::read_header() {
 void StreamTransport::read_payload(std::uint32_t size) {
   payload_.assign(size, '\0');
   asio::async_read(stream_, asio::buffer(payload_), [this](const asio::error_code& ec, std::size_t) {
+    if (ended_) return;  // as in read_header: nothing is delivered after on_end
     if (ec) {
       end(ec == asio::error::eof ? "end of stream" : ec.message(), false);
       return;
