@@ -54,14 +54,6 @@ class TypedBuffers : public test::SampleTest {};
 TEST_P(TypedBuffers, SixteenMebibytesInAndOutThroughOneFrameEachWay) {
   // 16 MiB [in, out] uint8_t: 16 MiB of packed bytes each way (a List of
   // Values would have taken four wire bytes per byte, past the frame cap).
-#if defined(_WIN32)
-  // Known defect, not of the data path: under Wine a request frame larger
-  // than the pipe's 64 KiB buffer reaches the surrogate corrupted ("malformed
-  // Frame"), most likely because the overlapped try_write_now (process_win.cpp) is
-  // cancelled after part of the frame went and reports less, so the rest is
-  // written again. Remove this once that is fixed.
-  GTEST_SKIP() << "request frames past the pipe buffer are corrupted by try_write_now under Wine";
-#endif
   auto xor_u8 = lib_->function<void(InOut<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("xor_u8");
   std::vector<std::uint8_t> v(std::size_t{16} << 20);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::uint8_t>(i);

@@ -230,8 +230,9 @@ void Session::work() {
     wire::Request request;
     {
       std::unique_lock lock(mu_);
+      bool try_read = true;  // not again before a wake-up after `busy`
       while (queue_.empty() && !workers_done_) {
-        if (may_read && !worker_reading_ && !shutdown_ && !end_) {
+        if (may_read && try_read && !worker_reading_ && !shutdown_ && !end_) {
           // Read for work on this thread: the request then wakes no other.
           // (Bounded, so that nothing unforeseen can keep a worker from its
           // queue for long.)
@@ -242,10 +243,13 @@ void Session::work() {
           lock.lock();
           worker_reading_ = false;
           if (read == rpc::Transport::CallerRead::unsupported) may_read = false;
-          if (read == rpc::Transport::CallerRead::done || read == rpc::Transport::CallerRead::timeout)
-            continue;
+          if (read == rpc::Transport::CallerRead::busy) try_read = false;
+          // Whatever it was, look at the queue again before sleeping: work
+          // queued by another thread while this one read was announced then.
+          continue;
         }
         work_cv_.wait(lock);
+        try_read = true;
       }
       if (queue_.empty()) return;
       request = std::move(queue_.front());
