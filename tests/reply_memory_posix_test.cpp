@@ -13,6 +13,11 @@
 using namespace dllbridge;
 
 TEST(ReplyMemory, TwentyMillionItemsForOneIntAreRefusedBeforeParsing) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The bound is on this process's peak memory, which a sanitizer inflates
+  // (shadow memory, freed memory held in quarantine); the plain run checks it.
+  GTEST_SKIP() << "peak memory is not comparable under a sanitizer (checked in the plain run)";
+#endif
   test::FakeSurrogate fake;
   fake.raw = [](std::uint64_t id) {
     constexpr std::size_t kItems = 20'000'000;
