@@ -373,7 +373,8 @@ int32_t exit_with(int32_t code) {
    the poisoned stack of the thread next door. */
 __attribute__((no_sanitize_address))
 #endif
-static int32_t recurse(volatile char* prev, int32_t depth) {
+static int32_t
+recurse(volatile char* prev, int32_t depth) {
   volatile char frame[4096];
   frame[0] = prev ? prev[0] : (char)depth;
   return recurse(frame, depth + 1) + frame[0];
