@@ -1,12 +1,13 @@
 #include "process/figures_posix.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <string>
@@ -81,13 +82,38 @@ std::uint64_t ticks_to_us(std::uint64_t ticks, long ticks_per_second) {
   return whole * 1000000 + part * 1000000 / hz;
 }
 
+namespace {
+
+// A /proc file's contents, or nothing when it cannot be read whole. Plain
+// read(2): a process that ends while it is read fails the read with ESRCH,
+// which a std::filebuf reports by throwing out of an istreambuf_iterator.
+std::optional<std::string> read_proc_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      text.append(buf, static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      ::close(fd);
+      if (n < 0) return std::nullopt;
+      return text;
+    }
+  }
+}
+
+}  // namespace
+
 std::optional<ProcessFigures> read_figures(std::uint32_t pid) {
   const std::string dir = "/proc/" + std::to_string(pid);
-  std::ifstream stat_file(dir + "/stat");
-  std::string stat;
-  if (!stat_file || !std::getline(stat_file, stat)) return std::nullopt;
-  std::ifstream status_file(dir + "/status");
-  const std::string status((std::istreambuf_iterator<char>(status_file)), {});
+  const std::optional<std::string> stat_text = read_proc_file(dir + "/stat");
+  if (!stat_text || stat_text->empty()) return std::nullopt;
+  const std::string stat = stat_text->substr(0, stat_text->find('\n'));
+  const std::string status = read_proc_file(dir + "/status").value_or(std::string());
 
   ProcessFigures f;
   f.pid = pid;
