@@ -129,4 +129,34 @@ if ! server_running; then
 fi
 trace "exec wine"
 
-exec "$WINE_CMD" "$@"
+# Under load, Wine now and then fails to start a program at all: its loader
+# hands the program to start.exe, which prints "Application could not be
+# started, ..." and "ShellExecuteEx failed: Internal error." and exits 1
+# (seen in CI on a test program, once in a few hundred starts). Nothing of
+# the program ran, so it is started again, at most twice, and the retry is
+# said on stderr. The program's own stderr reaches ours through tee; stdin
+# and stdout are untouched.
+errlog=$(mktemp "${TMPDIR:-/tmp}/dllbridge-wine.XXXXXX") || exec "$WINE_CMD" "$@"
+trap 'rm -f "$errlog"' EXIT
+could_not_start() {  # wine's start.exe said so; $1: the pid of the tee
+  local i
+  # tee ends once everything that holds its pipe has gone (wine, at once;
+  # rarely a child that outlives it): wait a little for it, never long.
+  for ((i = 0; i < 20; ++i)); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.05
+  done
+  grep -q 'Application could not be started' "$errlog" && grep -q 'ShellExecuteEx failed' "$errlog"
+}
+for attempt in 1 2 3; do
+  : >"$errlog"
+  exec 8> >(tee -a "$errlog" >&2)
+  teepid=$!
+  "$WINE_CMD" "$@" 2>&8 8>&-
+  rc=$?
+  exec 8>&-
+  [[ $rc -ne 0 && $attempt -lt 3 ]] || exit $rc
+  could_not_start "$teepid" || exit $rc
+  echo "wine.sh: Wine could not start $1 (its loader failed; nothing ran): starting it again (attempt $((attempt + 1)) of 3)" >&2
+  trace "retry $attempt"
+done
