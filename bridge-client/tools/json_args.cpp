@@ -49,6 +49,8 @@ json to_json(const Value& v) {
           return o;
         } else if constexpr (std::is_same_v<T, Buffer>) {
           return nullptr;  // never in a dynamic result: only typed callers pass buffers
+        } else if constexpr (std::is_same_v<T, Callback>) {
+          return nullptr;  // never in a result: callbacks are arguments
         } else {
           return x;
         }

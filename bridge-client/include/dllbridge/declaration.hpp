@@ -17,11 +17,12 @@
 namespace dllbridge {
 
 struct FieldDecl;
+struct FunctionDecl;
 
-// One type: a scalar, a pointer to elements, a struct, or a fixed array (in a
-// struct only).
+// One type: a scalar, a pointer to elements, a struct, a fixed array (in a
+// struct only), or a function pointer the DLL calls back (a callback).
 struct TypeDecl {
-  enum class Kind : std::uint8_t { scalar, pointer, structure, array };
+  enum class Kind : std::uint8_t { scalar, pointer, structure, array, callback };
   Kind kind = Kind::scalar;
   // scalar: the kind (void only as a return type; Handle for opaque pointers).
   Scalar scalar = Scalar::Void;
@@ -45,6 +46,16 @@ struct TypeDecl {
   // structure: its name in signatures and its fields in C order.
   std::string struct_name;
   std::vector<FieldDecl> fields;
+  // callback: the function pointer's own declaration (its `name` is the
+  // typedef's name, or empty; never variadic). Its parameters and return use
+  // the forward types that read from the DLL: scalars, handles, [in]
+  // pointers (one element, [size(N)], [size_is(sibling)], [string] text),
+  // structs by value; it returns a scalar, a struct or void.
+  std::shared_ptr<const FunctionDecl> callback;
+  // callback: [persistent], the DLL may keep it and call it after the call
+  // returns, until the application releases it (the last copy of its
+  // dllbridge::Callback ends). Otherwise it is valid during the call only.
+  bool persistent = false;
 };
 
 struct FieldDecl {
@@ -86,6 +97,8 @@ inline TypeDecl array(std::uint32_t length, TypeDecl elem) {
   t.elem = std::make_shared<const TypeDecl>(std::move(elem));
   return t;
 }
+// A function pointer with declaration `fn` (call-scoped unless `persistent`).
+TypeDecl callback(FunctionDecl fn, bool persistent = false);
 // A char* / wchar_t* return read back as text (`unit` Char or WChar).
 inline TypeDecl text_return(Scalar unit) {
   TypeDecl t = pointer(Dir::none, scalar(unit));
@@ -94,5 +107,13 @@ inline TypeDecl text_return(Scalar unit) {
   return t;
 }
 }  // namespace decl
+
+inline TypeDecl decl::callback(FunctionDecl fn, bool persistent) {
+  TypeDecl t;
+  t.kind = TypeDecl::Kind::callback;
+  t.callback = std::make_shared<const FunctionDecl>(std::move(fn));
+  t.persistent = persistent;
+  return t;
+}
 
 }  // namespace dllbridge

@@ -22,6 +22,7 @@ enum class ErrorKind {
   surrogate_start_failed,  // the surrogate could not be started or connected
   protocol,                // malformed or unexpected frame, version mismatch
   unauthorized,            // the peer is not allowed to talk to us
+  callback_failed,         // a callback threw during the call (its message); the DLL saw the default return
 };
 
 // The contract spelling of a kind, e.g. "symbol_not_found".

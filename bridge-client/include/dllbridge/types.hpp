@@ -4,8 +4,9 @@
 #include <chrono>
 #include <functional>
 #include <initializer_list>
-#include <map>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -109,8 +110,48 @@ struct Buffer {
   }
 };
 
-using ValueBase =
-    std::variant<Null, bool, std::int64_t, std::uint64_t, double, std::string, List, Object, Buffer>;
+namespace detail {
+struct CallbackState;
+struct CallbackAccess;
+}  // namespace detail
+
+// The body of a callback, dynamic form: called with one Value per parameter
+// of the callback's declaration (as results are: integers, text, Object for
+// structs, List for counted [in] pointers, the element itself for a
+// one-element one, Null for a null pointer), it returns the value the DLL
+// gets (Null for void; as arguments are given). An exception it throws makes
+// the DLL see the default return (zero) and the call fail with
+// callback_failed.
+using CallbackFunction = std::function<Value(const std::vector<Value>& args)>;
+
+// A function the DLL may call, for a function-pointer parameter
+// (docs/calling-your-dll.md, "Callbacks"). Copies share one callable. Given
+// to a call-scoped parameter, the DLL may call it during that call only; to
+// a [persistent] one, until the last copy of this handle is destroyed, which
+// releases it in every surrogate it went to (a DLL that calls it after that
+// gets the default return). Calls from the thread the DLL runs the call on
+// reach it on a thread of the bridge while the caller waits; calls from the
+// DLL's own threads, on a callback thread of the bridge. It may call into
+// the bridge again.
+class DLLBRIDGE_API Callback {
+ public:
+  // A null function pointer.
+  Callback() = default;
+  // Wraps `fn` (an empty std::function is a null function pointer).
+  explicit Callback(CallbackFunction fn);
+  // False for a null function pointer.
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+  // The same callable (copies of one handle).
+  friend bool operator==(const Callback& a, const Callback& b) noexcept { return a.state_ == b.state_; }
+  friend bool operator!=(const Callback& a, const Callback& b) noexcept { return a.state_ != b.state_; }
+
+ private:
+  friend struct detail::CallbackAccess;
+  std::shared_ptr<detail::CallbackState> state_;
+};
+
+using ValueBase = std::variant<Null, bool, std::int64_t, std::uint64_t, double, std::string, List, Object,
+                               Buffer, Callback>;
 
 // One argument or result of the dynamic API (JSON forms: docs/cli.md, section 3).
 // Integers keep their signedness (uint64_t only for unsigned parameters

@@ -15,6 +15,7 @@ std::string_view to_string(ErrorKind kind) noexcept {
     case ErrorKind::surrogate_start_failed: return "surrogate_start_failed";
     case ErrorKind::protocol: return "protocol";
     case ErrorKind::unauthorized: return "unauthorized";
+    case ErrorKind::callback_failed: return "callback_failed";
   }
   return "unknown";
 }

@@ -30,6 +30,7 @@ ErrorKind from_wire(wire::ErrorKind kind) {
     case wire::LIBRARY_LOAD_FAILED: return ErrorKind::library_load_failed;
     case wire::SURROGATE_START_FAILED: return ErrorKind::surrogate_start_failed;
     case wire::UNAUTHORIZED: return ErrorKind::unauthorized;
+    case wire::CALLBACK_FAILED: return ErrorKind::callback_failed;
     default: return ErrorKind::protocol;
   }
 }

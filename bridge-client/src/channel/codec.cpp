@@ -65,7 +65,8 @@ DLLBRIDGE_SAME_KIND(ErrorKind::library_load_failed, wire::LIBRARY_LOAD_FAILED);
 DLLBRIDGE_SAME_KIND(ErrorKind::surrogate_start_failed, wire::SURROGATE_START_FAILED);
 DLLBRIDGE_SAME_KIND(ErrorKind::protocol, wire::PROTOCOL);
 DLLBRIDGE_SAME_KIND(ErrorKind::unauthorized, wire::UNAUTHORIZED);
-static_assert(static_cast<int>(ErrorKind::unauthorized) + 2 == wire::ErrorKind_ARRAYSIZE,
+DLLBRIDGE_SAME_KIND(ErrorKind::callback_failed, wire::CALLBACK_FAILED);
+static_assert(static_cast<int>(ErrorKind::callback_failed) + 2 == wire::ErrorKind_ARRAYSIZE,
               "a new ErrorKind needs its wire kind");
 #undef DLLBRIDGE_SAME
 #undef DLLBRIDGE_SAME_KIND
