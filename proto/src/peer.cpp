@@ -113,20 +113,22 @@ std::optional<wire::Reply> Peer::request_kept(wire::Request& request, Clock::tim
   return std::move(waiter.reply);
 }
 
-void Peer::serve(const wire::Request& request) {
+Peer::ServingScope::ServingScope(const Peer* peer, std::uint64_t id) {
   const int at = t_serving.depth++;
   if (at < kMaxServing) {
-    t_serving.peer[at] = this;
-    t_serving.id[at] = request.id();
+    t_serving.peer[at] = peer;
+    t_serving.id[at] = id;
   }
+}
+
+Peer::ServingScope::~ServingScope() { --t_serving.depth; }
+
+void Peer::serve(const wire::Request& request) {
   wire::Reply reply;
-  try {
+  {
+    const ServingScope scope(this, request.id());
     reply = handlers_.respond(request);
-  } catch (...) {
-    --t_serving.depth;
-    throw;
   }
-  --t_serving.depth;
   reply.set_id(request.id());
   send_reply(std::move(reply));
 }

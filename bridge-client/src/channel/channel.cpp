@@ -1,5 +1,7 @@
 #include "channel/channel.hpp"
 
+#include <condition_variable>
+
 #include "dllbridge/wire/frame.hpp"
 
 namespace dllbridge::detail {
@@ -35,25 +37,59 @@ ErrorKind from_wire(wire::ErrorKind kind) {
   }
 }
 
+namespace {
+
+// The deadline of the innermost request this thread waits for (a callback
+// nested in it must answer by then), and whether a callback nested in it
+// overran that deadline. Trivially destructible (see peer.cpp).
+thread_local rpc::Peer::Clock::time_point t_deadline = rpc::Peer::Clock::time_point::max();
+thread_local bool t_callback_overran = false;
+
+wire::Reply error_reply(wire::ErrorKind kind, const std::string& message) {
+  wire::Reply reply;
+  reply.mutable_error()->set_kind(kind);
+  reply.mutable_error()->set_message(message);
+  return reply;
+}
+
+// Runs the callable an Invoke names and answers with what it returned. Any
+// thread; touches no channel.
+wire::Reply run_invoke(const wire::Request& request) {
+  const wire::Invoke& invoke = request.invoke();
+  const std::optional<BoundCallback> bound = find_callback(invoke.callback());
+  if (!bound) {
+    return error_reply(wire::BAD_ARGUMENT, "callback " + std::to_string(invoke.callback()) +
+                                               " is not bound here (its call ended, or it was released)");
+  }
+  const FunctionDecl& fn = *bound->fn;
+  const std::string name = fn.name.empty() ? std::string("callback") : "callback '" + fn.name + "'";
+  std::vector<Value> args;
+  try {
+    args = decode_invoke(fn, invoke, bound->abi);
+  } catch (const Error& e) {
+    return error_reply(wire::PROTOCOL, e.what());
+  }
+  wire::Reply reply;
+  try {
+    const Value result = bound->state->fn(args);
+    *reply.mutable_invoke()->mutable_ret() = encode_invoke_return(fn, result, bound->abi);
+  } catch (const std::exception& e) {
+    return error_reply(wire::CALLBACK_FAILED, name + " threw: " + e.what());
+  } catch (...) {
+    return error_reply(wire::CALLBACK_FAILED, name + " threw an exception that is not a std::exception");
+  }
+  return reply;
+}
+
+}  // namespace
+
 Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks)
     : hooks_(std::move(hooks)),
       transport_(std::move(transport)),
       peer_(*transport_,
             rpc::Peer::Handlers{
-                // The surrogate's requests: answered at once (callbacks will
-                // run on a thread of the bridge, or nested on the caller's).
-                [this](wire::Request&& r) { peer_.serve(r); },
-                [](const wire::Request& r) {
-                  wire::Reply reply;
-                  if (r.has_ping()) {
-                    reply.mutable_pong();
-                  } else {
-                    // Never a silent drop: the surrogate must not wait in vain.
-                    reply.mutable_error()->set_kind(wire::PROTOCOL);
-                    reply.mutable_error()->set_message("the client serves no such request");
-                  }
-                  return reply;
-                },
+                [this](wire::Request&& r) { on_request(std::move(r)); },
+                [this](const wire::Request& r) { return respond(r); },
                 [this](const wire::Reply& notice) {
                   // Not an answer to one request: the surrogate is ending the session.
                   fail_all(Error(from_wire(notice.error().kind()), notice.error().message()));
@@ -63,11 +99,110 @@ Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks)
                                ? hooks_.on_end(why, bad_frame)
                                : Error(bad_frame ? ErrorKind::protocol : ErrorKind::crashed, why, true));
                 },
-            }) {}
+            }),
+      reply_link_(std::make_shared<ReplyLink>(&peer_)),
+      releases_(std::make_shared<ReleaseSink>(
+          [this](const std::vector<std::uint64_t>& ids) { send_release(ids); })) {}
 
 Channel::~Channel() {
   transport_->close();
-  transport_.reset();  // its reading is over: the peer is no longer called
+  releases_->detach();
+  reply_link_->detach();  // a callable that ends later answers no one
+  transport_.reset();     // its reading is over: the peer is no longer called
+}
+
+void Channel::ReplyLink::send(wire::Reply&& reply) {
+  std::lock_guard lock(mu);
+  if (!peer) return;
+  try {
+    peer->send_reply(std::move(reply));
+  } catch (const std::exception&) {
+    // The channel is ending: the surrogate waits for no one any more.
+  }
+}
+
+void Channel::ReplyLink::detach() {
+  std::lock_guard lock(mu);
+  peer = nullptr;
+}
+
+void Channel::on_request(wire::Request&& request) {
+  if (!request.has_invoke()) {
+    peer_.serve(request);  // answered at once
+    return;
+  }
+  // A callback from one of the DLL's own threads (not nested in a call of
+  // ours): its callable runs on a callback thread, never on this one, which
+  // must go on reading.
+  auto req = std::make_shared<wire::Request>(std::move(request));
+  auto self = reply_link_;
+  run_on_callback_thread([req, self, peer = static_cast<const rpc::Peer*>(&peer_)] {
+    wire::Reply reply;
+    {
+      const rpc::Peer::ServingScope serving(peer, req->id());
+      reply = run_invoke(*req);
+    }
+    reply.set_id(req->id());
+    self->send(std::move(reply));
+  });
+}
+
+wire::Reply Channel::respond(const wire::Request& request) {
+  if (request.has_ping()) {
+    wire::Reply reply;
+    reply.mutable_pong();
+    return reply;
+  }
+  if (request.has_invoke()) return invoke_nested(request);
+  // Never a silent drop: the surrogate must not wait in vain.
+  return error_reply(wire::PROTOCOL, "the client serves no such request");
+}
+
+wire::Reply Channel::invoke_nested(const wire::Request& request) {
+  // The callable runs on a callback thread while this one (the caller's)
+  // waits for it within the call's deadline: one that never returns cannot
+  // hold the call. Calls it makes nest in the invocation (ServingScope), so
+  // the surrogate runs them on the thread that waits for its answer.
+  struct Job {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    wire::Reply reply;
+  };
+  auto job = std::make_shared<Job>();
+  auto req = std::make_shared<wire::Request>(request);
+  run_on_callback_thread([job, req, peer = static_cast<const rpc::Peer*>(&peer_)] {
+    wire::Reply reply;
+    {
+      const rpc::Peer::ServingScope serving(peer, req->id());
+      reply = run_invoke(*req);
+    }
+    std::lock_guard lock(job->mu);
+    job->reply = std::move(reply);
+    job->done = true;
+    job->cv.notify_all();
+  });
+  std::unique_lock lock(job->mu);
+  if (job->cv.wait_until(lock, t_deadline, [&] { return job->done; })) return std::move(job->reply);
+  lock.unlock();
+  // The call's deadline passed inside its callback: the call times out as
+  // any other (the surrogate is stopped; the callable runs on, answering no one).
+  t_callback_overran = true;
+  if (hooks_.on_deadline)
+    hooks_.on_deadline("a callback of the call did not return before the call's deadline");
+  return error_reply(wire::TIMEOUT, "the callback did not return before the call's deadline");
+}
+
+void Channel::send_release(const std::vector<std::uint64_t>& ids) {
+  wire::Request req;
+  for (std::uint64_t id : ids) req.mutable_release()->add_callbacks(id);
+  try {
+    request(std::move(req), std::chrono::seconds(5), false);
+  } catch (const Error&) {
+    // Gone or busy: a surrogate that did not hear it answers the default
+    // return when the DLL calls the released callback (the client has no
+    // callable for it any more).
+  }
 }
 
 void Channel::start() { peer_.start(); }
@@ -102,9 +237,36 @@ wire::Reply Channel::request_kept(wire::Request& request, millis timeout, bool k
     if (dead_) throw Error(dead_->kind(), dead_->what(), false);  // not sent: it did not run
   }
   std::optional<wire::Reply> reply;
+  // The callbacks nested in this request answer by its deadline (invoke_nested).
+  const auto deadline = rpc::Peer::Clock::now() + timeout;
+  const auto outer_deadline = t_deadline;
+  const bool outer_overran = t_callback_overran;
+  t_deadline = deadline;
+  t_callback_overran = false;
+  struct Restore {
+    rpc::Peer::Clock::time_point deadline;
+    bool overran;
+    ~Restore() {
+      t_deadline = deadline;
+      t_callback_overran = overran;
+    }
+  };
+  bool overran = false;
   try {
-    reply = peer_.request_kept(request, rpc::Peer::Clock::now() + timeout, reply_budget);
+    const Restore restore{outer_deadline, outer_overran};
+    try {
+      reply = peer_.request_kept(request, deadline, reply_budget);
+    } catch (...) {
+      overran = t_callback_overran;
+      throw;
+    }
   } catch (const rpc::Closed& closed) {
+    if (overran) {
+      throw Error(ErrorKind::timeout,
+                  "a callback of the call did not return within " + std::to_string(timeout.count()) +
+                      " ms; the surrogate was stopped, the call may have run",
+                  true);
+    }
     const Error e = dead_error();
     throw Error(e.kind(), e.what(), closed.sent() && e.may_have_run());
   } catch (const wire::FrameError& e) {
@@ -173,6 +335,8 @@ EncodedCall Channel::encode(const Signature& signature, const std::vector<Value>
 CallResult Channel::call(std::uint32_t function, const Signature& signature, EncodedCall& args,
                          millis timeout) {
   args.request_.mutable_call()->set_function(function);
+  // Persistent callbacks that go to this surrogate are released in it too.
+  if (!args.plan_.callbacks.persistent.empty()) args.plan_.callbacks.note_sent(releases_);
   const wire::Reply reply = request_kept(args.request_, timeout, true, args.plan_.budget);
   if (!reply.has_call()) wrong_answer("a call");
   return decode_reply(signature, reply.call(), &args.request_.call(), &args.plan_.sinks);

@@ -107,10 +107,29 @@ class Channel {
   wire::Reply request_kept(wire::Request& request, millis timeout, bool kill_on_timeout,
                            std::uint64_t reply_budget);
   Error dead_error() const;
+  // The surrogate's requests: Invoke (a callback) and Ping.
+  void on_request(wire::Request&& request);  // transport thread, not nested
+  wire::Reply respond(const wire::Request& request);
+  // An Invoke nested in a request this thread waits for.
+  wire::Reply invoke_nested(const wire::Request& request);
+  // Tells the surrogate that persistent callbacks `ids` were released.
+  void send_release(const std::vector<std::uint64_t>& ids);
+
+  // The way a callable's answer reaches the peer from a callback thread,
+  // cut off when the channel goes.
+  struct ReplyLink {
+    explicit ReplyLink(rpc::Peer* p) : peer(p) {}
+    void send(wire::Reply&& reply);
+    void detach();
+    std::mutex mu;
+    rpc::Peer* peer;
+  };
 
   Hooks hooks_;
   std::unique_ptr<rpc::Transport> transport_;
   rpc::Peer peer_;
+  std::shared_ptr<ReplyLink> reply_link_;
+  std::shared_ptr<ReleaseSink> releases_;  // where released persistent callbacks are announced
   mutable std::mutex mu_;
   std::optional<Error> dead_;  // set once the channel is gone for good
 };

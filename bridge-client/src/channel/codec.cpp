@@ -100,7 +100,7 @@ int find_sibling(const List& siblings, const std::string& name) {
   throw Error(ErrorKind::bad_signature, who + ": " + why);
 }
 
-enum class Place { Param, Field, Element, Return };
+enum class Place { Param, Field, Element, Return, CallbackParam };
 
 // The checks of a declaration, whoever built it (parser or typed API); they
 // match what the surrogate refuses at registration (core/marshal.cpp).
@@ -123,7 +123,8 @@ struct Checker {
         if (t.scalar == Scalar::Void && place != Place::Return) unsupported(who, "void is not a value");
         return;
       case Kind::array:
-        if (place == Place::Param) unsupported(who, "a parameter cannot be an array");
+        if (place == Place::Param || place == Place::CallbackParam)
+          unsupported(who, "a parameter cannot be an array");
         if (place != Place::Field) unsupported(who, "fixed arrays exist only inside structs");
         if (t.size == 0 || t.size > rules::kMaxArrayLength) unsupported(who, "array length out of range");
         if (!t.elem) unsupported(who, "an array needs an element type");
@@ -139,8 +140,41 @@ struct Checker {
           type(path + "." + f.name, f.type, Place::Field, &t.fields, depth + 1);
         return;
       case Kind::pointer: pointer(path, t, place, siblings, depth); return;
+      case Kind::callback: callback(path, t, place, depth); return;
     }
     unsupported(who, "unknown type kind");
+  }
+
+  // A function pointer: a parameter or a struct field whose own parameters
+  // the DLL passes to it (read from the DLL: [in] only) and whose return it
+  // gets back (a scalar, a struct or void).
+  void callback(const std::string& path, const TypeDecl& t, Place place, int depth) {
+    const std::string who = "'" + path + "'";
+    if (place == Place::Return) unsupported(who, "a function cannot return a callback");
+    if (place == Place::Element || place == Place::CallbackParam)
+      unsupported(who, "a callback's parameters and pointees cannot be callbacks");
+    if (!t.callback) unsupported(who, "a callback needs its declaration");
+    const FunctionDecl& fn = *t.callback;
+    if (fn.variadic) unsupported(who, "a callback cannot be variadic");
+    const TypeDecl& r = fn.ret;
+    if (r.kind == Kind::pointer) {
+      unsupported(who, "a callback returns a scalar, a struct or void (not text or a pointer: " +
+                           std::string("return a handle instead)"));
+    }
+    if (r.kind == Kind::array || r.kind == Kind::callback)
+      unsupported(who, "a callback returns a scalar, a struct or void");
+    type<std::vector<ParamDecl>>(path + " return", r, Place::Return, nullptr, depth + 1);
+    for (const ParamDecl& p : fn.params) {
+      const std::string at = path + "." + p.name;
+      if (p.type.kind == Kind::pointer && p.type.dir != Dir::in) {
+        unsupported("'" + at + "'",
+                    "a callback's pointer parameters are read from the DLL: [in] only ([out] / [in, out] are "
+                    "not supported)");
+      }
+      if (p.type.kind == Kind::callback)
+        unsupported("'" + at + "'", "a callback's parameters cannot be callbacks");
+      type(at, p.type, Place::CallbackParam, &fn.params, depth + 1);
+    }
   }
 
   template <class Siblings>
@@ -203,6 +237,16 @@ wire::TypeNode to_wire_node(const TypeDecl& t, const std::string& label, const S
       n.set_text(t.text);
       *n.mutable_elem() = to_wire_node<Siblings>(*t.elem, label, nullptr);
       return n;
+    case Kind::callback: {
+      n.set_kind(wire::TypeNode::CALLBACK);
+      const FunctionDecl& fn = *t.callback;
+      wire::CallbackType* cb = n.mutable_callback();
+      cb->set_conv(static_cast<wire::CallConv>(fn.conv));
+      *cb->mutable_ret() = to_wire_node<std::vector<ParamDecl>>(fn.ret, label + " return", nullptr);
+      for (const ParamDecl& p : fn.params) *cb->add_params() = to_wire_node(p.type, p.name, &fn.params);
+      cb->set_persistent(t.persistent);
+      return n;
+    }
     case Kind::pointer: break;
   }
   n.set_kind(wire::TypeNode::POINTER);
@@ -247,7 +291,8 @@ const char* type_of(const Value& v) {
     case 5: return "text";
     case 6: return "a list";
     case 7: return "an object";
-    default: return "a buffer";
+    case 8: return "a buffer";
+    default: return "a callback";
   }
 }
 
@@ -408,6 +453,7 @@ void put_scalar(const wire::Value& w, const rules::ScalarRule& si, unsigned char
 
 struct Encoder {
   const TargetAbi& abi;
+  CallbackUse* uses = nullptr;  // where the call's callback bindings go (none: no callbacks here)
 
   // The element count a size_is / size gives, or -1 when none does.
   std::int64_t declared_count(const TypeDecl& t, const std::string& who, const Siblings* sib) const {
@@ -596,9 +642,26 @@ struct Encoder {
         }
         return elements(*t.elem, who, items);
       }
+      case Kind::callback: return callback(t, v, who);
       case Kind::scalar: break;
     }
     return encode_scalar(who, t.scalar, abi, v);
+  }
+
+  // A function pointer: the id of the callable, bound for the call (or, for
+  // a persistent one, for as long as the callable lives); null for none.
+  wire::Value callback(const TypeDecl& t, const Value& v, const std::string& who) const {
+    wire::Value out;
+    const auto* cb = std::get_if<Callback>(&v);
+    if (std::holds_alternative<Null>(v) || (cb && !*cb)) {
+      out.set_null(true);
+      return out;
+    }
+    if (!cb) bad(who, std::string("expects a callback, got ") + type_of(v));
+    if (!uses) bad(who, "a callback cannot be passed here");
+    out.set_u(t.persistent ? bind_persistent(*cb, t.callback, abi, *uses)
+                           : bind_scoped(*cb, t.callback, abi, *uses));
+    return out;
   }
 };
 
@@ -701,7 +764,8 @@ ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::
   values.values.assign(params.size(), &kNull);
   for (const ParamDecl& p : params) values.names.push_back(&p.name);
   for (std::size_t k = 0; k < fixed; ++k) values.values[s.inputs[k]] = &args[k];
-  const Encoder enc{s.abi};
+  ReplyPlan plan;
+  const Encoder enc{s.abi, &plan.callbacks};
   call.clear_args();
   call.clear_extra_types();
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -720,7 +784,6 @@ ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::
   const std::uint64_t bound = rules::call_reply_bound(s.types.ret(), s.types.params(), call, s.abi);
   if (const std::string why = rules::reply_problem(bound); !why.empty())
     throw Error(ErrorKind::bad_argument, s.fn.name + ": " + why);
-  ReplyPlan plan;
   plan.budget = std::max(bound, rules::kMinReplyBudget);
   plan.sinks.assign(params.size(), nullptr);
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -883,6 +946,7 @@ struct Decoder {
         }
         if (single_element(t)) return decode(*t.elem, v, who);
         return elements(t, v, who, -1);
+      case Kind::callback: return Null{};  // a function pointer read back: nothing to call here
     }
     return Null{};
   }
@@ -955,6 +1019,33 @@ struct Decoder {
 
 Value decode_value(const TypeDecl& t, const wire::Value& v, const TargetAbi& abi) {
   return Decoder{abi}.decode(t, v, "value");
+}
+
+std::vector<Value> decode_invoke(const FunctionDecl& fn, const wire::Invoke& invoke, const TargetAbi& abi) {
+  if (static_cast<std::size_t>(invoke.args_size()) != fn.params.size()) {
+    throw Error(ErrorKind::protocol, "the surrogate called callback '" + fn.name + "' with " +
+                                         std::to_string(invoke.args_size()) + " arguments, it takes " +
+                                         std::to_string(fn.params.size()));
+  }
+  const Decoder dec{abi};
+  std::vector<Value> args;
+  args.reserve(fn.params.size());
+  for (std::size_t i = 0; i < fn.params.size(); ++i) {
+    const ParamDecl& p = fn.params[i];
+    args.push_back(dec.decode(p.type, invoke.args(static_cast<int>(i)), fn.name + " " + p.name));
+  }
+  return args;
+}
+
+wire::Value encode_invoke_return(const FunctionDecl& fn, const Value& v, const TargetAbi& abi) {
+  wire::Value out;
+  if (fn.ret.kind == Kind::scalar && fn.ret.scalar == Scalar::Void) {
+    out.set_null(true);  // whatever the callable returned: the DLL gets nothing
+    return out;
+  }
+  const std::string who = "return value of callback '" + fn.name + "'";
+  if (std::holds_alternative<Null>(v)) bad(who, "the callback returned nothing, it returns a value");
+  return Encoder{abi}.encode(fn.ret, v, who, nullptr);
 }
 
 CallResult decode_reply(const Signature& s, const wire::CallReply& r, const wire::Call* sent,

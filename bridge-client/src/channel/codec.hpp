@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "channel/callbacks.hpp"
 #include "dllbridge/declaration.hpp"
 #include "dllbridge/dllbridge.pb.h"
 #include "dllbridge/rules/limits.hpp"
@@ -50,6 +51,7 @@ void encode_register(const Signature& s, wire::RegisterFunction& reg);
 struct ReplyPlan {
   std::uint64_t budget = 0;          // the most bytes the reply may take
   std::vector<const Buffer*> sinks;  // per parameter: the caller's memory its returned numbers go to, or null
+  CallbackUse callbacks;             // the callables of its function-pointer arguments, bound while it lives
 };
 
 // Checks `args` (one per input parameter, then for a variadic function the
@@ -81,6 +83,16 @@ Value decode_value(const TypeDecl& t, const wire::Value& v, const TargetAbi& abi
 // caller's memory, and the result holds that Buffer.
 CallResult decode_reply(const Signature& s, const wire::CallReply& reply, const wire::Call* sent = nullptr,
                         const std::vector<const Buffer*>* sinks = nullptr);
+
+// The arguments of an invocation of callback `fn` (one Value per parameter,
+// decoded like results). Throws Error(protocol) when they do not fit its
+// declaration.
+std::vector<Value> decode_invoke(const FunctionDecl& fn, const wire::Invoke& invoke, const TargetAbi& abi);
+
+// What callback `fn` returned, checked and encoded for the DLL (null for a
+// void callback). Throws Error(bad_argument) naming the callback when `v`
+// does not fit its return type.
+wire::Value encode_invoke_return(const FunctionDecl& fn, const Value& v, const TargetAbi& abi);
 
 // The element count in wchar_t units of UTF-8 `text` on the target.
 std::size_t wide_units(const std::string& text, const TargetAbi& abi);

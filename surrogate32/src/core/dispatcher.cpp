@@ -45,6 +45,10 @@ wire::Reply Dispatcher::handle(const wire::Request& request) {
         break;
       case wire::Request::kCall: *reply.mutable_call() = call(request.call()); break;
       case wire::Request::kPing: reply.mutable_pong(); break;
+      case wire::Request::kRelease:
+        callbacks_.release(request.release());
+        reply.mutable_release();
+        break;
       default:
         throw Failure(wire::PROTOCOL, "unexpected request type " + std::to_string(int(request.body_case())));
     }
@@ -179,7 +183,9 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
     cif = &var_cif;
   }
 
+  CallScope callbacks(callbacks_);  // ends after mem: closures outlive the call's memory
   CallMemory mem;
+  mem.binder = &callbacks;
   std::vector<unsigned char*> slots(n);
   std::vector<void*> values(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -202,6 +208,10 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
   ffi_call(const_cast<ffi_cif*>(cif), FFI_FN(fn.address), ret, values.data());
   const std::int64_t last_error = read_last_error();
   const auto stop = std::chrono::steady_clock::now();
+  // A callback that failed in the client (it threw) fails the call: the DLL
+  // went on with the default return, its result is not what was asked.
+  if (const std::optional<CallbackFailure> failed = callbacks.failure())
+    throw Failure(failed->kind, failed->message);
 
   wire::CallReply out;
   out.set_last_error(last_error);

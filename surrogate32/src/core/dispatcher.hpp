@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "dllbridge/dllbridge.pb.h"
+#include "core/callbacks.hpp"
 #include "core/library.hpp"
+#include "dllbridge/rpc/peer.hpp"
 
 namespace dllbridge::surrogate {
 
@@ -26,12 +28,17 @@ class Dispatcher {
   // Safe to call from several threads.
   wire::Reply handle(const wire::Request& request);
 
+  // The channel callbacks reach the client through (null: none any more,
+  // the session is ending; waits for invocations in progress).
+  void set_peer(rpc::Peer* peer) { callbacks_.set_peer(peer); }
+
  private:
   struct Function;
   wire::LoadLibraryReply load(const wire::LoadLibraryRequest& req);
   wire::RegisterFunctionReply register_function(const wire::RegisterFunction& req);
   wire::CallReply call(const wire::Call& req);
 
+  Callbacks callbacks_;             // the closures handed to the DLL
   std::mutex mu_;                   // guards the tables below (worker threads share them)
   std::vector<Library> libraries_;  // id = index + 1
   std::map<std::string, std::uint64_t> library_ids_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/callbacks.hpp"
 #include "core/errors.hpp"
 #include "core/text.hpp"
 #include "dllbridge/rules/counts.hpp"
@@ -306,6 +307,8 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
         bad_type(l.name, "pointers to pointers to data are not supported");
       l.dir = node.dir();
       if (l.dir == wire::DIR_NONE) bad_type(l.name, "a pointer to data needs a direction");
+      if (role == Role::CallbackParam && l.dir != wire::DIR_IN)
+        bad_type(l.name, "a callback's pointer parameters are [in] only");
       l.text = node.text();
       l.nul_terminated = node.nul_terminated();
       l.count = node.count();
@@ -359,6 +362,15 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
       if (l.size > kMaxStructSize) bad_type(l.name, "struct too large");
       return l;
     }
+    case wire::TypeNode::CALLBACK: {
+      if (role != Role::Parameter && role != Role::Field)
+        bad_type(l.name, "a callback is a parameter or a struct field");
+      l.callback = build_callback_type(node, depth, budget, l.name);
+      l.ffi = &ffi_type_pointer;
+      l.size = sizeof(void*);
+      l.align = ffi_type_pointer.alignment;
+      return l;
+    }
     default: throw Failure(wire::PROTOCOL, "unknown type kind " + std::to_string(int(node.kind())));
   }
 }
@@ -399,6 +411,17 @@ void write_value(const Layout& t, const wire::Value& v, unsigned char* dst, Call
   switch (t.kind) {
     case wire::TypeNode::SCALAR: write_scalar(t, v, dst); return;
     case wire::TypeNode::POINTER: write_pointer(t, v, dst, mem, siblings); return;
+    case wire::TypeNode::CALLBACK: {
+      void* fn = nullptr;
+      if (v.v_case() == wire::Value::kU && v.u() != 0) {
+        if (!mem.binder) bad_value(t, "a callback cannot be passed here");
+        fn = mem.binder->bind(t.callback, v.u());
+      } else if (v.v_case() != wire::Value::kNull) {
+        bad_value(t, "expects a callback id or null");
+      }
+      std::memcpy(dst, &fn, sizeof fn);
+      return;
+    }
     case wire::TypeNode::ARRAY: {
       const Layout& e = *t.elem;
       if (t.text) {
@@ -505,6 +528,73 @@ wire::Value read_return(const Layout& t, const unsigned char* ret) {
   }
   out.set_null(true);
   return out;
+}
+
+wire::Value read_callback_arg(const std::vector<Layout>& params, std::size_t i, void* const* args) {
+  const Layout& t = params[i];
+  const auto* src = static_cast<const unsigned char*>(args[i]);
+  if (t.kind != wire::TypeNode::POINTER) return read_value(t, src, CallMemory());
+  wire::Value out;
+  const unsigned char* p;
+  std::memcpy(&p, src, sizeof p);
+  if (p == nullptr) {
+    out.set_null(true);
+    return out;
+  }
+  const Layout& e = *t.elem;
+  std::int64_t count = -1;  // one element
+  if (t.count) {
+    count = t.count;
+  } else if (t.count_ref) {
+    const Layout& n = params[t.count_ref - 1];
+    const wire::Value nv = read_scalar(n.scalar, static_cast<const unsigned char*>(args[t.count_ref - 1]));
+    count = nv.v_case() == wire::Value::kI ? nv.i() : static_cast<std::int64_t>(nv.u());
+    if (count < 0) bad_value(t, "its count is negative (" + std::to_string(count) + ")");
+  }
+  if (t.text) {
+    const std::size_t most = count >= 0 ? static_cast<std::size_t>(count) : rules::kMaxReturnedText;
+    out.set_text(read_text(p, e.size, std::min<std::size_t>(most, rules::kMaxReturnedText)));
+    return out;
+  }
+  if (count < 0) return read_value(e, p, CallMemory());
+  if (static_cast<std::uint64_t>(count) > rules::kMaxElements ||
+      (e.size != 0 && static_cast<std::uint64_t>(count) > kMaxCallMemory / e.size))
+    bad_value(t, "buffer of " + std::to_string(count) + " elements is too large to pass to the client");
+  return read_elements(e, p, static_cast<std::size_t>(count), CallMemory());
+}
+
+void clear_callback_return(const Layout& t, void* ret) {
+  if (t.kind == wire::TypeNode::SCALAR && t.scalar.carrier == Carrier::None) return;  // void
+  std::memset(ret, 0, std::max<std::size_t>(t.size, sizeof(ffi_arg)));
+}
+
+void write_callback_return(const Layout& t, const wire::Value& v, void* ret) {
+  if (t.kind == wire::TypeNode::STRUCT) {
+    CallMemory mem;
+    write_value(t, v, static_cast<unsigned char*>(ret), mem, nullptr);
+    return;
+  }
+  switch (t.scalar.carrier) {
+    case Carrier::None: return;
+    case Carrier::Signed:
+    case Carrier::Unsigned: {
+      // libffi reads narrow integers back as a whole ffi_arg, extended.
+      const std::int64_t x = checked_integer(t, v);
+      if (t.size < sizeof(ffi_arg)) {
+        const ffi_arg a = t.scalar.carrier == Carrier::Signed
+                              ? static_cast<ffi_arg>(
+                                    static_cast<ffi_sarg>(sign_extend(static_cast<std::uint64_t>(x), t.size)))
+                              : static_cast<ffi_arg>(static_cast<std::uint64_t>(x) &
+                                                     (~std::uint64_t{0} >> (64 - 8 * t.size)));
+        std::memcpy(ret, &a, sizeof a);
+      } else {
+        std::memcpy(ret, &x, t.size);
+      }
+      return;
+    }
+    case Carrier::Floating: write_scalar(t, v, static_cast<unsigned char*>(ret)); return;
+    default: bad_value(t, "a callback returns a scalar, a struct or void");
+  }
 }
 
 }  // namespace dllbridge::surrogate

@@ -34,6 +34,8 @@ struct TypeBudget {
   std::size_t elements = 0;
 };
 
+struct CallbackType;  // core/callbacks.hpp
+
 // A wire type resolved for this process's ABI.
 struct Layout {
   wire::TypeNode::Kind kind = wire::TypeNode::SCALAR;
@@ -55,10 +57,14 @@ struct Layout {
   std::vector<std::size_t> offsets;
   std::unique_ptr<ffi_type> owned;  // STRUCT / ARRAY
   std::vector<ffi_type*> elements;  // owned->elements points here
+  // CALLBACK: the function pointer's signature (shared with its closures,
+  // which may outlive the session: a DLL can keep a pointer).
+  std::shared_ptr<CallbackType> callback;
 };
 
-// What a layout may be used as.
-enum class Role { Parameter, Field, Element, Return, Extra };
+// What a layout may be used as (CallbackParam: a parameter of a callback,
+// read from what the DLL passes it).
+enum class Role { Parameter, Field, Element, Return, Extra, CallbackParam };
 
 // Checks `node` and computes its layout. `budget` counts the nodes and
 // aggregate elements seen for this function (capped). A node's wire name is
@@ -72,9 +78,24 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
 // each names an integer scalar sibling.
 void check_count_refs(const std::vector<Layout>& siblings, const std::string& where);
 
+// Turns a call's callback arguments (the client's ids) into native function
+// pointers for the DLL (core/callbacks.hpp).
+class CallbackBinder {
+ public:
+  // A function pointer of `type` whose calls go to the client's callable `id`.
+  virtual void* bind(const std::shared_ptr<CallbackType>& type, std::uint64_t id) = 0;
+
+ protected:
+  ~CallbackBinder() = default;
+};
+
 // Memory of one call: zeroed blocks, and which pointee each one is.
 class CallMemory {
  public:
+  // Where the call's callback arguments are bound; null: the call has none
+  // (a callback value is then refused).
+  CallbackBinder* binder = nullptr;
+
   // Zeroed, aligned for any scalar; Failure(BAD_ARGUMENT) past kMaxCallMemory.
   unsigned char* allocate(std::size_t bytes, const std::string& what);
   void remember(const void* p, std::uint32_t count) { counts_[p] = count; }
@@ -102,5 +123,21 @@ wire::Value read_pointee(const Layout& t, const void* p, const CallMemory& mem);
 
 // A return value of `t` from libffi's result buffer (integers widened to ffi_arg).
 wire::Value read_return(const Layout& t, const unsigned char* ret);
+
+// What the DLL passed a callback as parameter `i` of `params` (`args` as a
+// libffi closure gets them): scalars and structs as they are; an [in]
+// pointer's elements by its count (fixed, the value of a sibling argument,
+// the text up to its NUL, else one element); null for a null pointer.
+// Throws Failure(BAD_ARGUMENT) for a count past the caps.
+wire::Value read_callback_arg(const std::vector<Layout>& params, std::size_t i, void* const* args);
+
+// Writes what a callback returns, `v` of layout `t`, into libffi's result
+// buffer `ret` (integers widened to ffi_arg); nothing for void. Throws
+// Failure(BAD_ARGUMENT) when `v` does not fit.
+void write_callback_return(const Layout& t, const wire::Value& v, void* ret);
+
+// Zeroes libffi's result buffer `ret` for a return of `t`: the default a
+// callback returns when it cannot ask the client.
+void clear_callback_return(const Layout& t, void* ret);
 
 }  // namespace dllbridge::surrogate

@@ -44,6 +44,7 @@ Session::Session(rpc::Transport& transport, SessionOptions options)
                            nullptr,
                            [this](const std::string& why, bool bad) { on_end(why, bad); },
                        }) {
+  dispatcher_.set_peer(&peer_);
   for (int i = 0; i < std::max(options_.workers, 1); ++i) workers_.emplace_back([this] { work(); });
 }
 
@@ -54,6 +55,7 @@ Session::~Session() {
   }
   work_cv_.notify_all();
   for (auto& t : workers_) t.join();
+  dispatcher_.set_peer(nullptr);  // closures the DLL calls from now on answer the default
 }
 
 SessionEnd serve_session(rpc::Transport& transport, int workers) {

@@ -104,6 +104,19 @@ class Peer final : private Transport::Receiver {
   // The id of the other side's request this thread is serving, or 0.
   std::uint64_t serving() const;
 
+  // Marks the calling thread as serving the other side's request `id` of
+  // `peer` while it lives, as serve() does: the requests it sends meanwhile
+  // nest in that one (work for a request done on another thread than the
+  // one that answers it). `peer` is only compared, never used: it may have
+  // ended by the time the scope does.
+  class ServingScope {
+   public:
+    ServingScope(const Peer* peer, std::uint64_t id);
+    ~ServingScope();
+    ServingScope(const ServingScope&) = delete;
+    ServingScope& operator=(const ServingScope&) = delete;
+  };
+
  private:
   struct Waiter {
     std::uint64_t budget = UINT64_MAX;  // the most reply bytes accepted
