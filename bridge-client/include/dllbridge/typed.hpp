@@ -177,7 +177,22 @@ constexpr SizedFieldDesc<S, E> sized_field(const char* name, E* S::*member, cons
     static constexpr auto fields() { return std::make_tuple(__VA_ARGS__); } \
   }
 
+// A function-pointer parameter of the typed API (defined below): any C++
+// callable with the signature R(A...), called when the DLL calls back.
+template <class Signature, CallConv Conv = CallConv::Cdecl, bool Persistent = false>
+class Fn;
+// The same for a [persistent] parameter: the DLL may keep the function
+// pointer and call it after the call, until the last copy of this object
+// (and of the Callback it holds) is destroyed.
+template <class Signature, CallConv Conv = CallConv::Cdecl>
+using PersistentFn = Fn<Signature, Conv, true>;
+
 namespace detail {
+
+template <class T>
+struct is_fn : std::false_type {};
+template <class Signature, CallConv Conv, bool Persistent>
+struct is_fn<Fn<Signature, Conv, Persistent>> : std::true_type {};
 
 DLLBRIDGE_API std::string to_utf8(const std::wstring& text);
 DLLBRIDGE_API std::string to_utf8(const std::u16string& text);
@@ -330,7 +345,9 @@ constexpr bool is_wide_text = std::is_same_v<T, std::wstring> || std::is_same_v<
 // by their value ([size_is(*)]).
 template <class T>
 TypeDecl param_decl(Building& building) {
-  if constexpr (is_narrow_text<T> || is_wide_text<T>) {
+  if constexpr (is_fn<T>::value) {
+    return T::declaration();
+  } else if constexpr (is_narrow_text<T> || is_wide_text<T>) {
     TypeDecl t = decl::pointer(Dir::in, decl::scalar(is_narrow_text<T> ? Scalar::Char : Scalar::WChar));
     t.text = true;
     t.nul_terminated = true;
@@ -474,7 +491,9 @@ void put_sized_field(Object& obj, const S& v, const SizedFieldDesc<S, E>& f) {
 // C++ argument -> Value.
 template <class T>
 Value to_value(const T& v) {
-  if constexpr (std::is_same_v<T, bool>) {
+  if constexpr (is_fn<T>::value) {
+    return v.callback();
+  } else if constexpr (std::is_same_v<T, bool>) {
     return v;
   } else if constexpr (std::is_floating_point_v<T>) {
     return static_cast<double>(v);
@@ -801,6 +820,129 @@ class VariadicFunction<R(A...)> : public detail::TypedBase<R, A...> {
   R operator()(A... args, const X&... extra) const {
     return this->template invoke<X...>(args..., extra...);
   }
+};
+
+namespace detail {
+
+// A callback parameter's type: as a function's, but every pointer is [in]
+// (the DLL passes it; the callable reads it): `const T*` is one element,
+// In<T, N> is counted by parameter N.
+template <class T>
+TypeDecl callback_param_decl(Building& building) {
+  if constexpr (std::is_pointer_v<T> && !is_narrow_text<T> && !is_wide_text<T>) {
+    using E = std::remove_const_t<std::remove_pointer_t<T>>;
+    static_assert(!std::is_void_v<E>, "a void* callback parameter is a Handle");
+    return decl::pointer(Dir::in, value_decl<E>(building));
+  } else if constexpr (direction<T>::value != 0) {
+    static_assert(direction<T>::value == 1, "a callback's pointer parameters are In<T, N>");
+    using E = bare<typename direction<T>::elem>;
+    TypeDecl t = decl::pointer(Dir::in, value_decl<E>(building));
+    t.text = is_text_unit<E>;
+    if (direction<T>::count >= 0) t.size_is = "arg" + std::to_string(direction<T>::count);
+    return t;
+  } else {
+    return param_decl<T>(building);
+  }
+}
+
+// A callback argument as the C++ type the callable takes, with the storage
+// it points into (valid while the callable runs).
+template <class T, class = void>
+struct CallbackArg {
+  T value{};
+  explicit CallbackArg(const Value& v) { assign(value, v); }
+  T get() const { return value; }
+};
+template <>
+struct CallbackArg<const char*> {
+  std::string text;
+  bool null;
+  explicit CallbackArg(const Value& v) : null(std::holds_alternative<Null>(v)) {
+    if (!null) text = text_result(v);
+  }
+  const char* get() const { return null ? nullptr : text.c_str(); }
+};
+template <class T>
+struct CallbackArg<T, std::enable_if_t<std::is_pointer_v<T> && !is_narrow_text<T> && !is_wide_text<T>>> {
+  std::remove_const_t<std::remove_pointer_t<T>> value{};
+  bool null;
+  explicit CallbackArg(const Value& v) : null(std::holds_alternative<Null>(v)) {
+    if (!null) assign(value, v);
+  }
+  T get() const { return null ? nullptr : &value; }
+};
+template <class E, int C>
+struct CallbackArg<Pointer<E, Dir::in, C>> {
+  std::vector<std::remove_const_t<E>> items;
+  bool null;
+  explicit CallbackArg(const Value& v) : null(std::holds_alternative<Null>(v)) {
+    if (null) return;
+    if (const auto* list = std::get_if<List>(&v)) {
+      items.resize(list->size());
+      for (std::size_t i = 0; i < list->size(); ++i) assign(items[i], (*list)[i]);
+    } else {
+      items.resize(1);
+      assign(items[0], v);
+    }
+  }
+  Pointer<E, Dir::in, C> get() const {
+    return null ? Pointer<E, Dir::in, C>() : Pointer<E, Dir::in, C>(items.data(), items.size());
+  }
+};
+
+}  // namespace detail
+
+template <class R, class... A, CallConv Conv, bool Persistent>
+class Fn<R(A...), Conv, Persistent> {
+ public:
+  // A null function pointer.
+  Fn() = default;
+  Fn(std::nullptr_t) {}  // NOLINT: a null function pointer, as in C
+  // Wraps `f`, callable as R(A...) (its result converts to R). A callable
+  // that throws makes the DLL see the default return (zero) and the call
+  // fail with callback_failed.
+  template <class F, class = std::enable_if_t<!std::is_same_v<detail::bare<F>, Fn> &&
+                                              !std::is_same_v<detail::bare<F>, std::nullptr_t>>>
+  Fn(F f)  // NOLINT: a lambda is passed where the C function pointer goes
+      : callback_([f = std::move(f)](const std::vector<Value>& args) mutable -> Value {
+          return call(f, args, std::index_sequence_for<A...>{});
+        }) {}
+
+  // The dynamic form (what travels).
+  const Callback& callback() const noexcept { return callback_; }
+  explicit operator bool() const noexcept { return static_cast<bool>(callback_); }
+
+  // The callback's declaration, as the signature language would give it.
+  static TypeDecl declaration() {
+    FunctionDecl d;
+    detail::Building building;
+    d.conv = Conv;
+    d.ret = detail::value_decl<detail::bare<R>>(building);
+    std::size_t i = 0;
+    ((d.params.push_back(
+         ParamDecl{"arg" + std::to_string(i++), detail::callback_param_decl<detail::bare<A>>(building)})),
+     ...);
+    return decl::callback(std::move(d), Persistent);
+  }
+
+ private:
+  template <class F, std::size_t... I>
+  static Value call(F& f, const std::vector<Value>& args, std::index_sequence<I...>) {
+    if (args.size() != sizeof...(A)) {
+      throw Error(ErrorKind::protocol, "a callback of " + std::to_string(sizeof...(A)) + " parameters got " +
+                                           std::to_string(args.size()) + " arguments");
+    }
+    std::tuple<detail::CallbackArg<detail::bare<A>>...> held{
+        detail::CallbackArg<detail::bare<A>>(args[I])...};
+    if constexpr (std::is_void_v<R>) {
+      f(std::get<I>(held).get()...);
+      return Null{};
+    } else {
+      return detail::to_value<detail::bare<R>>(static_cast<R>(f(std::get<I>(held).get()...)));
+    }
+  }
+
+  Callback callback_;
 };
 
 }  // namespace dllbridge
