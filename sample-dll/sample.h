@@ -191,6 +191,52 @@ SAMPLE_API int32_t spawn_sleeper_and_crash(const char* pid_file, int32_t seconds
  * bInheritHandles = TRUE would pass on). */
 SAMPLE_API int32_t exec_child_sockets(void);
 
+/* ---- callbacks (callbacks.c): function pointers the library calls back ---- */
+typedef int32_t (*sample_cmp)(const int32_t* a, const int32_t* b);
+typedef int32_t(SAMPLE_STDCALL* sample_cmp_std)(const int32_t* a, const int32_t* b);
+/* Sorts v[0..n) ascending by cmp with a stable insertion sort (the same comparisons in the same
+   order everywhere: cmp(&left, &right) with left the element before the one being placed);
+   returns the number of comparator calls, -1 when v or cmp is NULL or n < 0. */
+SAMPLE_API int32_t sort_i32(int32_t* v, int32_t n, sample_cmp cmp);
+SAMPLE_API int32_t SAMPLE_STDCALL sort_i32_std(int32_t* v, int32_t n, sample_cmp_std cmp);
+
+/* An enumerator with a context pointer (BOOL CALLBACK EnumProc): calls proc(i, ctx) for
+   i = 0..count-1 until it returns 0; returns the number of calls made, -1 when proc is NULL. */
+typedef int32_t(SAMPLE_STDCALL* sample_enum_proc)(int32_t index, void* ctx);
+SAMPLE_API int32_t SAMPLE_STDCALL enum_items(int32_t count, sample_enum_proc proc, void* ctx);
+
+/* Text and a buffer in, a double back: returns f(label, v, n) * 2 (-1 when f is NULL). */
+typedef double (*sample_stat_proc)(const char* label, const double* v, int32_t n);
+SAMPLE_API double stat_with(const char* label, const double* v, int32_t n, sample_stat_proc f);
+/* Text and a buffer in, a struct back: p = f(name, xy, n); returns p.x * 1000 + p.y (-1 when f
+   is NULL). */
+typedef struct sample_point (*sample_point_proc)(const char* name, const int32_t* xy, int32_t n);
+SAMPLE_API int32_t point_with(const char* name, const int32_t* xy, int32_t n, sample_point_proc f);
+
+/* Re-entry: depth <= 0 returns 0 without calling f; else returns f(depth) + 1 (the callback
+   may call reenter(depth - 1, f) again through the bridge); -1 when f is NULL. */
+typedef int32_t (*sample_depth_proc)(int32_t depth);
+SAMPLE_API int32_t reenter(int32_t depth, sample_depth_proc f);
+
+/* Persistent handlers: the library keeps them (process-wide, until replaced). */
+typedef void (*sample_event_proc)(int32_t source, int32_t seq, void* ctx);
+SAMPLE_API void set_event_handler(sample_event_proc f, void* ctx); /* NULL clears */
+/* Starts `threads` (1..16) library threads; thread t calls handler(t, seq, ctx) for
+   seq = 0..n-1 in order, then ends (no calls when no handler is set). The handler and ctx are
+   read when the call is made. Returns at once (0), or -1 when the arguments are out of range
+   (n < 0 too), the threads could not be started, or the threads of an earlier events_start are
+   still running or have not been waited for (events_wait) yet. */
+SAMPLE_API int32_t events_start(int32_t threads, int32_t n);
+/* Waits for the threads of events_start to end (joins them); returns the handler calls they
+   made (0 when none ran or another events_wait is already joining them), -1 when called from
+   one of those threads (the handler), which could never join itself. */
+SAMPLE_API int32_t events_wait(void);
+/* Calls the handler once on the calling thread, handler(-1, seq, ctx); 1 when one was set, else 0. */
+SAMPLE_API int32_t event_fire(int32_t seq);
+typedef int32_t (*sample_value_proc)(int32_t x);
+SAMPLE_API void set_value_proc(sample_value_proc f); /* NULL clears */
+SAMPLE_API int32_t value_call(int32_t x);            /* f(x) with the kept f; -1 when none is set */
+
 #ifdef __cplusplus
 }
 #endif
