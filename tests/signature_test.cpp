@@ -884,6 +884,12 @@ TEST(SignatureCallbacks, Errors) {
     chain += " typedef void (*t" + std::to_string(i) + ")(t" + std::to_string(i - 1) + " x);";
   EXPECT_BAD(chain + " void f(t8 x)", "at position 222: function pointers nest more than 8 levels deep");
   EXPECT_EQ(callback_of(parse(chain.substr(0, chain.rfind(" typedef")) + " void f(t7 x)"), 0).depth, 8);
+  // And through struct fields that hold function pointers.
+  std::string structs = "struct s0 { void (*f)(int x); };";
+  for (int i = 1; i <= 8; ++i)
+    structs += " struct s" + std::to_string(i) + " { void (*f)([in] struct s" + std::to_string(i - 1) + "* p); };";
+  EXPECT_BAD(structs + " void f()", "at position " + std::to_string(structs.rfind("(*f)")) +
+                                        ": function pointers nest more than 8 levels deep");
 }
 
 // ------------------------------------------------------------------ typedefs

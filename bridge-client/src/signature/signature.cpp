@@ -481,7 +481,14 @@ class Parser {
          "calling convention " + quoted(w) + " belongs inside the parentheses: '(" + w + " *name)'");
   }
 
-  static int depth_of(const Type& t) { return t.callback ? t.callback->depth : 0; }
+  // How deep function pointers nest in `t`, through struct fields too.
+  int depth_of(const Type& t) const {
+    if (t.callback) return t.callback->depth;
+    for (const auto& [def, depth] : struct_depths_) {
+      if (t.is_struct && def == t.def.get()) return depth;
+    }
+    return 0;
+  }
 
   // Zero or more "[a, b(...)]" groups.
   Attributes parse_attrs(Spots& sp) {
@@ -732,6 +739,9 @@ class Parser {
     auto def = std::make_shared<StructDef>();
     def->name = std::string(name);
     def->fields = std::move(fields);
+    int depth = 0;
+    for (const Field& f : def->fields) depth = std::max(depth, depth_of(f.type));
+    if (depth > 0) struct_depths_.emplace_back(def.get(), depth);
     fn_.structs.push_back(def);
     return def;
   }
@@ -823,6 +833,7 @@ class Parser {
   std::vector<std::pair<std::string, Type>> typedefs_;  // user typedefs, in declaration order
   std::string_view defining_;                           // struct whose body is being parsed
   int callback_nesting_ = 0;                            // function pointers being parsed, one in another
+  std::vector<std::pair<const StructDef*, int>> struct_depths_;  // structs holding function pointers
 };
 
 }  // namespace

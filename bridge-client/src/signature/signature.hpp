@@ -75,7 +75,7 @@ struct Function {
   std::vector<std::shared_ptr<const StructDef>>
       structs;  // in declaration order (empty in a function pointer)
   // Function pointer: 1 + the deepest function pointer among its parameters
-  // and return (at most 8); 0 for the declared function.
+  // and return, struct fields included (at most 8); 0 for the declared function.
   int depth = 0;
 };
 
