@@ -887,7 +887,8 @@ TEST(SignatureCallbacks, Errors) {
   // And through struct fields that hold function pointers.
   std::string structs = "struct s0 { void (*f)(int x); };";
   for (int i = 1; i <= 8; ++i)
-    structs += " struct s" + std::to_string(i) + " { void (*f)([in] struct s" + std::to_string(i - 1) + "* p); };";
+    structs +=
+        " struct s" + std::to_string(i) + " { void (*f)([in] struct s" + std::to_string(i - 1) + "* p); };";
   EXPECT_BAD(structs + " void f()", "at position " + std::to_string(structs.rfind("(*f)")) +
                                         ": function pointers nest more than 8 levels deep");
 }
@@ -938,6 +939,16 @@ TEST(SignatureTypedefs, StructTypedefs) {
   EXPECT_EQ(a.params[2].type.pointer_depth, 1);
   EXPECT_EQ(callback_of(a, 3).ret.def, a.structs[0]);
   EXPECT_EQ(lower(a).params[0].type.struct_name, "Point");
+
+  // Named after its first typedef name that is not a pointer; with none, pointers only.
+  const Function a2 = parse(
+      "typedef struct { int x; } *PS, S; typedef struct { int y; } *PT; void a2([in] PS p, S s, [out] PT t)");
+  EXPECT_EQ(a2.structs[0]->name, "S");
+  EXPECT_EQ(a2.params[0].type.def, a2.structs[0]);
+  EXPECT_EQ(a2.params[1].type.def, a2.structs[0]);
+  EXPECT_EQ(a2.params[2].type.def, a2.structs[1]);
+  EXPECT_EQ(a2.params[2].type.pointer_depth, 1);
+  EXPECT_EQ(a2.structs[1]->fields[0].name, "y");
 
   // Tagged: both names usable, also `tag` alone as before.
   const Function b = parse(
@@ -1152,5 +1163,50 @@ TEST(SignatureCallbacks, SampleDllExports) {
     EXPECT_TRUE(t.persistent);
     EXPECT_EQ(t.callback->ret.scalar, Scalar::Int32);
     EXPECT_EQ(t.callback->params.at(0).name, "x");
+  }
+}
+
+// The examples of docs/signature-language.md, section 11, parse as the text says.
+TEST(SignatureTypedefs, DocumentedExamples) {
+  const Function f = parse(
+      "typedef BOOL (CALLBACK *ENUMPROC)(int32_t index, void* ctx);\n"
+      "typedef int (*cmp_t)(const int*, const int*);\n"
+      "typedef struct { int32_t x; int32_t y; } Point, *PPoint;\n"
+      "typedef struct tagRECT { LONG left, top, right, bottom; } RECT, *LPRECT;\n"
+      "struct sample_point { int32_t x; int32_t y; };\n"
+      "typedef struct sample_point SamplePoint;\n"
+      "typedef unsigned long ULONG_T;\n"
+      "typedef ULONG_T COUNT_T;\n"
+      "typedef void* HWND;          /* a handle, as void* */\n"
+      "typedef const char* LPCTSTR; /* [in, string] text by default, as const char* */\n"
+      "typedef void (*event_handler)(int32_t source, int32_t seq, void* ctx);\n"
+      "int32_t WINAPI all(int32_t count, ENUMPROC proc, cmp_t cmp, Point p, [out] PPoint pp, RECT r,\n"
+      "                   [in] LPRECT lr, SamplePoint sp, COUNT_T n, HWND w, LPCTSTR s, [persistent] "
+      "event_handler h);");
+  ASSERT_EQ(f.params.size(), 12u);
+  EXPECT_EQ(f.conv, CallConv::Stdcall);
+  EXPECT_EQ(callback_of(f, 1).conv, CallConv::Stdcall);
+  EXPECT_EQ(callback_of(f, 2).conv, CallConv::Cdecl);
+  EXPECT_EQ(f.params[3].type.def->name, "Point");
+  EXPECT_EQ(f.params[5].type.def->name, "tagRECT");
+  EXPECT_EQ(f.params[5].type.def->fields.size(), 4u);
+  EXPECT_EQ(f.params[7].type.def->name, "sample_point");
+  EXPECT_EQ(f.params[8].type.scalar, Scalar::ULong);
+  EXPECT_TRUE(f.params[10].attrs.string);
+  EXPECT_TRUE(f.params[11].attrs.persistent);
+  const FunctionDecl d = lower(f);
+  EXPECT_EQ(d.params[9].type.scalar, Scalar::Handle);
+  EXPECT_EQ(d.params[11].type.callback->name, "event_handler");
+
+  for (const char* text : {
+           "int32_t sort_i32([in, out, size_is(n)] int32_t* v, int32_t n, int32_t (*cmp)(const int32_t* a, "
+           "const "
+           "int32_t* b));",
+           "void set_event_handler([persistent] void (*f)(int32_t source, int32_t seq, void* ctx), void* "
+           "ctx);",
+           "struct ops { int (*cmp)(const int*, const int*); void* ctx; }; void use([in] struct ops* o)",
+       }) {
+    SCOPED_TRACE(text);
+    EXPECT_NO_THROW(lower(parse(text)));
   }
 }

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "dllbridge/error.hpp"
 
@@ -754,16 +755,9 @@ class Parser {
     if (at_struct_body()) {
       const Token& kw = next();  // "struct"
       if (at('{')) {
-        // Anonymous: the struct takes the first typedef name ("typedef struct { ... } Point, *PPoint;").
         std::vector<Field> fields = parse_fields({}, kw.pos);
-        std::size_t k = 0;
-        while (is_punct(k, '*') ||
-               (peek(k).kind == Tok::Ident && (peek(k).text == "const" || peek(k).text == "volatile")))
-          ++k;
-        const Token& first = peek(k);
-        if (first.kind != Tok::Ident || is_keyword(first.text))
-          fail(first.pos, "expected a typedef name but found " + describe(first));
-        base = struct_type(define_struct(first.text, first.pos, std::move(fields)));
+        const auto [name, pos] = anonymous_name(kw.pos);
+        base = struct_type(define_struct(name, pos, std::move(fields)));
       } else {
         const Token& tag = expect_ident("a struct name");
         if (find_struct(tag.text)) fail(tag.pos, "struct " + quoted(tag.text) + " is defined twice");
@@ -788,6 +782,31 @@ class Parser {
       define_typedef(d);
     } while (accept(','));
     expect(';');
+  }
+
+  // The name of an anonymous struct about to be named by typedef: its first typedef name
+  // without a star ("Point" in "typedef struct { ... } *PPoint, Point;"), else a name no
+  // declaration can spell. Returns it and its position (`pos` when made up).
+  std::pair<std::string, std::size_t> anonymous_name(std::size_t pos) const {
+    int depth = 0;
+    bool starred = false;
+    std::string first;
+    for (std::size_t k = 0; peek(k).kind != Tok::End; ++k) {
+      const Token& t = peek(k);
+      if (is_punct(k, '(') || is_punct(k, ')')) {
+        depth += is_punct(k, '(') ? 1 : -1;
+      } else if (depth != 0) {
+        continue;
+      } else if (is_punct(k, ';')) {
+        break;
+      } else if (is_punct(k, ',') || is_punct(k, '*')) {
+        starred = is_punct(k, '*');
+      } else if (t.kind == Tok::Ident && !is_keyword(t.text)) {
+        if (!starred) return {std::string(t.text), t.pos};
+        if (first.empty()) first = std::string(t.text);
+      }
+    }
+    return {"anonymous struct of " + first, pos};
   }
 
   static Type struct_type(const std::shared_ptr<const StructDef>& def) {
