@@ -178,10 +178,14 @@ TEST(Signature, WindowsPointerTypedefs) {
 
 TEST(Signature, CallingConventions) {
   const std::vector<std::pair<const char*, CallConv>> cases = {
-      {"__cdecl", CallConv::Cdecl},       {"_cdecl", CallConv::Cdecl},        {"cdecl", CallConv::Cdecl},
-      {"__stdcall", CallConv::Stdcall},   {"_stdcall", CallConv::Stdcall},    {"stdcall", CallConv::Stdcall},
-      {"WINAPI", CallConv::Stdcall},      {"CALLBACK", CallConv::Stdcall},    {"APIENTRY", CallConv::Stdcall},
-      {"__fastcall", CallConv::Fastcall}, {"__thiscall", CallConv::Thiscall},
+      {"__cdecl", CallConv::Cdecl},       {"_cdecl", CallConv::Cdecl},
+      {"cdecl", CallConv::Cdecl},         {"__stdcall", CallConv::Stdcall},
+      {"_stdcall", CallConv::Stdcall},    {"stdcall", CallConv::Stdcall},
+      {"WINAPI", CallConv::Stdcall},      {"CALLBACK", CallConv::Stdcall},
+      {"APIENTRY", CallConv::Stdcall},    {"NTAPI", CallConv::Stdcall},
+      {"PASCAL", CallConv::Stdcall},      {"CDECL", CallConv::Cdecl},
+      {"WINAPIV", CallConv::Cdecl},       {"__fastcall", CallConv::Fastcall},
+      {"__thiscall", CallConv::Thiscall},
   };
   for (const auto& [word, conv] : cases) {
     SCOPED_TRACE(word);
@@ -189,7 +193,15 @@ TEST(Signature, CallingConventions) {
     EXPECT_EQ(f.conv, conv);
     EXPECT_EQ(f.name, "add");
     EXPECT_EQ(f.params.size(), 2u);
+    // The same spellings inside a function-pointer declarator, inline and in a typedef.
+    const Function g = parse(std::string("int each(int (") + word + " *f)(int x))");
+    ASSERT_TRUE(g.params[0].type.callback);
+    EXPECT_EQ(g.params[0].type.callback->conv, conv);
+    const Function h = parse(std::string("typedef int (") + word + " *P)(int x); int each(P f)");
+    ASSERT_TRUE(h.params[0].type.callback);
+    EXPECT_EQ(h.params[0].type.callback->conv, conv);
   }
+  EXPECT_EQ(parse("int each(int (*f)(int x))").params[0].type.callback->conv, CallConv::Cdecl);
   EXPECT_EQ(parse("int add(int a, int b)").conv, CallConv::Cdecl);
   const Function p = parse("char* __stdcall name(void)");
   EXPECT_EQ(p.conv, CallConv::Stdcall);
@@ -463,7 +475,7 @@ TEST(Signature, SyntaxErrors) {
   EXPECT_BAD("int f(int a,)", "at position 12: expected a type but found ')'");
   EXPECT_BAD("const f()", "at position 6: unknown type 'f'");
   EXPECT_BAD("int f(strng s)", "at position 6: unknown type 'strng'");
-  EXPECT_BAD("typedef int X; int f()", "at position 0: unknown type 'typedef'");
+  EXPECT_BAD("typedef int X int f()", "at position 14: expected ';' but found 'int'");
   EXPECT_BAD("int __stdcall __cdecl f()", "at position 14: more than one calling convention");
   EXPECT_BAD("__stdcall int f()",
              "at position 0: calling convention '__stdcall' must come right before the function name");
@@ -646,4 +658,555 @@ TEST(SignatureLowering, AttributesAreResolvedIntoTheTree) {
   EXPECT_FALSE(d.params[3].type.nul_terminated);
   EXPECT_EQ(d.params[4].type.size_is, "*");
   EXPECT_EQ(d.params[5].type.elem->kind, TypeDecl::Kind::pointer) << "kept for the checks to refuse";
+}
+
+// ------------------------------------------------ function pointers (callbacks)
+
+namespace {
+
+using dllbridge::Dir;
+using dllbridge::FunctionDecl;
+using dllbridge::TypeDecl;
+using dllbridge::sig::lower;
+
+// The declaration of the function pointer in parameter `i` of `f` (fails the test when there is none).
+const Function& callback_of(const Function& f, std::size_t i) {
+  static const Function none;
+  if (i >= f.params.size() || !f.params[i].type.callback) {
+    ADD_FAILURE() << "parameter " << i << " of " << f.name << " is not a function pointer";
+    return none;
+  }
+  return *f.params[i].type.callback;
+}
+
+}  // namespace
+
+TEST(SignatureCallbacks, FunctionPointerParameters) {
+  const Function f = parse(
+      "int sort_i32([in, out, size_is(n)] int32_t* v, int32_t n, "
+      "int32_t (*cmp)(const int32_t* a, const int32_t* b))");
+  ASSERT_EQ(f.params.size(), 3u);
+  EXPECT_EQ(f.params[2].name, "cmp");
+  const Function& cmp = callback_of(f, 2);
+  EXPECT_EQ(cmp.name, "cmp") << "an inline function pointer is named after its parameter";
+  EXPECT_EQ(cmp.conv, CallConv::Cdecl);
+  EXPECT_EQ(cmp.ret.scalar, Scalar::Int32);
+  EXPECT_FALSE(cmp.variadic);
+  EXPECT_EQ(cmp.depth, 1);
+  ASSERT_EQ(cmp.params.size(), 2u);
+  EXPECT_EQ(cmp.params[0].name, "a");
+  EXPECT_EQ(cmp.params[1].name, "b");
+  EXPECT_EQ(cmp.params[0].type.pointer_depth, 1);
+  EXPECT_TRUE(cmp.params[0].type.is_const);
+  EXPECT_EQ(cmp.params[0].attrs.dir, Direction::In) << "a callback's pointers are [in] by default";
+  EXPECT_EQ(f.params[2].type.pointer_depth, 0);
+  EXPECT_FALSE(f.params[2].attrs.persistent);
+
+  // Convention inside the parentheses, unnamed parameters inside, no name at all, a const pointer.
+  const Function g = parse(
+      "int32_t __stdcall g(int32_t (__stdcall *cmp)(const int32_t*, const int32_t*), void (*)(int), "
+      "int (* const last)(void))");
+  ASSERT_EQ(g.params.size(), 3u);
+  EXPECT_EQ(callback_of(g, 0).conv, CallConv::Stdcall);
+  EXPECT_EQ(callback_of(g, 0).params[0].name, "arg0");
+  EXPECT_EQ(callback_of(g, 0).params[1].name, "arg1");
+  EXPECT_EQ(g.params[1].name, "arg1") << "an unnamed function pointer is named by its position";
+  EXPECT_EQ(callback_of(g, 1).name, "arg1");
+  EXPECT_EQ(callback_of(g, 1).ret.scalar, Scalar::Void);
+  EXPECT_EQ(callback_of(g, 1).params[0].name, "arg0");
+  EXPECT_EQ(g.params[2].name, "last");
+  EXPECT_TRUE(callback_of(g, 2).params.empty()) << "(void) is no parameters";
+
+  // A lone unnamed `void (*)(void)` is a parameter, not "(void)".
+  const Function h = parse("void h(void (*)(void))");
+  ASSERT_EQ(h.params.size(), 1u);
+  EXPECT_TRUE(h.params[0].type.callback);
+
+  // Stars before the declarator belong to the callback's return type.
+  const Function r = parse("void r(const char* (*name_of)(int id))");
+  EXPECT_EQ(callback_of(r, 0).ret.pointer_depth, 1);
+  EXPECT_EQ(callback_of(r, 0).ret.scalar, Scalar::Char);
+}
+
+TEST(SignatureCallbacks, PersistentAttribute) {
+  const Function f = parse(
+      "void set_event_handler([persistent] void (*f)(int32_t source, int32_t seq, void* ctx), void* ctx)");
+  EXPECT_TRUE(f.params[0].attrs.persistent);
+  EXPECT_FALSE(f.params[1].attrs.persistent);
+  const FunctionDecl d = lower(f);
+  EXPECT_EQ(d.params[0].type.kind, TypeDecl::Kind::callback);
+  EXPECT_TRUE(d.params[0].type.persistent);
+  EXPECT_FALSE(lower(parse("void g(void (*f)(int x))")).params[0].type.persistent)
+      << "call-scoped by default";
+  // With a typedef'd type and with other attribute groups around it.
+  const Function g = parse("typedef void (*handler_t)(int x); void g([persistent] handler_t h)");
+  EXPECT_TRUE(g.params[0].attrs.persistent);
+  EXPECT_TRUE(lower(g).params[0].type.persistent);
+}
+
+TEST(SignatureCallbacks, FunctionPointerFields) {
+  const Function f = parse(
+      "struct ops { int (*cmp)(const int*, const int*); void* ctx; [persistent] void (__stdcall *log)(const "
+      "char* line), *(*alloc)(size_t n); }; int run([in] struct ops* o)");
+  const dllbridge::sig::StructDef& ops = *f.structs.at(0);
+  ASSERT_EQ(ops.fields.size(), 4u);
+  EXPECT_EQ(ops.fields[0].name, "cmp");
+  ASSERT_TRUE(ops.fields[0].type.callback);
+  EXPECT_EQ(ops.fields[0].type.callback->name, "cmp");
+  EXPECT_EQ(ops.fields[0].type.callback->params[1].attrs.dir, Direction::In);
+  EXPECT_EQ(ops.fields[2].name, "log");
+  EXPECT_TRUE(ops.fields[2].attrs.persistent);
+  EXPECT_EQ(ops.fields[2].type.callback->conv, CallConv::Stdcall);
+  EXPECT_TRUE(ops.fields[2].type.callback->params[0].attrs.string);
+  EXPECT_EQ(ops.fields[3].name, "alloc") << "declarators share the base type and attributes";
+  EXPECT_TRUE(ops.fields[3].attrs.persistent);
+  EXPECT_EQ(ops.fields[3].type.callback->ret.scalar, Scalar::Void);
+  EXPECT_EQ(ops.fields[3].type.callback->ret.pointer_depth, 1);
+
+  const FunctionDecl d = lower(f);
+  const TypeDecl& s = *d.params[0].type.elem;
+  ASSERT_EQ(s.fields.size(), 4u);
+  EXPECT_EQ(s.fields[0].type.kind, TypeDecl::Kind::callback);
+  EXPECT_EQ(s.fields[0].type.callback->name, "cmp");
+  EXPECT_FALSE(s.fields[0].type.persistent);
+  EXPECT_EQ(s.fields[1].type.scalar, Scalar::Handle);
+  EXPECT_TRUE(s.fields[2].type.persistent);
+}
+
+TEST(SignatureCallbacks, CallbackParametersAreInOnlyByDefault) {
+  const Function f = parse(
+      "struct P { int x; }; "
+      "int f(int (*g)(const int32_t* a, int* b, const char* s, char* t, [size_is(n)] const double* v, int n, "
+      "void* h, struct P* p, [out] int* r, [in, out] int* io, HANDLE* hp, const wchar_t* w))");
+  const Function& g = callback_of(f, 0);
+  ASSERT_EQ(g.params.size(), 12u);
+  EXPECT_EQ(g.params[1].attrs.dir, Direction::In) << "even without const";
+  EXPECT_TRUE(g.params[2].attrs.string);
+  EXPECT_EQ(g.params[6].attrs.dir, Direction::None) << "void* stays an opaque handle";
+  EXPECT_EQ(g.params[8].attrs.dir, Direction::Out) << "an explicit direction is kept as written";
+  EXPECT_EQ(g.params[9].attrs.dir, Direction::InOut);
+
+  const FunctionDecl d = lower(f);
+  const TypeDecl& cb = d.params[0].type;
+  ASSERT_EQ(cb.kind, TypeDecl::Kind::callback);
+  const auto& ps = cb.callback->params;
+  ASSERT_EQ(ps.size(), 12u);
+  // [in] pointer to one element.
+  EXPECT_EQ(ps[0].type.kind, TypeDecl::Kind::pointer);
+  EXPECT_EQ(ps[0].type.dir, Dir::in);
+  EXPECT_EQ(ps[0].type.elem->scalar, Scalar::Int32);
+  EXPECT_EQ(ps[0].type.size, 0u);
+  EXPECT_TRUE(ps[0].type.size_is.empty());
+  EXPECT_EQ(ps[1].type.dir, Dir::in);
+  // Text, as for a forward call.
+  EXPECT_TRUE(ps[2].type.text && ps[2].type.nul_terminated);
+  EXPECT_EQ(ps[2].type.dir, Dir::in);
+  EXPECT_TRUE(ps[3].type.text && ps[3].type.nul_terminated) << "[in] char* is text";
+  // Counted by a sibling of the callback.
+  EXPECT_EQ(ps[4].type.dir, Dir::in);
+  EXPECT_EQ(ps[4].type.size_is, "n");
+  EXPECT_FALSE(ps[4].type.text);
+  EXPECT_EQ(ps[6].type.kind, TypeDecl::Kind::scalar);
+  EXPECT_EQ(ps[6].type.scalar, Scalar::Handle);
+  EXPECT_EQ(ps[7].type.dir, Dir::in);
+  EXPECT_EQ(ps[7].type.elem->struct_name, "P");
+  EXPECT_EQ(ps[8].type.dir, Dir::out);
+  EXPECT_EQ(ps[9].type.dir, Dir::inout);
+  EXPECT_EQ(ps[10].type.dir, Dir::in);
+  EXPECT_EQ(ps[10].type.elem->scalar, Scalar::Handle);
+  EXPECT_TRUE(ps[11].type.text);
+
+  // Outside a callback the rules are unchanged.
+  EXPECT_BAD("int f(int* b)",
+             "at position 11: parameter 'b' is a pointer to data and needs [in], [out] or [in, out]");
+}
+
+TEST(SignatureCallbacks, CallbackReturnsAndNesting) {
+  const FunctionDecl d = lower(
+      parse("struct sample_point { int32_t x; int32_t y; }; "
+            "int f(struct sample_point (*a)(int i), double (*b)(void), void (*c)(int (*inner)(int k)))"));
+  EXPECT_EQ(d.params[0].type.callback->ret.kind, TypeDecl::Kind::structure);
+  EXPECT_EQ(d.params[0].type.callback->ret.struct_name, "sample_point");
+  EXPECT_EQ(d.params[1].type.callback->ret.scalar, Scalar::Double);
+  EXPECT_EQ(d.params[2].type.callback->ret.scalar, Scalar::Void);
+  const TypeDecl& inner = d.params[2].type.callback->params.at(0).type;
+  EXPECT_EQ(inner.kind, TypeDecl::Kind::callback);
+  EXPECT_EQ(inner.callback->name, "inner");
+  // A function pointer returned by the function itself is a number, like other returned pointers.
+  const FunctionDecl r = lower(parse("typedef int (*cmp_t)(int a); cmp_t pick(int which)"));
+  EXPECT_EQ(r.ret.kind, TypeDecl::Kind::scalar);
+  EXPECT_EQ(r.ret.scalar, Scalar::Handle);
+}
+
+TEST(SignatureCallbacks, Errors) {
+  EXPECT_BAD("int f(int (*g)(int a, ...))", "at position 22: a function pointer cannot be variadic ('...')");
+  EXPECT_BAD("typedef int (*v_t)(const char* f, ...); int f(v_t v)",
+             "at position 34: a function pointer cannot be variadic ('...')");
+  EXPECT_BAD("void f([persistent] int x)",
+             "at position 8: [persistent] needs a function pointer, but parameter 'x' is not one");
+  EXPECT_BAD("void f([persistent] void* p)",
+             "at position 8: [persistent] needs a function pointer, but parameter 'p' is not one");
+  EXPECT_BAD("struct S { [persistent] int n; }; void f()",
+             "at position 12: [persistent] needs a function pointer, but field 'n' is not one");
+  EXPECT_BAD("void f(int (*g)([persistent] int x))",
+             "at position 17: [persistent] needs a function pointer, but parameter 'x' is not one");
+  EXPECT_BAD("void f([persistent, persistent] void (*g)(void))",
+             "at position 20: duplicate attribute 'persistent'");
+  EXPECT_BAD("void f([in] int (*g)(int))",
+             "at position 8: parameter 'g' is a function pointer: its only attribute is [persistent]");
+  EXPECT_BAD("void f([persistent, size(2)] int (*g)(int))",
+             "at position 20: parameter 'g' is a function pointer: its only attribute is [persistent]");
+  EXPECT_BAD("void f(int (**g)(int))", "at position 13: pointers to function pointers are not supported");
+  EXPECT_BAD("typedef int (*cmp_t)(int); void f([in] cmp_t* g)",
+             "at position 44: pointers to function pointers are not supported");
+  EXPECT_BAD("void f(int (*g[2])(int))", "at position 14: arrays of function pointers are not supported");
+  EXPECT_BAD("typedef int (*cmp_t)(int); struct S { cmp_t g[2]; }; void f()",
+             "at position 45: arrays of function pointers are not supported");
+  EXPECT_BAD("void f(int (g)(int))", "at position 12: expected '*' but found 'g'");
+  EXPECT_BAD("void f(int (*g))", "at position 15: expected '(' and the parameters of function pointer 'g'");
+  EXPECT_BAD("void f(int (*g)(int a, int a))", "at position 27: duplicate parameter name 'a'");
+  EXPECT_BAD("void f(int (__stdcall __cdecl *g)(int))", "at position 22: more than one calling convention");
+  EXPECT_BAD(
+      "void f(int __stdcall (*g)(int))",
+      "at position 11: calling convention '__stdcall' belongs inside the parentheses: '(__stdcall *name)'");
+  EXPECT_BAD("struct S { int WINAPI (*g)(int); }; void f()",
+             "at position 15: calling convention 'WINAPI' belongs inside the parentheses: '(WINAPI *name)'");
+  EXPECT_BAD("void f(int (*g)([size_is(m)] const int* v, int n), int m)",
+             "at position 25: size_is(m) names no parameter of function pointer 'g'");
+  EXPECT_BAD("struct S { int (*)(int); }; void f()", "at position 17: expected a field name but found ')'");
+  EXPECT_BAD(
+      "void f(int (*g)(void (*h)(void (*i)(void (*j)(void (*k)(void (*l)(void (*m)(void (*n)(void "
+      "(*o)(void))))))))))",
+      "at position 91: function pointers nest more than 8 levels deep");
+  // Through typedefs, each one shallow: the depth adds up all the same.
+  std::string chain = "typedef void (*t0)(int x);";
+  for (int i = 1; i <= 8; ++i)
+    chain += " typedef void (*t" + std::to_string(i) + ")(t" + std::to_string(i - 1) + " x);";
+  EXPECT_BAD(chain + " void f(t8 x)", "at position 222: function pointers nest more than 8 levels deep");
+  EXPECT_EQ(callback_of(parse(chain.substr(0, chain.rfind(" typedef")) + " void f(t7 x)"), 0).depth, 8);
+  // And through struct fields that hold function pointers.
+  std::string structs = "struct s0 { void (*f)(int x); };";
+  for (int i = 1; i <= 8; ++i)
+    structs +=
+        " struct s" + std::to_string(i) + " { void (*f)([in] struct s" + std::to_string(i - 1) + "* p); };";
+  EXPECT_BAD(structs + " void f()", "at position " + std::to_string(structs.rfind("(*f)")) +
+                                        ": function pointers nest more than 8 levels deep");
+}
+
+// ------------------------------------------------------------------ typedefs
+
+TEST(SignatureTypedefs, FunctionPointerTypedefs) {
+  const Function f = parse(
+      "typedef BOOL (CALLBACK *ENUMPROC)(int index, void* ctx);\n"
+      "int32_t __stdcall enum_items(int32_t count, ENUMPROC proc, void* ctx)");
+  EXPECT_EQ(f.conv, CallConv::Stdcall);
+  EXPECT_EQ(f.params[1].name, "proc");
+  const Function& proc = callback_of(f, 1);
+  EXPECT_EQ(proc.name, "ENUMPROC") << "a typedef'd function pointer is named after its typedef";
+  EXPECT_EQ(proc.conv, CallConv::Stdcall);
+  EXPECT_EQ(proc.ret.scalar, Scalar::BOOL);
+  ASSERT_EQ(proc.params.size(), 2u);
+  EXPECT_EQ(proc.params[1].name, "ctx");
+
+  const Function g = parse(
+      "typedef int (*cmp_t)(const int*, const int*);\n"
+      "void sort_both(cmp_t first, [persistent] cmp_t second, const cmp_t third)");
+  EXPECT_EQ(callback_of(g, 0).conv, CallConv::Cdecl) << "cdecl by default";
+  EXPECT_EQ(callback_of(g, 0).name, "cmp_t");
+  EXPECT_EQ(callback_of(g, 0).params[0].name, "arg0");
+  EXPECT_EQ(g.params[0].type.callback, g.params[1].type.callback) << "one declaration, shared";
+  EXPECT_TRUE(g.params[2].type.callback);
+  // A typedef'd function pointer as a struct field and as a callback's parameter.
+  const Function h = parse(
+      "typedef void (*log_t)(const char* line); struct sink { log_t log; void* ctx; };\n"
+      "void set_sink([in] const struct sink* s, void (*each)(log_t log))");
+  EXPECT_EQ(h.structs[0]->fields[0].type.callback->name, "log_t");
+  EXPECT_EQ(callback_of(h, 1).params[0].type.callback->name, "log_t");
+  EXPECT_EQ(callback_of(h, 1).depth, 2);
+}
+
+TEST(SignatureTypedefs, StructTypedefs) {
+  // Anonymous: named by the typedef, also through pointer typedefs declared with it.
+  const Function a = parse(
+      "typedef struct { int32_t x; int32_t y; } Point, *PPoint;\n"
+      "int32_t a(Point p, [in] const Point* q, [out] PPoint r, Point (*make)(int k))");
+  ASSERT_EQ(a.structs.size(), 1u);
+  EXPECT_EQ(a.structs[0]->name, "Point");
+  EXPECT_EQ(a.params[0].type.def, a.structs[0]);
+  EXPECT_EQ(a.params[0].type.pointer_depth, 0);
+  EXPECT_EQ(a.params[1].type.def, a.structs[0]);
+  EXPECT_EQ(a.params[2].type.def, a.structs[0]);
+  EXPECT_EQ(a.params[2].type.pointer_depth, 1);
+  EXPECT_EQ(callback_of(a, 3).ret.def, a.structs[0]);
+  EXPECT_EQ(lower(a).params[0].type.struct_name, "Point");
+
+  // Named after its first typedef name that is not a pointer; with none, pointers only.
+  const Function a2 = parse(
+      "typedef struct { int x; } *PS, S; typedef struct { int y; } *PT; void a2([in] PS p, S s, [out] PT t)");
+  EXPECT_EQ(a2.structs[0]->name, "S");
+  EXPECT_EQ(a2.params[0].type.def, a2.structs[0]);
+  EXPECT_EQ(a2.params[1].type.def, a2.structs[0]);
+  EXPECT_EQ(a2.params[2].type.def, a2.structs[1]);
+  EXPECT_EQ(a2.params[2].type.pointer_depth, 1);
+  EXPECT_EQ(a2.structs[1]->fields[0].name, "y");
+
+  // Tagged: both names usable, also `tag` alone as before.
+  const Function b = parse(
+      "typedef struct tag_rect { int l, t, r, b; } RECT, *LPRECT;\n"
+      "void b(RECT x, struct tag_rect y, tag_rect z, [in, out] LPRECT w)");
+  ASSERT_EQ(b.structs.size(), 1u);
+  EXPECT_EQ(b.structs[0]->name, "tag_rect");
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(b.params[i].type.def, b.structs[0]) << i;
+  EXPECT_EQ(lower(b).params[0].type.struct_name, "tag_rect");
+
+  // An alias of a struct defined before, and the C idiom `typedef struct node node;`.
+  const Function c = parse(
+      "struct sample_point { int32_t x; int32_t y; }; typedef struct sample_point Point;\n"
+      "typedef struct sample_point sample_point; typedef struct node { int v; } node;\n"
+      "void c(Point p, sample_point q, node n)");
+  EXPECT_EQ(c.params[0].type.def, c.structs[0]);
+  EXPECT_EQ(c.params[1].type.def, c.structs[0]);
+  EXPECT_EQ(c.params[2].type.def, c.structs[1]);
+  // A typedef'd struct inside another struct.
+  const Function d =
+      parse("typedef struct { int x; int y; } P; typedef struct { P tl; P br; } R; void d([in, out] R* r)");
+  EXPECT_EQ(d.structs[1]->fields[0].type.def, d.structs[0]);
+}
+
+TEST(SignatureTypedefs, ScalarTypedefs) {
+  const Function f = parse(
+      "typedef unsigned long ULONG; typedef ULONG DWORD_ALIAS; typedef DWORD_ALIAS* PDWORD_ALIAS;\n"
+      "typedef void* HWND; typedef HANDLE HKEY; typedef const char* LPCTSTR; typedef signed char i8;\n"
+      "typedef unsigned long DWORD; typedef int BOOL; typedef int32_t int32_t; typedef unsigned int "
+      "uint32_t;\n"
+      "BOOL g(ULONG a, DWORD_ALIAS b, [out] PDWORD_ALIAS c, HWND d, HKEY e, LPCTSTR f, i8 g, DWORD h, "
+      "const i8 k, uint32_t m)");
+  EXPECT_EQ(f.ret.scalar, Scalar::BOOL) << "BOOL keeps its built-in meaning";
+  EXPECT_EQ(f.params[0].type.scalar, Scalar::ULong);
+  EXPECT_EQ(f.params[1].type.scalar, Scalar::ULong) << "typedefs chain";
+  EXPECT_EQ(f.params[2].type.scalar, Scalar::ULong);
+  EXPECT_EQ(f.params[2].type.pointer_depth, 1);
+  EXPECT_EQ(f.params[3].type.scalar, Scalar::Void);
+  EXPECT_EQ(f.params[3].type.pointer_depth, 1);
+  EXPECT_EQ(f.params[4].type.scalar, Scalar::Handle);
+  EXPECT_EQ(f.params[5].type.scalar, Scalar::Char);
+  EXPECT_TRUE(f.params[5].type.is_const);
+  EXPECT_EQ(f.params[5].attrs.dir, Direction::In) << "the text default applies through a typedef";
+  EXPECT_TRUE(f.params[5].attrs.string);
+  EXPECT_EQ(f.params[6].type.scalar, Scalar::SChar);
+  EXPECT_EQ(f.params[7].type.scalar, Scalar::DWORD) << "windows.h's own DWORD typedef changes nothing";
+  EXPECT_TRUE(f.params[8].type.is_const);
+  EXPECT_EQ(f.params[9].type.scalar, Scalar::UInt32);
+
+  const FunctionDecl d = lower(f);
+  EXPECT_EQ(d.params[3].type.scalar, Scalar::Handle) << "a void* typedef is a handle";
+  EXPECT_EQ(d.params[4].type.scalar, Scalar::Handle);
+  EXPECT_TRUE(d.params[5].type.text);
+  EXPECT_EQ(d.params[2].type.dir, Dir::out);
+
+  // `const PCHAR` is `char* const`, as for the built-in LPSTR.
+  const Function p = parse("typedef char* PCHAR; void p([in] const PCHAR s)");
+  EXPECT_FALSE(p.params[0].type.is_const);
+  // The same typedef twice is allowed (C11), and typedef names may still name parameters.
+  const Function q = parse("typedef int I; typedef int I; void q(I I2, int I3)");
+  EXPECT_EQ(q.params.size(), 2u);
+}
+
+TEST(SignatureTypedefs, Errors) {
+  EXPECT_BAD("typedef int DWORD; void f()", "at position 12: 'DWORD' is already a type");
+  EXPECT_BAD("typedef char int32_t; void f()", "at position 13: 'int32_t' is already a type");
+  EXPECT_BAD("typedef int I; typedef long I; void f()", "at position 28: 'I' is already a type");
+  EXPECT_BAD("struct S { int x; }; typedef int S; void f()", "at position 33: 'S' is already a type");
+  EXPECT_BAD("typedef int (*typedef)(int); void f()",
+             "at position 14: expected a typedef name but found 'typedef'");
+  EXPECT_BAD("typedef int WINAPI; void f()",
+             "at position 12: 'WINAPI' is a calling convention, not a type name");
+  EXPECT_BAD("typedef foo_t bar_t; void f()", "at position 8: unknown type 'foo_t'");
+  EXPECT_BAD("typedef A B; typedef int A; void f()", "at position 8: unknown type 'A'");
+  EXPECT_BAD("void f(ENUMPROC p); typedef int (*ENUMPROC)(int i)", "at position 7: unknown type 'ENUMPROC'");
+  EXPECT_BAD("typedef struct later L; struct later { int x; }; void f()",
+             "at position 15: struct 'later' is used before it is defined");
+  EXPECT_BAD("typedef int; void f()", "at position 11: expected a typedef name but found ';'");
+  EXPECT_BAD("typedef int (*)(int); void f()", "at position 14: expected a typedef name but found ')'");
+  EXPECT_BAD("typedef char NAME[16]; void f()", "at position 17: array typedefs are not supported");
+  EXPECT_BAD("typedef int X void f()", "at position 14: expected ';' but found 'void'");
+  EXPECT_BAD("typedef struct { int x; }; void f()", "at position 25: expected a typedef name but found ';'");
+  EXPECT_BAD("typedef struct { } E; void f()", "at position 8: anonymous struct has no fields");
+  EXPECT_BAD("struct P { int x; }; typedef struct P { int y; } Q; void f()",
+             "at position 36: struct 'P' is defined twice");
+  EXPECT_BAD("struct P { int x; }; typedef struct { int y; } P; void f()",
+             "at position 47: struct 'P' is defined twice");
+  EXPECT_BAD("typedef struct { int x; } P; struct P { int y; }; void f()",
+             "at position 36: struct 'P' is defined twice");
+}
+
+// The exact declarations of sample-dll's callback exports, lowered.
+TEST(SignatureCallbacks, SampleDllExports) {
+  const std::string cmp_typedef = "typedef int32_t (*sample_cmp)(const int32_t* a, const int32_t* b);\n";
+  const std::string enum_typedef = "typedef int32_t (CALLBACK *ENUMPROC)(int32_t index, void* ctx);\n";
+  const std::string point = "struct sample_point { int32_t x; int32_t y; };\n";
+
+  // Checks a comparator over const int32_t* a, b.
+  const auto expect_comparator = [](const TypeDecl& t, const char* name, CallConv conv) {
+    ASSERT_EQ(t.kind, TypeDecl::Kind::callback);
+    EXPECT_FALSE(t.persistent);
+    const FunctionDecl& c = *t.callback;
+    EXPECT_EQ(c.name, name);
+    EXPECT_EQ(c.conv, conv);
+    EXPECT_FALSE(c.variadic);
+    EXPECT_EQ(c.ret.scalar, Scalar::Int32);
+    ASSERT_EQ(c.params.size(), 2u);
+    for (const auto& p : c.params) {
+      EXPECT_EQ(p.type.kind, TypeDecl::Kind::pointer);
+      EXPECT_EQ(p.type.dir, Dir::in);
+      EXPECT_EQ(p.type.elem->scalar, Scalar::Int32);
+      EXPECT_TRUE(p.type.size_is.empty() && p.type.size == 0) << "one element";
+    }
+    EXPECT_EQ(c.params[0].name, "a");
+    EXPECT_EQ(c.params[1].name, "b");
+  };
+
+  {
+    const FunctionDecl d = lower(parse(
+        cmp_typedef + "int32_t sort_i32([in, out, size_is(n)] int32_t* v, int32_t n, sample_cmp cmp);"));
+    EXPECT_EQ(d.conv, CallConv::Cdecl);
+    ASSERT_EQ(d.params.size(), 3u);
+    EXPECT_EQ(d.params[0].type.dir, Dir::inout);
+    EXPECT_EQ(d.params[2].name, "cmp");
+    expect_comparator(d.params[2].type, "sample_cmp", CallConv::Cdecl);
+  }
+  {
+    const FunctionDecl d =
+        lower(parse("int32_t __stdcall sort_i32_std([in, out, size_is(n)] int32_t* v, int32_t n, "
+                    "int32_t (__stdcall *cmp)(const int32_t* a, const int32_t* b));"));
+    EXPECT_EQ(d.conv, CallConv::Stdcall);
+    expect_comparator(d.params.at(2).type, "cmp", CallConv::Stdcall);
+  }
+  {
+    const FunctionDecl d =
+        lower(parse(enum_typedef + "int32_t WINAPI enum_items(int32_t count, ENUMPROC proc, void* ctx);"));
+    EXPECT_EQ(d.conv, CallConv::Stdcall);
+    ASSERT_EQ(d.params.size(), 3u);
+    EXPECT_EQ(d.params[2].type.scalar, Scalar::Handle);
+    const TypeDecl& t = d.params[1].type;
+    ASSERT_EQ(t.kind, TypeDecl::Kind::callback);
+    EXPECT_FALSE(t.persistent);
+    EXPECT_EQ(t.callback->name, "ENUMPROC");
+    EXPECT_EQ(t.callback->conv, CallConv::Stdcall);
+    EXPECT_EQ(t.callback->ret.scalar, Scalar::Int32);
+    ASSERT_EQ(t.callback->params.size(), 2u);
+    EXPECT_EQ(t.callback->params[0].name, "index");
+    EXPECT_EQ(t.callback->params[0].type.scalar, Scalar::Int32);
+    EXPECT_EQ(t.callback->params[1].name, "ctx");
+    EXPECT_EQ(t.callback->params[1].type.kind, TypeDecl::Kind::scalar);
+    EXPECT_EQ(t.callback->params[1].type.scalar, Scalar::Handle);
+  }
+  {
+    const FunctionDecl d = lower(
+        parse("double stat_with(const char* label, [in, size_is(n)] const double* v, int32_t n,\n"
+              "                 double (*f)(const char* label, [size_is(n)] const double* v, int32_t n));"));
+    const TypeDecl& t = d.params.at(3).type;
+    ASSERT_EQ(t.kind, TypeDecl::Kind::callback);
+    const FunctionDecl& c = *t.callback;
+    EXPECT_EQ(c.name, "f");
+    EXPECT_EQ(c.conv, CallConv::Cdecl);
+    EXPECT_EQ(c.ret.scalar, Scalar::Double);
+    ASSERT_EQ(c.params.size(), 3u);
+    EXPECT_EQ(c.params[0].name, "label");
+    EXPECT_TRUE(c.params[0].type.text && c.params[0].type.nul_terminated);
+    EXPECT_EQ(c.params[0].type.dir, Dir::in);
+    EXPECT_EQ(c.params[1].name, "v");
+    EXPECT_EQ(c.params[1].type.dir, Dir::in);
+    EXPECT_EQ(c.params[1].type.size_is, "n") << "the callback's own n";
+    EXPECT_EQ(c.params[1].type.elem->scalar, Scalar::Double);
+    EXPECT_EQ(c.params[2].type.scalar, Scalar::Int32);
+  }
+  {
+    const FunctionDecl d = lower(
+        parse(point +
+              "int32_t point_with(const char* name, [in, size_is(n)] const int32_t* xy, int32_t n,\n"
+              "                   struct sample_point (*f)(const char* name, [size_is(n)] const int32_t* xy, "
+              "int32_t n));"));
+    const FunctionDecl& c = *d.params.at(3).type.callback;
+    EXPECT_EQ(c.ret.kind, TypeDecl::Kind::structure);
+    EXPECT_EQ(c.ret.struct_name, "sample_point");
+    ASSERT_EQ(c.ret.fields.size(), 2u);
+    EXPECT_TRUE(c.params.at(0).type.text);
+    EXPECT_EQ(c.params.at(1).type.dir, Dir::in);
+    EXPECT_EQ(c.params.at(1).type.size_is, "n");
+    EXPECT_EQ(c.params.at(1).type.elem->scalar, Scalar::Int32);
+  }
+  {
+    const FunctionDecl d = lower(parse("int32_t reenter(int32_t depth, int32_t (*f)(int32_t depth));"));
+    const FunctionDecl& c = *d.params.at(1).type.callback;
+    EXPECT_EQ(c.name, "f");
+    ASSERT_EQ(c.params.size(), 1u);
+    EXPECT_EQ(c.params[0].name, "depth") << "the callback's names are its own";
+  }
+  {
+    const FunctionDecl d =
+        lower(parse("void set_event_handler([persistent] void (*f)(int32_t source, int32_t seq, void* ctx), "
+                    "void* ctx);"));
+    const TypeDecl& t = d.params.at(0).type;
+    ASSERT_EQ(t.kind, TypeDecl::Kind::callback);
+    EXPECT_TRUE(t.persistent);
+    EXPECT_EQ(t.callback->ret.scalar, Scalar::Void);
+    ASSERT_EQ(t.callback->params.size(), 3u);
+    EXPECT_EQ(t.callback->params[1].name, "seq");
+    EXPECT_EQ(t.callback->params[2].type.scalar, Scalar::Handle);
+    EXPECT_EQ(d.params.at(1).type.scalar, Scalar::Handle);
+  }
+  {
+    const FunctionDecl d = lower(parse("void set_value_proc([persistent] int32_t (*f)(int32_t x));"));
+    const TypeDecl& t = d.params.at(0).type;
+    ASSERT_EQ(t.kind, TypeDecl::Kind::callback);
+    EXPECT_TRUE(t.persistent);
+    EXPECT_EQ(t.callback->ret.scalar, Scalar::Int32);
+    EXPECT_EQ(t.callback->params.at(0).name, "x");
+  }
+}
+
+// The examples of docs/signature-language.md, section 11, parse as the text says.
+TEST(SignatureTypedefs, DocumentedExamples) {
+  const Function f = parse(
+      "typedef BOOL (CALLBACK *ENUMPROC)(int32_t index, void* ctx);\n"
+      "typedef int (*cmp_t)(const int*, const int*);\n"
+      "typedef struct { int32_t x; int32_t y; } Point, *PPoint;\n"
+      "typedef struct tagRECT { LONG left, top, right, bottom; } RECT, *LPRECT;\n"
+      "struct sample_point { int32_t x; int32_t y; };\n"
+      "typedef struct sample_point SamplePoint;\n"
+      "typedef unsigned long ULONG_T;\n"
+      "typedef ULONG_T COUNT_T;\n"
+      "typedef void* HWND;          /* a handle, as void* */\n"
+      "typedef const char* LPCTSTR; /* [in, string] text by default, as const char* */\n"
+      "typedef void (*event_handler)(int32_t source, int32_t seq, void* ctx);\n"
+      "int32_t WINAPI all(int32_t count, ENUMPROC proc, cmp_t cmp, Point p, [out] PPoint pp, RECT r,\n"
+      "                   [in] LPRECT lr, SamplePoint sp, COUNT_T n, HWND w, LPCTSTR s, [persistent] "
+      "event_handler h);");
+  ASSERT_EQ(f.params.size(), 12u);
+  EXPECT_EQ(f.conv, CallConv::Stdcall);
+  EXPECT_EQ(callback_of(f, 1).conv, CallConv::Stdcall);
+  EXPECT_EQ(callback_of(f, 2).conv, CallConv::Cdecl);
+  EXPECT_EQ(f.params[3].type.def->name, "Point");
+  EXPECT_EQ(f.params[5].type.def->name, "tagRECT");
+  EXPECT_EQ(f.params[5].type.def->fields.size(), 4u);
+  EXPECT_EQ(f.params[7].type.def->name, "sample_point");
+  EXPECT_EQ(f.params[8].type.scalar, Scalar::ULong);
+  EXPECT_TRUE(f.params[10].attrs.string);
+  EXPECT_TRUE(f.params[11].attrs.persistent);
+  const FunctionDecl d = lower(f);
+  EXPECT_EQ(d.params[9].type.scalar, Scalar::Handle);
+  EXPECT_EQ(d.params[11].type.callback->name, "event_handler");
+
+  for (const char* text : {
+           "int32_t sort_i32([in, out, size_is(n)] int32_t* v, int32_t n, int32_t (*cmp)(const int32_t* a, "
+           "const "
+           "int32_t* b));",
+           "void set_event_handler([persistent] void (*f)(int32_t source, int32_t seq, void* ctx), void* "
+           "ctx);",
+           "struct ops { int (*cmp)(const int*, const int*); void* ctx; }; void use([in] struct ops* o)",
+       }) {
+    SCOPED_TRACE(text);
+    EXPECT_NO_THROW(lower(parse(text)));
+  }
 }

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "dllbridge/error.hpp"
 
@@ -169,10 +170,24 @@ struct ConvWord {
 };
 
 constexpr ConvWord kConvWords[] = {
-    {"__cdecl", CallConv::Cdecl},       {"_cdecl", CallConv::Cdecl},        {"cdecl", CallConv::Cdecl},
-    {"__stdcall", CallConv::Stdcall},   {"_stdcall", CallConv::Stdcall},    {"stdcall", CallConv::Stdcall},
-    {"WINAPI", CallConv::Stdcall},      {"CALLBACK", CallConv::Stdcall},    {"APIENTRY", CallConv::Stdcall},
-    {"__fastcall", CallConv::Fastcall}, {"__thiscall", CallConv::Thiscall},
+    {"__cdecl", CallConv::Cdecl},     {"_cdecl", CallConv::Cdecl},        {"cdecl", CallConv::Cdecl},
+    {"__stdcall", CallConv::Stdcall}, {"_stdcall", CallConv::Stdcall},    {"stdcall", CallConv::Stdcall},
+    {"WINAPI", CallConv::Stdcall},    {"CALLBACK", CallConv::Stdcall},    {"APIENTRY", CallConv::Stdcall},
+    {"NTAPI", CallConv::Stdcall},     {"PASCAL", CallConv::Stdcall},      {"CDECL", CallConv::Cdecl},
+    {"WINAPIV", CallConv::Cdecl},     {"__fastcall", CallConv::Fastcall}, {"__thiscall", CallConv::Thiscall},
+};
+
+// How <stdint.h> and windows.h spell built-in names whose built-in meaning is
+// written differently (DWORD is always 32 bits here, `unsigned long` is not):
+// a pasted `typedef unsigned long DWORD;` is accepted and changes nothing.
+constexpr Typedef kHeaderSpellings[] = {
+    {"int8_t", Scalar::SChar, 0, false},  {"int16_t", Scalar::Short, 0, false},
+    {"int32_t", Scalar::Int, 0, false},   {"int64_t", Scalar::LongLong, 0, false},
+    {"uint8_t", Scalar::UChar, 0, false}, {"uint16_t", Scalar::UShort, 0, false},
+    {"uint32_t", Scalar::UInt, 0, false}, {"uint64_t", Scalar::ULongLong, 0, false},
+    {"BOOL", Scalar::Int, 0, false},      {"BYTE", Scalar::UChar, 0, false},
+    {"WORD", Scalar::UShort, 0, false},   {"DWORD", Scalar::ULong, 0, false},
+    {"HANDLE", Scalar::Void, 1, false},
 };
 
 const SpecWord* find_spec(std::string_view w) {
@@ -192,7 +207,7 @@ const ConvWord* find_conv(std::string_view w) {
 }
 
 bool is_keyword(std::string_view w) {
-  return find_spec(w) || w == "const" || w == "volatile" || w == "struct";
+  return find_spec(w) || w == "const" || w == "volatile" || w == "struct" || w == "typedef";
 }
 
 bool is_integer(Scalar s) {
@@ -213,7 +228,8 @@ bool is_integer(Scalar s) {
 // Where the pieces of one parameter or field were written, for messages.
 struct Spots {
   std::size_t type = 0, name = 0;
-  std::size_t out = npos, string = npos, size = npos, size_is = npos, size_is_name = npos;
+  std::size_t in = npos, out = npos, string = npos, size = npos, size_is = npos, size_is_name = npos;
+  std::size_t persistent = npos;
   bool has_attrs = false;
 };
 
@@ -228,9 +244,15 @@ class Parser {
   explicit Parser(std::string_view text) : toks_(tokenize(text)) {}
 
   Function run() {
-    // "struct Name {" starts a definition; "struct Name f(" is a return type.
-    while (at_word("struct") && (is_punct(1, '{') || (peek(1).kind == Tok::Ident && is_punct(2, '{')))) {
-      parse_struct();
+    // Definitions first: "typedef ...;" and "struct Name {" (but "struct Name f(" is a return type).
+    for (;;) {
+      if (at_word("typedef")) {
+        parse_typedef();
+      } else if (at_struct_body()) {
+        parse_struct();
+      } else {
+        break;
+      }
     }
     fn_.ret = parse_type();
     if (const ConvWord* c = find_conv(peek().text)) {  // only identifiers can match
@@ -239,7 +261,7 @@ class Parser {
       if (find_conv(peek().text)) fail(peek().pos, "more than one calling convention");
     }
     fn_.name = std::string(expect_ident("the function name").text);
-    parse_params();
+    fn_.params = parse_params("function " + quoted(fn_.name), false, &fn_.variadic);
     accept(';');
     if (peek().kind != Tok::End)
       fail(peek().pos, "unexpected " + describe(peek()) + " after the declaration");
@@ -247,6 +269,17 @@ class Parser {
   }
 
  private:
+  // Function pointers inside function pointers' parameter lists: at most this deep.
+  static constexpr int kMaxCallbackDepth = 8;
+
+  // A declarator's type and name (`pos` is where the name is, or the type when unnamed).
+  struct Declarator {
+    Type type;
+    std::string name;
+    std::size_t pos = 0;
+    bool named = false;
+  };
+
   const Token& peek(std::size_t ahead = 0) const { return toks_[std::min(i_ + ahead, toks_.size() - 1)]; }
   const Token& next() {
     const Token& t = toks_[i_];
@@ -259,6 +292,10 @@ class Parser {
   }
   bool at(char c) const { return is_punct(0, c); }
   bool at_word(std::string_view w) const { return peek().kind == Tok::Ident && peek().text == w; }
+  // "struct {" or "struct Name {": a definition, not a use.
+  bool at_struct_body() const {
+    return at_word("struct") && (is_punct(1, '{') || (peek(1).kind == Tok::Ident && is_punct(2, '{')));
+  }
   bool accept(char c) {
     if (!at(c)) return false;
     next();
@@ -280,15 +317,22 @@ class Parser {
     }
     return nullptr;
   }
+  const Type* find_user_typedef(std::string_view name) const {
+    for (const auto& [n, t] : typedefs_) {
+      if (n == name) return &t;
+    }
+    return nullptr;
+  }
 
   // Base type with its qualifiers, no pointer stars: "unsigned long const",
-  // "struct Point", "LPCSTR". Ends before the first word that cannot extend it.
+  // "struct Point", "LPCSTR", a typedef name. Ends before the first word that cannot extend it.
   Type parse_base() {
     Type t;
     unsigned mask = 0;
     int longs = 0;
     bool written_const = false;
     const Typedef* td = nullptr;
+    const Type* user = nullptr;
     std::string words;  // the type words so far, for messages
     while (peek().kind == Tok::Ident) {
       const Token& tok = peek();
@@ -303,7 +347,7 @@ class Parser {
       // Typedef and struct names only start a type; after one, a plain name is the declarator.
       if (!spec && w != "struct") {
         if (mask != 0) break;
-        if (!find_typedef(w) && !find_struct(w)) {
+        if (!find_user_typedef(w) && !find_typedef(w) && !find_struct(w)) {
           if (find_conv(w))
             fail(tok.pos, "calling convention " + quoted(w) + " must come right before the function name");
           fail(tok.pos, "unknown type " + quoted(w));
@@ -324,6 +368,8 @@ class Parser {
         const Token& name = expect_ident("a struct name");
         set_struct(t, name);
         words += " " + std::string(name.text);
+      } else if ((user = find_user_typedef(w))) {
+        t = *user;
       } else if ((td = find_typedef(w))) {
         t.scalar = td->scalar;
         t.pointer_depth = td->depth;
@@ -334,7 +380,11 @@ class Parser {
     if (mask == 0) fail(peek().pos, "expected a type but found " + describe(peek()));
     if (!(mask & kNamed)) t.scalar = integer_scalar(mask, longs);
     // `const LPSTR` is `char* const`: the const qualifies the pointer, not the text.
-    t.is_const = td && td->depth > 0 ? td->is_const : written_const;
+    if (user) {
+      t.is_const = user->pointer_depth > 0 ? user->is_const : user->is_const || written_const;
+    } else {
+      t.is_const = td && td->depth > 0 ? td->is_const : written_const;
+    }
     return t;
   }
 
@@ -363,6 +413,7 @@ class Parser {
   void parse_stars(Type& t) {
     for (;;) {
       if (at('*')) {
+        if (t.callback) fail(peek().pos, "pointers to function pointers are not supported");
         if (t.pointer_depth == 2) fail(peek().pos, "more than two levels of pointer are not supported");
         ++t.pointer_depth;
         next();
@@ -380,10 +431,69 @@ class Parser {
     return t;
   }
 
+  // After the return type `ret`, at "(": "(" [convention] "*" [name] ")" "(" params ")".
+  // `name_what` says what the name is when one is required (nullptr: optional,
+  // then `fallback` names it). The declaration is named after the declarator.
+  Declarator parse_function_pointer(Type ret, const char* name_what, const std::string& fallback) {
+    const std::size_t open = peek().pos;
+    expect('(');
+    auto fn = std::make_shared<Function>();
+    fn->ret = std::move(ret);
+    if (const ConvWord* c = find_conv(peek().text)) {
+      fn->conv = c->conv;
+      next();
+      if (find_conv(peek().text)) fail(peek().pos, "more than one calling convention");
+    }
+    expect('*');
+    if (at('*')) fail(peek().pos, "pointers to function pointers are not supported");
+    while (at_word("const") || at_word("volatile")) next();
+    Declarator d;
+    d.pos = open;
+    if (name_what || peek().kind == Tok::Ident) {
+      const Token& id = expect_ident(name_what ? name_what : "a parameter name");
+      d.name = std::string(id.text);
+      d.pos = id.pos;
+      d.named = true;
+    } else {
+      d.name = fallback;
+    }
+    if (at('[')) fail(peek().pos, "arrays of function pointers are not supported");
+    expect(')');
+    if (!at('(')) fail(peek().pos, "expected '(' and the parameters of function pointer " + quoted(d.name));
+    if (++callback_nesting_ > kMaxCallbackDepth)
+      fail(open, "function pointers nest more than " + std::to_string(kMaxCallbackDepth) + " levels deep");
+    fn->name = d.name;
+    fn->params = parse_params("function pointer " + quoted(d.name), true, nullptr);
+    --callback_nesting_;
+    fn->depth = 1 + depth_of(fn->ret);
+    for (const Param& p : fn->params) fn->depth = std::max(fn->depth, 1 + depth_of(p.type));
+    if (fn->depth > kMaxCallbackDepth) {
+      fail(open, "function pointers nest more than " + std::to_string(kMaxCallbackDepth) + " levels deep");
+    }
+    d.type.callback = std::move(fn);
+    return d;
+  }
+
+  // A convention after a parameter's or field's type: "int __stdcall (*f)(int)".
+  void refuse_misplaced_conv() const {
+    if (!find_conv(peek().text)) return;
+    const std::string w(peek().text);
+    fail(peek().pos,
+         "calling convention " + quoted(w) + " belongs inside the parentheses: '(" + w + " *name)'");
+  }
+
+  // How deep function pointers nest in `t`, through struct fields too.
+  int depth_of(const Type& t) const {
+    if (t.callback) return t.callback->depth;
+    for (const auto& [def, depth] : struct_depths_) {
+      if (t.is_struct && def == t.def.get()) return depth;
+    }
+    return 0;
+  }
+
   // Zero or more "[a, b(...)]" groups.
   Attributes parse_attrs(Spots& sp) {
     Attributes a;
-    std::size_t in = npos;
     sp.has_attrs = is_punct(0, '[');
     while (accept('[')) {
       do {
@@ -393,15 +503,19 @@ class Parser {
         next();
         if (w == "in" || w == "out" || w == "inout") {
           const bool is_in = w != "out", is_out = w != "in";
-          if ((is_in && in != npos) || (is_out && sp.out != npos)) {
+          if ((is_in && sp.in != npos) || (is_out && sp.out != npos)) {
             fail(tok.pos, quoted(w) + " repeats a direction already given");
           }
-          if (is_in) in = tok.pos;
+          if (is_in) sp.in = tok.pos;
           if (is_out) sp.out = tok.pos;
         } else if (w == "string") {
           if (a.string) fail(tok.pos, "duplicate attribute 'string'");
           a.string = true;
           sp.string = tok.pos;
+        } else if (w == "persistent") {
+          if (a.persistent) fail(tok.pos, "duplicate attribute 'persistent'");
+          a.persistent = true;
+          sp.persistent = tok.pos;
         } else if (w == "size_is" || w == "size") {
           if (sp.size_is != npos || sp.size != npos) {
             fail(tok.pos, sp.size_is != npos && w == "size_is" ? "duplicate attribute 'size_is'"
@@ -432,10 +546,10 @@ class Parser {
       } while (accept(','));
       expect(']');
     }
-    a.dir = in != npos && sp.out != npos ? Direction::InOut
-            : in != npos                 ? Direction::In
-            : sp.out != npos             ? Direction::Out
-                                         : Direction::None;
+    a.dir = sp.in != npos && sp.out != npos ? Direction::InOut
+            : sp.in != npos                 ? Direction::In
+            : sp.out != npos                ? Direction::Out
+                                            : Direction::None;
     return a;
   }
 
@@ -443,6 +557,13 @@ class Parser {
   static void check(const char* what, const std::string& name, const Type& t, Attributes& a,
                     const Spots& sp) {
     const std::string who = std::string(what) + " " + quoted(name);
+    if (t.callback) {
+      const std::size_t first = std::min({sp.in, sp.out, sp.string, sp.size, sp.size_is});
+      if (first != npos) fail(first, who + " is a function pointer: its only attribute is [persistent]");
+      return;
+    }
+    if (sp.persistent != npos)
+      fail(sp.persistent, "[persistent] needs a function pointer, but " + who + " is not one");
     const bool pointer = t.pointer_depth > 0;
     if (!t.is_struct && t.scalar == Scalar::Void && !pointer) fail(sp.type, who + " has type void");
     if (sp.out != npos && !pointer) fail(sp.out, "[out] needs a pointer, but " + who + " is not one");
@@ -475,7 +596,7 @@ class Parser {
         const std::string ref = "size_is(" + *d.attrs.size_is + ")";
         if (!target) fail(list[i].at.size_is_name, ref + " names no " + what + " of " + where);
         const Type& tt = target->type;
-        if (tt.is_struct || tt.pointer_depth > 0 || tt.array_len || !is_integer(tt.scalar)) {
+        if (tt.is_struct || tt.pointer_depth > 0 || tt.array_len || tt.callback || !is_integer(tt.scalar)) {
           fail(list[i].at.size_is_name,
                ref + " must name an integer " + what + ", but " + quoted(target->name) + " is not one");
         }
@@ -487,27 +608,39 @@ class Parser {
     }
   }
 
-  void parse_params() {
+  // "(" params ")" of `owner` ("function 'f'" / "function pointer 'cmp'"). In a
+  // function pointer's list (`callback`) '...' is refused and data pointers
+  // without a direction are [in]; otherwise `variadic` records a trailing '...'.
+  std::vector<Param> parse_params(const std::string& owner, bool callback, bool* variadic) {
     expect('(');
     std::vector<Parsed<Param>> params;
+    bool dots = false;
     if (!at(')')) {
       do {
         if (peek().kind == Tok::Ellipsis) {
+          if (callback) fail(peek().pos, "a function pointer cannot be variadic ('...')");
           if (params.empty()) fail(peek().pos, "'...' must follow at least one parameter");
           next();
-          fn_.variadic = true;
+          dots = true;
           break;
         }
         Parsed<Param> p;
         p.decl.attrs = parse_attrs(p.at);
         p.at.type = peek().pos;
         p.decl.type = parse_type();
-        if (peek().kind == Tok::Ident) {
+        const std::string fallback = "arg" + std::to_string(params.size());
+        refuse_misplaced_conv();
+        if (at('(')) {
+          Declarator d = parse_function_pointer(std::move(p.decl.type), nullptr, fallback);
+          p.decl.type = std::move(d.type);
+          p.decl.name = std::move(d.name);
+          p.at.name = d.named ? d.pos : p.at.type;
+        } else if (peek().kind == Tok::Ident) {
           p.at.name = peek().pos;
           p.decl.name = std::string(next().text);
         } else {
           p.at.name = p.at.type;
-          p.decl.name = "arg" + std::to_string(params.size());
+          p.decl.name = fallback;
         }
         if (at('['))
           fail(peek().pos, "arrays are only allowed in struct fields; use a pointer with [size(N)]");
@@ -515,33 +648,47 @@ class Parser {
       } while (accept(','));
     }
     expect(')');
+    if (variadic) *variadic = dots;
 
     // "(void)" alone means no parameters.
-    if (params.size() == 1 && !fn_.variadic && !params[0].at.has_attrs &&
-        params[0].at.name == params[0].at.type) {
+    if (params.size() == 1 && !dots && !params[0].at.has_attrs && params[0].at.name == params[0].at.type) {
       const Type& t = params[0].decl.type;
-      if (!t.is_struct && t.scalar == Scalar::Void && t.pointer_depth == 0) params.clear();
+      if (!t.is_struct && !t.callback && t.scalar == Scalar::Void && t.pointer_depth == 0) params.clear();
     }
     for (auto& [p, spots] : params) {
       check("parameter", p.name, p.type, p.attrs, spots);
-      // void* and struct pointers without attributes are opaque handles; other data needs a direction.
-      const bool opaque = p.type.pointer_depth == 1 && (p.type.is_struct || p.type.scalar == Scalar::Void) &&
-                          !p.attrs.string && !p.attrs.size && !p.attrs.size_is;
-      if (p.type.pointer_depth > 0 && p.attrs.dir == Direction::None && !opaque) {
+      if (p.type.pointer_depth == 0 || p.attrs.dir != Direction::None) continue;
+      // void* without attributes is an opaque handle (struct pointers are left to the checks).
+      const bool plain = !p.attrs.string && !p.attrs.size && !p.attrs.size_is;
+      const bool opaque =
+          p.type.pointer_depth == 1 && p.type.scalar == Scalar::Void && !p.type.is_struct && plain;
+      if (callback) {
+        // A function pointer's parameters are what the DLL passes it: read, never filled in.
+        if (!opaque) p.attrs.dir = Direction::In;
+      } else if (!opaque && !(p.type.pointer_depth == 1 && p.type.is_struct && plain)) {
         fail(spots.name,
              "parameter " + quoted(p.name) + " is a pointer to data and needs [in], [out] or [in, out]");
       }
     }
-    check_siblings(params, "parameter", "function " + quoted(fn_.name));
-    for (auto& p : params) fn_.params.push_back(std::move(p.decl));
+    check_siblings(params, "parameter", owner);
+    std::vector<Param> out;
+    for (auto& p : params) out.push_back(std::move(p.decl));
+    return out;
   }
 
-  // struct Name { [attrs] type a, *b, c[4]; ... };
+  // struct Name { [attrs] type a, *b, c[4], (*f)(int); ... };
   void parse_struct() {
     next();  // "struct"
     const Token& name = expect_ident("a struct name");
     if (find_struct(name.text)) fail(name.pos, "struct " + quoted(name.text) + " is defined twice");
-    defining_ = name.text;
+    define_struct(name.text, name.pos, parse_fields(name.text, name.pos));
+    expect(';');
+  }
+
+  // "{" fields "}" of struct `name` (empty: an anonymous one, written at `pos`).
+  std::vector<Field> parse_fields(std::string_view name, std::size_t pos) {
+    const std::string label = name.empty() ? std::string("anonymous struct") : "struct " + quoted(name);
+    defining_ = name;
     expect('{');
     std::vector<Parsed<Field>> fields;
     while (!accept('}')) {
@@ -552,10 +699,20 @@ class Parser {
       do {
         Parsed<Field> f{Field{{}, base, attrs}, spots};
         parse_stars(f.decl.type);
-        const Token& id = expect_ident("a field name");
-        f.decl.name = std::string(id.text);
-        f.at.name = id.pos;
-        if (accept('[')) {
+        refuse_misplaced_conv();
+        if (at('(')) {
+          Declarator d = parse_function_pointer(std::move(f.decl.type), "a field name", {});
+          f.decl.type = std::move(d.type);
+          f.decl.name = std::move(d.name);
+          f.at.name = d.pos;
+        } else {
+          const Token& id = expect_ident("a field name");
+          f.decl.name = std::string(id.text);
+          f.at.name = id.pos;
+        }
+        if (at('[')) {
+          if (f.decl.type.callback) fail(peek().pos, "arrays of function pointers are not supported");
+          next();
           if (peek().kind != Tok::Number)
             fail(peek().pos, "expected an array length but found " + describe(peek()));
           const Token& n = next();
@@ -567,21 +724,135 @@ class Parser {
       } while (accept(','));
       expect(';');
     }
-    expect(';');
     defining_ = {};
-    if (fields.empty()) fail(name.pos, "struct " + quoted(name.text) + " has no fields");
+    if (fields.empty()) fail(pos, label + " has no fields");
     for (auto& [f, spots] : fields) check("field", f.name, f.type, f.attrs, spots);
-    check_siblings(fields, "field", "struct " + quoted(name.text));
+    check_siblings(fields, "field", label);
+    std::vector<Field> out;
+    for (auto& f : fields) out.push_back(std::move(f.decl));
+    return out;
+  }
+
+  // Adds struct `name` (checked not to exist) and returns it.
+  std::shared_ptr<const StructDef> define_struct(std::string_view name, std::size_t pos,
+                                                 std::vector<Field> fields) {
+    if (find_struct(name)) fail(pos, "struct " + quoted(name) + " is defined twice");
     auto def = std::make_shared<StructDef>();
-    def->name = std::string(name.text);
-    for (auto& f : fields) def->fields.push_back(std::move(f.decl));
-    fn_.structs.push_back(std::move(def));
+    def->name = std::string(name);
+    def->fields = std::move(fields);
+    int depth = 0;
+    for (const Field& f : def->fields) depth = std::max(depth, depth_of(f.type));
+    if (depth > 0) struct_depths_.emplace_back(def.get(), depth);
+    fn_.structs.push_back(def);
+    return def;
+  }
+
+  // typedef base declarator ("," declarator)* ";" where base may define a
+  // struct (named or not) and a declarator is "*"* Name or a function pointer.
+  void parse_typedef() {
+    next();  // "typedef"
+    Type base;
+    if (at_struct_body()) {
+      const Token& kw = next();  // "struct"
+      if (at('{')) {
+        std::vector<Field> fields = parse_fields({}, kw.pos);
+        const auto [name, pos] = anonymous_name(kw.pos);
+        base = struct_type(define_struct(name, pos, std::move(fields)));
+      } else {
+        const Token& tag = expect_ident("a struct name");
+        if (find_struct(tag.text)) fail(tag.pos, "struct " + quoted(tag.text) + " is defined twice");
+        base = struct_type(define_struct(tag.text, tag.pos, parse_fields(tag.text, tag.pos)));
+      }
+      while (at_word("const") || at_word("volatile")) base.is_const |= next().text == "const";
+    } else {
+      base = parse_base();
+    }
+    do {
+      Declarator d;
+      d.type = base;
+      parse_stars(d.type);
+      if (at('(')) {
+        d = parse_function_pointer(std::move(d.type), "a typedef name", {});
+      } else {
+        const Token& id = expect_ident("a typedef name");
+        d.name = std::string(id.text);
+        d.pos = id.pos;
+        if (at('[')) fail(peek().pos, "array typedefs are not supported");
+      }
+      define_typedef(d);
+    } while (accept(','));
+    expect(';');
+  }
+
+  // The name of an anonymous struct about to be named by typedef: its first typedef name
+  // without a star ("Point" in "typedef struct { ... } *PPoint, Point;"), else a name no
+  // declaration can spell. Returns it and its position (`pos` when made up).
+  std::pair<std::string, std::size_t> anonymous_name(std::size_t pos) const {
+    int depth = 0;
+    bool starred = false;
+    std::string first;
+    for (std::size_t k = 0; peek(k).kind != Tok::End; ++k) {
+      const Token& t = peek(k);
+      if (is_punct(k, '(') || is_punct(k, ')')) {
+        depth += is_punct(k, '(') ? 1 : -1;
+      } else if (depth != 0) {
+        continue;
+      } else if (is_punct(k, ';')) {
+        break;
+      } else if (is_punct(k, ',') || is_punct(k, '*')) {
+        starred = is_punct(k, '*');
+      } else if (t.kind == Tok::Ident && !is_keyword(t.text)) {
+        if (!starred) return {std::string(t.text), t.pos};
+        if (first.empty()) first = std::string(t.text);
+      }
+    }
+    return {"anonymous struct of " + first, pos};
+  }
+
+  static Type struct_type(const std::shared_ptr<const StructDef>& def) {
+    Type t;
+    t.is_struct = true;
+    t.struct_name = def->name;
+    t.def = def;
+    return t;
+  }
+
+  static bool same_type(const Type& a, const Type& b) {
+    return a.scalar == b.scalar && a.is_struct == b.is_struct && a.def == b.def && a.is_const == b.is_const &&
+           a.pointer_depth == b.pointer_depth && a.array_len == b.array_len && a.callback == b.callback;
+  }
+  static bool same_as(const Type& t, const Typedef& e) {
+    return !t.is_struct && !t.callback && t.scalar == e.scalar && t.pointer_depth == e.depth &&
+           t.is_const == e.is_const;
+  }
+
+  // Names `d.type`. A name that is already a type may only be declared again as the same type
+  // (as C allows; for the built-in names also as <stdint.h> / windows.h spell them), which changes nothing.
+  void define_typedef(const Declarator& d) {
+    const std::string_view name = d.name;
+    if (find_conv(name)) fail(d.pos, quoted(name) + " is a calling convention, not a type name");
+    bool same = false, exists = true;
+    if (const Type* user = find_user_typedef(name)) {
+      same = same_type(*user, d.type);
+    } else if (const Typedef* td = find_typedef(name)) {
+      same = same_as(d.type, *td);
+      for (const Typedef& h : kHeaderSpellings) same |= h.name == name && same_as(d.type, h);
+    } else if (const auto def = find_struct(name)) {
+      same = d.type.is_struct && d.type.def == def && d.type.pointer_depth == 0 && !d.type.is_const;
+    } else {
+      exists = false;
+    }
+    if (exists && !same) fail(d.pos, quoted(name) + " is already a type");
+    if (!exists) typedefs_.emplace_back(d.name, d.type);
   }
 
   std::vector<Token> toks_;
   std::size_t i_ = 0;
   Function fn_;
-  std::string_view defining_;  // struct whose body is being parsed
+  std::vector<std::pair<std::string, Type>> typedefs_;  // user typedefs, in declaration order
+  std::string_view defining_;                           // struct whose body is being parsed
+  int callback_nesting_ = 0;                            // function pointers being parsed, one in another
+  std::vector<std::pair<const StructDef*, int>> struct_depths_;  // structs holding function pointers
 };
 
 }  // namespace
@@ -662,6 +933,10 @@ TypeDecl value_type(const std::string& who, Type t) {
 }
 
 TypeDecl lower_type(const std::string& who, const Type& t, const Attributes& a, Place place) {
+  if (t.callback) {
+    if (place == Place::Return) return decl::scalar(Scalar::Handle);  // a returned function pointer's value
+    return decl::callback(lower(*t.callback), a.persistent);
+  }
   if (t.pointer_depth == 0) return value_type(who, t);
   const bool opaque =
       t.pointer_depth == 1 && !t.is_struct && (t.scalar == Scalar::Void || t.scalar == Scalar::Handle);

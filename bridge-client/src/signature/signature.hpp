@@ -23,8 +23,10 @@ using CallConv = dllbridge::CallConv;
 enum class Direction : std::uint8_t { None, In, Out, InOut };
 
 struct StructDef;
+struct Function;
 
-// A type as written: a scalar or a named struct, then array extent and pointer depth.
+// A type as written: a scalar, a named struct or a function pointer, then
+// array extent and pointer depth.
 struct Type {
   Scalar scalar = Scalar::Void;  // meaningful when !is_struct
   bool is_struct = false;
@@ -33,6 +35,9 @@ struct Type {
   bool is_const = false;                   // const on the pointee / value
   int pointer_depth = 0;                   // 0 = value, 1 = T*, 2 = T**
   std::optional<std::uint32_t> array_len;  // fixed array inside a struct: T x[N]
+  // Function pointer: its declaration (name: the typedef's, else the parameter's
+  // or field's); pointer_depth is then 0 and nothing else above applies.
+  std::shared_ptr<const Function> callback;
 };
 
 // MIDL-style attributes written in brackets before a parameter or field.
@@ -41,6 +46,7 @@ struct Attributes {
   bool string = false;                 // [string]
   std::optional<std::string> size_is;  // [size_is(name)]
   std::optional<std::uint32_t> size;   // [size(N)]
+  bool persistent = false;             // [persistent], function pointers only
 };
 
 struct Field {
@@ -65,20 +71,27 @@ struct Function {
   CallConv conv = CallConv::Cdecl;
   Type ret;
   std::vector<Param> params;
-  bool variadic = false;
-  std::vector<std::shared_ptr<const StructDef>> structs;  // in declaration order
+  bool variadic = false;  // never for a function pointer
+  std::vector<std::shared_ptr<const StructDef>>
+      structs;  // in declaration order (empty in a function pointer)
+  // Function pointer: 1 + the deepest function pointer among its parameters
+  // and return, struct fields included (at most 8); 0 for the declared function.
+  int depth = 0;
 };
 
-// Parses "struct ...; ... R conv name(params);" (trailing ';' optional).
-// Applies the defaults of docs/signature-language.md: `const char*` and
-// `const wchar_t*` become [in, string]. Throws dllbridge::Error with kind
-// bad_signature and a message that starts "at position N: " on any error.
+// Parses "struct ...; typedef ...; ... R conv name(params);" (trailing ';'
+// optional). Applies the defaults of docs/signature-language.md: `const char*`
+// and `const wchar_t*` become [in, string]; in a function pointer's own
+// parameter list every data pointer without a direction is [in]. Throws
+// dllbridge::Error with kind bad_signature and a message that starts
+// "at position N: " on any error.
 Function parse(std::string_view text);
 
 // The parsed declaration as the client's declaration tree: attributes
 // resolved (pointer fields without a direction are [in, out], opaque void* /
 // HANDLE pointers and other returned pointers are Handle values, char* /
-// wchar_t* returns are text). Checks come after, in make_signature, the same
+// wchar_t* returns are text, function pointers are decl::callback trees with
+// their own declaration, returned ones are Handle values). Checks come after, in make_signature, the same
 // for every declaration (a parse error has a position; a lowering one names
 // the parameter). Throws Error(bad_signature) for a struct without a definition.
 FunctionDecl lower(const Function& fn);
