@@ -238,7 +238,7 @@ wire::TypeNode to_wire_node(const TypeDecl& t, const std::string& label, const S
       *n.mutable_elem() = to_wire_node<Siblings>(*t.elem, label, nullptr);
       return n;
     case Kind::callback: {
-      n.set_kind(wire::TypeNode::CALLBACK);
+      n.set_kind(wire::TypeNode::FUNCTION_POINTER);
       const FunctionDecl& fn = *t.callback;
       wire::CallbackType* cb = n.mutable_callback();
       cb->set_conv(static_cast<wire::CallConv>(fn.conv));

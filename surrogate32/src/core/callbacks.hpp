@@ -44,7 +44,7 @@ struct CallbackType {
   std::vector<Closure*> free;  // call-scoped closures between calls
 };
 
-// Checks a CALLBACK node and builds its type (marshal's build_layout).
+// Checks a FUNCTION_POINTER node and builds its type (marshal's build_layout).
 // Throws Failure(BAD_SIGNATURE) for what a callback cannot take or return.
 std::shared_ptr<CallbackType> build_callback_type(const wire::TypeNode& node, int depth, TypeBudget& budget,
                                                   const std::string& name);

@@ -362,7 +362,7 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
       if (l.size > kMaxStructSize) bad_type(l.name, "struct too large");
       return l;
     }
-    case wire::TypeNode::CALLBACK: {
+    case wire::TypeNode::FUNCTION_POINTER: {
       if (role != Role::Parameter && role != Role::Field)
         bad_type(l.name, "a callback is a parameter or a struct field");
       l.callback = build_callback_type(node, depth, budget, l.name);
@@ -411,7 +411,7 @@ void write_value(const Layout& t, const wire::Value& v, unsigned char* dst, Call
   switch (t.kind) {
     case wire::TypeNode::SCALAR: write_scalar(t, v, dst); return;
     case wire::TypeNode::POINTER: write_pointer(t, v, dst, mem, siblings); return;
-    case wire::TypeNode::CALLBACK: {
+    case wire::TypeNode::FUNCTION_POINTER: {
       void* fn = nullptr;
       if (v.v_case() == wire::Value::kU && v.u() != 0) {
         if (!mem.binder) bad_value(t, "a callback cannot be passed here");

@@ -19,7 +19,7 @@ namespace dllbridge::wire {
 
 // Bumped on every incompatible change of dllbridge.proto or the framing.
 // 3: Frame envelope, requests both ways; 4: arrays of numbers as packed bytes;
-// 5: callbacks (CALLBACK type nodes, Invoke and Release).
+// 5: callbacks (FUNCTION_POINTER type nodes, Invoke and Release).
 inline constexpr std::uint32_t kProtocolVersion = 5;
 inline constexpr std::size_t kHeaderSize = 4;
 // Hard cap on one frame's payload; larger frames are a protocol error.
