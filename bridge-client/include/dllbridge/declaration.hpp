@@ -47,7 +47,7 @@ struct TypeDecl {
   std::string struct_name;
   std::vector<FieldDecl> fields;
   // callback: the function pointer's own declaration (its `name` is the
-  // typedef's name, or empty; never variadic). Its parameters and return use
+  // typedef's name, else the parameter's or field's; never variadic). Its parameters and return use
   // the forward types that read from the DLL: scalars, handles, [in]
   // pointers (one element, [size(N)], [size_is(sibling)], [string] text),
   // structs by value; it returns a scalar, a struct or void.
