@@ -31,9 +31,9 @@ void bridged(benchmark::State& state, dllbridge::Arch arch, const char* surrogat
   o.surrogate_path = surrogate;
   dllbridge::Bridge bridge(o);
   dllbridge::Library lib = bridge.load(sample);
-  const auto enumerate =
-      lib.function<int32_t(int32_t, dllbridge::Fn<int32_t(int32_t, dllbridge::Handle), dllbridge::CallConv::Stdcall>,
-                           dllbridge::Handle)>("enum_items", dllbridge::CallConv::Stdcall);
+  const auto enumerate = lib.function<int32_t(
+      int32_t, dllbridge::Fn<int32_t(int32_t, dllbridge::Handle), dllbridge::CallConv::Stdcall>,
+      dllbridge::Handle)>("enum_items", dllbridge::CallConv::Stdcall);
   const auto n = static_cast<int32_t>(state.range(0));
   int64_t calls = 0;
   const dllbridge::Fn<int32_t(int32_t, dllbridge::Handle), dllbridge::CallConv::Stdcall> proc =

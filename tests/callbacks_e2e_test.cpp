@@ -263,6 +263,24 @@ TEST_P(Callbacks, AReleasedCallbackGivesTheLibraryTheDefaultReturn) {
   EXPECT_EQ(value_call(41), -1);
 }
 
+TEST_P(Callbacks, ALibraryThatKeepsACallScopedCallbackGetsTheDefaultLater) {
+  // Declared without [persistent]: valid during set_value_proc only. The
+  // library keeps the pointer anyway and calls it in a later call.
+  const Function set_proc = lib_->function("void set_value_proc(int32_t (*f)(int32_t x))");
+  const auto value_call = lib_->function<int32_t(int32_t)>("value_call");
+  int calls = 0;
+  const Callback triple([&](const std::vector<Value>& a) -> Value {
+    ++calls;
+    return i64(a[0]) * 3;
+  });
+  set_proc.call({triple});
+  EXPECT_EQ(value_call(5), 0) << "the default return, never a crash";
+  EXPECT_EQ(calls, 0);
+  set_proc.call({Null{}});
+  EXPECT_EQ(value_call(5), -1);
+  EXPECT_EQ(bridge_->stats().restarts, 0u);
+}
+
 TEST_P(Callbacks, ACallbackThatThrowsFailsTheCallAndTheNextCallbackWorks) {
   const Function sort = lib_->function(kSortSig);
   int calls = 0;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "error_of.hpp"
 #include "dllbridge/bridge.hpp"
 #include "fake_surrogate.hpp"
 
@@ -17,17 +18,7 @@ namespace {
 
 const char* kFill = "void fill_seq_u16([out, size_is(n)] uint16_t* out, int n, uint16_t start)";
 
-// The Error `f` throws (a test failure if none).
-template <class F>
-Error error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a dllbridge::Error";
-  return Error(ErrorKind::timeout, "none");
-}
+using test::error_of;
 
 // A CallReply for fill_seq_u16 with `items` elements and null for n, start.
 wire::Reply fill_reply(int items) {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "dllbridge/bridge.hpp"
+#include "error_of.hpp"
 #include "test_paths.hpp"
 
 namespace dllbridge::test {
@@ -69,18 +70,6 @@ class SampleTest : public ::testing::TestWithParam<Target> {
   std::unique_ptr<Bridge> bridge_;
   std::unique_ptr<Library> lib_;
 };
-
-// The dllbridge::Error `f` throws (a test failure if it throws none).
-template <class F>
-Error error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a dllbridge::Error";
-  return Error(ErrorKind::protocol, "none");
-}
 
 // An integer result, whichever signedness it came back with.
 inline std::int64_t i64(const Value& v) {

@@ -4,6 +4,7 @@
 
 #include <typeinfo>
 
+#include "error_of.hpp"
 #include "dllbridge/typed.hpp"
 #include "channel/codec.hpp"
 #include "signature/signature.hpp"
@@ -51,20 +52,7 @@ wire::RegisterFunction registered_text(const std::string& text) {
   return reg;
 }
 
-// The dllbridge::Error `f` throws; a failure when it throws something else or nothing.
-template <class F>
-Error error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "threw " << typeid(e).name() << ": " << e.what();
-    return Error(ErrorKind::timeout, "other");
-  }
-  ADD_FAILURE() << "no error thrown";
-  return Error(ErrorKind::timeout, "none");
-}
+using test::error_of;
 
 }  // namespace
 
