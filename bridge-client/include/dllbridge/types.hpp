@@ -129,10 +129,10 @@ using CallbackFunction = std::function<Value(const std::vector<Value>& args)>;
 // to a call-scoped parameter, the DLL may call it during that call only; to
 // a [persistent] one, until the last copy of this handle is destroyed, which
 // releases it in every surrogate it went to (a DLL that calls it after that
-// gets the default return). Calls from the thread the DLL runs the call on
-// reach it on a thread of the bridge while the caller waits; calls from the
-// DLL's own threads, on a callback thread of the bridge. It may call into
-// the bridge again.
+// gets the default return). When the DLL calls back during the call on the
+// thread that runs it, the callable runs on the thread that made the call
+// (as a local callback would); calls from the DLL's own threads run on a
+// callback thread of the bridge. It may call into the bridge again.
 class DLLBRIDGE_API Callback {
  public:
   // A null function pointer.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <thread>
 #include <unordered_map>
 
@@ -119,6 +120,76 @@ class Runner {
 };
 
 }  // namespace
+
+// The thread that fires DeadlineWatches: asleep until the earliest armed
+// deadline (woken only when a watch is armed earlier than that).
+class Watcher {
+ public:
+  static Watcher& instance() {
+    static Watcher* watcher = new Watcher;  // never destroyed: its thread is detached
+    return *watcher;
+  }
+  void arm(DeadlineWatch* w) {
+    std::lock_guard lock(mu_);
+    armed_.emplace(w->deadline_, w);
+    if (!started_) {
+      started_ = true;
+      std::thread([this] { loop(); }).detach();
+    }
+    if (w->deadline_ < planned_) cv_.notify_one();
+  }
+  void disarm(DeadlineWatch* w) {
+    std::unique_lock lock(mu_);
+    for (auto it = armed_.lower_bound(w->deadline_); it != armed_.end() && it->first == w->deadline_; ++it) {
+      if (it->second == w) {
+        armed_.erase(it);
+        return;
+      }
+    }
+    done_cv_.wait(lock, [&] { return firing_ != w; });  // fired: its on_expiry may still run
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      planned_ = armed_.empty() ? std::chrono::steady_clock::time_point::max() : armed_.begin()->first;
+      if (planned_ == std::chrono::steady_clock::time_point::max()) {
+        cv_.wait(lock);
+        continue;
+      }
+      if (std::chrono::steady_clock::now() < planned_) {
+        cv_.wait_until(lock, planned_);
+        continue;
+      }
+      DeadlineWatch* w = armed_.begin()->second;
+      armed_.erase(armed_.begin());
+      w->fired_.store(true, std::memory_order_release);
+      firing_ = w;
+      lock.unlock();
+      w->on_expiry_();
+      lock.lock();
+      firing_ = nullptr;
+      done_cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_, done_cv_;
+  std::multimap<std::chrono::steady_clock::time_point, DeadlineWatch*> armed_;
+  std::chrono::steady_clock::time_point planned_ = std::chrono::steady_clock::time_point::max();
+  DeadlineWatch* firing_ = nullptr;
+  bool started_ = false;
+};
+
+DeadlineWatch::DeadlineWatch(std::chrono::steady_clock::time_point deadline, std::function<void()> on_expiry)
+    : deadline_(deadline), on_expiry_(std::move(on_expiry)) {
+  if (deadline_ != std::chrono::steady_clock::time_point::max()) Watcher::instance().arm(this);
+}
+
+DeadlineWatch::~DeadlineWatch() {
+  if (deadline_ != std::chrono::steady_clock::time_point::max()) Watcher::instance().disarm(this);
+}
 
 void ReleaseSink::release(const std::vector<std::uint64_t>& ids) {
   std::lock_guard lock(mu_);

@@ -6,12 +6,14 @@
 // parameter, for as long as the callable lives; the surrogate's closures
 // send Invoke requests with that id. Ids are unique in the process, so an
 // id can never reach the wrong callable, also across surrogate restarts.
-// Callables run on the callback runner's threads: an invocation nested in a
-// call is handed to one while the calling thread waits (so a callable that
-// never returns cannot hold the call past its deadline), one from the DLL's
-// own threads is queued to one.
+// A callable runs on the thread that made the call when the DLL calls back
+// during the call on the thread that runs it (as a local callback would),
+// watched against the call's deadline; an invocation from the DLL's own
+// threads is queued to a callback thread.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,6 +84,26 @@ struct BoundCallback {
 };
 // Nothing when the id is unknown or its callable was released.
 std::optional<BoundCallback> find_callback(std::uint64_t id);
+
+// While it lives, runs `on_expiry` once on a watcher thread (shared by the
+// process) if `deadline` passes: a callable that holds its call past the
+// call's deadline. Destroying it disarms it (waiting for an on_expiry in
+// progress to end).
+class DeadlineWatch {
+ public:
+  DeadlineWatch(std::chrono::steady_clock::time_point deadline, std::function<void()> on_expiry);
+  ~DeadlineWatch();
+  DeadlineWatch(const DeadlineWatch&) = delete;
+  DeadlineWatch& operator=(const DeadlineWatch&) = delete;
+  // Whether on_expiry ran (or is running).
+  bool fired() const { return fired_.load(std::memory_order_acquire); }
+
+ private:
+  friend class Watcher;
+  std::chrono::steady_clock::time_point deadline_;
+  std::function<void()> on_expiry_;
+  std::atomic<bool> fired_{false};
+};
 
 // The threads callables run on (shared by every bridge of the process):
 // post() hands a task to an idle one, starting another when none is idle;

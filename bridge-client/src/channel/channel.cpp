@@ -1,7 +1,5 @@
 #include "channel/channel.hpp"
 
-#include <condition_variable>
-
 #include "dllbridge/wire/frame.hpp"
 
 namespace dllbridge::detail {
@@ -159,37 +157,26 @@ wire::Reply Channel::respond(const wire::Request& request) {
 }
 
 wire::Reply Channel::invoke_nested(const wire::Request& request) {
-  // The callable runs on a callback thread while this one (the caller's)
-  // waits for it within the call's deadline: one that never returns cannot
-  // hold the call. Calls it makes nest in the invocation (ServingScope), so
-  // the surrogate runs them on the thread that waits for its answer.
-  struct Job {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    wire::Reply reply;
-  };
-  auto job = std::make_shared<Job>();
-  auto req = std::make_shared<wire::Request>(request);
-  run_on_callback_thread([job, req, peer = static_cast<const rpc::Peer*>(&peer_)] {
-    wire::Reply reply;
-    {
-      const rpc::Peer::ServingScope serving(peer, req->id());
-      reply = run_invoke(*req);
-    }
-    std::lock_guard lock(job->mu);
-    job->reply = std::move(reply);
-    job->done = true;
-    job->cv.notify_all();
-  });
-  std::unique_lock lock(job->mu);
-  if (job->cv.wait_until(lock, t_deadline, [&] { return job->done; })) return std::move(job->reply);
-  lock.unlock();
-  // The call's deadline passed inside its callback: the call times out as
-  // any other (the surrogate is stopped; the callable runs on, answering no one).
+  // The DLL called back on the thread that runs the call: the callable runs
+  // on this thread, the caller's, as a local callback would (its calls into
+  // the bridge nest in the invocation: the surrogate runs them on the DLL's
+  // thread). If it holds the call past the call's deadline, the watcher
+  // stops the surrogate then, so other calls go on with a new one; this
+  // call fails with timeout once the callable returns.
+  if (rpc::Peer::Clock::now() >= t_deadline) {
+    t_callback_overran = true;
+    if (hooks_.on_deadline) hooks_.on_deadline("a call passed its deadline before its callback could run");
+    return error_reply(wire::TIMEOUT, "the call's deadline passed");
+  }
+  wire::Reply reply;
+  {
+    const DeadlineWatch watch(t_deadline, [this] {
+      if (hooks_.on_deadline) hooks_.on_deadline("a callback held its call past the call's deadline");
+    });
+    reply = run_invoke(request);
+    if (!watch.fired()) return reply;
+  }
   t_callback_overran = true;
-  if (hooks_.on_deadline)
-    hooks_.on_deadline("a callback of the call did not return before the call's deadline");
   return error_reply(wire::TIMEOUT, "the callback did not return before the call's deadline");
 }
 
