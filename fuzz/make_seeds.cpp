@@ -248,6 +248,15 @@ void signature_seeds() {
       "unsigned __int64 __cdecl f(unsigned long int a, long long unsigned b, signed char c, _Bool d)",
       "int f([in, size(0x10)] const char* p, /* comment */ int n) // trailing\n;",
       "struct S { int a[4]; [string] char* name; wchar_t w[8]; }; int f([in, out] struct S* s)",
+      // Function pointers and typedefs (callbacks).
+      "typedef int32_t (CALLBACK *ENUMPROC)(int32_t index, void* ctx);\n"
+      "int32_t WINAPI enum_items(int32_t count, ENUMPROC proc, void* ctx)",
+      "int32_t sort_i32([in, out, size_is(n)] int32_t* v, int32_t n, int32_t (__stdcall *cmp)(const int32_t* a, "
+      "const int32_t* b))",
+      "typedef struct { int32_t x; int32_t y; } P; typedef unsigned long ULONG;\n"
+      "void f([persistent] P (*cb)(const char* s, [size_is(n)] const double* v, ULONG n), struct ops { int (*g)(int); "
+      "} o)",
+      "typedef void (*H)(int32_t, int32_t, void*); void set_event_handler([persistent] H f, void* ctx)",
   };
   for (const std::string& s : more) write("signature", "sig" + std::to_string(n++), s);
 }
