@@ -251,10 +251,12 @@ void signature_seeds() {
       // Function pointers and typedefs (callbacks).
       "typedef int32_t (CALLBACK *ENUMPROC)(int32_t index, void* ctx);\n"
       "int32_t WINAPI enum_items(int32_t count, ENUMPROC proc, void* ctx)",
-      "int32_t sort_i32([in, out, size_is(n)] int32_t* v, int32_t n, int32_t (__stdcall *cmp)(const int32_t* a, "
+      "int32_t sort_i32([in, out, size_is(n)] int32_t* v, int32_t n, int32_t (__stdcall *cmp)(const int32_t* "
+      "a, "
       "const int32_t* b))",
       "typedef struct { int32_t x; int32_t y; } P; typedef unsigned long ULONG;\n"
-      "void f([persistent] P (*cb)(const char* s, [size_is(n)] const double* v, ULONG n), struct ops { int (*g)(int); "
+      "void f([persistent] P (*cb)(const char* s, [size_is(n)] const double* v, ULONG n), struct ops { int "
+      "(*g)(int); "
       "} o)",
       "typedef void (*H)(int32_t, int32_t, void*); void set_event_handler([persistent] H f, void* ctx)",
   };

@@ -259,6 +259,57 @@ TEST_P(Hostile, ValuesThatDisagreeWithTheirTypesAreBadArguments) {
   expect_alive();
 }
 
+TEST_P(Hostile, FunctionPointerTypesAndValuesAreChecked) {
+  // A function pointer type without its signature, one that takes an [out]
+  // pointer, one that returns text, one returned: refused at registration.
+  wire::TypeNode bare;
+  bare.set_kind(wire::TypeNode::FUNCTION_POINTER);
+  bare.set_name("f");
+  expect_error(register_fn("reenter", scalar(wire::INT32), {scalar(wire::INT32, "depth"), bare}),
+               wire::PROTOCOL);
+  const auto fn_ptr = [](wire::TypeNode ret, std::vector<wire::TypeNode> params) {
+    wire::TypeNode t;
+    t.set_kind(wire::TypeNode::FUNCTION_POINTER);
+    t.set_name("f");
+    *t.mutable_callback()->mutable_ret() = std::move(ret);
+    for (auto& p : params) *t.mutable_callback()->add_params() = std::move(p);
+    return t;
+  };
+  expect_error(register_fn("reenter", scalar(wire::INT32),
+                           {scalar(wire::INT32, "depth"),
+                            fn_ptr(scalar(wire::INT32), {pointer(wire::DIR_OUT, scalar(wire::INT32), "x")})}),
+               wire::BAD_SIGNATURE, "[in] only");
+  expect_error(
+      register_fn("reenter", scalar(wire::INT32),
+                  {scalar(wire::INT32, "depth"), fn_ptr(scalar(wire::STRING), {scalar(wire::INT32)})}),
+      wire::BAD_SIGNATURE, "returns a scalar, a struct or void");
+  expect_error(register_fn("reenter", fn_ptr(scalar(wire::INT32), {}), {scalar(wire::INT32, "depth")}),
+               wire::BAD_SIGNATURE);
+
+  // A good one: its value is an id or null, nothing else.
+  const std::uint32_t fn = must_register(
+      "reenter", scalar(wire::INT32),
+      {scalar(wire::INT32, "depth"), fn_ptr(scalar(wire::INT32), {scalar(wire::INT32, "depth")})});
+  wire::Value text;
+  text.set_text("not a callback");
+  expect_error(call(fn, {integer(1), text}), wire::BAD_ARGUMENT, "callback");
+  wire::Value null;
+  null.set_null(true);
+  const wire::Reply none = call(fn, {integer(1), null});
+  ASSERT_TRUE(none.has_call()) << none.error().message();
+  EXPECT_EQ(none.call().ret().i(), -1) << "the library saw a NULL function pointer";
+
+  // The client's requests are not the surrogate's: an Invoke is refused;
+  // releasing ids it never saw is harmless.
+  wire::Request invoke;
+  invoke.mutable_invoke()->set_callback(7);
+  expect_error(send(invoke), wire::PROTOCOL);
+  wire::Request release;
+  release.mutable_release()->add_callbacks(12345);
+  EXPECT_TRUE(send(release).has_release());
+  expect_alive();
+}
+
 TEST_P(Hostile, TextThatDoesNotFitItsBufferIsRefused) {
   // reverse_str([in, out, string, size_is(cap)] char* buf, int cap)
   wire::TypeNode buf = pointer(wire::DIR_INOUT, scalar(wire::CHAR), "buf");
