@@ -132,7 +132,9 @@ using CallbackFunction = std::function<Value(const std::vector<Value>& args)>;
 // gets the default return). When the DLL calls back during the call on the
 // thread that runs it, the callable runs on the thread that made the call
 // (as a local callback would); calls from the DLL's own threads run on a
-// callback thread of the bridge. It may call into the bridge again.
+// callback thread of the bridge, concurrently when the DLL calls from
+// several threads at once (each thread's calls in order). It may call into
+// the bridge again.
 class DLLBRIDGE_API Callback {
  public:
   // A null function pointer.
