@@ -35,6 +35,13 @@ TEST(CallbackRules, WhatACallbackMayNotTakeOrReturnIsABadSignature) {
   }
 }
 
+TEST(SignatureChecks, AVariadicFunctionIsCdecl) {
+  const Error e = error_of([] { checked("int __stdcall f(const char* fmt, ...)"); });
+  EXPECT_EQ(e.kind(), ErrorKind::bad_signature);
+  EXPECT_NE(std::string(e.what()).find("__cdecl"), std::string::npos) << e.what();
+  EXPECT_NO_THROW(checked("int __cdecl f(const char* fmt, ...)"));
+}
+
 TEST(CallbackRules, ACallbackArgumentIsACallableOrNull) {
   const detail::Signature s = checked("int32_t f(int32_t (*cb)(int32_t x), int32_t y)");
   wire::Call call;

@@ -718,6 +718,11 @@ std::size_t wide_units(const std::string& text, const TargetAbi& abi) {
 
 Signature make_signature(FunctionDecl fn, const TargetAbi& abi) {
   Checker check;
+  if (fn.variadic && fn.conv != CallConv::Cdecl) {
+    // The callee pops a stdcall / fastcall / thiscall function's arguments:
+    // it cannot know how many extra ones a call brought.
+    unsupported("'" + fn.name + "'", "a variadic function is __cdecl (its caller pops the arguments)");
+  }
   {
     const std::string who = "return type of '" + fn.name + "'";
     const TypeDecl& r = fn.ret;
