@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -27,7 +26,6 @@ namespace {
 using dllbridge::tools::shown;
 using dllbridge::tools::Stubs;
 using dllbridge::tools::to_json;
-using dllbridge::tools::to_value;
 
 json error_json(dllbridge::ErrorKind kind, const std::string& message) {
   return {{"error", {{"kind", std::string(dllbridge::to_string(kind))}, {"message", message}}}};
@@ -93,29 +91,6 @@ json stats_json(const dllbridge::BridgeStats& s) {
             {"virtual_bytes", s.process.virtual_bytes},
             {"threads", s.process.threads},
             {"handles", s.process.handles}}}};
-}
-
-// The JSON arguments of a call as Values, by the function's declaration: one
-// for each parameter that takes an argument (all but [out] ones; an
-// [out, size_is(*)] one takes its count), then the variadic extras.
-// Function-pointer parameters take null or a recording stub made in `stubs`.
-// `where(i)` names argument i in messages. Throws dllbridge::Error(bad_argument).
-std::vector<dllbridge::Value> call_arguments(const dllbridge::Function& fn, const std::vector<json>& raw,
-                                             const std::function<std::string(std::size_t)>& where,
-                                             Stubs& stubs) {
-  std::vector<const dllbridge::ParamDecl*> inputs;
-  for (const dllbridge::ParamDecl& p : fn.declaration().params) {
-    const dllbridge::TypeDecl& t = p.type;
-    if (!(t.kind == dllbridge::TypeDecl::Kind::pointer && t.dir == dllbridge::Dir::out && t.size_is != "*"))
-      inputs.push_back(&p);
-  }
-  std::vector<dllbridge::Value> args;
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    args.push_back(i < inputs.size() ? dllbridge::tools::to_argument(raw[i], inputs[i]->type, inputs[i]->name,
-                                                                     where(i), stubs)
-                                     : to_value(raw[i], where(i)));
-  }
-  return args;
 }
 
 // Adds "callbacks" to an answer: the stubs' invocations recorded since the
@@ -241,8 +216,9 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
       if (req.contains("timeout_ms"))
         timeout = batch_timeout(req["timeout_ms"], "line " + std::to_string(line_no));
       const std::size_t stubs_before = stubs.made;
-      const std::vector<dllbridge::Value> args = call_arguments(
-          it->second, raw, [&](std::size_t) { return "line " + std::to_string(line_no); }, stubs);
+      const std::vector<dllbridge::Value> args = dllbridge::tools::to_arguments(
+          it->second.declaration(), raw, [&](std::size_t) { return "line " + std::to_string(line_no); },
+          stubs);
       had_stub = stubs.made > stubs_before;
       answer = run_call(it->second, args, timeout, 1, *stubs.recorder).body;
     } catch (const dllbridge::Error& e) {
@@ -358,8 +334,8 @@ int main(int argc, char** argv) {
         parsed.emplace_back(raw);  // a bare word is taken as text, as a shell user means it
       }
     }
-    const std::vector<dllbridge::Value> args = call_arguments(
-        fn, parsed, [](std::size_t i) { return "argument " + std::to_string(i + 1); }, stubs);
+    const std::vector<dllbridge::Value> args = dllbridge::tools::to_arguments(
+        fn.declaration(), parsed, [](std::size_t i) { return "argument " + std::to_string(i + 1); }, stubs);
     had_stub = stubs.made > 0;
     Outcome o = run_call(fn, args, timeout, repeat, *stubs.recorder);
     body = std::move(o.body);

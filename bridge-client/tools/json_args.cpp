@@ -224,4 +224,19 @@ Value to_argument(const json& j, const TypeDecl& t, const std::string& path, con
   return to_value(j, where, depth);
 }
 
+std::vector<Value> to_arguments(const FunctionDecl& fn, const std::vector<json>& raw,
+                                const std::function<std::string(std::size_t)>& where, Stubs& stubs) {
+  std::vector<const ParamDecl*> inputs;
+  for (const ParamDecl& p : fn.params) {
+    const TypeDecl& t = p.type;
+    if (!(t.kind == TypeDecl::Kind::pointer && t.dir == Dir::out && t.size_is != "*")) inputs.push_back(&p);
+  }
+  std::vector<Value> args;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    args.push_back(i < inputs.size() ? to_argument(raw[i], inputs[i]->type, inputs[i]->name, where(i), stubs)
+                                     : to_value(raw[i], where(i)));
+  }
+  return args;
+}
+
 }  // namespace dllbridge::tools

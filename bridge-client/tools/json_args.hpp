@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -70,6 +71,14 @@ struct Stubs {
 // callback_failed); naming `where` as to_value does.
 Value to_argument(const nlohmann::json& j, const TypeDecl& t, const std::string& path,
                   const std::string& where, Stubs& stubs, int depth = 0);
+
+// The JSON arguments of a call to `fn` as Values, by its declaration: one
+// for each parameter that takes an argument (all but [out] ones; an
+// [out, size_is(*)] one takes its count), by to_argument, then the variadic
+// extras, by to_value. `where(i)` names argument i in messages. The count is
+// not checked here (the call checks it). Throws dllbridge::Error(bad_argument).
+std::vector<Value> to_arguments(const FunctionDecl& fn, const std::vector<nlohmann::json>& raw,
+                                const std::function<std::string(std::size_t)>& where, Stubs& stubs);
 
 // A callback's arguments as a JSON object keyed by the callback's own
 // parameter names, values as to_json gives them. Never throws but for
