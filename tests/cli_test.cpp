@@ -503,6 +503,26 @@ TEST_P(CliCallbacks, WrongStubsAndWrongFunctionPointerArgumentsAreBadArgumentsNa
   EXPECT_FALSE(json::parse(r.out).contains("callbacks")) << r.out;
 }
 
+TEST_P(CliCallbacks, AFunctionPointerFieldTakesAStubNamedByItsPath) {
+  // The library reads the fields before `cb` only: the stub goes through and is never called.
+  const std::string sig =
+      "struct P { int x; int y; }; struct Q { uint8_t tag; int n; [size_is(n)] struct P* pts; int (*cb)(int "
+      "x); };"
+      "int poly_sum([in] const struct Q* p)";
+  os::Output r =
+      call({"--json"},
+           {sig, R"({"tag": 1, "n": 1, "pts": [{"x": 2, "y": 3}], "cb": {"callback": {"returns": 1}}})"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["return"], 6);
+  EXPECT_EQ(j["callbacks"], json::array()) << "a stub among the arguments, not called";
+  r = call({"--json"}, {sig, R"({"tag": 1, "n": 1, "pts": [{"x": 2, "y": 3}], "cb": "x"})"});
+  EXPECT_EQ(r.status, 1) << r.out;
+  j = json::parse(r.out);
+  EXPECT_EQ(j["error"]["kind"], "bad_argument");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("'p.cb'"), std::string::npos) << r.out;
+}
+
 TEST_P(CliCallbacks, AReturnValueOutOfRangeFailsTheCallWhenTheStubAnswers) {
   os::Output r = call({"--json"}, {kSortSig, "[2, 1]", "2", stub("4294967296")});
   EXPECT_EQ(r.status, 1) << r.out;
