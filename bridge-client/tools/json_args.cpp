@@ -142,10 +142,6 @@ Value stub_return(const json& spec, const FunctionDecl& fn, const std::string& p
         wanted = "a number (or true / false)";
         fits = v.is_number() || v.is_boolean();
         break;
-      case Scalar::Handle:
-        wanted = "a number (or null)";
-        fits = v.is_number() || v.is_null();
-        break;
       default:
         wanted = "an integer";
         fits = v.is_number();
