@@ -1,12 +1,16 @@
 // dllbridge-call as a user runs it: a real process, its output parsed as JSON.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "os.hpp"
+#include "sample.h"
 #include "test_paths.hpp"
 #include "test_support.hpp"
 
@@ -279,3 +283,255 @@ TEST_F(Cli, TimeoutOptionOutOfRangeIsAUsageError) {
   EXPECT_NE(r.status, 0) << "not a number: refused by the option parser";
   EXPECT_EQ(r.out.find("\"return\""), std::string::npos) << r.out;
 }
+
+// ---- recording stubs for function-pointer parameters (docs/cli.md, sections 3 and 4) ----
+
+namespace {
+
+using dllbridge::test::Target;
+
+// dllbridge-call against one surrogate and its sample library.
+class CliCallbacks : public ::testing::TestWithParam<Target> {
+ protected:
+  void SetUp() override {
+    DLLBRIDGE_SKIP_WITHOUT_CALL_TOOL();
+    DLLBRIDGE_SKIP_WITHOUT_TARGET(GetParam());
+  }
+  // dllbridge-call --arch N [options...] SAMPLE rest...
+  os::Output call(std::vector<std::string> options, std::vector<std::string> rest,
+                  const std::string& stdin_text = "") const {
+    options.insert(options.begin(), {"--arch", GetParam().pointer_size == 4 ? "32" : "64"});
+    options.push_back(GetParam().sample);
+    options.insert(options.end(), rest.begin(), rest.end());
+    return run(options, stdin_text);
+  }
+};
+
+const char* const kSortSig =
+    "int32_t sort_i32([in, out, size_is(n)] int32_t* v, int32_t n, "
+    "int32_t (*cmp)(const int32_t* a, const int32_t* b))";
+const char* const kEnumSig =
+    "typedef BOOL (CALLBACK *ENUMPROC)(int32_t index, void* ctx); "
+    "int32_t WINAPI enum_items(int32_t count, ENUMPROC proc, void* ctx)";
+const char* const kStatSig =
+    "double stat_with(const char* label, [in, size_is(n)] const double* v, int32_t n, "
+    "double (*f)(const char* label, [size_is(n)] const double* v, int32_t n))";
+const char* const kSetHandlerSig =
+    "void set_event_handler([persistent] void (*f)(int32_t source, int32_t seq, void* ctx), void* ctx)";
+
+// A stub's JSON argument.
+std::string stub(const std::string& returns) { return R"({"callback": {"returns": )" + returns + "}}"; }
+
+// The in-process sort of `v` by the 64-bit sample library with a comparator
+// that answers `answer` every time: the sorted values, the return value and
+// the recorded invocations as dllbridge-call should print them.
+struct SortReference {
+  json v = json::array();
+  json ret;
+  json callbacks = json::array();
+};
+SortReference sort_in_process(std::vector<int32_t> v, int32_t answer) {
+  static int32_t fixed = 0;
+  static std::vector<std::pair<int32_t, int32_t>>* seen = nullptr;
+  std::vector<std::pair<int32_t, int32_t>> pairs;
+  fixed = answer;
+  seen = &pairs;
+  SortReference r;
+  r.ret = sort_i32(v.data(), int32_t(v.size()), [](const int32_t* a, const int32_t* b) -> int32_t {
+    seen->emplace_back(*a, *b);
+    return fixed;
+  });
+  seen = nullptr;
+  for (int32_t x : v) r.v.push_back(x);
+  for (const auto& [a, b] : pairs) r.callbacks.push_back({{"param", "cmp"}, {"args", {{"a", a}, {"b", b}}}});
+  return r;
+}
+
+}  // namespace
+
+TEST_P(CliCallbacks, ASortStubAnswersEveryComparisonAndRecordsItsPairs) {
+  const std::vector<int32_t> input{5, 3, 9, 1, 4};
+  for (const int32_t answer : {1, -1, 0}) {
+    SCOPED_TRACE("returns " + std::to_string(answer));
+    os::Output r = call({"--json"}, {kSortSig, "[5, 3, 9, 1, 4]", "5", stub(std::to_string(answer))});
+    ASSERT_EQ(r.status, 0) << r.out;
+    const json j = json::parse(r.out);
+    const SortReference expected = sort_in_process(input, answer);
+    ASSERT_FALSE(expected.callbacks.empty());
+    EXPECT_EQ(j["callbacks"], expected.callbacks) << "every comparison, in order, keyed a / b";
+    EXPECT_EQ(j["out"]["v"], expected.v);
+    EXPECT_EQ(j["return"], expected.ret) << "comparisons the library made";
+    EXPECT_EQ(j["return"], j["callbacks"].size());
+  }
+  // Spelled out once: "always greater" moves each element to the front.
+  const SortReference greater = sort_in_process({3, 1, 2}, 1);
+  EXPECT_EQ(greater.v, json::parse("[2, 1, 3]"));
+  EXPECT_EQ(greater.callbacks, json::parse(R"([{"param": "cmp", "args": {"a": 3, "b": 1}},
+                                               {"param": "cmp", "args": {"a": 3, "b": 2}},
+                                               {"param": "cmp", "args": {"a": 1, "b": 2}}])"));
+}
+
+TEST_P(CliCallbacks, AnEnumeratorStubThatSaysStopIsCalledOnceAndItsContextIsANumber) {
+  os::Output r = call({"--json"}, {kEnumSig, "10", stub("0"), "24301"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["return"], 1) << "stopped after the first item";
+  EXPECT_EQ(j["callbacks"], json::parse(R"([{"param": "proc", "args": {"index": 0, "ctx": 24301}}])"));
+  // A BOOL callback takes true / false too; going on to the end: every index, in order.
+  r = call({"--json"}, {kEnumSig, "3", stub("true"), "7"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  j = json::parse(r.out);
+  EXPECT_EQ(j["return"], 3);
+  ASSERT_EQ(j["callbacks"].size(), 3u) << r.out;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(j["callbacks"][i]["args"]["index"], i);
+}
+
+TEST_P(CliCallbacks, AStubRecordsTextAndADoubleArray) {
+  os::Output r = call({"--json"}, {kStatSig, "volts", "[1.5, 2.5, -4.0]", "3", stub("2.25")});
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["return"], 4.5) << "the library doubles what the stub answered";
+  EXPECT_EQ(j["callbacks"],
+            json::parse(R"([{"param": "f", "args": {"label": "volts", "v": [1.5, 2.5, -4.0], "n": 3}}])"));
+}
+
+TEST_P(CliCallbacks, TextOutputHasACallbacksLine) {
+  os::Output r = call({}, {kEnumSig, "2", stub("1"), "3"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find(R"(callbacks: [{"args":{"ctx":3,"index":0},"param":"proc"},)"
+                       R"({"args":{"ctx":3,"index":1},"param":"proc"}])"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("return: 2"), std::string::npos) << r.out;
+}
+
+TEST_P(CliCallbacks, RepeatReportsTheLastCallsInvocations) {
+  os::Output r = call({"--json", "--repeat", "3"}, {kEnumSig, "2", stub("1"), "5"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["calls"], 3);
+  EXPECT_EQ(j["callbacks"], json::parse(R"([{"param": "proc", "args": {"index": 0, "ctx": 5}},
+                                            {"param": "proc", "args": {"index": 1, "ctx": 5}}])"));
+}
+
+TEST_P(CliCallbacks, ABatchLineListsItsOwnInvocationsAndOtherLinesHaveNoCallbacksKey) {
+  const std::string input =
+      json{{"signature", kSortSig}, {"args", {{2, 1}, 2, json::parse(stub("1"))}}}.dump() + "\n" +
+      json{{"signature", "int add(int a, int b)"}, {"args", {2, 3}}}.dump() + "\n" +
+      json{{"signature", kEnumSig}, {"args", {5, json::parse(stub("0")), 9}}}.dump() + "\n";
+  os::Output r = call({"--batch"}, {}, input);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::vector<json> lines = answers(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_EQ(lines[0]["out"]["v"], json::parse("[1, 2]"));
+  EXPECT_EQ(lines[0]["callbacks"], json::parse(R"([{"param": "cmp", "args": {"a": 2, "b": 1}}])"));
+  EXPECT_EQ(lines[1]["return"], 5);
+  json plain = lines[1];
+  for (const char* k : {"return", "out", "last_error", "elapsed_us", "dll_us"}) plain.erase(k);
+  EXPECT_TRUE(plain.empty()) << "a call without a stub answers as before: " << lines[1].dump();
+  EXPECT_EQ(lines[2]["return"], 1);
+  EXPECT_EQ(lines[2]["callbacks"], json::parse(R"([{"param": "proc", "args": {"index": 0, "ctx": 9}}])"));
+}
+
+TEST_P(CliCallbacks, APersistentStubAnswersForTheSessionOnTheLinesItsInvocationsArriveIn) {
+  Conversation c({"--arch", GetParam().pointer_size == 4 ? "32" : "64", "--batch", GetParam().sample});
+  const json set = c.ask({{"signature", kSetHandlerSig}, {"args", {json::parse(R"({"callback": {}})"), 77}}});
+  EXPECT_TRUE(set["return"].is_null()) << set.dump();
+  EXPECT_EQ(set["callbacks"], json::array()) << "a stub, not called yet: " << set.dump();
+  const char* const fire_sig = "int32_t event_fire(int32_t seq)";
+  for (const int seq : {5, 6}) {
+    const json fired = c.ask({{"signature", fire_sig}, {"args", {seq}}});
+    EXPECT_EQ(fired["return"], 1) << "the handler is still set after its line: " << fired.dump();
+    EXPECT_EQ(fired["callbacks"],
+              json({{{"param", "f"}, {"args", {{"source", -1}, {"seq", seq}, {"ctx", 77}}}}}))
+        << "recorded on the line of the call during which it came";
+  }
+  // From the library's own threads: every event, in order per thread, on the
+  // line of events_start or of events_wait (which returns once all were answered).
+  const json started =
+      c.ask({{"signature", "int32_t events_start(int32_t threads, int32_t n)"}, {"args", {3, 4}}});
+  ASSERT_EQ(started["return"], 0) << started.dump();
+  const json waited = c.ask({{"signature", "int32_t events_wait(void)"}});
+  EXPECT_EQ(waited["return"], 12) << waited.dump();
+  std::vector<std::vector<int>> by_source(3);
+  for (const json* line : {&started, &waited}) {
+    for (const json& inv : line->value("callbacks", json::array())) {
+      EXPECT_EQ(inv["param"], "f");
+      EXPECT_EQ(inv["args"]["ctx"], 77);
+      by_source.at(inv["args"]["source"].get<std::size_t>()).push_back(inv["args"]["seq"]);
+    }
+  }
+  for (const auto& seqs : by_source) EXPECT_EQ(seqs, (std::vector<int>{0, 1, 2, 3}));
+  // Cleared: the next lines answer as without stubs.
+  const json cleared = c.ask({{"signature", kSetHandlerSig}, {"args", {nullptr, 0}}});
+  EXPECT_FALSE(cleared.contains("callbacks")) << cleared.dump();
+  const json quiet = c.ask({{"signature", fire_sig}, {"args", {7}}});
+  EXPECT_EQ(quiet["return"], 0) << quiet.dump();
+  EXPECT_FALSE(quiet.contains("callbacks")) << quiet.dump();
+}
+
+TEST_P(CliCallbacks, WrongStubsAndWrongFunctionPointerArgumentsAreBadArgumentsNamingTheParameter) {
+  struct Case {
+    std::vector<std::string> rest;
+    const char* param;
+    const char* says;
+  };
+  const std::vector<Case> cases = {
+      {{"int add(int a, int b)", "1", stub("2")}, "'b'", "only to a function pointer"},
+      {{kSortSig, "[2, 1]", "2", R"({"callback": {}})"}, "'cmp'", "returns a value"},
+      {{kSortSig, "[2, 1]", "2", "less"}, "'cmp'", "null or a recording stub"},
+      {{kSortSig, "[2, 1]", "2", "7"}, "'cmp'", "null or a recording stub"},
+      {{kSortSig, "[2, 1]", "2", stub("\"x\"")}, "'cmp'", "returns an integer"},
+      {{kSortSig, "[2, 1]", "2", R"({"callback": {"returns": 1, "every": 2}})"}, "'cmp'", "\"every\""},
+      {{kSetHandlerSig, stub("1"), "0"}, "'f'", "returns void"},
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.rest.back());
+    os::Output r = call({"--json"}, k.rest);
+    EXPECT_EQ(r.status, 1) << r.out;
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j["error"]["kind"], "bad_argument") << r.out;
+    const std::string message = j["error"]["message"];
+    EXPECT_NE(message.find(k.param), std::string::npos) << message;
+    EXPECT_NE(message.find(k.says), std::string::npos) << message;
+    EXPECT_FALSE(j.contains("callbacks")) << "nothing was called: " << r.out;
+  }
+  // null stays a null function pointer (the library says -1 for one).
+  os::Output r = call({"--json"}, {kSortSig, "[2, 1]", "2", "null"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(json::parse(r.out)["return"], -1);
+  EXPECT_FALSE(json::parse(r.out).contains("callbacks")) << r.out;
+}
+
+TEST_P(CliCallbacks, AFunctionPointerFieldTakesAStubNamedByItsPath) {
+  // The library reads the fields before `cb` only: the stub goes through and is never called.
+  const std::string sig =
+      "struct P { int x; int y; }; struct Q { uint8_t tag; int n; [size_is(n)] struct P* pts; int (*cb)(int "
+      "x); };"
+      "int poly_sum([in] const struct Q* p)";
+  os::Output r =
+      call({"--json"},
+           {sig, R"({"tag": 1, "n": 1, "pts": [{"x": 2, "y": 3}], "cb": {"callback": {"returns": 1}}})"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["return"], 6);
+  EXPECT_EQ(j["callbacks"], json::array()) << "a stub among the arguments, not called";
+  r = call({"--json"}, {sig, R"({"tag": 1, "n": 1, "pts": [{"x": 2, "y": 3}], "cb": "x"})"});
+  EXPECT_EQ(r.status, 1) << r.out;
+  j = json::parse(r.out);
+  EXPECT_EQ(j["error"]["kind"], "bad_argument");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("'p.cb'"), std::string::npos) << r.out;
+}
+
+TEST_P(CliCallbacks, AReturnValueOutOfRangeFailsTheCallWhenTheStubAnswers) {
+  os::Output r = call({"--json"}, {kSortSig, "[2, 1]", "2", stub("4294967296")});
+  EXPECT_EQ(r.status, 1) << r.out;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["error"]["kind"], "callback_failed") << r.out;
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("cmp"), std::string::npos) << r.out;
+  EXPECT_EQ(j["callbacks"], json::parse(R"([{"param": "cmp", "args": {"a": 2, "b": 1}}])"))
+      << "the invocation that failed is recorded: " << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Surrogates, CliCallbacks, ::testing::ValuesIn(dllbridge::test::kTargets),
+                         [](const auto& info) { return std::string(info.param.name); });

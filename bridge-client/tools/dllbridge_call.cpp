@@ -23,8 +23,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using dllbridge::tools::shown;
+using dllbridge::tools::Stubs;
 using dllbridge::tools::to_json;
-using dllbridge::tools::to_value;
 
 json error_json(dllbridge::ErrorKind kind, const std::string& message) {
   return {{"error", {{"kind", std::string(dllbridge::to_string(kind))}, {"message", message}}}};
@@ -62,10 +63,8 @@ std::chrono::milliseconds batch_timeout(const json& v, const std::string& where)
     return checked_timeout(static_cast<std::int64_t>(u), what);
   }
   if (v.is_number_integer()) return checked_timeout(v.get<std::int64_t>(), what);
-  std::string shown = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (shown.size() > 40) shown = shown.substr(0, 40) + "...";
   throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
-                         what + " must be " + timeout_range() + ", not " + shown);
+                         what + " must be " + timeout_range() + ", not " + shown(v));
 }
 
 json stats_json(const dllbridge::BridgeStats& s) {
@@ -94,19 +93,29 @@ json stats_json(const dllbridge::BridgeStats& s) {
             {"handles", s.process.handles}}}};
 }
 
+// Adds "callbacks" to an answer: the stubs' invocations recorded since the
+// previous answer, when the call had a stub or any were recorded.
+void add_callbacks(json& body, Stubs& stubs, bool had_stub) {
+  json calls = stubs.recorder->take();
+  if (had_stub || !calls.empty()) body["callbacks"] = std::move(calls);
+}
+
 struct Outcome {
   json body;
   bool ok = false;
 };
 
 // Makes the call `repeat` times; the JSON result of the last one, with
-// latency percentiles when repeat > 1.
+// latency percentiles when repeat > 1. Before each call after the first,
+// what `recorder` holds is dropped: only the last call's invocations remain.
 Outcome run_call(const dllbridge::Function& fn, const std::vector<dllbridge::Value>& args,
-                 std::optional<std::chrono::milliseconds> timeout, int repeat) {
+                 std::optional<std::chrono::milliseconds> timeout, int repeat,
+                 dllbridge::tools::Recorder& recorder) {
   std::vector<double> latencies_us;
   dllbridge::CallResult result;
   double elapsed_us = 0;
   for (int i = 0; i < repeat; ++i) {
+    if (i > 0) recorder.take();
     const auto start = Clock::now();
     result = fn.call(args, timeout);
     elapsed_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
@@ -148,6 +157,10 @@ void print_text(const json& body) {
               << st["process"]["virtual_bytes"] << " B, threads " << st["process"]["threads"] << ", handles "
               << st["process"]["handles"] << "\n";
   }
+  if (body.contains("callbacks")) {
+    std::cout << "callbacks: " << body["callbacks"].dump(-1, ' ', false, json::error_handler_t::replace)
+              << "\n";
+  }
   if (body.contains("error")) {
     std::cerr << "error (" << body["error"]["kind"].get<std::string>()
               << "): " << body["error"]["message"].get<std::string>() << "\n";
@@ -164,8 +177,9 @@ void print_text(const json& body) {
 }
 
 // --batch: one JSON request per stdin line, one JSON answer per stdout line.
+// Persistent stubs stay in `stubs` (alive) until the session ends.
 int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> default_timeout,
-              dllbridge::FunctionOptions fn_options) {
+              dllbridge::FunctionOptions fn_options, Stubs& stubs) {
   std::map<std::string, dllbridge::Function> functions;  // signatures prepared once
   std::string line;
   int line_no = 0;
@@ -174,6 +188,7 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     json answer;
+    bool had_stub = false;
     try {
       json req;
       try {
@@ -189,18 +204,23 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
       const std::string sig = req["signature"];
       auto it = functions.find(sig);
       if (it == functions.end()) it = functions.emplace(sig, lib.function(sig, fn_options)).first;
-      std::vector<dllbridge::Value> args;
+      std::vector<json> raw;
       if (req.contains("args")) {
         if (!req["args"].is_array()) {
           throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
                                  "line " + std::to_string(line_no) + ": \"args\" must be an array");
         }
-        for (const json& a : req["args"]) args.push_back(to_value(a, "line " + std::to_string(line_no)));
+        raw = req["args"].get<std::vector<json>>();
       }
       std::optional<std::chrono::milliseconds> timeout = default_timeout;
       if (req.contains("timeout_ms"))
         timeout = batch_timeout(req["timeout_ms"], "line " + std::to_string(line_no));
-      answer = run_call(it->second, args, timeout, 1).body;
+      const std::size_t stubs_before = stubs.made;
+      const std::vector<dllbridge::Value> args = dllbridge::tools::to_arguments(
+          it->second.declaration(), raw, [&](std::size_t) { return "line " + std::to_string(line_no); },
+          stubs);
+      had_stub = stubs.made > stubs_before;
+      answer = run_call(it->second, args, timeout, 1, *stubs.recorder).body;
     } catch (const dllbridge::Error& e) {
       answer = error_json(e.kind(), e.what());
       all_ok = false;
@@ -209,6 +229,7 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
           error_json(dllbridge::ErrorKind::bad_argument, "line " + std::to_string(line_no) + ": " + e.what());
       all_ok = false;
     }
+    add_callbacks(answer, stubs, had_stub);
     std::cout << answer.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
   }
   return all_ok ? 0 : 1;
@@ -288,6 +309,8 @@ int main(int argc, char** argv) {
 
   json body;
   int status = 1;
+  Stubs stubs;  // outlives the bridge: persistent stubs answer until it is gone
+  bool had_stub = false;
   try {
     dllbridge::Bridge bridge(options);
     dllbridge::Library lib = bridge.load(library);
@@ -295,7 +318,7 @@ int main(int argc, char** argv) {
     fn_options.idempotent = idempotent;
     fn_options.symbol = symbol;
     if (batch) {
-      const int rc = run_batch(lib, timeout, fn_options);
+      const int rc = run_batch(lib, timeout, fn_options, stubs);
       if (show_stats)
         std::cout << json{{"stats", stats_json(bridge.stats())}}.dump(-1, ' ', false,
                                                                       json::error_handler_t::replace)
@@ -303,22 +326,25 @@ int main(int argc, char** argv) {
       return rc;
     }
     dllbridge::Function fn = lib.function(signature, fn_options);
-    std::vector<dllbridge::Value> args;
-    for (std::size_t i = 0; i < raw_args.size(); ++i) {
-      json j;
+    std::vector<json> parsed;
+    for (const std::string& raw : raw_args) {
       try {
-        j = json::parse(raw_args[i]);
+        parsed.push_back(json::parse(raw));
       } catch (const json::exception&) {
-        j = raw_args[i];  // a bare word is taken as text, as a shell user means it
+        parsed.emplace_back(raw);  // a bare word is taken as text, as a shell user means it
       }
-      args.push_back(to_value(j, "argument " + std::to_string(i + 1)));
     }
-    Outcome o = run_call(fn, args, timeout, repeat);
+    const std::vector<dllbridge::Value> args = dllbridge::tools::to_arguments(
+        fn.declaration(), parsed, [](std::size_t i) { return "argument " + std::to_string(i + 1); }, stubs);
+    had_stub = stubs.made > 0;
+    Outcome o = run_call(fn, args, timeout, repeat, *stubs.recorder);
     body = std::move(o.body);
+    add_callbacks(body, stubs, had_stub);
     if (show_stats) body["stats"] = stats_json(bridge.stats());
     status = 0;
   } catch (const dllbridge::Error& e) {
     body = error_json(e.kind(), e.what());
+    add_callbacks(body, stubs, had_stub);
   }
   if (as_json) {
     std::cout << body.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;

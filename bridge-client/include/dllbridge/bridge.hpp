@@ -188,6 +188,9 @@ class DLLBRIDGE_API Function {
   const std::string& name() const;
   // Parameter names in order.
   std::vector<std::string> parameter_names() const;
+  // The declaration as checked: each parameter's type tree, function pointers' own
+  // declarations included (what dllbridge-call converts its JSON arguments by).
+  const FunctionDecl& declaration() const;
 
  private:
   friend class Library;

@@ -163,6 +163,7 @@ CallResult Function::call(const std::vector<Value>& args, std::optional<std::chr
 
 std::string Function::resolved_name() const { return state_->resolved_name(); }
 const std::string& Function::name() const { return state_->signature.fn.name; }
+const FunctionDecl& Function::declaration() const { return state_->signature.fn; }
 
 std::vector<std::string> Function::parameter_names() const {
   std::vector<std::string> names;
