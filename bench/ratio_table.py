@@ -10,6 +10,7 @@ medians of the runs' counters); without, the single run. Tables:
   call_bench      buffers against memcpy
   latency_bench   trivial call p50 against the raw ping-pong
   start_bench     start and restart against spawning a no-op program
+  dllbridge-call --json --repeat output (bench.sh --windows): latency percentiles
 """
 import json
 import re
@@ -144,8 +145,26 @@ def start(runs, suffix):
           ["benchmark", "bits", "bridge ms", "floor ms", "ratio"], rows)
 
 
+def repeat_output(path):
+    """dllbridge-call --json --repeat N output (scripts/bench.sh --windows), or None."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "latency_us" in data else None
+
+
 def main(paths):
+    wine = []
     for path in paths:
+        call = repeat_output(path)
+        if call:
+            lat = call["latency_us"]
+            name = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+            wine.append([name, str(call.get("calls", "")), fmt(lat.get("p50")), fmt(lat.get("p90")),
+                         fmt(lat.get("p99"))])
+            continue
         try:
             runs = load(path)
         except (OSError, ValueError) as e:
@@ -154,6 +173,8 @@ def main(paths):
         suffix = ", " + path.rsplit("/", 1)[-1]
         for show in (overhead, threads, callbacks, buffers, latency, start):
             show(runs, suffix)
+    table("Trivial call add(1, 2) with dllbridge-call --repeat (bench.sh --windows; absolute times)",
+          ["surrogate", "calls", "p50 µs", "p90 µs", "p99 µs"], wine)
     return 0
 
 

@@ -12,13 +12,18 @@
 #                  and on different CPUs (client on 0, surrogate and echo on 1)
 #   --no-build     use build/ as it is
 #   --out DIR      results directory (default build/bench-results/UTC-TIMESTAMP)
-#   --windows      not available yet: the benchmarks are not cross-built (no
-#                  Google Benchmark in the MinGW dependencies); prints why and exits
-# Environment: DLLBRIDGE_BUILD_DIR (default build/).
+#   --windows      under Wine instead (build-win/, scripts/build-windows.sh): the
+#                  Google Benchmark suites are not cross-built (no Google Benchmark
+#                  among the MinGW dependencies), so this measures a trivial call's
+#                  latency percentiles with dllbridge-call.exe --repeat through
+#                  surrogate32.exe and surrogate64.exe (standard mode: low-latency
+#                  mode is Linux-only; absolute times: there is no named-pipe floor
+#                  to divide by yet)
+# Environment: DLLBRIDGE_BUILD_DIR (default build/), DLLBRIDGE_WIN_BUILD_DIR (default build-win/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${DLLBRIDGE_BUILD_DIR:-$root/build}"
-quick=0 filter="" pin=0 do_build=1 out=""
+quick=0 filter="" pin=0 do_build=1 out="" windows=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -26,16 +31,30 @@ while [[ $# -gt 0 ]]; do
     --pin) pin=1 ;;
     --no-build) do_build=0 ;;
     --out) out="${2:?--out needs a directory}"; shift ;;
-    --windows)
-      echo "bench.sh: --windows is not available: the benchmarks are not cross-built (Google Benchmark" \
-           "is not among the MinGW dependencies, and the raw floor needs a named-pipe echo)." \
-           "docs/performance.md gives the Wine figures measured with dllbridge-call --repeat." >&2
-      exit 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --windows) windows=1 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+
+if [[ $windows -eq 1 ]]; then
+  winbuild="${DLLBRIDGE_WIN_BUILD_DIR:-$root/build-win}"
+  [[ $do_build -eq 1 ]] && DLLBRIDGE_WIN_BUILD_DIR="$winbuild" "$root/scripts/build-windows.sh"
+  out="${out:-$winbuild/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}"
+  mkdir -p "$out"
+  n=$([[ $quick -eq 1 ]] && echo 200 || echo 2000)
+  for bits in 32 64; do
+    lib="$winbuild/bin/sample.dll"
+    [[ $bits == 32 ]] && lib="$winbuild/i386/lib/sample.dll"
+    echo "== surrogate$bits.exe: dllbridge-call.exe --repeat $n" >&2
+    "$root/scripts/wine.sh" "$winbuild/bin/dllbridge-call.exe" --json --repeat "$n" --arch "$bits" "Z:$lib" \
+      "int add(int a, int b)" 1 2 >"$out/surrogate$bits.json" || echo "bench.sh: dllbridge-call.exe failed" >&2
+  done
+  python3 "$root/bench/ratio_table.py" "$out"/surrogate*.json | tee "$out/tables.md"
+  echo "results: $out"
+  exit 0
+fi
 
 if [[ $do_build -eq 1 ]]; then
   "$root/scripts/build.sh"
