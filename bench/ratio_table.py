@@ -156,14 +156,11 @@ def repeat_output(path):
 
 
 def main(paths):
-    wine = []
+    wine = {}  # file name -> percentiles (surrogate32, pipe32, ...)
     for path in paths:
         call = repeat_output(path)
         if call:
-            lat = call["latency_us"]
-            name = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-            wine.append([name, str(call.get("calls", "")), fmt(lat.get("p50")), fmt(lat.get("p90")),
-                         fmt(lat.get("p99"))])
+            wine[path.rsplit("/", 1)[-1].rsplit(".", 1)[0]] = call
             continue
         try:
             runs = load(path)
@@ -173,8 +170,18 @@ def main(paths):
         suffix = ", " + path.rsplit("/", 1)[-1]
         for show in (overhead, threads, callbacks, buffers, latency, start):
             show(runs, suffix)
-    table("Trivial call add(1, 2) with dllbridge-call --repeat (bench.sh --windows; absolute times)",
-          ["surrogate", "calls", "p50 µs", "p90 µs", "p99 µs"], wine)
+    rows = []
+    for bits in ("32", "64"):
+        call, floor = wine.get("surrogate" + bits), wine.get("pipe" + bits)
+        if not call:
+            continue
+        lat = call["latency_us"]
+        raw = floor["latency_us"]["p50"] if floor else None
+        rows.append([f"surrogate{bits}.exe", str(call.get("calls", "")), fmt(lat.get("p50")), fmt(lat.get("p99")),
+                     fmt(raw), fmt(lat["p50"] / raw) if raw else "-"])
+    table("Trivial call add(1, 2) under Wine: dllbridge-call --repeat against a synchronous named-pipe "
+          "ping-pong of the same frame sizes (bench.sh --windows)",
+          ["surrogate", "calls", "p50 µs", "p99 µs", "pipe ping-pong p50 µs", "p50 / pipe p50"], rows)
     return 0
 
 

@@ -17,8 +17,8 @@
 #                  among the MinGW dependencies), so this measures a trivial call's
 #                  latency percentiles with dllbridge-call.exe --repeat through
 #                  surrogate32.exe and surrogate64.exe (standard mode: low-latency
-#                  mode is Linux-only; absolute times: there is no named-pipe floor
-#                  to divide by yet)
+#                  mode is Linux-only) against a synchronous named-pipe ping-pong
+#                  of the same frame sizes with a 32- / 64-bit echo (bench/echo)
 # Environment: DLLBRIDGE_BUILD_DIR (default build/), DLLBRIDGE_WIN_BUILD_DIR (default build-win/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +32,7 @@ while [[ $# -gt 0 ]]; do
     --no-build) do_build=0 ;;
     --out) out="${2:?--out needs a directory}"; shift ;;
     --windows) windows=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -50,8 +50,12 @@ if [[ $windows -eq 1 ]]; then
     echo "== surrogate$bits.exe: dllbridge-call.exe --repeat $n" >&2
     "$root/scripts/wine.sh" "$winbuild/bin/dllbridge-call.exe" --json --repeat "$n" --arch "$bits" "Z:$lib" \
       "int add(int a, int b)" 1 2 >"$out/surrogate$bits.json" || echo "bench.sh: dllbridge-call.exe failed" >&2
+    # The floor: the same number of ping-pongs of a trivial call's frames with an echo of that bitness.
+    echo "== pipe ping-pong, 64-bit to $bits-bit: pipe_pingpong64.exe" >&2
+    "$root/scripts/wine.sh" "$winbuild/bin/pipe_pingpong64.exe" "Z:$winbuild/bin/pipe_pingpong$bits.exe" "$n" \
+      >"$out/pipe$bits.json" || echo "bench.sh: pipe_pingpong64.exe failed" >&2
   done
-  python3 "$root/bench/ratio_table.py" "$out"/surrogate*.json | tee "$out/tables.md"
+  python3 "$root/bench/ratio_table.py" "$out"/surrogate*.json "$out"/pipe*.json | tee "$out/tables.md"
   echo "results: $out"
   exit 0
 fi
