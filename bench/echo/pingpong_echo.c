@@ -3,7 +3,9 @@
  * socket it inherits as file descriptor FD. Built for the surrogate's
  * bitness, it measures the raw round trip between a 64-bit and a 32-bit
  * process on the same transport. `--spin`: poll for each frame for up to
- * 50 us before sleeping (the floor of low-latency mode). */
+ * 50 us before sleeping (the floor of low-latency mode). `--reply N`: answer
+ * each frame with a frame of N payload bytes instead (a reply of a call's
+ * reply size: the floor of calls whose request and reply differ in size). */
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -60,23 +62,41 @@ static int write_all(int fd, const char* p, size_t n) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: pingpong_echo FD [--spin]\n");
+    fprintf(stderr, "usage: pingpong_echo FD [--spin] [--reply N]\n");
     return 2;
   }
   const int fd = atoi(argv[1]);
-  spin = argc > 2 && strcmp(argv[2], "--spin") == 0;
-  size_t cap = 1 << 16;
-  char* buf = malloc(cap + 4);
+  size_t reply = 0; /* 0: echo each frame */
+  for (int i = 2; i < argc; ++i) {
+    if (strcmp(argv[i], "--spin") == 0) {
+      spin = 1;
+    } else if (strcmp(argv[i], "--reply") == 0 && i + 1 < argc) {
+      reply = (size_t)strtoul(argv[++i], NULL, 10);
+    } else {
+      fprintf(stderr, "pingpong_echo: unknown argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  size_t cap = reply > (1 << 16) ? reply : (1 << 16);
+  char* buf = calloc(cap + 4, 1);
+  if (!buf) return 1;
   for (;;) {
     unsigned char h[4];
     if (!read_all(fd, (char*)h, 4)) return 0;
     const size_t size = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24;
     if (size > cap) {
+      char* grown = realloc(buf, size + 4);
+      if (!grown) return 1;
+      memset(grown + cap + 4, 0, size - cap);
+      buf = grown;
       cap = size;
-      buf = realloc(buf, cap + 4);
-      if (!buf) return 1;
     }
-    memcpy(buf, h, 4);
-    if (!read_all(fd, buf + 4, size) || !write_all(fd, buf, size + 4)) return 0;
+    if (!read_all(fd, buf + 4, size)) return 0;
+    const size_t out = reply ? reply : size;
+    buf[0] = (char)(out & 0xff);
+    buf[1] = (char)(out >> 8 & 0xff);
+    buf[2] = (char)(out >> 16 & 0xff);
+    buf[3] = (char)(out >> 24 & 0xff);
+    if (!write_all(fd, buf, out + 4)) return 0;
   }
 }
