@@ -52,6 +52,20 @@ TEST_F(Cli, Arch64AndText) {
   EXPECT_EQ(json::parse(r.out)["return"], 5);
 }
 
+TEST_F(Cli, ABoolTakesTrueFalseZeroAndOneAndNothingElse) {
+  const auto not_b = [](const char* arg) {
+    return run({"--json", "--arch", "64", paths::kSample64, "bool not_b(bool v)", arg});
+  };
+  for (const auto& [arg, expected] : {std::pair{"true", false}, {"1", false}, {"false", true}, {"0", true}}) {
+    const os::Output r = not_b(arg);
+    ASSERT_EQ(r.status, 0) << arg << ": " << r.out;
+    EXPECT_EQ(json::parse(r.out)["return"], expected) << arg;
+  }
+  const os::Output two = not_b("2");
+  EXPECT_NE(two.status, 0);
+  EXPECT_EQ(json::parse(two.out)["error"]["kind"], "bad_argument") << two.out;
+}
+
 TEST_F(Cli, SixtyFourBitIntegersAreExact) {
   DLLBRIDGE_SKIP_WITHOUT_32BIT();
   os::Output r = run(

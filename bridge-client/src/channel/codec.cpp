@@ -357,8 +357,10 @@ wire::Value encode_scalar(const std::string& who, Scalar kind, const TargetAbi& 
         out.set_i(*b);
       } else if (const auto* i = std::get_if<std::int64_t>(&v); i && (*i == 0 || *i == 1)) {
         out.set_i(*i);
+      } else if (const auto* u = std::get_if<std::uint64_t>(&v); u && *u <= 1) {
+        out.set_i(static_cast<std::int64_t>(*u));  // 0 / 1 read as unsigned (JSON's positive numbers)
       } else {
-        bad(who, std::string("expects a boolean, got ") + type_of(v));
+        bad(who, std::string("expects a boolean (true, false, 0 or 1), got ") + type_of(v));
       }
       return out;
     case rules::Class::floating:
