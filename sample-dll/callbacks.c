@@ -5,6 +5,7 @@
 #include "sample.h"
 
 #include <stddef.h>
+#include <string.h>
 #if defined(_WIN32)
 #  ifndef WIN32_LEAN_AND_MEAN
 #    define WIN32_LEAN_AND_MEAN
@@ -245,4 +246,35 @@ int32_t value_call(int32_t x) {
   f = kept.value_proc;
   kept_release();
   return f ? f(x) : -1;
+}
+
+/* ---- [out] callback parameters: the library lends its buffer ---- */
+
+int32_t read_all(sample_read_proc f, void* ctx, uint8_t* out, int32_t cap, int32_t chunk) {
+  int32_t got = 0;
+  if (f == NULL || out == NULL || cap < 0) return -1;
+  while (got < cap) {
+    const int32_t room = cap - got;
+    const int32_t ask = chunk > 0 && chunk < room ? chunk : room;
+    const int32_t n = f(ctx, out + got, ask);
+    if (n < 0) return n;
+    if (n == 0) break;
+    got += n > ask ? ask : n;
+  }
+  return got;
+}
+
+int32_t name_via(sample_name_proc f, int32_t id, char* out, int32_t cap) {
+  char name[16];
+  int32_t len = 0;
+  if (f == NULL || out == NULL || cap <= 0) return -1;
+  memset(name, 'X', sizeof name); /* what the callback does not overwrite shows */
+  f(id, name, (int32_t)sizeof name);
+  name[sizeof name - 1] = '\0';
+  while (name[len] != '\0' && len < cap - 1) {
+    out[len] = name[len];
+    ++len;
+  }
+  out[len] = '\0';
+  return len;
 }

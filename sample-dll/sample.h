@@ -237,6 +237,18 @@ typedef int32_t (*sample_value_proc)(int32_t x);
 SAMPLE_API void set_value_proc(sample_value_proc f); /* NULL clears */
 SAMPLE_API int32_t value_call(int32_t x);            /* f(x) with the kept f; -1 when none is set */
 
+/* [out] callback parameters: the library lends the callback its buffer. */
+typedef int32_t (*sample_read_proc)(void* ctx, uint8_t* buf, int32_t cap);
+/* Fills out[0..cap) by calling f(ctx, out + got, n) with n = min(chunk, cap - got) (the whole rest
+   when chunk <= 0) until f returns 0, a negative error (returned as is), or the buffer is full;
+   each call counts at most n. Returns the bytes read; -1 for a NULL f or out, or cap < 0. */
+SAMPLE_API int32_t read_all(sample_read_proc f, void* ctx, uint8_t* out, int32_t cap, int32_t chunk);
+typedef void (*sample_name_proc)(int32_t id, char* name, int32_t cap);
+/* Lends f a 16-byte buffer filled with 'X' to write a NUL-terminated name for `id` in (the library
+   ends it at byte 15 whatever f did), copies that into out (cap bytes, NUL-terminated); returns its
+   length, -1 for a NULL f or out, or cap <= 0. */
+SAMPLE_API int32_t name_via(sample_name_proc f, int32_t id, char* out, int32_t cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -189,6 +190,81 @@ TEST_P(Callbacks, TextAndABufferGoInADoubleAndAStructComeBack) {
               return sample_point{int32_t(std::string(name).size()), v[0] * 10 + v[1]};
             }));
   EXPECT_EQ(i64(p.ret), 3 * 1000 + 42);
+}
+
+TEST_P(Callbacks, OutParametersFillTheLibrarysBuffer) {
+  // Dynamic: the callable puts what the library's buffer gets into args.
+  const Function read_all = lib_->function(
+      "int32_t read_all(int32_t (*f)(void* ctx, [out, size_is(cap)] uint8_t* buf, int32_t cap), void* ctx,"
+      " [out, size_is(cap)] uint8_t* out, int32_t cap, int32_t chunk)");
+  std::string source = "the quick brown fox";
+  std::size_t at = 0;
+  std::vector<std::int64_t> asked;
+  const Callback reader([&](std::vector<Value>& args) -> Value {
+    EXPECT_TRUE(std::holds_alternative<Null>(args[1])) << "an [out] buffer arrives empty";
+    const std::int64_t cap = i64(args[2]);
+    asked.push_back(cap);
+    List chunk;
+    for (std::int64_t k = 0; k < cap && at < source.size(); ++k) chunk.push_back(std::int64_t{source[at++]});
+    const auto n = std::int64_t(chunk.size());
+    args[1] = std::move(chunk);
+    return n;
+  });
+  const CallResult r = read_all.call({reader, std::uint64_t{0}, std::int64_t{32}, std::int64_t{5}});
+  EXPECT_EQ(i64(r.ret), std::int64_t(source.size()));
+  const std::vector<int32_t> bytes = ints(r.out.at("out"));
+  EXPECT_EQ(std::string(bytes.begin(), bytes.begin() + std::ptrdiff_t(source.size())), source);
+  EXPECT_EQ(asked, (std::vector<std::int64_t>{5, 5, 5, 5, 5}));
+
+  // More than the library's buffer holds: refused before anything is written.
+  const Callback greedy([](std::vector<Value>& args) -> Value {
+    args[1] = List(std::vector<Value>(std::size_t(i64(args[2]) + 1), Value(std::int64_t{1})));
+    return std::int64_t{1};
+  });
+  const Error e = error_of([&] {
+    read_all.call({greedy, std::uint64_t{0}, std::int64_t{8}, std::int64_t{4}});
+  });
+  EXPECT_EQ(e.kind(), ErrorKind::callback_failed) << e.what();
+  EXPECT_NE(std::string(e.what()).find("buf"), std::string::npos) << e.what();
+
+  // Typed: Out<T, N> is the library's memory to fill, N elements long.
+  const auto read_typed = lib_->function<int32_t(Fn<int32_t(Handle, Out<uint8_t, 2>, int32_t)>, Handle,
+                                                 Out<uint8_t, 3>, int32_t, int32_t)>("read_all");
+  std::vector<uint8_t> got(10, 0);
+  int round = 0;
+  EXPECT_EQ(read_typed(
+                [&](Handle, Out<uint8_t, 2> buf, int32_t cap) {
+                  EXPECT_EQ(buf.size, std::size_t(cap));
+                  if (round == 2) return 0;
+                  for (int32_t k = 0; k < cap; ++k) buf.data[k] = uint8_t(10 * round + k);
+                  ++round;
+                  return cap;
+                },
+                Handle{}, out(got), int32_t(got.size()), 4),
+            8);
+  EXPECT_EQ(got, (std::vector<uint8_t>{0, 1, 2, 3, 10, 11, 12, 13, 0, 0}));
+
+  // Text: an [out, size_is(cap)] char buffer takes text and its NUL.
+  const auto name_via =
+      lib_->function<int32_t(Fn<void(int32_t, Out<char, 2>, int32_t)>, int32_t, Out<char, 3>, int32_t)>(
+          "name_via");
+  char name[32] = {};
+  EXPECT_EQ(name_via(
+                [](int32_t id, Out<char, 2> buf, int32_t cap) {
+                  EXPECT_EQ(cap, 16);
+                  const std::string text = "unit-" + std::to_string(id);
+                  std::snprintf(buf.data, buf.size, "%s", text.c_str());
+                },
+                7, out(name), int32_t(sizeof name)),
+            6);
+  EXPECT_STREQ(name, "unit-7");
+  // In-process, the same answers.
+  char direct[32] = {};
+  EXPECT_EQ(::name_via([](int32_t id, char* buf,
+                          int32_t cap) { std::snprintf(buf, std::size_t(cap), "unit-%d", id); },
+                       7, direct, int32_t(sizeof direct)),
+            6);
+  EXPECT_STREQ(direct, name);
 }
 
 TEST_P(Callbacks, ACallbackCallsIntoTheLibraryAgainEightDeep) {

@@ -23,8 +23,7 @@ TEST(CallbackRules, WhatACallbackMayNotTakeOrReturnIsABadSignature) {
     const char* text;
     const char* says;
   } cases[] = {
-      {"void f(void (*cb)([out] int32_t* x))", "[in] only"},
-      {"void f(void (*cb)([in, out] int32_t* x))", "[in] only"},
+      {"void f(void (*cb)([out, size_is(*)] int32_t* x))", "not by its value"},
       {"void f(const char* (*cb)(int32_t x))", "returns a scalar, a struct or void"},
   };
   for (const auto& c : cases) {
@@ -33,6 +32,35 @@ TEST(CallbackRules, WhatACallbackMayNotTakeOrReturnIsABadSignature) {
     EXPECT_EQ(e.kind(), ErrorKind::bad_signature);
     EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << e.what();
   }
+}
+
+TEST(CallbackRules, OutParametersOfACallbackAreWhatItsCallableLeavesInItsArguments) {
+  const detail::Signature s = checked(
+      "void f(int32_t (*cb)([out, size_is(n)] int32_t* v, int32_t n, [in, out] int32_t* one, [out, size(4)] "
+      "char* "
+      "name))");
+  const FunctionDecl& fn = *s.fn.params[0].type.callback;
+  std::vector<Value> args{Null{}, std::int64_t{3}, Null{}, Null{}};
+  wire::InvokeReply reply;
+  detail::encode_invoke_outs(fn, args, kAbi, reply);
+  ASSERT_EQ(reply.out_size(), 4);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(reply.out(i).v_case(), wire::Value::kNull) << "untouched: left as they are";
+  args[0] = List{1, 2};  // fewer than 3: fine
+  args[2] = std::int64_t{6};
+  args[3] = std::string("abc");
+  detail::encode_invoke_outs(fn, args, kAbi, reply);
+  EXPECT_EQ(reply.out(0).packed().size(), 2 * sizeof(std::int32_t));
+  EXPECT_EQ(reply.out(1).v_case(), wire::Value::kNull) << "not a pointer";
+  EXPECT_EQ(reply.out(2).i(), 6);
+  EXPECT_EQ(reply.out(3).text(), "abc");
+  args[0] = List{1, 2, 3, 4};
+  EXPECT_EQ(error_of([&] { detail::encode_invoke_outs(fn, args, kAbi, reply); }).kind(),
+            ErrorKind::bad_argument);
+  args[0] = Null{};
+  args[3] = std::string("abcd");  // 4 units and its NUL in 4
+  EXPECT_EQ(error_of([&] { detail::encode_invoke_outs(fn, args, kAbi, reply); }).kind(),
+            ErrorKind::bad_argument);
 }
 
 TEST(SignatureChecks, AVariadicFunctionIsCdecl) {

@@ -260,8 +260,9 @@ TEST_P(Hostile, ValuesThatDisagreeWithTheirTypesAreBadArguments) {
 }
 
 TEST_P(Hostile, FunctionPointerTypesAndValuesAreChecked) {
-  // A function pointer type without its signature, one that takes an [out]
-  // pointer, one that returns text, one returned: refused at registration.
+  // A function pointer type without its signature, one with a pointer
+  // counted by its value (the DLL passes no value), one that returns text,
+  // one returned: refused at registration.
   wire::TypeNode bare;
   bare.set_kind(wire::TypeNode::FUNCTION_POINTER);
   bare.set_name("f");
@@ -275,10 +276,11 @@ TEST_P(Hostile, FunctionPointerTypesAndValuesAreChecked) {
     for (auto& p : params) *t.mutable_callback()->add_params() = std::move(p);
     return t;
   };
+  wire::TypeNode by_value = pointer(wire::DIR_OUT, scalar(wire::INT32), "x");
+  by_value.set_count_from_value(true);
   expect_error(register_fn("reenter", scalar(wire::INT32),
-                           {scalar(wire::INT32, "depth"),
-                            fn_ptr(scalar(wire::INT32), {pointer(wire::DIR_OUT, scalar(wire::INT32), "x")})}),
-               wire::BAD_SIGNATURE, "[in] only");
+                           {scalar(wire::INT32, "depth"), fn_ptr(scalar(wire::INT32), {by_value})}),
+               wire::BAD_SIGNATURE, "not by its value");
   expect_error(
       register_fn("reenter", scalar(wire::INT32),
                   {scalar(wire::INT32, "depth"), fn_ptr(scalar(wire::STRING), {scalar(wire::INT32)})}),

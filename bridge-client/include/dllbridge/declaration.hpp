@@ -47,10 +47,11 @@ struct TypeDecl {
   std::string struct_name;
   std::vector<FieldDecl> fields;
   // callback: the function pointer's own declaration (its `name` is the
-  // typedef's name, else the parameter's or field's; never variadic). Its parameters and return use
-  // the forward types that read from the DLL: scalars, handles, [in]
-  // pointers (one element, [size(N)], [size_is(sibling)], [string] text),
-  // structs by value; it returns a scalar, a struct or void.
+  // typedef's name, else the parameter's or field's; never variadic). Its
+  // parameters: scalars, handles, structs by value, and pointers counted by
+  // [size(N)] or [size_is(sibling)] (else one element; [string] text):
+  // [in] ones read from the DLL, [out] / [in, out] ones filled by the
+  // callable. It returns a scalar, a struct or void.
   std::shared_ptr<const FunctionDecl> callback;
   // callback: [persistent], the DLL may keep it and call it after the call
   // returns, until the application releases it (the last copy of its

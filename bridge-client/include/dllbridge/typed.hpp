@@ -824,9 +824,10 @@ class VariadicFunction<R(A...)> : public detail::TypedBase<R, A...> {
 
 namespace detail {
 
-// A callback parameter's type: as a function's, but every pointer is [in]
-// (the DLL passes it; the callable reads it): `const T*` is one element,
-// In<T, N> is counted by parameter N.
+// A callback parameter's type: as a function's, but a pointer is [in]
+// unless it says Out / InOut (the DLL passes it; the callable reads it, or
+// fills it): `const T*` is one element, In / Out / InOut<T, N> are counted by
+// the callback's parameter N (one element without N).
 template <class T>
 TypeDecl callback_param_decl(Building& building) {
   if constexpr (std::is_pointer_v<T> && !is_narrow_text<T> && !is_wide_text<T>) {
@@ -834,9 +835,8 @@ TypeDecl callback_param_decl(Building& building) {
     static_assert(!std::is_void_v<E>, "a void* callback parameter is a Handle");
     return decl::pointer(Dir::in, value_decl<E>(building));
   } else if constexpr (direction<T>::value != 0) {
-    static_assert(direction<T>::value == 1, "a callback's pointer parameters are In<T, N>");
     using E = bare<typename direction<T>::elem>;
-    TypeDecl t = decl::pointer(Dir::in, value_decl<E>(building));
+    TypeDecl t = decl::pointer(static_cast<Dir>(direction<T>::value), value_decl<E>(building));
     t.text = is_text_unit<E>;
     if (direction<T>::count >= 0) t.size_is = "arg" + std::to_string(direction<T>::count);
     return t;
@@ -846,47 +846,95 @@ TypeDecl callback_param_decl(Building& building) {
 }
 
 // A callback argument as the C++ type the callable takes, with the storage
-// it points into (valid while the callable runs).
+// it points into (valid while the callable runs); store() puts what the
+// callable wrote ([out] / [in, out]) back for the DLL.
 template <class T, class = void>
 struct CallbackArg {
   T value{};
-  explicit CallbackArg(const Value& v) { assign(value, v); }
+  CallbackArg(const std::vector<Value>& args, std::size_t i) { assign(value, args[i]); }
   T get() const { return value; }
+  void store(std::vector<Value>&, std::size_t) const {}
 };
 template <>
 struct CallbackArg<const char*> {
   std::string text;
   bool null;
-  explicit CallbackArg(const Value& v) : null(std::holds_alternative<Null>(v)) {
-    if (!null) text = text_result(v);
+  CallbackArg(const std::vector<Value>& args, std::size_t i) : null(std::holds_alternative<Null>(args[i])) {
+    if (!null) text = text_result(args[i]);
   }
   const char* get() const { return null ? nullptr : text.c_str(); }
+  void store(std::vector<Value>&, std::size_t) const {}
 };
 template <class T>
 struct CallbackArg<T, std::enable_if_t<std::is_pointer_v<T> && !is_narrow_text<T> && !is_wide_text<T>>> {
   std::remove_const_t<std::remove_pointer_t<T>> value{};
   bool null;
-  explicit CallbackArg(const Value& v) : null(std::holds_alternative<Null>(v)) {
-    if (!null) assign(value, v);
+  CallbackArg(const std::vector<Value>& args, std::size_t i) : null(std::holds_alternative<Null>(args[i])) {
+    if (!null) assign(value, args[i]);
   }
   T get() const { return null ? nullptr : &value; }
+  void store(std::vector<Value>&, std::size_t) const {}
 };
-template <class E, int C>
-struct CallbackArg<Pointer<E, Dir::in, C>> {
-  std::vector<std::remove_const_t<E>> items;
+template <class E, Dir D, int C>
+struct CallbackArg<Pointer<E, D, C>> {
+  using Elem = std::remove_const_t<E>;
+  std::vector<Elem> items;
   bool null;
-  explicit CallbackArg(const Value& v) : null(std::holds_alternative<Null>(v)) {
+  CallbackArg(const std::vector<Value>& args, std::size_t i)
+      : null(D != Dir::out && std::holds_alternative<Null>(args[i])) {
+    if (D == Dir::out) {
+      // Room for what the DLL's buffer holds: its count parameter's value (one element without one).
+      std::int64_t n = 1;
+      if (C >= 0 && static_cast<std::size_t>(C) < args.size()) assign(n, args[static_cast<std::size_t>(C)]);
+      if (n < 0 || n > (std::int64_t{1} << 24)) {
+        throw Error(ErrorKind::bad_argument,
+                    "a callback's [out] buffer of " + std::to_string(n) + " elements");
+      }
+      items.resize(static_cast<std::size_t>(n));
+      return;
+    }
     if (null) return;
-    if (const auto* list = std::get_if<List>(&v)) {
+    const Value& v = args[i];
+    if constexpr (is_text_unit<Elem>) {
+      std::int64_t n = -1;
+      if (C >= 0 && static_cast<std::size_t>(C) < args.size()) assign(n, args[static_cast<std::size_t>(C)]);
+      const std::string& s = text_result(v);
+      items.assign(n > 0 ? static_cast<std::size_t>(n) : s.size() + 1, Elem{});
+      assign_text(items.data(), items.size(), v);
+    } else if (const auto* list = std::get_if<List>(&v)) {
       items.resize(list->size());
-      for (std::size_t i = 0; i < list->size(); ++i) assign(items[i], (*list)[i]);
+      for (std::size_t k = 0; k < list->size(); ++k) assign(items[k], (*list)[k]);
     } else {
       items.resize(1);
       assign(items[0], v);
     }
   }
-  Pointer<E, Dir::in, C> get() const {
-    return null ? Pointer<E, Dir::in, C>() : Pointer<E, Dir::in, C>(items.data(), items.size());
+  Pointer<E, D, C> get() {
+    using P = typename Pointer<E, D, C>::pointer;
+    return null ? Pointer<E, D, C>() : Pointer<E, D, C>(static_cast<P>(items.data()), items.size());
+  }
+  void store(std::vector<Value>& args, std::size_t i) const {
+    if constexpr (D == Dir::in) {
+      return;
+    } else {
+      if (null) return;
+      if constexpr (is_text_unit<Elem>) {
+        std::size_t len = 0;
+        while (len < items.size() && items[len] != 0) ++len;
+        if constexpr (std::is_same_v<Elem, char>) {
+          args[i] = std::string(items.data(), len);
+        } else {
+          args[i] = to_utf8(std::basic_string<Elem>(items.data(), len));
+        }
+      } else if (C < 0 && items.size() == 1) {
+        args[i] = to_value(items[0]);
+      } else {
+        List list;
+        list.reserve(items.size());
+        for (const Elem& x : items) list.push_back(to_value(x));
+        args[i] = std::move(list);
+      }
+    }
   }
 };
 
@@ -904,7 +952,7 @@ class Fn<R(A...), Conv, Persistent> {
   template <class F, class = std::enable_if_t<!std::is_same_v<detail::bare<F>, Fn> &&
                                               !std::is_same_v<detail::bare<F>, std::nullptr_t>>>
   Fn(F f)  // NOLINT: a lambda is passed where the C function pointer goes
-      : callback_([f = std::move(f)](const std::vector<Value>& args) mutable -> Value {
+      : callback_([f = std::move(f)](std::vector<Value>& args) mutable -> Value {
           return call(f, args, std::index_sequence_for<A...>{});
         }) {}
 
@@ -927,19 +975,21 @@ class Fn<R(A...), Conv, Persistent> {
 
  private:
   template <class F, std::size_t... I>
-  static Value call(F& f, const std::vector<Value>& args, std::index_sequence<I...>) {
+  static Value call(F& f, std::vector<Value>& args, std::index_sequence<I...>) {
     if (args.size() != sizeof...(A)) {
       throw Error(ErrorKind::protocol, "a callback of " + std::to_string(sizeof...(A)) + " parameters got " +
                                            std::to_string(args.size()) + " arguments");
     }
     std::tuple<detail::CallbackArg<detail::bare<A>>...> held{
-        detail::CallbackArg<detail::bare<A>>(args[I])...};
+        detail::CallbackArg<detail::bare<A>>(args, I)...};
+    Value result;
     if constexpr (std::is_void_v<R>) {
       f(std::get<I>(held).get()...);
-      return Null{};
     } else {
-      return detail::to_value<detail::bare<R>>(static_cast<R>(f(std::get<I>(held).get()...)));
+      result = detail::to_value<detail::bare<R>>(static_cast<R>(f(std::get<I>(held).get()...)));
     }
+    (std::get<I>(held).store(args, I), ...);  // what the callable wrote into [out] / [in, out] ones
+    return result;
   }
 
   Callback callback_;

@@ -118,11 +118,14 @@ struct CallbackAccess;
 // The body of a callback, dynamic form: called with one Value per parameter
 // of the callback's declaration (as results are: integers, text, Object for
 // structs, List for counted [in] pointers, the element itself for a
-// one-element one, Null for a null pointer), it returns the value the DLL
-// gets (Null for void; as arguments are given). An exception it throws makes
-// the DLL see the default return (zero) and the call fail with
-// callback_failed.
-using CallbackFunction = std::function<Value(const std::vector<Value>& args)>;
+// one-element one, Null for a null pointer and for an [out] one), it
+// returns the value the DLL gets (Null for void; as arguments are given).
+// For an [out] / [in, out] pointer it may put into `args` what the DLL's
+// memory gets (as arguments are given; at most the pointer's count; Null
+// leaves it as it is). An exception it throws makes the DLL see the default
+// return (zero) and the call fail with callback_failed. A callable taking
+// `const std::vector<Value>&` fits too.
+using CallbackFunction = std::function<Value(std::vector<Value>& args)>;
 
 // A function the DLL may call, for a function-pointer parameter
 // (docs/calling-your-dll.md, "Callbacks"). Copies share one callable. Given

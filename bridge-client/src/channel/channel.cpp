@@ -69,8 +69,9 @@ wire::Reply run_invoke(const wire::Request& request) {
   }
   wire::Reply reply;
   try {
-    const Value result = bound->state->fn(args);
+    const Value result = bound->state->fn(args);  // [out] parameters: written into args
     *reply.mutable_invoke()->mutable_ret() = encode_invoke_return(fn, result, bound->abi);
+    encode_invoke_outs(fn, args, bound->abi, *reply.mutable_invoke());
   } catch (const std::exception& e) {
     return error_reply(wire::CALLBACK_FAILED, name + " threw: " + e.what());
   } catch (...) {

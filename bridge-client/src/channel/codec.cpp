@@ -146,8 +146,8 @@ struct Checker {
   }
 
   // A function pointer: a parameter or a struct field whose own parameters
-  // the DLL passes to it (read from the DLL: [in] only) and whose return it
-  // gets back (a scalar, a struct or void).
+  // the DLL passes to it ([in] ones read from the DLL, [out] / [in, out] ones
+  // written back) and whose return it gets back (a scalar, a struct or void).
   void callback(const std::string& path, const TypeDecl& t, Place place, int depth) {
     const std::string who = "'" + path + "'";
     if (place == Place::Return) unsupported(who, "a function cannot return a callback");
@@ -166,10 +166,9 @@ struct Checker {
     type<std::vector<ParamDecl>>(path + " return", r, Place::Return, nullptr, depth + 1);
     for (const ParamDecl& p : fn.params) {
       const std::string at = path + "." + p.name;
-      if (p.type.kind == Kind::pointer && p.type.dir != Dir::in) {
+      if (p.type.kind == Kind::pointer && p.type.size_is == "*") {
         unsupported("'" + at + "'",
-                    "a callback's pointer parameters are read from the DLL: [in] only ([out] / [in, out] are "
-                    "not supported)");
+                    "a callback's pointer is counted by [size(N)] or [size_is(sibling)], not by its value");
       }
       if (p.type.kind == Kind::callback)
         unsupported("'" + at + "'", "a callback's parameters cannot be callbacks");
@@ -1042,6 +1041,48 @@ std::vector<Value> decode_invoke(const FunctionDecl& fn, const wire::Invoke& inv
     args.push_back(dec.decode(p.type, invoke.args(static_cast<int>(i)), fn.name + " " + p.name));
   }
   return args;
+}
+
+void encode_invoke_outs(const FunctionDecl& fn, const std::vector<Value>& args, const TargetAbi& abi,
+                        wire::InvokeReply& reply) {
+  const Encoder enc{abi};
+  Siblings sib;
+  for (std::size_t i = 0; i < fn.params.size(); ++i) {
+    sib.names.push_back(&fn.params[i].name);
+    sib.values.push_back(&args.at(i));
+  }
+  reply.clear_out();
+  for (std::size_t i = 0; i < fn.params.size(); ++i) {
+    const TypeDecl& t = fn.params[i].type;
+    wire::Value* o = reply.add_out();
+    const bool is_out = t.kind == Kind::pointer && (t.dir == Dir::out || t.dir == Dir::inout);
+    if (!is_out || std::holds_alternative<Null>(args[i])) {
+      o->set_null(true);  // nothing to write: the DLL's memory stays as it is
+      continue;
+    }
+    const std::string who = "callback '" + fn.name + "' " + fn.params[i].name;
+    const std::int64_t count = enc.declared_count(t, who, &sib);  // -1: one element
+    if (t.text) {
+      const std::string& text = enc.text_of(who, args[i]);
+      const std::size_t need = enc.text_units(*t.elem, text) + 1;
+      if (count >= 0 && need > static_cast<std::uint64_t>(count)) {
+        bad(who, "text needs " + std::to_string(need) + " units with its NUL, the DLL's buffer holds " +
+                     std::to_string(count));
+      }
+      o->set_text(text);
+    } else if (count < 0) {
+      *o = enc.encode(*t.elem, args[i], who, nullptr);
+    } else if (t.elem->kind == Kind::scalar) {
+      *o = enc.packed(*t.elem, args[i], who, -1, static_cast<std::uint64_t>(count));
+    } else {
+      const List& items = enc.list_of(who, args[i]);
+      if (items.size() > static_cast<std::uint64_t>(count)) {
+        bad(who,
+            "has " + std::to_string(items.size()) + " elements, the DLL's buffer " + std::to_string(count));
+      }
+      *o = enc.elements(*t.elem, who, items);
+    }
+  }
 }
 
 wire::Value encode_invoke_return(const FunctionDecl& fn, const Value& v, const TargetAbi& abi) {

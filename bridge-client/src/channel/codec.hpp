@@ -89,6 +89,14 @@ CallResult decode_reply(const Signature& s, const wire::CallReply& reply, const 
 // declaration.
 std::vector<Value> decode_invoke(const FunctionDecl& fn, const wire::Invoke& invoke, const TargetAbi& abi);
 
+// What callback `fn`'s callable left in its [out] / [in, out] parameters
+// (`args` after the call; Null leaves the DLL's memory as it is), checked and
+// encoded into `reply.out`: at most each pointer's count (fixed, or the
+// sibling argument's value), text within it with its NUL. Throws
+// Error(bad_argument) naming the callback and parameter.
+void encode_invoke_outs(const FunctionDecl& fn, const std::vector<Value>& args, const TargetAbi& abi,
+                        wire::InvokeReply& reply);
+
 // What callback `fn` returned, checked and encoded for the DLL (null for a
 // void callback). Throws Error(bad_argument) naming the callback when `v`
 // does not fit its return type.

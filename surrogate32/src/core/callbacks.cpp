@@ -88,7 +88,13 @@ void invoke(ffi_cif*, void* ret, void** args, void* user) noexcept {
     }
     if (!reply->has_invoke())
       throw Failure(wire::PROTOCOL, "the client answered an invocation with something else");
-    write_callback_return(t.ret, reply->invoke().ret(), ret);
+    const wire::InvokeReply& answer = reply->invoke();
+    if (answer.out_size() != 0 && static_cast<std::size_t>(answer.out_size()) != t.params.size())
+      throw Failure(wire::PROTOCOL, "the client answered with " + std::to_string(answer.out_size()) +
+                                        " out values for " + std::to_string(t.params.size()) + " parameters");
+    for (int i = 0; i < answer.out_size(); ++i)
+      write_callback_out(t.params, static_cast<std::size_t>(i), args, answer.out(i));
+    write_callback_return(t.ret, answer.ret(), ret);
   } catch (const rpc::Closed& e) {
     spdlog::warn("callback '{}': the client is gone ({}); the library gets the default return", t.name,
                  e.what());

@@ -307,8 +307,9 @@ Layout build_layout(const wire::TypeNode& node, Role role, int depth, TypeBudget
         bad_type(l.name, "pointers to pointers to data are not supported");
       l.dir = node.dir();
       if (l.dir == wire::DIR_NONE) bad_type(l.name, "a pointer to data needs a direction");
-      if (role == Role::CallbackParam && l.dir != wire::DIR_IN)
-        bad_type(l.name, "a callback's pointer parameters are [in] only");
+      if (role == Role::CallbackParam && node.count_from_value())
+        bad_type(l.name,
+                 "a callback's pointer is counted by [size(N)] or [size_is(sibling)], not by its value");
       l.text = node.text();
       l.nul_terminated = node.nul_terminated();
       l.count = node.count();
@@ -530,6 +531,22 @@ wire::Value read_return(const Layout& t, const unsigned char* ret) {
   return out;
 }
 
+namespace {
+
+// The element count of callback pointer parameter `t` as the DLL passed it
+// (-1: one element, or text up to its NUL).
+std::int64_t callback_count(const Layout& t, const std::vector<Layout>& params, void* const* args) {
+  if (t.count) return t.count;
+  if (!t.count_ref) return -1;
+  const Layout& n = params[t.count_ref - 1];
+  const wire::Value nv = read_scalar(n.scalar, static_cast<const unsigned char*>(args[t.count_ref - 1]));
+  const std::int64_t count = nv.v_case() == wire::Value::kI ? nv.i() : static_cast<std::int64_t>(nv.u());
+  if (count < 0) bad_value(t, "its count is negative (" + std::to_string(count) + ")");
+  return count;
+}
+
+}  // namespace
+
 wire::Value read_callback_arg(const std::vector<Layout>& params, std::size_t i, void* const* args) {
   const Layout& t = params[i];
   const auto* src = static_cast<const unsigned char*>(args[i]);
@@ -537,20 +554,12 @@ wire::Value read_callback_arg(const std::vector<Layout>& params, std::size_t i, 
   wire::Value out;
   const unsigned char* p;
   std::memcpy(&p, src, sizeof p);
-  if (p == nullptr) {
+  if (p == nullptr || t.dir == wire::DIR_OUT) {  // [out]: nothing to read, the client fills it
     out.set_null(true);
     return out;
   }
   const Layout& e = *t.elem;
-  std::int64_t count = -1;  // one element
-  if (t.count) {
-    count = t.count;
-  } else if (t.count_ref) {
-    const Layout& n = params[t.count_ref - 1];
-    const wire::Value nv = read_scalar(n.scalar, static_cast<const unsigned char*>(args[t.count_ref - 1]));
-    count = nv.v_case() == wire::Value::kI ? nv.i() : static_cast<std::int64_t>(nv.u());
-    if (count < 0) bad_value(t, "its count is negative (" + std::to_string(count) + ")");
-  }
+  const std::int64_t count = callback_count(t, params, args);
   if (t.text) {
     const std::size_t most = count >= 0 ? static_cast<std::size_t>(count) : rules::kMaxReturnedText;
     out.set_text(read_text(p, e.size, std::min<std::size_t>(most, rules::kMaxReturnedText)));
@@ -561,6 +570,32 @@ wire::Value read_callback_arg(const std::vector<Layout>& params, std::size_t i, 
       (e.size != 0 && static_cast<std::uint64_t>(count) > kMaxCallMemory / e.size))
     bad_value(t, "buffer of " + std::to_string(count) + " elements is too large to pass to the client");
   return read_elements(e, p, static_cast<std::size_t>(count), CallMemory());
+}
+
+void write_callback_out(const std::vector<Layout>& params, std::size_t i, void* const* args,
+                        const wire::Value& v) {
+  const Layout& t = params[i];
+  if (t.kind != wire::TypeNode::POINTER || (t.dir != wire::DIR_OUT && t.dir != wire::DIR_INOUT)) {
+    if (v.v_case() != wire::Value::kNull && v.v_case() != wire::Value::V_NOT_SET)
+      bad_value(t, "the client wrote into a parameter that is not [out]");
+    return;
+  }
+  if (v.v_case() == wire::Value::kNull || v.v_case() == wire::Value::V_NOT_SET) return;  // left as it is
+  unsigned char* p;
+  std::memcpy(&p, args[i], sizeof p);
+  if (p == nullptr) bad_value(t, "the client wrote into a null pointer");
+  const Layout& e = *t.elem;
+  const std::int64_t count = callback_count(t, params, args);
+  CallMemory mem;
+  if (t.text) {
+    // [out] text has a count; the DLL's memory is not zeroed: the NUL is written too.
+    const std::size_t need = write_text(t, v, e.size, p, static_cast<std::size_t>(count), true);
+    std::memset(p + (need - 1) * e.size, 0, e.size);
+  } else if (count < 0) {
+    write_value(e, v, p, mem, nullptr);
+  } else {
+    write_elements(t, e, v, p, static_cast<std::size_t>(count), false, mem);  // at most its count
+  }
 }
 
 void clear_callback_return(const Layout& t, void* ret) {

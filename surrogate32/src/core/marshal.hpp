@@ -125,11 +125,21 @@ wire::Value read_pointee(const Layout& t, const void* p, const CallMemory& mem);
 wire::Value read_return(const Layout& t, const unsigned char* ret);
 
 // What the DLL passed a callback as parameter `i` of `params` (`args` as a
-// libffi closure gets them): scalars and structs as they are; an [in]
-// pointer's elements by its count (fixed, the value of a sibling argument,
-// the text up to its NUL, else one element); null for a null pointer.
+// libffi closure gets them): scalars and structs as they are; an [in] /
+// [in, out] pointer's elements by its count (fixed, the value of a sibling
+// argument, the text up to its NUL, else one element); null for a null
+// pointer and for an [out] one.
 // Throws Failure(BAD_ARGUMENT) for a count past the caps.
 wire::Value read_callback_arg(const std::vector<Layout>& params, std::size_t i, void* const* args);
+
+// Writes what the client put in callback parameter `i` ([out] / [in, out]
+// pointers; `v` null leaves it as it is) into the DLL's memory, at most the
+// pointer's count (fixed, or the sibling argument's value) of elements and
+// text within it with its NUL. Throws Failure(BAD_ARGUMENT) for more, for a
+// value where the DLL passed a null pointer, or for a value for a parameter
+// that is not [out].
+void write_callback_out(const std::vector<Layout>& params, std::size_t i, void* const* args,
+                        const wire::Value& v);
 
 // Writes what a callback returns, `v` of layout `t`, into libffi's result
 // buffer `ret` (integers widened to ffi_arg); nothing for void. Throws
