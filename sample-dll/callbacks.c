@@ -278,3 +278,10 @@ int32_t name_via(sample_name_proc f, int32_t id, char* out, int32_t cap) {
   out[len] = '\0';
   return len;
 }
+
+/* ---- a function pointer in a struct (an SDK's table of callbacks) ---- */
+
+int32_t ops_apply(const struct sample_ops* ops, int32_t x) {
+  if (ops == NULL || ops->map == NULL) return -1;
+  return ops->map(x) + ops->bias;
+}

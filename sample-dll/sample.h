@@ -249,6 +249,14 @@ typedef void (*sample_name_proc)(int32_t id, char* name, int32_t cap);
    length, -1 for a NULL f or out, or cap <= 0. */
 SAMPLE_API int32_t name_via(sample_name_proc f, int32_t id, char* out, int32_t cap);
 
+/* A function pointer in a struct, as in an SDK's table of callbacks. */
+struct sample_ops {
+  int32_t (*map)(int32_t x);
+  int32_t bias;
+};
+/* ops->map(x) + ops->bias; -1 for a NULL ops or map. */
+SAMPLE_API int32_t ops_apply(const struct sample_ops* ops, int32_t x);
+
 #ifdef __cplusplus
 }
 #endif

@@ -267,6 +267,23 @@ TEST_P(Callbacks, OutParametersFillTheLibrarysBuffer) {
   EXPECT_STREQ(direct, name);
 }
 
+TEST_P(Callbacks, AFunctionPointerInAStructIsCalledLikeAParameter) {
+  const Function apply = lib_->function(
+      "struct sample_ops { int32_t (*map)(int32_t x); int32_t bias; };"
+      "int32_t ops_apply([in] const struct sample_ops* ops, int32_t x)");
+  std::vector<std::int64_t> seen;
+  const Callback square([&](const std::vector<Value>& a) -> Value {
+    seen.push_back(i64(a[0]));
+    return i64(a[0]) * i64(a[0]);
+  });
+  EXPECT_EQ(i64(apply.call({Object{{"map", square}, {"bias", std::int64_t{3}}}, std::int64_t{7}}).ret), 52);
+  EXPECT_EQ(seen, std::vector<std::int64_t>{7});
+  EXPECT_EQ(i64(apply.call({Object{{"map", Null{}}, {"bias", std::int64_t{3}}}, std::int64_t{7}}).ret), -1)
+      << "a null function pointer field";
+  const sample_ops direct{[](int32_t x) { return x * x; }, 3};
+  EXPECT_EQ(ops_apply(&direct, 7), 52);
+}
+
 TEST_P(Callbacks, ACallbackCallsIntoTheLibraryAgainEightDeep) {
   const auto reenter_fn = std::make_shared<TypedFunction<int32_t(int32_t, Fn<int32_t(int32_t)>)>>(
       lib_->function<int32_t(int32_t, Fn<int32_t(int32_t)>)>("reenter"));
