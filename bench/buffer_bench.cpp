@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "bench_paths.hpp"
+#include "bench_support.hpp"
 #include "dllbridge/bridge.hpp"
 
 namespace {
@@ -45,14 +45,12 @@ void BM_Memcpy(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
 }
-BENCHMARK(BM_Memcpy)->Arg(1 << 10)->Arg(64 << 10)->Arg(1 << 20)->Arg(16 << 20);
+BENCHMARK(BM_Memcpy)->Apply(dllbridge::bench::buffer_sizes);
 
 // One bridge per surrogate for the whole run.
 dllbridge::Bridge& bridge_for(dllbridge::Arch arch) {
   auto make = [](dllbridge::Arch a, const char* path) {
-    dllbridge::BridgeOptions o;
-    o.arch = a;
-    o.surrogate_path = path;
+    dllbridge::BridgeOptions o = dllbridge::bench::options_for(a, path);
     o.policy.call_timeout = std::chrono::minutes(5);
     return dllbridge::Bridge(o);
   };
@@ -94,22 +92,10 @@ void buffer_round_trip(benchmark::State& state, const char* name,
 }
 
 void BM_BufferU8(benchmark::State& state) { buffer_round_trip<std::uint8_t>(state, "xor_u8"); }
-BENCHMARK(BM_BufferU8)
-    ->Arg(1 << 10)
-    ->Arg(64 << 10)
-    ->Arg(1 << 20)
-    ->Arg(16 << 20)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_BufferU8)->Apply(dllbridge::bench::buffer_sizes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 void BM_BufferI64(benchmark::State& state) { buffer_round_trip<std::int64_t>(state, "scale_i64"); }
-BENCHMARK(BM_BufferI64)
-    ->Arg(1 << 10)
-    ->Arg(64 << 10)
-    ->Arg(1 << 20)
-    ->Arg(16 << 20)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_BufferI64)->Apply(dllbridge::bench::buffer_sizes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // The same through surrogate64: where surrogate32 runs under an emulator
 // (qemu-i386 on kernels without IA-32 emulation), this shows the native cost.
@@ -117,10 +103,7 @@ void BM_BufferU8Native64(benchmark::State& state) {
   buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x64);
 }
 BENCHMARK(BM_BufferU8Native64)
-    ->Arg(1 << 10)
-    ->Arg(64 << 10)
-    ->Arg(1 << 20)
-    ->Arg(16 << 20)
+    ->Apply(dllbridge::bench::buffer_sizes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 

@@ -9,7 +9,7 @@
 #include <asio/local/connect_pair.hpp>
 #include <asio/local/stream_protocol.hpp>
 
-#include "bench_paths.hpp"
+#include "bench_support.hpp"
 #include "dllbridge/bridge.hpp"
 #include "dllbridge/wire/frame.hpp"
 #include "sample.h"
@@ -59,10 +59,7 @@ void BM_RawFrameRoundTrip(benchmark::State& state) {
 BENCHMARK(BM_RawFrameRoundTrip)->UseRealTime();
 
 void bridged(benchmark::State& state, dllbridge::Arch arch, const char* surrogate, const char* sample) {
-  dllbridge::BridgeOptions o;
-  o.arch = arch;
-  o.surrogate_path = surrogate;
-  dllbridge::Bridge bridge(o);
+  dllbridge::Bridge bridge(dllbridge::bench::options_for(arch, surrogate));
   dllbridge::Library lib = bridge.load(sample);
   auto add_fn = lib.function<int32_t(int32_t, int32_t)>("add");
   int32_t v = 0;

@@ -6,7 +6,7 @@
 // (time at N=16 - time at N=1) / 15, one callback, with a forward call.
 #include <benchmark/benchmark.h>
 
-#include "bench_paths.hpp"
+#include "bench_support.hpp"
 #include "dllbridge/bridge.hpp"
 #include "sample.h"
 
@@ -26,10 +26,7 @@ void BM_DirectCallbacks(benchmark::State& state) {
 BENCHMARK(BM_DirectCallbacks)->Arg(1)->Arg(16);
 
 void bridged(benchmark::State& state, dllbridge::Arch arch, const char* surrogate, const char* sample) {
-  dllbridge::BridgeOptions o;
-  o.arch = arch;
-  o.surrogate_path = surrogate;
-  dllbridge::Bridge bridge(o);
+  dllbridge::Bridge bridge(dllbridge::bench::options_for(arch, surrogate));
   dllbridge::Library lib = bridge.load(sample);
   const auto enumerate = lib.function<int32_t(
       int32_t, dllbridge::Fn<int32_t(int32_t, dllbridge::Handle), dllbridge::CallConv::Stdcall>,

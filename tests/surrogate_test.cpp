@@ -61,6 +61,13 @@ wire::Value integer(std::int64_t v) {
   return x;
 }
 
+// A null value: an [out] pointer's argument, a null pointer.
+wire::Value null_value() {
+  wire::Value x;
+  x.set_null(true);
+  return x;
+}
+
 wire::Value list(std::initializer_list<wire::Value> items) {
   wire::Value x;
   for (const auto& i : items) *x.mutable_list()->add_items() = i;
@@ -123,6 +130,18 @@ class Hostile : public ::testing::TestWithParam<Target> {
     req.mutable_call()->set_function(fn);
     for (auto& a : args) *req.mutable_call()->add_args() = std::move(a);
     return send(req);
+  }
+
+  // fill_seq_u16(OUT, int32_t n, uint16_t start), OUT as given.
+  std::uint32_t fill_seq_u16(wire::TypeNode out) {
+    return must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
+                         {std::move(out), scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
+  }
+  // fill_seq_u16([out, size_is(n)] uint16_t* out, int32_t n, uint16_t start)
+  std::uint32_t fill_seq_u16() {
+    wire::TypeNode out = pointer(wire::DIR_OUT, scalar(wire::UINT16), "out");
+    out.set_count_ref(2);
+    return fill_seq_u16(out);
   }
 
   // sum_i32([in, size_is(n)] const int32_t* v, int n)
@@ -221,12 +240,8 @@ TEST_P(Hostile, ValuesThatDisagreeWithTheirTypesAreBadArguments) {
   expect_error(call(fn, {list({text}), integer(1)}), wire::BAD_ARGUMENT);  // element type
 
   // An [out] buffer bigger than the per-call cap: refused before allocating.
-  wire::TypeNode out = pointer(wire::DIR_OUT, scalar(wire::UINT16), "out");
-  out.set_count_ref(2);
-  const std::uint32_t fill = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
-                                           {out, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
-  wire::Value null;
-  null.set_null(true);
+  const std::uint32_t fill = fill_seq_u16();
+  const wire::Value null = null_value();
   expect_error(call(fill, {null, integer(0x7FFFFFFF), integer(0)}), wire::BAD_ARGUMENT, "too large");
   // Each buffer within the cap, together past it: refused before the call.
   wire::TypeNode half = pointer(wire::DIR_OUT, scalar(wire::UINT16), "half");
@@ -295,8 +310,7 @@ TEST_P(Hostile, FunctionPointerTypesAndValuesAreChecked) {
   wire::Value text;
   text.set_text("not a callback");
   expect_error(call(fn, {integer(1), text}), wire::BAD_ARGUMENT, "callback");
-  wire::Value null;
-  null.set_null(true);
+  const wire::Value null = null_value();
   const wire::Reply none = call(fn, {integer(1), null});
   ASSERT_TRUE(none.has_call()) << none.error().message();
   EXPECT_EQ(none.call().ret().i(), -1) << "the library saw a NULL function pointer";
@@ -344,17 +358,12 @@ TEST_P(Hostile, CountsPastThirtyTwoBitsAreRefusedBeforeTheyAreNarrowed) {
     expect_error(call(fn, {v, u}), wire::BAD_ARGUMENT, "v");
   }
   // An [out] buffer sized by a sibling, and one sized by its own value.
-  wire::TypeNode out = pointer(wire::DIR_OUT, scalar(wire::UINT16), "out");
-  out.set_count_ref(2);
-  const std::uint32_t fill = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
-                                           {out, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
-  wire::Value null;
-  null.set_null(true);
+  const std::uint32_t fill = fill_seq_u16();
+  const wire::Value null = null_value();
   expect_error(call(fill, {null, integer((std::int64_t{1} << 32) + 8), integer(0)}), wire::BAD_ARGUMENT);
   wire::TypeNode own = pointer(wire::DIR_OUT, scalar(wire::UINT16), "own");
   own.set_count_from_value(true);
-  const std::uint32_t fill2 = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
-                                            {own, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
+  const std::uint32_t fill2 = fill_seq_u16(own);
   wire::Value count;
   count.set_u((std::uint64_t{1} << 32) + 8);
   expect_error(call(fill2, {count, integer(8), integer(0)}), wire::BAD_ARGUMENT, "own");
@@ -403,16 +412,11 @@ TEST_P(Hostile, AReplyThatCouldNotBeSentIsRefusedBeforeTheCall) {
   *pt.add_fields() = scalar(wire::INT32, "y");
   wire::TypeNode out = pointer(wire::DIR_OUT, pt, "out");
   out.set_count_ref(2);
-  const std::uint32_t fill = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
-                                           {out, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
-  wire::Value null;
-  null.set_null(true);
+  const std::uint32_t fill = fill_seq_u16(out);
+  const wire::Value null = null_value();
   expect_error(call(fill, {null, integer(4 << 20), integer(0)}), wire::BAD_ARGUMENT, "frame");
   // 16 Mi uint16_t elements (32 MiB) travel packed: that reply fits.
-  wire::TypeNode u16 = pointer(wire::DIR_OUT, scalar(wire::UINT16), "out");
-  u16.set_count_ref(2);
-  const std::uint32_t seq = must_register("fill_seq_u16", scalar(wire::SCALAR_VOID),
-                                          {u16, scalar(wire::INT32, "n"), scalar(wire::UINT16, "start")});
+  const std::uint32_t seq = fill_seq_u16();
   const wire::Reply ok = call(seq, {null, integer(16 << 20), integer(5)});
   ASSERT_TRUE(ok.has_call()) << ok.error().message();
   ASSERT_EQ(ok.call().out(0).packed().size(), std::size_t{32} << 20);
