@@ -9,7 +9,8 @@ set -euo pipefail
 
 HOST_PKGS=(cmake make g++ g++-multilib pkg-config protobuf-compiler libprotobuf-dev
            libasio-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libffi-dev
-           libcli11-dev nlohmann-json3-dev libbenchmark-dev file qemu-user-static clang-format)
+           libcli11-dev nlohmann-json3-dev libbenchmark-dev file qemu-user-static clang-format
+           libclang-14-dev golang-go python3-pytest)  # last three: dllbridge-gen, go/, python/
 I386_PKGS=(libprotobuf-dev:i386 libffi-dev:i386 libspdlog-dev:i386 libfmt-dev:i386)
 WIN_PKGS=(g++-mingw-w64-i686 g++-mingw-w64-x86-64 wine wine64 wine32:i386
           dpkg-dev patch googletest)  # the last three: scripts/windows-deps.sh
