@@ -26,7 +26,7 @@ elseif(NOT CMAKE_CROSSCOMPILING)
       -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
       -DBUILD_DIR=${PROJECT_BINARY_DIR}
       -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/gen_proxy
-      -DGEN=$<TARGET_FILE:proxy_model>
+      -DGEN=$<TARGET_FILE:dllbridge-gen>
       -DNATIVE_APP=$<TARGET_FILE:proxy_app_native>
       -DSAMPLE32=${DLLBRIDGE_SAMPLE32}
       -P ${CMAKE_CURRENT_LIST_DIR}/proxy_test.cmake)

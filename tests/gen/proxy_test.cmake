@@ -20,9 +20,9 @@ function(run what)
 endfunction()
 
 run("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-run("generating the proxy" ${GEN} ${SOURCE_DIR}/tests/gen/proxy_sample.sig ${SOURCE_DIR}/sample-dll/sample.h
-    ${SAMPLE32} sample linux ${gen_dir})
-foreach(f CMakeLists.txt sample_proxy.cpp sample_bridge.hpp)
+run("generating the proxy" ${GEN} --header ${SOURCE_DIR}/sample-dll/sample.h --library ${SAMPLE32}
+    --annotations ${SOURCE_DIR}/sample-dll/sample.annotations --out ${gen_dir})
+foreach(f CMakeLists.txt sample_proxy.cpp sample_bridge.hpp sample.sig report.txt)
   if(NOT EXISTS ${gen_dir}/${f})
     message(FATAL_ERROR "the generator did not write ${f}")
   endif()
@@ -78,3 +78,9 @@ foreach(line "add 42 pointer_size 4" "crash_segv 0 code 104" "text-has-crash 1" 
     message(FATAL_ERROR "proxy_fail crash: no line '${line}' in:\n${run_out}")
   endif()
 endforeach()
+
+# What the back end cannot carry is listed, not silently wrong.
+file(READ ${gen_dir}/report.txt report)
+if(NOT report MATCHES "ops_apply: struct sample_ops, field map: a function pointer field")
+  message(FATAL_ERROR "report.txt does not list ops_apply as left out:\n${report}")
+endif()
