@@ -1,34 +1,42 @@
-# dllbridge-gen's back end end to end (docs/proxy.md): the generated proxy
-# library of the sample, built against the installed package, runs the same
-# application as the native 64-bit sample library, with the same output.
-# Included from tests/CMakeLists.txt.
-
-# Until the front end (dllbridge-gen) reads headers: the Model from
-# signature-language declarations, written by write_project.
-add_executable(proxy_model ${CMAKE_CURRENT_LIST_DIR}/proxy_model.cpp
-               ${PROJECT_SOURCE_DIR}/bridge-client/tools/gen/emit_project.cpp)
-target_include_directories(proxy_model PRIVATE ${PROJECT_SOURCE_DIR}/bridge-client/tools/gen)
-target_link_libraries(proxy_model PRIVATE dllbridge_client_objects)
-target_compile_definitions(proxy_model PRIVATE DLLBRIDGE_STATIC)
+# dllbridge-gen end to end (docs/proxy.md): the proxy library dllbridge-gen
+# generates for the 32-bit sample, built against the installed package,
+# runs tests/gen/proxy_app.c (written against sample.h alone) with the same
+# output as the native 64-bit sample library. Included from tests/CMakeLists.txt.
+# Linux: gen_proxy. Windows (build-win, under Wine): gen_proxy_windows, with
+# the Linux build's dllbridge-gen (DLLBRIDGE_GEN).
 
 # The application linked against the native 64-bit sample: the reference run.
 add_executable(proxy_app_native ${CMAKE_CURRENT_LIST_DIR}/proxy_app.c)
 set_target_properties(proxy_app_native PROPERTIES C_STANDARD 11)
 target_link_libraries(proxy_app_native PRIVATE sample)
 
-if(NOT CMAKE_CROSSCOMPILING AND NOT DLLBRIDGE_HAVE_32)
+set(_proxy_test_args
+  -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
+  -DBUILD_DIR=${PROJECT_BINARY_DIR}
+  -DSAMPLE32=${DLLBRIDGE_SAMPLE32}
+  -DNATIVE_APP=$<TARGET_FILE:proxy_app_native>)
+if(NOT DLLBRIDGE_HAVE_32)
   add_test(NAME gen_proxy COMMAND ${CMAKE_COMMAND} -E echo
-    "gen_proxy cannot run: it forwards to surrogate32 and this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)")
+    "gen_proxy cannot run: the proxy forwards to surrogate32 and this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)")
   set_tests_properties(gen_proxy PROPERTIES WILL_FAIL ON)
 elseif(NOT CMAKE_CROSSCOMPILING)
   add_test(NAME gen_proxy
-    COMMAND ${CMAKE_COMMAND}
-      -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
-      -DBUILD_DIR=${PROJECT_BINARY_DIR}
+    COMMAND ${CMAKE_COMMAND} ${_proxy_test_args}
       -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/gen_proxy
       -DGEN=$<TARGET_FILE:dllbridge-gen>
-      -DNATIVE_APP=$<TARGET_FILE:proxy_app_native>
-      -DSAMPLE32=${DLLBRIDGE_SAMPLE32}
       -P ${CMAKE_CURRENT_LIST_DIR}/proxy_test.cmake)
   set_tests_properties(gen_proxy PROPERTIES TIMEOUT 600)
+elseif(WIN32)
+  set(DLLBRIDGE_GEN ${PROJECT_SOURCE_DIR}/build/bin/dllbridge-gen CACHE FILEPATH
+      "The Linux build's dllbridge-gen, for gen_proxy_windows ($DLLBRIDGE_BUILD_DIR/bin/dllbridge-gen when set)")
+  add_test(NAME gen_proxy_windows
+    COMMAND ${CMAKE_COMMAND} ${_proxy_test_args}
+      -DWINDOWS=ON
+      -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/gen_proxy_windows
+      -DGEN=${DLLBRIDGE_GEN}
+      -DSAMPLE32_WINDOWS=${_fake_drive}${DLLBRIDGE_SAMPLE32}
+      -DTOOLCHAIN=${CMAKE_TOOLCHAIN_FILE}
+      -DWINE=${CMAKE_CROSSCOMPILING_EMULATOR}
+      -P ${CMAKE_CURRENT_LIST_DIR}/proxy_test.cmake)
+  set_tests_properties(gen_proxy_windows PROPERTIES TIMEOUT 900)
 endif()

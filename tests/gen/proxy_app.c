@@ -152,9 +152,10 @@ int main(void) {
     errno = 0;
     int32_t rc = set_errno(33);
     int e = errno;
-#if defined(_WIN32)
-    DWORD le = (set_errno(34), GetLastError());
-    printf("set_errno %d errno %d GetLastError %lu\n", rc, e, (unsigned long)le);
+#if defined(_WIN32) /* the DLL's GetLastError() (its CRT's errno is its own) */
+    (void)e;
+    DWORD le = GetLastError();
+    printf("set_errno %d GetLastError %lu\n", rc, (unsigned long)le);
 #else
     printf("set_errno %d errno %d\n", rc, e);
 #endif

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     int32_t r = crash_segv();
     long code = LAST_ERROR();
     printf("crash_segv %d code %ld\n", r, code);
-    print_text("crash");
+    print_text("crash_segv:");
     printf("handler %d kind %d code %d function %s\n", handled, handled_kind, handled_code, handled_function);
     printf("after: add %d handler %d\n", add(2, 40), handled);
     return 0;

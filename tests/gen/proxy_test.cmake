@@ -1,54 +1,105 @@
-# gen_proxy (tests/gen/proxy.cmake): installs the build into a scratch
-# prefix, generates the sample's proxy project, builds it against the
+# gen_proxy / gen_proxy_windows (tests/gen/proxy.cmake): installs the build
+# into a scratch prefix, runs dllbridge-gen over sample.h and
+# sample.annotations, builds the generated proxy project against the
 # installed package (find_package(dllbridge)), builds the test application
-# against it, and checks:
-#   - the native run (64-bit sample in-process) prints tests/gen/proxy_app.expected;
-#   - the proxy run (32-bit sample in surrogate32) prints exactly the same;
+# against the proxy, and checks:
+#   - the native run (64-bit sample in-process) prints proxy_app.expected
+#     (proxy_app.windows.expected under Wine);
+#   - the proxy run (the 32-bit sample in surrogate32) prints the same;
 #   - the failure path: a missing 32-bit library and a crash give the
-#     documented failure value, errno, error text and handler call.
+#     documented failure value, last error, error text and handler call;
+#   - report.txt lists what the back end left out.
+# Windows (-DWINDOWS=ON): cross-built with TOOLCHAIN, run through WINE; the
+# 32-bit library is named by sample.dllbridge beside the proxy.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 set(gen_dir ${WORK_DIR}/sample_proxy)
+set(app_dir ${WORK_DIR}/app)
 
 function(run what)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(rc)
     message(FATAL_ERROR "${what} failed (${rc}):\n${out}\n${err}")
   endif()
+  string(REPLACE "\r\n" "\n" out "${out}")
   set(run_out "${out}" PARENT_SCOPE)
   set(run_err "${err}" PARENT_SCOPE)
 endfunction()
 
-run("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-run("generating the proxy" ${GEN} --header ${SOURCE_DIR}/sample-dll/sample.h --library ${SAMPLE32}
-    --annotations ${SOURCE_DIR}/sample-dll/sample.annotations --out ${gen_dir})
-foreach(f CMakeLists.txt sample_proxy.cpp sample_bridge.hpp sample.sig report.txt)
-  if(NOT EXISTS ${gen_dir}/${f})
-    message(FATAL_ERROR "the generator did not write ${f}")
+if(WINDOWS)
+  # dllbridge-gen is a Linux program: the Linux build's (scripts/test.sh builds it first).
+  if(DEFINED ENV{DLLBRIDGE_BUILD_DIR})
+    set(GEN $ENV{DLLBRIDGE_BUILD_DIR}/bin/dllbridge-gen)
   endif()
-endforeach()
-run("configuring the generated proxy" ${CMAKE_COMMAND} -S ${gen_dir} -B ${gen_dir}/build
-    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=RelWithDebInfo)
-run("building the generated proxy" ${CMAKE_COMMAND} --build ${gen_dir}/build)
-run("configuring the application against the proxy" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/gen/proxy_app_project
-    -B ${WORK_DIR}/app -DSAMPLE_LIBRARY=${gen_dir}/build/libsample.so -DSAMPLE_INCLUDE=${SOURCE_DIR}/sample-dll
-    -DAPP_DIR=${SOURCE_DIR}/tests/gen)
-run("building the application against the proxy" ${CMAKE_COMMAND} --build ${WORK_DIR}/app)
-
-# The application must really use the proxy: its sample library is the one generated.
-run("ldd" ldd ${WORK_DIR}/app/proxy_app)
-if(NOT run_out MATCHES "${gen_dir}/build/libsample.so")
-  message(FATAL_ERROR "the application does not load the generated proxy:\n${run_out}")
+  if(NOT EXISTS ${GEN})
+    message(FATAL_ERROR "gen_proxy_windows needs the Linux build's dllbridge-gen (${GEN}): "
+                        "run scripts/build.sh first, or set DLLBRIDGE_BUILD_DIR")
+  endif()
+  set(cross -DCMAKE_TOOLCHAIN_FILE=${TOOLCHAIN} -Ddllbridge_DIR=${prefix}/lib/cmake/dllbridge)
+  set(target windows)
+  set(proxy_file ${gen_dir}/build/sample.dll)
+  set(implib -DSAMPLE_IMPLIB=${gen_dir}/build/libsample.dll.a)
+  set(exe .exe)
+  set(expected_file ${SOURCE_DIR}/tests/gen/proxy_app.windows.expected)
+  set(launch ${WINE})
+  # The application's folder gets the proxy sample.dll (a drop-in); the
+  # client library and surrogate32.exe stay in the package's bin folder.
+  set(ENV{WINEPATH} ${prefix}/bin)
+  # codes: library_load_failed ERROR_MOD_NOT_FOUND, crashed ERROR_PROCESS_ABORTED
+  set(load_code 126)
+  set(crash_code 1067)
+else()
+  set(cross -DCMAKE_PREFIX_PATH=${prefix})
+  set(target linux)
+  set(proxy_file ${gen_dir}/build/libsample.so)
+  set(implib)
+  set(exe)
+  set(expected_file ${SOURCE_DIR}/tests/gen/proxy_app.expected)
+  set(launch)
+  # codes: library_load_failed ELIBACC, crashed ECONNRESET
+  set(load_code 79)
+  set(crash_code 104)
 endif()
 
-file(READ ${SOURCE_DIR}/tests/gen/proxy_app.expected expected)
-run("the native run" ${NATIVE_APP})
+run("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+run("dllbridge-gen" ${GEN} --header ${SOURCE_DIR}/sample-dll/sample.h --library ${SAMPLE32}
+    --annotations ${SOURCE_DIR}/sample-dll/sample.annotations --target ${target} --out ${gen_dir})
+foreach(f CMakeLists.txt sample_proxy.cpp sample_bridge.hpp sample.sig report.txt)
+  if(NOT EXISTS ${gen_dir}/${f})
+    message(FATAL_ERROR "dllbridge-gen did not write ${f}")
+  endif()
+endforeach()
+run("configuring the generated proxy" ${CMAKE_COMMAND} -S ${gen_dir} -B ${gen_dir}/build ${cross}
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+run("building the generated proxy" ${CMAKE_COMMAND} --build ${gen_dir}/build)
+run("configuring the application against the proxy" ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/gen/proxy_app_project
+    -B ${app_dir} ${cross} -DSAMPLE_LIBRARY=${proxy_file} ${implib} -DSAMPLE_INCLUDE=${SOURCE_DIR}/sample-dll
+    -DAPP_DIR=${SOURCE_DIR}/tests/gen)
+run("building the application against the proxy" ${CMAKE_COMMAND} --build ${app_dir})
+
+if(WINDOWS)
+  file(COPY ${proxy_file} DESTINATION ${app_dir})
+  file(WRITE ${app_dir}/sample.dllbridge "${SAMPLE32_WINDOWS}\n")
+  run("objdump" x86_64-w64-mingw32-objdump -p ${app_dir}/proxy_app.exe)
+  if(NOT run_out MATCHES "DLL Name: sample.dll")
+    message(FATAL_ERROR "proxy_app.exe does not import sample.dll:\n${run_out}")
+  endif()
+else()
+  # The application must load the generated proxy.
+  run("ldd" ldd ${app_dir}/proxy_app)
+  if(NOT run_out MATCHES "${proxy_file}")
+    message(FATAL_ERROR "the application does not load the generated proxy:\n${run_out}")
+  endif()
+endif()
+
+file(READ ${expected_file} expected)
+run("the native run" ${launch} ${NATIVE_APP})
 set(native "${run_out}")
 if(NOT native STREQUAL expected)
   file(WRITE ${WORK_DIR}/native.txt "${native}")
-  message(FATAL_ERROR "the native run differs from tests/gen/proxy_app.expected (got ${WORK_DIR}/native.txt):\n${native}")
+  message(FATAL_ERROR "the native run differs from ${expected_file} (got ${WORK_DIR}/native.txt):\n${native}")
 endif()
-run("the proxy run" ${WORK_DIR}/app/proxy_app)
+run("the proxy run" ${launch} ${app_dir}/proxy_app${exe})
 set(proxied "${run_out}")
 if(NOT proxied STREQUAL native)
   file(WRITE ${WORK_DIR}/native.txt "${native}")
@@ -56,24 +107,26 @@ if(NOT proxied STREQUAL native)
   execute_process(COMMAND diff ${WORK_DIR}/native.txt ${WORK_DIR}/proxy.txt OUTPUT_VARIABLE d)
   message(FATAL_ERROR "the proxy run differs from the native run:\n${d}\n${run_err}")
 endif()
-message(STATUS "the proxy run printed the same ${CMAKE_MATCH_COUNT} lines as the native run:\n${proxied}")
+message(STATUS "the proxy run printed what the native run did:\n${proxied}")
 
-# Failure path 1: the 32-bit library is missing (env var); every call fails the same way.
-set(ENV{DLLBRIDGE_SAMPLE_LIBRARY} ${WORK_DIR}/no-such-libsample.so)
-run("proxy_fail missing" ${WORK_DIR}/app/proxy_fail missing)
+# Failure path 1: the 32-bit library is missing (the env var names a file
+# that does not exist); each call fails the same way.
+set(ENV{DLLBRIDGE_SAMPLE_LIBRARY} ${WORK_DIR}/no-such-libsample)
+run("proxy_fail missing" ${launch} ${app_dir}/proxy_fail${exe} missing)
 unset(ENV{DLLBRIDGE_SAMPLE_LIBRARY})
 message(STATUS "proxy_fail missing:\n${run_out}")
-foreach(line "before: text -" "add 0 code 79" "text-has-no-such-libsample 1" "handler 1 kind 6 code 79 function add"
-             "greeting NULL code 79 handler 2" "point_make 0 0")
+foreach(line "before: text -" "add 0 code ${load_code}\n" "text-has-no-such-libsample 1"
+             "handler 1 kind 6 code ${load_code} function add\n" "greeting NULL code ${load_code} handler 2"
+             "point_make 0 0")
   if(NOT run_out MATCHES "${line}")
     message(FATAL_ERROR "proxy_fail missing: no line '${line}' in:\n${run_out}")
   endif()
 endforeach()
 # Failure path 2: a crash costs one call; the next call works.
-run("proxy_fail crash" ${WORK_DIR}/app/proxy_fail crash)
+run("proxy_fail crash" ${launch} ${app_dir}/proxy_fail${exe} crash)
 message(STATUS "proxy_fail crash:\n${run_out}")
-foreach(line "add 42 pointer_size 4" "crash_segv 0 code 104" "text-has-crash 1" "handler 1 kind 1 code 104 function crash_segv"
-             "after: add 42 handler 1")
+foreach(line "add 42 pointer_size 4" "crash_segv 0 code ${crash_code}\n" "text-has-crash_segv: 1"
+             "handler 1 kind 1 code ${crash_code} function crash_segv" "after: add 42 handler 1")
   if(NOT run_out MATCHES "${line}")
     message(FATAL_ERROR "proxy_fail crash: no line '${line}' in:\n${run_out}")
   endif()
