@@ -10,6 +10,16 @@ add_executable(proxy_app_native ${CMAKE_CURRENT_LIST_DIR}/proxy_app.c)
 set_target_properties(proxy_app_native PROPERTIES C_STANDARD 11)
 target_link_libraries(proxy_app_native PRIVATE sample)
 
+# write_project from Models built by hand (the generator runs on Linux only).
+if(NOT CMAKE_CROSSCOMPILING)
+  add_executable(proxy_emit_tests ${CMAKE_CURRENT_LIST_DIR}/proxy_emit_test.cpp
+                 ${PROJECT_SOURCE_DIR}/bridge-client/tools/gen/emit_project.cpp)
+  target_include_directories(proxy_emit_tests PRIVATE ${PROJECT_SOURCE_DIR}/bridge-client/tools/gen)
+  target_link_libraries(proxy_emit_tests PRIVATE dllbridge_client_objects GTest::gtest_main)
+  target_compile_definitions(proxy_emit_tests PRIVATE DLLBRIDGE_STATIC)
+  gtest_discover_tests(proxy_emit_tests DISCOVERY_MODE PRE_TEST)
+endif()
+
 set(_proxy_test_args
   -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
   -DBUILD_DIR=${PROJECT_BINARY_DIR}

@@ -1,0 +1,203 @@
+// write_project (dllbridge-gen's back end) from Models built by hand: which
+// files it writes, what it leaves out and says so, the Windows .def, the
+// export lookups. gen_proxy builds and runs what it writes for sample.h.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "emit.hpp"
+#include "signature/signature.hpp"
+
+namespace dllbridge::gen {
+namespace {
+
+// The structs `t` reaches, each after those it contains.
+void collect(const TypeDecl& t, Model& m, std::set<std::string>& seen) {
+  if (t.elem) collect(*t.elem, m, seen);
+  if (t.kind != TypeDecl::Kind::structure) return;
+  for (const auto& f : t.fields) collect(f.type, m, seen);
+  if (!seen.insert(t.struct_name).second) return;
+  Struct s;
+  s.c_spelling = "struct " + t.struct_name;
+  s.sig_name = t.struct_name;
+  s.decls = t.fields;
+  for (const auto& f : t.fields) s.fields.push_back({f.name, "int"});
+  m.structs.push_back(std::move(s));
+}
+
+// A Model of `functions` (signature-language lines, each with `structs` before it).
+Model model_of(const std::string& structs, const std::vector<std::string>& functions,
+               Target target = Target::linux_) {
+  Model m;
+  m.name = "vendor";
+  m.library = "/opt/vendor32/libvendor.so";
+  m.target = target;
+  m.headers = {"/opt/vendor/include/vendor.h"};
+  std::set<std::string> seen;
+  for (const std::string& line : functions) {
+    Function f;
+    f.decl = sig::lower(sig::parse(structs + line));
+    f.name = f.decl.name;
+    f.symbol = f.name;
+    f.conv = f.decl.conv;
+    f.signature = line;
+    f.variadic = f.decl.variadic;
+    collect(f.decl.ret, m, seen);
+    for (const auto& p : f.decl.params) {
+      collect(p.type, m, seen);
+      f.params.push_back({p.name, "int"});
+    }
+    m.functions.push_back(std::move(f));
+  }
+  return m;
+}
+
+std::string read(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class WriteProject : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("dllbridge-emit-" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(WriteProject, WritesTheProjectTheBindingsAndTheProxy) {
+  const Model m =
+      model_of("struct pt { int32_t x; int32_t y; };", {"int32_t pt_sum(struct pt p);",
+                                                        "int32_t lg_upper([in, string] const char* in, "
+                                                        "[out, size_is(cap)] char* out, int32_t cap);"});
+  write_project(m, dir_);
+  const std::string cmake = read(dir_ / "CMakeLists.txt");
+  EXPECT_NE(cmake.find("find_package(dllbridge REQUIRED)"), std::string::npos);
+  EXPECT_NE(cmake.find("add_library(vendor SHARED vendor_proxy.cpp)"), std::string::npos);
+  EXPECT_NE(cmake.find("\"/opt/vendor/include\""), std::string::npos);
+  EXPECT_NE(cmake.find("install(TARGETS vendor"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "vendor.def"));  // Linux
+
+  const std::string hpp = read(dir_ / "vendor_bridge.hpp");
+  EXPECT_NE(hpp.find("#include \"vendor.h\""), std::string::npos);
+  EXPECT_NE(hpp.find("DLLBRIDGE_DESCRIBE(vendor_bridge_types::s_pt, \"pt\""), std::string::npos);
+  EXPECT_NE(hpp.find("class vendor_bridge {"), std::string::npos);
+  EXPECT_NE(
+      hpp.find("std::int32_t lg_upper(const char* a0, dllbridge::Out<char, 2> a1, std::int32_t a2) const"),
+      std::string::npos);
+
+  const std::string cpp = read(dir_ / "vendor_proxy.cpp");
+  EXPECT_NE(
+      cpp.find("extern \"C\" DLLBRIDGE_PROXY_EXPORT dllbridge::proxy::ret_t<decltype(::pt_sum)> pt_sum("),
+      std::string::npos);
+  EXPECT_NE(cpp.find("const char* vendor_bridge_last_error(void)"), std::string::npos);
+  EXPECT_NE(cpp.find("void vendor_bridge_set_error_handler("), std::string::npos);
+  EXPECT_NE(cpp.find("\"/opt/vendor32/libvendor.so\""), std::string::npos);  // the default library
+}
+
+TEST_F(WriteProject, WindowsGetsADefFileWithThePlainNamesAndTheDecoratedSymbolIsLookedUp) {
+  Model m = model_of("", {"int32_t __stdcall Open(int32_t a, int32_t b);", "int32_t Close(void* h);"},
+                     Target::windows);
+  m.functions[0].symbol = "_Open@8";
+  write_project(m, dir_);
+  const std::string def = read(dir_ / "vendor.def");
+  EXPECT_NE(def.find("LIBRARY vendor.dll"), std::string::npos);
+  EXPECT_NE(def.find("  Open\n"), std::string::npos);
+  EXPECT_EQ(def.find("@8"), std::string::npos);
+  EXPECT_NE(def.find("  Close\n"), std::string::npos);
+  EXPECT_NE(def.find("  vendor_bridge_last_error\n"), std::string::npos);
+  EXPECT_NE(read(dir_ / "CMakeLists.txt").find("vendor_proxy.cpp vendor.def"), std::string::npos);
+  const std::string hpp = read(dir_ / "vendor_bridge.hpp");
+  EXPECT_NE(hpp.find("\"Open\", dllbridge::CallConv::Stdcall, dllbridge_options(\"_Open@8\")"),
+            std::string::npos);
+  EXPECT_NE(hpp.find("std::int32_t Close(dllbridge::Handle a0)"), std::string::npos);
+}
+
+TEST_F(WriteProject, LeavesOutWhatTheTypedApiCannotCarryAndReportsIt) {
+  const std::string structs =
+      "struct with_long { long v; };"
+      "struct with_ptr { int32_t n; int32_t* p; };"
+      "struct with_fn { int32_t (*map)(int32_t x); };";
+  Model m = model_of(structs, {"int32_t use_long([in] const struct with_long* s);",
+                               "int32_t use_ptr([in] const struct with_ptr* s);",
+                               "int32_t use_fn([in] const struct with_fn* s);", "int32_t fine(int32_t x);"});
+  // A struct with an anonymous member (the front end gives it an empty name).
+  Struct anon;
+  anon.c_spelling = "struct with_anon";
+  anon.sig_name = "with_anon";
+  anon.fields = {{"", "struct { int a; }"}};
+  anon.decls = {FieldDecl{"", decl::scalar(Scalar::Int32)}};
+  m.structs.push_back(anon);
+  Function f = m.functions.back();
+  f.name = "use_anon";
+  f.decl.name = "use_anon";
+  TypeDecl t;
+  t.kind = TypeDecl::Kind::structure;
+  t.struct_name = "with_anon";
+  f.decl.params = {ParamDecl{"s", decl::pointer(Dir::in, t)}};
+  m.functions.push_back(f);
+  std::filesystem::create_directories(dir_);
+  std::ofstream(dir_ / "report.txt") << "the front end's report\n";
+
+  write_project(m, dir_);
+  const std::string report = read(dir_ / "report.txt");
+  EXPECT_EQ(report.rfind("the front end's report\n", 0), 0u) << "appended, not replaced";
+  EXPECT_NE(report.find("use_long: struct with_long, field v: a field whose size differs"), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("use_ptr: struct with_ptr, field p: a pointer field without a size_is count"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("use_fn: struct with_fn, field map: a function pointer field"), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("use_anon: struct with_anon: an anonymous member"), std::string::npos) << report;
+  EXPECT_EQ(report.find("fine"), std::string::npos);
+  const std::string cpp = read(dir_ / "vendor_proxy.cpp");
+  EXPECT_NE(cpp.find("decltype(::fine)"), std::string::npos);
+  EXPECT_EQ(cpp.find("decltype(::use_long)"), std::string::npos);
+  EXPECT_EQ(read(dir_ / "vendor_bridge.hpp").find("with_long"), std::string::npos);
+}
+
+TEST_F(WriteProject, ALongFieldIsCarriedOnWindowsWhereBothSidesAgree) {
+  const Model m = model_of("struct with_long { long v; };",
+                           {"int32_t use_long([in] const struct with_long* s);"}, Target::windows);
+  write_project(m, dir_);
+  EXPECT_NE(read(dir_ / "vendor_proxy.cpp").find("decltype(::use_long)"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "report.txt"));
+}
+
+TEST_F(WriteProject, PersistentCallbacksAreKeptAndCallScopedOnesAreNot) {
+  const Model m = model_of("", {"void on_event([persistent] void (*f)(int32_t code, void* ctx), void* ctx);",
+                                "int32_t each(int32_t n, int32_t (*f)(int32_t i));"});
+  write_project(m, dir_);
+  const std::string cpp = read(dir_ / "vendor_proxy.cpp");
+  EXPECT_NE(cpp.find("static dllbridge::proxy::Keep<dllbridge::Fn<void(std::int32_t, dllbridge::Handle), "
+                     "dllbridge::CallConv::Cdecl, true>> keep0;"),
+            std::string::npos)
+      << cpp;
+  EXPECT_EQ(cpp.find("keep1"), std::string::npos);
+}
+
+TEST_F(WriteProject, AFileItCannotWriteIsNamed) {
+  std::filesystem::create_directories(dir_ / "vendor_proxy.cpp");  // a folder where the file goes
+  const Model m = model_of("", {"int32_t f(int32_t x);"});
+  try {
+    write_project(m, dir_);
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("vendor_proxy.cpp"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace dllbridge::gen
