@@ -181,10 +181,12 @@ TEST_F(WriteProject, PersistentCallbacksAreKeptAndCallScopedOnesAreNot) {
                                 "int32_t each(int32_t n, int32_t (*f)(int32_t i));"});
   write_project(m, dir_);
   const std::string cpp = read(dir_ / "vendor_proxy.cpp");
-  EXPECT_NE(cpp.find("static dllbridge::proxy::Keep<dllbridge::Fn<void(std::int32_t, dllbridge::Handle), "
-                     "dllbridge::CallConv::Cdecl, true>> keep0;"),
+  EXPECT_NE(cpp.find("using F0 = dllbridge::Fn<void(std::int32_t, dllbridge::Handle), dllbridge::CallConv::Cdecl, "
+                     "true>;"),
             std::string::npos)
       << cpp;
+  EXPECT_NE(cpp.find("static dllbridge::proxy::Keep<F0> keep0;"), std::string::npos);
+  EXPECT_NE(cpp.find("keep0.set(f0);"), std::string::npos);
   EXPECT_EQ(cpp.find("keep1"), std::string::npos);
 }
 

@@ -313,10 +313,13 @@ class Emitter {
             lambda_args += ", x" + std::to_string(k);
           }
           const std::string cr = value_type(cb.ret);
-          before << "    const " << ct << " f" << i << " = " << a << " ? " << ct << "([" << a << "]("
-                 << lambda_params << ") -> " << cr << " { return dllbridge::proxy::call_back<" << cr << ">("
-                 << a << lambda_args << "); }) : " << ct << "();\n";
-          if (t.persistent) before << "    static dllbridge::proxy::Keep<" << ct << "> keep" << i << ";\n";
+          // The application's function pointer, called when the DLL calls back (null stays null).
+          const std::string alias = "F" + std::to_string(i);
+          before << "    using " << alias << " = " << ct << ";\n";
+          before << "    const " << alias << " f" << i << " = " << a << " ? " << alias << "([" << a << "]("
+                 << lambda_params << ") -> " << cr << " { return dllbridge::proxy::call_back<" << cr << ">(" << a
+                 << lambda_args << "); }) : " << alias << "();\n";
+          if (t.persistent) before << "    static dllbridge::proxy::Keep<" << alias << "> keep" << i << ";\n";
           if (t.persistent) after << "    keep" << i << ".set(f" << i << ");\n";
           args.push_back("f" + std::to_string(i));
           break;
