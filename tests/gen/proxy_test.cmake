@@ -9,8 +9,9 @@
 #   - the failure path: a missing 32-bit library and a crash give the
 #     documented failure value, last error, error text and handler call;
 #   - report.txt lists what the back end left out.
-# Windows (-DWINDOWS=ON): cross-built with TOOLCHAIN, run through WINE; the
-# 32-bit library is named by sample.dllbridge beside the proxy.
+# The 32-bit library is named by sample.dllbridge beside the proxy (the
+# --library copy given at generation is removed). Windows (-DWINDOWS=ON):
+# cross-built with TOOLCHAIN, run through WINE.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 set(gen_dir ${WORK_DIR}/sample_proxy)
@@ -62,7 +63,11 @@ else()
 endif()
 
 run("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
-run("dllbridge-gen" ${GEN} --header ${SOURCE_DIR}/sample-dll/sample.h --library ${SAMPLE32}
+# Generated from a copy of the 32-bit library that is gone when the proxy
+# runs: the proxy must find the real one through NAME.dllbridge beside it.
+get_filename_component(sample32_name ${SAMPLE32} NAME)
+file(COPY ${SAMPLE32} DESTINATION ${WORK_DIR}/at-generation)
+run("dllbridge-gen" ${GEN} --header ${SOURCE_DIR}/sample-dll/sample.h --library ${WORK_DIR}/at-generation/${sample32_name}
     --annotations ${SOURCE_DIR}/sample-dll/sample.annotations --target ${target} --out ${gen_dir})
 foreach(f CMakeLists.txt sample_proxy.cpp sample_bridge.hpp sample.sig report.txt)
   if(NOT EXISTS ${gen_dir}/${f})
@@ -77,6 +82,7 @@ run("configuring the application against the proxy" ${CMAKE_COMMAND} -S ${SOURCE
     -DAPP_DIR=${SOURCE_DIR}/tests/gen)
 run("building the application against the proxy" ${CMAKE_COMMAND} --build ${app_dir})
 
+file(REMOVE_RECURSE ${WORK_DIR}/at-generation)
 if(WINDOWS)
   file(COPY ${proxy_file} DESTINATION ${app_dir})
   file(WRITE ${app_dir}/sample.dllbridge "${SAMPLE32_WINDOWS}\n")
@@ -85,6 +91,7 @@ if(WINDOWS)
     message(FATAL_ERROR "proxy_app.exe does not import sample.dll:\n${run_out}")
   endif()
 else()
+  file(WRITE ${gen_dir}/build/sample.dllbridge "${SAMPLE32}\n")
   # The application must load the generated proxy.
   run("ldd" ldd ${app_dir}/proxy_app)
   if(NOT run_out MATCHES "${proxy_file}")
