@@ -34,11 +34,14 @@ elseif(NOT CMAKE_CROSSCOMPILING)
     COMMAND ${CMAKE_COMMAND} ${_proxy_test_args}
       -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/gen_proxy
       -DGEN=$<TARGET_FILE:dllbridge-gen>
+      -DCC=${CMAKE_C_COMPILER}
+      "-DCC32=${CMAKE_C_COMPILER}\;-m32"
       -P ${CMAKE_CURRENT_LIST_DIR}/proxy_test.cmake)
   set_tests_properties(gen_proxy PROPERTIES TIMEOUT 600)
 elseif(WIN32)
   set(DLLBRIDGE_GEN ${PROJECT_SOURCE_DIR}/build/bin/dllbridge-gen CACHE FILEPATH
       "The Linux build's dllbridge-gen, for gen_proxy_windows ($DLLBRIDGE_BUILD_DIR/bin/dllbridge-gen when set)")
+  find_program(DLLBRIDGE_MINGW32_CC NAMES i686-w64-mingw32-gcc-posix i686-w64-mingw32-gcc REQUIRED)
   add_test(NAME gen_proxy_windows
     COMMAND ${CMAKE_COMMAND} ${_proxy_test_args}
       -DWINDOWS=ON
@@ -46,6 +49,8 @@ elseif(WIN32)
       -DGEN=${DLLBRIDGE_GEN}
       -DSAMPLE32_WINDOWS=${_fake_drive}${DLLBRIDGE_SAMPLE32}
       -DTOOLCHAIN=${CMAKE_TOOLCHAIN_FILE}
+      -DCC=${CMAKE_C_COMPILER}
+      -DCC32=${DLLBRIDGE_MINGW32_CC}
       -DWINE=${CMAKE_CROSSCOMPILING_EMULATOR}
       -P ${CMAKE_CURRENT_LIST_DIR}/proxy_test.cmake)
   set_tests_properties(gen_proxy_windows PROPERTIES TIMEOUT 900)

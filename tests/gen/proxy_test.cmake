@@ -8,7 +8,10 @@
 #   - the proxy run (the 32-bit sample in surrogate32) prints the same;
 #   - the failure path: a missing 32-bit library and a crash give the
 #     documented failure value, last error, error text and handler call;
-#   - report.txt lists what the back end left out.
+#   - report.txt lists what the back end left out;
+#   - tests/gen/proxy_mirror.h (anonymous members, long / size_t / void*
+#     fields: structs described through mirrors) gives the same output
+#     natively and through its proxy (proxy_mirror.expected).
 # The 32-bit library is named by sample.dllbridge beside the proxy (the
 # --library copy given at generation is removed). Windows (-DWINDOWS=ON):
 # cross-built with TOOLCHAIN, run through WINE.
@@ -144,3 +147,51 @@ file(READ ${gen_dir}/report.txt report)
 if(NOT report MATCHES "ops_apply: struct sample_ops, field map: a function pointer field")
   message(FATAL_ERROR "report.txt does not list ops_apply as left out:\n${report}")
 endif()
+
+# Mirrors: proxy_mirror.c built for both bitnesses (CC, CC32), its proxy
+# generated and built as above, proxy_mirror_app.c run against each.
+set(mdir ${WORK_DIR}/mirror)
+file(MAKE_DIRECTORY ${mdir}/lib32 ${mdir}/lib64 ${mdir}/app)
+set(msrc ${SOURCE_DIR}/tests/gen/proxy_mirror.c)
+set(mapp ${SOURCE_DIR}/tests/gen/proxy_mirror_app.c)
+if(WINDOWS)
+  run("the 32-bit mirror.dll" ${CC32} -shared -o ${mdir}/lib32/mirror.dll ${msrc})
+  run("the 64-bit mirror.dll" ${CC} -shared -o ${mdir}/lib64/mirror.dll ${msrc}
+      -Wl,--out-implib,${mdir}/lib64/libmirror.dll.a)
+  set(mlib32 ${mdir}/lib32/mirror.dll)
+else()
+  run("the 32-bit libmirror.so" ${CC32} -shared -fPIC -o ${mdir}/lib32/libmirror.so ${msrc})
+  run("the 64-bit libmirror.so" ${CC} -shared -fPIC -o ${mdir}/lib64/libmirror.so ${msrc})
+  set(mlib32 ${mdir}/lib32/libmirror.so)
+endif()
+run("dllbridge-gen (mirror)" ${GEN} --header ${SOURCE_DIR}/tests/gen/proxy_mirror.h --library ${mlib32}
+    --target ${target} --out ${mdir}/gen)
+run("configuring the mirror proxy" ${CMAKE_COMMAND} -S ${mdir}/gen -B ${mdir}/gen/build ${cross})
+run("building the mirror proxy" ${CMAKE_COMMAND} --build ${mdir}/gen/build)
+if(WINDOWS)
+  run("the native mirror app" ${CC} -o ${mdir}/lib64/app.exe ${mapp} -I${SOURCE_DIR}/tests/gen
+      ${mdir}/lib64/libmirror.dll.a)
+  run("the proxy mirror app" ${CC} -o ${mdir}/app/app.exe ${mapp} -I${SOURCE_DIR}/tests/gen
+      ${mdir}/gen/build/libmirror.dll.a)
+  file(COPY ${mdir}/gen/build/mirror.dll DESTINATION ${mdir}/app)
+  file(WRITE ${mdir}/app/mirror.dllbridge "Z:${mlib32}\n")
+  set(mnative ${WINE} ${mdir}/lib64/app.exe)
+  set(mproxy ${WINE} ${mdir}/app/app.exe)
+else()
+  run("the native mirror app" ${CC} -o ${mdir}/lib64/app ${mapp} -I${SOURCE_DIR}/tests/gen -L${mdir}/lib64
+      -lmirror -Wl,-rpath,${mdir}/lib64)
+  run("the proxy mirror app" ${CC} -o ${mdir}/app/app ${mapp} -I${SOURCE_DIR}/tests/gen -L${mdir}/gen/build
+      -lmirror -Wl,-rpath,${mdir}/gen/build)
+  set(mnative ${mdir}/lib64/app)
+  set(mproxy ${mdir}/app/app)
+endif()
+file(READ ${SOURCE_DIR}/tests/gen/proxy_mirror.expected mexpected)
+run("the native mirror run" ${mnative})
+if(NOT run_out STREQUAL mexpected)
+  message(FATAL_ERROR "the native mirror run differs from proxy_mirror.expected:\n${run_out}")
+endif()
+run("the proxy mirror run" ${mproxy})
+if(NOT run_out STREQUAL mexpected)
+  message(FATAL_ERROR "the proxy mirror run differs from the native one:\n${run_out}\n${run_err}")
+endif()
+message(STATUS "the mirror proxy printed what the native library did:\n${run_out}")

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -79,11 +80,22 @@ struct is_native : std::false_type {};
 template <class Rep, char Tag>
 struct is_native<Native<Rep, Tag>> : std::true_type {};
 
-// C value -> the typed API's type T (Handle for pointers, Native for long / size_t).
+// Whether T and C are a C struct and its mirror (the same layout).
+template <class T, class C>
+constexpr bool same_layout =
+    std::is_class_v<T>&& std::is_class_v<C> &&
+    sizeof(T) == sizeof(C) && std::is_trivially_copyable_v<T>&& std::is_trivially_copyable_v<C>;
+
+// C value -> the typed API's type T (Handle for pointers, Native for long /
+// size_t, a generated mirror for a struct the typed API cannot describe as is).
 template <class T, class C>
 T to_typed(const C& c) {
   if constexpr (std::is_same_v<T, C>) {
     return c;
+  } else if constexpr (same_layout<T, C>) {
+    T t;
+    std::memcpy(&t, &c, sizeof t);
+    return t;
   } else if constexpr (std::is_same_v<T, Handle>) {
     return Handle{static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(c))};
   } else if constexpr (is_native<T>::value) {
@@ -98,6 +110,10 @@ template <class C, class T>
 C to_c(const T& t) {
   if constexpr (std::is_same_v<T, C>) {
     return t;
+  } else if constexpr (same_layout<C, T>) {
+    C c;
+    std::memcpy(&c, &t, sizeof c);
+    return c;
   } else if constexpr (std::is_same_v<T, Handle>) {
     return reinterpret_cast<C>(static_cast<std::uintptr_t>(t.value));
   } else if constexpr (is_native<T>::value) {
@@ -151,9 +167,9 @@ template <class C, class A>
 C callback_arg(A&& a) {
   using T = std::remove_cv_t<std::remove_reference_t<A>>;
   if constexpr (dllbridge::detail::direction<T>::value != 0) {
-    return const_cast<C>(a.data);
+    return (C)(a.data);  // NOLINT: the element may be a mirror of the C struct (same layout)
   } else if constexpr (std::is_pointer_v<T> && std::is_pointer_v<C>) {
-    return const_cast<C>(a);
+    return (C)(a);  // NOLINT: likewise
   } else {
     return to_c<C>(a);
   }

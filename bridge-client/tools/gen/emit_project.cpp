@@ -79,7 +79,7 @@ class Emitter {
  public:
   explicit Emitter(const Model& m) : m_(m), id_(ident(m.name)) {
     for (const Struct& s : m.structs) structs_[s.sig_name] = &s;
-    for (const Struct& s : m.structs) check_struct(s);
+    check_structs();
   }
 
   void write(const std::filesystem::path& dir) {
@@ -115,10 +115,6 @@ class Emitter {
 
   // ---- structs ----
 
-  std::string struct_type(const std::string& sig_name) const {
-    return id_ + "_bridge_types::s_" + ident(sig_name);
-  }
-
   const Struct& find_struct(const std::string& sig_name) const {
     auto it = structs_.find(sig_name);
     if (it == structs_.end()) throw Unsupported{"struct " + sig_name + " is not in the model"};
@@ -127,46 +123,152 @@ class Emitter {
     return *it->second;
   }
 
-  // Whether a field type is one the typed API describes with the DLL's
-  // layout when given the application's member as is.
-  void check_field_type(const TypeDecl& t, const std::string& where) {
+  // A scalar field the application lays out differently from what the
+  // typed API infers from its C type (`long` on Linux, `size_t`, pointers):
+  // described through a mirror struct with the typed API's Native / Handle
+  // type of the same size in its place.
+  bool mirrored_scalar(Scalar s) const {
+    return s == Scalar::SizeT || s == Scalar::Handle ||
+           ((s == Scalar::Long || s == Scalar::ULong) && m_.target == Target::linux_);
+  }
+
+  // Checks a field's type (Unsupported if the typed API cannot describe it);
+  // true if it makes its struct need a mirror.
+  bool check_field_type(const TypeDecl& t, const std::string& where, bool in_array = false) const {
     switch (t.kind) {
-      case TypeDecl::Kind::scalar:
-        if (t.scalar == Scalar::SizeT || t.scalar == Scalar::Handle ||
-            ((t.scalar == Scalar::Long || t.scalar == Scalar::ULong) && m_.target == Target::linux_)) {
-          throw Unsupported{where + ": a field whose size differs between the application and the DLL"};
-        }
-        return;
-      case TypeDecl::Kind::array: check_field_type(*t.elem, where); return;
-      case TypeDecl::Kind::structure:
-        if (bad_structs_.count(t.struct_name)) throw Unsupported{bad_structs_[t.struct_name]};
-        if (!structs_.count(t.struct_name))
-          throw Unsupported{where + ": struct " + t.struct_name + " unknown"};
-        return;
+      case TypeDecl::Kind::scalar: return mirrored_scalar(t.scalar);
+      case TypeDecl::Kind::array:
+        if (in_array || t.elem->kind == TypeDecl::Kind::array)
+          throw Unsupported{where + ": an array of arrays"};
+        return check_field_type(*t.elem, where, true);
+      case TypeDecl::Kind::structure: {
+        if (auto bad = bad_structs_.find(t.struct_name); bad != bad_structs_.end())
+          throw Unsupported{bad->second};
+        auto in = info_.find(t.struct_name);
+        if (in == info_.end()) throw Unsupported{where + ": struct " + t.struct_name + " unknown"};
+        return in->second.mirror;
+      }
       case TypeDecl::Kind::pointer:
         if (t.size_is.empty() || t.size_is == "*")
           throw Unsupported{where + ": a pointer field without a size_is count"};
-        if (t.elem->kind == TypeDecl::Kind::pointer || t.elem->kind == TypeDecl::Kind::callback)
-          throw Unsupported{where + ": a pointer field to pointers"};
-        check_field_type(*t.elem, where);
-        return;
+        if (t.elem->kind != TypeDecl::Kind::scalar && t.elem->kind != TypeDecl::Kind::structure)
+          throw Unsupported{where + ": a pointer field to pointers, arrays or functions"};
+        return check_field_type(*t.elem, where, true);
       case TypeDecl::Kind::callback: throw Unsupported{where + ": a function pointer field"};
+    }
+    return false;
+  }
+
+  // Per struct: whether it is described through a mirror, and how C++ names
+  // it and its fields. Structs come after those they contain (model.hpp).
+  void check_structs() {
+    // The types of anonymous members, and the member each type is reached through.
+    for (const Struct& p : m_.structs) {
+      for (std::size_t i = 0; i < p.decls.size(); ++i) {
+        const TypeDecl* t = &p.decls[i].type;
+        while (t->kind == TypeDecl::Kind::array) t = t->elem.get();
+        if (t->kind != TypeDecl::Kind::structure) continue;
+        Info& child = info_[t->struct_name];
+        if (!child.parent.empty()) continue;
+        child.parent = p.sig_name;
+        child.member = i < p.fields.size() ? p.fields[i].name : p.decls[i].name;
+        child.anonymous = child.member.empty();
+      }
+    }
+    for (const Struct& s : m_.structs) {
+      Info& in = info_[s.sig_name];
+      try {
+        if (s.decls.size() != s.fields.size() && !s.fields.empty())
+          throw Unsupported{"struct " + s.sig_name + ": fields and declarations differ"};
+        if (s.c_spelling.empty() && in.parent.empty())
+          throw Unsupported{"struct " + s.sig_name + ": an unnamed type reached through no member"};
+        bool mirror = in.anonymous;  // a type without a name of its own
+        for (std::size_t i = 0; i < s.decls.size(); ++i) {
+          const bool anon = i < s.fields.size() && s.fields[i].name.empty();
+          if (anon && s.decls[i].type.kind != TypeDecl::Kind::structure)
+            throw Unsupported{"struct " + s.sig_name + ": an anonymous member that is not a struct"};
+          mirror |= anon;
+          mirror |= check_field_type(s.decls[i].type, "struct " + s.sig_name + ", field " + s.decls[i].name);
+        }
+        in.mirror = mirror;
+      } catch (const Unsupported& u) {
+        bad_structs_[s.sig_name] = u.why;
+      }
     }
   }
 
-  void check_struct(const Struct& s) {
-    try {
-      if (s.decls.size() != s.fields.size() && !s.fields.empty())
-        throw Unsupported{"struct " + s.sig_name + ": fields and declarations differ"};
-      for (std::size_t i = 0; i < s.decls.size(); ++i) {
-        const std::string where = "struct " + s.sig_name + ", field " + s.decls[i].name;
-        if (s.decls[i].name.empty() || (i < s.fields.size() && s.fields[i].name.empty()))
-          throw Unsupported{"struct " + s.sig_name + ": an anonymous member"};
-        check_field_type(s.decls[i].type, where);
-      }
-    } catch (const Unsupported& u) {
-      bad_structs_[s.sig_name] = u.why;
+  std::string ns() const { return id_ + "_bridge_types::"; }
+
+  // The C++ type through which a struct's fields are named: its own, or for
+  // an anonymous member's type, its parent's (the members are the parent's).
+  std::string owner(const std::string& sig_name) const {
+    const Info& in = info_.at(sig_name);
+    if (in.anonymous) return owner(in.parent);
+    return "c_" + ident(sig_name);
+  }
+
+  // The C type's alias (none for an anonymous member's type): the type of
+  // the member it was reached through (an unnamed type has no other name),
+  // else its C spelling.
+  std::string c_alias(const Struct& s) const {
+    const Info& in = info_.at(s.sig_name);
+    std::string out = "using c_" + ident(s.sig_name) + " = ";
+    if (in.parent.empty()) {
+      const bool tagged = s.c_spelling.rfind("struct ", 0) == 0;
+      return out + (tagged ? "" : "::") + s.c_spelling + ";\n";
     }
+    return out + "std::remove_all_extents_t<decltype(" + owner(in.parent) + "::" + in.member + ")>;\n";
+  }
+
+  // The typed API's type of a struct (qualified).
+  std::string struct_type(const std::string& sig_name) const {
+    const Info& in = info_.at(sig_name);
+    return ns() + (in.mirror ? "m_" : "c_") + ident(sig_name);
+  }
+
+  // A mirror: the application's layout, member for member, with typed-API
+  // types where the C ones would be described with the wrong size, and
+  // names for anonymous members.
+  std::string mirror(const Struct& s) const {
+    const std::string own = owner(s.sig_name);
+    const std::string m = "m_" + ident(s.sig_name);
+    std::ostringstream o, checks;
+    o << "struct " << m << " {\n";
+    for (std::size_t i = 0; i < s.decls.size(); ++i) {
+      const FieldDecl& f = s.decls[i];
+      const bool anon = i < s.fields.size() && s.fields[i].name.empty();
+      const TypeDecl& t = f.type;
+      const TypeDecl& e =
+          (t.kind == TypeDecl::Kind::array || t.kind == TypeDecl::Kind::pointer) ? *t.elem : t;
+      std::string type;
+      if (e.kind == TypeDecl::Kind::structure && info_.at(e.struct_name).mirror) {
+        type = "m_" + ident(e.struct_name);
+      } else if (e.kind == TypeDecl::Kind::scalar && mirrored_scalar(e.scalar)) {
+        type = scalar_type(e.scalar);
+      }
+      if (type.empty()) {
+        o << "  decltype(" << own << "::" << f.name << ") " << f.name << ";\n";
+      } else if (t.kind == TypeDecl::Kind::array) {
+        o << "  " << type << " " << f.name << "[" << t.size << "];\n";
+      } else if (t.kind == TypeDecl::Kind::pointer) {
+        o << "  " << type << "* " << f.name << ";\n";
+      } else {
+        o << "  " << type << " " << f.name << ";\n";
+      }
+      if (info_.at(s.sig_name).anonymous) continue;  // offsets are the parent's
+      if (!anon) {
+        checks << "static_assert(offsetof(" << m << ", " << f.name << ") == offsetof(" << own << ", "
+               << f.name << "), \"" << s.sig_name << "." << f.name << "\");\n";
+      } else if (const Struct* a = structs_.at(e.struct_name);
+                 !a->decls.empty() && !a->fields.empty() && !a->fields[0].name.empty()) {
+        checks << "static_assert(offsetof(" << m << ", " << f.name << ") == offsetof(" << own << ", "
+               << a->decls[0].name << "), \"" << s.sig_name << "." << f.name << "\");\n";
+      }
+    }
+    o << "};\n";
+    if (!info_.at(s.sig_name).anonymous)
+      o << "static_assert(sizeof(" << m << ") == sizeof(" << own << "), \"struct " << s.sig_name << "\");\n";
+    return o.str() + checks.str();
   }
 
   std::string describe(const Struct& s) const {
@@ -181,6 +283,23 @@ class Emitter {
       }
     }
     return out + ");\n";
+  }
+
+  // The structs' aliases, mirrors and descriptions, in the bindings header.
+  std::string struct_section() const {
+    std::ostringstream o;
+    o << "namespace " << id_ << "_bridge_types {\n";
+    // Containers first (a member's type is named through its container).
+    for (auto it = m_.structs.rbegin(); it != m_.structs.rend(); ++it) {
+      const Info& in = info_.at(it->sig_name);
+      if (!in.anonymous && (!in.parent.empty() || !it->c_spelling.empty())) o << c_alias(*it);
+    }
+    for (const Struct& s : m_.structs)
+      if (!bad_structs_.count(s.sig_name) && info_.at(s.sig_name).mirror) o << mirror(s);
+    o << "}  // namespace " << id_ << "_bridge_types\n\n";
+    for (const Struct& s : m_.structs)
+      if (!bad_structs_.count(s.sig_name)) o << describe(s);
+    return o.str();
   }
 
   // ---- types ----
@@ -317,8 +436,8 @@ class Emitter {
           const std::string alias = "F" + std::to_string(i);
           before << "    using " << alias << " = " << ct << ";\n";
           before << "    const " << alias << " f" << i << " = " << a << " ? " << alias << "([" << a << "]("
-                 << lambda_params << ") -> " << cr << " { return dllbridge::proxy::call_back<" << cr << ">(" << a
-                 << lambda_args << "); }) : " << alias << "();\n";
+                 << lambda_params << ") -> " << cr << " { return dllbridge::proxy::call_back<" << cr << ">("
+                 << a << lambda_args << "); }) : " << alias << "();\n";
           if (t.persistent) before << "    static dllbridge::proxy::Keep<" << alias << "> keep" << i << ";\n";
           if (t.persistent) after << "    keep" << i << ".set(f" << i << ");\n";
           args.push_back("f" + std::to_string(i));
@@ -438,24 +557,15 @@ class Emitter {
          "//   dllbridge::Bridge bridge;\n"
          "//   "
       << id_ << "_bridge lib(bridge.load(" << quote(m_.library) << "));\n"
-      << "#pragma once\n\n#include <cstdint>\n#include <string>\n\n#include <dllbridge/bridge.hpp>\n"
+      << "#pragma once\n\n#include <cstddef>\n#include <cstdint>\n#include <string>\n#include "
+         "<type_traits>\n\n#include <dllbridge/bridge.hpp>\n"
          "#include <dllbridge/proxy.hpp>\n\n"
          "// The C headers a vendor header usually includes, first: below, the vendor\n"
          "// headers are included with C linkage in case they do not say so themselves.\n"
          "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <wchar.h>\n\n"
          "extern \"C\" {\n"
       << header_includes() << "}\n\n";
-    o << "namespace " << id_ << "_bridge_types {\n";
-    for (const Struct& s : m_.structs) {
-      if (bad_structs_.count(s.sig_name)) continue;
-      const bool tagged = s.c_spelling.rfind("struct ", 0) == 0;
-      o << "using s_" << ident(s.sig_name) << " = " << (tagged ? "" : "::") << s.c_spelling << ";\n";
-    }
-    o << "}  // namespace " << id_ << "_bridge_types\n\n";
-    for (const Struct& s : m_.structs) {
-      if (bad_structs_.count(s.sig_name)) continue;
-      o << describe(s);
-    }
+    o << struct_section();
     o << "\n// The functions of " << m_.name << " in a loaded library. Each export is looked up on its\n"
       << "// first call; calls throw dllbridge::Error as the typed API does.\n";
     o << "class " << id_ << "_bridge {\n public:\n";
@@ -560,6 +670,13 @@ class Emitter {
   const Model& m_;
   std::string id_;
   std::map<std::string, const Struct*> structs_;
+  struct Info {
+    bool mirror = false;     // described through a mirror struct m_NAME
+    bool anonymous = false;  // the type of an anonymous member
+    std::string parent;      // the struct whose member has this type (first one)
+    std::string member;      // that member's C name ("" when anonymous)
+  };
+  std::map<std::string, Info> info_;                // by sig_name
   std::map<std::string, std::string> bad_structs_;  // sig_name -> why
   std::vector<std::string> exported_;
   std::vector<std::pair<std::string, std::string>> skipped_;
