@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "args.hpp"
-#include "json_args.hpp"
+#include "json/answers.hpp"
 
 #include "dllbridge/bridge.hpp"
 
@@ -23,82 +23,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-using dllbridge::tools::shown;
+using dllbridge::tools::add_callbacks;
+using dllbridge::tools::checked_timeout;
+using dllbridge::tools::dump;
+using dllbridge::tools::error_json;
+using dllbridge::tools::stats_json;
 using dllbridge::tools::Stubs;
-using dllbridge::tools::to_json;
-
-json error_json(dllbridge::ErrorKind kind, const std::string& message) {
-  return {{"error", {{"kind", std::string(dllbridge::to_string(kind))}, {"message", message}}}};
-}
-
-// The longest deadline a call may be given: 7 days. Anything longer is a
-// mistake, and a huge one would overflow the clock arithmetic into an
-// instant timeout.
-constexpr std::int64_t kMaxTimeoutMs = std::int64_t{7} * 24 * 60 * 60 * 1000;
-
-// What a deadline must be, for messages.
-std::string timeout_range() {
-  return "a whole number of milliseconds from 1 to " + std::to_string(kMaxTimeoutMs) + " (7 days)";
-}
-
-// `ms` as a call deadline; throws dllbridge::Error(bad_argument) naming `what` when out of range.
-std::chrono::milliseconds checked_timeout(std::int64_t ms, const std::string& what) {
-  if (ms < 1 || ms > kMaxTimeoutMs) {
-    throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
-                           what + " " + std::to_string(ms) + " is out of range: give " + timeout_range());
-  }
-  return std::chrono::milliseconds(ms);
-}
-
-// A batch line's "timeout_ms" as a call deadline; throws dllbridge::Error(bad_argument)
-// naming `where` for anything but an integer in range (text, null, fractions, huge numbers).
-std::chrono::milliseconds batch_timeout(const json& v, const std::string& where) {
-  const std::string what = where + ": \"timeout_ms\"";
-  if (v.is_number_unsigned()) {
-    const std::uint64_t u = v.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>(kMaxTimeoutMs)) {
-      throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
-                             what + " " + std::to_string(u) + " is out of range: give " + timeout_range());
-    }
-    return checked_timeout(static_cast<std::int64_t>(u), what);
-  }
-  if (v.is_number_integer()) return checked_timeout(v.get<std::int64_t>(), what);
-  throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
-                         what + " must be " + timeout_range() + ", not " + shown(v));
-}
-
-json stats_json(const dllbridge::BridgeStats& s) {
-  using std::chrono::duration;
-  return {{"state", std::string(dllbridge::to_string(s.state))},
-          {"pid", s.pid},
-          {"bits", s.bits},
-          {"uptime_ms", s.uptime.count()},
-          {"starts", s.starts},
-          {"restarts", s.restarts},
-          {"calls_ok", s.calls_ok},
-          {"calls_failed", s.calls_failed},
-          {"calls_timed_out", s.calls_timed_out},
-          {"retries", s.retries},
-          {"in_flight", s.in_flight},
-          {"latency_us", {{"p50", s.latency_p50.count()}, {"p99", s.latency_p99.count()}}},
-          {"breaker", std::string(dllbridge::to_string(s.breaker))},
-          {"reason", s.reason},
-          {"process",
-           {{"cpu_user_ms", duration<double, std::milli>(s.process.cpu_user).count()},
-            {"cpu_kernel_ms", duration<double, std::milli>(s.process.cpu_kernel).count()},
-            {"resident_bytes", s.process.resident_bytes},
-            {"peak_resident_bytes", s.process.peak_resident_bytes},
-            {"virtual_bytes", s.process.virtual_bytes},
-            {"threads", s.process.threads},
-            {"handles", s.process.handles}}}};
-}
-
-// Adds "callbacks" to an answer: the stubs' invocations recorded since the
-// previous answer, when the call had a stub or any were recorded.
-void add_callbacks(json& body, Stubs& stubs, bool had_stub) {
-  json calls = stubs.recorder->take();
-  if (had_stub || !calls.empty()) body["callbacks"] = std::move(calls);
-}
 
 struct Outcome {
   json body;
@@ -121,13 +51,7 @@ Outcome run_call(const dllbridge::Function& fn, const std::vector<dllbridge::Val
     elapsed_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
     latencies_us.push_back(elapsed_us);
   }
-  json out = json::object();
-  for (const auto& [name, value] : result.out) out[name] = to_json(value);
-  json body = {{"return", to_json(result.ret)},
-               {"out", out},
-               {"last_error", result.last_error},
-               {"elapsed_us", elapsed_us},
-               {"dll_us", std::chrono::duration<double, std::micro>(result.elapsed).count()}};
+  json body = dllbridge::tools::result_json(result, elapsed_us);
   if (repeat > 1) {
     std::sort(latencies_us.begin(), latencies_us.end());
     auto pct = [&](double p) {
@@ -187,19 +111,17 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
   while (std::getline(std::cin, line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = "line " + std::to_string(line_no);
     json answer;
-    bool had_stub = false;
     try {
       json req;
       try {
         req = json::parse(line);
       } catch (const json::exception& e) {
-        throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
-                               "line " + std::to_string(line_no) + ": not JSON: " + e.what());
+        throw dllbridge::Error(dllbridge::ErrorKind::bad_argument, where + ": not JSON: " + e.what());
       }
       if (!req.is_object() || !req.contains("signature") || !req["signature"].is_string()) {
-        throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
-                               "line " + std::to_string(line_no) + ": needs a \"signature\" string");
+        throw dllbridge::Error(dllbridge::ErrorKind::bad_argument, where + ": needs a \"signature\" string");
       }
       const std::string sig = req["signature"];
       auto it = functions.find(sig);
@@ -207,30 +129,27 @@ int run_batch(dllbridge::Library& lib, std::optional<std::chrono::milliseconds> 
       std::vector<json> raw;
       if (req.contains("args")) {
         if (!req["args"].is_array()) {
-          throw dllbridge::Error(dllbridge::ErrorKind::bad_argument,
-                                 "line " + std::to_string(line_no) + ": \"args\" must be an array");
+          throw dllbridge::Error(dllbridge::ErrorKind::bad_argument, where + ": \"args\" must be an array");
         }
         raw = req["args"].get<std::vector<json>>();
       }
       std::optional<std::chrono::milliseconds> timeout = default_timeout;
       if (req.contains("timeout_ms"))
-        timeout = batch_timeout(req["timeout_ms"], "line " + std::to_string(line_no));
-      const std::size_t stubs_before = stubs.made;
-      const std::vector<dllbridge::Value> args = dllbridge::tools::to_arguments(
-          it->second.declaration(), raw, [&](std::size_t) { return "line " + std::to_string(line_no); },
-          stubs);
-      had_stub = stubs.made > stubs_before;
-      answer = run_call(it->second, args, timeout, 1, *stubs.recorder).body;
+        timeout = dllbridge::tools::json_timeout(req["timeout_ms"], where + ": \"timeout_ms\"");
+      dllbridge::tools::Answer a = dllbridge::tools::answer_call(
+          it->second, raw, timeout, [&](std::size_t) { return where; }, where, stubs);
+      answer = std::move(a.body);
+      all_ok = all_ok && a.ok;
     } catch (const dllbridge::Error& e) {
       answer = error_json(e.kind(), e.what());
+      add_callbacks(answer, stubs, false);
       all_ok = false;
     } catch (const json::exception& e) {  // a JSON shape no check above foresaw: this line only
-      answer =
-          error_json(dllbridge::ErrorKind::bad_argument, "line " + std::to_string(line_no) + ": " + e.what());
+      answer = error_json(dllbridge::ErrorKind::bad_argument, where + ": " + e.what());
+      add_callbacks(answer, stubs, false);
       all_ok = false;
     }
-    add_callbacks(answer, stubs, had_stub);
-    std::cout << answer.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+    std::cout << dump(answer) << std::endl;
   }
   return all_ok ? 0 : 1;
 }
@@ -298,7 +217,7 @@ int main(int argc, char** argv) {
       // A usage error, before anything started: said in the form the output was asked in.
       const json body = error_json(e.kind(), e.what());
       if (as_json && !batch) {
-        std::cout << body.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+        std::cout << dump(body) << std::endl;
       } else {
         std::cerr << "dllbridge-call: " << e.what() << "\n";
       }
@@ -347,7 +266,7 @@ int main(int argc, char** argv) {
     add_callbacks(body, stubs, had_stub);
   }
   if (as_json) {
-    std::cout << body.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
+    std::cout << dump(body) << std::endl;
   } else {
     print_text(body);
   }

@@ -1,7 +1,8 @@
-// dllbridge-call's JSON forms (docs/cli.md, section 3): JSON arguments to
-// Values and Values (results, [out] parameters) back to JSON, and the
-// recording stubs that stand for function pointers. In a file of their own
-// so that the fuzz target fuzz/json_args_fuzz.cpp reaches them.
+// The JSON forms of dllbridge-call and the C API (docs/cli.md, section 3):
+// JSON arguments to Values and Values (results, [out] parameters) back to
+// JSON, and the recording stubs that stand for function pointers. Compiled
+// into the client library (for dllbridge_call_json) and into dllbridge-call,
+// and reached by the fuzz target fuzz/json_args_fuzz.cpp.
 #pragma once
 
 #include <cstddef>
