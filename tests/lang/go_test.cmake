@@ -4,7 +4,7 @@
 #   GO          the go command (fails loudly when not found)
 #   SOURCE_DIR  the repository; BUILD_DIR the build to install; WORK_DIR scratch
 #   SAMPLE      the 32-bit sample library, as the test program sees it
-#   TARGET      linux, or windows: cross-build the test program with MinGW-w64
+#   PLATFORM    linux, or windows: cross-build the test program with MinGW-w64
 #               (CC) and run it under Wine (WINE = scripts/wine.sh)
 #   CACHE_DIR   GOCACHE / GOPATH live here (kept between runs, under the build)
 if(NOT GO)
@@ -19,7 +19,7 @@ set(goenv GOENV=off GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on GOTELEMETRY=off
     PKG_CONFIG_PATH=${pkgconfig} CGO_ENABLED=1 DLLBRIDGE_SAMPLE32=${SAMPLE})
 file(MAKE_DIRECTORY ${CACHE_DIR}/gocache ${CACHE_DIR}/gopath)
 
-if(TARGET STREQUAL "windows")
+if(PLATFORM STREQUAL "windows")
   set(exe ${WORK_DIR}/dllbridge.test.exe)
   execute_process(
     COMMAND ${CMAKE_COMMAND} -E env ${goenv} GOOS=windows GOARCH=amd64 CC=${CC}
