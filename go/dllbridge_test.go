@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -342,5 +343,43 @@ func TestOptions(t *testing.T) {
 	}
 	if got := call(t, f).Int(); got < 1 {
 		t.Errorf("counter_next = %d", got)
+	}
+}
+
+func TestCloseWaitsForCalls(t *testing.T) {
+	b, lib := open(t, nil)
+	sleep := declare(t, lib, "int sleep_ms(int ms)")
+	done := make(chan error, 1)
+	go func() {
+		r, err := sleep.Call(context.Background(), 300)
+		if err == nil && r.Int() != 300 {
+			err = fmt.Errorf("sleep_ms(300) = %d", r.Int())
+		}
+		done <- err
+	}()
+	// Close once the call is in the surrogate (the bridge counts it).
+	for limit := time.Now().Add(10 * time.Second); ; {
+		st, err := b.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.InFlight > 0 {
+			break
+		}
+		if time.Now().After(limit) {
+			t.Fatal("the call never showed in Stats().InFlight")
+		}
+		runtime.Gosched()
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("the call in progress when Close began: %v, want it to finish", err)
+		}
+	default:
+		t.Errorf("Close returned before the call in progress finished")
 	}
 }

@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -146,3 +147,18 @@ def test_library_from_env_var_first(sample, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          cwd=os.path.join(os.path.dirname(__file__), ".."))
     assert "libnothing.so" in out.stdout, out.stdout + out.stderr
+
+
+def test_close_waits_for_calls(bridge, lib):
+    sleep = lib.declare("int sleep_ms(int ms)")
+    results = []
+    t = threading.Thread(target=lambda: results.append(sleep(300).value))
+    t.start()
+    # Close once the call is in the surrogate (the bridge counts it).
+    deadline = time.monotonic() + 10
+    while bridge.stats().in_flight == 0:
+        assert time.monotonic() < deadline, "the call never showed in stats().in_flight"
+    bridge.close()
+    assert not t.is_alive(), "close returned before the call in progress finished"
+    t.join()
+    assert results == [300]
