@@ -10,6 +10,39 @@
 #include <stdint.h>
 #include <wchar.h>
 
+/* SAL annotations (as sal.h spells them) say what a pointer parameter is;
+ * dllbridge-gen reads them. Defined away where no sal.h defined them first. */
+#ifndef _In_
+#  define _In_
+#endif
+#ifndef _In_z_
+#  define _In_z_
+#endif
+#ifndef _In_reads_
+#  define _In_reads_(s)
+#endif
+#ifndef _Out_
+#  define _Out_
+#endif
+#ifndef _Out_writes_
+#  define _Out_writes_(s)
+#endif
+#ifndef _Inout_
+#  define _Inout_
+#endif
+#ifndef _Inout_updates_
+#  define _Inout_updates_(s)
+#endif
+#ifndef _Inout_updates_z_
+#  define _Inout_updates_z_(s)
+#endif
+#ifndef _Outptr_
+#  define _Outptr_
+#endif
+#ifndef _Ret_z_
+#  define _Ret_z_
+#endif
+
 #if defined(_WIN32)
 #  define SAMPLE_API __declspec(dllexport)
 #else
@@ -82,7 +115,7 @@ SAMPLE_API size_t str_len(const char* s); /* SIZE_MAX for NULL */
 SAMPLE_API int32_t count_char(const char* s, char c);
 SAMPLE_API size_t wstr_len(const wchar_t* s);    /* code units; SIZE_MAX for NULL */
 SAMPLE_API int32_t wstr_first(const wchar_t* s); /* first code unit */
-SAMPLE_API const char* greeting(void);
+SAMPLE_API _Ret_z_ const char* greeting(void);
 SAMPLE_API const char* not_utf8(void); /* "A\xff\xfeB": text that is not UTF-8 */
 SAMPLE_API int32_t pointer_size(void); /* sizeof(void*) of the caller's ABI */
 SAMPLE_API int32_t long_size(void);
@@ -106,16 +139,20 @@ SAMPLE_API int32_t SAMPLE_STDCALL copy_upper_std(const char* in, char* out, int3
 SAMPLE_API void SAMPLE_STDCALL rect_grow_std(struct sample_rect* r, int32_t by);
 
 /* buffers, [out] parameters and text buffers */
-SAMPLE_API int32_t sum_i32(const int32_t* v, int32_t n);                /* [in, size_is(n)]; -1 for NULL */
-SAMPLE_API double sum_f64(const double* v, uint32_t n);                 /* [in, size_is(n)] */
-SAMPLE_API void fill_seq_u16(uint16_t* out, int32_t n, uint16_t start); /* [out, size_is(n)] */
-SAMPLE_API void scale_i64(int64_t* v, int32_t n, int64_t k);            /* [in, out, size_is(n)] */
-SAMPLE_API void reverse4_u8(uint8_t* v);                                /* [in, out, size(4)] */
-SAMPLE_API void xor_u8(uint8_t* v, int32_t n, uint8_t k);               /* [in, out, size_is(n)]: bulk data */
-SAMPLE_API int32_t divmod(int32_t a, int32_t b, int32_t* q, int32_t* r); /* [out] q, r; 0 or -1 for b == 0 */
+SAMPLE_API int32_t sum_i32(_In_reads_(n) const int32_t* v, int32_t n); /* [in, size_is(n)]; -1 for NULL */
+SAMPLE_API double sum_f64(const double* v, uint32_t n);                /* [in, size_is(n)] */
+SAMPLE_API void fill_seq_u16(_Out_writes_(n) uint16_t* out, int32_t n,
+                             uint16_t start);                                   /* [out, size_is(n)] */
+SAMPLE_API void scale_i64(_Inout_updates_(n) int64_t* v, int32_t n, int64_t k); /* [in, out, size_is(n)] */
+SAMPLE_API void reverse4_u8(uint8_t* v);                                        /* [in, out, size(4)] */
+SAMPLE_API void xor_u8(uint8_t* v, int32_t n, uint8_t k); /* [in, out, size_is(n)]: bulk data */
+SAMPLE_API int32_t divmod(int32_t a, int32_t b, _Out_ int32_t* q,
+                          _Out_ int32_t* r);                   /* [out] q, r; 0 or -1 for b == 0 */
 SAMPLE_API int32_t present(const int32_t* a, const double* b); /* optional [in] pointers: bit 0 a, bit 1 b */
-SAMPLE_API int32_t copy_upper(const char* in, char* out, int32_t cap); /* [out, size_is(cap)]; length */
-SAMPLE_API int32_t reverse_str(char* buf, int32_t cap);                /* [in, out, string, size_is(cap)] */
+SAMPLE_API int32_t copy_upper(_In_z_ const char* in, _Out_writes_(cap) char* out,
+                              int32_t cap); /* [out, size_is(cap)]; length */
+SAMPLE_API int32_t reverse_str(_Inout_updates_z_(cap) char* buf,
+                               int32_t cap);              /* [in, out, string, size_is(cap)] */
 SAMPLE_API int32_t wide_upper(wchar_t* buf, int32_t cap); /* [in, out, string, size_is(cap)], ASCII */
 SAMPLE_API int32_t wide_hello(wchar_t* out, int32_t cap); /* [out, size_is(cap)]: "h\u00e9llo \u20ac" */
 SAMPLE_API const wchar_t* wide_greeting(void);
@@ -124,19 +161,19 @@ SAMPLE_API const wchar_t* wide_greeting(void);
 SAMPLE_API int32_t point_sum(struct sample_point p);
 SAMPLE_API struct sample_point point_make(int32_t x, int32_t y);
 SAMPLE_API int32_t rect_area(const struct sample_rect* r);
-SAMPLE_API void rect_grow(struct sample_rect* r, int32_t by); /* [in, out] */
+SAMPLE_API void rect_grow(_Inout_ struct sample_rect* r, int32_t by); /* [in, out] */
 SAMPLE_API struct sample_mixed mixed_make(char c, double d, int16_t s, int64_t q);
 SAMPLE_API double mixed_sum(struct sample_mixed m);
 SAMPLE_API int32_t mixed_offset_d(void); /* offsetof(struct sample_mixed, d) */
 SAMPLE_API int32_t mixed_size(void);
-SAMPLE_API void named_fill(struct sample_named* n, int32_t base); /* [out] */
-SAMPLE_API int32_t named_sum(const struct sample_named* n);       /* vals + pts + strlen(name) */
-SAMPLE_API int32_t poly_sum(const struct sample_poly* p);         /* tag + every x and y */
-SAMPLE_API void poly_shift(struct sample_poly* p, int32_t dx);    /* [in, out]: moves every point */
+SAMPLE_API void named_fill(_Out_ struct sample_named* n, int32_t base); /* [out] */
+SAMPLE_API int32_t named_sum(const struct sample_named* n);             /* vals + pts + strlen(name) */
+SAMPLE_API int32_t poly_sum(const struct sample_poly* p);               /* tag + every x and y */
+SAMPLE_API void poly_shift(struct sample_poly* p, int32_t dx);          /* [in, out]: moves every point */
 
 /* handles: an object behind an opaque pointer */
-SAMPLE_API int32_t obj_create(int32_t initial, void** out); /* 0 and *out, or -1 */
-SAMPLE_API int32_t obj_add(void* h, int32_t v);             /* the new value */
+SAMPLE_API int32_t obj_create(int32_t initial, _Outptr_ void** out); /* 0 and *out, or -1 */
+SAMPLE_API int32_t obj_add(_In_ void* h, int32_t v);                 /* the new value */
 SAMPLE_API int32_t obj_get(void* h);
 SAMPLE_API void obj_destroy(void* h);
 

@@ -1,0 +1,60 @@
+// dllbridge-gen: from C headers and a 32-bit library to the signature file,
+// the report, typed bindings and a drop-in 64-bit proxy library
+// (docs/gen-reference.md).
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+#include "emit.hpp"
+#include "reader.hpp"
+
+int main(int argc, char** argv) {
+  using namespace dllbridge::gen;
+  Options o;
+  std::string target = "linux";
+  CLI::App app{"Generate typed bindings and a 64-bit proxy library from a 32-bit library's C headers"};
+  app.allow_windows_style_options(false);
+  app.add_option("--header", o.headers, "a C header declaring the library's functions (repeatable)")
+      ->required();
+  app.add_option("-I", o.include_dirs, "an include folder for the headers (repeatable)");
+  app.add_option("-D", o.defines, "a macro NAME or NAME=VALUE for the headers (repeatable)");
+  app.add_option("--library", o.library, "the 32-bit library (.so or .dll) whose exports are used")
+      ->required();
+  app.add_option("--annotations", o.annotations,
+                 "declarations in the signature language that override the headers");
+  app.add_option("--name", o.name, "the proxy library's name (default: the library's base name)");
+  app.add_option("--target", target, "linux or windows (default linux)")
+      ->check(CLI::IsMember({"linux", "windows"}));
+  app.add_option("--out", o.out, "the folder to write into (created)")->required();
+  app.add_flag("--skip-unresolved", o.skip_unresolved,
+               "leave out (and list) functions with pointers it cannot decide instead of failing");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  o.target = target == "windows" ? Target::windows : Target::linux_;
+  try {
+    const Model m = read_model(o);
+    std::error_code ec;
+    std::filesystem::create_directories(o.out, ec);
+    if (ec) throw GenError("--out " + o.out + ": cannot be created (" + ec.message() + ")");
+    write_signature_file(m, o.out);
+    write_report(m, o.out);
+    write_project(m, o.out);
+    std::size_t left_out = 0;
+    for (const Note& n : m.notes) left_out += n.kind == Note::Kind::skipped;
+    std::cout << "dllbridge-gen: " << m.functions.size() << " functions, " << m.structs.size() << " structs, "
+              << left_out << " left out; see " << (std::filesystem::path(o.out) / "report.txt").string()
+              << "\n";
+    return 0;
+  } catch (const GenError& e) {
+    std::cerr << "dllbridge-gen: error: " << e.what() << (std::string(e.what()).back() == '\n' ? "" : "\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "dllbridge-gen: error: " << e.what() << "\n";
+    return 1;
+  }
+}
