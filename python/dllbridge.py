@@ -184,6 +184,8 @@ _lib_lock = threading.Lock()
 def _c():
     """The C library, loaded once with its prototypes."""
     global _lib
+    if _lib is not None:
+        return _lib
     with _lib_lock:
         if _lib is None:
             path = find_library()
