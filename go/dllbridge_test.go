@@ -316,6 +316,10 @@ func TestErrors(t *testing.T) {
 	if _, err := add.Call(context.Background(), 1); !errors.Is(err, ErrBadArgument) {
 		t.Errorf("one argument for two: %v", err)
 	}
+	raw, err := add.CallJSON(context.Background(), `["x", 1]`)
+	if !errors.Is(err, ErrBadArgument) || !strings.Contains(raw, `"kind":"bad_argument"`) {
+		t.Errorf("CallJSON with text for an int: %s, %v", raw, err)
+	}
 	if _, err := Open(&Options{Arch: 16}); !errors.Is(err, ErrBadArgument) {
 		t.Errorf("Open with arch 16: %v", err)
 	}

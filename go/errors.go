@@ -27,9 +27,9 @@ const (
 	KindClosed               Kind = "closed"
 )
 
-// Sentinels for errors.Is: every error this package returns for a failed
-// operation is an *Error, and errors.Is(err, ErrX) is true exactly when its
-// Kind is X's.
+// Sentinels for errors.Is: every error this package returns is an *Error
+// (but for a call on a context cancelled before it started, which returns
+// ctx.Err()), and errors.Is(err, ErrX) is true exactly when its Kind is X's.
 var (
 	ErrTimeout              = errors.New("dllbridge: timeout")
 	ErrCrashed              = errors.New("dllbridge: crashed")

@@ -128,6 +128,7 @@ def test_errors(sample):
         add("two", 1)
     with pytest.raises(dllbridge.BadArgument):
         add(1)
+    assert '"kind":"bad_argument"' in add.call_json('["x", 1]')  # an answer, not an exception
     with pytest.raises(dllbridge.BadArgument):
         dllbridge.Bridge(arch=16)
     with pytest.raises(dllbridge.BadArgument, match="unknown option"):
