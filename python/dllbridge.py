@@ -24,6 +24,8 @@ import ctypes.util
 import glob
 import json
 import math
+import numbers
+import operator
 import os
 import re
 import subprocess
@@ -254,6 +256,12 @@ def _to_json(v):
         if isinstance(v, float) and not math.isfinite(v):
             raise BadArgument(f"{v} has no JSON form")
         return v
+    if hasattr(v, "__index__"):  # numpy integers and other integer types
+        return operator.index(v)
+    if isinstance(v, numbers.Real):
+        return _to_json(float(v))
+    if hasattr(v, "tolist"):  # array.array, numpy arrays
+        return _to_json(v.tolist())
     raise BadArgument(f"a Python {type(v).__name__} has no JSON form")
 
 

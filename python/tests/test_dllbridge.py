@@ -1,3 +1,5 @@
+import array
+import fractions
 import os
 import subprocess
 import sys
@@ -38,6 +40,9 @@ def test_buffers(lib):
     sum_i32 = lib.declare("int sum_i32([in, size_is(n)] const int32_t* v, int n)")
     assert sum_i32([5, -7, 100], 3).value == 98
     assert sum_i32(None, 0).value == -1  # None is a null pointer
+    assert sum_i32(array.array("i", [1, 2, 3]), 3).value == 6
+    assert lib.declare("double sum_f64([in, size_is(n)] const double* v, uint32_t n)")(
+        (0.5, fractions.Fraction(5, 4)), 2).value == 1.75
     r = lib.declare("void xor_u8([in, out, size_is(n)] uint8_t* v, int32_t n, uint8_t k)")(b"\x00\x0f\xff", 3, 0x5A)
     assert r.value is None
     assert bytes(r.out["v"]) == b"\x5a\x55\xa5"
