@@ -971,24 +971,31 @@ Model read_model(const Options& o) {
       }
       // An annotation must declare the header's types.
       if (ann) {
-        std::string header_type = d.text;
-        try {
-          const std::string prefix = [&] {
-            std::string p;
-            for (const std::string& sn : closure(r, d.structs))
-              p += r.structs.at(r.usr_of.at(sn)).declaration + " ";
-            return p;
-          }();
-          const sig::Function probe = sig::parse(prefix + "void dllbridge_gen_probe(" + d.text + ")");
-          const sig::Type& ht = probe.params.at(0).type;
-          const sig::Type& at_ = ann->fn.params[static_cast<std::size_t>(i)].type;
-          if (type_class(ht, r.windows) != type_class(at_, r.windows))
-            problem = Problem{Problem::Kind::unresolved, name + ", " + s.label + " (" + ann->where + ")",
-                              "the annotation's type (" + type_class(at_, r.windows) +
-                                  ") is not the header's (" + spelling(s.type.raw) + " at " + s.where + ")"};
-        } catch (const Error&) {
+        const sig::Type& at_ = ann->fn.params[static_cast<std::size_t>(i)].type;
+        std::string header_class = "callback";
+        if (!(s.type.k == CT::K::pointer && s.type.elem->k == CT::K::function)) {
+          std::string prefix;
+          for (const std::string& sn : closure(r, d.structs))
+            prefix += r.structs.at(r.usr_of.at(sn)).declaration + " ";
+          // The header's type alone (no attributes), as the parser reads it.
+          const bool ptr2 = s.type.k == CT::K::pointer && s.type.elem->k == CT::K::pointer;
+          const std::string type = ptr2 ? "void**" : r.type_text(s.type);
+          const bool data_ptr = s.type.k == CT::K::pointer && type.rfind("void*", 0) != 0;
+          const std::string text = (data_ptr ? "[in] " : "") + type + " x";
+          try {
+            header_class = type_class(
+                sig::parse(prefix + "void dllbridge_gen_probe(" + text + ")").params.at(0).type, r.windows);
+          } catch (const Error& e) {
+            header_class = std::string("? (") + e.what() + ")";
+          }
         }
-        if (problem) break;
+        if (header_class != type_class(at_, r.windows)) {
+          problem =
+              Problem{Problem::Kind::unresolved, name + ", " + s.label + " (" + ann->where + ")",
+                      "the annotation's type (" + type_class(at_, r.windows) + ") is not the header's (" +
+                          spelling(s.type.raw) + " at " + s.where + ", " + header_class + ")"};
+          break;
+        }
       }
       params += (i ? ", " : "") + d.text;
       notes.insert(notes.end(), d.notes.begin(), d.notes.end());
