@@ -318,6 +318,43 @@ def sample_every_function_generated_or_listed_and_callable():
             check("error" not in r and ok(r), f"{n}{a}: {r} (signature: {lines[n]})")
 
 
+@sample_case
+def sample_windows_dll_decorated_names_and_ordinal():
+    dll = os.path.join(ENV["libs"], "sample.dll")
+    check(os.path.isfile(dll), f"{dll} was not built (needs i686-w64-mingw32-gcc, see tests/gen/CMakeLists.txt)")
+    with tempfile.TemporaryDirectory() as out:
+        src = ENV["source"]
+        rc, so, se = gen("--header", os.path.join(src, "sample-dll", "sample.h"), "--library", dll, "--target",
+                         "windows", "--annotations", os.path.join(src, "sample-dll", "sample.annotations"),
+                         "--out", out)
+        check(rc == 0, f"dllbridge-gen failed ({rc}): {se}")
+        sig = open(os.path.join(out, "sample.sig")).read()
+        report = open(os.path.join(out, "report.txt")).read()
+        for export, decl in [("#100", "int32_t ordinal_only(int32_t v);"),
+                             ("add_std@8", "int32_t __stdcall add_std(int32_t a, int32_t b);"),
+                             ("@sub_fast@8", "int32_t __fastcall sub_fast(int32_t a, int32_t b);"),
+                             ("enum_items@12", "int32_t __stdcall enum_items(")]:
+            check(re.search(rf"^// export: {re.escape(export)}\n{re.escape(decl)}", sig, re.M),
+                  f"no '// export: {export}' before {decl}:\n{sig}")
+        left_out = report.split("== Left out")[1].split("\n== ")[0]
+        check(sorted(re.findall(r"^(\w+) \(", left_out, re.M)) == ["fmt_print", "sum_doubles", "sum_mixed_va"],
+              left_out)
+        # wchar_t is the DLL's 2-byte unit there: still text.
+        check("int32_t wide_hello([out, size_is(cap)] wchar_t* out, int32_t cap);" in sig, sig)
+        # An ordinal the DLL does not have: reported, not generated.
+        ann = open(os.path.join(src, "sample-dll", "sample.annotations")).read()
+        check("symbol ordinal_only = #100;" in ann, "sample.annotations no longer maps ordinal_only to #100")
+        bad = os.path.join(out, "bad.annotations")
+        with open(bad, "w") as f:
+            f.write(ann.replace("#100", "#60000"))
+        rc, so, se = gen("--header", os.path.join(src, "sample-dll", "sample.h"), "--library", dll, "--target",
+                         "windows", "--annotations", bad, "--out", os.path.join(out, "bad"))
+        check(rc == 0, se)
+        report = open(os.path.join(out, "bad", "report.txt")).read()
+        check(re.search(r"^ordinal_only \(sample.h:\d+\): not exported by sample.dll \(nor as #60000", report, re.M),
+              report)
+
+
 # ---------------------------------------------------------------- runner
 
 def main():

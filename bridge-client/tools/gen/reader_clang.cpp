@@ -103,6 +103,10 @@ Unit::Unit(const Options& o, bool dll_view, const SalPrelude& sal) {
       "-x", "c", "-std=gnu11", "-target", triple(o.target, dll_view), "-I" + sal.dir().string()};
   for (const std::string& i : o.include_dirs) args.push_back("-I" + fs::absolute(i).string());
   for (const std::string& d : o.defines) args.push_back("-D" + d);
+#ifdef DLLBRIDGE_CLANG_RESOURCE_DIR
+  if (fs::is_directory(DLLBRIDGE_CLANG_RESOURCE_DIR))
+    args.insert(args.end(), {"-resource-dir", DLLBRIDGE_CLANG_RESOURCE_DIR});
+#endif
   args.insert(args.end(), {"-include", (sal.dir() / "dllbridge_gen_sal.h").string(), "-Wno-everything"});
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
