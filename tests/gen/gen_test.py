@@ -79,10 +79,13 @@ def golden(case_name, header, lib, args_file, expected, name):
     if lib.endswith(".dll"):
         extra += ["--target", "windows"]
     with tempfile.TemporaryDirectory() as out:
-        rc, so, se = gen("--header", header, "--library", library, "--out", out, *extra, cwd=src)
+        rc, so, se = gen("--header", header, "--library", library, "--out", out, "--print-model", *extra, cwd=src)
         check(rc == 0, f"dllbridge-gen failed ({rc}): {se}")
         exp_dir = os.path.join(src, expected)
-        for fname in (name + ".sig", "report.txt"):
+        # The model's C side (what the back end spells), without the summary line (it names the temporary folder).
+        with open(os.path.join(out, "model.txt"), "w") as f:
+            f.write("".join(l for l in so.splitlines(True) if not l.startswith("dllbridge-gen:")))
+        for fname in (name + ".sig", "report.txt", "model.txt"):
             got = open(os.path.join(out, fname)).read()
             exp_path = os.path.join(exp_dir, fname)
             if os.environ.get("DLLBRIDGE_GEN_UPDATE_GOLDEN"):

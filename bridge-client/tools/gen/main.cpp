@@ -5,9 +5,26 @@
 
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "emit.hpp"
 #include "reader.hpp"
+
+namespace {
+
+// The model's C side, for reviewing what the back end is given.
+void print(const dllbridge::gen::Model& m, std::ostream& out) {
+  for (const auto& s : m.structs) {
+    out << "struct " << s.sig_name << " (C: '" << s.c_spelling << "')\n";
+    for (const auto& f : s.fields) out << "  field '" << f.name << "': '" << f.c_type << "'\n";
+  }
+  for (const auto& f : m.functions) {
+    out << "function " << f.name << " -> " << f.symbol << ": '" << f.c_return << "'\n";
+    for (const auto& p : f.params) out << "  param '" << p.name << "': '" << p.c_type << "'\n";
+  }
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace dllbridge::gen;
@@ -29,6 +46,9 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out, "the folder to write into (created)")->required();
   app.add_flag("--skip-unresolved", o.skip_unresolved,
                "leave out (and list) functions with pointers it cannot decide instead of failing");
+  bool print_model = false;
+  app.add_flag("--print-model", print_model,
+               "also print the model (C spellings of structs, fields, parameters)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -44,6 +64,7 @@ int main(int argc, char** argv) {
     write_signature_file(m, o.out);
     write_report(m, o.out);
     write_project(m, o.out);
+    if (print_model) print(m, std::cout);
     std::size_t left_out = 0;
     for (const Note& n : m.notes) left_out += n.kind == Note::Kind::skipped;
     std::cout << "dllbridge-gen: " << m.functions.size() << " functions, " << m.structs.size() << " structs, "
@@ -51,7 +72,11 @@ int main(int argc, char** argv) {
               << "\n";
     return 0;
   } catch (const GenError& e) {
-    std::cerr << "dllbridge-gen: error: " << e.what() << (std::string(e.what()).back() == '\n' ? "" : "\n");
+    // One line per problem, each prefixed as a compiler would.
+    std::string line;
+    std::istringstream lines(e.what());
+    while (std::getline(lines, line))
+      if (!line.empty()) std::cerr << "dllbridge-gen: error: " << line << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "dllbridge-gen: error: " << e.what() << "\n";

@@ -153,7 +153,11 @@ CT classify(CXType t, Target target) {
       out.k = CT::K::function;
       out.fn = t;
       return out;
-    case CXType_IncompleteArray: out.why = "an array without a size"; break;
+    case CXType_IncompleteArray:  // T v[]: a parameter's pointer (a field's flexible array is refused)
+      out.k = CT::K::array;
+      out.extent = 0;
+      out.elem = std::make_shared<CT>(classify(clang_getArrayElementType(t), target));
+      return out;
     case CXType_LongDouble: out.why = "long double"; break;
     case CXType_Int128:
     case CXType_UInt128: out.why = "a 128-bit integer"; break;
@@ -314,6 +318,7 @@ struct StructEntry {
   std::optional<Problem> problem;
   std::set<std::string> deps;  // struct sig names it needs defined first
   std::string declaration;
+  std::string c_spelling;  // "struct tag", a typedef name, or "" (an unnamed member's type)
   std::vector<CField> fields;
   std::vector<Note> notes;
   int order = -1;
@@ -436,7 +441,10 @@ struct Reader {
         };
       }
       Decided d;
-      if (t.k == CT::K::array) {
+      if (t.k == CT::K::array && t.extent <= 0) {
+        d.problem = Problem{Problem::Kind::unsupported, owner + ", " + label + " (" + s.where + ")",
+                            "a flexible array member (no size) is not supported"};
+      } else if (t.k == CT::K::array) {
         if (t.elem->k == CT::K::scalar && !is_void(*t.elem)) {
           d.text = t.elem->scalar + " " + sig_field + "[" + std::to_string(t.extent) + "]";
         } else if (t.elem->k == CT::K::record) {
@@ -468,7 +476,7 @@ struct Reader {
       e.problem =
           Problem{Problem::Kind::unsupported, owner + " (" + e.where + ")", "a struct without fields"};
     e.declaration = "struct " + e.sig_name + " {" + body + " };";
-    (void)c_spelling;
+    e.c_spelling = c_spelling;
     e.busy = false;
     e.done = true;
     if (!e.problem) {
@@ -552,8 +560,20 @@ struct Reader {
   }
 
   // One parameter or field: its attributes and signature text.
-  Decided decide(const Slot& s) {
+  Decided decide(const Slot& slot) {
     Decided d;
+    // A parameter declared as an array (`const int32_t v[4]`) is C's pointer, N elements by default.
+    Slot s = slot;
+    long long extent = 0;
+    if (!s.field && s.type.k == CT::K::array &&
+        (s.type.elem->k == CT::K::scalar || s.type.elem->k == CT::K::record)) {
+      extent = s.type.extent > 0 ? s.type.extent : -1;
+      CT p;
+      p.k = CT::K::pointer;
+      p.elem = s.type.elem;
+      p.raw = s.type.raw;
+      s.type = p;
+    }
     const CT& t = s.type;
     const std::string who = s.owner + ", " + s.label;
     auto problem = [&](Problem::Kind k, const std::string& text) {
@@ -675,6 +695,10 @@ struct Reader {
       }
     }
     // 3. Defaults.
+    if (extent < 0)
+      return problem(Problem::Kind::unresolved, spelling(t.raw) +
+                                                    ": an array parameter without a size: annotate it "
+                                                    "(e.g. [in, size_is(n)]) or use SAL (_In_reads_(n))");
     if (opaque_pointee(pe)) {
       note(Note::Kind::defaulted, is_void(pe)
                                       ? "void*: an opaque handle (a number)"
@@ -695,6 +719,15 @@ struct Reader {
               " is a pointer to a pointer to data: the library's pointer would reach the application as a "
               "32-bit number; annotate the function (e.g. [out] void** as a handle)");
     }
+    if (unit && extent > 0) {
+      attrs = pe.is_const ? std::vector<std::string>{"in"} : std::vector<std::string>{"in", "out"};
+      attrs.push_back("size(" + std::to_string(extent) + ")");
+      note(Note::Kind::defaulted, spelling(t.raw) + ": text in a buffer of " + std::to_string(extent) +
+                                      " units, " +
+                                      render_attrs(attrs).substr(0, render_attrs(attrs).size() - 1));
+      d.text = render_attrs(attrs) + type + " " + s.name;
+      return d;
+    }
     if (unit) {
       if (pe.is_const) {
         note(Note::Kind::defaulted,
@@ -708,13 +741,15 @@ struct Reader {
                          "(e.g. [out, size_is(cap)], [in, out, string, size_is(cap)], [in, string]) or "
                          "use SAL (_Out_writes_(cap), _In_z_)");
     }
+    const std::string count = extent > 0 ? std::to_string(extent) + " elements" : "one element";
     if (pe.is_const) {
-      note(Note::Kind::defaulted, "const pointer: [in], one element");
+      note(Note::Kind::defaulted, (extent ? "const array: [in], " : "const pointer: [in], ") + count);
       attrs = {"in"};
     } else {
-      note(Note::Kind::defaulted, "pointer: [in, out], one element");
+      note(Note::Kind::defaulted, (extent ? "array: [in, out], " : "pointer: [in, out], ") + count);
       attrs = {"in", "out"};
     }
+    if (extent > 0) attrs.push_back("size(" + std::to_string(extent) + ")");
     d.text = render_attrs(attrs) + type + " " + s.name;
     return d;
   }
@@ -1041,10 +1076,13 @@ Model read_model(const Options& o) {
       continue;
     }
     f.c_return = spelling(clang_getResultType(clang_getCursorType(h->second)));
-    for (int i = 0; i < n; ++i)
-      f.params.push_back(
-          {names[static_cast<std::size_t>(i)],
-           spelling(clang_getCursorType(clang_Cursor_getArgument(h->second, static_cast<unsigned>(i))))});
+    for (int i = 0; i < n; ++i) {
+      // A parameter declared as an array is a pointer in C: spelled so.
+      CXType pt = clang_getCursorType(clang_Cursor_getArgument(h->second, static_cast<unsigned>(i)));
+      const bool array = pt.kind == CXType_ConstantArray || pt.kind == CXType_IncompleteArray;
+      f.params.push_back({names[static_cast<std::size_t>(i)],
+                          array ? spelling(clang_getArrayElementType(pt)) + " *" : spelling(pt)});
+    }
 
     // What the bridge will be given: the signature with its structs, parsed and checked.
     std::string prefix;
@@ -1091,15 +1129,7 @@ Model read_model(const Options& o) {
     s.sig_name = sn;
     s.declaration = e.declaration;
     s.fields = e.fields;
-    std::string tag = spelling(e.decl);
-    const bool tagged =
-        !tag.empty() && tag.find('(') == std::string::npos && tag.find(' ') == std::string::npos;
-    s.c_spelling = tagged ? "struct " + tag
-                          : (sn.find('_') != std::string::npos && !r.ann.structs.count(sn) &&
-                                     clang_Cursor_isAnonymousRecordDecl(e.decl)
-                                 ? ""
-                                 : sn);
-    if (clang_Cursor_isAnonymousRecordDecl(e.decl)) s.c_spelling = "";
+    s.c_spelling = e.c_spelling;
     if (auto hr = host_records.find(e.usr); hr != host_records.end()) {
       std::vector<CXCursor> hf;
       clang_Type_visitFields(
@@ -1109,11 +1139,13 @@ Model read_model(const Options& o) {
             return CXVisit_Continue;
           },
           &hf);
-      for (std::size_t i = 0; i < hf.size() && i < s.fields.size(); ++i)
-        s.fields[i].c_type =
-            clang_Cursor_isAnonymousRecordDecl(clang_getTypeDeclaration(clang_getCursorType(hf[i])))
-                ? ""
-                : spelling(clang_getCursorType(hf[i]));
+      for (std::size_t i = 0; i < hf.size() && i < s.fields.size(); ++i) {
+        s.fields[i].c_type = spelling(clang_getCursorType(hf[i]));
+        // An unnamed struct member's type has no C spelling.
+        if (s.fields[i].c_type.find("(unnamed") != std::string::npos ||
+            s.fields[i].c_type.find("(anonymous") != std::string::npos)
+          s.fields[i].c_type.clear();
+      }
     }
     std::string prefix;
     for (const std::string& dn : closure(r, {sn})) prefix += r.structs.at(r.usr_of.at(dn)).declaration + " ";

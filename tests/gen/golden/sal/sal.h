@@ -29,4 +29,8 @@ int lg_peek(_In_opt_ const int32_t* maybe);
 int lg_divmod(int a, int b, _Out_ int* q, _Out_ int* r);
 int lg_twice(_In_reads_(n * 2) const int32_t* v, int n);
 int lg_missing(int a);
+int lg_avg(const int32_t v[4]);
+int lg_label(char label[16]);
+int lg_first(_In_reads_(n) const int32_t v[], int n);
+int lg_unsized(const int32_t v[]);
 #endif

@@ -7,7 +7,7 @@
 // Structs (1)
 struct lg_span { int32_t first; int32_t count; };
 
-// Functions (9)
+// Functions (12)
 int lg_upper([in, string] const char* in, [out, size_is(cap)] char* out, int cap);
 int lg_sum([in, size_is(n)] const int32_t* v, int n);
 void lg_fill([out, size(4)] uint16_t* out);
@@ -17,3 +17,6 @@ int lg_open([in, string] const char* path, [out] void** handle);
 const char* lg_version();
 int lg_peek([in] const int32_t* maybe);
 int lg_divmod(int a, int b, [out] int* q, [out] int* r);
+int lg_avg([in, size(4)] const int32_t* v);
+int lg_label([in, out, size(16)] char* label);
+int lg_first([in, size_is(n)] const int32_t* v, int n);
