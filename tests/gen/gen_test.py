@@ -67,6 +67,7 @@ GOLDEN = [
     ("annotated", "annotated.h", "libgolden_annotated.so", "args", "expected", "golden_annotated"),
     ("unsupported", "unsupported.h", "libgolden_unsupported.so", "args", "expected", "golden_unsupported"),
     ("annotated", "annotated.h", "golden_annotated.dll", "args", "expected-windows", "golden_annotated"),
+    ("winapi", "winapi.h", "golden_winapi.dll", "args", "expected-windows", "golden_winapi"),
 ]
 
 
