@@ -213,6 +213,23 @@ def annotation_that_does_not_match_the_header():
 
 
 @err_case
+def struct_annotation_that_does_not_match_the_header():
+    with tempfile.TemporaryDirectory() as tmp:
+        h, lib = setup_tmp(tmp, header="#include <stdint.h>\nstruct s { int32_t n; int32_t* v; };\n"
+                                       "int32_t g(const struct s* p);\nint32_t k(struct s* p);\n",
+                           lib="#include <stdint.h>\nint32_t g(const void* p) { return p != 0; }\n"
+                               "int32_t k(void* p) { return p != 0; }\n")
+        ann = os.path.join(tmp, "t.ann")
+        with open(ann, "w") as f:
+            f.write("struct s { int32_t count; [size_is(count)] int32_t* v; };\n")
+        rc, so, se = gen("--header", h, "--library", lib, "--annotations", ann, "--out", tmp)
+        check(rc == 1, f"{rc}: {se}")
+        lines = [l for l in se.splitlines() if "struct s" in l]
+        check(len(lines) == 1 and "t.ann:1" in lines[0] and "'count'" in lines[0] and "t.h:2" in lines[0] and
+              "'n'" in lines[0], f"one line naming both fields expected: {se}")
+
+
+@err_case
 def annotation_of_an_undeclared_function():
     with tempfile.TemporaryDirectory() as tmp:
         h, lib = setup_tmp(tmp)

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "channel/codec.hpp"
 #include "dllbridge/error.hpp"
@@ -420,6 +421,13 @@ struct Reader {
         e.problem =
             Problem{Problem::Kind::unsupported, owner + ", field " + name + " (" + clangx::where(f) + ")",
                     "bit-fields are not supported"};
+        break;
+      }
+      if (ann_def && !anonymous && ann_def->fields[i].name != name) {
+        e.problem =
+            Problem{Problem::Kind::unresolved, owner + " (" + ann.struct_where[e.sig_name] + ")",
+                    "the annotation's field " + std::to_string(i + 1) + " is '" + ann_def->fields[i].name +
+                        "', the header's (" + clangx::where(f) + ") '" + name + "'"};
         break;
       }
       CT t = classify(clang_getCursorType(f), o.target);
@@ -1114,7 +1122,9 @@ Model read_model(const Options& o) {
 
   if (!errors.empty()) {
     std::string msg;
-    for (const Problem& p : errors) msg += p.where + ": " + p.text + "\n";
+    std::set<std::string> said;  // a struct's problem is every user's: said once
+    for (const Problem& p : errors)
+      if (said.insert(p.where + ": " + p.text).second) msg += p.where + ": " + p.text + "\n";
     if (!o.skip_unresolved)
       msg +=
           "(annotate these in --annotations FILE, or give --skip-unresolved to leave such functions out)\n";
@@ -1162,6 +1172,13 @@ Model read_model(const Options& o) {
     m.structs.push_back(std::move(s));
   }
   m.notes.insert(m.notes.end(), unsupported_notes.begin(), unsupported_notes.end());
+  // A struct's problem is reported for each function that needs it: once is enough.
+  std::set<std::tuple<Note::Kind, std::string, std::string>> seen_notes;
+  m.notes.erase(std::remove_if(m.notes.begin(), m.notes.end(),
+                               [&](const Note& n) {
+                                 return !seen_notes.insert({n.kind, n.where, n.text}).second;
+                               }),
+                m.notes.end());
   return m;
 }
 
