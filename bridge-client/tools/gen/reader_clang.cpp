@@ -112,6 +112,10 @@ Unit::Unit(const Options& o, bool dll_view, const SalPrelude& sal) {
   for (const std::string& a : args) argv.push_back(a.c_str());
   CXUnsavedFile unsaved{main_name.c_str(), main_text.c_str(), static_cast<unsigned long>(main_text.size())};
 
+  // One thread, no signal handlers of libclang's: a command-line tool has
+  // nothing to recover into, and sanitizer builds keep their own handlers.
+  setenv("LIBCLANG_NOTHREADS", "1", 0);
+  setenv("LIBCLANG_DISABLE_CRASH_RECOVERY", "1", 0);
   index_ = clang_createIndex(0, 0);
   const CXErrorCode rc = clang_parseTranslationUnit2(
       index_, main_name.c_str(), argv.data(), static_cast<int>(argv.size()), &unsaved, 1,
