@@ -254,6 +254,32 @@ def a_64bit_library_is_refused():
 
 
 @err_case
+def malformed_libraries_are_refused_with_the_reason():
+    with tempfile.TemporaryDirectory() as tmp:
+        h, lib = setup_tmp(tmp)
+        data = open(lib, "rb").read()
+        dll = os.path.join(ENV["libs"], "golden_annotated.dll")
+        cases = [
+            ("text.so", b"not a library at all\n", "neither an ELF shared object nor a PE DLL"),
+            ("short.so", data[:200], "truncated"),
+            ("empty.so", b"", "neither an ELF shared object nor a PE DLL"),
+            # Section headers pointing past the end of the file.
+            ("badsh.so", data[:32] + (0x7FFFFFF0).to_bytes(4, "little") + data[36:], "truncated"),
+        ]
+        if os.path.isfile(dll):
+            pe = open(dll, "rb").read()
+            cases += [("short.dll", pe[:400], "truncated"),
+                      ("nope.dll", b"MZ" + b"\0" * 100, "an MZ file without a PE header")]
+        for name, content, want in cases:
+            path = os.path.join(tmp, name)
+            with open(path, "wb") as f:
+                f.write(content)
+            target = ["--target", "windows"] if name.endswith(".dll") else []
+            rc, so, se = gen("--header", h, "--library", path, "--out", os.path.join(tmp, "o"), "--name", "t", *target)
+            check(rc == 1 and f"--library {path}: " in se and want in se, f"{name}: {rc}: {se}")
+
+
+@err_case
 def not_exported_is_reported_not_generated():
     with tempfile.TemporaryDirectory() as tmp:
         # ext is imported by the library (undefined in its .dynsym), h is not there at all.

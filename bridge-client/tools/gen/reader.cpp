@@ -478,7 +478,10 @@ struct Reader {
       }
       body += " " + d.text + ";";
       e.deps.insert(d.structs.begin(), d.structs.end());
-      e.notes.insert(e.notes.end(), d.notes.begin(), d.notes.end());
+      for (Note& nt : d.notes) {
+        nt.where += " (" + s.where + ")";  // the field's own line
+        e.notes.push_back(nt);
+      }
     }
     if (!e.problem && fields.empty())
       e.problem =
@@ -1162,10 +1165,7 @@ Model read_model(const Options& o) {
     const FunctionDecl probe =
         sig::lower(sig::parse(prefix + "void dllbridge_gen_probe([in] struct " + sn + "* p)"));
     s.decls = probe.params.at(0).type.elem->fields;
-    for (Note nt : e.notes) {
-      nt.where += " (" + e.where + ")";
-      m.notes.push_back(nt);
-    }
+    m.notes.insert(m.notes.end(), e.notes.begin(), e.notes.end());
     if (e.declaration.find('[') != std::string::npos && r.ann.structs.count(sn))
       m.notes.push_back(
           {Note::Kind::annotated, "struct " + sn, "fields as " + r.ann.struct_where[sn] + " declares them"});
