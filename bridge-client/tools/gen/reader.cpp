@@ -208,7 +208,8 @@ struct Decided {
 
 // Size-equivalence classes of the signature language's scalars in the DLL's
 // ABI, for checking an annotation against the header.
-std::string scalar_class(sig::Scalar s, bool windows) {
+// (long and size_t are 4 bytes in both i386 ABIs.)
+std::string scalar_class(sig::Scalar s) {
   using S = sig::Scalar;
   switch (s) {
     case S::Void: return "void";
@@ -242,13 +243,12 @@ std::string scalar_class(sig::Scalar s, bool windows) {
     case S::Double: return "f64";
     case S::Handle: return "ptr";
   }
-  (void)windows;
   return "?";
 }
 
-std::string type_class(const sig::Type& t, bool windows) {
+std::string type_class(const sig::Type& t) {
   if (t.callback) return "callback";
-  std::string base = t.is_struct ? "struct " + t.struct_name : scalar_class(t.scalar, windows);
+  std::string base = t.is_struct ? "struct " + t.struct_name : scalar_class(t.scalar);
   if (!t.is_struct && t.scalar == sig::Scalar::Handle) return t.pointer_depth == 0 ? "ptr" : "ptr*";
   if (t.pointer_depth > 0 && !t.is_struct && t.scalar == sig::Scalar::Void)
     return t.pointer_depth == 1 ? "ptr" : "ptr*";
@@ -444,7 +444,7 @@ struct Reader {
         s.ann_type = &ann_def->fields[i].type;
         s.rename = [&](const std::string& n) {
           for (std::size_t k = 0; k < ann_def->fields.size(); ++k)
-            if (ann_def->fields[k].name == n) return k < fields.size() ? sig_field_name(fields[k], k) : n;
+            if (ann_def->fields[k].name == n) return k < fields.size() ? spelling(fields[k]) : n;
           return n;
         };
       }
@@ -495,8 +495,6 @@ struct Reader {
       ordered.push_back(e.sig_name);
     }
   }
-
-  static std::string sig_field_name(CXCursor f, std::size_t) { return spelling(f); }
 
   // The sig text of a function pointer called `name`, its callback parameters
   // with the annotation's attributes when `ann_cb` is given.
@@ -1029,17 +1027,16 @@ Model read_model(const Options& o) {
           const bool data_ptr = s.type.k == CT::K::pointer && type.rfind("void*", 0) != 0;
           const std::string text = (data_ptr ? "[in] " : "") + type + " x";
           try {
-            header_class = type_class(
-                sig::parse(prefix + "void dllbridge_gen_probe(" + text + ")").params.at(0).type, r.windows);
+            header_class =
+                type_class(sig::parse(prefix + "void dllbridge_gen_probe(" + text + ")").params.at(0).type);
           } catch (const Error& e) {
             header_class = std::string("? (") + e.what() + ")";
           }
         }
-        if (header_class != type_class(at_, r.windows)) {
-          problem =
-              Problem{Problem::Kind::unresolved, name + ", " + s.label + " (" + ann->where + ")",
-                      "the annotation's type (" + type_class(at_, r.windows) + ") is not the header's (" +
-                          spelling(s.type.raw) + " at " + s.where + ", " + header_class + ")"};
+        if (header_class != type_class(at_)) {
+          problem = Problem{Problem::Kind::unresolved, name + ", " + s.label + " (" + ann->where + ")",
+                            "the annotation's type (" + type_class(at_) + ") is not the header's (" +
+                                spelling(s.type.raw) + " at " + s.where + ", " + header_class + ")"};
           break;
         }
       }
