@@ -355,6 +355,12 @@ def sample_every_function_generated_or_listed_and_callable():
             ("reverse_str", ["abc", 8], lambda r: r["out"]["buf"] == "cba"),
             ("greeting", [], lambda r: isinstance(r["return"], str) and r["return"]),
             ("add_std", [2, 3], lambda r: r["return"] == 5),
+            ("wide_hello", [16], lambda r: r["out"]["out"] == "h\u00e9llo \u20ac"),
+            ("named_fill", [1], lambda r: r["out"]["n"]["vals"] == [1, 2, 3]),
+            # A [persistent] callback kept by the library, called on a later line.
+            ("set_event_handler", [{"callback": {}}, 77], lambda r: r["return"] is None),
+            ("event_fire", [5], lambda r: r["return"] == 1 and r["callbacks"] ==
+             [{"args": {"ctx": 77, "seq": 5, "source": -1}, "param": "f"}]),
         ]
         batch = "".join(json.dumps({"signature": lines[n], "args": a}) + "\n" for n, a, _ in requests)
         p = subprocess.run([ENV["call"], "--batch", ENV["sample32"]], input=batch, capture_output=True, text=True,
