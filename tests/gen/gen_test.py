@@ -280,6 +280,28 @@ def malformed_libraries_are_refused_with_the_reason():
 
 
 @err_case
+def include_dirs_defines_and_field_sal_reach_the_parser():
+    with tempfile.TemporaryDirectory() as tmp:
+        inc = os.path.join(tmp, "inc")
+        os.mkdir(inc)
+        with open(os.path.join(inc, "types.h"), "w") as f:
+            f.write("#include <stdint.h>\ntypedef int32_t count_t;\n"
+                    "struct buf { count_t n; _Field_size_(n) int16_t* data; };\n")
+        header = ('#include "types.h"\n#ifndef WITH_G\n#error WITH_G must be defined\n#endif\n'
+                  "count_t g(count_t x);\nint32_t k(const struct buf* b);\n")
+        h, lib = setup_tmp(tmp, header=header, lib="#include <stdint.h>\nint32_t g(int32_t x) { return x; }\n"
+                                                     "int32_t k(const void* b) { return b != 0; }\n")
+        out = os.path.join(tmp, "out")
+        rc, so, se = gen("--header", h, "-I", inc, "-D", "WITH_G=1", "--library", lib, "--out", out, "--name", "t")
+        check(rc == 0, f"{rc}: {se}")
+        sig = open(os.path.join(out, "t.sig")).read()
+        check("int32_t g(int32_t x);" in sig, sig)
+        check("struct buf { int32_t n; [in, out, size_is(n)] int16_t* data; };" in sig, sig)
+        rc, so, se = gen("--header", h, "-I", inc, "--library", lib, "--out", out, "--name", "t")
+        check(rc == 1 and "WITH_G must be defined" in se, f"{rc}: {se}")
+
+
+@err_case
 def not_exported_is_reported_not_generated():
     with tempfile.TemporaryDirectory() as tmp:
         # ext is imported by the library (undefined in its .dynsym), h is not there at all.

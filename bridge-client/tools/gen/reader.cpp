@@ -439,6 +439,7 @@ struct Reader {
       s.type = t;
       s.field = true;
       s.callback_names = callback_param_names(f);
+      s.sal = clangx::annotations(f);
       if (ann_def) {
         s.ann = &ann_def->fields[i].attrs;
         s.ann_type = &ann_def->fields[i].type;
@@ -687,6 +688,8 @@ struct Reader {
         attrs = {"in", "out"};
       else if (base == "outptr")
         attrs = {"out"};
+      else if (base == "field_size" && s.field && !count.empty())
+        attrs = pe.is_const ? std::vector<std::string>{"in"} : std::vector<std::string>{"in", "out"};
       if (!attrs.empty()) {
         if (base == "outptr" && pe.k != CT::K::pointer)
           return problem(Problem::Kind::unresolved,

@@ -47,6 +47,8 @@ constexpr SalMacro kSal[] = {
     {"_Outptr_", "outptr", false},
     {"_Outptr_opt_", "outptr", false},
     {"_Outptr_result_maybenull_", "outptr", false},
+    {"_Field_size_", "field_size", true},
+    {"_Field_size_opt_", "field_size", true},
     {"_Ret_z_", "ret_z", false},
     {"_Ret_maybenull_z_", "ret_z", false},
 };
