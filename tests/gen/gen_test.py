@@ -230,6 +230,26 @@ def struct_annotation_that_does_not_match_the_header():
 
 
 @err_case
+def annotation_types_a_void_pointer_as_a_buffer():
+    with tempfile.TemporaryDirectory() as tmp:
+        h, lib = setup_tmp(tmp, header="#include <stddef.h>\nint crc(const void* data, size_t n);\n",
+                           lib="#include <stddef.h>\nint crc(const void* data, size_t n) { (void)data; return (int)n; }\n")
+        ann = os.path.join(tmp, "t.ann")
+        with open(ann, "w") as f:
+            f.write("int crc([in, size_is(len)] const uint8_t* bytes, size_t len);\n")
+        out = os.path.join(tmp, "out")
+        rc, so, se = gen("--header", h, "--library", lib, "--annotations", ann, "--out", out, "--name", "t")
+        check(rc == 0, f"{rc}: {se}")
+        sig = open(os.path.join(out, "t.sig")).read()
+        check("int crc([in, size_is(n)] const uint8_t* data, size_t n);" in sig, sig)
+        # A struct is no refinement of a void*.
+        with open(ann, "w") as f:
+            f.write("struct s { int a; }; int crc([in] const struct s* data, size_t n);\n")
+        rc, so, se = gen("--header", h, "--library", lib, "--annotations", ann, "--out", out, "--name", "t")
+        check(rc == 1 and "is not the header's" in se, f"{rc}: {se}")
+
+
+@err_case
 def annotation_of_an_undeclared_function():
     with tempfile.TemporaryDirectory() as tmp:
         h, lib = setup_tmp(tmp)

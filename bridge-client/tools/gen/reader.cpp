@@ -255,6 +255,13 @@ std::string type_class(const sig::Type& t) {
   return base + std::string(static_cast<std::size_t>(t.pointer_depth), '*');
 }
 
+// An annotation's type that may stand for a header's void*: one level of
+// pointer to a number (not void, not a handle, not a struct).
+bool refines_void(const sig::Type& t) {
+  return !t.callback && !t.is_struct && t.pointer_depth == 1 && t.scalar != sig::Scalar::Void &&
+         t.scalar != sig::Scalar::Handle;
+}
+
 std::string render_attrs(std::vector<std::string> a) {
   if (a.empty()) return "";
   std::string s = "[";
@@ -645,12 +652,19 @@ struct Reader {
     if (s.ann) {
       if (opaque_pointee(pe) && s.ann->dir == sig::Direction::None) {
         note(Note::Kind::annotated, "opaque pointer: a handle (a number)");
-      } else {
-        attrs = attr_words(
-            *s.ann, s.rename ? s.rename : [](const std::string& x) { return x; });
-        note(Note::Kind::annotated, render_attrs(attrs) + type);
+        d.text = type + " " + s.name;
+        return d;
       }
-      d.text = render_attrs(attrs) + type + " " + s.name;
+      attrs = attr_words(
+          *s.ann, s.rename ? s.rename : [](const std::string& x) { return x; });
+      // A header's void* annotated as a buffer of numbers (`const void* data` as
+      // `[in, size_is(n)] const uint8_t* data`): the annotation's element type.
+      std::string typed = type;
+      if (opaque_pointee(pe) && s.ann_type && refines_void(*s.ann_type))
+        typed =
+            (s.ann_type->is_const ? "const " : "") + std::string(sig::scalar_name(s.ann_type->scalar)) + "*";
+      note(Note::Kind::annotated, render_attrs(attrs) + typed);
+      d.text = render_attrs(attrs) + typed + " " + s.name;
       return d;
     }
     // 2. SAL.
@@ -1036,7 +1050,8 @@ Model read_model(const Options& o) {
             header_class = std::string("? (") + e.what() + ")";
           }
         }
-        if (header_class != type_class(at_)) {
+        const bool void_refined = header_class == "ptr" && refines_void(at_);
+        if (header_class != type_class(at_) && !void_refined) {
           problem = Problem{Problem::Kind::unresolved, name + ", " + s.label + " (" + ann->where + ")",
                             "the annotation's type (" + type_class(at_) + ") is not the header's (" +
                                 spelling(s.type.raw) + " at " + s.where + ", " + header_class + ")"};
