@@ -781,11 +781,6 @@ struct Reader {
   }
 };
 
-std::string lower_str(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 bool in_headers(CXCursor c, const std::set<std::string>& files) {
   return files.count(clangx::file_of(c)) > 0;
 }
@@ -822,8 +817,8 @@ unsigned arg_bytes(CXType fn) {
 
 std::string default_name(const std::string& library) {
   std::string stem = fs::path(library).filename().string();
-  const std::string lower = lower_str(stem);
-  if (lower.rfind("lib", 0) == 0 && lower.size() > 3) stem = stem.substr(3);
+  // "libfoo.so" -> "foo" (the Unix prefix, as written); "Library.dll" keeps its name.
+  if (stem.rfind("lib", 0) == 0 && stem.size() > 3 && stem[3] != '.') stem = stem.substr(3);
   const auto dot = stem.find('.');
   if (dot != std::string::npos && dot > 0) stem = stem.substr(0, dot);
   return stem;
