@@ -441,6 +441,15 @@ def sample_windows_dll_decorated_names_and_ordinal():
               left_out)
         # wchar_t is the DLL's 2-byte unit there: still text.
         check("int32_t wide_hello([out, size_is(cap)] wchar_t* out, int32_t cap);" in sig, sig)
+        # Without --target the library's format decides; a contradicting --target is refused.
+        rc, so, se = gen("--header", os.path.join(src, "sample-dll", "sample.h"), "--library", dll,
+                         "--skip-unresolved", "--out", os.path.join(out, "auto"))
+        check(rc == 0 and "libsample" not in so, se)
+        check(open(os.path.join(out, "auto", "report.txt")).readline().endswith("for sample.dll (windows), from sample.h\n"),
+              open(os.path.join(out, "auto", "report.txt")).readline())
+        rc, so, se = gen("--header", os.path.join(src, "sample-dll", "sample.h"), "--library", dll, "--target", "linux",
+                         "--out", os.path.join(out, "auto"))
+        check(rc == 1 and "--target linux needs the 32-bit shared object (ELF), this is a PE DLL" in se, se)
         # An ordinal the DLL does not have: reported, not generated.
         ann = open(os.path.join(src, "sample-dll", "sample.annotations")).read()
         check("symbol ordinal_only = #100;" in ann, "sample.annotations no longer maps ordinal_only to #100")

@@ -29,7 +29,7 @@ void print(const dllbridge::gen::Model& m, std::ostream& out) {
 int main(int argc, char** argv) {
   using namespace dllbridge::gen;
   Options o;
-  std::string target = "linux";
+  std::string target;
   CLI::App app{"Generate typed bindings and a 64-bit proxy library from a 32-bit library's C headers"};
   app.allow_windows_style_options(false);
   app.add_option("--header", o.headers, "a C header declaring the library's functions (repeatable)")
@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
   app.add_option("--annotations", o.annotations,
                  "declarations in the signature language that override the headers");
   app.add_option("--name", o.name, "the proxy library's name (default: the library's base name)");
-  app.add_option("--target", target, "linux or windows (default linux)")
+  app.add_option("--target", target,
+                 "linux or windows (default: the --library's format, ELF linux, PE windows)")
       ->check(CLI::IsMember({"linux", "windows"}));
   app.add_option("--out", o.out, "the folder to write into (created)")->required();
   app.add_flag("--skip-unresolved", o.skip_unresolved,
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  o.target = target == "windows" ? Target::windows : Target::linux_;
+  if (!target.empty()) o.target = target == "windows" ? Target::windows : Target::linux_;
   try {
     const Model m = read_model(o);
     std::error_code ec;

@@ -437,7 +437,7 @@ struct Reader {
                         "', the header's (" + clangx::where(f) + ") '" + name + "'"};
         break;
       }
-      CT t = classify(clang_getCursorType(f), o.target);
+      CT t = classify(clang_getCursorType(f), *o.target);
       Slot s;
       s.owner = owner;
       s.label = label;
@@ -523,7 +523,7 @@ struct Reader {
     if (ann_cb && static_cast<int>(ann_cb->params.size()) != n)
       return fail("the annotation's function pointer has " + std::to_string(ann_cb->params.size()) +
                   " parameters, the header's " + std::to_string(n));
-    CT ret = classify(clang_getResultType(fn), o.target);
+    CT ret = classify(clang_getResultType(fn), *o.target);
     std::string rtext;
     if (ret.k == CT::K::scalar) {
       rtext = ret.scalar;
@@ -539,7 +539,7 @@ struct Reader {
     }
     std::string params;
     for (int i = 0; i < n; ++i) {
-      CT p = classify(clang_getArgType(fn, static_cast<unsigned>(i)), o.target);
+      CT p = classify(clang_getArgType(fn, static_cast<unsigned>(i)), *o.target);
       std::string pname = ann_cb ? ann_cb->params[static_cast<std::size_t>(i)].name
                           : static_cast<std::size_t>(i) < s.callback_names.size() &&
                                   !s.callback_names[static_cast<std::size_t>(i)].empty()
@@ -824,7 +824,8 @@ std::string default_name(const std::string& library) {
   return stem;
 }
 
-Model read_model(const Options& o) {
+Model read_model(const Options& given) {
+  Options o = given;
   if (o.headers.empty()) throw GenError("no --header given");
   for (const std::string& h : o.headers)
     if (!fs::is_regular_file(h)) throw GenError("--header " + h + ": no such file");
@@ -841,14 +842,16 @@ Model read_model(const Options& o) {
     throw GenError("--name '" + m.name +
                    "': the proxy's name must be a C identifier (letters, digits, '_'); give --name");
   m.library = fs::absolute(o.library).lexically_normal().string();
-  m.target = o.target;
+  const Exports exports = read_exports(o.library);
+  const Target from_library = exports.format == Exports::Format::pe32 ? Target::windows : Target::linux_;
+  if (!o.target) o.target = from_library;
+  m.target = *o.target;
   for (const std::string& h : o.headers) m.headers.push_back(fs::absolute(h).lexically_normal().string());
   for (const std::string& i : o.include_dirs)
     m.include_dirs.push_back(fs::absolute(i).lexically_normal().string());
   m.defines = o.defines;
 
   Reader r(o, read_annotations(o.annotations));
-  const Exports exports = read_exports(o.library);
   if (o.target == Target::windows && exports.format != Exports::Format::pe32)
     throw GenError("--library " + o.library +
                    ": --target windows needs the 32-bit DLL (PE), this is an ELF file");
@@ -960,7 +963,7 @@ Model read_model(const Options& o) {
     std::optional<Problem> problem;
 
     // The return type.
-    CT ret = classify(clang_getResultType(fty), o.target);
+    CT ret = classify(clang_getResultType(fty), *o.target);
     std::string ret_text;
     const std::string rwho = name + ", return";
     if (ret.k == CT::K::scalar) {
@@ -1011,7 +1014,7 @@ Model read_model(const Options& o) {
       s.label = "parameter " + names[static_cast<std::size_t>(i)];
       s.name = names[static_cast<std::size_t>(i)];
       s.where = clangx::where(pc);
-      s.type = classify(clang_getCursorType(pc), o.target);
+      s.type = classify(clang_getCursorType(pc), *o.target);
       s.sal = clangx::annotations(pc);
       s.callback_names = callback_param_names(pc);
       if (ann) {

@@ -102,7 +102,7 @@ Unit::Unit(const Options& o, bool dll_view, const SalPrelude& sal) {
     main_text += "#include \"" + fs::absolute(h).lexically_normal().string() + "\"\n";
   const std::string main_name = (sal.dir() / "dllbridge_gen_main.c").string();
   std::vector<std::string> args{
-      "-x", "c", "-std=gnu11", "-target", triple(o.target, dll_view), "-I" + sal.dir().string()};
+      "-x", "c", "-std=gnu11", "-target", triple(*o.target, dll_view), "-I" + sal.dir().string()};
   for (const std::string& i : o.include_dirs) args.push_back("-I" + fs::absolute(i).string());
   for (const std::string& d : o.defines) args.push_back("-D" + d);
 #ifdef DLLBRIDGE_CLANG_RESOURCE_DIR
@@ -124,7 +124,7 @@ Unit::Unit(const Options& o, bool dll_view, const SalPrelude& sal) {
       CXTranslationUnit_SkipFunctionBodies | CXTranslationUnit_KeepGoing, &tu_);
   if (rc != CXError_Success || !tu_) {
     clang_disposeIndex(index_);
-    throw GenError(std::string("libclang could not parse the headers for ") + triple(o.target, dll_view) +
+    throw GenError(std::string("libclang could not parse the headers for ") + triple(*o.target, dll_view) +
                    " (error " + std::to_string(rc) + ")");
   }
   std::string errors;
@@ -140,7 +140,7 @@ Unit::Unit(const Options& o, bool dll_view, const SalPrelude& sal) {
   if (!errors.empty()) {
     clang_disposeTranslationUnit(tu_);
     clang_disposeIndex(index_);
-    throw GenError(std::string("the headers do not compile for ") + triple(o.target, dll_view) + ":\n" +
+    throw GenError(std::string("the headers do not compile for ") + triple(*o.target, dll_view) + ":\n" +
                    errors);
   }
 }
