@@ -322,6 +322,21 @@ def include_dirs_defines_and_field_sal_reach_the_parser():
 
 
 @err_case
+def a_typedef_named_like_another_struct_gets_its_own_name():
+    with tempfile.TemporaryDirectory() as tmp:
+        h, lib = setup_tmp(tmp, header="#include <stdint.h>\nstruct P { int32_t a; };\ntypedef struct { int16_t b; } P;\n"
+                                       "int32_t f1(struct P x);\nint32_t f2(P y);\n",
+                           lib="#include <stdint.h>\nint32_t f1(int32_t x) { return x; }\n"
+                               "int32_t f2(int16_t y) { return y; }\n")
+        out = os.path.join(tmp, "out")
+        rc, so, se = gen("--header", h, "--library", lib, "--out", out, "--name", "t")
+        check(rc == 0, se)
+        sig = open(os.path.join(out, "t.sig")).read()
+        check("struct P { int32_t a; }; int32_t f1(struct P x);" in sig and
+              "struct P_2 { int16_t b; }; int32_t f2(struct P_2 y);" in sig, sig)
+
+
+@err_case
 def not_exported_is_reported_not_generated():
     with tempfile.TemporaryDirectory() as tmp:
         # ext is imported by the library (undefined in its .dynsym), h is not there at all.

@@ -383,6 +383,10 @@ struct Reader {
         e.sig_name = t.typedef_name;
       else
         e.sig_name = parent_name + "_" + member;
+      // Two structs may not share a name in one signature (a typedef named like another's tag).
+      for (int k = 2; usr_of.count(e.sig_name); ++k)
+        e.sig_name =
+            (k == 2 ? e.sig_name : e.sig_name.substr(0, e.sig_name.rfind('_'))) + "_" + std::to_string(k);
       usr_of[e.sig_name] = usr;
       it = structs.emplace(usr, std::move(e)).first;
       read_struct(it->second, !tag.empty() ? "struct " + tag : t.typedef_name);
