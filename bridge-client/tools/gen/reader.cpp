@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <set>
 #include <tuple>
 
@@ -807,6 +808,13 @@ std::vector<std::string> closure(Reader& r, const std::set<std::string>& roots) 
   return out;
 }
 
+// A host type as C and C++ both spell it: C's `_Bool` (what <stdbool.h>'s
+// `bool` names) is `bool`, which the including code has either way.
+std::string c_spelling(CXType t) {
+  static const std::regex bool_word(R"(\b_Bool\b)");
+  return std::regex_replace(spelling(t), bool_word, "bool");
+}
+
 unsigned arg_bytes(CXType fn) {
   unsigned total = 0;
   const int n = clang_getNumArgTypes(fn);
@@ -1103,13 +1111,13 @@ Model read_model(const Options& given) {
       skip("not declared the same way for the application's target (x86-64)");
       continue;
     }
-    f.c_return = spelling(clang_getResultType(clang_getCursorType(h->second)));
+    f.c_return = c_spelling(clang_getResultType(clang_getCursorType(h->second)));
     for (int i = 0; i < n; ++i) {
       // A parameter declared as an array is a pointer in C: spelled so.
       CXType pt = clang_getCursorType(clang_Cursor_getArgument(h->second, static_cast<unsigned>(i)));
       const bool array = pt.kind == CXType_ConstantArray || pt.kind == CXType_IncompleteArray;
       f.params.push_back({names[static_cast<std::size_t>(i)],
-                          array ? spelling(clang_getArrayElementType(pt)) + " *" : spelling(pt)});
+                          array ? c_spelling(clang_getArrayElementType(pt)) + " *" : c_spelling(pt)});
     }
 
     // What the bridge will be given: the signature with its structs, parsed and checked.
@@ -1170,7 +1178,7 @@ Model read_model(const Options& given) {
           },
           &hf);
       for (std::size_t i = 0; i < hf.size() && i < s.fields.size(); ++i) {
-        s.fields[i].c_type = spelling(clang_getCursorType(hf[i]));
+        s.fields[i].c_type = c_spelling(clang_getCursorType(hf[i]));
         // An unnamed struct member's type has no C spelling.
         if (s.fields[i].c_type.find("(unnamed") != std::string::npos ||
             s.fields[i].c_type.find("(anonymous") != std::string::npos)

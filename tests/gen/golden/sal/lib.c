@@ -15,3 +15,4 @@ int lg_avg(const int32_t v[4]) { return v[0]; }
 int lg_label(char label[16]) { return label[0]; }
 int lg_first(const int32_t v[], int n) { return n ? v[0] : 0; }
 int lg_unsized(const int32_t v[]) { return v[0]; }
+_Bool lg_ready(_Bool force) { return !force; }

@@ -33,4 +33,5 @@ int lg_avg(const int32_t v[4]);
 int lg_label(char label[16]);
 int lg_first(_In_reads_(n) const int32_t v[], int n);
 int lg_unsized(const int32_t v[]);
+_Bool lg_ready(_Bool force);
 #endif

@@ -7,7 +7,7 @@
 // Structs (1)
 struct lg_span { int32_t first; int32_t count; };
 
-// Functions (12)
+// Functions (13)
 int lg_upper([in, string] const char* in, [out, size_is(cap)] char* out, int cap);
 int lg_sum([in, size_is(n)] const int32_t* v, int n);
 void lg_fill([out, size(4)] uint16_t* out);
@@ -20,3 +20,4 @@ int lg_divmod(int a, int b, [out] int* q, [out] int* r);
 int lg_avg([in, size(4)] const int32_t* v);
 int lg_label([in, out, size(16)] char* label);
 int lg_first([in, size_is(n)] const int32_t* v, int n);
+bool lg_ready(bool force);
