@@ -5,14 +5,31 @@
 
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "emit.hpp"
 #include "reader.hpp"
 
+namespace {
+
+// The model's C side, for reviewing what the back end is given.
+void print(const dllbridge::gen::Model& m, std::ostream& out) {
+  for (const auto& s : m.structs) {
+    out << "struct " << s.sig_name << " (C: '" << s.c_spelling << "')\n";
+    for (const auto& f : s.fields) out << "  field '" << f.name << "': '" << f.c_type << "'\n";
+  }
+  for (const auto& f : m.functions) {
+    out << "function " << f.name << " -> " << f.symbol << ": '" << f.c_return << "'\n";
+    for (const auto& p : f.params) out << "  param '" << p.name << "': '" << p.c_type << "'\n";
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace dllbridge::gen;
   Options o;
-  std::string target = "linux";
+  std::string target;
   CLI::App app{"Generate typed bindings and a 64-bit proxy library from a 32-bit library's C headers"};
   app.allow_windows_style_options(false);
   app.add_option("--header", o.headers, "a C header declaring the library's functions (repeatable)")
@@ -24,18 +41,22 @@ int main(int argc, char** argv) {
   app.add_option("--annotations", o.annotations,
                  "declarations in the signature language that override the headers");
   app.add_option("--name", o.name, "the proxy library's name (default: the library's base name)");
-  app.add_option("--target", target, "linux or windows (default linux)")
+  app.add_option("--target", target,
+                 "linux or windows (default: the --library's format, ELF linux, PE windows)")
       ->check(CLI::IsMember({"linux", "windows"}));
   app.add_option("--out", o.out, "the folder to write into (created)")->required();
   app.add_flag("--skip-unresolved", o.skip_unresolved,
                "leave out (and list) functions with pointers it cannot decide instead of failing");
+  bool print_model = false;
+  app.add_flag("--print-model", print_model,
+               "also print the model (C spellings of structs, fields, parameters)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
-  o.target = target == "windows" ? Target::windows : Target::linux_;
+  if (!target.empty()) o.target = target == "windows" ? Target::windows : Target::linux_;
   try {
     const Model m = read_model(o);
     std::error_code ec;
@@ -44,6 +65,7 @@ int main(int argc, char** argv) {
     write_signature_file(m, o.out);
     write_report(m, o.out);
     write_project(m, o.out);
+    if (print_model) print(m, std::cout);
     std::size_t left_out = 0;
     for (const Note& n : m.notes) left_out += n.kind == Note::Kind::skipped;
     std::cout << "dllbridge-gen: " << m.functions.size() << " functions, " << m.structs.size() << " structs, "
@@ -51,7 +73,11 @@ int main(int argc, char** argv) {
               << "\n";
     return 0;
   } catch (const GenError& e) {
-    std::cerr << "dllbridge-gen: error: " << e.what() << (std::string(e.what()).back() == '\n' ? "" : "\n");
+    // One line per problem, each prefixed as a compiler would.
+    std::string line;
+    std::istringstream lines(e.what());
+    while (std::getline(lines, line))
+      if (!line.empty()) std::cerr << "dllbridge-gen: error: " << line << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "dllbridge-gen: error: " << e.what() << "\n";

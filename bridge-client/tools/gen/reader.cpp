@@ -11,7 +11,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <set>
+#include <tuple>
 
 #include "channel/codec.hpp"
 #include "dllbridge/error.hpp"
@@ -153,7 +155,11 @@ CT classify(CXType t, Target target) {
       out.k = CT::K::function;
       out.fn = t;
       return out;
-    case CXType_IncompleteArray: out.why = "an array without a size"; break;
+    case CXType_IncompleteArray:  // T v[]: a parameter's pointer (a field's flexible array is refused)
+      out.k = CT::K::array;
+      out.extent = 0;
+      out.elem = std::make_shared<CT>(classify(clang_getArrayElementType(t), target));
+      return out;
     case CXType_LongDouble: out.why = "long double"; break;
     case CXType_Int128:
     case CXType_UInt128: out.why = "a 128-bit integer"; break;
@@ -203,7 +209,8 @@ struct Decided {
 
 // Size-equivalence classes of the signature language's scalars in the DLL's
 // ABI, for checking an annotation against the header.
-std::string scalar_class(sig::Scalar s, bool windows) {
+// (long and size_t are 4 bytes in both i386 ABIs.)
+std::string scalar_class(sig::Scalar s) {
   using S = sig::Scalar;
   switch (s) {
     case S::Void: return "void";
@@ -237,17 +244,23 @@ std::string scalar_class(sig::Scalar s, bool windows) {
     case S::Double: return "f64";
     case S::Handle: return "ptr";
   }
-  (void)windows;
   return "?";
 }
 
-std::string type_class(const sig::Type& t, bool windows) {
+std::string type_class(const sig::Type& t) {
   if (t.callback) return "callback";
-  std::string base = t.is_struct ? "struct " + t.struct_name : scalar_class(t.scalar, windows);
+  std::string base = t.is_struct ? "struct " + t.struct_name : scalar_class(t.scalar);
   if (!t.is_struct && t.scalar == sig::Scalar::Handle) return t.pointer_depth == 0 ? "ptr" : "ptr*";
   if (t.pointer_depth > 0 && !t.is_struct && t.scalar == sig::Scalar::Void)
     return t.pointer_depth == 1 ? "ptr" : "ptr*";
   return base + std::string(static_cast<std::size_t>(t.pointer_depth), '*');
+}
+
+// An annotation's type that may stand for a header's void*: one level of
+// pointer to a number (not void, not a handle, not a struct).
+bool refines_void(const sig::Type& t) {
+  return !t.callback && !t.is_struct && t.pointer_depth == 1 && t.scalar != sig::Scalar::Void &&
+         t.scalar != sig::Scalar::Handle;
 }
 
 std::string render_attrs(std::vector<std::string> a) {
@@ -314,6 +327,7 @@ struct StructEntry {
   std::optional<Problem> problem;
   std::set<std::string> deps;  // struct sig names it needs defined first
   std::string declaration;
+  std::string c_spelling;  // "struct tag", a typedef name, or "" (an unnamed member's type)
   std::vector<CField> fields;
   std::vector<Note> notes;
   int order = -1;
@@ -370,6 +384,10 @@ struct Reader {
         e.sig_name = t.typedef_name;
       else
         e.sig_name = parent_name + "_" + member;
+      // Two structs may not share a name in one signature (a typedef named like another's tag).
+      for (int k = 2; usr_of.count(e.sig_name); ++k)
+        e.sig_name =
+            (k == 2 ? e.sig_name : e.sig_name.substr(0, e.sig_name.rfind('_'))) + "_" + std::to_string(k);
       usr_of[e.sig_name] = usr;
       it = structs.emplace(usr, std::move(e)).first;
       read_struct(it->second, !tag.empty() ? "struct " + tag : t.typedef_name);
@@ -417,7 +435,14 @@ struct Reader {
                     "bit-fields are not supported"};
         break;
       }
-      CT t = classify(clang_getCursorType(f), o.target);
+      if (ann_def && !anonymous && ann_def->fields[i].name != name) {
+        e.problem =
+            Problem{Problem::Kind::unresolved, owner + " (" + ann.struct_where[e.sig_name] + ")",
+                    "the annotation's field " + std::to_string(i + 1) + " is '" + ann_def->fields[i].name +
+                        "', the header's (" + clangx::where(f) + ") '" + name + "'"};
+        break;
+      }
+      CT t = classify(clang_getCursorType(f), *o.target);
       Slot s;
       s.owner = owner;
       s.label = label;
@@ -426,17 +451,21 @@ struct Reader {
       s.type = t;
       s.field = true;
       s.callback_names = callback_param_names(f);
+      s.sal = clangx::annotations(f);
       if (ann_def) {
         s.ann = &ann_def->fields[i].attrs;
         s.ann_type = &ann_def->fields[i].type;
         s.rename = [&](const std::string& n) {
           for (std::size_t k = 0; k < ann_def->fields.size(); ++k)
-            if (ann_def->fields[k].name == n) return k < fields.size() ? sig_field_name(fields[k], k) : n;
+            if (ann_def->fields[k].name == n) return k < fields.size() ? spelling(fields[k]) : n;
           return n;
         };
       }
       Decided d;
-      if (t.k == CT::K::array) {
+      if (t.k == CT::K::array && t.extent <= 0) {
+        d.problem = Problem{Problem::Kind::unsupported, owner + ", " + label + " (" + s.where + ")",
+                            "a flexible array member (no size) is not supported"};
+      } else if (t.k == CT::K::array) {
         if (t.elem->k == CT::K::scalar && !is_void(*t.elem)) {
           d.text = t.elem->scalar + " " + sig_field + "[" + std::to_string(t.extent) + "]";
         } else if (t.elem->k == CT::K::record) {
@@ -462,13 +491,16 @@ struct Reader {
       }
       body += " " + d.text + ";";
       e.deps.insert(d.structs.begin(), d.structs.end());
-      e.notes.insert(e.notes.end(), d.notes.begin(), d.notes.end());
+      for (Note& nt : d.notes) {
+        nt.where += " (" + s.where + ")";  // the field's own line
+        e.notes.push_back(nt);
+      }
     }
     if (!e.problem && fields.empty())
       e.problem =
           Problem{Problem::Kind::unsupported, owner + " (" + e.where + ")", "a struct without fields"};
     e.declaration = "struct " + e.sig_name + " {" + body + " };";
-    (void)c_spelling;
+    e.c_spelling = c_spelling;
     e.busy = false;
     e.done = true;
     if (!e.problem) {
@@ -476,8 +508,6 @@ struct Reader {
       ordered.push_back(e.sig_name);
     }
   }
-
-  static std::string sig_field_name(CXCursor f, std::size_t) { return spelling(f); }
 
   // The sig text of a function pointer called `name`, its callback parameters
   // with the annotation's attributes when `ann_cb` is given.
@@ -498,7 +528,7 @@ struct Reader {
     if (ann_cb && static_cast<int>(ann_cb->params.size()) != n)
       return fail("the annotation's function pointer has " + std::to_string(ann_cb->params.size()) +
                   " parameters, the header's " + std::to_string(n));
-    CT ret = classify(clang_getResultType(fn), o.target);
+    CT ret = classify(clang_getResultType(fn), *o.target);
     std::string rtext;
     if (ret.k == CT::K::scalar) {
       rtext = ret.scalar;
@@ -514,7 +544,7 @@ struct Reader {
     }
     std::string params;
     for (int i = 0; i < n; ++i) {
-      CT p = classify(clang_getArgType(fn, static_cast<unsigned>(i)), o.target);
+      CT p = classify(clang_getArgType(fn, static_cast<unsigned>(i)), *o.target);
       std::string pname = ann_cb ? ann_cb->params[static_cast<std::size_t>(i)].name
                           : static_cast<std::size_t>(i) < s.callback_names.size() &&
                                   !s.callback_names[static_cast<std::size_t>(i)].empty()
@@ -552,8 +582,20 @@ struct Reader {
   }
 
   // One parameter or field: its attributes and signature text.
-  Decided decide(const Slot& s) {
+  Decided decide(const Slot& slot) {
     Decided d;
+    // A parameter declared as an array (`const int32_t v[4]`) is C's pointer, N elements by default.
+    Slot s = slot;
+    long long extent = 0;
+    if (!s.field && s.type.k == CT::K::array &&
+        (s.type.elem->k == CT::K::scalar || s.type.elem->k == CT::K::record)) {
+      extent = s.type.extent > 0 ? s.type.extent : -1;
+      CT p;
+      p.k = CT::K::pointer;
+      p.elem = s.type.elem;
+      p.raw = s.type.raw;
+      s.type = p;
+    }
     const CT& t = s.type;
     const std::string who = s.owner + ", " + s.label;
     auto problem = [&](Problem::Kind k, const std::string& text) {
@@ -615,12 +657,19 @@ struct Reader {
     if (s.ann) {
       if (opaque_pointee(pe) && s.ann->dir == sig::Direction::None) {
         note(Note::Kind::annotated, "opaque pointer: a handle (a number)");
-      } else {
-        attrs = attr_words(
-            *s.ann, s.rename ? s.rename : [](const std::string& x) { return x; });
-        note(Note::Kind::annotated, render_attrs(attrs) + type);
+        d.text = type + " " + s.name;
+        return d;
       }
-      d.text = render_attrs(attrs) + type + " " + s.name;
+      attrs = attr_words(
+          *s.ann, s.rename ? s.rename : [](const std::string& x) { return x; });
+      // A header's void* annotated as a buffer of numbers (`const void* data` as
+      // `[in, size_is(n)] const uint8_t* data`): the annotation's element type.
+      std::string typed = type;
+      if (opaque_pointee(pe) && s.ann_type && refines_void(*s.ann_type))
+        typed =
+            (s.ann_type->is_const ? "const " : "") + std::string(sig::scalar_name(s.ann_type->scalar)) + "*";
+      note(Note::Kind::annotated, render_attrs(attrs) + typed);
+      d.text = render_attrs(attrs) + typed + " " + s.name;
       return d;
     }
     // 2. SAL.
@@ -658,6 +707,8 @@ struct Reader {
         attrs = {"in", "out"};
       else if (base == "outptr")
         attrs = {"out"};
+      else if (base == "field_size" && s.field && !count.empty())
+        attrs = pe.is_const ? std::vector<std::string>{"in"} : std::vector<std::string>{"in", "out"};
       if (!attrs.empty()) {
         if (base == "outptr" && pe.k != CT::K::pointer)
           return problem(Problem::Kind::unresolved,
@@ -675,6 +726,10 @@ struct Reader {
       }
     }
     // 3. Defaults.
+    if (extent < 0)
+      return problem(Problem::Kind::unresolved, spelling(t.raw) +
+                                                    ": an array parameter without a size: annotate it "
+                                                    "(e.g. [in, size_is(n)]) or use SAL (_In_reads_(n))");
     if (opaque_pointee(pe)) {
       note(Note::Kind::defaulted, is_void(pe)
                                       ? "void*: an opaque handle (a number)"
@@ -695,6 +750,15 @@ struct Reader {
               " is a pointer to a pointer to data: the library's pointer would reach the application as a "
               "32-bit number; annotate the function (e.g. [out] void** as a handle)");
     }
+    if (unit && extent > 0) {
+      attrs = pe.is_const ? std::vector<std::string>{"in"} : std::vector<std::string>{"in", "out"};
+      attrs.push_back("size(" + std::to_string(extent) + ")");
+      note(Note::Kind::defaulted, spelling(t.raw) + ": text in a buffer of " + std::to_string(extent) +
+                                      " units, " +
+                                      render_attrs(attrs).substr(0, render_attrs(attrs).size() - 1));
+      d.text = render_attrs(attrs) + type + " " + s.name;
+      return d;
+    }
     if (unit) {
       if (pe.is_const) {
         note(Note::Kind::defaulted,
@@ -708,22 +772,19 @@ struct Reader {
                          "(e.g. [out, size_is(cap)], [in, out, string, size_is(cap)], [in, string]) or "
                          "use SAL (_Out_writes_(cap), _In_z_)");
     }
+    const std::string count = extent > 0 ? std::to_string(extent) + " elements" : "one element";
     if (pe.is_const) {
-      note(Note::Kind::defaulted, "const pointer: [in], one element");
+      note(Note::Kind::defaulted, (extent ? "const array: [in], " : "const pointer: [in], ") + count);
       attrs = {"in"};
     } else {
-      note(Note::Kind::defaulted, "pointer: [in, out], one element");
+      note(Note::Kind::defaulted, (extent ? "array: [in, out], " : "pointer: [in, out], ") + count);
       attrs = {"in", "out"};
     }
+    if (extent > 0) attrs.push_back("size(" + std::to_string(extent) + ")");
     d.text = render_attrs(attrs) + type + " " + s.name;
     return d;
   }
 };
-
-std::string lower_str(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 bool in_headers(CXCursor c, const std::set<std::string>& files) {
   return files.count(clangx::file_of(c)) > 0;
@@ -747,6 +808,13 @@ std::vector<std::string> closure(Reader& r, const std::set<std::string>& roots) 
   return out;
 }
 
+// A host type as C and C++ both spell it: C's `_Bool` (what <stdbool.h>'s
+// `bool` names) is `bool`, which the including code has either way.
+std::string c_spelling(CXType t) {
+  static const std::regex bool_word(R"(\b_Bool\b)");
+  return std::regex_replace(spelling(t), bool_word, "bool");
+}
+
 unsigned arg_bytes(CXType fn) {
   unsigned total = 0;
   const int n = clang_getNumArgTypes(fn);
@@ -761,14 +829,15 @@ unsigned arg_bytes(CXType fn) {
 
 std::string default_name(const std::string& library) {
   std::string stem = fs::path(library).filename().string();
-  const std::string lower = lower_str(stem);
-  if (lower.rfind("lib", 0) == 0 && lower.size() > 3) stem = stem.substr(3);
+  // "libfoo.so" -> "foo" (the Unix prefix, as written); "Library.dll" keeps its name.
+  if (stem.rfind("lib", 0) == 0 && stem.size() > 3 && stem[3] != '.') stem = stem.substr(3);
   const auto dot = stem.find('.');
   if (dot != std::string::npos && dot > 0) stem = stem.substr(0, dot);
   return stem;
 }
 
-Model read_model(const Options& o) {
+Model read_model(const Options& given) {
+  Options o = given;
   if (o.headers.empty()) throw GenError("no --header given");
   for (const std::string& h : o.headers)
     if (!fs::is_regular_file(h)) throw GenError("--header " + h + ": no such file");
@@ -785,14 +854,16 @@ Model read_model(const Options& o) {
     throw GenError("--name '" + m.name +
                    "': the proxy's name must be a C identifier (letters, digits, '_'); give --name");
   m.library = fs::absolute(o.library).lexically_normal().string();
-  m.target = o.target;
+  const Exports exports = read_exports(o.library);
+  const Target from_library = exports.format == Exports::Format::pe32 ? Target::windows : Target::linux_;
+  if (!o.target) o.target = from_library;
+  m.target = *o.target;
   for (const std::string& h : o.headers) m.headers.push_back(fs::absolute(h).lexically_normal().string());
   for (const std::string& i : o.include_dirs)
     m.include_dirs.push_back(fs::absolute(i).lexically_normal().string());
   m.defines = o.defines;
 
   Reader r(o, read_annotations(o.annotations));
-  const Exports exports = read_exports(o.library);
   if (o.target == Target::windows && exports.format != Exports::Format::pe32)
     throw GenError("--library " + o.library +
                    ": --target windows needs the 32-bit DLL (PE), this is an ELF file");
@@ -904,7 +975,7 @@ Model read_model(const Options& o) {
     std::optional<Problem> problem;
 
     // The return type.
-    CT ret = classify(clang_getResultType(fty), o.target);
+    CT ret = classify(clang_getResultType(fty), *o.target);
     std::string ret_text;
     const std::string rwho = name + ", return";
     if (ret.k == CT::K::scalar) {
@@ -955,7 +1026,7 @@ Model read_model(const Options& o) {
       s.label = "parameter " + names[static_cast<std::size_t>(i)];
       s.name = names[static_cast<std::size_t>(i)];
       s.where = clangx::where(pc);
-      s.type = classify(clang_getCursorType(pc), o.target);
+      s.type = classify(clang_getCursorType(pc), *o.target);
       s.sal = clangx::annotations(pc);
       s.callback_names = callback_param_names(pc);
       if (ann) {
@@ -971,24 +1042,31 @@ Model read_model(const Options& o) {
       }
       // An annotation must declare the header's types.
       if (ann) {
-        std::string header_type = d.text;
-        try {
-          const std::string prefix = [&] {
-            std::string p;
-            for (const std::string& sn : closure(r, d.structs))
-              p += r.structs.at(r.usr_of.at(sn)).declaration + " ";
-            return p;
-          }();
-          const sig::Function probe = sig::parse(prefix + "void dllbridge_gen_probe(" + d.text + ")");
-          const sig::Type& ht = probe.params.at(0).type;
-          const sig::Type& at_ = ann->fn.params[static_cast<std::size_t>(i)].type;
-          if (type_class(ht, r.windows) != type_class(at_, r.windows))
-            problem = Problem{Problem::Kind::unresolved, name + ", " + s.label + " (" + ann->where + ")",
-                              "the annotation's type (" + type_class(at_, r.windows) +
-                                  ") is not the header's (" + spelling(s.type.raw) + " at " + s.where + ")"};
-        } catch (const Error&) {
+        const sig::Type& at_ = ann->fn.params[static_cast<std::size_t>(i)].type;
+        std::string header_class = "callback";
+        if (!(s.type.k == CT::K::pointer && s.type.elem->k == CT::K::function)) {
+          std::string prefix;
+          for (const std::string& sn : closure(r, d.structs))
+            prefix += r.structs.at(r.usr_of.at(sn)).declaration + " ";
+          // The header's type alone (no attributes), as the parser reads it.
+          const bool ptr2 = s.type.k == CT::K::pointer && s.type.elem->k == CT::K::pointer;
+          const std::string type = ptr2 ? "void**" : r.type_text(s.type);
+          const bool data_ptr = s.type.k == CT::K::pointer && type.rfind("void*", 0) != 0;
+          const std::string text = (data_ptr ? "[in] " : "") + type + " x";
+          try {
+            header_class =
+                type_class(sig::parse(prefix + "void dllbridge_gen_probe(" + text + ")").params.at(0).type);
+          } catch (const Error& e) {
+            header_class = std::string("? (") + e.what() + ")";
+          }
         }
-        if (problem) break;
+        const bool void_refined = header_class == "ptr" && refines_void(at_);
+        if (header_class != type_class(at_) && !void_refined) {
+          problem = Problem{Problem::Kind::unresolved, name + ", " + s.label + " (" + ann->where + ")",
+                            "the annotation's type (" + type_class(at_) + ") is not the header's (" +
+                                spelling(s.type.raw) + " at " + s.where + ", " + header_class + ")"};
+          break;
+        }
       }
       params += (i ? ", " : "") + d.text;
       notes.insert(notes.end(), d.notes.begin(), d.notes.end());
@@ -1033,11 +1111,14 @@ Model read_model(const Options& o) {
       skip("not declared the same way for the application's target (x86-64)");
       continue;
     }
-    f.c_return = spelling(clang_getResultType(clang_getCursorType(h->second)));
-    for (int i = 0; i < n; ++i)
-      f.params.push_back(
-          {names[static_cast<std::size_t>(i)],
-           spelling(clang_getCursorType(clang_Cursor_getArgument(h->second, static_cast<unsigned>(i))))});
+    f.c_return = c_spelling(clang_getResultType(clang_getCursorType(h->second)));
+    for (int i = 0; i < n; ++i) {
+      // A parameter declared as an array is a pointer in C: spelled so.
+      CXType pt = clang_getCursorType(clang_Cursor_getArgument(h->second, static_cast<unsigned>(i)));
+      const bool array = pt.kind == CXType_ConstantArray || pt.kind == CXType_IncompleteArray;
+      f.params.push_back({names[static_cast<std::size_t>(i)],
+                          array ? c_spelling(clang_getArrayElementType(pt)) + " *" : c_spelling(pt)});
+    }
 
     // What the bridge will be given: the signature with its structs, parsed and checked.
     std::string prefix;
@@ -1069,7 +1150,9 @@ Model read_model(const Options& o) {
 
   if (!errors.empty()) {
     std::string msg;
-    for (const Problem& p : errors) msg += p.where + ": " + p.text + "\n";
+    std::set<std::string> said;  // a struct's problem is every user's: said once
+    for (const Problem& p : errors)
+      if (said.insert(p.where + ": " + p.text).second) msg += p.where + ": " + p.text + "\n";
     if (!o.skip_unresolved)
       msg +=
           "(annotate these in --annotations FILE, or give --skip-unresolved to leave such functions out)\n";
@@ -1084,15 +1167,7 @@ Model read_model(const Options& o) {
     s.sig_name = sn;
     s.declaration = e.declaration;
     s.fields = e.fields;
-    std::string tag = spelling(e.decl);
-    const bool tagged =
-        !tag.empty() && tag.find('(') == std::string::npos && tag.find(' ') == std::string::npos;
-    s.c_spelling = tagged ? "struct " + tag
-                          : (sn.find('_') != std::string::npos && !r.ann.structs.count(sn) &&
-                                     clang_Cursor_isAnonymousRecordDecl(e.decl)
-                                 ? ""
-                                 : sn);
-    if (clang_Cursor_isAnonymousRecordDecl(e.decl)) s.c_spelling = "";
+    s.c_spelling = e.c_spelling;
     if (auto hr = host_records.find(e.usr); hr != host_records.end()) {
       std::vector<CXCursor> hf;
       clang_Type_visitFields(
@@ -1102,27 +1177,33 @@ Model read_model(const Options& o) {
             return CXVisit_Continue;
           },
           &hf);
-      for (std::size_t i = 0; i < hf.size() && i < s.fields.size(); ++i)
-        s.fields[i].c_type =
-            clang_Cursor_isAnonymousRecordDecl(clang_getTypeDeclaration(clang_getCursorType(hf[i])))
-                ? ""
-                : spelling(clang_getCursorType(hf[i]));
+      for (std::size_t i = 0; i < hf.size() && i < s.fields.size(); ++i) {
+        s.fields[i].c_type = c_spelling(clang_getCursorType(hf[i]));
+        // An unnamed struct member's type has no C spelling.
+        if (s.fields[i].c_type.find("(unnamed") != std::string::npos ||
+            s.fields[i].c_type.find("(anonymous") != std::string::npos)
+          s.fields[i].c_type.clear();
+      }
     }
     std::string prefix;
     for (const std::string& dn : closure(r, {sn})) prefix += r.structs.at(r.usr_of.at(dn)).declaration + " ";
     const FunctionDecl probe =
         sig::lower(sig::parse(prefix + "void dllbridge_gen_probe([in] struct " + sn + "* p)"));
     s.decls = probe.params.at(0).type.elem->fields;
-    for (Note nt : e.notes) {
-      nt.where += " (" + e.where + ")";
-      m.notes.push_back(nt);
-    }
+    m.notes.insert(m.notes.end(), e.notes.begin(), e.notes.end());
     if (e.declaration.find('[') != std::string::npos && r.ann.structs.count(sn))
       m.notes.push_back(
           {Note::Kind::annotated, "struct " + sn, "fields as " + r.ann.struct_where[sn] + " declares them"});
     m.structs.push_back(std::move(s));
   }
   m.notes.insert(m.notes.end(), unsupported_notes.begin(), unsupported_notes.end());
+  // A struct's problem is reported for each function that needs it: once is enough.
+  std::set<std::tuple<Note::Kind, std::string, std::string>> seen_notes;
+  m.notes.erase(std::remove_if(m.notes.begin(), m.notes.end(),
+                               [&](const Note& n) {
+                                 return !seen_notes.insert({n.kind, n.where, n.text}).second;
+                               }),
+                m.notes.end());
   return m;
 }
 

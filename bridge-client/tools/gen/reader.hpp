@@ -2,6 +2,7 @@
 // and the 32-bit library's export table to the Model (model.hpp).
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,7 +20,7 @@ struct Options {
   std::string annotations;                // --annotations (empty: none)
   std::string name;                       // --name (empty: from the library's file name)
   std::string out;                        // --out
-  Target target = Target::linux_;         // --target
+  std::optional<Target> target;           // --target (none: from the library's format)
   bool skip_unresolved = false;           // --skip-unresolved: leave such functions out (listed)
 };
 

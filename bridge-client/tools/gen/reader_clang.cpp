@@ -47,6 +47,8 @@ constexpr SalMacro kSal[] = {
     {"_Outptr_", "outptr", false},
     {"_Outptr_opt_", "outptr", false},
     {"_Outptr_result_maybenull_", "outptr", false},
+    {"_Field_size_", "field_size", true},
+    {"_Field_size_opt_", "field_size", true},
     {"_Ret_z_", "ret_z", false},
     {"_Ret_maybenull_z_", "ret_z", false},
 };
@@ -100,21 +102,29 @@ Unit::Unit(const Options& o, bool dll_view, const SalPrelude& sal) {
     main_text += "#include \"" + fs::absolute(h).lexically_normal().string() + "\"\n";
   const std::string main_name = (sal.dir() / "dllbridge_gen_main.c").string();
   std::vector<std::string> args{
-      "-x", "c", "-std=gnu11", "-target", triple(o.target, dll_view), "-I" + sal.dir().string()};
+      "-x", "c", "-std=gnu11", "-target", triple(*o.target, dll_view), "-I" + sal.dir().string()};
   for (const std::string& i : o.include_dirs) args.push_back("-I" + fs::absolute(i).string());
   for (const std::string& d : o.defines) args.push_back("-D" + d);
+#ifdef DLLBRIDGE_CLANG_RESOURCE_DIR
+  if (fs::is_directory(DLLBRIDGE_CLANG_RESOURCE_DIR))
+    args.insert(args.end(), {"-resource-dir", DLLBRIDGE_CLANG_RESOURCE_DIR});
+#endif
   args.insert(args.end(), {"-include", (sal.dir() / "dllbridge_gen_sal.h").string(), "-Wno-everything"});
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
   CXUnsavedFile unsaved{main_name.c_str(), main_text.c_str(), static_cast<unsigned long>(main_text.size())};
 
+  // One thread, no signal handlers of libclang's: a command-line tool has
+  // nothing to recover into, and sanitizer builds keep their own handlers.
+  setenv("LIBCLANG_NOTHREADS", "1", 0);
+  setenv("LIBCLANG_DISABLE_CRASH_RECOVERY", "1", 0);
   index_ = clang_createIndex(0, 0);
   const CXErrorCode rc = clang_parseTranslationUnit2(
       index_, main_name.c_str(), argv.data(), static_cast<int>(argv.size()), &unsaved, 1,
       CXTranslationUnit_SkipFunctionBodies | CXTranslationUnit_KeepGoing, &tu_);
   if (rc != CXError_Success || !tu_) {
     clang_disposeIndex(index_);
-    throw GenError(std::string("libclang could not parse the headers for ") + triple(o.target, dll_view) +
+    throw GenError(std::string("libclang could not parse the headers for ") + triple(*o.target, dll_view) +
                    " (error " + std::to_string(rc) + ")");
   }
   std::string errors;
@@ -130,7 +140,7 @@ Unit::Unit(const Options& o, bool dll_view, const SalPrelude& sal) {
   if (!errors.empty()) {
     clang_disposeTranslationUnit(tu_);
     clang_disposeIndex(index_);
-    throw GenError(std::string("the headers do not compile for ") + triple(o.target, dll_view) + ":\n" +
+    throw GenError(std::string("the headers do not compile for ") + triple(*o.target, dll_view) + ":\n" +
                    errors);
   }
 }

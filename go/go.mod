@@ -1,0 +1,3 @@
+module dllbridge
+
+go 1.19
