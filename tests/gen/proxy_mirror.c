@@ -33,3 +33,10 @@ int64_t mr_list_sum(struct mr_list l) {
   for (int32_t i = 0; i < l.count && i < 2; ++i) s += mr_sum(&l.items[i]);
   return s;
 }
+
+int32_t mr_bytes(const void* data, int32_t n) {
+  const uint8_t* p = (const uint8_t*)data;
+  int32_t s = 0;
+  for (int32_t i = 0; i < n; ++i) s += p[i];
+  return s;
+}

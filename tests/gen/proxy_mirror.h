@@ -40,6 +40,8 @@ void mr_scale(struct mr_item* it, int32_t k);
 struct mr_item mr_make(int32_t tag, int16_t lo, int16_t hi, long n);
 /* The sums of the list's items. */
 int64_t mr_list_sum(struct mr_list l);
+/* The sum of n bytes (a void* buffer: proxy_mirror.annotations gives its meaning). */
+int32_t mr_bytes(const void* data, int32_t n);
 
 #ifdef __cplusplus
 }

@@ -21,5 +21,7 @@ int main(void) {
          (unsigned)made.z, made.h ? "h" : "null");
   struct mr_list l = {2, {it, made}};
   printf("mr_list_sum %lld\n", (long long)mr_list_sum(l));
+  const unsigned char bytes[] = {1, 2, 250};
+  printf("mr_bytes %d\n", mr_bytes(bytes, 3));
   return 0;
 }

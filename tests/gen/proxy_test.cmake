@@ -165,7 +165,7 @@ else()
   set(mlib32 ${mdir}/lib32/libmirror.so)
 endif()
 run("dllbridge-gen (mirror)" ${GEN} --header ${SOURCE_DIR}/tests/gen/proxy_mirror.h --library ${mlib32}
-    --target ${target} --out ${mdir}/gen)
+    --annotations ${SOURCE_DIR}/tests/gen/proxy_mirror.annotations --target ${target} --out ${mdir}/gen)
 run("configuring the mirror proxy" ${CMAKE_COMMAND} -S ${mdir}/gen -B ${mdir}/gen/build ${cross})
 run("building the mirror proxy" ${CMAKE_COMMAND} --build ${mdir}/gen/build)
 if(WINDOWS)

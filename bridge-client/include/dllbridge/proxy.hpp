@@ -161,6 +161,18 @@ class Span {
   std::vector<T> copy_;
 };
 
+// The span of a pointer parameter `p` (a `void*` one annotated as a buffer
+// of T: its memory as T).
+template <class T, Dir D, int K, class P>
+auto span(P* p, std::size_t n) {
+  if constexpr (std::is_void_v<std::remove_const_t<P>>) {
+    using E = std::conditional_t<std::is_const_v<P>, const T, T>;
+    return Span<T, D, K, E>(static_cast<E*>(p), n);
+  } else {
+    return Span<T, D, K, P>(p, n);
+  }
+}
+
 // A callback argument as the parameter type C of the application's function
 // pointer: pointers from In / Out / InOut, handles as pointers, text as is.
 template <class C, class A>

@@ -466,12 +466,11 @@ class Emitter {
           const Dir dir = t.dir == Dir::none ? Dir::in : t.dir;
           const std::string pt = std::string(dir_name(dir)) + "<" + et + ", " + std::to_string(k) + ">";
           types.push_back(pt);
-          before << "    dllbridge::proxy::Span<" << et << ", dllbridge::Dir::"
+          before << "    auto s" << i << " = dllbridge::proxy::span<" << et << ", dllbridge::Dir::"
                  << (dir == Dir::out     ? "out"
                      : dir == Dir::inout ? "inout"
                                          : "in")
-                 << ", " << k << ", std::remove_pointer_t<decltype(" << a << ")>> s" << i << "(" << a << ", "
-                 << count << ");\n";
+                 << ", " << k << ">(" << a << ", " << count << ");\n";
           if (dir != Dir::in) after << "    s" << i << ".finish();\n";
           args.push_back("s" + std::to_string(i) + ".arg()");
           break;
