@@ -65,6 +65,8 @@ std::string read(const std::filesystem::path& p) {
   return s.str();
 }
 
+std::string quote_path(const std::filesystem::path& p) { return "\"" + p.lexically_normal().string() + "\""; }
+
 class WriteProject : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -77,12 +79,18 @@ class WriteProject : public ::testing::Test {
 };
 
 TEST_F(WriteProject, WritesTheProjectTheBindingsAndTheProxy) {
-  const Model m =
+  Model m =
       model_of("struct pt { int32_t x; int32_t y; };", {"int32_t pt_sum(struct pt p);",
                                                         "int32_t lg_upper([in, string] const char* in, "
                                                         "[out, size_is(cap)] char* out, int32_t cap);"});
+  m.include_dirs = {"inc"};
+  m.defines = {"VENDOR_EXPORTS", "LEVEL=2"};
   write_project(m, dir_);
   const std::string cmake = read(dir_ / "CMakeLists.txt");
+  EXPECT_NE(cmake.find(quote_path(std::filesystem::absolute("inc"))), std::string::npos) << cmake;
+  EXPECT_NE(cmake.find("target_compile_definitions(vendor PRIVATE \"VENDOR_EXPORTS\" \"LEVEL=2\")"),
+            std::string::npos)
+      << cmake;
   EXPECT_NE(cmake.find("find_package(dllbridge REQUIRED)"), std::string::npos);
   EXPECT_NE(cmake.find("add_library(vendor SHARED vendor_proxy.cpp)"), std::string::npos);
   EXPECT_NE(cmake.find("\"/opt/vendor/include\""), std::string::npos);

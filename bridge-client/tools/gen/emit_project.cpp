@@ -634,8 +634,10 @@ class Emitter {
       const std::string d = std::filesystem::path(h).parent_path().string();
       if (dirs.insert(d).second) o << "\n  " << cmake_path(d);
     }
-    for (const std::string& d : m_.include_dirs)
+    for (const std::string& i : m_.include_dirs) {  // -I as given: relative to where the generator ran
+      const std::string d = std::filesystem::absolute(i).lexically_normal().string();
       if (dirs.insert(d).second) o << "\n  " << cmake_path(d);
+    }
     o << ")\n";
     if (!m_.defines.empty()) {
       o << "target_compile_definitions(" << t << " PRIVATE";
