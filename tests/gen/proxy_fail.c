@@ -1,9 +1,9 @@
 /* The proxy's failure path, seen from an application: `proxy_fail missing`
  * (run with DLLBRIDGE_SAMPLE_LIBRARY naming a file that does not exist) and
- * `proxy_fail crash` print the failure value, the last-error code, the
- * proxy's error text and what the error handler saw, then show that the next
- * call works (crash) or fails the same way (missing). Linked against the
- * generated proxy only: the two exports below are the proxy's own. */
+ * `proxy_fail crash` and `proxy_fail timeout` (DLLBRIDGE_SAMPLE_TIMEOUT_MS set) print the failure value, the
+ * last-error code, the proxy's error text and what the error handler saw, then show that the next call works
+ * (crash) or fails the same way (missing). Linked against the generated proxy only: the two exports below are
+ * the proxy's own. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +59,16 @@ int main(int argc, char** argv) {
     long code = LAST_ERROR();
     printf("crash_segv %d code %ld\n", r, code);
     print_text("crash_segv:");
+    printf("handler %d kind %d code %d function %s\n", handled, handled_kind, handled_code, handled_function);
+    printf("after: add %d handler %d\n", add(2, 40), handled);
+    return 0;
+  }
+  if (strcmp(argv[1], "timeout") == 0) { /* run with DLLBRIDGE_SAMPLE_TIMEOUT_MS set */
+    printf("add %d\n", add(2, 40));
+    int32_t r = hang_forever();
+    long code = LAST_ERROR();
+    printf("hang_forever %d code %ld\n", r, code);
+    print_text("hang_forever:");
     printf("handler %d kind %d code %d function %s\n", handled, handled_kind, handled_code, handled_function);
     printf("after: add %d handler %d\n", add(2, 40), handled);
     return 0;

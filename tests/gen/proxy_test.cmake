@@ -6,7 +6,7 @@
 #   - the native run (64-bit sample in-process) prints proxy_app.expected
 #     (proxy_app.windows.expected under Wine);
 #   - the proxy run (the 32-bit sample in surrogate32) prints the same;
-#   - the failure path: a missing 32-bit library and a crash give the
+#   - the failure path: a missing 32-bit library, a crash and a timeout give the
 #     documented failure value, last error, error text and handler call;
 #   - report.txt lists what the back end left out;
 #   - tests/gen/proxy_mirror.h (anonymous members, long / size_t / void*
@@ -52,6 +52,7 @@ if(WINDOWS)
   # codes: library_load_failed ERROR_MOD_NOT_FOUND, crashed ERROR_PROCESS_ABORTED
   set(load_code 126)
   set(crash_code 1067)
+  set(timeout_code 1460)
 else()
   set(cross -DCMAKE_PREFIX_PATH=${prefix})
   set(target linux)
@@ -63,6 +64,7 @@ else()
   # codes: library_load_failed ELIBACC, crashed ECONNRESET
   set(load_code 79)
   set(crash_code 104)
+  set(timeout_code 110)
 endif()
 
 run("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
@@ -139,6 +141,18 @@ foreach(line "add 42 pointer_size 4" "crash_segv 0 code ${crash_code}\n" "text-h
              "handler 1 kind 1 code ${crash_code} function crash_segv" "after: add 42 handler 1")
   if(NOT run_out MATCHES "${line}")
     message(FATAL_ERROR "proxy_fail crash: no line '${line}' in:\n${run_out}")
+  endif()
+endforeach()
+
+# Failure path 3: a call past its deadline ($DLLBRIDGE_SAMPLE_TIMEOUT_MS); the next call works.
+set(ENV{DLLBRIDGE_SAMPLE_TIMEOUT_MS} 500)
+run("proxy_fail timeout" ${launch} ${app_dir}/proxy_fail${exe} timeout)
+unset(ENV{DLLBRIDGE_SAMPLE_TIMEOUT_MS})
+message(STATUS "proxy_fail timeout:\n${run_out}")
+foreach(line "add 42" "hang_forever 0 code ${timeout_code}\n" "text-has-hang_forever: 1"
+             "handler 1 kind 0 code ${timeout_code} function hang_forever" "after: add 42 handler 1")
+  if(NOT run_out MATCHES "${line}")
+    message(FATAL_ERROR "proxy_fail timeout: no line '${line}' in:\n${run_out}")
   endif()
 endforeach()
 

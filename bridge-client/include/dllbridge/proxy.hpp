@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -267,11 +268,7 @@ class Proxy {
   // else the first line of NAME.dllbridge beside the proxy, else the
   // generation's --library path.
   std::string library_path() const {
-    std::string var = "DLLBRIDGE_";
-    for (char c : name_)
-      var += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : (c == '-' ? '_' : c);
-    var += "_LIBRARY";
-    if (const char* v = std::getenv(var.c_str()); v && *v) return v;
+    if (const char* v = std::getenv(variable("LIBRARY").c_str()); v && *v) return v;
     std::string dir = detail::proxy_directory(anchor_);
     if (!dir.empty()) {
       std::ifstream in(dir + "/" + name_ + ".dllbridge");
@@ -291,6 +288,15 @@ class Proxy {
     std::lock_guard<std::mutex> lock(mu_);
     if (!bridge_) {
       BridgeOptions options;
+      // $DLLBRIDGE_<NAME>_TIMEOUT_MS: each call's deadline (default: the policy's, 30 s).
+      if (const char* v = std::getenv(variable("TIMEOUT_MS").c_str()); v && *v) {
+        char* end = nullptr;
+        const long long ms = std::strtoll(v, &end, 10);
+        if (*end != '\0' || ms <= 0)
+          throw Error(ErrorKind::bad_argument,
+                      variable("TIMEOUT_MS") + "=" + v + ": not a positive number of ms");
+        options.policy.call_timeout = std::chrono::milliseconds(ms);
+      }
       bridge_ = std::make_unique<Bridge>(std::move(options));
     }
     if (!bindings_) {
@@ -330,6 +336,14 @@ class Proxy {
   void set_handler(ErrorHandler h) noexcept { handler_.store(h); }
 
  private:
+  // DLLBRIDGE_<NAME>_<what>, NAME upper-case ('-' as '_').
+  std::string variable(const char* what) const {
+    std::string var = "DLLBRIDGE_";
+    for (char c : name_)
+      var += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : (c == '-' ? '_' : c);
+    return var + "_" + what;
+  }
+
   static std::string& text() {
     static thread_local std::string t;
     return t;
