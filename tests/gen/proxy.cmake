@@ -25,10 +25,21 @@ set(_proxy_test_args
   -DBUILD_DIR=${PROJECT_BINARY_DIR}
   -DSAMPLE32=${DLLBRIDGE_SAMPLE32}
   -DNATIVE_APP=$<TARGET_FILE:proxy_app_native>)
-if(NOT DLLBRIDGE_HAVE_32)
-  add_test(NAME gen_proxy COMMAND ${CMAKE_COMMAND} -E echo
-    "gen_proxy cannot run: the proxy forwards to surrogate32 and this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)")
-  set_tests_properties(gen_proxy PROPERTIES WILL_FAIL ON)
+# Reported as skipped, with the reason, where they cannot mean anything (as
+# package_consumer and the language packages are).
+if(CMAKE_CROSSCOMPILING AND WIN32)
+  set(_proxy_test gen_proxy_windows)
+else()
+  set(_proxy_test gen_proxy)
+endif()
+if(NOT DLLBRIDGE_HAVE_32 OR DLLBRIDGE_SANITIZE)
+  if(NOT DLLBRIDGE_HAVE_32)
+    set(_why "the proxy forwards to surrogate32 and this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)")
+  else()
+    set(_why "it builds the proxy and the application with the plain toolchain, which cannot link the sanitized library; the plain build runs it")
+  endif()
+  add_test(NAME ${_proxy_test} COMMAND ${CMAKE_COMMAND} -E echo "skipped: ${_why}")
+  set_tests_properties(${_proxy_test} PROPERTIES SKIP_REGULAR_EXPRESSION "skipped:")
 elseif(NOT CMAKE_CROSSCOMPILING)
   add_test(NAME gen_proxy
     COMMAND ${CMAKE_COMMAND} ${_proxy_test_args}
