@@ -5,6 +5,7 @@
  * (crash) or fails the same way (missing). Linked against the generated proxy only: the two exports below are
  * the proxy's own. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,28 @@ static void on_error(int kind, int code, const char* message, const char* functi
   handled_kind = kind;
   handled_code = code;
   snprintf(handled_function, sizeof handled_function, "%s", function);
+}
+
+/* `proxy_fail threads`: the first calls of the process come from 8 threads
+ * at once (the proxy starts its bridge once), each checking 50 results. */
+enum { kThreads = 8, kCalls = 50 };
+static void* adder(void* arg) {
+  int32_t base = (int32_t)(intptr_t)arg, good = 0;
+  for (int32_t i = 0; i < kCalls; ++i) good += add(base, i) == base + i;
+  return (void*)(intptr_t)good;
+}
+static int run_threads(void) {
+  pthread_t t[kThreads];
+  int32_t good = 0;
+  for (int i = 0; i < kThreads; ++i) pthread_create(&t[i], NULL, adder, (void*)(intptr_t)(1000 * i));
+  for (int i = 0; i < kThreads; ++i) {
+    void* r = NULL;
+    pthread_join(t[i], &r);
+    good += (int32_t)(intptr_t)r;
+  }
+  printf("threads %d calls %d right %d text %s\n", kThreads, kThreads * kCalls, good,
+         *sample_bridge_last_error() ? sample_bridge_last_error() : "-");
+  return 0;
 }
 
 /* The text, or "-" when empty; flags whether `word` is in it. */
@@ -63,6 +86,7 @@ int main(int argc, char** argv) {
     printf("after: add %d handler %d\n", add(2, 40), handled);
     return 0;
   }
+  if (strcmp(argv[1], "threads") == 0) return run_threads();
   if (strcmp(argv[1], "timeout") == 0) { /* run with DLLBRIDGE_SAMPLE_TIMEOUT_MS set */
     printf("add %d\n", add(2, 40));
     int32_t r = hang_forever();

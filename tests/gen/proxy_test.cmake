@@ -121,6 +121,12 @@ if(NOT proxied STREQUAL native)
 endif()
 message(STATUS "the proxy run printed what the native run did:\n${proxied}")
 
+# The first calls from 8 threads at once: one bridge, every result right.
+run("proxy_fail threads" ${launch} ${app_dir}/proxy_fail${exe} threads)
+if(NOT run_out MATCHES "threads 8 calls 400 right 400 text -")
+  message(FATAL_ERROR "proxy_fail threads:\n${run_out}")
+endif()
+
 # Failure path 1: the 32-bit library is missing (the env var names a file
 # that does not exist); each call fails the same way.
 set(ENV{DLLBRIDGE_SAMPLE_LIBRARY} ${WORK_DIR}/no-such-libsample)
