@@ -112,6 +112,11 @@ TEST_P(CApi, AnswersAreWhatDllbridgeCallPrints) {
       {"int32_t set_errno(int32_t value)", "[5]", {"5"}, DLLBRIDGE_OK},
       {"int32_t add(int32_t a, int32_t b)", "[1, 4294967296]", {"1", "4294967296"}, DLLBRIDGE_BAD_ARGUMENT},
       {"int32_t add(int32_t a, int32_t b)", "[1]", {"1"}, DLLBRIDGE_BAD_ARGUMENT},
+      // Too deep: the message names the argument as dllbridge-call does.
+      {"int32_t add(int32_t a, int32_t b)",
+       "[1, [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]",
+       {"1", "[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]"},
+       DLLBRIDGE_BAD_ARGUMENT},
   };
   for (const Case& c : cases) {
     dllbridge_function* f = declare(c.sig);
