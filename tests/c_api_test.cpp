@@ -274,6 +274,17 @@ TEST_P(CApi, StatsAndRestart) {
   EXPECT_EQ(after.parsed()["restarts"], 1);
 }
 
+TEST_P(CApi, CloseStopsTheSurrogate) {
+  Owned stats;
+  ASSERT_EQ(dllbridge_stats_json(b_, &stats.s), DLLBRIDGE_OK);
+  const auto pid = stats.parsed()["pid"].get<std::uint32_t>();
+  ASSERT_GT(pid, 0u);
+  EXPECT_FALSE(os::process_gone(pid));
+  dllbridge_close(b_);
+  b_ = nullptr;
+  EXPECT_TRUE(os::process_gone(pid)) << "closed means stopped and reaped, as ~Bridge does";
+}
+
 TEST_P(CApi, BadArgumentsAreBadArgumentWithAnAnswer) {
   dllbridge_function* add = declare("int32_t add(int32_t a, int32_t b)");
   for (const char* args : {"[1, ", "{\"a\": 1}", "17", "[1, \"x\"]", "[1, 2, 3]"}) {
