@@ -203,6 +203,21 @@ TEST_P(CApi, ARecordingStubIsAcceptedAndReported) {
   EXPECT_EQ(j["callbacks"][0]["param"], "cmp");
 }
 
+TEST_P(CApi, APersistentStubIsAcceptedAndItsLaterInvocationsAreNotReported) {
+  dllbridge_function* set = declare(
+      "void set_event_handler([persistent] void (*f)(int32_t source, int32_t seq, void* ctx), void* ctx)");
+  const json j = call(set, R"([{"callback": {}}, 77])");
+  EXPECT_EQ(j["callbacks"], json::array()) << j;
+  dllbridge_function* fire = declare("int32_t event_fire(int32_t seq)");
+  for (int seq : {5, 6}) {
+    const json fired = call(fire, ("[" + std::to_string(seq) + "]").c_str());
+    EXPECT_EQ(fired["return"], 1) << "the handler is still set: " << fired;
+    EXPECT_FALSE(fired.contains("callbacks")) << "invocations after the stub's own call are not reported";
+  }
+  call(set, "[null, 0]");
+  EXPECT_EQ(call(fire, "[7]")["return"], 0);
+}
+
 TEST_P(CApi, CallValues) {
   dllbridge_function* add = declare("int32_t add(int32_t a, int32_t b)");
   dllbridge_value args[2];

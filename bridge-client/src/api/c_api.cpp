@@ -211,6 +211,7 @@ dllbridge_status call_json(dllbridge_function* f, const char* args_json, std::in
       tools::Answer a = tools::answer_call(
           f->fn, raw, timeout, [](std::size_t i) { return "argument " + std::to_string(i + 1); }, "args_json",
           stubs);
+      stubs.recorder->close();  // the answer has the invocations; a persistent stub's later ones go nowhere
       if (!stubs.kept.empty()) {
         std::lock_guard<std::mutex> lock(f->owner->mu);
         for (dllbridge::Callback& c : stubs.kept) f->owner->kept.push_back(std::move(c));
