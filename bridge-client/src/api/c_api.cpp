@@ -221,6 +221,11 @@ dllbridge_status call_json(dllbridge_function* f, const char* args_json, std::in
     } catch (const Error& e) {
       body = tools::error_json(e.kind(), e.what());
       status = status_of(e.kind());
+    } catch (const std::bad_alloc&) {
+      throw;                             // no memory for an answer either
+    } catch (const std::exception& e) {  // a bug: still an answer, of the C API's own kind
+      body = {{"error", {{"kind", "internal"}, {"message", std::string("internal error: ") + e.what()}}}};
+      status = DLLBRIDGE_INTERNAL;
     }
     if (status != DLLBRIDGE_OK) fail(status, body["error"]["message"].get_ref<const std::string&>().c_str());
     if (result_json != nullptr) *result_json = c_string(tools::dump(body));
