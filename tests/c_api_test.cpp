@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -266,7 +267,9 @@ TEST_P(CApi, CallValues) {
                                   DLLBRIDGE_DEFAULT_TIMEOUT, &ret, nullptr),
             DLLBRIDGE_BAD_ARGUMENT);
   EXPECT_NE(std::string(dllbridge_last_error_message()).find("dllbridge_call_json"), std::string::npos);
-  args[1].kind = static_cast<dllbridge_kind>(9);
+  const int not_a_kind = 9;  // as a C caller may store it (a C++ enum cast would be undefined)
+  static_assert(sizeof not_a_kind == sizeof args[1].kind);
+  std::memcpy(&args[1].kind, &not_a_kind, sizeof not_a_kind);
   EXPECT_EQ(dllbridge_call_values(add, args, 2, DLLBRIDGE_DEFAULT_TIMEOUT, &ret, nullptr),
             DLLBRIDGE_BAD_ARGUMENT);
   EXPECT_EQ(dllbridge_call_values(add, args, 1, DLLBRIDGE_DEFAULT_TIMEOUT, &ret, nullptr),

@@ -10,6 +10,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -255,14 +256,19 @@ dllbridge_value to_c(const dllbridge::Value& v) {
 }
 
 dllbridge::Value from_c(const dllbridge_value& v, std::size_t i) {
-  switch (v.kind) {
+  // The caller may have stored any number there (C allows it): read it as
+  // one, not as the enum, whose other values C++ may assume away.
+  std::underlying_type_t<dllbridge_kind> kind;
+  static_assert(sizeof kind == sizeof v.kind);
+  std::memcpy(&kind, &v.kind, sizeof kind);
+  switch (kind) {
     case DLLBRIDGE_VALUE_NULL: return dllbridge::Null{};
     case DLLBRIDGE_VALUE_INT: return v.as.i;
     case DLLBRIDGE_VALUE_UINT: return v.as.u;
     case DLLBRIDGE_VALUE_DOUBLE: return v.as.d;
+    default: break;
   }
-  throw bad("args[" + std::to_string(i) + "]: kind " + std::to_string(static_cast<int>(v.kind)) +
-            " is not a dllbridge_kind");
+  throw bad("args[" + std::to_string(i) + "]: kind " + std::to_string(kind) + " is not a dllbridge_kind");
 }
 
 }  // namespace
