@@ -1,5 +1,5 @@
 // Fuzz target `json_args`: dllbridge-call's JSON argument conversion
-// (bridge-client/tools/json_args.cpp: by the declaration, recording stubs for
+// (bridge-client/src/json/json_args.cpp: by the declaration, recording stubs for
 // function pointers included) and the checks of the values against a
 // declared signature (the codec's encode_call), as `dllbridge-call` and
 // `--batch` run them before anything is sent. Input: a byte that picks a

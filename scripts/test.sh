@@ -70,9 +70,9 @@ if [[ "${1:-}" == "--sanitize" ]]; then
   LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$build_asan/reports/ubsan" \
     sanitize_ctest "$build_asan" "ASan + UBSan" \
-      -E '^package_consumer$' || asan_status=$?
-  echo "test.sh: skipped under ASan: package_consumer (it installs the package and builds a consumer" \
-       "with the plain toolchain, which cannot link the sanitized library)"
+      -E '^(package_consumer|c_api_package)$' || asan_status=$?
+  echo "test.sh: skipped under ASan: package_consumer and c_api_package (they install the package and build" \
+       "a consumer with the plain toolchain, which cannot link the sanitized library)"
   asan_took=$((SECONDS - started))
 
   echo "== Sanitize: ThreadSanitizer, client-side suites (64-bit: TSan has no 32-bit runtime)"
@@ -80,9 +80,9 @@ if [[ "${1:-}" == "--sanitize" ]]; then
   tsan_status=0
   # handle_segv=0: the sample's deliberate crashes stay plain signals, as under ASan.
   TSAN_OPTIONS="halt_on_error=1:handle_segv=0:second_deadlock_stack=1:suppressions=$supp/tsan.supp:log_path=$build_tsan/reports/tsan" \
-    sanitize_ctest "$build_tsan" "TSan" -E '^package_consumer$|TheDllsExitHandlersRun' || tsan_status=$?
+    sanitize_ctest "$build_tsan" "TSan" -E '^(package_consumer|c_api_package)$|TheDllsExitHandlersRun' || tsan_status=$?
   echo "test.sh: under TSan the tests that need surrogate32 are skipped (each says so); package_consumer" \
-       "is skipped (it builds a consumer with the plain toolchain); Supervised.TheDllsExitHandlersRun* are" \
+       "and c_api_package are skipped (they build a consumer with the plain toolchain); Supervised.TheDllsExitHandlersRun* are" \
        "skipped (TSan's atexit interceptor keeps the handler of a library the surrogate unloaded and calls" \
        "it at exit: a jump into unmapped code that only exists under TSan)"
   tsan_took=$((SECONDS - started - asan_took))

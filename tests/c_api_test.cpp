@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,6 +113,11 @@ TEST_P(CApi, AnswersAreWhatDllbridgeCallPrints) {
       {"int32_t set_errno(int32_t value)", "[5]", {"5"}, DLLBRIDGE_OK},
       {"int32_t add(int32_t a, int32_t b)", "[1, 4294967296]", {"1", "4294967296"}, DLLBRIDGE_BAD_ARGUMENT},
       {"int32_t add(int32_t a, int32_t b)", "[1]", {"1"}, DLLBRIDGE_BAD_ARGUMENT},
+      // Too deep: the message names the argument as dllbridge-call does.
+      {"int32_t add(int32_t a, int32_t b)",
+       "[1, [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]",
+       {"1", "[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]"},
+       DLLBRIDGE_BAD_ARGUMENT},
   };
   for (const Case& c : cases) {
     dllbridge_function* f = declare(c.sig);
@@ -198,6 +204,21 @@ TEST_P(CApi, ARecordingStubIsAcceptedAndReported) {
   EXPECT_EQ(j["callbacks"][0]["param"], "cmp");
 }
 
+TEST_P(CApi, APersistentStubIsAcceptedAndItsLaterInvocationsAreNotReported) {
+  dllbridge_function* set = declare(
+      "void set_event_handler([persistent] void (*f)(int32_t source, int32_t seq, void* ctx), void* ctx)");
+  const json j = call(set, R"([{"callback": {}}, 77])");
+  EXPECT_EQ(j["callbacks"], json::array()) << j;
+  dllbridge_function* fire = declare("int32_t event_fire(int32_t seq)");
+  for (int seq : {5, 6}) {
+    const json fired = call(fire, ("[" + std::to_string(seq) + "]").c_str());
+    EXPECT_EQ(fired["return"], 1) << "the handler is still set: " << fired;
+    EXPECT_FALSE(fired.contains("callbacks")) << "invocations after the stub's own call are not reported";
+  }
+  call(set, "[null, 0]");
+  EXPECT_EQ(call(fire, "[7]")["return"], 0);
+}
+
 TEST_P(CApi, CallValues) {
   dllbridge_function* add = declare("int32_t add(int32_t a, int32_t b)");
   dllbridge_value args[2];
@@ -246,7 +267,9 @@ TEST_P(CApi, CallValues) {
                                   DLLBRIDGE_DEFAULT_TIMEOUT, &ret, nullptr),
             DLLBRIDGE_BAD_ARGUMENT);
   EXPECT_NE(std::string(dllbridge_last_error_message()).find("dllbridge_call_json"), std::string::npos);
-  args[1].kind = static_cast<dllbridge_kind>(9);
+  const int not_a_kind = 9;  // as a C caller may store it (a C++ enum cast would be undefined)
+  static_assert(sizeof not_a_kind == sizeof args[1].kind);
+  std::memcpy(&args[1].kind, &not_a_kind, sizeof not_a_kind);
   EXPECT_EQ(dllbridge_call_values(add, args, 2, DLLBRIDGE_DEFAULT_TIMEOUT, &ret, nullptr),
             DLLBRIDGE_BAD_ARGUMENT);
   EXPECT_EQ(dllbridge_call_values(add, args, 1, DLLBRIDGE_DEFAULT_TIMEOUT, &ret, nullptr),
@@ -267,6 +290,17 @@ TEST_P(CApi, StatsAndRestart) {
   ASSERT_EQ(dllbridge_stats_json(b_, &after.s), DLLBRIDGE_OK);
   EXPECT_NE(after.parsed()["pid"], s["pid"]);
   EXPECT_EQ(after.parsed()["restarts"], 1);
+}
+
+TEST_P(CApi, CloseStopsTheSurrogate) {
+  Owned stats;
+  ASSERT_EQ(dllbridge_stats_json(b_, &stats.s), DLLBRIDGE_OK);
+  const auto pid = stats.parsed()["pid"].get<std::uint32_t>();
+  ASSERT_GT(pid, 0u);
+  EXPECT_FALSE(os::process_gone(pid));
+  dllbridge_close(b_);
+  b_ = nullptr;
+  EXPECT_TRUE(os::process_gone(pid)) << "closed means stopped and reaped, as ~Bridge does";
 }
 
 TEST_P(CApi, BadArgumentsAreBadArgumentWithAnAnswer) {

@@ -7,7 +7,7 @@
  *   if (dllbridge_open(NULL, &b) != DLLBRIDGE_OK) { puts(dllbridge_last_error_message()); return 1; }
  *   dllbridge_load(b, "./libsample.so", &lib);
  *   dllbridge_declare(lib, "int32_t add(int32_t a, int32_t b);", &add);
- *   dllbridge_call_json(add, "[2, 40]", &result);   // {"return":42,"out":{},"last_error":0,...}
+ *   dllbridge_call_json(add, "[2, 40]", &result);   // {...,"last_error":0,"out":{},"return":42}
  *   dllbridge_free(result);
  *   dllbridge_close(b);
  *
@@ -78,11 +78,15 @@ DLLBRIDGE_C_API dllbridge_status dllbridge_declare_ex(dllbridge_library* lib, co
                                                       const char* options_json, dllbridge_function** out);
 
 /* Calls f. args_json: a JSON array, one value per parameter that is not
- * [out], as dllbridge-call takes them (docs/cli.md, section 3).
- * *result_json (free with dllbridge_free): exactly what `dllbridge-call
- * --json` prints, for success ({"return":..., "out":{...}, "last_error":N,
- * ...}) and for errors ({"error":{"kind":..., "message":...}}); it is set
- * whenever result_json is not NULL, whatever the status. */
+ * [out], as dllbridge-call takes them (docs/cli.md, section 3); NULL for
+ * none. A function pointer takes null or a recording stub
+ * {"callback": {"returns": V}} as in dllbridge-call (the answer then lists
+ * its invocations under "callbacks"; stubs of [persistent] parameters live
+ * until dllbridge_close). *result_json (free with dllbridge_free): exactly
+ * the line `dllbridge-call --json` prints, without its newline, for success
+ * ({"return":..., "out":{...}, "last_error":N, ...}) and for errors
+ * ({"error":{"kind":..., "message":...}}); it is set whenever result_json is
+ * not NULL, whatever the status (NULL only if memory ran out). */
 DLLBRIDGE_C_API dllbridge_status dllbridge_call_json(dllbridge_function* f, const char* args_json,
                                                      char** result_json);
 
@@ -109,9 +113,11 @@ typedef struct dllbridge_value {
   } as;
 } dllbridge_value;
 
-/* Calls f with nargs scalar arguments; *ret gets the return value (kind
- * NULL for void) and *last_error (when not NULL) the DLL's errno /
- * GetLastError after the call. A parameter that is not a scalar or a handle
+/* Calls f with nargs scalar arguments; *ret (when not NULL) gets the return
+ * value (kind NULL for void, INT for signed integers and bool, UINT for
+ * unsigned ones and handles, DOUBLE for float and double) and *last_error
+ * (when not NULL) the DLL's errno / GetLastError after the call. A variadic f
+ * is bad_argument. A parameter that is not a scalar or a handle
  * is bad_argument: use dllbridge_call_json. timeout_ms as in
  * dllbridge_call_json_timeout. */
 DLLBRIDGE_C_API dllbridge_status dllbridge_call_values(dllbridge_function* f, const dllbridge_value* args,
@@ -128,8 +134,9 @@ DLLBRIDGE_C_API dllbridge_status dllbridge_restart(dllbridge_bridge* b);
  * "unknown" for a code that is none of them. Never NULL, static storage. */
 DLLBRIDGE_C_API const char* dllbridge_status_name(dllbridge_status s);
 
-/* The message of the calling thread's last failed call ("" if none); valid
- * until that thread's next call into this API. */
+/* The message of the calling thread's last failed call ("" if none failed on
+ * it); a successful call leaves it. Valid until that thread's next failed
+ * call into this API. */
 DLLBRIDGE_C_API const char* dllbridge_last_error_message(void);
 
 /* Frees a string this API returned; NULL is ignored. */

@@ -10,6 +10,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -211,6 +212,7 @@ dllbridge_status call_json(dllbridge_function* f, const char* args_json, std::in
       tools::Answer a = tools::answer_call(
           f->fn, raw, timeout, [](std::size_t i) { return "argument " + std::to_string(i + 1); }, "args_json",
           stubs);
+      stubs.recorder->close();  // the answer has the invocations; a persistent stub's later ones go nowhere
       if (!stubs.kept.empty()) {
         std::lock_guard<std::mutex> lock(f->owner->mu);
         for (dllbridge::Callback& c : stubs.kept) f->owner->kept.push_back(std::move(c));
@@ -220,6 +222,11 @@ dllbridge_status call_json(dllbridge_function* f, const char* args_json, std::in
     } catch (const Error& e) {
       body = tools::error_json(e.kind(), e.what());
       status = status_of(e.kind());
+    } catch (const std::bad_alloc&) {
+      throw;                             // no memory for an answer either
+    } catch (const std::exception& e) {  // a bug: still an answer, of the C API's own kind
+      body = {{"error", {{"kind", "internal"}, {"message", std::string("internal error: ") + e.what()}}}};
+      status = DLLBRIDGE_INTERNAL;
     }
     if (status != DLLBRIDGE_OK) fail(status, body["error"]["message"].get_ref<const std::string&>().c_str());
     if (result_json != nullptr) *result_json = c_string(tools::dump(body));
@@ -249,14 +256,19 @@ dllbridge_value to_c(const dllbridge::Value& v) {
 }
 
 dllbridge::Value from_c(const dllbridge_value& v, std::size_t i) {
-  switch (v.kind) {
+  // The caller may have stored any number there (C allows it): read it as
+  // one, not as the enum, whose other values C++ may assume away.
+  std::underlying_type_t<dllbridge_kind> kind;
+  static_assert(sizeof kind == sizeof v.kind);
+  std::memcpy(&kind, &v.kind, sizeof kind);
+  switch (kind) {
     case DLLBRIDGE_VALUE_NULL: return dllbridge::Null{};
     case DLLBRIDGE_VALUE_INT: return v.as.i;
     case DLLBRIDGE_VALUE_UINT: return v.as.u;
     case DLLBRIDGE_VALUE_DOUBLE: return v.as.d;
+    default: break;
   }
-  throw bad("args[" + std::to_string(i) + "]: kind " + std::to_string(static_cast<int>(v.kind)) +
-            " is not a dllbridge_kind");
+  throw bad("args[" + std::to_string(i) + "]: kind " + std::to_string(kind) + " is not a dllbridge_kind");
 }
 
 }  // namespace

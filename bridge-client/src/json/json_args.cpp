@@ -78,7 +78,13 @@ std::string shown(const json& j) {
 void Recorder::record(const std::string& param, json args) {
   json entry = {{"param", param}, {"args", std::move(args)}};
   std::lock_guard lock(mu_);
-  entries_.push_back(std::move(entry));
+  if (!closed_) entries_.push_back(std::move(entry));
+}
+
+void Recorder::close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  entries_ = json::array();
 }
 
 json Recorder::take() {

@@ -41,9 +41,13 @@ class Recorder {
   void record(const std::string& param, nlohmann::json args);
   // What was recorded since the last take() (a JSON array, maybe empty); empties the record.
   nlohmann::json take();
+  // Nobody reads the record any more (dllbridge_call_json after its
+  // answer): drops it, and later invocations (of persistent stubs) record nothing.
+  void close();
 
  private:
   std::mutex mu_;
+  bool closed_ = false;
   nlohmann::json entries_ = nlohmann::json::array();
 };
 
