@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -48,6 +51,48 @@ std::vector<std::uint32_t> member_pids(const Bridge& b) {
   return pids;
 }
 
+// The pid of each member, asked of each in turn.
+std::vector<std::uint32_t> pids_by_asking(Bridge& b, const TypedFunction<std::int32_t()>& get_pid) {
+  std::vector<std::uint32_t> pids;
+  b.for_each_surrogate([&](std::size_t) { pids.push_back(static_cast<std::uint32_t>(get_pid())); });
+  return pids;
+}
+
+// A call held in the DLL until release(): wait_for_file(started, go).
+class HeldCall {
+ public:
+  HeldCall(const Library& lib, const std::string& tag)
+      : started_(os::temp_path("pool-started-" + tag)), go_(os::temp_path("pool-go-" + tag)) {
+    std::remove(started_.c_str());
+    std::remove(go_.c_str());
+    Function wait = lib.function("int wait_for_file(const char* started, const char* go, int limit_ms)");
+    result_ = std::async(std::launch::async, [wait, this] {
+      return i64(wait.call({started_, go_, std::int64_t{60000}}).ret);
+    });
+  }
+  // 1 when the call returned after release().
+  std::int64_t release() {
+    std::ofstream(go_) << "go\n";
+    const std::int64_t r = result_.get();
+    std::remove(started_.c_str());
+    std::remove(go_.c_str());
+    return r;
+  }
+
+ private:
+  std::string started_, go_;
+  std::future<std::int64_t> result_;
+};
+
+// Waits until `n` calls are in flight in the pool, in `n` different members.
+bool in_flight_in_members(const Bridge& b, std::uint32_t n) {
+  return eventually([&] {
+    std::uint32_t busy_members = 0;
+    for (const BridgeStats& m : b.member_stats()) busy_members += m.in_flight == 1;
+    return busy_members == n && b.stats().in_flight == n;
+  });
+}
+
 bool all_ready(const Bridge& b) {
   for (const BridgeStats& m : b.member_stats()) {
     if (m.state != SurrogateState::ready) return false;
@@ -68,7 +113,7 @@ class Pool : public ::testing::TestWithParam<Target> {
 
 }  // namespace
 
-TEST_P(Pool, CallsFromManyThreadsSpreadOverEveryMemberAndTheStatsAddUp) {
+TEST_P(Pool, CallsFromManyThreadsAreAnsweredByTheMembersAndTheStatsAddUp) {
   Bridge b(opts(3));
   const std::vector<std::uint32_t> pids = member_pids(b);
   ASSERT_EQ(pids.size(), 3u);
@@ -77,6 +122,7 @@ TEST_P(Pool, CallsFromManyThreadsSpreadOverEveryMemberAndTheStatsAddUp) {
 
   Library lib = b.load(GetParam().sample);
   auto get_pid = lib.function<std::int32_t()>("get_pid");
+  EXPECT_EQ(pids_by_asking(b, get_pid), pids) << "each member is its own process";
   constexpr int kThreads = 6, kCalls = 20;
   std::mutex mu;
   std::set<std::uint32_t> seen;
@@ -91,23 +137,41 @@ TEST_P(Pool, CallsFromManyThreadsSpreadOverEveryMemberAndTheStatsAddUp) {
     });
   }
   for (auto& t : threads) t.join();
-  EXPECT_EQ(seen, std::set<std::uint32_t>(pids.begin(), pids.end())) << "every member answered, none other";
+  for (const std::uint32_t pid : seen) EXPECT_NE(std::find(pids.begin(), pids.end(), pid), pids.end());
 
   const BridgeStats total = b.stats();
   std::uint64_t ok = 0, starts = 0;
   for (const BridgeStats& m : b.member_stats()) {
-    EXPECT_GT(m.calls_ok, 0u);
+    EXPECT_GT(m.calls_ok, 0u) << "asked once at least";
     EXPECT_EQ(m.state, SurrogateState::ready);
     ok += m.calls_ok;
     starts += m.starts;
   }
-  EXPECT_EQ(total.calls_ok, std::uint64_t{kThreads * kCalls});
+  EXPECT_EQ(total.calls_ok, std::uint64_t{kThreads * kCalls + 3});
   EXPECT_EQ(total.calls_ok, ok);
   EXPECT_EQ(total.starts, starts);
   EXPECT_EQ(total.starts, 3u);
   EXPECT_EQ(total.state, SurrogateState::ready);
   EXPECT_NE(std::find(pids.begin(), pids.end(), total.pid), pids.end());
   EXPECT_GT(total.latency_p50.count(), 0);
+}
+
+TEST_P(Pool, EachCallGoesToAFreeMember) {
+  Bridge b(opts(3));
+  Library lib = b.load(GetParam().sample);
+  auto get_pid = lib.function<std::int32_t()>("get_pid");
+  const std::vector<std::uint32_t> pids = member_pids(b);
+  EXPECT_EQ(static_cast<std::uint32_t>(get_pid()), pids[0]) << "calls one at a time: the first member";
+  HeldCall first(lib, "free-1");
+  ASSERT_TRUE(in_flight_in_members(b, 1));
+  EXPECT_EQ(b.member_stats()[0].in_flight, 1u);
+  EXPECT_EQ(static_cast<std::uint32_t>(get_pid()), pids[1]) << "the first is busy";
+  HeldCall second(lib, "free-2");
+  ASSERT_TRUE(in_flight_in_members(b, 2)) << "the second held call went to another member";
+  EXPECT_EQ(static_cast<std::uint32_t>(get_pid()), pids[2]) << "the only free one";
+  EXPECT_EQ(first.release(), 1);
+  EXPECT_EQ(second.release(), 1);
+  EXPECT_EQ(b.stats().in_flight, 0u);
 }
 
 TEST_P(Pool, ACrashCostsOneMembersCallAndTheOthersKeepAnswering) {
@@ -119,37 +183,31 @@ TEST_P(Pool, ACrashCostsOneMembersCallAndTheOthersKeepAnswering) {
   auto get_pid = lib.function<std::int32_t()>("get_pid");
   Function crash = lib.function("int crash_segv(void)");
 
+  HeldCall held(lib, "crash");  // in member 0, while member 1 crashes
+  ASSERT_TRUE(in_flight_in_members(b, 1));
   EXPECT_EQ(error_of([&] { crash.call({}); }).kind(), ErrorKind::crashed);
-  // At once, while the crashed member restarts: every call is answered.
-  std::set<std::uint32_t> answered;
-  for (int i = 0; i < 20; ++i) answered.insert(static_cast<std::uint32_t>(get_pid()));
+  EXPECT_EQ(held.release(), 1) << "the call in progress in the other member was untouched";
+  EXPECT_EQ(static_cast<std::uint32_t>(get_pid()), before[0]) << "answered at once by the other member";
 
-  ASSERT_TRUE(eventually([&] { return !log.of(BridgeEvent::Kind::restarted).empty(); }));
+  ASSERT_TRUE(eventually([&] { return !log.of(BridgeEvent::Kind::restarted).empty() && all_ready(b); }));
   const std::vector<BridgeEvent> exited = log.of(BridgeEvent::Kind::exited);
   ASSERT_EQ(exited.size(), 1u);
-  const std::uint32_t crashed = exited[0].member;
-  ASSERT_LT(crashed, 2u);
-  const std::uint32_t other = 1 - crashed;
-  EXPECT_EQ(exited[0].pid, before[crashed]) << "the event names the member that crashed";
+  EXPECT_EQ(exited[0].member, 1u) << "the event names the member";
+  EXPECT_EQ(exited[0].pid, before[1]);
   EXPECT_TRUE(exited[0].signaled);
-  EXPECT_EQ(log.of(BridgeEvent::Kind::restarted).at(0).member, crashed);
-  EXPECT_EQ(answered.count(before[other]), 1u) << "the other member answered";
-  EXPECT_EQ(answered.count(before[crashed]), 0u) << "the crashed process is gone";
+  EXPECT_EQ(log.of(BridgeEvent::Kind::restarted).at(0).member, 1u);
 
-  ASSERT_TRUE(eventually([&] { return all_ready(b); }));
   const std::vector<BridgeStats> members = b.member_stats();
-  EXPECT_EQ(members[other].pid, before[other]) << "untouched";
-  EXPECT_EQ(members[other].restarts, 0u);
-  EXPECT_EQ(members[crashed].restarts, 1u);
-  EXPECT_EQ(members[other].calls_failed, 0u);
-  EXPECT_EQ(members[crashed].calls_failed, 1u);
+  EXPECT_EQ(members[0].pid, before[0]) << "untouched";
+  EXPECT_NE(members[1].pid, before[1]) << "replaced";
+  EXPECT_EQ(members[0].restarts, 0u);
+  EXPECT_EQ(members[1].restarts, 1u);
+  EXPECT_EQ(members[0].calls_failed, 0u);
+  EXPECT_EQ(members[1].calls_failed, 1u);
   EXPECT_EQ(b.stats().calls_failed, 1u);
   EXPECT_EQ(b.stats().restarts, 1u);
-
-  // Both serve again, the replacement included.
-  std::set<std::uint32_t> after;
-  for (int i = 0; i < 10; ++i) after.insert(static_cast<std::uint32_t>(get_pid()));
-  EXPECT_EQ(after, (std::set<std::uint32_t>{before[other], members[crashed].pid}));
+  EXPECT_EQ(pids_by_asking(b, get_pid), (std::vector<std::uint32_t>{before[0], members[1].pid}))
+      << "both serve, the replacement included";
 }
 
 TEST_P(Pool, OnRestartHooksInitialiseEveryMemberNowAndAfterEachRestart) {
@@ -165,14 +223,9 @@ TEST_P(Pool, OnRestartHooksInitialiseEveryMemberNowAndAfterEachRestart) {
   });
   EXPECT_EQ(runs.load(), 3) << "once in each running member";
   const auto all_initialised = [&] {
-    const std::vector<BridgeStats> before = b.member_stats();
-    bool all_seven = true;
-    for (int i = 0; i < 15; ++i) all_seven = all_seven && i64(get_state.call({}).ret) == 7;
-    const std::vector<BridgeStats> after = b.member_stats();
-    for (std::size_t m = 0; m < after.size(); ++m) {
-      EXPECT_GT(after[m].calls_ok, before[m].calls_ok) << "member " << m << " was asked";
-    }
-    return all_seven;
+    std::vector<std::int64_t> states;
+    b.for_each_surrogate([&](std::size_t) { states.push_back(i64(get_state.call({}).ret)); });
+    return states == std::vector<std::int64_t>{7, 7, 7};
   };
   EXPECT_TRUE(all_initialised());
 
@@ -290,10 +343,9 @@ TEST_P(Pool, AMemberInACrashLoopIsSkipped) {
 
   poisoned = false;
   b.restart();  // clears the crash-loop stop
-  ASSERT_TRUE(eventually([&] { return all_ready(b); }));
-  std::set<std::uint32_t> seen;
-  for (int i = 0; i < 10; ++i) seen.insert(static_cast<std::uint32_t>(get_pid()));
-  EXPECT_EQ(seen.size(), 2u) << "both serve again";
+  const std::vector<std::uint32_t> pids = pids_by_asking(b, get_pid);
+  EXPECT_EQ(pids, member_pids(b)) << "both serve again";
+  EXPECT_EQ(std::set<std::uint32_t>(pids.begin(), pids.end()).size(), 2u);
 }
 
 TEST_P(Pool, StopAndRestartActOnEveryMember) {
@@ -306,11 +358,10 @@ TEST_P(Pool, StopAndRestartActOnEveryMember) {
   EXPECT_EQ(error_of([&] { get_pid(); }).kind(), ErrorKind::surrogate_start_failed);
   for (const std::uint32_t pid : first) EXPECT_TRUE(eventually([&] { return os::process_gone(pid); }));
   b.restart();
-  ASSERT_TRUE(eventually([&] { return all_ready(b); }));  // while one starts, calls go to the other
-  std::set<std::uint32_t> seen;
-  for (int i = 0; i < 10; ++i) seen.insert(static_cast<std::uint32_t>(get_pid()));
-  EXPECT_EQ(seen.size(), 2u);
-  for (const std::uint32_t pid : first) EXPECT_EQ(seen.count(pid), 0u);
+  const std::vector<std::uint32_t> seen = pids_by_asking(b, get_pid);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_NE(seen[0], seen[1]);
+  for (const std::uint32_t pid : first) EXPECT_EQ(std::count(seen.begin(), seen.end(), pid), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Surrogates, Pool, ::testing::ValuesIn(kTargets),

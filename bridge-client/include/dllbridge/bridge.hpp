@@ -127,6 +127,12 @@ class DLLBRIDGE_API Bridge {
   // start and, now, in each one already running: per-process initialisation.
   void on_restart(std::function<void()> hook);
 
+  // Calls fn(member) once for each surrogate of the pool (just once, with
+  // 0, without a pool), in order, on this thread: the calls fn makes go to
+  // that surrogate (starting a lazy one). For per-process set-up or checks
+  // at any time. Throws what fn throws.
+  void for_each_surrogate(const std::function<void(std::size_t member)>& fn);
+
   // Replaces the surrogate (every one of a pool) now (also after a
   // crash-loop stop or stop()).
   void restart();

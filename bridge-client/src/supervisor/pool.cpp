@@ -70,20 +70,22 @@ Pool::Pool(BridgeOptions options) : options_(checked(std::move(options))) {
 
 Pool::~Pool() = default;
 
-std::uint32_t Pool::pick() {
-  if (pinned.pool == this) return pinned.member;
+std::uint32_t Pool::pick(int& busy) {
   const auto n = static_cast<std::uint32_t>(members_.size());
-  if (n == 1) return 0;
+  if (n == 1) {
+    busy = members_[0]->busy.load(std::memory_order_relaxed);
+    return 0;
+  }
   const Clock::time_point now = Clock::now();
-  const std::uint32_t first = next_.fetch_add(1, std::memory_order_relaxed) % n;
-  // Ranked by (group, calls in it, not started yet): group 0 takes a call
-  // at once (ready) or by starting (a lazy member, started only when the
-  // ready ones are busier), 1 would wait (starting, restarting, recycling),
-  // 2 fails fast (breaker), 3 failed or stopped.
-  std::uint32_t best = first;
+  // Ranked by (group, calls in it, not started yet, index): group 0 takes
+  // a call at once (ready) or by starting (a lazy member, started only when
+  // the ready ones are busier), 1 would wait (starting, restarting,
+  // recycling), 2 fails fast (breaker), 3 failed or stopped. Ties go to the
+  // lowest index: a process that has just served a call answers the next
+  // one faster than one that slept (docs/performance.md, "Throughput").
+  std::uint32_t best = 0;
   auto best_key = std::make_tuple(std::numeric_limits<int>::max(), 0, 0);
-  for (std::uint32_t k = 0; k < n; ++k) {
-    const std::uint32_t i = (first + k) % n;
+  for (std::uint32_t i = 0; i < n; ++i) {
     Member& m = *members_[i];
     bool serving = false;
     const SurrogateState st = m.supervisor.state(serving);
@@ -102,13 +104,25 @@ std::uint32_t Pool::pick() {
       if (key == std::make_tuple(0, 0, 0)) break;
     }
   }
+  busy = std::get<1>(best_key);
   return best;
 }
 
 void Pool::execute(const Operation& op, const CallOptions& call) {
-  const std::uint32_t i = pick();
+  std::uint32_t i = 0;
+  if (pinned.pool == this) {
+    i = pinned.member;
+    members_[i]->busy.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    // Claimed only if its load is still what the choice saw: calls that
+    // pick at the same moment spread instead of piling on one member.
+    for (;;) {
+      int busy = 0;
+      i = pick(busy);
+      if (members_[i]->busy.compare_exchange_strong(busy, busy + 1, std::memory_order_relaxed)) break;
+    }
+  }
   Member& m = *members_[i];
-  m.busy.fetch_add(1, std::memory_order_relaxed);
   struct Done {
     std::atomic<int>& busy;
     ~Done() { busy.fetch_sub(1, std::memory_order_relaxed); }
@@ -128,7 +142,8 @@ SurrogateInfo Pool::info() {
       if (serving) return m->supervisor.info();  // starts no lazy member
     }
   }
-  return members_[pick()]->supervisor.info();
+  int busy = 0;
+  return members_[pinned.pool == this ? pinned.member : pick(busy)]->supervisor.info();
 }
 
 std::vector<BridgeStats> Pool::member_stats() {
@@ -199,6 +214,13 @@ void Pool::on_restart(std::function<void()> hook) {
     if (!run_now) continue;
     PinScope pin(this, i);
     if (const std::optional<std::string> failed = run_hook(*shared)) member.kill(*failed);
+  }
+}
+
+void Pool::for_each_member(const std::function<void(std::size_t member)>& fn) {
+  for (std::uint32_t i = 0; i < members_.size(); ++i) {
+    PinScope pin(this, i);
+    fn(i);
   }
 }
 

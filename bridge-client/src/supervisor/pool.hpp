@@ -53,7 +53,8 @@ class Pool {
   // hook runs on this thread, else the least loaded of those ready (a lazy
   // member not started yet counts as ready but loses ties, so it starts
   // when calls overlap) whose breaker lets calls through; members
-  // restarting come next, failing fast or failed last; ties go round.
+  // restarting come next, failing fast or failed last; ties go to the
+  // lowest index, so calls one at a time stay in one warm process.
   // Throws dllbridge::Error.
   void execute(const Operation& op, const CallOptions& call);
 
@@ -72,18 +73,21 @@ class Pool {
   // member's first start and, now, in each member already running; a member
   // whose hook throws is killed (and restarted, running it again).
   void on_restart(std::function<void()> hook);
+  // Calls fn(i) for each member i in order, on this thread; the calls fn
+  // makes go to member i.
+  void for_each_member(const std::function<void(std::size_t member)>& fn);
   void restart(const std::string& reason);  // every member; also clears crash-loop stops
   void stop();                              // every member
 
  private:
   struct Member;
-  std::uint32_t pick();
+  // The member for the next call (not the pinned one), and its load as seen.
+  std::uint32_t pick(int& busy);
 
   const BridgeOptions options_;
   EventBus events_;   // destroyed last: the members emit into it
   CallStats totals_;  // every member's calls (pool_size > 1)
   std::vector<std::unique_ptr<Member>> members_;
-  std::atomic<std::uint32_t> next_{0};  // where the next pick starts looking: spreads ties
 };
 
 }  // namespace dllbridge::detail
