@@ -340,6 +340,17 @@ TEST_P(Pool, AMemberInACrashLoopIsSkipped) {
   const std::uint32_t healthy_pid = b.member_stats()[1 - looping].pid;
   for (int i = 0; i < 10; ++i) EXPECT_EQ(static_cast<std::uint32_t>(get_pid()), healthy_pid);
   EXPECT_EQ(b.stats().state, SurrogateState::ready);
+  {
+    // Even while the healthy member is busy, a call waits for it rather
+    // than going to the failed one.
+    HeldCall held(lib, "loop");
+    ASSERT_TRUE(eventually([&] { return b.member_stats()[1 - looping].in_flight == 1; }));
+    auto queued = std::async(std::launch::async, [&] { return static_cast<std::uint32_t>(get_pid()); });
+    const bool waiting = eventually([&] { return b.member_stats()[1 - looping].in_flight == 2; });
+    EXPECT_EQ(held.release(), 1);
+    EXPECT_TRUE(waiting);
+    EXPECT_EQ(queued.get(), healthy_pid);
+  }
 
   poisoned = false;
   b.restart();  // clears the crash-loop stop
