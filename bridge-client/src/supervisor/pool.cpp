@@ -72,10 +72,6 @@ Pool::~Pool() = default;
 
 std::uint32_t Pool::pick(int& busy) {
   const auto n = static_cast<std::uint32_t>(members_.size());
-  if (n == 1) {
-    busy = members_[0]->busy.load(std::memory_order_relaxed);
-    return 0;
-  }
   const Clock::time_point now = Clock::now();
   // Ranked by (group, calls in it, not started yet, index): group 0 takes
   // a call at once (ready) or by starting (a lazy member, started only when
@@ -110,8 +106,8 @@ std::uint32_t Pool::pick(int& busy) {
 
 void Pool::execute(const Operation& op, const CallOptions& call) {
   std::uint32_t i = 0;
-  if (pinned.pool == this) {
-    i = pinned.member;
+  if (pinned.pool == this || members_.size() == 1) {
+    i = pinned.pool == this ? pinned.member : 0;
     members_[i]->busy.fetch_add(1, std::memory_order_relaxed);
   } else {
     // Claimed only if its load is still what the choice saw: calls that
@@ -143,7 +139,10 @@ SurrogateInfo Pool::info() {
     }
   }
   int busy = 0;
-  return members_[pinned.pool == this ? pinned.member : pick(busy)]->supervisor.info();
+  return members_[pinned.pool == this    ? pinned.member
+                  : members_.size() == 1 ? 0
+                                         : pick(busy)]
+      ->supervisor.info();
 }
 
 std::vector<BridgeStats> Pool::member_stats() {
