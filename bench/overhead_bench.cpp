@@ -23,12 +23,16 @@
 // threads, SupervisionPolicy::surrogate_workers). FN: add (a trivial call),
 // sleep1 (a call that spends 1 ms in the DLL).
 //
+// BM_Pool/FN/pool:P/threads:T: the same calls through a pool of P surrogate32
+// processes (BridgeOptions::pool_size), each with one DLL thread.
+//
 // DLLBRIDGE_BENCH_PEER_CPUS pins the surrogate and the echo (posix_peer.hpp).
 #include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <functional>
 #include <map>
+#include <utility>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -294,32 +298,34 @@ void overhead(benchmark::State& state, const Case& c, bool low_latency) {
 
 // ---- calls from several threads -----------------------------------------
 
-// One bridge per number of surrogate workers, shared by the threads of a run.
+// One bridge per (surrogate workers, pool size), shared by the threads of a run.
 std::mutex bridges_mutex;
-std::map<int, std::unique_ptr<dllbridge::Bridge>> bridges;
+std::map<std::pair<int, int>, std::unique_ptr<dllbridge::Bridge>> bridges;
 
-dllbridge::Bridge& shared_bridge(int workers) {
+dllbridge::Bridge& shared_bridge(int workers, int pool) {
   std::lock_guard<std::mutex> lock(bridges_mutex);
-  auto& b = bridges[workers];
+  auto& b = bridges[{workers, pool}];
   if (!b) {
     dllbridge::BridgeOptions o;
     o.surrogate_path = dllbridge::bench::kSurrogate32;
     o.launcher = dllbridge::bench::peer_launcher();
     o.policy.surrogate_workers = workers;
     o.policy.call_timeout = std::chrono::minutes(5);
+    o.pool_size = static_cast<std::size_t>(pool);
     b = std::make_unique<dllbridge::Bridge>(o);
   }
   return *b;
 }
 
-void threads(benchmark::State& state, bool sleep1) {
+// T threads calling add or sleep_ms(1) through the bridge of `workers` DLL
+// threads per surrogate and `pool` surrogates.
+void threads(benchmark::State& state, bool sleep1, int workers, int pool) {
   if (!dllbridge::bench::kHave32) {
     state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
     return;
   }
-  const int workers = static_cast<int>(state.range(0));
   try {
-    Library lib = shared_bridge(workers).load(dllbridge::bench::kSample32);
+    Library lib = shared_bridge(workers, pool).load(dllbridge::bench::kSample32);
     if (sleep1) {
       auto fn = lib.function<std::int32_t(std::int32_t)>("sleep_ms");
       for (auto _ : state) benchmark::DoNotOptimize(fn(1));
@@ -345,9 +351,22 @@ void register_all() {
   }
   for (const bool sleep1 : {false, true}) {
     const std::string name = std::string("BM_Threads/") + (sleep1 ? "sleep1" : "add");
-    benchmark::RegisterBenchmark(name.c_str(), [sleep1](benchmark::State& s) { threads(s, sleep1); })
+    benchmark::RegisterBenchmark(
+        name.c_str(), [sleep1](benchmark::State& s) { threads(s, sleep1, static_cast<int>(s.range(0)), 1); })
         ->ArgName("workers")
         ->Arg(1)
+        ->Arg(4)
+        ->ThreadRange(1, 8)
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
+  }
+  for (const bool sleep1 : {false, true}) {
+    const std::string name = std::string("BM_Pool/") + (sleep1 ? "sleep1" : "add");
+    benchmark::RegisterBenchmark(
+        name.c_str(), [sleep1](benchmark::State& s) { threads(s, sleep1, 1, static_cast<int>(s.range(0))); })
+        ->ArgName("pool")
+        ->Arg(1)
+        ->Arg(2)
         ->Arg(4)
         ->ThreadRange(1, 8)
         ->UseRealTime()

@@ -7,10 +7,10 @@
 //   int32_t r = add(2, 40);                              // 42, computed in the surrogate
 //
 // Every operation throws dllbridge::Error on failure. Bridge, Library and
-// Function are cheap handles onto one supervised surrogate and safe to use
-// from several threads at once. When the surrogate crashes, hangs or is
-// recycled, a new one takes over: libraries and functions are loaded and
-// registered again in it by themselves.
+// Function are cheap handles onto one supervised surrogate (or a pool of
+// them, BridgeOptions::pool_size) and safe to use from several threads at once. When the surrogate crashes,
+// hangs or is recycled, a new one takes over: libraries and functions are loaded and registered again in it
+// by themselves.
 #pragma once
 
 #include <chrono>
@@ -35,7 +35,7 @@ class Transport;  // dllbridge/rpc/transport.hpp
 }  // namespace rpc
 
 namespace detail {
-class Supervisor;
+class Pool;
 struct LibraryState;
 struct FunctionState;
 struct FunctionAccess;
@@ -61,6 +61,13 @@ struct BridgeOptions {
   // time while it polls; it backs off by itself where polling does not pay
   // (docs/performance.md). Off by default. Linux; ignored on Windows for now.
   bool low_latency = false;
+  // Surrogate processes: 1 (the default) is one surrogate; N (up to 64)
+  // starts N, each supervised on its own, and sends each call to the least
+  // loaded one that is not failing fast. For libraries without state shared
+  // across calls, or whose state each process sets up in an on_restart hook:
+  // handles a library returns are only valid in the process that made them.
+  // Not with `connect`. docs/supervision.md, "A pool of surrogates".
+  std::size_t pool_size = 1;
   SupervisionPolicy policy;  // deadlines, restarts, breaker, retries, recycling
 };
 
@@ -96,12 +103,16 @@ class DLLBRIDGE_API Bridge {
   // lazy one). Throws like the constructor.
   SurrogateInfo surrogate() const;
 
-  // The current surrogate's OS figures (CPU time, memory, threads, handles).
-  // Throws Error(crashed) when no surrogate process runs.
+  // The current surrogate's OS figures (CPU time, memory, threads, handles);
+  // with a pool, those of the one stats().pid names. Throws Error(crashed) when no surrogate process runs.
   ProcessFigures figures() const;
 
   // A snapshot: state, pid, restarts, call counts, latency, breaker, figures.
+  // With a pool: over all its surrogates (counts and figures summed).
   BridgeStats stats() const;
+
+  // One snapshot per surrogate of the pool, in member order (BridgeEvent::member).
+  std::vector<BridgeStats> member_stats() const;
 
   // Calls `handler` for each event, in order, on a thread of its own (it may
   // call into the bridge).
@@ -111,14 +122,23 @@ class DLLBRIDGE_API Bridge {
 
   // Runs `hook` after every restart, before any queued call reaches the new
   // surrogate: re-initialise the library there (calls made inside the hook
-  // go through). A hook that throws gets the new surrogate killed.
+  // go through, to that surrogate). A hook that throws gets the new
+  // surrogate killed. With a pool it also runs at each surrogate's first
+  // start and, now, in each one already running: per-process initialisation.
   void on_restart(std::function<void()> hook);
 
-  // Replaces the surrogate now (also after a crash-loop stop or stop()).
+  // Calls fn(member) once for each surrogate of the pool (just once, with
+  // 0, without a pool), in order, on this thread: the calls fn makes go to
+  // that surrogate (starting a lazy one). For per-process set-up or checks
+  // at any time. Throws what fn throws.
+  void for_each_surrogate(const std::function<void(std::size_t member)>& fn);
+
+  // Replaces the surrogate (every one of a pool) now (also after a
+  // crash-loop stop or stop()).
   void restart();
 
-  // Stops the surrogate (StopPolicy escalation); calls then fail with
-  // surrogate_start_failed until restart().
+  // Stops the surrogate (every one of a pool; StopPolicy escalation); calls
+  // then fail with surrogate_start_failed until restart().
   void stop();
 
   // Loads a library in the surrogate (UTF-8 path; loading twice is cheap);
@@ -131,7 +151,7 @@ class DLLBRIDGE_API Bridge {
   std::string surrogate_path() const;
 
  private:
-  std::shared_ptr<detail::Supervisor> supervisor_;
+  std::shared_ptr<detail::Pool> pool_;
 };
 
 // A library loaded in the surrogate.

@@ -244,6 +244,7 @@ struct BridgeEvent {
   BreakerState breaker = BreakerState::closed;  // breaker_changed: the new state
   // When it happened (events reach subscribers later, on their own thread).
   std::chrono::steady_clock::time_point at{};
+  std::uint32_t member = 0;  // which surrogate of a pool (BridgeOptions::pool_size); 0 without one
 };
 
 // Names for logs and JSON: "ready", "half_open", "exited", ...

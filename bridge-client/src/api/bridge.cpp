@@ -4,51 +4,62 @@
 #include "channel/codec.hpp"
 #include "channel/session.hpp"
 #include "signature/signature.hpp"
-#include "supervisor/supervisor.hpp"
+#include "supervisor/pool.hpp"
 #include "dllbridge/wire/utf8.hpp"
 
 namespace dllbridge {
 namespace detail {
 
-// A library as the application sees it: loaded again in each new surrogate.
+// A library as the application sees it: loaded again in each new surrogate
+// (in each member of a pool, on first use there).
 struct LibraryState {
-  std::shared_ptr<Supervisor> supervisor;
+  LibraryState(std::shared_ptr<Pool> p, std::string library_path)
+      : pool(std::move(p)), path(std::move(library_path)), in(pool->size()) {}
+  std::shared_ptr<Pool> pool;
   std::string path;
 
   // The library's id in `session`, loading it there first if needed.
-  std::uint64_t ensure(Session& session, std::uint64_t generation, std::chrono::milliseconds timeout) {
+  std::uint64_t ensure(Session& session, const Slot& slot, std::chrono::milliseconds timeout) {
     std::lock_guard lock(mu);
-    if (loaded_in != generation) {
-      id = session.channel().load_library(path, timeout);
-      loaded_in = generation;
+    Loaded& l = in[slot.member];
+    if (l.generation != slot.generation) {
+      l.id = session.channel().load_library(path, timeout);
+      l.generation = slot.generation;
     }
-    return id;
+    return l.id;
   }
 
  private:
+  struct Loaded {
+    std::uint64_t generation = 0;  // 0: not loaded in this member yet
+    std::uint64_t id = 0;
+  };
   std::mutex mu;
-  std::uint64_t loaded_in = 0;
-  std::uint64_t id = 0;
+  std::vector<Loaded> in;  // per pool member
 };
 
-// A declared function: registered again in each new surrogate.
+// A declared function: registered again in each new surrogate (in each
+// member of a pool, on first use there).
 struct FunctionState {
+  explicit FunctionState(std::shared_ptr<LibraryState> lib)
+      : library(std::move(lib)), registered(library->pool->size()) {}
   std::shared_ptr<LibraryState> library;
   Signature signature;  // the declaration, checked, for the surrogate's ABI
   FunctionOptions options;
 
   // The function's id in `session`, registering it there first if needed.
-  std::uint32_t ensure(Session& session, std::uint64_t generation, std::chrono::milliseconds timeout) const {
-    const std::uint64_t lib = library->ensure(session, generation, timeout);
+  std::uint32_t ensure(Session& session, const Slot& slot, std::chrono::milliseconds timeout) const {
+    const std::uint64_t lib = library->ensure(session, slot, timeout);
     std::lock_guard lock(mu);
-    if (registered_in != generation) {
-      const RegisteredFunction r = session.channel().register_function(
+    Registered& r = registered[slot.member];
+    if (r.generation != slot.generation) {
+      const RegisteredFunction got = session.channel().register_function(
           lib, options.symbol.empty() ? signature.fn.name : options.symbol, signature, timeout);
-      id = r.id;
-      resolved = r.resolved_name;
-      registered_in = generation;
+      r.id = got.id;
+      resolved = got.resolved_name;
+      r.generation = slot.generation;
     }
-    return id;
+    return r.id;
   }
 
   std::string resolved_name() const {
@@ -57,9 +68,12 @@ struct FunctionState {
   }
 
  private:
+  struct Registered {
+    std::uint64_t generation = 0;  // 0: not registered in this member yet
+    std::uint32_t id = 0;
+  };
   mutable std::mutex mu;
-  mutable std::uint64_t registered_in = 0;
-  mutable std::uint32_t id = 0;
+  mutable std::vector<Registered> registered;  // per pool member
   mutable std::string resolved;
 };
 
@@ -79,25 +93,24 @@ CallResult call_function(const Function& f, std::vector<Value>&& args,
 
 }  // namespace detail
 
-Bridge::Bridge(BridgeOptions options)
-    : supervisor_(std::make_shared<detail::Supervisor>(std::move(options))) {}
+Bridge::Bridge(BridgeOptions options) : pool_(std::make_shared<detail::Pool>(std::move(options))) {}
 Bridge::~Bridge() = default;
 Bridge::Bridge(Bridge&&) noexcept = default;
 Bridge& Bridge::operator=(Bridge&&) noexcept = default;
 
-SurrogateInfo Bridge::surrogate() const { return supervisor_->info(); }
-std::string Bridge::surrogate_path() const { return supervisor_->surrogate_path(); }
-BridgeStats Bridge::stats() const { return supervisor_->stats(); }
-int Bridge::subscribe(std::function<void(const BridgeEvent&)> h) {
-  return supervisor_->subscribe(std::move(h));
-}
-void Bridge::unsubscribe(int id) { supervisor_->unsubscribe(id); }
-void Bridge::on_restart(std::function<void()> hook) { supervisor_->on_restart(std::move(hook)); }
-void Bridge::restart() { supervisor_->restart("restart requested by the application"); }
-void Bridge::stop() { supervisor_->stop(); }
+SurrogateInfo Bridge::surrogate() const { return pool_->info(); }
+std::string Bridge::surrogate_path() const { return pool_->surrogate_path(); }
+BridgeStats Bridge::stats() const { return pool_->stats(); }
+std::vector<BridgeStats> Bridge::member_stats() const { return pool_->member_stats(); }
+int Bridge::subscribe(std::function<void(const BridgeEvent&)> h) { return pool_->subscribe(std::move(h)); }
+void Bridge::unsubscribe(int id) { pool_->unsubscribe(id); }
+void Bridge::on_restart(std::function<void()> hook) { pool_->on_restart(std::move(hook)); }
+void Bridge::for_each_surrogate(const std::function<void(std::size_t)>& fn) { pool_->for_each_member(fn); }
+void Bridge::restart() { pool_->restart("restart requested by the application"); }
+void Bridge::stop() { pool_->stop(); }
 
 ProcessFigures Bridge::figures() const {
-  const BridgeStats s = supervisor_->stats();
+  const BridgeStats s = pool_->stats();
   if (s.pid != 0) {
     if (auto f = detail::read_figures(s.pid)) return *f;
   }
@@ -110,12 +123,10 @@ Library Bridge::load(const std::string& path) {
   if (path.empty()) throw Error(ErrorKind::bad_argument, "the library path is empty");
   if (!wire::is_valid_utf8(path))
     throw Error(ErrorKind::bad_argument, "the library path is not valid UTF-8 (paths travel as UTF-8)");
-  auto state = std::make_shared<detail::LibraryState>();
-  state->supervisor = supervisor_;
-  state->path = path;
-  supervisor_->execute([&](detail::Session& s, std::uint64_t generation,
-                           std::chrono::milliseconds timeout) { state->ensure(s, generation, timeout); },
-                       detail::CallOptions{true, supervisor_->options().policy.call_timeout, false});
+  auto state = std::make_shared<detail::LibraryState>(pool_, path);
+  pool_->execute([&](detail::Session& s, const detail::Slot& slot,
+                     std::chrono::milliseconds timeout) { state->ensure(s, slot, timeout); },
+                 detail::CallOptions{true, pool_->options().policy.call_timeout, false});
   return Library(std::move(state));
 }
 
@@ -126,16 +137,15 @@ Function Library::function(std::string_view text, FunctionOptions options) const
 }
 
 Function Library::function(FunctionDecl declaration, FunctionOptions options) const {
-  detail::Supervisor& sup = *state_->supervisor;
-  const SurrogateInfo info = sup.info();
-  auto state = std::make_shared<detail::FunctionState>();
-  state->library = state_;
+  detail::Pool& pool = *state_->pool;
+  const SurrogateInfo info = pool.info();
+  auto state = std::make_shared<detail::FunctionState>(state_);
   state->options = std::move(options);
   state->signature = detail::make_signature(std::move(declaration),
                                             detail::TargetAbi{info.pointer_size, info.os == "windows"});
-  sup.execute([&](detail::Session& s, std::uint64_t generation,
-                  std::chrono::milliseconds timeout) { state->ensure(s, generation, timeout); },
-              detail::CallOptions{true, sup.options().policy.call_timeout, false});
+  pool.execute([&](detail::Session& s, const detail::Slot& slot,
+                   std::chrono::milliseconds timeout) { state->ensure(s, slot, timeout); },
+               detail::CallOptions{true, pool.options().policy.call_timeout, false});
   return Function(std::move(state));
 }
 
@@ -147,14 +157,14 @@ CallResult Function::call(const std::vector<Value>& args,
 CallResult Function::call(const std::vector<Value>& args, std::optional<std::chrono::milliseconds> timeout,
                           const std::vector<Buffer>* out_buffers) const {
   const detail::FunctionState& s = *state_;
-  detail::Supervisor& sup = *s.library->supervisor;
-  const auto deadline = timeout ? *timeout : s.options.timeout.value_or(sup.options().policy.call_timeout);
+  detail::Pool& pool = *s.library->pool;
+  const auto deadline = timeout ? *timeout : s.options.timeout.value_or(pool.options().policy.call_timeout);
   detail::EncodedCall encoded =
       detail::Channel::encode(s.signature, args, out_buffers);  // bad_argument before anything
   CallResult result;
-  sup.execute(
-      [&](detail::Session& session, std::uint64_t generation, std::chrono::milliseconds left) {
-        const std::uint32_t id = s.ensure(session, generation, left);
+  pool.execute(
+      [&](detail::Session& session, const detail::Slot& slot, std::chrono::milliseconds left) {
+        const std::uint32_t id = s.ensure(session, slot, left);
         result = session.channel().call(id, s.signature, encoded, left);  // a retry sends the same arguments
       },
       detail::CallOptions{s.options.idempotent, deadline, true});

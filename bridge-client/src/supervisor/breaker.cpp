@@ -18,6 +18,12 @@ bool Breaker::allow(TimePoint now) {
   return true;
 }
 
+bool Breaker::would_allow(TimePoint now) const {
+  if (!policy_.enabled || state_ == BreakerState::closed) return true;
+  if (state_ == BreakerState::open) return now - opened_at_ >= policy_.open_for;
+  return probes_out_ < policy_.half_open_probes;
+}
+
 void Breaker::release_probe() {
   if (state_ == BreakerState::half_open && probes_out_ > 0) --probes_out_;
 }

@@ -27,6 +27,8 @@ class Breaker {
   void record(bool success, TimePoint now);
   // Gives back a probe slot taken by allow() for a call that never ran.
   void release_probe();
+  // Whether allow(now) would let a call through, without taking a probe slot.
+  bool would_allow(TimePoint now) const;
 
   BreakerState state() const { return state_; }
   // How long calls keep failing fast (0 unless open).

@@ -8,25 +8,34 @@ namespace dllbridge::detail {
 void CallStats::succeeded(std::chrono::microseconds latency) {
   const auto v = static_cast<std::uint32_t>(
       std::clamp<std::int64_t>(latency.count(), 0, std::numeric_limits<std::uint32_t>::max()));
-  std::lock_guard lock(mu_);
-  ++ok_;
-  if (latencies_us_.size() < kLatencyWindow) {
-    latencies_us_.push_back(v);
-  } else {
-    latencies_us_[next_] = v;
-    next_ = (next_ + 1) % kLatencyWindow;
+  {
+    std::lock_guard lock(mu_);
+    ++ok_;
+    if (latencies_us_.size() < kLatencyWindow) {
+      latencies_us_.push_back(v);
+    } else {
+      latencies_us_[next_] = v;
+      next_ = (next_ + 1) % kLatencyWindow;
+    }
   }
+  if (totals_) totals_->succeeded(latency);
 }
 
 void CallStats::failed(bool timed_out) {
-  std::lock_guard lock(mu_);
-  ++failed_;
-  if (timed_out) ++timed_out_;
+  {
+    std::lock_guard lock(mu_);
+    ++failed_;
+    if (timed_out) ++timed_out_;
+  }
+  if (totals_) totals_->failed(timed_out);
 }
 
 void CallStats::retried() {
-  std::lock_guard lock(mu_);
-  ++retries_;
+  {
+    std::lock_guard lock(mu_);
+    ++retries_;
+  }
+  if (totals_) totals_->retried();
 }
 
 void CallStats::snapshot(BridgeStats& out) const {

@@ -17,6 +17,12 @@ class CallStats {
   // Latencies kept for the percentiles: the last this many successful calls.
   static constexpr std::size_t kLatencyWindow = 1024;
 
+  // `totals` (when given, it must outlive this) also records every outcome
+  // recorded here: a pool's figures over all its members.
+  explicit CallStats(CallStats* totals = nullptr) : totals_(totals) {}
+  CallStats(const CallStats&) = delete;
+  CallStats& operator=(const CallStats&) = delete;
+
   // A call that succeeded after `latency` (its last attempt).
   void succeeded(std::chrono::microseconds latency);
   // A call that failed for good (circuit_open included); `timed_out` if by its deadline.
@@ -29,6 +35,7 @@ class CallStats {
   void snapshot(BridgeStats& out) const;
 
  private:
+  CallStats* const totals_;
   mutable std::mutex mu_;
   std::uint64_t ok_ = 0, failed_ = 0, timed_out_ = 0, retries_ = 0;
   std::vector<std::uint32_t> latencies_us_;  // a ring once full

@@ -37,12 +37,22 @@ void Lease::release() noexcept {
 }
 
 CallExecutor::CallExecutor(const SupervisionPolicy& policy, SessionSource& source, CallStats& stats,
-                           EventBus& events)
-    : policy_(policy), source_(source), stats_(stats), events_(events), breaker_(policy.breaker) {}
+                           EventBus& events, std::uint32_t member)
+    : policy_(policy),
+      source_(source),
+      stats_(stats),
+      events_(events),
+      member_(member),
+      breaker_(policy.breaker) {}
 
 BreakerState CallExecutor::breaker_state() const {
   std::lock_guard lock(mu_);
   return breaker_.state();
+}
+
+bool CallExecutor::accepting(Clock::time_point now) const {
+  std::lock_guard lock(mu_);
+  return breaker_.would_allow(now);
 }
 
 void CallExecutor::run(const Attempt& attempt, const CallOptions& options) {
@@ -129,7 +139,10 @@ void CallExecutor::run(const Attempt& attempt, const CallOptions& options) {
 
 void CallExecutor::note_breaker(BreakerState before) {
   const BreakerState now = breaker_state();
-  if (now != before) events_.emit(BridgeEvent{BridgeEvent::Kind::breaker_changed, 0, false, 0, "", now});
+  if (now == before) return;
+  BridgeEvent e{BridgeEvent::Kind::breaker_changed, 0, false, 0, "", now};
+  e.member = member_;
+  events_.emit(std::move(e));
 }
 
 }  // namespace dllbridge::detail

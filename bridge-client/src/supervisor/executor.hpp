@@ -80,7 +80,9 @@ class CallExecutor {
   using Attempt = std::function<void(const Lease& lease, std::chrono::milliseconds left)>;
 
   // Keeps references to `source`, `stats` and `events`, which must outlive it.
-  CallExecutor(const SupervisionPolicy& policy, SessionSource& source, CallStats& stats, EventBus& events);
+  // `member`: the pool member it serves, stamped on its events.
+  CallExecutor(const SupervisionPolicy& policy, SessionSource& source, CallStats& stats, EventBus& events,
+               std::uint32_t member = 0);
 
   // Runs `attempt` until it succeeds or may not be tried again. Throws the
   // last Error; circuit_open when the breaker refuses; an infrastructure
@@ -89,6 +91,8 @@ class CallExecutor {
   void run(const Attempt& attempt, const CallOptions& options);
 
   BreakerState breaker_state() const;
+  // Whether the breaker would let a call through at `now` (not failing fast).
+  bool accepting(std::chrono::steady_clock::time_point now) const;
 
  private:
   void note_breaker(BreakerState before);  // emits breaker_changed if it moved; mu_ not held
@@ -97,6 +101,7 @@ class CallExecutor {
   SessionSource& source_;
   CallStats& stats_;
   EventBus& events_;
+  const std::uint32_t member_;
   mutable std::mutex mu_;  // guards breaker_ and rng_
   Breaker breaker_;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -13,9 +13,12 @@ namespace dllbridge::detail {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-Lifecycle::Lifecycle(const BridgeOptions& options, EventBus& events)
+Lifecycle::Lifecycle(const BridgeOptions& options, EventBus& events, std::uint32_t member,
+                     bool hooks_at_first_start)
     : options_(options),
       events_(events),
+      member_(member),
+      hooks_at_first_start_(hooks_at_first_start),
       limiter_(options.policy.restart),
       monitor_([this] { monitor_loop(); }) {}
 
@@ -66,6 +69,30 @@ Lease Lifecycle::acquire(Clock::time_point deadline) {
                                           std::string(to_string(state_)) +
                                           (reason_.empty() ? "" : ": " + reason_) + ")");
     }
+  }
+}
+
+std::optional<std::string> run_hook(const std::function<void()>& hook) {
+  try {
+    hook();
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return "on-restart hook failed: " + std::string(e.what());
+  } catch (...) {
+    return std::string("on-restart hook failed: it threw something that is not a std::exception");
+  }
+}
+
+void Lifecycle::emit(BridgeEvent event) {
+  event.member = member_;
+  events_.emit(std::move(event));
+}
+
+void Lifecycle::request_start() {
+  std::lock_guard lock(mu_);
+  if (state_ == SurrogateState::not_started && !start_requested_) {
+    start_requested_ = true;
+    wake_.notify_all();
   }
 }
 
@@ -212,30 +239,26 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
   recycle_pending_ = false;
   last_activity_ = Clock::now();
   const std::uint32_t pid = fresh->info().pid;
-  hooks_running_ = is_restart && !hooks_.empty();
+  const bool run_hooks = is_restart || hooks_at_first_start_;
+  hooks_running_ = run_hooks && !hooks_.empty();
+  hooks_taken_in_ = generation;
   const std::vector<std::function<void()>> hooks = hooks_;
   lock.unlock();
 
-  events_.emit(BridgeEvent{BridgeEvent::Kind::started, pid, false, 0, "", BreakerState::closed});
-  if (is_restart) {
+  emit(BridgeEvent{BridgeEvent::Kind::started, pid, false, 0, "", BreakerState::closed});
+  if (run_hooks) {
     // Queued calls wait (state starting) while the hooks bring the new
     // surrogate to the state the application needs.
     for (const auto& hook : hooks) {
-      std::optional<std::string> failed;
-      try {
-        hook();
-      } catch (const std::exception& e) {
-        failed = "on-restart hook failed: " + std::string(e.what());
-      } catch (...) {
-        failed = std::string("on-restart hook failed: it threw something that is not a std::exception");
-      }
-      if (failed) {
+      if (const std::optional<std::string> failed = run_hook(hook)) {
         fresh->kill(*failed);
         break;
       }
     }
-    events_.emit(BridgeEvent{BridgeEvent::Kind::restarted, pid, false, 0, why.empty() ? "restarted" : why,
-                             BreakerState::closed});
+    if (is_restart) {
+      emit(BridgeEvent{BridgeEvent::Kind::restarted, pid, false, 0, why.empty() ? "restarted" : why,
+                       BreakerState::closed});
+    }
   }
 
   lock.lock();
@@ -278,8 +301,8 @@ void Lifecycle::on_lost(std::uint64_t generation, const Error& error, const std:
   const std::uint32_t pid = session_ ? session_->info().pid : 0;
   // Queued under mu_ (emit never waits for a handler), so `exited` always
   // comes before the `started` of the replacement.
-  events_.emit(BridgeEvent{BridgeEvent::Kind::exited, pid, st && st->signaled, st ? st->code : 0,
-                           error.what(), BreakerState::closed});
+  emit(BridgeEvent{BridgeEvent::Kind::exited, pid, st && st->signaled, st ? st->code : 0, error.what(),
+                   BreakerState::closed});
   if (state_ == SurrogateState::ready || state_ == SurrogateState::starting) {
     schedule_restart(error.what());
   } else {
@@ -353,16 +376,34 @@ void Lifecycle::recycle(std::unique_lock<std::mutex>& lock) {
   const std::uint64_t old_pid = old ? old->info().pid : 0;
   lock.unlock();
   retire(old);
-  events_.emit(BridgeEvent{BridgeEvent::Kind::exited, static_cast<std::uint32_t>(old_pid), false, 0, why,
-                           BreakerState::closed});
+  emit(BridgeEvent{BridgeEvent::Kind::exited, static_cast<std::uint32_t>(old_pid), false, 0, why,
+                   BreakerState::closed});
   lock.lock();
   if (stopping_ || generation_ != generation) return;  // stop() or restart() came meanwhile
   start_surrogate(StartKind::recycle, why);            // takes mu_ over and leaves it held
 }
 
-void Lifecycle::on_restart(std::function<void()> hook) {
+bool Lifecycle::on_restart(std::function<void()> hook) {
   std::lock_guard lock(mu_);
   hooks_.push_back(std::move(hook));
+  // The surrogate in place (or starting) took its copy of the hooks before this one.
+  return hooks_at_first_start_ && hooks_taken_in_ == generation_ &&
+         (state_ == SurrogateState::ready || state_ == SurrogateState::starting);
+}
+
+void Lifecycle::kill(const std::string& reason) {
+  std::shared_ptr<Session> s;
+  {
+    std::lock_guard lock(mu_);
+    s = session_;
+  }
+  if (s) s->kill(reason);
+}
+
+SurrogateState Lifecycle::state(bool& serving) {
+  std::lock_guard lock(mu_);
+  serving = state_ == SurrogateState::ready && !recycle_pending_ && session_ && !session_->lost();
+  return state_;
 }
 
 void Lifecycle::restart(const std::string& reason) {

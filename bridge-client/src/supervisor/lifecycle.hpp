@@ -30,11 +30,19 @@ class EventBus;
 class Session;
 struct ExitStatus;
 
+// Runs an on-restart hook; what it threw, in words ("on-restart hook
+// failed: ..."), or nothing when it returned.
+std::optional<std::string> run_hook(const std::function<void()>& hook);
+
 class Lifecycle final : public SessionSource {
  public:
   // Starts the monitor thread; the first surrogate starts on the first
-  // acquire(). Keeps references to `options` and `events`, which must outlive it.
-  Lifecycle(const BridgeOptions& options, EventBus& events);
+  // acquire() or request_start(). Keeps references to `options` and
+  // `events`, which must outlive it. `member`: its index in a pool, stamped
+  // on its events. `hooks_at_first_start`: on-restart hooks also run at the
+  // first start (a pool's per-process initialisation).
+  Lifecycle(const BridgeOptions& options, EventBus& events, std::uint32_t member = 0,
+            bool hooks_at_first_start = false);
   // Stops the surrogate gracefully (StopPolicy escalation) on the monitor
   // thread, then ends that thread.
   ~Lifecycle();
@@ -48,9 +56,19 @@ class Lifecycle final : public SessionSource {
   void call_succeeded(bool counted) override;
   std::string reason() override;
 
+  // Asks the monitor to start the first surrogate, without waiting for it.
+  void request_start();
+
   // Adds a hook run (on the monitor thread) after each restart, before
   // queued calls go through. A hook that throws fails the new surrogate.
-  void on_restart(std::function<void()> hook);
+  // With hooks_at_first_start: true when the current surrogate started
+  // without this hook, which the caller must then run in it itself.
+  bool on_restart(std::function<void()> hook);
+  // Kills the current surrogate (a restart follows, per RestartPolicy).
+  void kill(const std::string& reason);
+  // The state; `serving`: whether a call would get the session at once
+  // (ready, not recycling, alive).
+  SurrogateState state(bool& serving);
   // Replaces the surrogate (graceful stop, new start); also clears a crash-loop stop.
   void restart(const std::string& reason);
   // Stops the surrogate gracefully; calls fail until restart().
@@ -73,9 +91,12 @@ class Lifecycle final : public SessionSource {
   void heartbeat();
   void check_memory();
   void release_lease();
+  void emit(BridgeEvent event);  // stamps member_
 
   const BridgeOptions& options_;
   EventBus& events_;
+  const std::uint32_t member_;
+  const bool hooks_at_first_start_;
   std::mt19937_64 rng_{std::random_device{}()};
 
   std::mutex mu_;
@@ -87,6 +108,7 @@ class Lifecycle final : public SessionSource {
   bool start_requested_ = false;
   bool stopping_ = false;
   bool hooks_running_ = false;
+  std::uint64_t hooks_taken_in_ = 0;  // generation whose start took its copy of hooks_
   std::thread::id monitor_id_;
   std::string reason_;              // why the last surrogate ended / why failed
   std::string restart_reason_;      // for the restarted event

@@ -8,14 +8,12 @@ namespace dllbridge::detail {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-Supervisor::Supervisor(BridgeOptions options)
-    : options_(std::move(options)),
-      lifecycle_(options_, events_),
-      executor_(options_.policy, lifecycle_, calls_, events_) {
-  // On a failed start the members end in reverse order: no surrogate is left.
-  if (!options_.policy.lazy_start)
-    lifecycle_.acquire(Clock::now() + options_.policy.start_timeout + milliseconds(1000));
-}
+Supervisor::Supervisor(const BridgeOptions& options, EventBus& events, CallStats* totals,
+                       std::uint32_t member, bool hooks_at_first_start)
+    : options_(options),
+      calls_(totals),
+      lifecycle_(options_, events, member, hooks_at_first_start),
+      executor_(options_.policy, lifecycle_, calls_, events, member) {}
 
 Supervisor::~Supervisor() = default;
 
@@ -24,13 +22,15 @@ void Supervisor::execute(const Operation& op, const CallOptions& call) {
       [&](const Lease& lease, milliseconds left) { op(*lease.session(), lease.generation(), left); }, call);
 }
 
+void Supervisor::wait_ready() {
+  lifecycle_.acquire(Clock::now() + options_.policy.start_timeout + milliseconds(1000));
+}
+
 SurrogateInfo Supervisor::info() {
   return lifecycle_.acquire(Clock::now() + options_.policy.start_timeout + milliseconds(1000))
       .session()
       ->info();
 }
-
-std::string Supervisor::surrogate_path() { return lifecycle_.surrogate_path(); }
 
 BridgeStats Supervisor::stats() {
   BridgeStats s;
@@ -42,13 +42,5 @@ BridgeStats Supervisor::stats() {
   }
   return s;
 }
-
-int Supervisor::subscribe(std::function<void(const BridgeEvent&)> handler) {
-  return events_.subscribe(std::move(handler));
-}
-void Supervisor::unsubscribe(int id) { events_.unsubscribe(id); }
-void Supervisor::on_restart(std::function<void()> hook) { lifecycle_.on_restart(std::move(hook)); }
-void Supervisor::restart(const std::string& reason) { lifecycle_.restart(reason); }
-void Supervisor::stop() { lifecycle_.stop(); }
 
 }  // namespace dllbridge::detail

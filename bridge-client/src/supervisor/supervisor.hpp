@@ -1,10 +1,10 @@
 // The supervisor: a thin facade over the parts that manage one surrogate
-// for a Bridge (which holds it in a shared_ptr):
+// (one member of a Pool, which a Bridge holds):
 //   Lifecycle    (lifecycle.hpp) the state machine, monitor thread, restarts,
 //                heartbeat, recycling, on-restart hooks;
 //   CallExecutor (executor.hpp)  breaker, retries and deadline around a call;
 //   CallStats    (call_stats.hpp) counters and latency percentiles;
-//   EventBus     (event_bus.hpp) subscribers and ordered delivery.
+// and the pool's EventBus (event_bus.hpp), which it emits into.
 // Policy comes from SupervisionPolicy. Nothing here knows the wire format.
 #pragma once
 
@@ -31,9 +31,12 @@ class Supervisor {
   using Operation =
       std::function<void(Session& session, std::uint64_t generation, std::chrono::milliseconds timeout)>;
 
-  // Starts the monitor thread, and the surrogate unless policy.lazy_start.
-  // Throws the start error (surrogate_start_failed, protocol, unauthorized).
-  explicit Supervisor(BridgeOptions options);
+  // Starts the monitor thread; the surrogate starts on request_start() or
+  // the first call. Keeps references to `options`, `events` and `totals`
+  // (null: none), which must outlive it. `member`: its index in the pool
+  // (stamped on events); `hooks_at_first_start`: see Lifecycle.
+  Supervisor(const BridgeOptions& options, EventBus& events, CallStats* totals, std::uint32_t member,
+             bool hooks_at_first_start);
   // Stops the surrogate gracefully (StopPolicy escalation), then the threads.
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
@@ -43,20 +46,29 @@ class Supervisor {
   // with retries when `call.idempotent`. Throws dllbridge::Error.
   void execute(const Operation& op, const CallOptions& call);
 
+  // Asks for the first start without waiting.
+  void request_start() { lifecycle_.request_start(); }
+  // Waits until a surrogate is ready (starting one if needed). Throws the
+  // start error (surrogate_start_failed, protocol, unauthorized) or timeout.
+  void wait_ready();
+
   SurrogateInfo info();  // of the current surrogate; starts a lazy one
   BridgeStats stats();
-  std::string surrogate_path();
-  const BridgeOptions& options() const { return options_; }
+  std::string surrogate_path() { return lifecycle_.surrogate_path(); }
 
-  int subscribe(std::function<void(const BridgeEvent&)> handler);
-  void unsubscribe(int id);
-  void on_restart(std::function<void()> hook);
-  void restart(const std::string& reason);  // also clears a crash-loop stop
-  void stop();
+  // How a pool ranks it for the next call: the state, whether a call gets
+  // the session at once, whether the breaker lets calls through now.
+  SurrogateState state(bool& serving) { return lifecycle_.state(serving); }
+  bool accepting(std::chrono::steady_clock::time_point now) const { return executor_.accepting(now); }
+
+  // See Lifecycle::on_restart.
+  bool on_restart(std::function<void()> hook) { return lifecycle_.on_restart(std::move(hook)); }
+  void restart(const std::string& reason) { lifecycle_.restart(reason); }  // also clears a crash-loop stop
+  void stop() { lifecycle_.stop(); }
+  void kill(const std::string& reason) { lifecycle_.kill(reason); }
 
  private:
-  const BridgeOptions options_;
-  EventBus events_;  // destroyed last: the others emit into it
+  const BridgeOptions& options_;
   CallStats calls_;
   Lifecycle lifecycle_;
   CallExecutor executor_;
