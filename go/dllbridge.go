@@ -89,6 +89,9 @@ type Options struct {
 	TokenFile string
 	// LowLatency makes the surrogate poll briefly for the next call (Linux).
 	LowLatency bool
+	// PoolSize runs that many surrogates (1 to 64; 0: one), each call going
+	// to a free one: for stateless libraries (docs/supervision.md).
+	PoolSize int
 	// SurrogateLogLevel is the surrogate's log level ("warn" by default).
 	SurrogateLogLevel string
 }
@@ -115,6 +118,9 @@ func (o *Options) json() (string, error) {
 	}
 	if o.LowLatency {
 		m["low_latency"] = true
+	}
+	if o.PoolSize != 0 {
+		m["pool_size"] = o.PoolSize
 	}
 	if o.SurrogateLogLevel != "" {
 		m["surrogate_log_level"] = o.SurrogateLogLevel

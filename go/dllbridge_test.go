@@ -387,3 +387,18 @@ func TestCloseWaitsForCalls(t *testing.T) {
 		t.Errorf("Close returned before the call in progress finished")
 	}
 }
+
+func TestPoolSize(t *testing.T) {
+	b, lib := open(t, &Options{PoolSize: 2})
+	add := declare(t, lib, "int32_t add(int32_t a, int32_t b)")
+	if got := call(t, add, 2, 40).Int(); got != 42 {
+		t.Errorf("add(2, 40) = %d", got)
+	}
+	st, err := b.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Starts != 2 {
+		t.Errorf("Stats().Starts = %d with PoolSize 2, want 2 (one per surrogate)", st.Starts)
+	}
+}

@@ -344,13 +344,13 @@ class _Gate:
 
 _OPTION_KEYS = {"arch": "arch", "call_timeout": "call_timeout_ms", "surrogate_path": "surrogate_path",
                 "connect": "connect", "token_file": "token_file", "low_latency": "low_latency",
-                "surrogate_log_level": "surrogate_log_level"}
+                "pool_size": "pool_size", "surrogate_log_level": "surrogate_log_level"}
 
 
 class Bridge:
     """A supervised surrogate process. Bridge(arch=32, call_timeout=seconds,
     surrogate_path=..., connect=endpoint, token_file=..., low_latency=False,
-    surrogate_log_level="warn"); every option may be left out. Safe to use
+    pool_size=1, surrogate_log_level="warn"); every option may be left out. Safe to use
     from several threads; close() (or the with block) stops the surrogate."""
 
     def __init__(self, **options):

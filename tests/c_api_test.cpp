@@ -373,13 +373,34 @@ TEST(CApiChecks, BadOptionsAreBadArgumentAndStartNothing) {
   for (const char* options :
        {"{", "[]", "{\"arch\": 31}", "{\"arch\": \"32\"}", "{\"call_timeout_ms\": 0}",
         "{\"call_timeout_ms\": 1.5}", "{\"low_latency\": 1}", "{\"surrogate_log_level\": \"loud\"}",
-        "{\"surrogate_path\": 3}", "{\"no_such_option\": true}"}) {
+        "{\"surrogate_path\": 3}", "{\"no_such_option\": true}", "{\"pool_size\": 0}", "{\"pool_size\": 65}",
+        "{\"pool_size\": \"2\"}"}) {
     dllbridge_bridge* b = reinterpret_cast<dllbridge_bridge*>(&options);
     EXPECT_EQ(dllbridge_open(options, &b), DLLBRIDGE_BAD_ARGUMENT) << options;
     EXPECT_EQ(b, reinterpret_cast<dllbridge_bridge*>(&options)) << options;
     EXPECT_NE(std::string(dllbridge_last_error_message()).find("options_json"), std::string::npos)
         << dllbridge_last_error_message();
   }
+}
+
+// "pool_size" reaches BridgeOptions: two surrogates start, and calls go through.
+TEST_P(CApi, PoolSizeStartsThatManySurrogates) {
+  dllbridge_bridge* pool = nullptr;
+  const json options = {{"arch", GetParam().arch == dllbridge::Arch::x86 ? 32 : 64},
+                        {"surrogate_path", GetParam().surrogate},
+                        {"pool_size", 2}};
+  ASSERT_EQ(dllbridge_open(options.dump().c_str(), &pool), DLLBRIDGE_OK) << dllbridge_last_error_message();
+  dllbridge_library* lib = nullptr;
+  ASSERT_EQ(dllbridge_load(pool, GetParam().sample, &lib), DLLBRIDGE_OK) << dllbridge_last_error_message();
+  dllbridge_function* add = nullptr;
+  ASSERT_EQ(dllbridge_declare(lib, "int32_t add(int32_t a, int32_t b)", &add), DLLBRIDGE_OK);
+  Owned r;
+  ASSERT_EQ(dllbridge_call_json(add, "[2, 40]", &r.s), DLLBRIDGE_OK) << r.s;
+  EXPECT_EQ(r.parsed()["return"], 42);
+  Owned stats;
+  ASSERT_EQ(dllbridge_stats_json(pool, &stats.s), DLLBRIDGE_OK);
+  EXPECT_EQ(stats.parsed()["starts"], 2) << stats.s;
+  dllbridge_close(pool);
 }
 
 TEST(CApiChecks, NoSurrogateIsSurrogateStartFailed) {

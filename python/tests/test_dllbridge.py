@@ -168,3 +168,11 @@ def test_close_waits_for_calls(bridge, lib):
     assert not t.is_alive(), "close returned before the call in progress finished"
     t.join()
     assert results == [300]
+
+
+def test_pool_size_starts_that_many_surrogates(sample):
+    with dllbridge.Bridge(pool_size=2) as b:
+        assert b.load(sample).declare("int add(int a, int b)")(2, 40).value == 42
+        assert b.stats().starts == 2
+    with pytest.raises(dllbridge.BadArgument):
+        dllbridge.Bridge(pool_size=0)

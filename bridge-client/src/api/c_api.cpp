@@ -144,6 +144,10 @@ dllbridge::BridgeOptions bridge_options(const char* text) {
       o.token_file = string_option(v, what);
     } else if (key == "low_latency") {
       o.low_latency = bool_option(v, what);
+    } else if (key == "pool_size") {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 64)
+        throw bad(what + " must be a whole number from 1 to 64, not " + tools::shown(v));
+      o.pool_size = static_cast<std::size_t>(v.get<std::int64_t>());
     } else if (key == "surrogate_log_level") {
       o.surrogate_log_level = string_option(v, what);
       static const char* const levels[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -153,7 +157,7 @@ dllbridge::BridgeOptions bridge_options(const char* text) {
     } else {
       throw bad("options_json: unknown key \"" + key +
                 "\" (known: arch, call_timeout_ms, surrogate_path, connect, token_file, low_latency, "
-                "surrogate_log_level)");
+                "pool_size, surrogate_log_level)");
     }
   }
   return o;
