@@ -25,26 +25,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-// Records events for assertions.
-struct EventLog {
-  std::mutex mu;
-  std::vector<BridgeEvent> events;
-  void attach(Bridge& b) {
-    b.subscribe([this](const BridgeEvent& e) {
-      std::lock_guard lock(mu);
-      events.push_back(e);
-    });
-  }
-  std::vector<BridgeEvent> of(BridgeEvent::Kind k) {
-    std::lock_guard lock(mu);
-    std::vector<BridgeEvent> out;
-    for (const auto& e : events) {
-      if (e.kind == k) out.push_back(e);
-    }
-    return out;
-  }
-};
-
 std::vector<std::uint32_t> member_pids(const Bridge& b) {
   std::vector<std::uint32_t> pids;
   for (const BridgeStats& m : b.member_stats()) pids.push_back(m.pid);

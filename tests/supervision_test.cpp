@@ -34,28 +34,6 @@ void touch(const std::string& path) { std::ofstream(path) << "go\n"; }
 
 bool exists(const std::string& path) { return std::ifstream(path).good(); }
 
-// Records events for assertions.
-struct EventLog {
-  std::mutex mu;
-  std::vector<BridgeEvent> events;
-  void attach(Bridge& b) {
-    b.subscribe([this](const BridgeEvent& e) {
-      std::lock_guard lock(mu);
-      events.push_back(e);
-    });
-  }
-  std::vector<BridgeEvent> snapshot() {
-    std::lock_guard lock(mu);
-    return events;
-  }
-  bool has(BridgeEvent::Kind k) {
-    for (const auto& e : snapshot()) {
-      if (e.kind == k) return true;
-    }
-    return false;
-  }
-};
-
 class Supervised : public ::testing::TestWithParam<Target> {
  protected:
   BridgeOptions opts() {

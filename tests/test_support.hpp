@@ -6,9 +6,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <ostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "dllbridge/bridge.hpp"
 #include "error_of.hpp"
@@ -31,6 +33,31 @@ inline const Target kTargets[] = {
 };
 
 inline void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
+
+// Records a bridge's events for assertions (subscribe with attach()).
+struct EventLog {
+  std::mutex mu;
+  std::vector<BridgeEvent> events;
+  void attach(Bridge& b) {
+    b.subscribe([this](const BridgeEvent& e) {
+      std::lock_guard lock(mu);
+      events.push_back(e);
+    });
+  }
+  std::vector<BridgeEvent> snapshot() {
+    std::lock_guard lock(mu);
+    return events;
+  }
+  // The events of kind `k` so far, in order.
+  std::vector<BridgeEvent> of(BridgeEvent::Kind k) {
+    std::vector<BridgeEvent> out;
+    for (const auto& e : snapshot()) {
+      if (e.kind == k) out.push_back(e);
+    }
+    return out;
+  }
+  bool has(BridgeEvent::Kind k) { return !of(k).empty(); }
+};
 
 // Why a test that needs the 32-bit part / dllbridge-call cannot run in this build.
 inline constexpr const char* kNo32Reason =
