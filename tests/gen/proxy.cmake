@@ -38,8 +38,8 @@ if(NOT DLLBRIDGE_HAVE_32 OR DLLBRIDGE_SANITIZE)
   else()
     set(_why "it builds the proxy and the application with the plain toolchain, which cannot link the sanitized library; the plain build runs it")
   endif()
-  add_test(NAME ${_proxy_test} COMMAND ${CMAKE_COMMAND} -E echo "skipped: ${_why}")
-  set_tests_properties(${_proxy_test} PROPERTIES SKIP_REGULAR_EXPRESSION "skipped:")
+  dllbridge_skipped_test(${_proxy_test}
+    "${_why}")
 elseif(NOT CMAKE_CROSSCOMPILING)
   add_test(NAME gen_proxy
     COMMAND ${CMAKE_COMMAND} ${_proxy_test_args}
