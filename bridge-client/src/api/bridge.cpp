@@ -152,12 +152,18 @@ CallResult Function::call(const std::vector<Value>& args, std::optional<std::chr
   detail::EncodedCall encoded =
       detail::Channel::encode(s.signature, args, out_buffers);  // bad_argument before anything
   CallResult result;
-  sup.execute(
-      [&](detail::Session& session, std::uint64_t generation, std::chrono::milliseconds left) {
-        const std::uint32_t id = s.ensure(session, generation, left);
-        result = session.channel().call(id, s.signature, encoded, left);  // a retry sends the same arguments
-      },
-      detail::CallOptions{s.options.idempotent, deadline, true});
+  try {
+    sup.execute(
+        [&](detail::Session& session, std::uint64_t generation, std::chrono::milliseconds left) {
+          const std::uint32_t id = s.ensure(session, generation, left);
+          result =
+              session.channel().call(id, s.signature, encoded, left);  // a retry sends the same arguments
+        },
+        detail::CallOptions{s.options.idempotent, deadline, true});
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::timeout) encoded.abandon_region();  // a DLL may still write there
+    throw;
+  }
   return result;
 }
 
