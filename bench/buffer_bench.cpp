@@ -14,6 +14,7 @@
 
 #include "bench_support.hpp"
 #include "dllbridge/bridge.hpp"
+#include "sample.h"
 
 namespace {
 
@@ -52,7 +53,7 @@ BENCHMARK(BM_Memcpy)->Apply(dllbridge::bench::buffer_sizes);
 // How the buffers travel: through the shared region (above its threshold),
 // or framed (DLLBRIDGE_SHARED_REGION=off while the benchmark runs: the
 // packed bytes in the frames, as before the region).
-enum class Path { region, framed };
+enum class Path { region, framed, allocated };
 
 // While it lives, the process makes no use of the shared region.
 struct FramedOnly {
@@ -67,6 +68,7 @@ dllbridge::Bridge& bridge_for(dllbridge::Arch arch, Path path) {
     o.policy.call_timeout = std::chrono::minutes(5);
     return dllbridge::Bridge(o);
   };
+  if (path == Path::allocated) path = Path::region;
   if (path == Path::framed) {  // its surrogate is never offered the region
     if (arch == dllbridge::Arch::x86) {
       static dllbridge::Bridge f32 = make(arch, dllbridge::bench::kSurrogate32);
@@ -93,7 +95,11 @@ void buffer_round_trip(benchmark::State& state, const char* name, dllbridge::Arc
     return;
   }
   const auto bytes = static_cast<std::size_t>(state.range(0));
-  std::vector<E> v(bytes / sizeof(E), E{1});
+  std::vector<E> vec(bytes / sizeof(E), E{1});
+  dllbridge::SharedBuffer<E> shared;  // Path::allocated: the caller's memory is in the region
+  if (path == Path::allocated) shared = bridge_for(arch, path).template alloc<E>(bytes / sizeof(E));
+  E* data = path == Path::allocated ? shared.data() : vec.data();
+  const std::size_t count = bytes / sizeof(E);
   double seconds = 0;
   std::optional<FramedOnly> framed;
   if (path == Path::framed) framed.emplace();
@@ -103,7 +109,7 @@ void buffer_round_trip(benchmark::State& state, const char* name, dllbridge::Arc
             .load(arch == dllbridge::Arch::x86 ? dllbridge::bench::kSample32 : dllbridge::bench::kSample64);
     auto fn = lib.function<void(InOut<E, 1>, std::int32_t, E)>(name);
     const auto start = std::chrono::steady_clock::now();
-    for (auto _ : state) fn(dllbridge::inout(v), static_cast<std::int32_t>(v.size()), E{3});
+    for (auto _ : state) fn(dllbridge::inout(data, count), static_cast<std::int32_t>(count), E{3});
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   } catch (const dllbridge::Error& e) {
     state.SkipWithError(e.what());
@@ -127,6 +133,43 @@ void BM_BufferU8Native64(benchmark::State& state) {
   buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x64);
 }
 BENCHMARK(BM_BufferU8Native64)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// Memory from Bridge::alloc: no copy either way.
+void BM_BufferU8Alloc(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x86, Path::allocated);
+}
+BENCHMARK(BM_BufferU8Alloc)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_BufferU8AllocNative64(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x64, Path::allocated);
+}
+BENCHMARK(BM_BufferU8AllocNative64)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// The DLL's own work: the 64-bit sample's xor_u8 called in this process on
+// the same bytes (the floor no bridge can go under), ratio to memcpy as above.
+void BM_XorInProcess(benchmark::State& state) {
+  const auto bytes = static_cast<std::size_t>(state.range(0));
+  std::vector<std::uint8_t> v(bytes, 1);
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    ::xor_u8(v.data(), static_cast<std::int32_t>(bytes), 3);
+    benchmark::ClobberMemory();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double moved = static_cast<double>(bytes) * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<std::int64_t>(moved));
+  state.counters["ratio"] = moved / seconds / memcpy_rate(bytes);
+}
+BENCHMARK(BM_XorInProcess)
     ->Apply(dllbridge::bench::buffer_sizes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

@@ -93,5 +93,53 @@ TEST_P(SharedRegion, ACrashInACallFreesItsBlockForTheNextCall) {
   round_trip(xor_u8(), std::size_t{96} << 20, 0x3c);
 }
 
+TEST_P(SharedRegion, AllocatedBuffersAreTheDllsOwnMemory) {
+  // xor_u8 declared with an [in] buffer: the DLL writes into what it was
+  // given. A vector travels as a copy, so the caller's bytes stay; memory
+  // from alloc is not copied at all, so the caller sees the DLL's writes.
+  auto xor_in = lib_->function<void(In<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("xor_u8");
+  std::vector<std::uint8_t> copied(std::size_t{1} << 20, 0x11);
+  xor_in(in(copied), static_cast<std::int32_t>(copied.size()), 0xff);
+  EXPECT_EQ(copied.front(), 0x11);
+  EXPECT_EQ(copied.back(), 0x11);
+
+  SharedBuffer<std::uint8_t> shared = bridge_->alloc<std::uint8_t>(std::size_t{1} << 20);
+  ASSERT_EQ(shared.size(), std::size_t{1} << 20);
+  EXPECT_EQ(shared[0], 0) << "alloc zeroes";
+  for (std::uint8_t& b : shared) b = 0x11;
+  xor_in(in(shared), static_cast<std::int32_t>(shared.size()), 0xff);
+  EXPECT_EQ(shared.front(), 0xee);
+  EXPECT_EQ(shared[shared.size() / 2], 0xee);
+  EXPECT_EQ(shared.back(), 0xee);
+  // A small one too (no threshold for memory that is in the region already).
+  SharedBuffer<std::uint8_t> small = bridge_->alloc<std::uint8_t>(16);
+  xor_in(in(small), 16, 0x0f);
+  EXPECT_EQ(small[15], 0x0f);
+}
+
+TEST_P(SharedRegion, AllocatedBuffersRoundTripAsInOutOutAndDynamicBuffers) {
+  SharedBuffer<std::uint8_t> big = bridge_->alloc<std::uint8_t>(std::size_t{64} << 20);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i);
+  xor_u8()(inout(big), static_cast<std::int32_t>(big.size()), 0x5a);
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < big.size(); ++i)
+    wrong += big[i] != static_cast<std::uint8_t>(static_cast<std::uint8_t>(i) ^ 0x5a);
+  EXPECT_EQ(wrong, 0u);
+
+  auto fill = lib_->function<void(Out<std::uint16_t, 1>, std::int32_t, std::uint16_t)>("fill_seq_u16");
+  SharedBuffer<std::uint16_t> seq = bridge_->alloc<std::uint16_t>(100000);
+  fill(out(seq), 100000, 7);
+  EXPECT_EQ(seq[0], 7);
+  EXPECT_EQ(seq[99999], static_cast<std::uint16_t>(7 + 3 * 99999));
+
+  Function dyn = lib_->function("void xor_u8([in, out, size_is(n)] uint8_t* v, int n, uint8_t k)");
+  SharedBuffer<std::uint8_t> b = bridge_->alloc<std::uint8_t>(4096);
+  const CallResult r = dyn.call({Buffer{b.data(), b.data(), b.size(), 1, Buffer::Number::unsigned_int},
+                                 std::int64_t{4096}, std::int64_t{0x33}});
+  EXPECT_TRUE(std::holds_alternative<Buffer>(r.out.at("v")));
+  EXPECT_EQ(b[0], 0x33);
+  EXPECT_EQ(b[4095], 0x33);
+}
+
 INSTANTIATE_TEST_SUITE_P(Surrogates, SharedRegion, ::testing::ValuesIn(test::kTargets),
                          [](const auto& info) { return std::string(info.param.name); });

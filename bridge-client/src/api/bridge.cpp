@@ -1,5 +1,9 @@
 #include "dllbridge/bridge.hpp"
 
+#include <algorithm>
+#include <cstring>
+#include <new>
+
 #include "process/figures.hpp"
 #include "channel/codec.hpp"
 #include "channel/session.hpp"
@@ -87,6 +91,26 @@ Bridge& Bridge::operator=(Bridge&&) noexcept = default;
 
 SurrogateInfo Bridge::surrogate() const { return supervisor_->info(); }
 std::string Bridge::surrogate_path() const { return supervisor_->surrogate_path(); }
+
+std::shared_ptr<void> Bridge::alloc_shared(std::size_t n, std::size_t size, void*& data) const {
+  if (size != 0 && n > (std::size_t{1} << 40) / size)
+    throw Error(ErrorKind::bad_argument, "alloc: " + std::to_string(n) + " elements are too many");
+  const std::size_t bytes = std::max<std::size_t>(n * size, 1);
+  if (std::shared_ptr<detail::Region> region = detail::Region::shared()) {
+    auto lease = std::make_shared<detail::RegionLease>(region->allocate(bytes));
+    if (lease->data()) {
+      std::memset(lease->data(), 0, bytes);
+      data = lease->data();
+      return lease;
+    }
+  }
+  // No region (or no room in it): ordinary memory, which calls copy.
+  std::shared_ptr<unsigned char[]> heap(
+      new (std::align_val_t{64}) unsigned char[bytes](),
+      [](unsigned char* p) { ::operator delete[](p, std::align_val_t{64}); });
+  data = heap.get();
+  return heap;
+}
 BridgeStats Bridge::stats() const { return supervisor_->stats(); }
 int Bridge::subscribe(std::function<void(const BridgeEvent&)> h) {
   return supervisor_->subscribe(std::move(h));

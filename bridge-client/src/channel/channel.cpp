@@ -341,7 +341,7 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, Enc
   }
   // A surrogate without the region gets the placed buffers framed (once: a
   // retry sends them so too).
-  if (!args.plan_.leases.empty() && (!region || region != args.plan_.region))
+  if (args.plan_.placed && (!region || region != args.plan_.region))
     frame_placed(signature, *args.request_.mutable_call(), args.plan_);
   const wire::Reply reply = request_kept(args.request_, timeout, true, args.plan_.budget);
   if (!reply.has_call()) wrong_answer("a call");

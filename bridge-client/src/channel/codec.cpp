@@ -457,6 +457,19 @@ struct Encoder {
   CallbackUse* uses = nullptr;  // where the call's callback bindings go (none: no callbacks here)
   Region* region = nullptr;     // where a call's large buffers go (null: all are framed)
   std::vector<RegionLease>* leases = nullptr;  // the call's blocks of the region
+  bool* placed = nullptr;                      // set when a value goes in the region
+  const Buffer* out_sink = nullptr;            // the parameter being encoded: its [out] memory, if given
+
+  // Whether `bytes` bytes of the caller's memory at `p` are in the region
+  // already (Bridge::alloc): then `out` names them and nothing is copied.
+  bool in_region(const void* p, std::uint64_t bytes, wire::Value& out) const {
+    std::uint64_t offset = 0;
+    if (!region || !placed || !p || !region->offset_of(p, bytes, offset)) return false;
+    out.mutable_region()->set_offset(offset);
+    out.mutable_region()->set_length(bytes);
+    *placed = true;
+    return true;
+  }
 
   // The count cap of a top-level buffer (`placeable`): the region's when
   // there is one, else the frame's.
@@ -476,9 +489,10 @@ struct Encoder {
   // A block of the region for `bytes` of a top-level buffer when they go
   // there (at least kRegionThreshold, and room for them); else null: framed.
   unsigned char* place(std::uint64_t bytes, wire::Value& out) const {
-    if (!region || !leases || bytes < kRegionThreshold) return nullptr;
+    if (!region || !leases || !placed || bytes < kRegionThreshold) return nullptr;
     RegionLease lease = region->allocate(bytes);
     if (!lease.data()) return nullptr;
+    *placed = true;
     out.mutable_region()->set_offset(lease.offset());
     out.mutable_region()->set_length(bytes);
     unsigned char* data = lease.data();
@@ -554,9 +568,11 @@ struct Encoder {
       bad(who, "has " + std::to_string(n) + " elements, its size says " + std::to_string(exact));
     if (buf && !buf->in && n != 0) bad(who, "a buffer with no elements to send");
     wire::Value out;
+    const bool fits = placeable && count_problem(std::uint64_t{n}, true).empty();
+    if (fits && buf && same_layout(*buf, si) && in_region(buf->in, std::uint64_t{n} * si.size, out))
+      return out;  // zero copies: the caller's memory is in the region
     unsigned char* dst = nullptr;
-    if (placeable && count_problem(std::uint64_t{n}, true).empty())
-      dst = place(std::uint64_t{n} * si.size, out);
+    if (fits) dst = place(std::uint64_t{n} * si.size, out);
     if (!dst) {
       if (n > most) bad(who, "has " + std::to_string(n) + " elements, the array " + std::to_string(most));
       if (const std::string problem = rules::count_problem(std::uint64_t{n}); !problem.empty())
@@ -609,9 +625,14 @@ struct Encoder {
         out.set_null(true);
       }
       if (placeable && n > 0) {
-        const std::uint64_t bytes =
-            static_cast<std::uint64_t>(n) * rules::scalar(to_wire(t.elem->scalar), abi).size;
+        const rules::ScalarRule si = rules::scalar(to_wire(t.elem->scalar), abi);
+        const std::uint64_t bytes = static_cast<std::uint64_t>(n) * si.size;
+        const auto* own = std::get_if<Buffer>(&v);
+        const Buffer* sink = own ? own : out_sink;
         wire::Value placed;
+        if (sink && sink->out && same_layout(*sink, si) && sink->count >= static_cast<std::uint64_t>(n) &&
+            in_region(sink->out, bytes, placed))
+          return placed;  // the DLL writes straight into the caller's memory
         if (unsigned char* dst = place(bytes, placed)) {
           std::memset(dst, 0, bytes);  // what call memory gives an [out] buffer
           return placed;
@@ -826,12 +847,14 @@ ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::
   for (std::size_t k = 0; k < fixed; ++k) values.values[s.inputs[k]] = &args[k];
   ReplyPlan plan;
   plan.region = Region::shared();
-  const Encoder enc{s.abi, &plan.callbacks, plan.region.get(), &plan.leases};
+  Encoder enc{s.abi, &plan.callbacks, plan.region.get(), &plan.leases, &plan.placed};
   call.clear_args();
   call.clear_extra_types();
   for (std::size_t i = 0; i < params.size(); ++i) {
+    enc.out_sink = out_buffers && i < out_buffers->size() ? &(*out_buffers)[i] : nullptr;
     *call.add_args() = enc.encode(params[i].type, *values.values[i], params[i].name, &values, true);
   }
+  enc.out_sink = nullptr;
   for (std::size_t k = fixed; k < args.size(); ++k) {
     const std::string who = "extra argument " + std::to_string(k - fixed + 1);
     const auto* obj = std::get_if<Object>(&args[k]);
@@ -867,7 +890,8 @@ ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::
 }
 
 void frame_placed(const Signature& s, wire::Call& call, ReplyPlan& plan) {
-  if (plan.leases.empty()) return;
+  if (!plan.placed) return;
+  plan.placed = false;
   const auto& params = s.fn.params;
   for (std::size_t i = 0; i < params.size() && i < static_cast<std::size_t>(call.args_size()); ++i) {
     wire::Value& v = *call.mutable_args(static_cast<int>(i));
@@ -955,7 +979,8 @@ void unpack_into(const Buffer& sink, const unsigned char* bytes, std::size_t len
                  const rules::ScalarRule& si) {
   const std::size_t n = std::min(sink.count, si.size ? length / si.size : 0);
   if (same_layout(sink, si)) {
-    if (n != 0) std::memcpy(sink.out, bytes, n * si.size);  // the one copy back
+    if (n != 0 && sink.out != bytes)
+      std::memcpy(sink.out, bytes, n * si.size);  // the one copy back (none in place)
     return;
   }
   const List values = unpack(bytes, n * si.size, si);

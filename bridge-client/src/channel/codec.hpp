@@ -57,6 +57,7 @@ struct ReplyPlan {
   // their blocks, lent for as long as the plan lives.
   std::shared_ptr<Region> region;
   std::vector<RegionLease> leases;
+  bool placed = false;  // a value of the call is in the region (leased, or memory from Bridge::alloc)
 };
 
 // Checks `args` (one per input parameter, then for a variadic function the

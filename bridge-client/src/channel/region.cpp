@@ -66,6 +66,14 @@ const unsigned char* Region::at(std::uint64_t offset, std::uint64_t length) cons
   return base_ + offset;
 }
 
+bool Region::offset_of(const void* p, std::uint64_t length, std::uint64_t& offset) const {
+  const auto a = reinterpret_cast<std::uintptr_t>(p);
+  const auto b = reinterpret_cast<std::uintptr_t>(base_);
+  if (a < b || a - b > size_ || length > size_ - (a - b)) return false;
+  offset = a - b;
+  return true;
+}
+
 void Region::release(std::uint64_t offset, std::uint64_t size) noexcept {
   constexpr std::uint64_t kDiscardFrom = 8u << 20;  // larger blocks give their pages back
   if (size >= kDiscardFrom) discard(offset, size);

@@ -69,6 +69,9 @@ class Region : public std::enable_shared_from_this<Region> {
   // The mapping, for reading back [out] data: `length` bytes at `offset`,
   // or null when that is not inside the region.
   const unsigned char* at(std::uint64_t offset, std::uint64_t length) const;
+  // Whether the `length` bytes at `p` lie inside the region (memory from
+  // Bridge::alloc): then their offset.
+  bool offset_of(const void* p, std::uint64_t length, std::uint64_t& offset) const;
   std::uint64_t size() const { return size_; }
   // The descriptor (POSIX) / handle value (Windows) that is passed to surrogates.
   std::intptr_t native() const { return native_; }
