@@ -7,11 +7,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "bench_support.hpp"
 #include "dllbridge/bridge.hpp"
+#include "sample.h"
 
 namespace {
 
@@ -47,13 +50,33 @@ void BM_Memcpy(benchmark::State& state) {
 }
 BENCHMARK(BM_Memcpy)->Apply(dllbridge::bench::buffer_sizes);
 
-// One bridge per surrogate for the whole run.
-dllbridge::Bridge& bridge_for(dllbridge::Arch arch) {
-  auto make = [](dllbridge::Arch a, const char* path) {
-    dllbridge::BridgeOptions o = dllbridge::bench::options_for(a, path);
+// How the buffers travel: through the shared region (above its threshold),
+// or framed (DLLBRIDGE_SHARED_REGION=off while the benchmark runs: the
+// packed bytes in the frames, as before the region).
+enum class Path { region, framed, allocated };
+
+// While it lives, the process makes no use of the shared region.
+struct FramedOnly {
+  FramedOnly() { ::setenv("DLLBRIDGE_SHARED_REGION", "off", 1); }
+  ~FramedOnly() { ::unsetenv("DLLBRIDGE_SHARED_REGION"); }
+};
+
+// One bridge per surrogate and path for the whole run.
+dllbridge::Bridge& bridge_for(dllbridge::Arch arch, Path path) {
+  auto make = [](dllbridge::Arch a, const char* exe) {
+    dllbridge::BridgeOptions o = dllbridge::bench::options_for(a, exe);
     o.policy.call_timeout = std::chrono::minutes(5);
     return dllbridge::Bridge(o);
   };
+  if (path == Path::allocated) path = Path::region;
+  if (path == Path::framed) {  // its surrogate is never offered the region
+    if (arch == dllbridge::Arch::x86) {
+      static dllbridge::Bridge f32 = make(arch, dllbridge::bench::kSurrogate32);
+      return f32;
+    }
+    static dllbridge::Bridge f64 = make(arch, dllbridge::bench::kSurrogate64);
+    return f64;
+  }
   if (arch == dllbridge::Arch::x86) {
     static dllbridge::Bridge b32 = make(arch, dllbridge::bench::kSurrogate32);
     return b32;
@@ -65,21 +88,28 @@ dllbridge::Bridge& bridge_for(dllbridge::Arch arch) {
 // The [in, out] buffer of `bytes` bytes of element type E through `name`
 // (void name(E* v, int32_t n, E k), [in, out, size_is(n)]).
 template <class E>
-void buffer_round_trip(benchmark::State& state, const char* name,
-                       dllbridge::Arch arch = dllbridge::Arch::x86) {
+void buffer_round_trip(benchmark::State& state, const char* name, dllbridge::Arch arch = dllbridge::Arch::x86,
+                       Path path = Path::region) {
   if (arch == dllbridge::Arch::x86 && !dllbridge::bench::kHave32) {
     state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
     return;
   }
   const auto bytes = static_cast<std::size_t>(state.range(0));
-  std::vector<E> v(bytes / sizeof(E), E{1});
+  std::vector<E> vec(bytes / sizeof(E), E{1});
+  dllbridge::SharedBuffer<E> shared;  // Path::allocated: the caller's memory is in the region
+  if (path == Path::allocated) shared = bridge_for(arch, path).template alloc<E>(bytes / sizeof(E));
+  E* data = path == Path::allocated ? shared.data() : vec.data();
+  const std::size_t count = bytes / sizeof(E);
   double seconds = 0;
+  std::optional<FramedOnly> framed;
+  if (path == Path::framed) framed.emplace();
   try {
-    dllbridge::Library lib = bridge_for(arch).load(
-        arch == dllbridge::Arch::x86 ? dllbridge::bench::kSample32 : dllbridge::bench::kSample64);
+    dllbridge::Library lib =
+        bridge_for(arch, path)
+            .load(arch == dllbridge::Arch::x86 ? dllbridge::bench::kSample32 : dllbridge::bench::kSample64);
     auto fn = lib.function<void(InOut<E, 1>, std::int32_t, E)>(name);
     const auto start = std::chrono::steady_clock::now();
-    for (auto _ : state) fn(dllbridge::inout(v), static_cast<std::int32_t>(v.size()), E{3});
+    for (auto _ : state) fn(dllbridge::inout(data, count), static_cast<std::int32_t>(count), E{3});
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   } catch (const dllbridge::Error& e) {
     state.SkipWithError(e.what());
@@ -103,6 +133,61 @@ void BM_BufferU8Native64(benchmark::State& state) {
   buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x64);
 }
 BENCHMARK(BM_BufferU8Native64)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// Memory from Bridge::alloc: no copy either way.
+void BM_BufferU8Alloc(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x86, Path::allocated);
+}
+BENCHMARK(BM_BufferU8Alloc)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_BufferU8AllocNative64(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x64, Path::allocated);
+}
+BENCHMARK(BM_BufferU8AllocNative64)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// The DLL's own work: the 64-bit sample's xor_u8 called in this process on
+// the same bytes (the floor no bridge can go under), ratio to memcpy as above.
+void BM_XorInProcess(benchmark::State& state) {
+  const auto bytes = static_cast<std::size_t>(state.range(0));
+  std::vector<std::uint8_t> v(bytes, 1);
+  const auto start = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    ::xor_u8(v.data(), static_cast<std::int32_t>(bytes), 3);
+    benchmark::ClobberMemory();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double moved = static_cast<double>(bytes) * static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<std::int64_t>(moved));
+  state.counters["ratio"] = moved / seconds / memcpy_rate(bytes);
+}
+BENCHMARK(BM_XorInProcess)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// The same two without the shared region (the frames carry the bytes): the
+// "before" of the region, in the same run.
+void BM_BufferU8Framed(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x86, Path::framed);
+}
+BENCHMARK(BM_BufferU8Framed)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_BufferU8FramedNative64(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "xor_u8", dllbridge::Arch::x64, Path::framed);
+}
+BENCHMARK(BM_BufferU8FramedNative64)
     ->Apply(dllbridge::bench::buffer_sizes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

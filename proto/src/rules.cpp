@@ -79,7 +79,9 @@ std::int64_t pointee_count(const wire::TypeNode& t, const wire::Value& v, const 
         count = count_in((*siblings)[static_cast<int>(t.count_ref() - 1)]);
       break;
     case CountSource::from_value:
-      if (t.dir() == wire::DIR_OUT) {
+      if (v.v_case() == wire::Value::kRegion) {
+        count = unit != 0 ? v.region().length() / unit : 0;
+      } else if (t.dir() == wire::DIR_OUT) {
         count = count_in(v);
       } else if (v.v_case() == wire::Value::kText) {
         count = text_units(v.text(), unit) + (t.nul_terminated() ? 1 : 0);
@@ -94,7 +96,9 @@ std::int64_t pointee_count(const wire::TypeNode& t, const wire::Value& v, const 
       break;
     case CountSource::single: return kSinglePointee;
   }
-  return static_cast<std::int64_t>(std::min<std::uint64_t>(count, kMaxElements));
+  // Elements in the shared region are bounded by the region, not the frame.
+  const std::uint64_t cap = v.v_case() == wire::Value::kRegion ? kMaxRegionElements : kMaxElements;
+  return static_cast<std::int64_t>(std::min<std::uint64_t>(count, cap));
 }
 
 namespace {
@@ -137,6 +141,7 @@ struct Bound {
 
   // What pointer `t` sent with `v` points to, read back (marshal.cpp read_pointee).
   std::uint64_t pointee(const wire::TypeNode& t, const wire::Value& v, const Values* siblings) const {
+    if (v.v_case() == wire::Value::kRegion) return kRegionBound;  // echoed, the data stays in place
     const std::int64_t n = pointee_count(t, v, siblings, abi);
     if (n == kNullPointee) return kScalarBound;
     if (n == kSinglePointee) return value(t.elem(), t.dir() == wire::DIR_OUT ? null_value() : v, nullptr);

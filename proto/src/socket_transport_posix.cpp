@@ -26,7 +26,9 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +42,7 @@
 
 #include <system_error>
 
+#include "dllbridge/rpc/fd_passing.hpp"
 #include "dllbridge/wire/frame.hpp"
 
 namespace dllbridge::rpc {
@@ -95,6 +98,8 @@ class SocketTransport final : public Transport {
         thread_.join();
       }
     }
+    std::lock_guard lock(fds_mu_);
+    for (const int fd : passed_fds_) ::close(fd);
   }
 
   void start(Receiver& receiver) override {
@@ -105,12 +110,35 @@ class SocketTransport final : public Transport {
     thread_ = std::thread([this] { run(); });
   }
 
+  bool pass_fd_with_next_send(int fd) override {
+    const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) return false;
+    std::lock_guard lock(write_mu_);
+    outgoing_fd_ = std::make_unique<OwnedFd>(dup);
+    return true;
+  }
+
+  int take_passed_fd() override {
+    std::lock_guard lock(fds_mu_);
+    if (passed_fds_.empty()) return -1;
+    const int fd = passed_fds_.front();
+    passed_fds_.pop_front();
+    return fd;
+  }
+
   void send(std::string frame) override {
     std::lock_guard lock(write_mu_);
     if (closing_ || write_broken_) return;
     std::size_t done = 0;
-    if (writes_.empty()) {
-      done = write_some(frame.data(), frame.size());
+    if (outgoing_fd_ && writes_.empty() && !frame.empty()) {
+      // The descriptor goes with the frame's first byte; that one write blocks
+      // briefly if it must (the Hello: nothing is queued before it).
+      done = write_with_fd(frame.data(), frame.size(), outgoing_fd_->get());
+      outgoing_fd_.reset();
+      if (done == frame.size() || write_broken_) return;
+    }
+    if (writes_.empty() && done < frame.size()) {
+      done += write_some(frame.data() + done, frame.size() - done);
       if (done == frame.size() || write_broken_) return;
     }
     if (done > 0) frame.erase(0, done);
@@ -206,6 +234,22 @@ class SocketTransport final : public Transport {
     const std::int64_t half = budget.count() / 2;
     spin_ns_ = half < kMinSpin.count() ? 0 : half;
     return Pull::would_block;
+  }
+
+  // Writes at least the first byte of `data` with descriptor `fd` attached
+  // (SCM_RIGHTS); how much was written. Marks the stream broken on an error.
+  std::size_t write_with_fd(const char* data, std::size_t size, int fd) {
+    for (;;) {
+      const ssize_t n = rpc::send_with_fd(fd_, data, size, fd);
+      if (n > 0) return static_cast<std::size_t>(n);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pollfd p{fd_, POLLOUT, 0};
+        if (::poll(&p, 1, 1000) > 0) continue;
+      }
+      write_broken_ = true;
+      return 0;
+    }
   }
 
   // Writes what the socket takes now; marks the stream broken on an error.
@@ -343,7 +387,9 @@ class SocketTransport final : public Transport {
   // reason recorded), -1 when nothing is there now.
   ssize_t receive(char* dst, std::size_t size) {
     for (;;) {
-      const ssize_t n = ::recv(fd_, dst, size, MSG_DONTWAIT);
+      const ssize_t n = receive_with_fds(
+          fd_, dst, size, MSG_DONTWAIT,
+          [](void* self, int fd) { static_cast<SocketTransport*>(self)->keep(fd); }, this);
       if (n > 0) return n;
       if (n == 0) {
         end_with(closing_ ? "the channel was closed" : "end of stream", false);
@@ -353,6 +399,16 @@ class SocketTransport final : public Transport {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return -1;
       end_with(closing_ ? "the channel was closed" : std::strerror(errno), false);
       return 0;
+    }
+  }
+
+  // Keeps a descriptor the peer passed (SCM_RIGHTS) for take_passed_fd.
+  void keep(int fd) {
+    std::lock_guard lock(fds_mu_);
+    if (passed_fds_.size() < kMaxPassedFds) {
+      passed_fds_.push_back(fd);
+    } else {
+      ::close(fd);  // a peer that floods us with descriptors gets none kept
     }
   }
 
@@ -458,6 +514,11 @@ class SocketTransport final : public Transport {
   bool ended_ = false;
   std::string end_why_;
   bool end_bad_ = false;
+
+  static constexpr std::size_t kMaxPassedFds = 4;
+  std::mutex fds_mu_;
+  std::deque<int> passed_fds_;            // descriptors the peer passed, not taken yet (fds_mu_)
+  std::unique_ptr<OwnedFd> outgoing_fd_;  // goes with the next frame sent (write_mu_)
 
   std::mutex write_mu_;
   std::deque<std::string> writes_;  // what the socket did not take yet (write_mu_)

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "dllbridge/declaration.hpp"
@@ -150,7 +151,22 @@ class DLLBRIDGE_API Bridge {
   // before a lazy start).
   std::string surrogate_path() const;
 
+  // `n` zeroed elements of number type T in the shared region, which calls
+  // pass to the DLL without copying (SharedBuffer). Falls back to ordinary
+  // memory when the region has no room or cannot be used. Throws
+  // Error(bad_argument) when n elements of T cannot be addressed.
+  template <class T>
+  SharedBuffer<T> alloc(std::size_t n) {
+    static_assert(std::is_arithmetic_v<T>, "alloc<T>: T is a number type (int32_t, double, uint8_t, ...)");
+    void* data = nullptr;
+    std::shared_ptr<void> block = alloc_shared(n, sizeof(T), data);
+    return SharedBuffer<T>(std::move(block), static_cast<T*>(data), n);
+  }
+
  private:
+  // `n` zeroed elements of `size` bytes, aligned to 64; their holder and address.
+  std::shared_ptr<void> alloc_shared(std::size_t n, std::size_t size, void*& data) const;
+
   std::shared_ptr<detail::Pool> pool_;
 };
 

@@ -118,6 +118,18 @@ Out<T> out(T& one) {
   return {&one, 1};
 }
 template <class T>
+In<T> in(const SharedBuffer<T>& b) {
+  return {b.data(), b.size()};
+}
+template <class T>
+Out<T> out(SharedBuffer<T>& b) {
+  return {b.data(), b.size()};
+}
+template <class T>
+InOut<T> inout(SharedBuffer<T>& b) {
+  return {b.data(), b.size()};
+}
+template <class T>
 InOut<T> inout(std::vector<T>& v) {
   return {v.data(), v.size()};
 }

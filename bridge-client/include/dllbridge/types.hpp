@@ -110,6 +110,39 @@ struct Buffer {
   }
 };
 
+// Elements of T in the bridge's shared region (Bridge::alloc): passed to a
+// DLL as an In / Out / InOut buffer (dllbridge::in(b), out(b), inout(b)),
+// or to the dynamic API as buffer(), they are not copied at all: the DLL
+// works on these very pages. Zeroed when made. Copies share the memory,
+// which lives as long as the last copy. Where the region cannot be used
+// (a surrogate that did not map it, DLLBRIDGE_SHARED_REGION=off) it is
+// ordinary memory and calls copy it like any buffer.
+template <class T>
+class SharedBuffer {
+ public:
+  SharedBuffer() = default;
+  T* data() noexcept { return data_; }
+  const T* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  T& operator[](std::size_t i) noexcept { return data_[i]; }
+  const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+  T& front() noexcept { return data_[0]; }
+  T& back() noexcept { return data_[size_ - 1]; }
+  T* begin() noexcept { return data_; }
+  T* end() noexcept { return data_ + size_; }
+  const T* begin() const noexcept { return data_; }
+  const T* end() const noexcept { return data_ + size_; }
+
+ private:
+  friend class Bridge;
+  SharedBuffer(std::shared_ptr<void> block, T* data, std::size_t n)
+      : block_(std::move(block)), data_(data), size_(n) {}
+  std::shared_ptr<void> block_;  // the block of the region (or of the heap) it lives in
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 namespace detail {
 struct CallbackState;
 struct CallbackAccess;

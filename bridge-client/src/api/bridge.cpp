@@ -1,5 +1,9 @@
 #include "dllbridge/bridge.hpp"
 
+#include <algorithm>
+#include <cstring>
+#include <new>
+
 #include "process/figures.hpp"
 #include "channel/codec.hpp"
 #include "channel/session.hpp"
@@ -108,6 +112,25 @@ void Bridge::on_restart(std::function<void()> hook) { pool_->on_restart(std::mov
 void Bridge::for_each_surrogate(const std::function<void(std::size_t)>& fn) { pool_->for_each_member(fn); }
 void Bridge::restart() { pool_->restart("restart requested by the application"); }
 void Bridge::stop() { pool_->stop(); }
+std::shared_ptr<void> Bridge::alloc_shared(std::size_t n, std::size_t size, void*& data) const {
+  if (size != 0 && n > (std::size_t{1} << 40) / size)
+    throw Error(ErrorKind::bad_argument, "alloc: " + std::to_string(n) + " elements are too many");
+  const std::size_t bytes = std::max<std::size_t>(n * size, 1);
+  if (std::shared_ptr<detail::Region> region = detail::Region::shared()) {
+    auto lease = std::make_shared<detail::RegionLease>(region->allocate(bytes));
+    if (lease->data()) {
+      std::memset(lease->data(), 0, bytes);
+      data = lease->data();
+      return lease;
+    }
+  }
+  // No region (or no room in it): ordinary memory, which calls copy.
+  std::shared_ptr<unsigned char[]> heap(
+      new (std::align_val_t{64}) unsigned char[bytes](),
+      [](unsigned char* p) { ::operator delete[](p, std::align_val_t{64}); });
+  data = heap.get();
+  return heap;
+}
 
 ProcessFigures Bridge::figures() const {
   const BridgeStats s = pool_->stats();
@@ -162,12 +185,18 @@ CallResult Function::call(const std::vector<Value>& args, std::optional<std::chr
   detail::EncodedCall encoded =
       detail::Channel::encode(s.signature, args, out_buffers);  // bad_argument before anything
   CallResult result;
-  pool.execute(
-      [&](detail::Session& session, const detail::Slot& slot, std::chrono::milliseconds left) {
-        const std::uint32_t id = s.ensure(session, slot, left);
-        result = session.channel().call(id, s.signature, encoded, left);  // a retry sends the same arguments
-      },
-      detail::CallOptions{s.options.idempotent, deadline, true});
+  try {
+    pool.execute(
+        [&](detail::Session& session, const detail::Slot& slot, std::chrono::milliseconds left) {
+          const std::uint32_t id = s.ensure(session, slot, left);
+          result =
+              session.channel().call(id, s.signature, encoded, left);  // a retry sends the same arguments
+        },
+        detail::CallOptions{s.options.idempotent, deadline, true});
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::timeout) encoded.abandon_region();  // a DLL may still write there
+    throw;
+  }
   return result;
 }
 

@@ -274,7 +274,12 @@ wire::Reply Channel::request_kept(wire::Request& request, millis timeout, bool k
 }
 
 SurrogateInfo Channel::hello(millis timeout, const std::string& token, std::uint32_t pointer_size) {
-  const wire::Reply reply = request(with_hello(wire::kProtocolVersion, token), timeout, false);
+  wire::Request hello = with_hello(wire::kProtocolVersion, token);
+  // The shared region goes with the Hello where the transport can pass it.
+  std::shared_ptr<Region> region = Region::shared();
+  if (region && transport_->pass_fd_with_next_send(static_cast<int>(region->native())))
+    hello.mutable_hello()->set_region_size(region->size());
+  const wire::Reply reply = request(std::move(hello), timeout, false);
   if (!reply.has_hello()) wrong_answer("the handshake");
   const wire::HelloReply& h = reply.hello();
   if (h.protocol_version() != wire::kProtocolVersion) {
@@ -289,6 +294,10 @@ SurrogateInfo Channel::hello(millis timeout, const std::string& token, std::uint
                 "the surrogate says its pointers are " + std::to_string(h.pointer_size()) +
                     " bytes; expected " +
                     (pointer_size != 0 ? std::to_string(pointer_size) : std::string("4 or 8")));
+  }
+  if (h.region_mapped() && region) {
+    std::lock_guard lock(mu_);
+    region_ = std::move(region);
   }
   return SurrogateInfo{h.protocol_version(), h.pid(), h.pointer_size(), h.os(), h.arch()};
 }
@@ -325,9 +334,18 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, Enc
   args.request_.mutable_call()->set_function(function);
   // Persistent callbacks that go to this surrogate are released in it too.
   if (!args.plan_.callbacks.persistent.empty()) args.plan_.callbacks.note_sent(releases_);
+  std::shared_ptr<Region> region;
+  {
+    std::lock_guard lock(mu_);
+    region = region_;
+  }
+  // A surrogate without the region gets the placed buffers framed (once: a
+  // retry sends them so too).
+  if (args.plan_.placed && (!region || region != args.plan_.region))
+    frame_placed(signature, *args.request_.mutable_call(), args.plan_);
   const wire::Reply reply = request_kept(args.request_, timeout, true, args.plan_.budget);
   if (!reply.has_call()) wrong_answer("a call");
-  return decode_reply(signature, reply.call(), &args.request_.call(), &args.plan_.sinks);
+  return decode_reply(signature, reply.call(), &args.request_.call(), &args.plan_.sinks, region.get());
 }
 
 void Channel::ping(millis timeout) {

@@ -30,6 +30,13 @@ struct RegisteredFunction {
 // A call's arguments, checked against their signature and encoded once;
 // sent by Channel::call (again as they are on a retry).
 class EncodedCall {
+ public:
+  // Keeps the call's blocks of the shared region out of use for good: after
+  // a timeout, the DLL may still be writing into them.
+  void abandon_region() noexcept {
+    for (RegionLease& lease : plan_.leases) lease.abandon();
+  }
+
  private:
   friend class Channel;
   wire::Request request_;  // its call; sent as is by each attempt (never copied)
@@ -131,7 +138,8 @@ class Channel {
   std::shared_ptr<ReplyLink> reply_link_;
   std::shared_ptr<ReleaseSink> releases_;  // where released persistent callbacks are announced
   mutable std::mutex mu_;
-  std::optional<Error> dead_;  // set once the channel is gone for good
+  std::optional<Error> dead_;       // set once the channel is gone for good
+  std::shared_ptr<Region> region_;  // the shared region, when the surrogate mapped it (mu_)
 };
 
 // Maps a wire error kind to the public one.

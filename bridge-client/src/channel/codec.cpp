@@ -455,19 +455,64 @@ void put_scalar(const wire::Value& w, const rules::ScalarRule& si, unsigned char
 struct Encoder {
   const TargetAbi& abi;
   CallbackUse* uses = nullptr;  // where the call's callback bindings go (none: no callbacks here)
+  Region* region = nullptr;     // where a call's large buffers go (null: all are framed)
+  std::vector<RegionLease>* leases = nullptr;  // the call's blocks of the region
+  bool* placed = nullptr;                      // set when a value goes in the region
+  const Buffer* out_sink = nullptr;            // the parameter being encoded: its [out] memory, if given
+
+  // Whether `bytes` bytes of the caller's memory at `p` are in the region
+  // already (Bridge::alloc): then `out` names them and nothing is copied.
+  bool in_region(const void* p, std::uint64_t bytes, wire::Value& out) const {
+    std::uint64_t offset = 0;
+    if (!region || !placed || !p || !region->offset_of(p, bytes, offset)) return false;
+    out.mutable_region()->set_offset(offset);
+    out.mutable_region()->set_length(bytes);
+    *placed = true;
+    return true;
+  }
+
+  // The count cap of a top-level buffer (`placeable`): the region's when
+  // there is one, else the frame's.
+  std::string count_problem(std::uint64_t n, bool placeable) const {
+    if (placeable && region) {
+      if (n <= rules::kMaxRegionElements) return {};
+      return "buffer of " + std::to_string(n) + " elements is too large (the limit is " +
+             std::to_string(rules::kMaxRegionElements) + ")";
+    }
+    return rules::count_problem(n);
+  }
+  std::string count_problem(std::int64_t n, bool placeable) const {
+    if (n < 0) return rules::count_problem(n);
+    return count_problem(static_cast<std::uint64_t>(n), placeable);
+  }
+
+  // A block of the region for `bytes` of a top-level buffer when they go
+  // there (at least kRegionThreshold, and room for them); else null: framed.
+  unsigned char* place(std::uint64_t bytes, wire::Value& out) const {
+    if (!region || !leases || !placed || bytes < kRegionThreshold) return nullptr;
+    RegionLease lease = region->allocate(bytes);
+    if (!lease.data()) return nullptr;
+    *placed = true;
+    out.mutable_region()->set_offset(lease.offset());
+    out.mutable_region()->set_length(bytes);
+    unsigned char* data = lease.data();
+    leases->push_back(std::move(lease));
+    return data;
+  }
 
   // The element count a size_is / size gives, or -1 when none does.
-  std::int64_t declared_count(const TypeDecl& t, const std::string& who, const Siblings* sib) const {
+  std::int64_t declared_count(const TypeDecl& t, const std::string& who, const Siblings* sib,
+                              bool placeable = false) const {
     if (t.size) return t.size;
     if (t.size_is.empty() || t.size_is == "*") return -1;
     const Value* n = sib ? sib->find(t.size_is) : nullptr;
     std::string problem = "its size_is count is missing or not a count";
     if (n) {
-      if (const auto* i = std::get_if<std::int64_t>(n)) problem = rules::count_problem(*i);
-      if (const auto* u = std::get_if<std::uint64_t>(n)) problem = rules::count_problem(*u);
+      if (const auto* i = std::get_if<std::int64_t>(n)) problem = count_problem(*i, placeable);
+      if (const auto* u = std::get_if<std::uint64_t>(n)) problem = count_problem(*u, placeable);
       if (const auto* d = std::get_if<double>(n);
           d && std::trunc(*d) == *d && std::fabs(*d) < 9.007199254740992e15) {
-        problem = rules::count_problem(static_cast<std::int64_t>(*d));
+        problem = count_problem(static_cast<std::int64_t>(*d), placeable);
       }
     }
     if (!problem.empty()) bad(who, problem);
@@ -512,22 +557,30 @@ struct Encoder {
   // of `elem`, packed in the target's layout: exactly `exact` elements when
   // it is not negative, else at most `most`. One pass; an element's name
   // ("buf[3]") is built only for an error.
+  // `placeable`: a top-level buffer, which may go through the region.
   wire::Value packed(const TypeDecl& elem, const Value& v, const std::string& who, std::int64_t exact,
-                     std::uint64_t most) const {
+                     std::uint64_t most, bool placeable = false) const {
     const rules::ScalarRule si = rules::scalar(to_wire(elem.scalar), abi);
     const auto* buf = std::get_if<Buffer>(&v);
     const List* list = buf ? nullptr : &list_of(who, v);
     const std::size_t n = buf ? buf->count : list->size();
     if (exact >= 0 && n != static_cast<std::uint64_t>(exact))
       bad(who, "has " + std::to_string(n) + " elements, its size says " + std::to_string(exact));
-    if (n > most) bad(who, "has " + std::to_string(n) + " elements, the array " + std::to_string(most));
-    if (const std::string problem = rules::count_problem(std::uint64_t{n}); !problem.empty())
-      bad(who, problem);
     if (buf && !buf->in && n != 0) bad(who, "a buffer with no elements to send");
     wire::Value out;
-    std::string& bytes = *out.mutable_packed();
-    bytes.resize(n * si.size);
-    auto* dst = reinterpret_cast<unsigned char*>(bytes.data());
+    const bool fits = placeable && count_problem(std::uint64_t{n}, true).empty();
+    if (fits && buf && same_layout(*buf, si) && in_region(buf->in, std::uint64_t{n} * si.size, out))
+      return out;  // zero copies: the caller's memory is in the region
+    unsigned char* dst = nullptr;
+    if (fits) dst = place(std::uint64_t{n} * si.size, out);
+    if (!dst) {
+      if (n > most) bad(who, "has " + std::to_string(n) + " elements, the array " + std::to_string(most));
+      if (const std::string problem = rules::count_problem(std::uint64_t{n}); !problem.empty())
+        bad(who, problem);
+      std::string& bytes = *out.mutable_packed();
+      bytes.resize(n * si.size);
+      dst = reinterpret_cast<unsigned char*>(bytes.data());
+    }
     if (buf && same_layout(*buf, si)) {
       if (n != 0) std::memcpy(dst, buf->in, n * si.size);  // the one copy
       return out;
@@ -548,25 +601,46 @@ struct Encoder {
     return out;
   }
 
-  wire::Value pointer(const TypeDecl& t, const Value& v, const std::string& who, const Siblings* sib) const {
+  // `placeable`: a parameter (not a field), whose numbers may go through the region.
+  wire::Value pointer(const TypeDecl& t, const Value& v, const std::string& who, const Siblings* sib,
+                      bool placeable = false) const {
     wire::Value out;
     const bool from_value = t.size_is == "*";
-    const std::int64_t count = declared_count(t, who, sib);
+    placeable = placeable && region && !t.text && t.elem && t.elem->kind == Kind::scalar;
+    const std::int64_t count = declared_count(t, who, sib, placeable);
     if (t.dir == Dir::out) {
+      std::int64_t n = count;
       if (const auto* buf = std::get_if<Buffer>(&v); from_value && buf) {  // the caller's memory: its size
-        const std::string problem = rules::count_problem(std::uint64_t{buf->count});
+        const std::string problem = count_problem(std::uint64_t{buf->count}, placeable);
         if (!problem.empty()) bad(who, problem);
         out.set_u(buf->count);
-        return out;
-      }
-      if (from_value && !std::holds_alternative<Null>(v)) {
-        const wire::Value n = encode_scalar(who, Scalar::UInt64, abi, v);
-        const std::string problem = rules::count_problem(n.u());
+        n = static_cast<std::int64_t>(buf->count);
+      } else if (from_value && !std::holds_alternative<Null>(v)) {
+        out = encode_scalar(who, Scalar::UInt64, abi, v);
+        const std::string problem = count_problem(out.u(), placeable);
         if (!problem.empty()) bad(who, problem);
-        return n;
+        n = static_cast<std::int64_t>(out.u());
+      } else {
+        if (!std::holds_alternative<Null>(v) && !from_value) bad(who, "is [out]: it takes no value");
+        out.set_null(true);
       }
-      if (!std::holds_alternative<Null>(v) && !from_value) bad(who, "is [out]: it takes no value");
-      out.set_null(true);
+      if (placeable && n > 0) {
+        const rules::ScalarRule si = rules::scalar(to_wire(t.elem->scalar), abi);
+        const std::uint64_t bytes = static_cast<std::uint64_t>(n) * si.size;
+        const auto* own = std::get_if<Buffer>(&v);
+        const Buffer* sink = own ? own : out_sink;
+        wire::Value placed;
+        if (sink && sink->out && same_layout(*sink, si) && sink->count >= static_cast<std::uint64_t>(n) &&
+            in_region(sink->out, bytes, placed))
+          return placed;  // the DLL writes straight into the caller's memory
+        if (unsigned char* dst = place(bytes, placed)) {
+          std::memset(dst, 0, bytes);  // what call memory gives an [out] buffer
+          return placed;
+        }
+      }
+      // Framed: the frame's cap.
+      if (n > 0 && static_cast<std::uint64_t>(n) > rules::kMaxElements)
+        bad(who, rules::count_problem(static_cast<std::uint64_t>(n)));
       return out;
     }
     if (std::holds_alternative<Null>(v)) {  // an optional pointer left out
@@ -584,7 +658,7 @@ struct Encoder {
       return out;
     }
     if (count < 0 && !from_value) return encode(*t.elem, v, who, nullptr);  // one element
-    if (t.elem->kind == Kind::scalar) return packed(*t.elem, v, who, count, rules::kMaxElements);
+    if (t.elem->kind == Kind::scalar) return packed(*t.elem, v, who, count, rules::kMaxElements, placeable);
     const List& items = list_of(who, v);
     if (count >= 0 && items.size() != static_cast<std::uint64_t>(count)) {
       bad(who, "has " + std::to_string(items.size()) + " elements, its size says " + std::to_string(count));
@@ -621,9 +695,10 @@ struct Encoder {
     return out;
   }
 
-  wire::Value encode(const TypeDecl& t, const Value& v, const std::string& who, const Siblings* sib) const {
+  wire::Value encode(const TypeDecl& t, const Value& v, const std::string& who, const Siblings* sib,
+                     bool placeable = false) const {
     switch (t.kind) {
-      case Kind::pointer: return pointer(t, v, who, sib);
+      case Kind::pointer: return pointer(t, v, who, sib, placeable);
       case Kind::structure: return structure(t, v, who);
       case Kind::array: {
         if (t.text) {
@@ -771,12 +846,15 @@ ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::
   for (const ParamDecl& p : params) values.names.push_back(&p.name);
   for (std::size_t k = 0; k < fixed; ++k) values.values[s.inputs[k]] = &args[k];
   ReplyPlan plan;
-  const Encoder enc{s.abi, &plan.callbacks};
+  plan.region = Region::shared();
+  Encoder enc{s.abi, &plan.callbacks, plan.region.get(), &plan.leases, &plan.placed};
   call.clear_args();
   call.clear_extra_types();
   for (std::size_t i = 0; i < params.size(); ++i) {
-    *call.add_args() = enc.encode(params[i].type, *values.values[i], params[i].name, &values);
+    enc.out_sink = out_buffers && i < out_buffers->size() ? &(*out_buffers)[i] : nullptr;
+    *call.add_args() = enc.encode(params[i].type, *values.values[i], params[i].name, &values, true);
   }
+  enc.out_sink = nullptr;
   for (std::size_t k = fixed; k < args.size(); ++k) {
     const std::string who = "extra argument " + std::to_string(k - fixed + 1);
     const auto* obj = std::get_if<Object>(&args[k]);
@@ -811,6 +889,38 @@ ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::
   return plan;
 }
 
+void frame_placed(const Signature& s, wire::Call& call, ReplyPlan& plan) {
+  if (!plan.placed) return;
+  plan.placed = false;
+  const auto& params = s.fn.params;
+  for (std::size_t i = 0; i < params.size() && i < static_cast<std::size_t>(call.args_size()); ++i) {
+    wire::Value& v = *call.mutable_args(static_cast<int>(i));
+    if (v.v_case() != wire::Value::kRegion) continue;
+    const TypeDecl& t = params[i].type;
+    const std::uint64_t length = v.region().length();
+    const unsigned char* data = plan.region ? plan.region->at(v.region().offset(), length) : nullptr;
+    if (!data || t.kind != Kind::pointer || !t.elem) continue;  // not ours: left for the surrogate to refuse
+    const unsigned unit = rules::scalar(to_wire(t.elem->scalar), s.abi).size;
+    const std::uint64_t count = unit ? length / unit : 0;
+    if (const std::string problem = rules::count_problem(count); !problem.empty())
+      bad(params[i].name, problem + " without a shared region (this surrogate did not map one)");
+    if (t.dir == Dir::out) {
+      if (t.size_is == "*") {
+        v.set_u(count);
+      } else {
+        v.set_null(true);
+      }
+    } else {
+      v.set_packed(data, static_cast<std::size_t>(length));
+    }
+  }
+  const std::uint64_t bound = rules::call_reply_bound(s.types.ret(), s.types.params(), call, s.abi);
+  if (const std::string why = rules::reply_problem(bound); !why.empty())
+    throw Error(ErrorKind::bad_argument,
+                s.fn.name + ": " + why + " (this surrogate did not map the shared region)");
+  plan.budget = std::max(bound, rules::kMinReplyBudget);
+}
+
 namespace {
 
 [[noreturn]] void bad_reply(const std::string& who, const std::string& why) {
@@ -831,9 +941,8 @@ const char* wire_kind(const wire::Value& v) {
 
 // Packed elements of `elem` (the target's layout) as Values: the dynamic
 // API's List form (integers keep their signedness, bool is bool).
-List unpack(const std::string& bytes, const rules::ScalarRule& si) {
-  const std::size_t n = si.size ? bytes.size() / si.size : 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+List unpack(const unsigned char* p, std::size_t length, const rules::ScalarRule& si) {
+  const std::size_t n = si.size ? length / si.size : 0;
   List list;
   list.reserve(n);
   for (std::size_t i = 0; i < n; ++i, p += si.size) {
@@ -866,13 +975,15 @@ List unpack(const std::string& bytes, const rules::ScalarRule& si) {
 // Packed elements into the caller's memory `sink` (at most sink.count
 // elements, checked before sending): one copy when the layouts agree,
 // else element by element.
-void unpack_into(const Buffer& sink, const std::string& bytes, const rules::ScalarRule& si) {
-  const std::size_t n = std::min(sink.count, si.size ? bytes.size() / si.size : 0);
+void unpack_into(const Buffer& sink, const unsigned char* bytes, std::size_t length,
+                 const rules::ScalarRule& si) {
+  const std::size_t n = std::min(sink.count, si.size ? length / si.size : 0);
   if (same_layout(sink, si)) {
-    if (n != 0) std::memcpy(sink.out, bytes.data(), n * si.size);
+    if (n != 0 && sink.out != bytes)
+      std::memcpy(sink.out, bytes, n * si.size);  // the one copy back (none in place)
     return;
   }
-  const List values = unpack(bytes.substr(0, n * si.size), si);
+  const List values = unpack(bytes, n * si.size, si);
   auto* dst = static_cast<unsigned char*>(sink.out);
   for (std::size_t i = 0; i < n; ++i, dst += sink.size) {
     const Value& x = values[i];
@@ -899,8 +1010,13 @@ void unpack_into(const Buffer& sink, const std::string& bytes, const rules::Scal
   }
 }
 
+const unsigned char* bytes_of(const std::string& s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
 struct Decoder {
   const TargetAbi& abi;
+  const Region* region = nullptr;  // where the call placed its large buffers
 
   // `v` as a value of `t`; `who` names it in messages.
   Value decode(const TypeDecl& t, const wire::Value& v, const std::string& who) const {
@@ -976,7 +1092,7 @@ struct Decoder {
     if (e.kind == Kind::scalar) {
       const rules::ScalarRule si = rules::scalar(to_wire(e.scalar), abi);
       check_packed(v, si, who, count);
-      return unpack(v.packed(), si);
+      return unpack(bytes_of(v.packed()), v.packed().size(), si);
     }
     if (v.v_case() != wire::Value::kList || (count >= 0 && v.list().items_size() != count)) {
       bad_reply(who,
@@ -991,14 +1107,38 @@ struct Decoder {
     return list;
   }
 
+  // An [out] / [in, out] buffer the reply says is in place in the region:
+  // exactly the block `sent` placed it in, read from there.
+  Value in_place(const ParamDecl& p, const wire::Value& v, const wire::Value* sent,
+                 const Buffer* sink) const {
+    const TypeDecl& t = p.type;
+    if (!sent || sent->v_case() != wire::Value::kRegion || !region || t.elem->kind != Kind::scalar ||
+        v.region().offset() != sent->region().offset() || v.region().length() != sent->region().length()) {
+      bad_reply(p.name, "names a block of the shared region the call did not place it in");
+    }
+    const unsigned char* data = region->at(v.region().offset(), v.region().length());
+    if (!data) bad_reply(p.name, "names bytes outside the shared region");
+    const rules::ScalarRule si = rules::scalar(to_wire(t.elem->scalar), abi);
+    const auto length = static_cast<std::size_t>(v.region().length());
+    if (sink) {  // straight into the caller's memory
+      unpack_into(*sink, data, length, si);
+      return Value(*sink);
+    }
+    return unpack(data, length, si);
+  }
+
   // An [out] / [in, out] parameter's value; `expected` is its pointee count
   // as sent (rules::pointee_count), or nullptr when unknown; `sink` the
-  // caller's memory its elements go to, or nullptr.
-  Value out(const ParamDecl& p, const wire::Value& v, const std::int64_t* expected,
-            const Buffer* sink) const {
+  // caller's memory its elements go to, or nullptr; `sent` what the call sent for it.
+  Value out(const ParamDecl& p, const wire::Value& v, const std::int64_t* expected, const Buffer* sink,
+            const wire::Value* sent = nullptr) const {
     const TypeDecl& t = p.type;
     const auto c = v.v_case();
     if (c == wire::Value::kNull) return Null{};
+    if (c == wire::Value::kRegion) return in_place(p, v, sent, sink);
+    if (sent && sent->v_case() == wire::Value::kRegion)
+      bad_reply(p.name,
+                std::string("is ") + wire_kind(v) + ", expected the buffer in place in the shared region");
     if (!expected) return single_element(t) ? decode(*t.elem, v, p.name) : decode(t, v, p.name);
     if (*expected == rules::kNullPointee) bad_reply(p.name, "has a value, the pointer was null");
     if (t.text) {
@@ -1014,7 +1154,7 @@ struct Decoder {
     if (sink && t.elem->kind == Kind::scalar) {  // straight into the caller's memory
       const rules::ScalarRule si = rules::scalar(to_wire(t.elem->scalar), abi);
       check_packed(v, si, p.name, *expected);
-      unpack_into(*sink, v.packed(), si);
+      unpack_into(*sink, bytes_of(v.packed()), v.packed().size(), si);
       return Value(*sink);
     }
     return elements(t, v, p.name, *expected);
@@ -1097,8 +1237,8 @@ wire::Value encode_invoke_return(const FunctionDecl& fn, const Value& v, const T
 }
 
 CallResult decode_reply(const Signature& s, const wire::CallReply& r, const wire::Call* sent,
-                        const std::vector<const Buffer*>* sinks) {
-  const Decoder dec{s.abi};
+                        const std::vector<const Buffer*>* sinks, const Region* region) {
+  const Decoder dec{s.abi, region};
   CallResult out;
   const TypeDecl& ret = s.fn.ret;
   if (ret.kind == Kind::pointer) {  // text
@@ -1127,7 +1267,8 @@ CallResult decode_reply(const Signature& s, const wire::CallReply& r, const wire
                                       &sent->args(), s.abi);
     }
     const Buffer* sink = sinks && i < sinks->size() ? (*sinks)[i] : nullptr;
-    out.out.emplace(p.name, dec.out(p, v, sent ? &expected : nullptr, sink));
+    out.out.emplace(p.name, dec.out(p, v, sent ? &expected : nullptr, sink,
+                                    sent ? &sent->args(static_cast<int>(i)) : nullptr));
   }
   out.last_error = r.last_error();
   out.elapsed = std::chrono::nanoseconds(r.elapsed_ns());

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "channel/callbacks.hpp"
+#include "channel/region.hpp"
 #include "dllbridge/declaration.hpp"
 #include "dllbridge/dllbridge.pb.h"
 #include "dllbridge/rules/limits.hpp"
@@ -52,6 +53,11 @@ struct ReplyPlan {
   std::uint64_t budget = 0;          // the most bytes the reply may take
   std::vector<const Buffer*> sinks;  // per parameter: the caller's memory its returned numbers go to, or null
   CallbackUse callbacks;             // the callables of its function-pointer arguments, bound while it lives
+  // The shared region its large buffers were placed in (Value.region), and
+  // their blocks, lent for as long as the plan lives.
+  std::shared_ptr<Region> region;
+  std::vector<RegionLease> leases;
+  bool placed = false;  // a value of the call is in the region (leased, or memory from Bridge::alloc)
 };
 
 // Checks `args` (one per input parameter, then for a variadic function the
@@ -80,9 +86,17 @@ Value decode_value(const TypeDecl& t, const wire::Value& v, const TargetAbi& abi
 // exactly the requested element count for counted buffers, text no longer
 // than its buffer. Throws Error(protocol) for a reply that disagrees.
 // Numbers of parameters with a sink (ReplyPlan::sinks) are written to the
-// caller's memory, and the result holds that Buffer.
+// caller's memory, and the result holds that Buffer. A buffer the call
+// placed in `region` must come back in place (the same block), and is read
+// from there.
 CallResult decode_reply(const Signature& s, const wire::CallReply& reply, const wire::Call* sent = nullptr,
-                        const std::vector<const Buffer*>* sinks = nullptr);
+                        const std::vector<const Buffer*>* sinks = nullptr, const Region* region = nullptr);
+
+// Turns the call's buffers placed in the region back into framed values
+// (for a surrogate that did not map the region) and recomputes the reply's
+// budget in `plan`. Throws Error(bad_argument) when the call can then not
+// be framed (a buffer over the frame's caps).
+void frame_placed(const Signature& s, wire::Call& call, ReplyPlan& plan);
 
 // The arguments of an invocation of callback `fn` (one Value per parameter,
 // decoded like results). Throws Error(protocol) when they do not fit its

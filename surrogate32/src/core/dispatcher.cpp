@@ -186,6 +186,7 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
   CallScope callbacks(callbacks_);  // ends after mem: closures outlive the call's memory
   CallMemory mem;
   mem.binder = &callbacks;
+  mem.region = &region_;
   std::vector<unsigned char*> slots(n);
   std::vector<void*> values(n);
   for (std::size_t i = 0; i < n; ++i) {

@@ -32,6 +32,10 @@ class Dispatcher {
   // the session is ending; waits for invocations in progress).
   void set_peer(rpc::Peer* peer) { callbacks_.set_peer(peer); }
 
+  // Maps the client's shared region (RegionMap::map) for the calls from now
+  // on; why not, or "". Call before any call is served (the handshake).
+  std::string map_region(std::intptr_t native, std::uint64_t size) { return region_.map(native, size); }
+
  private:
   struct Function;
   wire::LoadLibraryReply load(const wire::LoadLibraryRequest& req);
@@ -39,6 +43,7 @@ class Dispatcher {
   wire::CallReply call(const wire::Call& req);
 
   Callbacks callbacks_;             // the closures handed to the DLL
+  RegionMap region_;                // the client's shared region, once mapped
   std::mutex mu_;                   // guards the tables below (worker threads share them)
   std::vector<Library> libraries_;  // id = index + 1
   std::map<std::string, std::uint64_t> library_ids_;

@@ -222,8 +222,11 @@ wire::Value read_elements(const Layout& e, const unsigned char* src, std::size_t
 // a single element (no list). NUL-terminated text without a count is as long
 // as the text and its NUL.
 std::int64_t pointer_count(const Layout& t, const wire::Value& v, const Values* siblings) {
+  const bool placed = v.v_case() == wire::Value::kRegion;  // bounded by the region, not the frame
   auto checked = [&](std::int64_t n) {
-    const std::string problem = rules::count_problem(n);
+    const std::string problem = placed && n >= 0 && static_cast<std::uint64_t>(n) <= rules::kMaxRegionElements
+                                    ? std::string()
+                                    : rules::count_problem(n);
     if (!problem.empty()) bad_value(t, problem);
     return n;
   };
@@ -235,6 +238,11 @@ std::int64_t pointer_count(const Layout& t, const wire::Value& v, const Values* 
       }
       return checked(integer_of(t, (*siblings)[static_cast<int>(t.count_ref - 1)]));
     case rules::CountSource::from_value:
+      if (v.v_case() == wire::Value::kRegion) {  // its length (checked whole against the count later)
+        const std::uint64_t n = t.elem->size ? v.region().length() / t.elem->size : 0;
+        if (n > rules::kMaxRegionElements) bad_value(t, "a buffer of " + std::to_string(n) + " elements");
+        return static_cast<std::int64_t>(n);
+      }
       if (t.dir == wire::DIR_OUT) return checked(integer_of(t, v));
       if (v.v_case() == wire::Value::kText) {
         return static_cast<std::int64_t>(write_text(t, v, t.elem->size, nullptr, 0, t.nul_terminated));
@@ -249,11 +257,43 @@ std::int64_t pointer_count(const Layout& t, const wire::Value& v, const Values* 
   return -1;
 }
 
+// A buffer the client placed in the shared region: the DLL gets a pointer
+// into this process's mapping, after the checks (never trusted: the block
+// must lie inside the mapping, in 64 bits, and hold exactly the count).
+void* placed_pointer(const Layout& t, const wire::Value& v, CallMemory& mem, const Values* siblings) {
+  const Layout& e = *t.elem;
+  if (t.text || e.kind != wire::TypeNode::SCALAR || e.size == 0)
+    bad_value(t, "only buffers of numbers travel in the shared region");
+  if (!mem.region || !mem.region->mapped())
+    bad_value(t, "names the shared region, which this session has not mapped");
+  const wire::Region& r = v.region();
+  unsigned char* p = mem.region->at(r.offset(), r.length());
+  if (!p) {
+    bad_value(t, "names bytes " + std::to_string(r.offset()) + " + " + std::to_string(r.length()) +
+                     " outside the shared region");
+  }
+  if (r.offset() % e.align != 0) bad_value(t, "names a misaligned block of the shared region");
+  const std::int64_t count = pointer_count(t, v, siblings);
+  if (count < 0 || static_cast<std::uint64_t>(count) > rules::kMaxRegionElements ||
+      static_cast<std::uint64_t>(count) * e.size != r.length()) {
+    bad_value(t, "a block of " + std::to_string(r.length()) + " bytes in the shared region for " +
+                     std::to_string(count) + " elements of " + std::to_string(e.size) + " bytes");
+  }
+  mem.remember(p, static_cast<std::uint32_t>(count));
+  mem.remember_placed(p, r);
+  return p;
+}
+
 void write_pointer(const Layout& t, const wire::Value& v, unsigned char* dst, CallMemory& mem,
                    const Values* siblings) {
   void* p = nullptr;
   if (v.v_case() == wire::Value::kNull && (t.dir != wire::DIR_OUT || t.count_from_value)) {
     std::memcpy(dst, &p, sizeof p);  // an optional pointer left out
+    return;
+  }
+  if (v.v_case() == wire::Value::kRegion) {
+    p = placed_pointer(t, v, mem, siblings);
+    std::memcpy(dst, &p, sizeof p);
     return;
   }
   const Layout& e = *t.elem;
@@ -456,6 +496,10 @@ wire::Value read_pointee(const Layout& t, const void* p, const CallMemory& mem) 
     } else {
       out.set_u(reinterpret_cast<std::uintptr_t>(p));
     }
+    return out;
+  }
+  if (const wire::Region* where = mem.placed_at(p)) {  // in place: the client reads it there
+    *out.mutable_region() = *where;
     return out;
   }
   const auto* src = static_cast<const unsigned char*>(p);

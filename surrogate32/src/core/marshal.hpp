@@ -15,6 +15,7 @@
 
 #include "dllbridge/dllbridge.pb.h"
 #include "core/ffi_types.hpp"
+#include "core/region.hpp"
 #include "dllbridge/rules/limits.hpp"
 
 namespace dllbridge::surrogate {
@@ -95,17 +96,27 @@ class CallMemory {
   // Where the call's callback arguments are bound; null: the call has none
   // (a callback value is then refused).
   CallbackBinder* binder = nullptr;
+  // The session's mapping of the client's shared region; null or unmapped:
+  // a Value.region is refused.
+  const RegionMap* region = nullptr;
 
   // Zeroed, aligned for any scalar; Failure(BAD_ARGUMENT) past kMaxCallMemory.
   unsigned char* allocate(std::size_t bytes, const std::string& what);
   void remember(const void* p, std::uint32_t count) { counts_[p] = count; }
   // The element count of a block allocated as a pointee, or nullptr.
   const std::uint32_t* count_of(const void* p) const;
+  // A pointee placed in the region: read back as that same block (in place).
+  void remember_placed(const void* p, const wire::Region& where) { placed_[p] = where; }
+  const wire::Region* placed_at(const void* p) const {
+    auto it = placed_.find(p);
+    return it == placed_.end() ? nullptr : &it->second;
+  }
 
  private:
   std::vector<std::unique_ptr<std::max_align_t[]>> blocks_;
   std::size_t total_ = 0;
   std::map<const void*, std::uint32_t> counts_;
+  std::map<const void*, wire::Region> placed_;
 };
 
 using Values = google::protobuf::RepeatedPtrField<wire::Value>;

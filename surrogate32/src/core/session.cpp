@@ -187,6 +187,15 @@ wire::Reply Session::respond(const wire::Request& request) {
       hello->set_pointer_size(sizeof(void*));
       hello->set_os(kOs);
       hello->set_arch(kArch);
+      if (request.hello().region_size() != 0) {
+        // The region came with this frame (SCM_RIGHTS); only the first Hello's is mapped.
+        std::string problem = "this Hello was answered already";
+        if (!region_tried_.exchange(true))
+          problem = dispatcher_.map_region(transport_.take_passed_fd(), request.hello().region_size());
+        hello->set_region_mapped(problem.empty());
+        hello->set_region_problem(problem);
+        if (!problem.empty()) spdlog::info("no shared region: {}", problem);
+      }
       return reply;
     }
     case wire::Request::kPing: reply.mutable_pong(); return reply;

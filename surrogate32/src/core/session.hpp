@@ -10,6 +10,7 @@
 // (rpc::Peer).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -80,7 +81,8 @@ class Session {
   SessionOptions options_;
   Dispatcher dispatcher_;
   rpc::Peer peer_;
-  bool greeted_ = false;  // the reading thread only (one at a time)
+  bool greeted_ = false;                   // the reading thread only (one at a time)
+  std::atomic<bool> region_tried_{false};  // a Hello's region was looked at
 
   mutable std::mutex mu_;
   std::condition_variable cv_;       // the end, a Shutdown: for run()

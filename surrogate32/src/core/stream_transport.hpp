@@ -65,6 +65,8 @@ class StreamTransport final : public rpc::Transport {
     asio::write(stream_, asio::buffer(frame), ignored);
   }
 
+  int take_passed_fd() override { return fds_.take(); }
+
   void close() noexcept override {
     if (closed_.exchange(true)) return;
     // From the reading thread itself (a bad frame): it stops after this frame.
@@ -88,7 +90,8 @@ class StreamTransport final : public rpc::Transport {
         ec = asio::error::timed_out;
         return;
       }
-      const std::size_t n = read_some_within(stream_, buffer, limited ? left(deadline) : millis(0), ec);
+      const std::size_t n =
+          read_some_within(stream_, buffer, limited ? left(deadline) : millis(0), ec, &fds_);
       if (ec) return;
       buffer += n;
     }
@@ -107,7 +110,7 @@ class StreamTransport final : public rpc::Transport {
       millis wait(0);
       if (!greeted && limits_.handshake.count() > 0) wait = left(handshake_deadline);
       if (greeted && limits_.idle.count() > 0) wait = limits_.idle;
-      got = read_some_within(stream_, asio::buffer(header), wait, ec);
+      got = read_some_within(stream_, asio::buffer(header), wait, ec, &fds_);
       if (ec != asio::error::timed_out) return "";
       if (!greeted) return "no handshake within " + std::to_string(limits_.handshake.count()) + " ms";
       if (busy_ && busy_()) continue;  // a call in progress: the client waits for it
@@ -164,6 +167,7 @@ class StreamTransport final : public rpc::Transport {
   Stream& stream_;
   const ReadLimits limits_;
   std::function<bool()> busy_;
+  PassedFds fds_;  // descriptors the client passed (its shared region)
   std::mutex write_mu_;
   std::atomic<bool> closed_{false};
   std::atomic<bool> greeted_{false};

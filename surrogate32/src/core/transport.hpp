@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
@@ -70,10 +72,28 @@ struct ListenOptions {
 void listen(asio::io_context& io, const ListenOptions& options,
             const std::function<void(Stream&, const std::string& peer)>& serve);
 
+// Descriptors the peer passed with what was read (POSIX: SCM_RIGHTS),
+// oldest first; at most a few are kept, the rest closed. Thread-safe.
+class PassedFds {
+ public:
+  PassedFds() = default;
+  ~PassedFds();
+  PassedFds(const PassedFds&) = delete;
+  PassedFds& operator=(const PassedFds&) = delete;
+  void add(int fd);
+  // The oldest, now the caller's; -1 when none.
+  int take();
+
+ private:
+  std::mutex mu_;
+  std::vector<int> fds_;
+};
+
 // Reads what `stream` has into `buffer`, waiting at most `timeout` for the
 // first byte (zero: no limit); ec is asio::error::timed_out when none came.
+// Descriptors that came with the bytes go to `fds` (closed when it is null).
 std::size_t read_some_within(Stream& stream, asio::mutable_buffer buffer, std::chrono::milliseconds timeout,
-                             asio::error_code& ec);
+                             asio::error_code& ec, PassedFds* fds = nullptr);
 
 // Makes a read blocked on `stream` in another thread return, and every later
 // read fail at once, until `reader_done` is set by the reading thread.

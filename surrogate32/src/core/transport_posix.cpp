@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "dllbridge/rpc/fd_passing.hpp"
 #include "dllbridge/wire/frame.hpp"
 #include "core/stream_transport.hpp"
 #include "core/transport.hpp"
@@ -253,14 +255,52 @@ void listen(asio::io_context& io, const ListenOptions& options,
   }
 }
 
+PassedFds::~PassedFds() {
+  for (const int fd : fds_) ::close(fd);
+}
+
+void PassedFds::add(int fd) {
+  std::lock_guard lock(mu_);
+  if (fds_.size() < 4) {
+    fds_.push_back(fd);
+  } else {
+    ::close(fd);  // a peer that floods us with descriptors gets none kept
+  }
+}
+
+int PassedFds::take() {
+  std::lock_guard lock(mu_);
+  if (fds_.empty()) return -1;
+  const int fd = fds_.front();
+  fds_.erase(fds_.begin());
+  return fd;
+}
+
+namespace {
+
+// recv without blocking, keeping the descriptors that came with the bytes.
+ssize_t receive_with_fds(int fd, void* data, std::size_t size, PassedFds* fds) {
+  return rpc::receive_with_fds(
+      fd, data, size, MSG_DONTWAIT,
+      [](void* sink, int passed) {
+        if (sink) {
+          static_cast<PassedFds*>(sink)->add(passed);
+        } else {
+          ::close(passed);
+        }
+      },
+      fds);
+}
+
+}  // namespace
+
 std::size_t read_some_within(Stream& stream, asio::mutable_buffer buffer, std::chrono::milliseconds timeout,
-                             asio::error_code& ec) {
+                             asio::error_code& ec, PassedFds* fds) {
   ec = {};
-  if (timeout.count() <= 0) return stream.read_some(buffer, ec);
   const int fd = stream.native_handle();
   for (;;) {
     // What is there already costs one call; a wait only when nothing is.
-    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    const ssize_t n = receive_with_fds(fd, buffer.data(), buffer.size(), fds);
     if (n > 0) return static_cast<std::size_t>(n);
     if (n == 0) {
       ec = asio::error::eof;
@@ -272,7 +312,9 @@ std::size_t read_some_within(Stream& stream, asio::mutable_buffer buffer, std::c
       return 0;
     }
     pollfd p{fd, POLLIN, 0};
-    const int r = ::poll(&p, 1, static_cast<int>(std::min<long long>(timeout.count(), 1 << 30)));
+    const int wait =
+        timeout.count() <= 0 ? -1 : static_cast<int>(std::min<long long>(timeout.count(), 1 << 30));
+    const int r = ::poll(&p, 1, wait);
     if (r == 0) {
       ec = asio::error::timed_out;
       return 0;

@@ -115,9 +115,13 @@ void listen(asio::io_context& io, const ListenOptions& options,
 }
 
 std::size_t read_some_within(Stream& stream, asio::mutable_buffer buffer, std::chrono::milliseconds timeout,
-                             asio::error_code& ec) {
+                             asio::error_code& ec, PassedFds*) {
   return stream.read_some_within(buffer, timeout, ec);
 }
+
+PassedFds::~PassedFds() = default;
+void PassedFds::add(int) {}
+int PassedFds::take() { return -1; }
 
 std::string read_token_file(const std::string& path) {
   UniqueHandle file(::CreateFileW(win::widen(path).c_str(), GENERIC_READ, FILE_SHARE_READ, nullptr,

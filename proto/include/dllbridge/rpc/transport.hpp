@@ -54,6 +54,19 @@ class Transport {
   // unless it already ran) and later sends are dropped. Thread-safe, idempotent.
   virtual void close() noexcept = 0;
 
+  // Optional (POSIX sockets): passes a duplicate of descriptor `fd` to the
+  // peer with the next frame sent (SCM_RIGHTS). False when this transport
+  // cannot pass descriptors (nothing is then passed).
+  virtual bool pass_fd_with_next_send(int fd) {
+    (void)fd;
+    return false;
+  }
+
+  // Optional: the oldest descriptor the peer passed with the frames
+  // delivered so far, now owned by the caller; -1 when none (or this
+  // transport passes none). Descriptors arrive before the frame they came with.
+  virtual int take_passed_fd() { return -1; }
+
   // Optional: lets a thread that waits for a reply read the stream itself,
   // so the reply wakes the thread that wants it instead of a reading thread
   // that then wakes it. Reads frames and delivers them to the receiver on

@@ -8,7 +8,10 @@
 
 namespace dllbridge::rules {
 
-inline constexpr std::uint64_t kMaxElements = 1u << 24;         // elements of one buffer (pointee)
+inline constexpr std::uint64_t kMaxElements = 1u << 24;  // elements of one buffer (pointee)
+// Elements of one buffer in the shared region (Value.region): its bytes are
+// bounded by the region's size, checked by the surrogate against its mapping.
+inline constexpr std::uint64_t kMaxRegionElements = std::uint64_t{1} << 32;
 inline constexpr int kMaxDepth = 8;                             // nested pointers / structs / arrays
 inline constexpr std::size_t kMaxTypeNodes = 4096;              // type nodes of one function
 inline constexpr std::uint32_t kMaxArrayLength = 1u << 20;      // a fixed array inside a struct

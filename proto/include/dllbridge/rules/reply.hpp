@@ -20,6 +20,8 @@ inline constexpr std::uint64_t kValueOverhead = 12;
 inline constexpr std::uint64_t kScalarBound = kValueOverhead + 10;
 // The reply around the values: Frame, Reply, id, last_error, elapsed_ns.
 inline constexpr std::uint64_t kReplyOverhead = 128;
+// A Value.region echoed in a reply: two varints and their tags.
+inline constexpr std::uint64_t kRegionBound = kValueOverhead + 24;
 // What any reply may take however small the call: error messages, handshake.
 inline constexpr std::uint64_t kMinReplyBudget = 64u << 10;
 

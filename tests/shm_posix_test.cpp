@@ -1,0 +1,178 @@
+// The shared region as a hostile peer sees it (Linux): raw frames to a
+// standalone surrogate (both bitnesses) with a memfd passed in the Hello
+// (SCM_RIGHTS). Blocks outside the mapping, of the wrong length or without
+// a mapping are refused with bad_argument and the session goes on; a
+// region that could shrink is not mapped; a good block is worked on in
+// place, in this process's own mapping.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "os.hpp"
+
+#include "dllbridge/dllbridge.pb.h"
+#include "dllbridge/rpc/fd_passing.hpp"
+#include "dllbridge/wire/frame.hpp"
+#include "surrogate_targets.hpp"
+#include "test_paths.hpp"
+
+using namespace dllbridge;
+namespace paths = dllbridge::test;
+
+namespace {
+
+constexpr std::size_t kRegion = 1u << 20;
+
+class HostileRegion : public ::testing::TestWithParam<test::SurrogateTarget> {
+ protected:
+  void SetUp() override {
+    if (GetParam().surrogate == paths::kSurrogate32 && !paths::kHave32) GTEST_SKIP() << "no 32-bit part";
+    endpoint_ = test::os::fresh_endpoint(std::string("region-") + GetParam().name);
+    server_ = test::os::start_standalone(GetParam().surrogate, endpoint_, {"--log-level", "off"});
+    stream_ = test::os::connect_raw(io_, endpoint_);
+  }
+  void TearDown() override {
+    if (map_) ::munmap(map_, kRegion);
+    if (memfd_ >= 0) ::close(memfd_);
+    asio::error_code ignored;
+    stream_.close(ignored);
+    server_.reset();
+  }
+
+  // A memfd of kRegion bytes, sealed against shrinking when `sealed`, mapped here.
+  void make_region(bool sealed) {
+    memfd_ = ::memfd_create("hostile-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    ASSERT_GE(memfd_, 0);
+    ASSERT_EQ(::ftruncate(memfd_, kRegion), 0);
+    if (sealed) ASSERT_EQ(::fcntl(memfd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+    void* p = ::mmap(nullptr, kRegion, PROT_READ | PROT_WRITE, MAP_SHARED, memfd_, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    map_ = static_cast<unsigned char*>(p);
+  }
+
+  // Sends the Hello with the region's descriptor attached; its answer.
+  wire::HelloReply hello_with_region() {
+    wire::Frame frame;
+    wire::Request* req = frame.mutable_request();
+    req->set_id(++id_);
+    req->mutable_hello()->set_protocol_version(wire::kProtocolVersion);
+    req->mutable_hello()->set_region_size(kRegion);
+    const std::string bytes = wire::encode_frame(frame);
+    EXPECT_EQ(rpc::send_with_fd(stream_.native_handle(), bytes.data(), bytes.size(), memfd_),
+              static_cast<ssize_t>(bytes.size()));
+    const wire::Reply r = read();
+    EXPECT_TRUE(r.has_hello()) << r.error().message();
+    return r.hello();
+  }
+
+  wire::Reply read() {
+    wire::Frame frame;
+    EXPECT_TRUE(wire::read_frame(stream_, frame)) << "the surrogate hung up";
+    return frame.reply();
+  }
+
+  wire::Reply send(wire::Request req) {
+    req.set_id(++id_);
+    wire::Frame frame;
+    *frame.mutable_request() = req;
+    wire::write_frame(stream_, frame);
+    const wire::Reply r = read();
+    EXPECT_EQ(r.id(), id_);
+    return r;
+  }
+
+  // xor_u8([in, out, size_is(n)] uint8_t* v, int32_t n, uint8_t k), registered.
+  std::uint32_t xor_u8() {
+    wire::Request load;
+    load.mutable_load_library()->set_path(GetParam().sample);
+    const wire::Reply l = send(load);
+    EXPECT_TRUE(l.has_load_library()) << l.error().message();
+    wire::Request reg;
+    wire::RegisterFunction* f = reg.mutable_register_function();
+    f->set_library(l.load_library().library());
+    f->set_name("xor_u8");
+    f->mutable_ret()->set_kind(wire::TypeNode::SCALAR);
+    wire::TypeNode* v = f->add_params();
+    v->set_kind(wire::TypeNode::POINTER);
+    v->set_dir(wire::DIR_INOUT);
+    v->set_count_ref(2);
+    v->set_name("v");
+    v->mutable_elem()->set_scalar(wire::UINT8);
+    f->add_params()->set_scalar(wire::INT32);
+    f->add_params()->set_scalar(wire::UINT8);
+    const wire::Reply r = send(reg);
+    EXPECT_TRUE(r.has_register_function()) << r.error().message();
+    return r.register_function().function();
+  }
+
+  // Calls xor_u8 on bytes [offset, offset + length) of the region, n = count.
+  wire::Reply call(std::uint32_t fn, std::uint64_t offset, std::uint64_t length, std::int64_t count) {
+    wire::Request req;
+    wire::Call* c = req.mutable_call();
+    c->set_function(fn);
+    wire::Region* r = c->add_args()->mutable_region();
+    r->set_offset(offset);
+    r->set_length(length);
+    c->add_args()->set_i(count);
+    c->add_args()->set_i(0x0f);
+    return send(req);
+  }
+
+  static void expect_bad(const wire::Reply& r, const std::string& part) {
+    ASSERT_TRUE(r.has_error()) << "expected an error reply";
+    EXPECT_EQ(r.error().kind(), wire::BAD_ARGUMENT) << r.error().message();
+    EXPECT_NE(r.error().message().find(part), std::string::npos) << r.error().message();
+  }
+
+  asio::io_context io_;
+  test::os::RawStream stream_{io_};
+  std::string endpoint_;
+  std::unique_ptr<test::os::Child> server_;
+  std::uint64_t id_ = 0;
+  int memfd_ = -1;
+  unsigned char* map_ = nullptr;
+};
+
+}  // namespace
+
+TEST_P(HostileRegion, BlocksOutsideTheMappingAreRefusedAndGoodOnesWorkInPlace) {
+  make_region(true);
+  const wire::HelloReply h = hello_with_region();
+  ASSERT_TRUE(h.region_mapped()) << h.region_problem();
+  const std::uint32_t fn = xor_u8();
+  // Past the end; wrapping around 64 bits; one byte over.
+  expect_bad(call(fn, kRegion - 10, 100, 100), "outside the shared region");
+  expect_bad(call(fn, ~std::uint64_t{0} - 5, 16, 16), "outside the shared region");
+  expect_bad(call(fn, 0, kRegion + 1, kRegion + 1), "outside the shared region");
+  // A block that disagrees with its count.
+  expect_bad(call(fn, 0, 64, 65), "in the shared region for 65 elements");
+  // Inside: the DLL works on this process's pages, and the reply says so.
+  for (std::size_t i = 0; i < 4096; ++i) map_[8192 + i] = static_cast<unsigned char>(i);
+  const wire::Reply ok = call(fn, 8192, 4096, 4096);
+  ASSERT_TRUE(ok.has_call()) << ok.error().message();
+  ASSERT_EQ(ok.call().out_size(), 3);
+  ASSERT_TRUE(ok.call().out(0).has_region());
+  EXPECT_EQ(ok.call().out(0).region().offset(), 8192u);
+  EXPECT_EQ(ok.call().out(0).region().length(), 4096u);
+  for (std::size_t i : {std::size_t{0}, std::size_t{1}, std::size_t{4095}})
+    EXPECT_EQ(map_[8192 + i], static_cast<unsigned char>(i ^ 0x0f)) << i;
+  EXPECT_EQ(map_[8191], 0) << "a byte before the block was touched";
+}
+
+TEST_P(HostileRegion, ARegionThatCouldShrinkIsNotMappedAndBlocksAreRefused) {
+  make_region(false);
+  const wire::HelloReply h = hello_with_region();
+  EXPECT_FALSE(h.region_mapped());
+  EXPECT_NE(h.region_problem().find("sealed"), std::string::npos) << h.region_problem();
+  const std::uint32_t fn = xor_u8();
+  expect_bad(call(fn, 0, 16, 16), "not mapped");
+}
+
+INSTANTIATE_TEST_SUITE_P(Surrogates, HostileRegion, ::testing::ValuesIn(paths::kSurrogateTargets),
+                         [](const auto& info) { return std::string(info.param.name); });
