@@ -112,6 +112,12 @@ void xor_u8(uint8_t* v, int32_t n, uint8_t k) {
   for (int32_t i = 0; i < n; ++i) v[i] ^= k;
 }
 
+void touch_u8(uint8_t* v, int32_t n, uint8_t k) {
+  if (n <= 0) return;
+  v[0] ^= k;
+  if (n > 1) v[n - 1] ^= k;
+}
+
 void scale_i64(int64_t* v, int32_t n, int64_t k) {
   for (int32_t i = 0; i < n; ++i) v[i] *= k;
 }

@@ -146,6 +146,9 @@ SAMPLE_API void fill_seq_u16(_Out_writes_(n) uint16_t* out, int32_t n,
 SAMPLE_API void scale_i64(_Inout_updates_(n) int64_t* v, int32_t n, int64_t k); /* [in, out, size_is(n)] */
 SAMPLE_API void reverse4_u8(uint8_t* v);                                        /* [in, out, size(4)] */
 SAMPLE_API void xor_u8(uint8_t* v, int32_t n, uint8_t k); /* [in, out, size_is(n)]: bulk data */
+/* [in, out, size_is(n)]: xors only the first and the last byte with k (a DLL that
+   hardly works on its buffer: what the bridge costs for bulk data) */
+SAMPLE_API void touch_u8(_Inout_updates_(n) uint8_t* v, int32_t n, uint8_t k);
 SAMPLE_API int32_t divmod(int32_t a, int32_t b, _Out_ int32_t* q,
                           _Out_ int32_t* r);                   /* [out] q, r; 0 or -1 for b == 0 */
 SAMPLE_API int32_t present(const int32_t* a, const double* b); /* optional [in] pointers: bit 0 a, bit 1 b */

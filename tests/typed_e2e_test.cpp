@@ -72,5 +72,21 @@ TEST_P(TypedBuffers, SixteenMebibytesInAndOutThroughOneFrameEachWay) {
   EXPECT_EQ(test::error_of([&] { fill(out(seq), 5, 10); }).kind(), ErrorKind::bad_argument);
 }
 
+TEST_P(TypedBuffers, ADllThatTouchesOnlyBothEndsGetsEveryByteBackUnchangedInBetween) {
+  // touch_u8 changes the first and the last byte only: every byte in between
+  // must come back as it went (sizes below, at and above the region's
+  // threshold, odd lengths included).
+  auto touch = lib_->function<void(InOut<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("touch_u8");
+  for (std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{32} << 10, (std::size_t{1} << 20) + 7}) {
+    std::vector<std::uint8_t> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(i * 7 + 1);
+    std::vector<std::uint8_t> want = v;
+    want.front() ^= 0xa5;
+    if (n > 1) want.back() ^= 0xa5;
+    touch(inout(v), static_cast<std::int32_t>(n), 0xa5);
+    EXPECT_TRUE(v == want) << n << " bytes";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Surrogates, TypedBuffers, ::testing::ValuesIn(test::kTargets),
                          [](const auto& info) { return std::string(info.param.name); });
