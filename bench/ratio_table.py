@@ -80,15 +80,24 @@ def overhead(runs, suffix):
 
 
 def threads(runs, suffix):
-    rows = []
-    for name, b in runs.items():
-        m = re.fullmatch(r"BM_Threads/([^/]+)/workers:(\d+)(?:/real_time)?/threads:(\d+)", name)
-        if not m or "error" in b:
-            continue
-        rows.append([m.group(1), m.group(2), m.group(3), fmt(b.get("items_per_second"), 4)])
-    rows.sort(key=lambda r: (r[0], int(r[1]), int(r[2])))
-    table("Calls per second from several threads, one surrogate32 (overhead_bench" + suffix + ")",
-          ["call", "surrogate workers", "threads", "calls/s"], rows)
+    """BM_Threads (one surrogate32, W DLL threads) and BM_Pool (P surrogate32s):
+    calls/s, a column per number of application threads."""
+    for kind, key, title in (("Threads", "workers", "one surrogate32 with W DLL threads"),
+                             ("Pool", "pool", "a pool of P surrogate32s, one DLL thread each")):
+        rates = {}  # (call, W or P) -> {threads: calls/s}
+        for name, b in runs.items():
+            m = re.fullmatch(r"BM_" + kind + r"/([^/]+)/" + key + r":(\d+)(?:/real_time)?/threads:(\d+)(?:/real_time)?",
+                             name)
+            if not m or "error" in b:
+                continue
+            rates.setdefault((m.group(1), int(m.group(2))), {})[int(m.group(3))] = b.get("items_per_second")
+        cols = sorted({t for r in rates.values() for t in r})
+        rows = [[call, str(n)] + [fmt(r.get(t), 4) if t in r else "" for t in cols]
+                for (call, n), r in sorted(rates.items())]
+        if rows:
+            table(f"Calls per second, {title} (overhead_bench{suffix})",
+                  ["call", "W" if key == "workers" else "P"] + [f"{t} thread{'s' if t > 1 else ''}" for t in cols],
+                  rows)
 
 
 def callbacks(runs, suffix):
@@ -109,7 +118,7 @@ def callbacks(runs, suffix):
 def buffers(runs, suffix):
     rows = []
     for name, b in runs.items():
-        m = re.fullmatch(r"BM_(Buffer\w+)/(\d+)(?:/real_time)?", name)
+        m = re.fullmatch(r"BM_((?:Buffer|Touch)\w+)/(\d+)(?:/real_time)?", name)
         if not m or "error" in b:
             continue
         rows.append([m.group(1), m.group(2), fmt(us(b)), f"{100 * b.get('ratio', 0):.2f}%"])
