@@ -3,6 +3,11 @@
 // an invocation's arguments and answer are checked.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+
+#include "channel/callbacks.hpp"
 #include "channel/codec.hpp"
 #include "signature/signature.hpp"
 #include "error_of.hpp"
@@ -136,3 +141,34 @@ TEST(CallbackRules, ACallScopedBindingEndsWithItsCallAndAPersistentOneWithItsCal
 }
 
 }  // namespace
+
+TEST(CallbackThreads, AtMostTheCapRunAtOnceAndEveryTaskRunsInTheEnd) {
+  // Three times the cap of tasks that block until released: exactly the cap
+  // run at once (without the cap, all of them would), the rest wait, and
+  // every one runs once the first are let go.
+  constexpr std::size_t kTasks = 3 * detail::kMaxCallbackThreads;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t running = 0, most = 0, done = 0;
+  bool open = false;
+  for (std::size_t i = 0; i < kTasks; ++i) {
+    detail::run_on_callback_thread([&] {
+      std::unique_lock lock(mu);
+      most = std::max(most, ++running);
+      cv.notify_all();
+      cv.wait(lock, [&] { return open; });
+      --running;
+      ++done;
+      cv.notify_all();
+    });
+  }
+  // Every thread post() starts is started by now: never more than the cap.
+  EXPECT_LE(detail::callback_threads(), detail::kMaxCallbackThreads);
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return running >= detail::kMaxCallbackThreads; });
+  EXPECT_EQ(done, 0u);
+  open = true;
+  cv.notify_all();
+  cv.wait(lock, [&] { return done == kTasks; });
+  EXPECT_EQ(most, detail::kMaxCallbackThreads);
+}

@@ -70,7 +70,8 @@ struct ScopedBinding {
   std::uint64_t id;
 };
 
-// Threads for callables: grow on demand, end after a minute idle.
+// Threads for callables: grow on demand up to kMaxCallbackThreads, end after
+// a minute idle; past the cap, tasks wait for a thread to come free.
 class Runner {
  public:
   static Runner& instance() {
@@ -82,9 +83,10 @@ class Runner {
     {
       std::lock_guard lock(mu_);
       tasks_.push_back(std::move(task));
-      if (idle_ < tasks_.size()) {
+      if (idle_ < tasks_.size() && threads_ < kMaxCallbackThreads) {
         spawn = true;
         ++idle_;  // counted idle until it takes its first task
+        ++threads_;
       }
     }
     if (spawn) {
@@ -94,12 +96,18 @@ class Runner {
     }
   }
 
+  std::size_t threads() {
+    std::lock_guard lock(mu_);
+    return threads_;
+  }
+
  private:
   void loop() {
     std::unique_lock lock(mu_);
     for (;;) {
       if (!cv_.wait_for(lock, std::chrono::minutes(1), [this] { return !tasks_.empty(); })) {
         --idle_;
+        --threads_;
         return;
       }
       std::function<void()> task = std::move(tasks_.front());
@@ -116,7 +124,8 @@ class Runner {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
-  std::size_t idle_ = 0;  // threads waiting for a task (or about to)
+  std::size_t idle_ = 0;     // threads waiting for a task (or about to)
+  std::size_t threads_ = 0;  // threads alive, at most kMaxCallbackThreads
 };
 
 }  // namespace
@@ -265,6 +274,8 @@ std::uint64_t bind_persistent(const Callback& cb, const std::shared_ptr<const Fu
 std::optional<BoundCallback> find_callback(std::uint64_t id) { return Table::instance().find(id); }
 
 void run_on_callback_thread(std::function<void()> task) { Runner::instance().post(std::move(task)); }
+
+std::size_t callback_threads() { return Runner::instance().threads(); }
 
 }  // namespace detail
 }  // namespace dllbridge

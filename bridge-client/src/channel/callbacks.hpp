@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -105,9 +106,16 @@ class DeadlineWatch {
   std::atomic<bool> fired_{false};
 };
 
+// At most this many callback threads at once (process-wide): a library that
+// calls back from more threads at once than this has the extra invocations
+// wait, in order, for a thread to come free.
+inline constexpr std::size_t kMaxCallbackThreads = 64;
+
 // The threads callables run on (shared by every bridge of the process):
-// post() hands a task to an idle one, starting another when none is idle;
-// idle threads end after a while.
+// post() hands a task to an idle one, starting another when none is idle
+// and fewer than kMaxCallbackThreads run; idle threads end after a minute.
 void run_on_callback_thread(std::function<void()> task);
+// How many callback threads are alive now (busy or idle).
+std::size_t callback_threads();
 
 }  // namespace dllbridge::detail
