@@ -4,7 +4,7 @@
 // callers write their own frames.
 //  - POSIX: rpc::socket_transport (dllbridge/rpc/socket_transport.hpp).
 //  - Windows: rpc::pipe_transport (dllbridge/rpc/pipe_transport.hpp), over
-//    the pipe taken from `stream` (Asio's handle and `io` are then dropped).
+//    the pipe taken from `stream` (Asio's handle is closed; `io` runs nothing).
 #pragma once
 
 #include <memory>
