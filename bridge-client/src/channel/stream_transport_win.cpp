@@ -37,8 +37,8 @@ std::unique_ptr<rpc::Transport> make_stream_transport(std::unique_ptr<asio::io_c
   // closed (its completion port sees nothing: the transport's events keep
   // their completions off it).
   HANDLE copy = nullptr;
-  if (!::DuplicateHandle(::GetCurrentProcess(), stream.native_handle(), ::GetCurrentProcess(), &copy, 0, FALSE,
-                         DUPLICATE_SAME_ACCESS)) {
+  if (!::DuplicateHandle(::GetCurrentProcess(), stream.native_handle(), ::GetCurrentProcess(), &copy, 0,
+                         FALSE, DUPLICATE_SAME_ACCESS)) {
     throw Error(ErrorKind::surrogate_start_failed,
                 "cannot take over the channel's pipe: " + win::error_text(::GetLastError()));
   }
