@@ -57,14 +57,16 @@ class Recorder final : public Transport::Receiver {
     end_thread_ = std::this_thread::get_id();
     cv_.notify_all();
   }
-  // Waits for `n` frames in all, or the end.
+  // Waits for `n` frames in all, or the end (a minute at most: a test that
+  // fails must not hang; the bound is no timing assumption).
   void wait_frames(std::size_t n) {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return frames_.size() >= n || ended_; });
+    ASSERT_TRUE(cv_.wait_for(lock, std::chrono::minutes(1), [&] { return frames_.size() >= n || ended_; }))
+        << "no frame " << n << " and no end";
   }
   void wait_end() {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return ended_; });
+    ASSERT_TRUE(cv_.wait_for(lock, std::chrono::minutes(1), [&] { return ended_; })) << "no end";
   }
   std::size_t count() {
     std::lock_guard lock(mu_);
@@ -149,7 +151,9 @@ TEST(PipeTransport, CallerReadsItsOwnReplyOnItsThread) {
     const std::string request = "request " + std::to_string(i), reply = "reply " + std::to_string(i);
     std::thread peer([&] {
       EXPECT_EQ(read_exactly(p.client.get(), 4 + request.size()), frame_of(request));
-      ::WaitForSingleObject(go.get(), INFINITE);
+      // Bounded so that a transport that never asks fails the test rather than hanging it.
+      EXPECT_EQ(::WaitForSingleObject(go.get(), 60000), WAIT_OBJECT_0)
+          << "read_until never tested for its reply";
       write_all(p.client.get(), frame_of(reply));
     });
     t->send(frame_of(request));
