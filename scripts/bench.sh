@@ -4,7 +4,8 @@
 # ratio tables (bench/ratio_table.py). Timing decides nothing here: this is
 # not part of scripts/test.sh. docs/performance.md explains the tables.
 #
-# Usage: scripts/bench.sh [--quick] [--filter REGEX] [--pin] [--no-build] [--out DIR] [--windows]
+# Usage: scripts/bench.sh [--quick] [--filter REGEX] [--pin] [--no-build] [--out DIR]
+#                         [--windows [--rounds N] [--base DIR]]
 #   --quick        short runs, one repetition (a smoke run; ratios are rough)
 #   --filter REGEX only benchmarks matching REGEX (--benchmark_filter)
 #   --pin          also run latency_bench and the trivial calls of overhead_bench
@@ -18,12 +19,19 @@
 #                  latency percentiles with dllbridge-call.exe --repeat through
 #                  surrogate32.exe and surrogate64.exe (standard mode: low-latency
 #                  mode is Linux-only) against a synchronous named-pipe ping-pong
-#                  of the same frame sizes with a 32- / 64-bit echo (bench/echo)
+#                  of the same frame sizes with a 32- / 64-bit echo (bench/echo),
+#                  interleaved: N rounds (--rounds, default 5), each running the
+#                  call and the ping-pong back to back, so a slow spell of the
+#                  machine hits both; the table gives each round's p50s and
+#                  ratio and the median ratio. --base DIR also runs, in each
+#                  round, the dllbridge-call.exe of another build (DIR/bin and
+#                  DIR/i386/lib, e.g. a copy of main's build-win): before and
+#                  after in one run.
 # Environment: DLLBRIDGE_BUILD_DIR (default build/), DLLBRIDGE_WIN_BUILD_DIR (default build-win/).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${DLLBRIDGE_BUILD_DIR:-$root/build}"
-quick=0 filter="" pin=0 do_build=1 out="" windows=0
+quick=0 filter="" pin=0 do_build=1 out="" windows=0 rounds=5 base=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -32,7 +40,9 @@ while [[ $# -gt 0 ]]; do
     --no-build) do_build=0 ;;
     --out) out="${2:?--out needs a directory}"; shift ;;
     --windows) windows=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --rounds) rounds="$2"; shift ;;
+    --base) base=$(cd "$2" && pwd); shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -44,18 +54,27 @@ if [[ $windows -eq 1 ]]; then
   out="${out:-$winbuild/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}"
   mkdir -p "$out"
   n=$([[ $quick -eq 1 ]] && echo 200 || echo 2000)
-  for bits in 32 64; do
-    lib="$winbuild/bin/sample.dll"
-    [[ $bits == 32 ]] && lib="$winbuild/i386/lib/sample.dll"
-    echo "== surrogate$bits.exe: dllbridge-call.exe --repeat $n" >&2
-    "$root/scripts/wine.sh" "$winbuild/bin/dllbridge-call.exe" --json --repeat "$n" --arch "$bits" "Z:$lib" \
-      "int add(int a, int b)" 1 2 >"$out/surrogate$bits.json" || echo "bench.sh: dllbridge-call.exe failed" >&2
-    # The floor: the same number of ping-pongs of a trivial call's frames with an echo of that bitness.
-    echo "== pipe ping-pong, 64-bit to $bits-bit: pipe_pingpong64.exe" >&2
-    "$root/scripts/wine.sh" "$winbuild/bin/pipe_pingpong64.exe" "Z:$winbuild/bin/pipe_pingpong$bits.exe" "$n" \
-      >"$out/pipe$bits.json" || echo "bench.sh: pipe_pingpong64.exe failed" >&2
+  [[ $quick -eq 1 ]] && rounds=1
+  builds=("new:$winbuild")
+  [[ -n "$base" ]] && builds+=("base:$base")
+  for round in $(seq 1 "$rounds"); do
+    for bits in 32 64; do
+      for b in "${builds[@]}"; do
+        name=${b%%:*} dir=${b#*:}
+        lib="$dir/bin/sample.dll"
+        [[ $bits == 32 ]] && lib="$dir/i386/lib/sample.dll"
+        echo "== round $round: $name surrogate$bits.exe: dllbridge-call.exe --repeat $n" >&2
+        "$root/scripts/wine.sh" "$dir/bin/dllbridge-call.exe" --json --repeat "$n" --arch "$bits" "Z:$lib" \
+          "int add(int a, int b)" 1 2 >"$out/call-$name-$bits-$round.json" ||
+          echo "bench.sh: dllbridge-call.exe failed" >&2
+      done
+      # The floor: as many ping-pongs of a trivial call's frames with an echo of that bitness.
+      echo "== round $round: pipe ping-pong, 64-bit to $bits-bit: pipe_pingpong64.exe" >&2
+      "$root/scripts/wine.sh" "$winbuild/bin/pipe_pingpong64.exe" "Z:$winbuild/bin/pipe_pingpong$bits.exe" "$n" \
+        >"$out/pipe-$bits-$round.json" || echo "bench.sh: pipe_pingpong64.exe failed" >&2
+    done
   done
-  python3 "$root/bench/ratio_table.py" "$out"/surrogate*.json "$out"/pipe*.json | tee "$out/tables.md"
+  python3 "$root/bench/echo/wine_rounds.py" "$out" | tee "$out/tables.md"
   echo "results: $out"
   exit 0
 fi

@@ -21,9 +21,9 @@ struct InheritedOptions {
 };
 
 // Serves the session on the adopted endpoint `stream` (adopt_inherited)
-// until its end. POSIX: over rpc::socket_transport, where an idle worker
-// reads the socket for its work itself, and the first frame (the Hello) may
-// hold 4 KiB; Windows: over the StreamTransport with its read limits. Throws
+// until its end, over rpc::socket_transport (POSIX) / rpc::pipe_transport
+// (Windows, with the read timeout), where an idle worker reads for its work
+// itself, and the first frame (the Hello) may hold 4 KiB. Throws
 // std::runtime_error when the transport cannot be set up.
 SessionEnd serve_inherited(Stream stream, const InheritedOptions& options);
 

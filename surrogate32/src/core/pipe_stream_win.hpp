@@ -29,6 +29,8 @@ class PipeStream {
   // Takes ownership of a pipe handle opened for overlapped I/O.
   void assign(HANDLE pipe) { pipe_.reset(pipe); }
   HANDLE native_handle() const { return pipe_.get(); }
+  // Gives up ownership of the pipe handle (now the caller's to close).
+  HANDLE release() { return pipe_.release(); }
   bool is_open() const { return pipe_.valid(); }
   void close(asio::error_code& ec) {
     pipe_.reset();
