@@ -3,8 +3,8 @@
 
 namespace dllbridge::detail {
 
-std::shared_ptr<Region> Region::create() { return nullptr; }
-Region::~Region() = default;
-void Region::discard(std::uint64_t, std::uint64_t) noexcept {}
+bool Region::make_segment(std::uint64_t, Segment&) { return false; }
+void Region::drop_segment(Segment&) noexcept {}
+void Region::discard(const Segment&, std::uint64_t, std::uint64_t) noexcept {}
 
 }  // namespace dllbridge::detail
