@@ -172,7 +172,8 @@ TEST_P(SharedRegion, EveryPoolMemberAndARestartedSurrogateMapTheBridgesRegion) {
   BridgeOptions o = test::options_for(GetParam());
   o.pool_size = 2;
   Bridge pool(o);
-  auto fn = pool.load(GetParam().sample).function<void(In<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("xor_u8");
+  auto fn =
+      pool.load(GetParam().sample).function<void(In<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("xor_u8");
   SharedBuffer<std::uint8_t> mem = pool.alloc<std::uint8_t>(8192);
   std::uint8_t expect = 0;
   auto each = [&](std::uint8_t k) {

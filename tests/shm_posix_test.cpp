@@ -211,7 +211,8 @@ TEST_P(HostileRegion, SegmentsComeInOrderWithTheirDescriptorAndUnmappedOnesAreRe
   wire::Reply r = map_segment(5, kRegion, fd2);
   ASSERT_TRUE(r.has_map_segment()) << r.error().message();
   EXPECT_FALSE(r.map_segment().mapped());
-  EXPECT_NE(r.map_segment().problem().find("not the next one"), std::string::npos) << r.map_segment().problem();
+  EXPECT_NE(r.map_segment().problem().find("not the next one"), std::string::npos)
+      << r.map_segment().problem();
   r = map_segment(1, kRegion, -1);
   EXPECT_FALSE(r.map_segment().mapped());
   EXPECT_NE(r.map_segment().problem().find("no descriptor"), std::string::npos) << r.map_segment().problem();

@@ -147,8 +147,8 @@ class Channel {
   std::shared_ptr<ReplyLink> reply_link_;
   std::shared_ptr<ReleaseSink> releases_;  // where released persistent callbacks are announced
   mutable std::mutex mu_;
-  std::optional<Error> dead_;       // set once the channel is gone for good
-  std::shared_ptr<Region> region_;  // the shared region, when the surrogate mapped it (mu_)
+  std::optional<Error> dead_;          // set once the channel is gone for good
+  std::shared_ptr<Region> region_;     // the shared region, when the surrogate mapped it (mu_)
   std::uint32_t mapped_segments_ = 0;  // of region_, mapped by the surrogate (mu_)
   bool segment_refused_ = false;       // a MapSegment failed: no later one is tried (mu_)
   std::mutex segments_mu_;             // held while segments are sent

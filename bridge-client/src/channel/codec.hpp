@@ -57,7 +57,7 @@ struct ReplyPlan {
   // their blocks, lent for as long as the plan lives.
   std::shared_ptr<Region> region;
   std::vector<RegionLease> leases;
-  bool placed = false;  // a value of the call is in the region (leased, or memory from Bridge::alloc)
+  bool placed = false;         // a value of the call is in the region (leased, or memory from Bridge::alloc)
   std::uint32_t segments = 0;  // the segments of the region it names: [0, segments)
 };
 
@@ -76,7 +76,8 @@ struct ReplyPlan {
 // too), or when the reply could not come back in one frame, before
 // anything is sent.
 ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call,
-                      const std::vector<Buffer>* out_buffers = nullptr, std::shared_ptr<Region> region = nullptr);
+                      const std::vector<Buffer>* out_buffers = nullptr,
+                      std::shared_ptr<Region> region = nullptr);
 
 // A wire value of type `t` as a Value (Object for structs keyed by the
 // declaration's field names, List for arrays and counted buffers). Throws

@@ -37,8 +37,8 @@ void Region::drop_segment(Segment& s) noexcept {
 }
 
 void Region::discard(const Segment& s, std::uint64_t offset, std::uint64_t size) noexcept {
-  ::fallocate(static_cast<int>(s.native), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
-              static_cast<off_t>(size));
+  ::fallocate(static_cast<int>(s.native), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+              static_cast<off_t>(offset), static_cast<off_t>(size));
 }
 
 }  // namespace dllbridge::detail

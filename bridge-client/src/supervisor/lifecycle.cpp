@@ -196,7 +196,9 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
   try {
     fresh = Session::start(
         options_,
-        [this, generation](const Error& e, const std::optional<ExitStatus>& st) { on_lost(generation, e, st); },
+        [this, generation](const Error& e, const std::optional<ExitStatus>& st) {
+          on_lost(generation, e, st);
+        },
         region_);
   } catch (const Error& e) {
     failure = e;

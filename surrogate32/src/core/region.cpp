@@ -13,8 +13,8 @@ std::string RegionMap::map(std::uint32_t index, std::intptr_t native, std::uint6
   } else if (n == kMaxSegments) {
     problem = "a region of more than " + std::to_string(kMaxSegments) + " segments";
   } else if (size == 0 || size > kMaxTotal - total_) {
-    problem = "a segment of " + std::to_string(size) + " bytes (at most " + std::to_string(kMaxTotal - total_) +
-              " more in this surrogate)";
+    problem = "a segment of " + std::to_string(size) + " bytes (at most " +
+              std::to_string(kMaxTotal - total_) + " more in this surrogate)";
   }
   Segment s;
   if (problem.empty()) {

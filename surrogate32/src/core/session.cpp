@@ -204,7 +204,8 @@ wire::Reply Session::respond(const wire::Request& request) {
       const std::string problem = dispatcher_.map_region(m.index(), transport_.take_passed_fd(), m.size());
       reply.mutable_map_segment()->set_mapped(problem.empty());
       reply.mutable_map_segment()->set_problem(problem);
-      if (!problem.empty()) spdlog::info("segment {} of the shared region not mapped: {}", m.index(), problem);
+      if (!problem.empty())
+        spdlog::info("segment {} of the shared region not mapped: {}", m.index(), problem);
       return reply;
     }
     case wire::Request::kPing: reply.mutable_pong(); return reply;
