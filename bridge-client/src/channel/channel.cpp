@@ -278,8 +278,9 @@ SurrogateInfo Channel::hello(millis timeout, const std::string& token, std::uint
   wire::Request hello = with_hello(wire::kProtocolVersion, token);
   // The region's first segment goes with the Hello where the transport can
   // pass it; later ones follow before the first call that names them.
-  if (region && transport_->pass_fd_with_next_send(static_cast<int>(region->native(0))))
-    hello.mutable_hello()->set_region_size(region->segment_size(0));
+  std::uint64_t handle = 0;
+  const bool with_hello = region && region->give(0, *transport_, 0, handle);
+  if (with_hello) hello.mutable_hello()->set_region_size(region->segment_size(0));
   const wire::Reply reply = request(std::move(hello), timeout, false);
   if (!reply.has_hello()) wrong_answer("the handshake");
   const wire::HelloReply& h = reply.hello();
@@ -302,6 +303,18 @@ SurrogateInfo Channel::hello(millis timeout, const std::string& token, std::uint
     std::lock_guard lock(mu_);
     region_ = std::move(region);
     mapped_segments_ = 1;
+  } else if (region && !with_hello) {
+    // No descriptors over this transport (Windows): segment 0 follows as a
+    // MapSegment, its handle duplicated into the surrogate's process.
+    {
+      std::lock_guard lock(mu_);
+      surrogate_pid_ = static_cast<long>(h.pid());
+    }
+    if (map_segments(*region, 1, timeout)) {
+      if (h.pointer_size() == 8 && region->cap() < kRegionCap64) region->set_cap(kRegionCap64);
+      std::lock_guard lock(mu_);
+      region_ = std::move(region);
+    }
   }
   return SurrogateInfo{h.protocol_version(), h.pid(), h.pointer_size(), h.os(), h.arch()};
 }
@@ -338,17 +351,21 @@ bool Channel::map_segments(const Region& region, std::uint32_t needed, millis ti
   std::lock_guard order(segments_mu_);  // one MapSegment in flight: each takes the next descriptor
   for (;;) {
     std::uint32_t next = 0;
+    long pid = 0;
     {
       std::lock_guard lock(mu_);
       if (mapped_segments_ >= needed) return true;
       if (segment_refused_) return false;
       next = mapped_segments_;
+      pid = surrogate_pid_;
     }
     wire::Request req;
     wire::MapSegment* m = req.mutable_map_segment();
     m->set_index(next);
     m->set_size(region.segment_size(next));
-    if (!transport_->pass_fd_with_next_send(static_cast<int>(region.native(next)))) return false;
+    std::uint64_t handle = 0;
+    if (!region.give(next, *transport_, pid, handle)) return false;
+    m->set_handle(handle);
     const wire::Reply reply = request(std::move(req), timeout, false);
     if (!reply.has_map_segment()) wrong_answer("a segment of the shared region");
     std::lock_guard lock(mu_);

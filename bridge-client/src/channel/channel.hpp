@@ -151,6 +151,7 @@ class Channel {
   std::shared_ptr<Region> region_;     // the shared region, when the surrogate mapped it (mu_)
   std::uint32_t mapped_segments_ = 0;  // of region_, mapped by the surrogate (mu_)
   bool segment_refused_ = false;       // a MapSegment failed: no later one is tried (mu_)
+  long surrogate_pid_ = 0;             // where segment handles are duplicated to (Windows; mu_)
   std::mutex segments_mu_;             // held while segments are sent
 };
 

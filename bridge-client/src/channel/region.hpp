@@ -20,6 +20,10 @@
 #include <mutex>
 #include <string>
 
+namespace dllbridge::rpc {
+class Transport;
+}
+
 namespace dllbridge::detail {
 
 // Buffers of at least this many bytes go through the region.
@@ -100,6 +104,12 @@ class Region : public std::enable_shared_from_this<Region> {
   // Size and descriptor (POSIX) / handle value (Windows) of segment `i` < segments().
   std::uint64_t segment_size(std::uint32_t i) const { return segments_[i].size; }
   std::intptr_t native(std::uint32_t i) const { return segments_[i].native; }
+  // Gives segment `i` to the surrogate at the other end of `transport`
+  // (platform part). POSIX: its memfd goes with the next frame sent
+  // (SCM_RIGHTS), `handle` 0. Windows: its section handle is duplicated into
+  // process `pid` (0: not known yet), `handle` the value there. False when
+  // it cannot be given.
+  bool give(std::uint32_t i, rpc::Transport& transport, long pid, std::uint64_t& handle) const;
   // Bytes of all segments together, and the most they may grow to.
   std::uint64_t total() const;
   std::uint64_t cap() const { return cap_.load(std::memory_order_relaxed); }

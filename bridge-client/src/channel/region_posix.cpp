@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "channel/region.hpp"
+#include "dllbridge/rpc/transport.hpp"
 
 namespace dllbridge::detail {
 
@@ -34,6 +35,11 @@ bool Region::make_segment(std::uint64_t size, Segment& out) {
 void Region::drop_segment(Segment& s) noexcept {
   ::munmap(s.base, s.size);
   ::close(static_cast<int>(s.native));
+}
+
+bool Region::give(std::uint32_t i, rpc::Transport& transport, long, std::uint64_t& handle) const {
+  handle = 0;
+  return transport.pass_fd_with_next_send(static_cast<int>(native(i)));
 }
 
 void Region::discard(const Segment& s, std::uint64_t offset, std::uint64_t size) noexcept {

@@ -20,7 +20,7 @@ std::string RegionMap::map(std::uint32_t index, std::intptr_t native, std::uint6
   if (problem.empty()) {
     problem = map_native(native, size, s);
   } else {
-    map_native(native, 0, s);  // only closes it
+    map_native(native, 0, s);  // only closes a descriptor (POSIX)
   }
   if (!problem.empty()) return problem;
   segments_[n] = s;

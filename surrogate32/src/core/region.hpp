@@ -34,6 +34,10 @@ class RegionMap {
   // object of at least that size. Returns why it could not map, or "" when
   // mapped. Thread-safe; a mapped segment stays.
   std::string map(std::uint32_t index, std::intptr_t native, std::uint64_t size);
+  // What map() takes for a segment that came with a request (platform
+  // part): POSIX the descriptor passed with the frame (`passed_fd`, -1 when
+  // none), Windows the handle value the client duplicated into this process.
+  static std::intptr_t received(std::uint64_t handle, int passed_fd);
 
   bool mapped() const { return count_.load(std::memory_order_acquire) != 0; }
   // `length` bytes at `offset` of `segment`, checked in 64 bits against

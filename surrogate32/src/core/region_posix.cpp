@@ -33,6 +33,8 @@ std::string RegionMap::map_native(std::intptr_t native, std::uint64_t size, Segm
   return {};
 }
 
+std::intptr_t RegionMap::received(std::uint64_t, int passed_fd) { return passed_fd; }
+
 void RegionMap::unmap(const Segment& s) noexcept { ::munmap(s.base, static_cast<std::size_t>(s.size)); }
 
 }  // namespace dllbridge::surrogate
