@@ -141,5 +141,74 @@ TEST_P(SharedRegion, AllocatedBuffersRoundTripAsInOutOutAndDynamicBuffers) {
   EXPECT_EQ(b[4095], 0x33);
 }
 
+TEST_P(SharedRegion, EachBridgeHasItsOwnRegion) {
+  // Bridge b's calls copy memory from a's region like any other memory:
+  // its DLL never sees a's blocks, so an [in] buffer comes back unchanged
+  // and an [in, out] one gets the right result through the copy.
+  Bridge b(test::options_for(GetParam()));
+  Library lib_b = b.load(GetParam().sample);
+  auto xor_in_b = lib_b.function<void(In<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("xor_u8");
+  auto xor_inout_b = lib_b.function<void(InOut<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("xor_u8");
+  SharedBuffer<std::uint8_t> a_mem = bridge_->alloc<std::uint8_t>(std::size_t{1} << 20);
+  for (std::uint8_t& x : a_mem) x = 0x11;
+  xor_in_b(in(a_mem), static_cast<std::int32_t>(a_mem.size()), 0xff);
+  EXPECT_EQ(a_mem.front(), 0x11) << "bridge b's DLL wrote into bridge a's region";
+  EXPECT_EQ(a_mem.back(), 0x11);
+  xor_inout_b(inout(a_mem), static_cast<std::int32_t>(a_mem.size()), 0x0f);
+  EXPECT_EQ(a_mem.front(), 0x1e);
+  EXPECT_EQ(a_mem.back(), 0x1e);
+  // Its own memory is worked on in place, as a's is by a.
+  SharedBuffer<std::uint8_t> b_mem = b.alloc<std::uint8_t>(4096);
+  xor_in_b(in(b_mem), 4096, 0x22);
+  EXPECT_EQ(b_mem[4095], 0x22);
+  auto xor_in_a = lib_->function<void(In<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("xor_u8");
+  xor_in_a(in(b_mem), 4096, 0x01);
+  EXPECT_EQ(b_mem[0], 0x22) << "bridge a's DLL wrote into bridge b's region";
+  xor_in_a(in(a_mem), static_cast<std::int32_t>(a_mem.size()), 0x01);
+  EXPECT_EQ(a_mem[12345], 0x1f);
+}
+
+TEST_P(SharedRegion, EveryPoolMemberAndARestartedSurrogateMapTheBridgesRegion) {
+  BridgeOptions o = test::options_for(GetParam());
+  o.pool_size = 2;
+  Bridge pool(o);
+  auto fn =
+      pool.load(GetParam().sample).function<void(In<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("xor_u8");
+  SharedBuffer<std::uint8_t> mem = pool.alloc<std::uint8_t>(8192);
+  std::uint8_t expect = 0;
+  auto each = [&](std::uint8_t k) {
+    pool.for_each_surrogate([&](std::size_t) {
+      fn(in(mem), 8192, k);  // in place: the DLL's writes are ours
+      expect ^= k;
+      EXPECT_EQ(mem[0], expect);
+      EXPECT_EQ(mem[8191], expect);
+    });
+  };
+  each(0x03);
+  pool.restart();
+  each(0x50);
+}
+
+TEST_P(SharedRegion, ACallNeedingMoreThanTheFirstSegmentGetsANewOneToTheLiveSurrogate) {
+  // 48 MiB held in the first segment (64 MiB): 32 MiB (32 Mi elements, past
+  // the frame's caps: only the region carries it) needs a second segment.
+  SharedBuffer<std::uint8_t> held = bridge_->alloc<std::uint8_t>(std::size_t{48} << 20);
+  const XorFn fn = xor_u8();
+  round_trip(fn, std::size_t{32} << 20, 0x77);
+  // Memory in a later segment is the DLL's own too, before and after a restart.
+  auto xor_in = lib_->function<void(In<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("xor_u8");
+  SharedBuffer<std::uint8_t> later = bridge_->alloc<std::uint8_t>(std::size_t{20} << 20);
+  xor_in(in(later), static_cast<std::int32_t>(later.size()), 0x01);
+  EXPECT_EQ(later.back(), 0x01);
+  bridge_->restart();
+  xor_in(in(later), static_cast<std::int32_t>(later.size()), 0x03);
+  EXPECT_EQ(later.front(), 0x02);
+  EXPECT_EQ(later.back(), 0x02);
+}
+
+TEST_P(SharedRegion, AThreeHundredMebibyteInOutBufferRoundTrips) {
+  round_trip(xor_u8(), std::size_t{300} << 20, 0xc3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Surrogates, SharedRegion, ::testing::ValuesIn(test::kTargets),
                          [](const auto& info) { return std::string(info.param.name); });

@@ -46,14 +46,35 @@ class HostileRegion : public ::testing::TestWithParam<test::SurrogateTarget> {
   }
 
   // A memfd of kRegion bytes, sealed against shrinking when `sealed`, mapped here.
-  void make_region(bool sealed) {
-    memfd_ = ::memfd_create("hostile-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    ASSERT_GE(memfd_, 0);
-    ASSERT_EQ(::ftruncate(memfd_, kRegion), 0);
-    if (sealed) ASSERT_EQ(::fcntl(memfd_, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
-    void* p = ::mmap(nullptr, kRegion, PROT_READ | PROT_WRITE, MAP_SHARED, memfd_, 0);
+  void make_region(bool sealed) { make_memfd(sealed, memfd_, map_); }
+  static void make_memfd(bool sealed, int& fd, unsigned char*& map) {
+    fd = ::memfd_create("hostile-region", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, kRegion), 0);
+    if (sealed) {
+      ASSERT_EQ(::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+    }
+    void* p = ::mmap(nullptr, kRegion, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     ASSERT_NE(p, MAP_FAILED);
-    map_ = static_cast<unsigned char*>(p);
+    map = static_cast<unsigned char*>(p);
+  }
+
+  // Sends MapSegment (index, size) with descriptor `fd` attached (none when
+  // negative); its answer.
+  wire::Reply map_segment(std::uint32_t index, std::uint64_t size, int fd) {
+    wire::Frame frame;
+    wire::Request* req = frame.mutable_request();
+    req->set_id(++id_);
+    req->mutable_map_segment()->set_index(index);
+    req->mutable_map_segment()->set_size(size);
+    const std::string bytes = wire::encode_frame(frame);
+    if (fd >= 0) {
+      EXPECT_EQ(rpc::send_with_fd(stream_.native_handle(), bytes.data(), bytes.size(), fd),
+                static_cast<ssize_t>(bytes.size()));
+    } else {
+      wire::write_frame(stream_, frame);
+    }
+    return read();
   }
 
   // Sends the Hello with the region's descriptor attached; its answer.
@@ -112,11 +133,13 @@ class HostileRegion : public ::testing::TestWithParam<test::SurrogateTarget> {
   }
 
   // Calls xor_u8 on bytes [offset, offset + length) of the region, n = count.
-  wire::Reply call(std::uint32_t fn, std::uint64_t offset, std::uint64_t length, std::int64_t count) {
+  wire::Reply call(std::uint32_t fn, std::uint64_t offset, std::uint64_t length, std::int64_t count,
+                   std::uint32_t segment = 0) {
     wire::Request req;
     wire::Call* c = req.mutable_call();
     c->set_function(fn);
     wire::Region* r = c->add_args()->mutable_region();
+    r->set_segment(segment);
     r->set_offset(offset);
     r->set_length(length);
     c->add_args()->set_i(count);
@@ -172,6 +195,47 @@ TEST_P(HostileRegion, ARegionThatCouldShrinkIsNotMappedAndBlocksAreRefused) {
   EXPECT_NE(h.region_problem().find("sealed"), std::string::npos) << h.region_problem();
   const std::uint32_t fn = xor_u8();
   expect_bad(call(fn, 0, 16, 16), "not mapped");
+}
+
+TEST_P(HostileRegion, SegmentsComeInOrderWithTheirDescriptorAndUnmappedOnesAreRefused) {
+  make_region(true);
+  ASSERT_TRUE(hello_with_region().region_mapped());
+  const std::uint32_t fn = xor_u8();
+  // Segments not mapped (the next one, the largest index) name nothing.
+  expect_bad(call(fn, 0, 16, 16, 1), "outside the shared region");
+  expect_bad(call(fn, 0, 16, 16, ~std::uint32_t{0}), "outside the shared region");
+  int fd2 = -1;
+  unsigned char* map2 = nullptr;
+  make_memfd(true, fd2, map2);
+  // Out of order, without a descriptor, larger than a surrogate maps: refused.
+  wire::Reply r = map_segment(5, kRegion, fd2);
+  ASSERT_TRUE(r.has_map_segment()) << r.error().message();
+  EXPECT_FALSE(r.map_segment().mapped());
+  EXPECT_NE(r.map_segment().problem().find("not the next one"), std::string::npos)
+      << r.map_segment().problem();
+  r = map_segment(1, kRegion, -1);
+  EXPECT_FALSE(r.map_segment().mapped());
+  EXPECT_NE(r.map_segment().problem().find("no descriptor"), std::string::npos) << r.map_segment().problem();
+  r = map_segment(1, std::uint64_t{1} << 40, fd2);
+  EXPECT_FALSE(r.map_segment().mapped());
+  EXPECT_NE(r.map_segment().problem().find("a segment of"), std::string::npos) << r.map_segment().problem();
+  expect_bad(call(fn, 0, 16, 16, 1), "outside the shared region");
+  // The next one, with its descriptor: mapped, and a call there works in
+  // place in that segment (not in the first).
+  r = map_segment(1, kRegion, fd2);
+  ASSERT_TRUE(r.map_segment().mapped()) << r.map_segment().problem();
+  for (std::size_t i = 0; i < 64; ++i) map2[128 + i] = static_cast<unsigned char>(i);
+  const wire::Reply ok = call(fn, 128, 64, 64, 1);
+  ASSERT_TRUE(ok.has_call()) << ok.error().message();
+  EXPECT_EQ(ok.call().out(0).region().segment(), 1u);
+  EXPECT_EQ(map2[129], 1 ^ 0x0f);
+  EXPECT_EQ(map2[128 + 63], 63 ^ 0x0f);
+  EXPECT_EQ(map_[129], 0) << "the first segment was touched";
+  // Within the segment's bounds only, in 64 bits.
+  expect_bad(call(fn, kRegion - 8, 16, 16, 1), "outside the shared region");
+  expect_bad(call(fn, ~std::uint64_t{0} - 5, 16, 16, 1), "outside the shared region");
+  ::munmap(map2, kRegion);
+  ::close(fd2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Surrogates, HostileRegion, ::testing::ValuesIn(paths::kSurrogateTargets),

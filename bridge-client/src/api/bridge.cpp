@@ -116,7 +116,7 @@ std::shared_ptr<void> Bridge::alloc_shared(std::size_t n, std::size_t size, void
   if (size != 0 && n > (std::size_t{1} << 40) / size)
     throw Error(ErrorKind::bad_argument, "alloc: " + std::to_string(n) + " elements are too many");
   const std::size_t bytes = std::max<std::size_t>(n * size, 1);
-  if (std::shared_ptr<detail::Region> region = detail::Region::shared()) {
+  if (std::shared_ptr<detail::Region> region = pool_->region()) {  // this bridge's own
     auto lease = std::make_shared<detail::RegionLease>(region->allocate(bytes));
     if (lease->data()) {
       std::memset(lease->data(), 0, bytes);
@@ -183,7 +183,7 @@ CallResult Function::call(const std::vector<Value>& args, std::optional<std::chr
   detail::Pool& pool = *s.library->pool;
   const auto deadline = timeout ? *timeout : s.options.timeout.value_or(pool.options().policy.call_timeout);
   detail::EncodedCall encoded =
-      detail::Channel::encode(s.signature, args, out_buffers);  // bad_argument before anything
+      detail::Channel::encode(s.signature, args, out_buffers, pool.region());  // bad_argument before anything
   CallResult result;
   try {
     pool.execute(

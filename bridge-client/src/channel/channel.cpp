@@ -273,12 +273,14 @@ wire::Reply Channel::request_kept(wire::Request& request, millis timeout, bool k
   return std::move(*reply);
 }
 
-SurrogateInfo Channel::hello(millis timeout, const std::string& token, std::uint32_t pointer_size) {
+SurrogateInfo Channel::hello(millis timeout, const std::string& token, std::uint32_t pointer_size,
+                             std::shared_ptr<Region> region) {
   wire::Request hello = with_hello(wire::kProtocolVersion, token);
-  // The shared region goes with the Hello where the transport can pass it.
-  std::shared_ptr<Region> region = Region::shared();
-  if (region && transport_->pass_fd_with_next_send(static_cast<int>(region->native())))
-    hello.mutable_hello()->set_region_size(region->size());
+  // The region's first segment goes with the Hello where the transport can
+  // pass it; later ones follow before the first call that names them.
+  std::uint64_t handle = 0;
+  const bool with_hello = region && region->give(0, *transport_, 0, handle);
+  if (with_hello) hello.mutable_hello()->set_region_size(region->segment_size(0));
   const wire::Reply reply = request(std::move(hello), timeout, false);
   if (!reply.has_hello()) wrong_answer("the handshake");
   const wire::HelloReply& h = reply.hello();
@@ -296,8 +298,23 @@ SurrogateInfo Channel::hello(millis timeout, const std::string& token, std::uint
                     (pointer_size != 0 ? std::to_string(pointer_size) : std::string("4 or 8")));
   }
   if (h.region_mapped() && region) {
+    // What a 64-bit surrogate can map is more than a 32-bit one's 4 GiB allow.
+    if (h.pointer_size() == 8 && region->cap() < kRegionCap64) region->set_cap(kRegionCap64);
     std::lock_guard lock(mu_);
     region_ = std::move(region);
+    mapped_segments_ = 1;
+  } else if (region && !with_hello) {
+    // No descriptors over this transport (Windows): segment 0 follows as a
+    // MapSegment, its handle duplicated into the surrogate's process.
+    {
+      std::lock_guard lock(mu_);
+      surrogate_pid_ = static_cast<long>(h.pid());
+    }
+    if (map_segments(*region, 1, timeout)) {
+      if (h.pointer_size() == 8 && region->cap() < kRegionCap64) region->set_cap(kRegionCap64);
+      std::lock_guard lock(mu_);
+      region_ = std::move(region);
+    }
   }
   return SurrogateInfo{h.protocol_version(), h.pid(), h.pointer_size(), h.os(), h.arch()};
 }
@@ -323,10 +340,41 @@ RegisteredFunction Channel::register_function(std::uint64_t library, const std::
 }
 
 EncodedCall Channel::encode(const Signature& signature, const std::vector<Value>& args,
-                            const std::vector<Buffer>* out_buffers) {
+                            const std::vector<Buffer>* out_buffers, std::shared_ptr<Region> region) {
   EncodedCall encoded;
-  encoded.plan_ = encode_call(signature, args, *encoded.request_.mutable_call(), out_buffers);
+  encoded.plan_ =
+      encode_call(signature, args, *encoded.request_.mutable_call(), out_buffers, std::move(region));
   return encoded;
+}
+
+bool Channel::map_segments(const Region& region, std::uint32_t needed, millis timeout) {
+  std::lock_guard order(segments_mu_);  // one MapSegment in flight: each takes the next descriptor
+  for (;;) {
+    std::uint32_t next = 0;
+    long pid = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (mapped_segments_ >= needed) return true;
+      if (segment_refused_) return false;
+      next = mapped_segments_;
+      pid = surrogate_pid_;
+    }
+    wire::Request req;
+    wire::MapSegment* m = req.mutable_map_segment();
+    m->set_index(next);
+    m->set_size(region.segment_size(next));
+    std::uint64_t handle = 0;
+    if (!region.give(next, *transport_, pid, handle)) return false;
+    m->set_handle(handle);
+    const wire::Reply reply = request(std::move(req), timeout, false);
+    if (!reply.has_map_segment()) wrong_answer("a segment of the shared region");
+    std::lock_guard lock(mu_);
+    if (!reply.map_segment().mapped()) {
+      segment_refused_ = true;  // its calls frame what would go there, from now on
+      return false;
+    }
+    mapped_segments_ = next + 1;
+  }
 }
 
 CallResult Channel::call(std::uint32_t function, const Signature& signature, EncodedCall& args,
@@ -339,9 +387,11 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, Enc
     std::lock_guard lock(mu_);
     region = region_;
   }
-  // A surrogate without the region gets the placed buffers framed (once: a
-  // retry sends them so too).
-  if (args.plan_.placed && (!region || region != args.plan_.region))
+  // A surrogate without the region (or without a segment the call names,
+  // which it is sent first) gets the placed buffers framed (once: a retry
+  // sends them so too).
+  if (args.plan_.placed &&
+      (!region || region != args.plan_.region || !map_segments(*region, args.plan_.segments, timeout)))
     frame_placed(signature, *args.request_.mutable_call(), args.plan_);
   const wire::Reply reply = request_kept(args.request_, timeout, true, args.plan_.budget);
   if (!reply.has_call()) wrong_answer("a call");

@@ -77,17 +77,22 @@ class Channel {
   // The handshake: protocol version, and what the surrogate is; `token`
   // goes with it when not empty. The answer must speak our protocol version
   // and have a pointer size of `pointer_size` (0: 4 or 8); else
-  // Error(protocol).
-  SurrogateInfo hello(millis timeout, const std::string& token = {}, std::uint32_t pointer_size = 0);
+  // Error(protocol). The first segment of `region` (the bridge's shared
+  // region, when it has one) goes with it; the calls use the region when
+  // the surrogate mapped it.
+  SurrogateInfo hello(millis timeout, const std::string& token = {}, std::uint32_t pointer_size = 0,
+                      std::shared_ptr<Region> region = nullptr);
   // Loads `path` (UTF-8) in the surrogate; its library id.
   std::uint64_t load_library(const std::string& path, millis timeout);
   // Registers `symbol` of `library` with the declared signature.
   RegisteredFunction register_function(std::uint64_t library, const std::string& symbol,
                                        const Signature& signature, millis timeout);
   // Checks `args` against `signature` and encodes them (`out_buffers`: see
-  // encode_call). Throws Error(bad_argument) naming the parameter; nothing is sent.
+  // encode_call; `region`: the bridge's shared region, or null). Throws
+  // Error(bad_argument) naming the parameter; nothing is sent.
   static EncodedCall encode(const Signature& signature, const std::vector<Value>& args,
-                            const std::vector<Buffer>* out_buffers = nullptr);
+                            const std::vector<Buffer>* out_buffers = nullptr,
+                            std::shared_ptr<Region> region = nullptr);
   // Calls registered function `function` with encoded arguments.
   CallResult call(std::uint32_t function, const Signature& signature, EncodedCall& args, millis timeout);
   // Liveness: throws Error(timeout) without killing anything.
@@ -114,6 +119,10 @@ class Channel {
   wire::Reply request_kept(wire::Request& request, millis timeout, bool kill_on_timeout,
                            std::uint64_t reply_budget);
   Error dead_error() const;
+  // Sends the segments of `region` [mapped so far, needed) to the surrogate
+  // (MapSegment, one at a time, each with its descriptor); false when one
+  // could not be passed or mapped (then none later is tried).
+  bool map_segments(const Region& region, std::uint32_t needed, millis timeout);
   // The surrogate's requests: Invoke (a callback) and Ping.
   void on_request(wire::Request&& request);  // transport thread, not nested
   wire::Reply respond(const wire::Request& request);
@@ -138,8 +147,12 @@ class Channel {
   std::shared_ptr<ReplyLink> reply_link_;
   std::shared_ptr<ReleaseSink> releases_;  // where released persistent callbacks are announced
   mutable std::mutex mu_;
-  std::optional<Error> dead_;       // set once the channel is gone for good
-  std::shared_ptr<Region> region_;  // the shared region, when the surrogate mapped it (mu_)
+  std::optional<Error> dead_;          // set once the channel is gone for good
+  std::shared_ptr<Region> region_;     // the shared region, when the surrogate mapped it (mu_)
+  std::uint32_t mapped_segments_ = 0;  // of region_, mapped by the surrogate (mu_)
+  bool segment_refused_ = false;       // a MapSegment failed: no later one is tried (mu_)
+  long surrogate_pid_ = 0;             // where segment handles are duplicated to (Windows; mu_)
+  std::mutex segments_mu_;             // held while segments are sent
 };
 
 // Maps a wire error kind to the public one.

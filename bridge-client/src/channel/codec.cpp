@@ -458,17 +458,25 @@ struct Encoder {
   Region* region = nullptr;     // where a call's large buffers go (null: all are framed)
   std::vector<RegionLease>* leases = nullptr;  // the call's blocks of the region
   bool* placed = nullptr;                      // set when a value goes in the region
+  std::uint32_t* segments = nullptr;           // raised past each segment a value names
   const Buffer* out_sink = nullptr;            // the parameter being encoded: its [out] memory, if given
 
   // Whether `bytes` bytes of the caller's memory at `p` are in the region
   // already (Bridge::alloc): then `out` names them and nothing is copied.
   bool in_region(const void* p, std::uint64_t bytes, wire::Value& out) const {
-    std::uint64_t offset = 0;
-    if (!region || !placed || !p || !region->offset_of(p, bytes, offset)) return false;
+    RegionPlace where;
+    if (!region || !placed || !p || !region->place_of(p, bytes, where)) return false;
+    name(where.segment, where.offset, bytes, out);
+    return true;
+  }
+
+  // `out` is the `bytes` at `offset` of `segment`.
+  void name(std::uint32_t segment, std::uint64_t offset, std::uint64_t bytes, wire::Value& out) const {
+    out.mutable_region()->set_segment(segment);
     out.mutable_region()->set_offset(offset);
     out.mutable_region()->set_length(bytes);
     *placed = true;
-    return true;
+    *segments = std::max(*segments, segment + 1);
   }
 
   // The count cap of a top-level buffer (`placeable`): the region's when
@@ -492,9 +500,7 @@ struct Encoder {
     if (!region || !leases || !placed || bytes < kRegionThreshold) return nullptr;
     RegionLease lease = region->allocate(bytes);
     if (!lease.data()) return nullptr;
-    *placed = true;
-    out.mutable_region()->set_offset(lease.offset());
-    out.mutable_region()->set_length(bytes);
+    name(lease.segment(), lease.offset(), bytes, out);
     unsigned char* data = lease.data();
     leases->push_back(std::move(lease));
     return data;
@@ -830,7 +836,7 @@ void encode_register(const Signature& s, wire::RegisterFunction& reg) {
 }
 
 ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call,
-                      const std::vector<Buffer>* out_buffers) {
+                      const std::vector<Buffer>* out_buffers, std::shared_ptr<Region> region) {
   const std::size_t fixed = s.inputs.size();
   const auto& params = s.fn.params;
   if (args.size() < fixed || (!s.fn.variadic && args.size() != fixed)) {
@@ -846,8 +852,8 @@ ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::
   for (const ParamDecl& p : params) values.names.push_back(&p.name);
   for (std::size_t k = 0; k < fixed; ++k) values.values[s.inputs[k]] = &args[k];
   ReplyPlan plan;
-  plan.region = Region::shared();
-  Encoder enc{s.abi, &plan.callbacks, plan.region.get(), &plan.leases, &plan.placed};
+  plan.region = std::move(region);
+  Encoder enc{s.abi, &plan.callbacks, plan.region.get(), &plan.leases, &plan.placed, &plan.segments};
   call.clear_args();
   call.clear_extra_types();
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -898,7 +904,8 @@ void frame_placed(const Signature& s, wire::Call& call, ReplyPlan& plan) {
     if (v.v_case() != wire::Value::kRegion) continue;
     const TypeDecl& t = params[i].type;
     const std::uint64_t length = v.region().length();
-    const unsigned char* data = plan.region ? plan.region->at(v.region().offset(), length) : nullptr;
+    const unsigned char* data =
+        plan.region ? plan.region->at(v.region().segment(), v.region().offset(), length) : nullptr;
     if (!data || t.kind != Kind::pointer || !t.elem) continue;  // not ours: left for the surrogate to refuse
     const unsigned unit = rules::scalar(to_wire(t.elem->scalar), s.abi).size;
     const std::uint64_t count = unit ? length / unit : 0;
@@ -1113,10 +1120,11 @@ struct Decoder {
                  const Buffer* sink) const {
     const TypeDecl& t = p.type;
     if (!sent || sent->v_case() != wire::Value::kRegion || !region || t.elem->kind != Kind::scalar ||
-        v.region().offset() != sent->region().offset() || v.region().length() != sent->region().length()) {
+        v.region().segment() != sent->region().segment() || v.region().offset() != sent->region().offset() ||
+        v.region().length() != sent->region().length()) {
       bad_reply(p.name, "names a block of the shared region the call did not place it in");
     }
-    const unsigned char* data = region->at(v.region().offset(), v.region().length());
+    const unsigned char* data = region->at(v.region().segment(), v.region().offset(), v.region().length());
     if (!data) bad_reply(p.name, "names bytes outside the shared region");
     const rules::ScalarRule si = rules::scalar(to_wire(t.elem->scalar), abi);
     const auto length = static_cast<std::size_t>(v.region().length());

@@ -57,7 +57,8 @@ struct ReplyPlan {
   // their blocks, lent for as long as the plan lives.
   std::shared_ptr<Region> region;
   std::vector<RegionLease> leases;
-  bool placed = false;  // a value of the call is in the region (leased, or memory from Bridge::alloc)
+  bool placed = false;         // a value of the call is in the region (leased, or memory from Bridge::alloc)
+  std::uint32_t segments = 0;  // the segments of the region it names: [0, segments)
 };
 
 // Checks `args` (one per input parameter, then for a variadic function the
@@ -66,13 +67,17 @@ struct ReplyPlan {
 // extras with their types. `out_buffers`, when given, holds per parameter
 // the caller's memory for [out] numbers of parameters that take no value
 // (Buffer::out null for none); a Buffer argument with `out` is its own.
+// Buffers above kRegionThreshold go into `region` (the bridge's, when it
+// has one), and memory of that region (Bridge::alloc) is named in place;
+// memory of any other region is copied like any other.
 // Returns the reply's byte budget (rules::call_reply_bound, at least
 // rules::kMinReplyBudget) and those sinks. Throws Error(bad_argument) naming
 // the parameter when anything does not fit (a sink smaller than its count
 // too), or when the reply could not come back in one frame, before
 // anything is sent.
 ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call,
-                      const std::vector<Buffer>* out_buffers = nullptr);
+                      const std::vector<Buffer>* out_buffers = nullptr,
+                      std::shared_ptr<Region> region = nullptr);
 
 // A wire value of type `t` as a Value (Object for structs keyed by the
 // declaration's field names, List for arrays and counted buffers). Throws

@@ -1,13 +1,18 @@
 // The shared region for bulk data (docs/architecture.md, "The shared
-// region"): one memory object of this process, mapped here and by each
-// surrogate that accepted it in its handshake. A buffer of a call above
-// kRegionThreshold bytes is placed in it (Value.region) instead of being
-// framed: the surrogate hands the DLL a pointer into its own mapping, and
-// [out] / [in, out] data comes back in place. Linux: an anonymous memfd
-// (never a name another user could open), passed over the socket with
-// SCM_RIGHTS. One file per platform (region_posix.cpp / region_win.cpp).
+// region"): one per Bridge, a list of memory segments mapped here and by
+// each surrogate of that bridge (every pool member, every restart). A buffer
+// of a call above kRegionThreshold bytes is placed in it (Value.region:
+// segment, offset, length) instead of being framed: the surrogate hands the
+// DLL a pointer into its own mapping, and [out] / [in, out] data comes back
+// in place. The first segment goes with the Hello; a segment added later
+// reaches a live surrogate (MapSegment) before the first call that uses it.
+// Linux: anonymous sealed memfds (never a name another user could open),
+// passed over the socket with SCM_RIGHTS. One file per platform
+// (region_posix.cpp / region_win.cpp).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -15,13 +20,24 @@
 #include <mutex>
 #include <string>
 
+namespace dllbridge::rpc {
+class Transport;
+}
+
 namespace dllbridge::detail {
 
 // Buffers of at least this many bytes go through the region.
 inline constexpr std::size_t kRegionThreshold = 32u << 10;
-// The region's size: what all calls in flight may place at once (address
-// space in each surrogate; pages are used only as buffers touch them).
-inline constexpr std::uint64_t kRegionSize = 256u << 20;
+// The first segment's size; each later one is at least the size a block
+// needs and twice the last one's.
+inline constexpr std::uint64_t kFirstSegmentSize = std::uint64_t{64} << 20;
+// What all segments of one bridge may add up to: address space in each
+// surrogate (pages are used only as buffers touch them). A 32-bit
+// surrogate has 4 GiB of it for everything; a 64-bit one has room to spare.
+inline constexpr std::uint64_t kRegionCap32 = std::uint64_t{1} << 30;
+inline constexpr std::uint64_t kRegionCap64 = std::uint64_t{4} << 30;
+// Most segments a region has (the surrogate refuses more).
+inline constexpr std::uint32_t kMaxSegments = 16;
 
 class Region;
 
@@ -30,14 +46,16 @@ class Region;
 class RegionLease {
  public:
   RegionLease() = default;
-  RegionLease(std::shared_ptr<Region> region, std::uint64_t offset, std::uint64_t size, unsigned char* data)
-      : region_(std::move(region)), offset_(offset), size_(size), data_(data) {}
+  RegionLease(std::shared_ptr<Region> region, std::uint32_t segment, std::uint64_t offset, std::uint64_t size,
+              unsigned char* data)
+      : region_(std::move(region)), segment_(segment), offset_(offset), size_(size), data_(data) {}
   ~RegionLease();
   RegionLease(RegionLease&& o) noexcept { *this = std::move(o); }
   RegionLease& operator=(RegionLease&& o) noexcept;
   RegionLease(const RegionLease&) = delete;
   RegionLease& operator=(const RegionLease&) = delete;
 
+  std::uint32_t segment() const { return segment_; }
   std::uint64_t offset() const { return offset_; }
   std::uint64_t size() const { return size_; }
   unsigned char* data() const { return data_; }
@@ -47,48 +65,96 @@ class RegionLease {
 
  private:
   std::shared_ptr<Region> region_;
+  std::uint32_t segment_ = 0;
   std::uint64_t offset_ = 0;
   std::uint64_t size_ = 0;
   unsigned char* data_ = nullptr;
 };
 
+// Where bytes of the region are: a segment and an offset in it.
+struct RegionPlace {
+  std::uint32_t segment = 0;
+  std::uint64_t offset = 0;
+};
+
 class Region : public std::enable_shared_from_this<Region> {
  public:
-  // The process's region, created on first use; null when this platform or
-  // process cannot make one, and while the environment variable
-  // DLLBRIDGE_SHARED_REGION is "off" (calls then frame their buffers).
-  static std::shared_ptr<Region> shared();
+  // A new region with its first segment of `first` bytes, growing up to
+  // `cap` bytes in all; null when this platform or process cannot make one.
+  static std::shared_ptr<Region> create(std::uint64_t first = kFirstSegmentSize,
+                                        std::uint64_t cap = kRegionCap32);
 
   ~Region();
   Region(const Region&) = delete;
   Region& operator=(const Region&) = delete;
 
-  // A block of `bytes` (aligned to 64), or an empty lease (data() null)
-  // when the region has no room now. Thread-safe.
+  // A block of `bytes` (aligned to 64) in the first segment with room,
+  // adding a segment when none has (within the cap); an empty lease (data()
+  // null) when the region cannot hold it now. Thread-safe.
   RegionLease allocate(std::uint64_t bytes);
-  // The mapping, for reading back [out] data: `length` bytes at `offset`,
-  // or null when that is not inside the region.
-  const unsigned char* at(std::uint64_t offset, std::uint64_t length) const;
-  // Whether the `length` bytes at `p` lie inside the region (memory from
-  // Bridge::alloc): then their offset.
-  bool offset_of(const void* p, std::uint64_t length, std::uint64_t& offset) const;
-  std::uint64_t size() const { return size_; }
-  // The descriptor (POSIX) / handle value (Windows) that is passed to surrogates.
-  std::intptr_t native() const { return native_; }
+  // The mapping, for reading back [out] data: `length` bytes at `offset` of
+  // `segment`, or null when that is not inside the region (checked in 64 bits).
+  const unsigned char* at(std::uint32_t segment, std::uint64_t offset, std::uint64_t length) const;
+  // Whether the `length` bytes at `p` lie inside one segment (memory from
+  // Bridge::alloc): then where.
+  bool place_of(const void* p, std::uint64_t length, RegionPlace& where) const;
+
+  // Segments made so far (they stay until the region goes).
+  std::uint32_t segments() const { return count_.load(std::memory_order_acquire); }
+  // Size and descriptor (POSIX) / handle value (Windows) of segment `i` < segments().
+  std::uint64_t segment_size(std::uint32_t i) const { return segments_[i].size; }
+  std::intptr_t native(std::uint32_t i) const { return segments_[i].native; }
+  // Gives segment `i` to the surrogate at the other end of `transport`
+  // (platform part). POSIX: its memfd goes with the next frame sent
+  // (SCM_RIGHTS), `handle` 0. Windows: its section handle is duplicated into
+  // process `pid` (0: not known yet), `handle` the value there. False when
+  // it cannot be given.
+  bool give(std::uint32_t i, rpc::Transport& transport, long pid, std::uint64_t& handle) const;
+  // Bytes of all segments together, and the most they may grow to.
+  std::uint64_t total() const;
+  std::uint64_t cap() const { return cap_.load(std::memory_order_relaxed); }
+  // Lowers (or raises) the cap, e.g. to what the bridge's surrogate can map;
+  // segments made already stay.
+  void set_cap(std::uint64_t cap) { cap_.store(cap, std::memory_order_relaxed); }
 
  private:
   friend class RegionLease;
-  Region(std::intptr_t native, unsigned char* base, std::uint64_t size);
-  void release(std::uint64_t offset, std::uint64_t size) noexcept;
-  // Gives the pages of a large freed block back to the system (platform part).
-  void discard(std::uint64_t offset, std::uint64_t size) noexcept;
-  static std::shared_ptr<Region> create();  // platform part
+  struct Segment {
+    std::intptr_t native = -1;
+    unsigned char* base = nullptr;
+    std::uint64_t size = 0;
+    std::map<std::uint64_t, std::uint64_t> free;  // offset -> size, coalesced (mu_)
+  };
+  explicit Region(std::uint64_t cap) : cap_(cap) {}
+  // Adds a segment of `size` bytes (mu_ held); false when none could be made.
+  bool grow(std::uint64_t size);
+  void release(std::uint32_t segment, std::uint64_t offset, std::uint64_t size) noexcept;
+  // Platform parts: make a segment (memory object mapped here), unmap and
+  // close one, give the pages of a large freed block back to the system.
+  static bool make_segment(std::uint64_t size, Segment& out);
+  static void drop_segment(Segment& s) noexcept;
+  static void discard(const Segment& s, std::uint64_t offset, std::uint64_t size) noexcept;
 
-  const std::intptr_t native_;
-  unsigned char* const base_;
-  const std::uint64_t size_;
+  std::atomic<std::uint64_t> cap_;
   std::mutex mu_;
-  std::map<std::uint64_t, std::uint64_t> free_;  // offset -> size, coalesced
+  std::array<Segment, kMaxSegments> segments_;  // [0, count_) are made; fixed once published
+  std::atomic<std::uint32_t> count_{0};
+};
+
+// A bridge's region, made when first asked for (its first session's
+// Hello, its first call or alloc): a bridge that never starts a surrogate
+// costs nothing. Off for good when DLLBRIDGE_SHARED_REGION was "off" as
+// the bridge was made.
+class BridgeRegion {
+ public:
+  BridgeRegion();
+  // The region, or null (off, or it could not be made). Thread-safe.
+  std::shared_ptr<Region> get();
+
+ private:
+  std::mutex mu_;
+  bool tried_;
+  std::shared_ptr<Region> region_;
 };
 
 }  // namespace dllbridge::detail

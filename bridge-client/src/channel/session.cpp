@@ -74,11 +74,12 @@ milliseconds left_until(Clock::time_point deadline) {
 
 }  // namespace
 
-Session::Session(const BridgeOptions& options, LossHandler on_lost)
-    : options_(options), on_lost_(std::move(on_lost)) {}
+Session::Session(const BridgeOptions& options, LossHandler on_lost, std::shared_ptr<BridgeRegion> region)
+    : options_(options), on_lost_(std::move(on_lost)), region_(std::move(region)) {}
 
-std::unique_ptr<Session> Session::start(const BridgeOptions& options, LossHandler on_lost) {
-  std::unique_ptr<Session> s(new Session(options, std::move(on_lost)));
+std::unique_ptr<Session> Session::start(const BridgeOptions& options, LossHandler on_lost,
+                                        std::shared_ptr<BridgeRegion> region) {
+  std::unique_ptr<Session> s(new Session(options, std::move(on_lost), std::move(region)));
   s->open();
   return s;
 }
@@ -132,7 +133,8 @@ void Session::open() {
   started_at_ = Clock::now();
   channel_->start();
   try {
-    info_ = channel_->hello(options_.policy.start_timeout, token, expected_pointer_size(options_));
+    info_ = channel_->hello(options_.policy.start_timeout, token, expected_pointer_size(options_),
+                            region_ ? region_->get() : nullptr);
   } catch (const Error& e) {
     const ErrorKind kind = e.kind() == ErrorKind::unauthorized || e.kind() == ErrorKind::protocol
                                ? e.kind()

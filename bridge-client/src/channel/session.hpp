@@ -28,8 +28,10 @@ class Session {
 
   // Starts or connects to the surrogate and completes the handshake within
   // policy.start_timeout. Throws Error(surrogate_start_failed | protocol |
-  // unauthorized).
-  static std::unique_ptr<Session> start(const BridgeOptions& options, LossHandler on_lost);
+  // unauthorized). The first segment of `region` (the bridge's shared
+  // region; null: none) is offered in the handshake.
+  static std::unique_ptr<Session> start(const BridgeOptions& options, LossHandler on_lost,
+                                        std::shared_ptr<BridgeRegion> region = nullptr);
   // Stops the surrogate (stop()) and closes the channel.
   ~Session();
   Session(const Session&) = delete;
@@ -62,7 +64,7 @@ class Session {
   std::chrono::steady_clock::time_point started_at() const { return started_at_; }
 
  private:
-  Session(const BridgeOptions& options, LossHandler on_lost);
+  Session(const BridgeOptions& options, LossHandler on_lost, std::shared_ptr<BridgeRegion> region);
   void open();
   // The transport ended: find out why, tell the owner, return the error.
   Error on_end(const std::string& why, bool bad_frame);
@@ -70,6 +72,7 @@ class Session {
 
   const BridgeOptions options_;
   LossHandler on_lost_;
+  std::shared_ptr<BridgeRegion> region_;
   std::string surrogate_path_;
   SurrogateInfo info_;
   bool greeted_ = false;

@@ -14,11 +14,12 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 Lifecycle::Lifecycle(const BridgeOptions& options, EventBus& events, std::uint32_t member,
-                     bool hooks_at_first_start)
+                     bool hooks_at_first_start, std::shared_ptr<BridgeRegion> region)
     : options_(options),
       events_(events),
       member_(member),
       hooks_at_first_start_(hooks_at_first_start),
+      region_(std::move(region)),
       limiter_(options.policy.restart),
       monitor_([this] { monitor_loop(); }) {}
 
@@ -193,9 +194,12 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
   std::shared_ptr<Session> fresh;
   std::optional<Error> failure;
   try {
-    fresh = Session::start(options_, [this, generation](const Error& e, const std::optional<ExitStatus>& st) {
-      on_lost(generation, e, st);
-    });
+    fresh = Session::start(
+        options_,
+        [this, generation](const Error& e, const std::optional<ExitStatus>& st) {
+          on_lost(generation, e, st);
+        },
+        region_);
   } catch (const Error& e) {
     failure = e;
   }

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "channel/region.hpp"
 #include "dllbridge/bridge.hpp"
 #include "supervisor/breaker.hpp"
 #include "supervisor/executor.hpp"
@@ -40,9 +41,10 @@ class Lifecycle final : public SessionSource {
   // acquire() or request_start(). Keeps references to `options` and
   // `events`, which must outlive it. `member`: its index in a pool, stamped
   // on its events. `hooks_at_first_start`: on-restart hooks also run at the
-  // first start (a pool's per-process initialisation).
+  // first start (a pool's per-process initialisation). `region`: the
+  // bridge's shared region, offered to each surrogate it starts (null: none).
   Lifecycle(const BridgeOptions& options, EventBus& events, std::uint32_t member = 0,
-            bool hooks_at_first_start = false);
+            bool hooks_at_first_start = false, std::shared_ptr<BridgeRegion> region = nullptr);
   // Stops the surrogate gracefully (StopPolicy escalation) on the monitor
   // thread, then ends that thread.
   ~Lifecycle();
@@ -97,6 +99,7 @@ class Lifecycle final : public SessionSource {
   EventBus& events_;
   const std::uint32_t member_;
   const bool hooks_at_first_start_;
+  const std::shared_ptr<BridgeRegion> region_;
   std::mt19937_64 rng_{std::random_device{}()};
 
   std::mutex mu_;

@@ -8,8 +8,9 @@ namespace dllbridge::detail {
 using Clock = std::chrono::steady_clock;
 
 struct Pool::Member {
-  Member(const BridgeOptions& options, EventBus& events, CallStats* totals, std::uint32_t index, bool pooled)
-      : supervisor(options, events, totals, index, pooled) {}
+  Member(const BridgeOptions& options, EventBus& events, CallStats* totals, std::uint32_t index, bool pooled,
+         std::shared_ptr<BridgeRegion> region)
+      : supervisor(options, events, totals, index, pooled, std::move(region)) {}
   Supervisor supervisor;
   std::atomic<int> busy{0};  // calls of this pool in the member now
 };
@@ -58,7 +59,7 @@ Pool::Pool(BridgeOptions options) : options_(checked(std::move(options))) {
   const bool pooled = options_.pool_size > 1;
   for (std::size_t i = 0; i < options_.pool_size; ++i) {
     members_.push_back(std::make_unique<Member>(options_, events_, pooled ? &totals_ : nullptr,
-                                                static_cast<std::uint32_t>(i), pooled));
+                                                static_cast<std::uint32_t>(i), pooled, region_));
   }
   if (options_.policy.lazy_start) return;
   // On a failed start the members end in reverse order: no surrogate is left.

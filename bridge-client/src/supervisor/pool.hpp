@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dllbridge/bridge.hpp"
+#include "channel/region.hpp"
 #include "supervisor/call_stats.hpp"
 #include "supervisor/event_bus.hpp"
 #include "supervisor/supervisor.hpp"
@@ -64,6 +65,9 @@ class Pool {
   BridgeStats stats();                      // over all members (docs/supervision.md, "A pool of surrogates")
   std::vector<BridgeStats> member_stats();  // one per member, in member order
   std::string surrogate_path();             // the program every member runs
+  // The bridge's shared region (made on first use), which every member's
+  // surrogates map; null when off or not possible.
+  std::shared_ptr<Region> region() const { return region_->get(); }
 
   int subscribe(std::function<void(const BridgeEvent&)> handler) {
     return events_.subscribe(std::move(handler));
@@ -87,6 +91,7 @@ class Pool {
   const BridgeOptions options_;
   EventBus events_;   // destroyed last: the members emit into it
   CallStats totals_;  // every member's calls (pool_size > 1)
+  const std::shared_ptr<BridgeRegion> region_ = std::make_shared<BridgeRegion>();
   std::vector<std::unique_ptr<Member>> members_;
 };
 

@@ -9,10 +9,10 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 Supervisor::Supervisor(const BridgeOptions& options, EventBus& events, CallStats* totals,
-                       std::uint32_t member, bool hooks_at_first_start)
+                       std::uint32_t member, bool hooks_at_first_start, std::shared_ptr<BridgeRegion> region)
     : options_(options),
       calls_(totals),
-      lifecycle_(options_, events, member, hooks_at_first_start),
+      lifecycle_(options_, events, member, hooks_at_first_start, std::move(region)),
       executor_(options_.policy, lifecycle_, calls_, events, member) {}
 
 Supervisor::~Supervisor() = default;

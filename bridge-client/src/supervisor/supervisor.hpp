@@ -34,9 +34,9 @@ class Supervisor {
   // Starts the monitor thread; the surrogate starts on request_start() or
   // the first call. Keeps references to `options`, `events` and `totals`
   // (null: none), which must outlive it. `member`: its index in the pool
-  // (stamped on events); `hooks_at_first_start`: see Lifecycle.
+  // (stamped on events); `hooks_at_first_start` and `region`: see Lifecycle.
   Supervisor(const BridgeOptions& options, EventBus& events, CallStats* totals, std::uint32_t member,
-             bool hooks_at_first_start);
+             bool hooks_at_first_start, std::shared_ptr<BridgeRegion> region = nullptr);
   // Stops the surrogate gracefully (StopPolicy escalation), then the threads.
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;

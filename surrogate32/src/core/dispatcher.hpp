@@ -32,9 +32,11 @@ class Dispatcher {
   // the session is ending; waits for invocations in progress).
   void set_peer(rpc::Peer* peer) { callbacks_.set_peer(peer); }
 
-  // Maps the client's shared region (RegionMap::map) for the calls from now
-  // on; why not, or "". Call before any call is served (the handshake).
-  std::string map_region(std::intptr_t native, std::uint64_t size) { return region_.map(native, size); }
+  // Maps segment `index` of the client's shared region (RegionMap::map) for
+  // the calls from now on; why not, or "". Thread-safe.
+  std::string map_region(std::uint32_t index, std::intptr_t native, std::uint64_t size) {
+    return region_.map(index, native, size);
+  }
 
  private:
   struct Function;

@@ -267,10 +267,10 @@ void* placed_pointer(const Layout& t, const wire::Value& v, CallMemory& mem, con
   if (!mem.region || !mem.region->mapped())
     bad_value(t, "names the shared region, which this session has not mapped");
   const wire::Region& r = v.region();
-  unsigned char* p = mem.region->at(r.offset(), r.length());
+  unsigned char* p = mem.region->at(r.segment(), r.offset(), r.length());
   if (!p) {
     bad_value(t, "names bytes " + std::to_string(r.offset()) + " + " + std::to_string(r.length()) +
-                     " outside the shared region");
+                     " of segment " + std::to_string(r.segment()) + ", outside the shared region");
   }
   if (r.offset() % e.align != 0) bad_value(t, "names a misaligned block of the shared region");
   const std::int64_t count = pointer_count(t, v, siblings);

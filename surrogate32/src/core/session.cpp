@@ -191,11 +191,24 @@ wire::Reply Session::respond(const wire::Request& request) {
         // The region came with this frame (SCM_RIGHTS); only the first Hello's is mapped.
         std::string problem = "this Hello was answered already";
         if (!region_tried_.exchange(true))
-          problem = dispatcher_.map_region(transport_.take_passed_fd(), request.hello().region_size());
+          problem = dispatcher_.map_region(
+              0, RegionMap::received(request.hello().region_handle(), transport_.take_passed_fd()),
+              request.hello().region_size());
         hello->set_region_mapped(problem.empty());
         hello->set_region_problem(problem);
         if (!problem.empty()) spdlog::info("no shared region: {}", problem);
       }
+      return reply;
+    }
+    case wire::Request::kMapSegment: {
+      // A later segment of the region, passed with this frame as the Hello's.
+      const wire::MapSegment& m = request.map_segment();
+      const std::string problem = dispatcher_.map_region(
+          m.index(), RegionMap::received(m.handle(), transport_.take_passed_fd()), m.size());
+      reply.mutable_map_segment()->set_mapped(problem.empty());
+      reply.mutable_map_segment()->set_problem(problem);
+      if (!problem.empty())
+        spdlog::info("segment {} of the shared region not mapped: {}", m.index(), problem);
       return reply;
     }
     case wire::Request::kPing: reply.mutable_pong(); return reply;

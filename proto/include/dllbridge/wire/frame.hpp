@@ -20,8 +20,9 @@ namespace dllbridge::wire {
 // Bumped on every incompatible change of dllbridge.proto or the framing.
 // 3: Frame envelope, requests both ways; 4: arrays of numbers as packed bytes;
 // 5: callbacks (FUNCTION_POINTER type nodes, Invoke and Release); 6: the
-// shared region for bulk data (Hello.region_size, Value.region).
-inline constexpr std::uint32_t kProtocolVersion = 6;
+// shared region for bulk data (Hello.region_size, Value.region); 7: the
+// region in segments (Value.region.segment, MapSegment).
+inline constexpr std::uint32_t kProtocolVersion = 7;
 inline constexpr std::size_t kHeaderSize = 4;
 // Hard cap on one frame's payload; larger frames are a protocol error.
 inline constexpr std::uint32_t kMaxFrameSize = 64u << 20;
