@@ -106,6 +106,10 @@ void Lifecycle::call_succeeded(bool counted) {
   last_activity_ = Clock::now();
   missed_pings_ = 0;
   consecutive_failures_ = 0;
+  if (!served_) {
+    served_ = true;
+    if (want_spare()) wake_.notify_all();
+  }
   if (!counted) return;
   const std::uint64_t limit = options_.policy.recycle.after_calls;
   if (limit > 0 && ++calls_since_start_ >= limit && !recycle_pending_) {
@@ -259,6 +263,7 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
   const bool is_restart = starts_ > 1;
   if (is_restart) ++restarts_;
   calls_since_start_ = 0;
+  served_ = false;
   missed_pings_ = 0;
   recycle_pending_ = false;
   last_activity_ = Clock::now();
@@ -326,8 +331,8 @@ std::shared_ptr<Session> Lifecycle::start_session(const std::shared_ptr<std::uin
 }
 
 bool Lifecycle::want_spare() const {
-  return options_.policy.warm_spare && state_ == SurrogateState::ready && !spare_ && !spare_blocked_ &&
-         !recycle_pending_ && !stopping_;
+  return options_.policy.warm_spare && state_ == SurrogateState::ready && served_ && !spare_ &&
+         !spare_blocked_ && !recycle_pending_ && !stopping_;
 }
 
 void Lifecycle::start_spare(std::unique_lock<std::mutex>& lock) {
