@@ -94,6 +94,7 @@ TEST_P(WarmSpare, ASpareThatDiesIsNotUsedAndStoppingEndsIt) {
     Bridge b(opts());
     Library lib = b.load(GetParam().sample);
     auto add = lib.function<std::int32_t(std::int32_t, std::int32_t)>("add");
+    ASSERT_EQ(add(1, 2), 3);  // a function call: the spare starts after one
     spare = ready_spare(b);
     ASSERT_NE(spare, 0u);
     ASSERT_TRUE(os::kill_process(spare));

@@ -106,11 +106,11 @@ void Lifecycle::call_succeeded(bool counted) {
   last_activity_ = Clock::now();
   missed_pings_ = 0;
   consecutive_failures_ = 0;
+  if (!counted) return;
   if (!served_) {
     served_ = true;
     if (want_spare()) wake_.notify_all();
   }
-  if (!counted) return;
   const std::uint64_t limit = options_.policy.recycle.after_calls;
   if (limit > 0 && ++calls_since_start_ >= limit && !recycle_pending_) {
     recycle_pending_ = true;

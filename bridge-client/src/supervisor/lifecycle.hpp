@@ -7,9 +7,10 @@
 // runs the on-restart hooks before queued calls go through, and lends the
 // ready session to calls (SessionSource). Emits started / exited / restarted.
 // With SupervisionPolicy::warm_spare it keeps a second surrogate started and
-// handshaken (from the first call a surrogate completes, so the spare's start
-// does not compete with that surrogate's own), which the next start takes
-// over instead of spawning one.
+// handshaken (once a function call has completed on the serving surrogate,
+// so the spare's start does not slow that surrogate's start, reload or the
+// call a crash held up), which the next start takes over instead of
+// spawning one.
 #pragma once
 
 #include <chrono>
@@ -142,7 +143,7 @@ class Lifecycle final : public SessionSource {
   std::shared_ptr<Session> spare_;              // the warm spare, started by the monitor
   std::shared_ptr<std::uint64_t> spare_owner_;  // its loss handler's owner cell (0 while spare)
   bool spare_blocked_ = false;                  // a spare failed: none until the next start
-  bool served_ = false;  // a call succeeded on the current surrogate: a spare may start now
+  bool served_ = false;  // a function call succeeded on the current surrogate: a spare may start
 
   std::thread monitor_;  // last: started once everything above exists
 };
