@@ -103,6 +103,7 @@ TEST_P(WarmSpare, ASpareThatDiesIsNotUsedAndStoppingEndsIt) {
     b.restart();
     EXPECT_EQ(add(3, 4), 7);
     EXPECT_NE(b.stats().pid, spare) << "the dead spare did not take over";
+    EXPECT_EQ(b.stats().restarts, 1u) << "one start after restart(): the dead spare was not counted";
     EXPECT_NE(b.stats().pid, first);
     last_spare = ready_spare(b);
     ASSERT_NE(last_spare, 0u) << "the next start brings a new spare";
