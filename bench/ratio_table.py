@@ -146,10 +146,12 @@ def latency(runs, suffix):
 def start(runs, suffix):
     rows = []
     for name, b in runs.items():
-        m = re.fullmatch(r"BM_(StartToFirstCall|CrashToNextCall)/(\d+)(?:/manual_time)?", name)
+        # CrashToNextCall/BITS/SPARE: SPARE 1 with SupervisionPolicy::warm_spare.
+        m = re.fullmatch(r"BM_(StartToFirstCall|CrashToNextCall)/(\d+)(?:/([01]))?(?:/manual_time)?", name)
         if not m or "error" in b:
             continue
-        rows.append([m.group(1), m.group(2), fmt(b.get("bridge_ms")), fmt(b.get("floor_ms")), fmt(b.get("ratio"))])
+        what = m.group(1) + (" (warm spare)" if m.group(3) == "1" else "")
+        rows.append([what, m.group(2), fmt(b.get("bridge_ms")), fmt(b.get("floor_ms")), fmt(b.get("ratio"))])
     table("Start and restart against spawning a no-op program (start_bench" + suffix + ")",
           ["benchmark", "bits", "bridge ms", "floor ms", "ratio"], rows)
 

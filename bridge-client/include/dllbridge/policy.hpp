@@ -88,6 +88,14 @@ struct SupervisionPolicy {
   RetryPolicy retry;
   BreakerPolicy breaker;
   RecyclePolicy recycle;
+  // Keeps a second surrogate started and handshaken while the first serves,
+  // so a restart (crash, hang, recycle, Bridge::restart) takes it over
+  // instead of starting one: a crash then costs reloading the library into
+  // it. The spare starts once a function call has completed on the serving
+  // surrogate (loads and declarations do not count).
+  // Costs one idle process per surrogate (per pool member). A spare that
+  // fails to start or dies is not replaced before the next restart.
+  bool warm_spare = false;
 };
 
 }  // namespace dllbridge

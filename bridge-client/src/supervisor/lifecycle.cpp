@@ -108,6 +108,10 @@ void Lifecycle::call_succeeded(bool counted) {
   missed_pings_ = 0;
   consecutive_failures_ = 0;
   if (!counted) return;
+  if (!served_) {
+    served_ = true;
+    if (want_spare()) wake_.notify_all();
+  }
   const std::uint64_t limit = options_.policy.recycle.after_calls;
   if (limit > 0 && ++calls_since_start_ >= limit && !recycle_pending_) {
     recycle_pending_ = true;
@@ -144,9 +148,22 @@ void Lifecycle::monitor_loop() {
       start_surrogate(StartKind::restart, restart_reason_);
       continue;
     }
+    if (spare_ && spare_->lost()) {
+      std::shared_ptr<Session> dead = std::move(spare_);
+      spare_owner_.reset();
+      spare_blocked_ = true;
+      lock.unlock();
+      retire(dead);
+      lock.lock();
+      continue;
+    }
     if (state_ == SurrogateState::ready) {
       if (recycle_pending_ && in_flight_ == 0) {
         recycle(lock);
+        continue;
+      }
+      if (want_spare()) {
+        start_spare(lock);
         continue;
       }
       lock.unlock();
@@ -158,7 +175,8 @@ void Lifecycle::monitor_loop() {
     // A loss, start or recycle request that came while the lock was free
     // above notified no one: act on it now rather than a tick later.
     if (state_ == SurrogateState::restarting || (state_ == SurrogateState::not_started && start_requested_) ||
-        (state_ == SurrogateState::ready && recycle_pending_ && in_flight_ == 0)) {
+        (state_ == SurrogateState::ready && recycle_pending_ && in_flight_ == 0) || want_spare() ||
+        (spare_ && spare_->lost())) {
       continue;
     }
     wake_.wait_for(lock, tick);
@@ -167,9 +185,11 @@ void Lifecycle::monitor_loop() {
   // thread lives, PR_SET_PDEATHSIG does not fire, so the surrogate gets the
   // Shutdown request and exits by itself (the DLL's exit handlers run).
   std::shared_ptr<Session> last = std::move(session_);
+  std::shared_ptr<Session> spare = std::move(spare_);
   ++generation_;
   lock.unlock();
   retire(last);  // now, though a call may still hold it
+  retire(spare);
 }
 
 void Lifecycle::start_surrogate(StartKind kind, std::string why) {
@@ -188,20 +208,24 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
   // Claimed now: a stop() or restart() while this start runs bumps it again,
   // and the surrogate started here is then not installed.
   const std::uint64_t generation = ++generation_;
+  // The warm spare, when there is a live one, becomes this start's surrogate:
+  // from now on its loss is this generation's.
+  std::shared_ptr<Session> fresh = std::move(spare_);
+  std::shared_ptr<Session> dead_spare;
+  if (fresh && fresh->lost()) dead_spare = std::move(fresh);
+  if (fresh) *spare_owner_ = generation;
+  spare_owner_.reset();
   lock.unlock();
   retire(old);  // a lost session: reaps quickly
+  retire(dead_spare);
 
-  std::shared_ptr<Session> fresh;
   std::optional<Error> failure;
-  try {
-    fresh = Session::start(
-        options_,
-        [this, generation](const Error& e, const std::optional<ExitStatus>& st) {
-          on_lost(generation, e, st);
-        },
-        region_);
-  } catch (const Error& e) {
-    failure = e;
+  if (!fresh) {
+    try {
+      fresh = start_session(std::make_shared<std::uint64_t>(generation));
+    } catch (const Error& e) {
+      failure = e;
+    }
   }
 
   lock.lock();
@@ -235,10 +259,12 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
     return;
   }
   session_ = fresh;
+  spare_blocked_ = false;
   ++starts_;
   const bool is_restart = starts_ > 1;
   if (is_restart) ++restarts_;
   calls_since_start_ = 0;
+  served_ = false;
   missed_pings_ = 0;
   recycle_pending_ = false;
   last_activity_ = Clock::now();
@@ -299,8 +325,50 @@ void Lifecycle::schedule_restart(const std::string& why) {
   changed_.notify_all();
 }
 
-void Lifecycle::on_lost(std::uint64_t generation, const Error& error, const std::optional<ExitStatus>& st) {
+std::shared_ptr<Session> Lifecycle::start_session(const std::shared_ptr<std::uint64_t>& owner) {
+  return Session::start(
+      options_, [this, owner](const Error& e, const std::optional<ExitStatus>& st) { on_lost(owner, e, st); },
+      region_);
+}
+
+bool Lifecycle::want_spare() const {
+  return options_.policy.warm_spare && state_ == SurrogateState::ready && served_ && !spare_ &&
+         !spare_blocked_ && !recycle_pending_ && !stopping_;
+}
+
+void Lifecycle::start_spare(std::unique_lock<std::mutex>& lock) {
+  auto owner = std::make_shared<std::uint64_t>(0);
+  lock.unlock();
+  std::shared_ptr<Session> spare;
+  try {
+    spare = start_session(owner);
+  } catch (const Error&) {
+    // Not replaced before the next start: a surrogate that cannot start is
+    // not retried in a loop here (the next restart reports why).
+  }
+  lock.lock();
+  if (!spare) {
+    spare_blocked_ = true;
+    return;
+  }
+  if (stopping_ || spare_ || state_ == SurrogateState::stopped) {
+    lock.unlock();
+    retire(spare);
+    lock.lock();
+    return;
+  }
+  spare_ = std::move(spare);
+  spare_owner_ = std::move(owner);
+}
+
+void Lifecycle::on_lost(const std::shared_ptr<std::uint64_t>& owner, const Error& error,
+                        const std::optional<ExitStatus>& st) {
   std::lock_guard lock(mu_);
+  const std::uint64_t generation = *owner;
+  if (generation == 0) {
+    wake_.notify_all();  // the spare died: the monitor lets it go
+    return;
+  }
   if (generation != generation_ || stopping_ || state_ == SurrogateState::stopped) return;
   const std::uint32_t pid = session_ ? session_->info().pid : 0;
   // Queued under mu_ (emit never waits for a handler), so `exited` always
@@ -429,10 +497,12 @@ void Lifecycle::restart(const std::string& reason) {
 }
 
 void Lifecycle::stop() {
-  std::shared_ptr<Session> old;
+  std::shared_ptr<Session> old, spare;
   {
     std::lock_guard lock(mu_);
     old = std::move(session_);
+    spare = std::move(spare_);
+    spare_owner_.reset();
     ++generation_;
     state_ = SurrogateState::stopped;
     reason_ = "stopped by the application";
@@ -440,6 +510,7 @@ void Lifecycle::stop() {
   changed_.notify_all();
   wake_.notify_all();
   retire(old);  // now, though a call may still hold it
+  retire(spare);
 }
 
 void Lifecycle::snapshot(BridgeStats& out) {
@@ -450,6 +521,7 @@ void Lifecycle::snapshot(BridgeStats& out) {
     out.bits = session_->info().pointer_size * 8;
     out.uptime = std::chrono::duration_cast<milliseconds>(Clock::now() - session_->started_at());
   }
+  if (spare_ && !spare_->lost()) out.spare_pid = spare_->info().pid;
   out.starts = starts_;
   out.restarts = restarts_;
   out.in_flight = in_flight_;

@@ -6,6 +6,11 @@
 // idle surrogates (heartbeat), recycles leaky ones (calls, resident memory),
 // runs the on-restart hooks before queued calls go through, and lends the
 // ready session to calls (SessionSource). Emits started / exited / restarted.
+// With SupervisionPolicy::warm_spare it keeps a second surrogate started and
+// handshaken (once a function call has completed on the serving surrogate,
+// so the spare's start does not slow that surrogate's start, reload or the
+// call a crash held up), which the next start takes over instead of
+// spawning one.
 #pragma once
 
 #include <chrono>
@@ -87,7 +92,15 @@ class Lifecycle final : public SessionSource {
   // mu_ held on entry and exit (released meanwhile).
   void start_surrogate(StartKind kind, std::string why);
   void recycle(std::unique_lock<std::mutex>& lock);
-  void on_lost(std::uint64_t generation, const Error& error, const std::optional<ExitStatus>& status);
+  // `owner`: the generation the lost session serves (0: the spare); read under mu_.
+  void on_lost(const std::shared_ptr<std::uint64_t>& owner, const Error& error,
+               const std::optional<ExitStatus>& status);
+  // Starts a session whose losses report to on_lost with `owner`. Throws Error.
+  std::shared_ptr<Session> start_session(const std::shared_ptr<std::uint64_t>& owner);
+  // Whether the monitor should start a spare now. mu_ held.
+  bool want_spare() const;
+  // Starts the warm spare (mu_ held on entry and exit, released meanwhile).
+  void start_spare(std::unique_lock<std::mutex>& lock);
   // The current surrogate is gone: restart with backoff, or failed when restarts are off. mu_ held.
   void schedule_restart(const std::string& why);
   void heartbeat();
@@ -130,6 +143,10 @@ class Lifecycle final : public SessionSource {
   std::uint64_t starts_ = 0, restarts_ = 0;
   std::uint32_t in_flight_ = 0;
   std::vector<std::function<void()>> hooks_;
+  std::shared_ptr<Session> spare_;              // the warm spare, started by the monitor
+  std::shared_ptr<std::uint64_t> spare_owner_;  // its loss handler's owner cell (0 while spare)
+  bool spare_blocked_ = false;                  // a spare failed: none until the next start
+  bool served_ = false;  // a function call succeeded on the current surrogate: a spare may start
 
   std::thread monitor_;  // last: started once everything above exists
 };
