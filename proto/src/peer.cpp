@@ -1,9 +1,11 @@
 #include "dllbridge/rpc/peer.hpp"
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "dllbridge/wire/frame.hpp"
+#include "varint.hpp"
 
 namespace dllbridge::rpc {
 namespace {
@@ -39,6 +41,39 @@ std::uint64_t Peer::serving() const {
 
 void Peer::send_frame(const wire::Frame& frame) { transport_.send(wire::encode_frame(frame)); }
 
+template <class Body>
+void Peer::send_body(const Body& body) {
+  // Kept buffer capacity beyond this is given back after the send.
+  constexpr std::size_t kKeep = 64u << 10;
+  std::unique_lock lock(out_mu_, std::try_to_lock);
+  if (!lock) {  // another thread sends now: a buffer of our own
+    std::string out;
+    wire::encode_frame_into(body, out);
+    transport_.send_bytes(out.data(), out.size());
+    return;
+  }
+  wire::encode_frame_into(body, out_);
+  transport_.send_bytes(out_.data(), out_.size());
+  if (out_.capacity() > kKeep) std::string().swap(out_);
+}
+
+Peer::Waiter* Peer::find_waiter(std::uint64_t id) const {
+  for (const auto& [waiting_id, waiter] : waiting_) {
+    if (waiting_id == id) return waiter;
+  }
+  return nullptr;
+}
+
+void Peer::erase_waiter(std::uint64_t id) {
+  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
+    if (it->first == id) {
+      *it = waiting_.back();
+      waiting_.pop_back();
+      return;
+    }
+  }
+}
+
 std::optional<wire::Reply> Peer::request(wire::Request request, Clock::time_point deadline,
                                          std::uint64_t reply_budget) {
   return request_kept(request, deadline, reply_budget);
@@ -46,46 +81,63 @@ std::optional<wire::Reply> Peer::request(wire::Request request, Clock::time_poin
 
 std::optional<wire::Reply> Peer::request_kept(wire::Request& request, Clock::time_point deadline,
                                               std::uint64_t reply_budget) {
+  std::optional<wire::Reply> reply(std::in_place);
+  if (!request_into(request, *reply, deadline, reply_budget)) reply.reset();
+  return reply;
+}
+
+bool Peer::request_into(wire::Request& request, wire::Reply& reply, Clock::time_point deadline,
+                        std::uint64_t reply_budget) {
   Waiter waiter;
   waiter.budget = reply_budget;
+  waiter.reply = &reply;
+  waiter.thread = std::this_thread::get_id();
   std::uint64_t id;
   {
     std::lock_guard lock(mu_);
     if (closed_) throw Closed(*closed_, false);
     id = next_id_++;
-    waiting_.emplace(id, &waiter);
+    if (waiting_.capacity() == 0) waiting_.reserve(16);
+    waiting_.emplace_back(id, &waiter);
   }
   request.set_id(id);
   request.set_nested_in(serving());
-  wire::Frame frame;
-  *frame.mutable_request() = std::move(request);  // moved in and back out: never copied
   try {
-    send_frame(frame);
+    send_body(request);
   } catch (...) {
-    request = std::move(*frame.mutable_request());
     std::lock_guard lock(mu_);
-    waiting_.erase(id);
+    erase_waiter(id);
     throw;
   }
-  request = std::move(*frame.mutable_request());
 
   std::unique_lock lock(mu_);
   // First read the stream on this thread (when the transport allows it and
   // no other thread does): the reply then wakes no one but us.
   bool may_read = true;
   for (;;) {
-    if (waiter.reply) break;
+    if (waiter.filling) {  // a reader parses our reply into `reply` now
+      waiter.cv.wait(lock);
+      continue;
+    }
+    if (waiter.raw) {  // another thread read our reply: we parse it
+      lock.unlock();
+      const bool parsed = parse_raw(waiter);
+      lock.lock();
+      if (parsed) waiter.replied = true;
+      continue;  // (not parsed: the channel ended, closed_ is set)
+    }
+    if (waiter.replied) break;
     if (!waiter.nested.empty()) {
       wire::Request nested = std::move(waiter.nested.front());
-      waiter.nested.pop_front();
-      waiter.signalled = waiter.reply || !waiter.nested.empty();
+      waiter.nested.erase(waiter.nested.begin());
+      waiter.signalled = waiter.replied || !waiter.nested.empty();
       lock.unlock();
       serve(nested);
       lock.lock();
       continue;
     }
     if (closed_) {
-      waiting_.erase(id);
+      erase_waiter(id);
       throw Closed(*closed_, true);
     }
     if (may_read) {
@@ -103,14 +155,14 @@ std::optional<wire::Reply> Peer::request_kept(wire::Request& request, Clock::tim
       may_read = true;
       continue;
     }
-    if (waiter.cv.wait_until(lock, deadline) == std::cv_status::timeout && !waiter.reply &&
-        waiter.nested.empty() && !closed_ && !waiter.reader_free) {
-      waiting_.erase(id);  // a late reply finds no one and is dropped
-      return std::nullopt;
+    if (waiter.cv.wait_until(lock, deadline) == std::cv_status::timeout && !waiter.replied &&
+        !waiter.filling && !waiter.raw && waiter.nested.empty() && !closed_ && !waiter.reader_free) {
+      erase_waiter(id);  // a late reply finds no one and is dropped
+      return false;
     }
   }
-  waiting_.erase(id);
-  return std::move(waiter.reply);
+  erase_waiter(id);
+  return true;
 }
 
 Peer::ServingScope::ServingScope(const Peer* peer, std::uint64_t id) {
@@ -130,17 +182,15 @@ void Peer::serve(const wire::Request& request) {
     reply = handlers_.respond(request);
   }
   reply.set_id(request.id());
-  send_reply(std::move(reply));
+  send_reply(reply);
 }
 
-void Peer::send_reply(const wire::Reply& reply) { send_reply(wire::Reply(reply)); }
+void Peer::send_reply(wire::Reply&& reply) { send_reply(static_cast<const wire::Reply&>(reply)); }
 
-void Peer::send_reply(wire::Reply&& reply) {
+void Peer::send_reply(const wire::Reply& reply) {
   const std::uint64_t id = reply.id();
-  wire::Frame frame;
-  *frame.mutable_reply() = std::move(reply);  // no copy of its (maybe large) values
   try {
-    send_frame(frame);
+    send_body(reply);  // serialized where it is: never copied
   } catch (const wire::FrameError& e) {
     // Too large for a frame: the asker gets an error instead of nothing.
     wire::Frame error;
@@ -164,24 +214,13 @@ void Peer::abort(const std::string& why) {
 void Peer::on_reader_free() {
   std::lock_guard lock(mu_);
   for (auto& [id, waiter] : waiting_) {
-    if (waiter->reply) continue;
+    if (waiter->replied) continue;
     waiter->reader_free = true;
     waiter->cv.notify_all();
   }
 }
 
 namespace {
-
-// Reads a varint at `i` of `s`; false when cut or longer than 10 bytes.
-bool read_varint(const std::string& s, std::size_t& i, std::uint64_t& v) {
-  v = 0;
-  for (unsigned shift = 0; shift < 70 && i < s.size(); shift += 7) {
-    const auto b = static_cast<unsigned char>(s[i++]);
-    v |= std::uint64_t{b & 0x7Fu} << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
-}
 
 // The id of the reply in serialized Frame `payload` without parsing it:
 // serialization writes fields in number order, so a Frame holding a Reply
@@ -192,12 +231,13 @@ std::optional<std::uint64_t> peek_reply_id(const std::string& payload) {
   std::size_t i = 0;
   std::uint64_t tag = 0;
   std::uint64_t length = 0;
-  if (!read_varint(payload, i, tag) || tag != (2u << 3 | 2u) || !read_varint(payload, i, length))
+  if (!wire::detail::read_varint(payload, i, tag) || tag != (2u << 3 | 2u) ||
+      !wire::detail::read_varint(payload, i, length))
     return std::nullopt;
   std::uint64_t id = 0;
   if (i < payload.size() && static_cast<unsigned char>(payload[i]) == (1u << 3 | 0u)) {
     ++i;
-    if (!read_varint(payload, i, id)) return std::nullopt;
+    if (!wire::detail::read_varint(payload, i, id)) return std::nullopt;
   }
   return id;
 }
@@ -210,9 +250,9 @@ Peer::Admit Peer::admit(const std::string& payload, std::string& why) const {
   std::uint64_t budget = kNoticeBudget;  // id 0: a notice, an error message and no more
   if (*id != 0) {
     std::lock_guard lock(mu_);
-    auto it = waiting_.find(*id);
-    if (it == waiting_.end()) return Admit::drop;  // its asker gave up: not even parsed
-    budget = it->second->budget;
+    const Waiter* waiter = find_waiter(*id);
+    if (waiter == nullptr) return Admit::drop;  // its asker gave up: not even parsed
+    budget = waiter->budget;
   }
   if (payload.size() <= budget) return Admit::parse;
   why = "a reply of " + std::to_string(payload.size()) + " bytes to request " + std::to_string(*id) +
@@ -233,13 +273,89 @@ void Peer::end_bad_frame(const std::string& why) {
   abort(why);
 }
 
+std::string Peer::malformed(const std::string& payload) {
+  return "malformed " + wire::Frame::default_instance().GetTypeName() + " frame of " +
+         std::to_string(payload.size()) + " bytes";
+}
+
+bool Peer::fill_reply(std::uint64_t id, std::string& payload) {
+  std::size_t offset = 0;
+  std::size_t length = 0;
+  if (!wire::frame_body(payload, 2, offset, length)) return false;
+  Waiter* waiter;
+  {
+    std::lock_guard lock(mu_);
+    if (bad_frame_) return true;  // nothing after a bad frame is trusted
+    waiter = find_waiter(id);
+    if (waiter == nullptr) return true;  // its asker gave up (deadline)
+    if (waiter->thread != std::this_thread::get_id() && !spare_out_) {
+      // Another thread's reply: its bytes go to that thread to parse, so
+      // the reply's memory comes from that thread's arena block, not the
+      // heap. Swapped, not copied: the transport reads on into the spare.
+      spare_out_ = true;
+      spare_.swap(payload);
+      waiter->raw_offset = offset;
+      waiter->raw_length = length;
+      waiter->raw = true;
+      waiter->signalled = true;
+      waiter->cv.notify_all();
+      return true;
+    }
+    // Parsed outside mu_: the waiter does not leave while `filling` holds.
+    waiter->filling = true;
+  }
+  const bool parsed = waiter->reply->ParseFromArray(payload.data() + offset, static_cast<int>(length));
+  {
+    std::lock_guard lock(mu_);
+    waiter->filling = false;
+    if (parsed) {
+      waiter->replied = true;
+      waiter->signalled = true;
+    }
+    waiter->cv.notify_all();
+  }
+  if (!parsed) end_bad_frame(malformed(payload));
+  return true;
+}
+
+bool Peer::parse_raw(Waiter& waiter) {
+  // spare_ is ours until spare_out_ is cleared.
+  const bool parsed =
+      waiter.reply->ParseFromArray(spare_.data() + waiter.raw_offset, static_cast<int>(waiter.raw_length));
+  std::string why = parsed ? std::string() : malformed(spare_);
+  {
+    std::lock_guard lock(mu_);
+    waiter.raw = false;
+    spare_out_ = false;
+    if (spare_.capacity() > (64u << 10)) std::string().swap(spare_);
+  }
+  if (!parsed) end_bad_frame(why);
+  return parsed;
+}
+
 void Peer::on_frame(std::string& payload) {
   // Bounded before it is parsed: parsing is where a small frame grows large.
-  std::string why;
+  std::string why;  // (empty: no allocation)
   switch (admit(payload, why)) {
     case Admit::parse: break;
     case Admit::drop: return;
     case Admit::refuse: end_bad_frame(why); return;
+  }
+  {
+    const std::optional<std::uint64_t> id = peek_reply_id(payload);
+    if (id && *id != 0 && fill_reply(*id, payload)) return;
+  }
+  std::size_t offset = 0;
+  std::size_t length = 0;
+  if (wire::frame_body(payload, 1, offset, length)) {
+    // A lone Request: parsed where it goes, no Frame around it.
+    wire::Request request;
+    if (!request.ParseFromArray(payload.data() + offset, static_cast<int>(length))) {
+      end_bad_frame(malformed(payload));
+      return;
+    }
+    take_request(request);
+    return;
   }
   wire::Frame frame;
   try {
@@ -261,26 +377,32 @@ void Peer::on_frame(std::string& payload) {
       return;
     }
     std::lock_guard lock(mu_);
-    auto it = waiting_.find(reply->id());
-    if (it == waiting_.end()) return;  // its asker gave up (deadline)
-    it->second->reply = std::move(*reply);
-    it->second->signalled = true;
-    it->second->cv.notify_all();
+    Waiter* waiter = find_waiter(reply->id());
+    if (waiter == nullptr) return;  // its asker gave up (deadline)
+    *waiter->reply = std::move(*reply);
+    waiter->replied = true;
+    waiter->signalled = true;
+    waiter->cv.notify_all();
     return;
   }
-  wire::Request* request = frame.mutable_request();
-  if (request->nested_in() != 0) {
+  take_request(*frame.mutable_request());
+}
+
+void Peer::take_request(wire::Request& request) {
+  {
     std::lock_guard lock(mu_);
-    auto it = waiting_.find(request->nested_in());
-    if (it != waiting_.end()) {
-      it->second->nested.push_back(std::move(*request));
-      it->second->signalled = true;
-      it->second->cv.notify_all();
-      return;
+    if (bad_frame_) return;  // nothing after a bad frame is trusted
+    if (request.nested_in() != 0) {
+      if (Waiter* waiter = find_waiter(request.nested_in())) {
+        waiter->nested.push_back(std::move(request));
+        waiter->signalled = true;
+        waiter->cv.notify_all();
+        return;
+      }
+      // The wait it belongs to is over: served like any other request.
     }
-    // The wait it belongs to is over: served like any other request.
   }
-  handlers_.on_request(std::move(*request));
+  handlers_.on_request(std::move(request));
 }
 
 void Peer::on_end(const std::string& why, bool bad_frame) {

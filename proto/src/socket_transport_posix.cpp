@@ -7,8 +7,12 @@
 // first. The transport's own reading
 // thread waits in epoll and reads when no caller does: requests of the
 // surrogate that come when nobody waits, and the end of the stream, which
-// it alone reports. While a caller reads, the socket is taken out of that
-// epoll set, so the reply does not wake the reading thread too.
+// it alone reports. While a caller reads, the socket is out of that epoll
+// set, so the reply does not wake the reading thread too. It stays out
+// while calls follow each other (no epoll_ctl per call): the reading thread
+// then looks every kHandBack (1 ms) whether they stopped, and takes the
+// socket back when a whole period passed without one ending (or when a
+// call that held the role longer than that ends: its release wakes it).
 //
 // Low-latency mode: before it sleeps, a reading caller polls for its reply
 // for a while (the spin), which saves the wake-up when the reply comes
@@ -126,26 +130,9 @@ class SocketTransport final : public Transport {
     return fd;
   }
 
-  void send(std::string frame) override {
-    std::lock_guard lock(write_mu_);
-    if (closing_ || write_broken_) return;
-    std::size_t done = 0;
-    if (outgoing_fd_ && writes_.empty() && !frame.empty()) {
-      // The descriptor goes with the frame's first byte; that one write blocks
-      // briefly if it must (the Hello: nothing is queued before it).
-      done = write_with_fd(frame.data(), frame.size(), outgoing_fd_->get());
-      outgoing_fd_.reset();
-      if (done == frame.size() || write_broken_) return;
-    }
-    if (writes_.empty() && done < frame.size()) {
-      done += write_some(frame.data() + done, frame.size() - done);
-      if (done == frame.size() || write_broken_) return;
-    }
-    if (done > 0) frame.erase(0, done);
-    writes_.push_back(std::move(frame));
-    pending_writes_ = true;
-    wake();  // whoever polls now adds POLLOUT
-  }
+  void send(std::string frame) override { send_impl(frame.data(), frame.size(), &frame); }
+
+  void send_bytes(const char* data, std::size_t size) override { send_impl(data, size, nullptr); }
 
   void close() noexcept override {
     if (closing_.exchange(true)) return;
@@ -202,6 +189,11 @@ class SocketTransport final : public Transport {
   static constexpr std::chrono::nanoseconds kMaxSpin{50000};  // low-latency mode: the longest spin
   static constexpr std::chrono::nanoseconds kMinSpin{2000};   // shorter is not worth a syscall loop
   static constexpr int kProbeEvery = 256;  // spinning is off: try again once in so many waits
+  // While calls follow each other, the reading thread looks this often
+  // whether they stopped (then it watches the socket again): what comes
+  // when nobody reads (a request of the peer, the end) waits at most about
+  // this long, and a call needs no epoll_ctl.
+  static constexpr std::chrono::milliseconds kHandBack{1};
   enum class Reader { none, thread, caller };
   enum class Pull { satisfied, would_block, ended };
 
@@ -234,6 +226,33 @@ class SocketTransport final : public Transport {
     const std::int64_t half = budget.count() / 2;
     spin_ns_ = half < kMinSpin.count() ? 0 : half;
     return Pull::would_block;
+  }
+
+  // Writes `data` now as far as the socket takes it and queues the rest (a
+  // copy, unless `owned` holds the frame and may be taken).
+  void send_impl(const char* data, std::size_t size, std::string* owned) {
+    std::lock_guard lock(write_mu_);
+    if (closing_ || write_broken_) return;
+    std::size_t done = 0;
+    if (outgoing_fd_ && writes_.empty() && size != 0) {
+      // The descriptor goes with the frame's first byte; that one write blocks
+      // briefly if it must (the Hello: nothing is queued before it).
+      done = write_with_fd(data, size, outgoing_fd_->get());
+      outgoing_fd_.reset();
+      if (done == size || write_broken_) return;
+    }
+    if (writes_.empty() && done < size) {
+      done += write_some(data + done, size - done);
+      if (done == size || write_broken_) return;
+    }
+    if (owned != nullptr) {
+      if (done > 0) owned->erase(0, done);
+      writes_.push_back(std::move(*owned));
+    } else {
+      writes_.emplace_back(data + done, size - done);
+    }
+    pending_writes_ = true;
+    wake();  // whoever polls now adds POLLOUT
   }
 
   // Writes at least the first byte of `data` with descriptor `fd` attached
@@ -445,19 +464,55 @@ class SocketTransport final : public Transport {
     armed_ = events;
   }
 
+  // A caller gives the reader role back. The socket stays out of the
+  // reading thread's set: while calls follow each other, the callers read it
+  // and the thread only looks every kHandBack (no epoll_ctl per call). A
+  // thread that sleeps without a limit and without the socket is woken to
+  // take it back.
   void release_role() {
-    // A caller stops after its own reply: frames read behind it are the
-    // reading thread's to deliver now (the socket will not wake it for them).
+    // Frames read behind the caller's own are the reading thread's to
+    // deliver now (the socket will not wake it for them).
     const bool leftover = frame_buffered();
+    bool need_wake = leftover;
+    bool others;
+    {
+      std::lock_guard lock(mu_);
+      reader_ = Reader::none;
+      if (leftover) look_ = true;
+      ++releases_;
+      others = turned_away_;
+      turned_away_ = false;
+      if (pending_writes_) {
+        arm(EPOLLIN | EPOLLOUT);  // the thread finishes them
+      } else if (armed_ == 0 && thread_wait_ == ThreadWait::unlimited) {
+        hand_back_ = true;  // it wakes, looks, and goes on looking every kHandBack
+        need_wake = true;
+      }
+      if (end_found_) need_wake = true;  // the thread reports the end
+    }
+    if (need_wake) wake();
+    if (others) receiver_->on_reader_free();
+  }
+
+  // The reading thread gives the role back: it watches the socket again
+  // (epoll) unless a caller's release just handed it over while calls
+  // follow each other (then it looks again after kHandBack).
+  void thread_release_role() {
     bool others;
     {
       std::lock_guard lock(mu_);
       reader_ = Reader::none;
       others = turned_away_;
       turned_away_ = false;
-      arm(EPOLLIN | (pending_writes_ ? EPOLLOUT : 0u));
+      if (hand_back_ && !pending_writes_) {
+        thread_wait_ = ThreadWait::period;
+      } else {
+        arm(EPOLLIN | (pending_writes_ ? EPOLLOUT : 0u));
+        thread_wait_ = ThreadWait::unlimited;
+      }
+      hand_back_ = false;
+      seen_releases_ = releases_;
     }
-    if (leftover) wake();
     if (others) receiver_->on_reader_free();
   }
 
@@ -465,8 +520,13 @@ class SocketTransport final : public Transport {
   // reports the end of the stream.
   void run() {
     for (;;) {
+      int timeout_ms;
+      {
+        std::lock_guard lock(mu_);
+        timeout_ms = thread_wait_ == ThreadWait::period ? static_cast<int>(kHandBack.count()) : -1;
+      }
       epoll_event events[2];
-      const int n = ::epoll_wait(epoll_.get(), events, 2, -1);
+      const int n = ::epoll_wait(epoll_.get(), events, 2, timeout_ms);
       for (int i = 0; i < n; ++i) {
         if (events[i].data.u32 == 1) {
           std::uint64_t count;
@@ -475,11 +535,30 @@ class SocketTransport final : public Transport {
       }
       {
         std::lock_guard lock(mu_);
-        if (reader_ != Reader::none) continue;  // a caller reads (and writes) now
+        const bool calls_ended = releases_ != seen_releases_;
+        seen_releases_ = releases_;
+        if (reader_ != Reader::none) {
+          // A caller reads (the socket is out of our set). Look again after
+          // kHandBack, unless it held the role that whole time (a long
+          // call): then its release wakes us.
+          thread_wait_ = n == 0 && !calls_ended ? ThreadWait::unlimited : ThreadWait::period;
+          hand_back_ = false;
+          continue;
+        }
+        const bool work = look_ || end_found_ || pending_writes_ || closing_;
+        if (!work && ((n == 0 && calls_ended) || (n > 0 && hand_back_))) {
+          // Calls follow each other: they read, and a frame that comes
+          // between them waits for the next one or our next look.
+          thread_wait_ = ThreadWait::period;
+          hand_back_ = false;
+          continue;
+        }
+        look_ = false;
         reader_ = Reader::thread;
+        thread_wait_ = ThreadWait::running;
       }
       const Pull p = pull(nullptr, nullptr);
-      release_role();
+      thread_release_role();
       if (p == Pull::ended) break;
     }
     receiver_->on_end(end_why_, end_bad_);
@@ -501,9 +580,18 @@ class SocketTransport final : public Transport {
 
   std::mutex mu_;  // the reader role
   Reader reader_ = Reader::none;
-  std::uint32_t armed_ = 0;   // the socket's events in epoll_
-  bool turned_away_ = false;  // a caller found the role taken
-  bool end_found_ = false;    // the stream ended; the reading thread reports it
+  std::uint32_t armed_ = 0;  // the socket's events in epoll_
+  // How the reading thread waits: without a limit (the socket in its set,
+  // or a caller holds the role and its release wakes it), or looking every
+  // kHandBack while calls follow each other (the socket out of its set).
+  enum class ThreadWait { running, unlimited, period };
+  ThreadWait thread_wait_ = ThreadWait::unlimited;
+  std::uint64_t releases_ = 0;       // callers' releases of the role so far
+  std::uint64_t seen_releases_ = 0;  // releases_ when the thread last looked
+  bool hand_back_ = false;           // a release woke the thread to look every kHandBack
+  bool look_ = false;                // a release left whole frames in the buffer for the thread
+  bool turned_away_ = false;         // a caller found the role taken
+  bool end_found_ = false;           // the stream ended; the reading thread reports it
 
   // The holder of the reader role only.
   std::unique_ptr<char[]> buf_;

@@ -185,12 +185,18 @@ CallResult Function::call(const std::vector<Value>& args, std::optional<std::chr
   detail::EncodedCall encoded =
       detail::Channel::encode(s.signature, args, out_buffers, pool.region());  // bad_argument before anything
   CallResult result;
+  // One reference captured: the std::function holds it in place (no allocation).
+  struct Call {
+    const detail::FunctionState& s;
+    detail::EncodedCall& encoded;
+    CallResult& result;
+  } call{s, encoded, result};
   try {
     pool.execute(
-        [&](detail::Session& session, const detail::Slot& slot, std::chrono::milliseconds left) {
-          const std::uint32_t id = s.ensure(session, slot, left);
-          result =
-              session.channel().call(id, s.signature, encoded, left);  // a retry sends the same arguments
+        [&call](detail::Session& session, const detail::Slot& slot, std::chrono::milliseconds left) {
+          const std::uint32_t id = call.s.ensure(session, slot, left);
+          call.result = session.channel().call(id, call.s.signature, call.encoded,
+                                               left);  // a retry sends the same arguments
         },
         detail::CallOptions{s.options.idempotent, deadline, true});
   } catch (const Error& e) {

@@ -2,6 +2,10 @@
 
 #include "dllbridge/wire/frame.hpp"
 
+#include <google/protobuf/arena.h>
+
+#include <cstddef>
+
 namespace dllbridge::detail {
 namespace {
 
@@ -215,16 +219,18 @@ void Channel::fail_all(const Error& error) {
 
 wire::Reply Channel::request(wire::Request request, millis timeout, bool kill_on_timeout,
                              std::uint64_t reply_budget) {
-  return request_kept(request, timeout, kill_on_timeout, reply_budget);
+  wire::Reply reply;
+  request_into(request, reply, timeout, kill_on_timeout, reply_budget);
+  return reply;
 }
 
-wire::Reply Channel::request_kept(wire::Request& request, millis timeout, bool kill_on_timeout,
-                                  std::uint64_t reply_budget) {
+void Channel::request_into(wire::Request& request, wire::Reply& reply, millis timeout, bool kill_on_timeout,
+                           std::uint64_t reply_budget) {
   {
     std::lock_guard lock(mu_);
     if (dead_) throw Error(dead_->kind(), dead_->what(), false);  // not sent: it did not run
   }
-  std::optional<wire::Reply> reply;
+  bool replied = false;
   // The callbacks nested in this request answer by its deadline (invoke_nested).
   const auto deadline = rpc::Peer::Clock::now() + timeout;
   const auto outer_deadline = t_deadline;
@@ -243,7 +249,7 @@ wire::Reply Channel::request_kept(wire::Request& request, millis timeout, bool k
   try {
     const Restore restore{outer_deadline, outer_overran};
     try {
-      reply = peer_.request_kept(request, deadline, reply_budget);
+      replied = peer_.request_into(request, reply, deadline, reply_budget);
     } catch (...) {
       overran = t_callback_overran;
       throw;
@@ -260,7 +266,7 @@ wire::Reply Channel::request_kept(wire::Request& request, millis timeout, bool k
   } catch (const wire::FrameError& e) {
     throw Error(ErrorKind::bad_argument, e.what());
   }
-  if (!reply) {
+  if (!replied) {
     const std::string what = "no reply within " + std::to_string(timeout.count()) + " ms";
     if (!kill_on_timeout) throw Error(ErrorKind::timeout, what);
     // A DLL call cannot be cancelled: stop the surrogate so nothing runs on.
@@ -269,8 +275,7 @@ wire::Reply Channel::request_kept(wire::Request& request, millis timeout, bool k
     throw Error(ErrorKind::timeout, what + (done.empty() ? "" : "; " + done) + ", the call may have run",
                 true);
   }
-  if (reply->has_error()) throw Error(from_wire(reply->error().kind()), reply->error().message());
-  return std::move(*reply);
+  if (reply.has_error()) throw Error(from_wire(reply.error().kind()), reply.error().message());
 }
 
 SurrogateInfo Channel::hello(millis timeout, const std::string& token, std::uint32_t pointer_size,
@@ -339,13 +344,73 @@ RegisteredFunction Channel::register_function(std::uint64_t library, const std::
   return RegisteredFunction{reply.register_function().function(), reply.register_function().resolved_name()};
 }
 
+namespace {
+
+// The Requests of calls, kept for the next calls (EncodedCall). Never
+// destroyed: calls may still end while the program exits.
+class RequestPool {
+ public:
+  RequestPool() { free_.reserve(kKeep); }
+  wire::Request* take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!free_.empty()) {
+        wire::Request* r = free_.back();
+        free_.pop_back();
+        return r;
+      }
+    }
+    auto* r = new wire::Request;
+    r->mutable_call();
+    return r;
+  }
+  void give(wire::Request* r) noexcept {
+    // Cleared, not freed: the Call and its Values stay for the next call
+    // (their bytes and nested lists are freed).
+    r->mutable_call()->Clear();
+    r->set_id(0);
+    r->set_nested_in(0);
+    {
+      std::lock_guard lock(mu_);
+      if (free_.size() < kKeep) {
+        free_.push_back(r);
+        return;
+      }
+    }
+    delete r;
+  }
+
+ private:
+  static constexpr std::size_t kKeep = 64;  // about the calls in flight at once
+  std::mutex mu_;
+  std::vector<wire::Request*> free_;
+};
+
+RequestPool& request_pool() {
+  static RequestPool* pool = new RequestPool;
+  return *pool;
+}
+
+}  // namespace
+
+EncodedCall::EncodedCall() : request_(request_pool().take()) {}
+
+EncodedCall::~EncodedCall() {
+  if (request_ != nullptr) request_pool().give(request_);
+}
+
 EncodedCall Channel::encode(const Signature& signature, const std::vector<Value>& args,
                             const std::vector<Buffer>* out_buffers, std::shared_ptr<Region> region) {
   EncodedCall encoded;
   encoded.plan_ =
-      encode_call(signature, args, *encoded.request_.mutable_call(), out_buffers, std::move(region));
+      encode_call(signature, args, *encoded.request_->mutable_call(), out_buffers, std::move(region));
   return encoded;
 }
+
+namespace {
+// The stack block of a call's reply arena (docs/performance.md).
+constexpr std::size_t kReplyArenaBlock = 2048;
+}  // namespace
 
 bool Channel::map_segments(const Region& region, std::uint32_t needed, millis timeout) {
   std::lock_guard order(segments_mu_);  // one MapSegment in flight: each takes the next descriptor
@@ -379,7 +444,7 @@ bool Channel::map_segments(const Region& region, std::uint32_t needed, millis ti
 
 CallResult Channel::call(std::uint32_t function, const Signature& signature, EncodedCall& args,
                          millis timeout) {
-  args.request_.mutable_call()->set_function(function);
+  args.request_->mutable_call()->set_function(function);
   // Persistent callbacks that go to this surrogate are released in it too.
   if (!args.plan_.callbacks.persistent.empty()) args.plan_.callbacks.note_sent(releases_);
   std::shared_ptr<Region> region;
@@ -392,10 +457,18 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, Enc
   // sends them so too).
   if (args.plan_.placed &&
       (!region || region != args.plan_.region || !map_segments(*region, args.plan_.segments, timeout)))
-    frame_placed(signature, *args.request_.mutable_call(), args.plan_);
-  const wire::Reply reply = request_kept(args.request_, timeout, true, args.plan_.budget);
+    frame_placed(signature, *args.request_->mutable_call(), args.plan_);
+  // The reply lives on an arena whose first block is on this stack: a small
+  // reply allocates nothing.
+  alignas(std::max_align_t) char block[kReplyArenaBlock];
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = block;
+  arena_options.initial_block_size = sizeof block;
+  google::protobuf::Arena arena(arena_options);
+  wire::Reply& reply = *google::protobuf::Arena::CreateMessage<wire::Reply>(&arena);
+  request_into(*args.request_, reply, timeout, true, args.plan_.budget);
   if (!reply.has_call()) wrong_answer("a call");
-  return decode_reply(signature, reply.call(), &args.request_.call(), &args.plan_.sinks, region.get());
+  return decode_reply(signature, reply.call(), &args.request_->call(), &args.plan_.sinks, region.get());
 }
 
 void Channel::ping(millis timeout) {

@@ -31,6 +31,16 @@ struct RegisteredFunction {
 // sent by Channel::call (again as they are on a retry).
 class EncodedCall {
  public:
+  // Its Request comes from a pool and goes back to it: the Call and its
+  // argument Values are kept (cleared) for the next call to fill, so a call
+  // in steady state allocates none of them.
+  EncodedCall();
+  ~EncodedCall();
+  EncodedCall(EncodedCall&& other) noexcept : request_(other.request_), plan_(std::move(other.plan_)) {
+    other.request_ = nullptr;
+  }
+  EncodedCall& operator=(EncodedCall&&) = delete;
+
   // Keeps the call's blocks of the shared region out of use for good: after
   // a timeout, the DLL may still be writing into them.
   void abandon_region() noexcept {
@@ -39,8 +49,8 @@ class EncodedCall {
 
  private:
   friend class Channel;
-  wire::Request request_;  // its call; sent as is by each attempt (never copied)
-  ReplyPlan plan_;         // the reply's budget, where its numbers go
+  wire::Request* request_;  // its call; sent as is by each attempt (never copied)
+  ReplyPlan plan_;          // the reply's budget, where its numbers go
 };
 
 class Channel {
@@ -115,9 +125,10 @@ class Channel {
   // before it is parsed).
   wire::Reply request(wire::Request request, millis timeout, bool kill_on_timeout,
                       std::uint64_t reply_budget = rules::kMinReplyBudget);
-  // The same for a request the caller keeps (Peer::request_kept).
-  wire::Reply request_kept(wire::Request& request, millis timeout, bool kill_on_timeout,
-                           std::uint64_t reply_budget);
+  // The same for a request the caller keeps, the reply parsed into `reply`
+  // (Peer::request_into; on an arena of the caller's, nothing is allocated).
+  void request_into(wire::Request& request, wire::Reply& reply, millis timeout, bool kill_on_timeout,
+                    std::uint64_t reply_budget);
   Error dead_error() const;
   // Sends the segments of `region` [mapped so far, needed) to the surrogate
   // (MapSegment, one at a time, each with its descriptor); false when one

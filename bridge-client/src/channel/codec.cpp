@@ -384,9 +384,41 @@ wire::Value encode_scalar(const std::string& who, Scalar kind, const TargetAbi& 
 
 // Values next to the one being encoded (the arguments, or a struct's fields),
 // by position, with their declarations' names for size_is.
+// A vector of pointers that keeps its first N in itself: the parameters or
+// fields of a call of a few allocate nothing (docs/performance.md).
+template <class T, std::size_t N = 8>
+class SmallVec {
+ public:
+  SmallVec() = default;
+  SmallVec(const SmallVec&) = delete;
+  SmallVec& operator=(const SmallVec&) = delete;
+  void push_back(T v) {
+    if (size_ < N) {
+      inline_[size_++] = v;
+      return;
+    }
+    if (size_ == N) heap_.assign(inline_, inline_ + N);
+    heap_.push_back(v);
+    ++size_;
+  }
+  void assign(std::size_t n, T v) {
+    size_ = 0;
+    heap_.clear();
+    for (std::size_t i = 0; i < n; ++i) push_back(v);
+  }
+  T& operator[](std::size_t i) { return size_ <= N ? inline_[i] : heap_[i]; }
+  const T& operator[](std::size_t i) const { return size_ <= N ? inline_[i] : heap_[i]; }
+  std::size_t size() const { return size_; }
+
+ private:
+  T inline_[N]{};
+  std::vector<T> heap_;  // all of them, once there are more than N
+  std::size_t size_ = 0;
+};
+
 struct Siblings {
-  std::vector<const std::string*> names;
-  std::vector<const Value*> values;
+  SmallVec<const std::string*> names;
+  SmallVec<const Value*> values;
   const Value* find(const std::string& name) const {
     for (std::size_t i = 0; i < names.size(); ++i) {
       if (*names[i] == name) return values[i];

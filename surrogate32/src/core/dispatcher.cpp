@@ -164,7 +164,8 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
 
   // Variadic calls: the extra arguments' types come with each call.
   std::vector<Layout> extras;
-  std::vector<ffi_type*> arg_types = fn.arg_types;
+  std::vector<ffi_type*> arg_types;  // variadic only: fixed functions have their cif
+  if (fn.variadic) arg_types = fn.arg_types;
   TypeBudget budget;
   for (const wire::TypeNode& t : req.extra_types()) {
     extras.push_back(build_layout(t, Role::Extra, 0, budget));
@@ -187,8 +188,21 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
   CallMemory mem;
   mem.binder = &callbacks;
   mem.region = &region_;
-  std::vector<unsigned char*> slots(n);
-  std::vector<void*> values(n);
+  // The arguments' slots and libffi's pointers to them: on the stack for
+  // up to kInlineArgs arguments (no allocation per call).
+  constexpr std::size_t kInlineArgs = 16;
+  unsigned char* slots_inline[kInlineArgs];
+  void* values_inline[kInlineArgs];
+  std::vector<unsigned char*> slots_heap;
+  std::vector<void*> values_heap;
+  unsigned char** slots = slots_inline;
+  void** values = values_inline;
+  if (n > kInlineArgs) {
+    slots_heap.resize(n);
+    values_heap.resize(n);
+    slots = slots_heap.data();
+    values = values_heap.data();
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const Layout& t = i < fixed ? fn.params[i] : extras[i - fixed];
     slots[i] = mem.allocate(std::max<std::size_t>(t.size, sizeof(std::uint64_t)), t.name);
@@ -206,7 +220,7 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
   // Nothing between the call and the last-error reads: not even the clock.
   const auto start = std::chrono::steady_clock::now();
   clear_last_error();
-  ffi_call(const_cast<ffi_cif*>(cif), FFI_FN(fn.address), ret, values.data());
+  ffi_call(const_cast<ffi_cif*>(cif), FFI_FN(fn.address), ret, values);
   const std::int64_t last_error = read_last_error();
   const auto stop = std::chrono::steady_clock::now();
   // A callback that failed in the client (it threw) fails the call: the DLL

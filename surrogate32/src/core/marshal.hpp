@@ -93,6 +93,10 @@ class CallbackBinder {
 // Memory of one call: zeroed blocks, and which pointee each one is.
 class CallMemory {
  public:
+  CallMemory() = default;
+  CallMemory(const CallMemory&) = delete;  // hands out pointers into itself
+  CallMemory& operator=(const CallMemory&) = delete;
+
   // Where the call's callback arguments are bound; null: the call has none
   // (a callback value is then refused).
   CallbackBinder* binder = nullptr;
@@ -113,6 +117,11 @@ class CallMemory {
   }
 
  private:
+  // The first blocks come from here: a call of a few scalars allocates
+  // nothing (docs/performance.md, "No allocation on the hot path").
+  static constexpr std::size_t kInline = 512;
+  alignas(std::max_align_t) unsigned char inline_[kInline];
+  std::size_t inline_used_ = 0;
   std::vector<std::unique_ptr<std::max_align_t[]>> blocks_;
   std::size_t total_ = 0;
   std::map<const void*, std::uint32_t> counts_;

@@ -12,13 +12,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "dllbridge/dllbridge.pb.h"
 #include "dllbridge/rpc/transport.hpp"
@@ -83,6 +84,12 @@ class Peer final : private Transport::Receiver {
   // consuming it: a request sent again (a retry) is not copied.
   std::optional<wire::Reply> request_kept(wire::Request& request, Clock::time_point deadline,
                                           std::uint64_t reply_budget = UINT64_MAX);
+  // The same, parsing the reply into `reply` (which the caller may keep, or
+  // place on an arena it resets): false when the deadline passed. With the
+  // request and reply kept by the caller, a call in steady state allocates
+  // nothing here (the frame buffers are reused).
+  bool request_into(wire::Request& request, wire::Reply& reply, Clock::time_point deadline,
+                    std::uint64_t reply_budget = UINT64_MAX);
 
   // Answers `request` with respond(request) on this thread. Requests this
   // thread sends meanwhile are nested in it.
@@ -121,8 +128,14 @@ class Peer final : private Transport::Receiver {
   struct Waiter {
     std::uint64_t budget = UINT64_MAX;  // the most reply bytes accepted
     std::condition_variable cv;
-    std::optional<wire::Reply> reply;
-    std::deque<wire::Request> nested;
+    wire::Reply* reply = nullptr;  // where the reply is parsed (the caller's)
+    bool replied = false;          // *reply holds the reply
+    bool filling = false;          // a reader parses into *reply now, without mu_
+    bool raw = false;              // the reply's bytes wait in spare_ for this thread to parse
+    std::size_t raw_offset = 0;    // where in spare_
+    std::size_t raw_length = 0;
+    std::thread::id thread;             // the thread that waits
+    std::vector<wire::Request> nested;  // (no allocation while empty)
     // Set (under mu_) with reply, nested and the end: read by the waiter
     // while it reads the stream itself, without mu_.
     std::atomic<bool> signalled{false};
@@ -132,6 +145,22 @@ class Peer final : private Transport::Receiver {
   void on_end(const std::string& why, bool bad_frame) override;
   void on_reader_free() override;
   void send_frame(const wire::Frame& frame);
+  // Sends `body` as a frame, encoded into the reused buffer when it is free.
+  template <class Body>
+  void send_body(const Body& body);
+  Waiter* find_waiter(std::uint64_t id) const;  // mu_ held; null when none
+  void erase_waiter(std::uint64_t id);          // mu_ held
+  // Parses the reply in `payload` for its waiter; false when it did not
+  // parse as a lone Reply (then the whole Frame is parsed).
+  bool fill_reply(std::uint64_t id, std::string& payload);
+  // Parses the reply waiting in spare_ (Waiter::raw) on the waiter's thread;
+  // false when it did not parse (the channel ended).
+  bool parse_raw(Waiter& waiter);
+  // A request of the other side: to the waiter it is nested in, else to
+  // Handlers::on_request.
+  void take_request(wire::Request& request);
+  // Why `payload` is refused when it does not parse.
+  static std::string malformed(const std::string& payload);
   // What to do with `payload`, a frame not yet parsed: a reply larger than
   // its request's budget is refused (`why` says so), one nobody waits for is
   // dropped unparsed.
@@ -143,12 +172,20 @@ class Peer final : private Transport::Receiver {
   Handlers handlers_;
   mutable std::mutex mu_;
   std::uint64_t next_id_ = 1;
-  std::map<std::uint64_t, Waiter*> waiting_;  // by request id
-  std::optional<std::string> closed_;         // why, once ended or aborted
-  bool ended_ = false;                        // Handlers::on_end ran
-  bool bad_frame_ = false;                    // a payload did not parse
-  bool reading_over_ = false;                 // the transport's on_end came
+  // By request id: a flat vector that keeps its capacity, so a call adds
+  // no node (there are few waiters at a time).
+  std::vector<std::pair<std::uint64_t, Waiter*>> waiting_;
+  std::optional<std::string> closed_;  // why, once ended or aborted
+  bool ended_ = false;                 // Handlers::on_end ran
+  bool bad_frame_ = false;             // a payload did not parse
+  bool reading_over_ = false;          // the transport's on_end came
   std::condition_variable reading_over_cv_;
+  std::mutex out_mu_;  // out_: a frame buffer kept for the next send
+  std::string out_;
+  // A reply read by another thread than its waiter's: its payload, swapped
+  // out of the transport (mu_; while spare_out_, the waiter's alone).
+  std::string spare_;
+  bool spare_out_ = false;
 };
 
 }  // namespace dllbridge::rpc

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
@@ -49,6 +50,9 @@ class Transport {
   // and never throws for I/O: after the stream broke, frames are dropped and
   // the loss is reported through Receiver::on_end.
   virtual void send(std::string frame) = 0;
+  // The same for a frame the caller keeps (a reused buffer): a transport
+  // that can write it without a copy of its own overrides this.
+  virtual void send_bytes(const char* data, std::size_t size) { send(std::string(data, size)); }
 
   // Ends the stream in both directions: the reading stops (on_end follows
   // unless it already ran) and later sends are dropped. Thread-safe, idempotent.

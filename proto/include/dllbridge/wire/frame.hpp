@@ -48,6 +48,18 @@ std::uint32_t decode_header(const Header& header, std::uint32_t cap = kMaxFrameS
 // Serializes a message into one complete frame (header + payload).
 std::string encode_frame(const google::protobuf::MessageLite& message);
 
+// Serializes a Request or Reply as one complete frame (header + a Frame
+// payload holding it) into `out`, whose capacity is reused: no Frame is
+// built and, once `out` is large enough, nothing is allocated. Throws
+// FrameError when the frame would exceed kMaxFrameSize.
+void encode_frame_into(const Request& request, std::string& out);
+void encode_frame_into(const Reply& reply, std::string& out);
+
+// Where the Request (`field` 1) or Reply (2) of serialized Frame `payload`
+// lies, when the payload holds just that: [offset, offset + length).
+// False for anything else (then parse the whole Frame).
+bool frame_body(const std::string& payload, std::uint32_t field, std::size_t& offset, std::size_t& length);
+
 // Parses a payload into `message`; throws FrameError when it is malformed.
 void decode_payload(const std::string& payload, google::protobuf::MessageLite& message);
 
