@@ -8,6 +8,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "os.hpp"
@@ -194,7 +195,10 @@ TEST_P(Supervised, TheBreakerOpensFailsFastProbesAndCloses) {
   o.policy.breaker.window = 4;
   o.policy.breaker.min_calls = 3;
   o.policy.breaker.failure_ratio = 0.6;
-  o.policy.breaker.open_for = milliseconds(300);
+  // Open long enough to outlast the replacement's start on a loaded machine
+  // under Wine (the fail-fast call comes after it); half-open is then waited
+  // for by calling, not by sleeping.
+  o.policy.breaker.open_for = milliseconds(8000);
   o.policy.breaker.half_open_probes = 1;
   EventLog log;
   Bridge b(o);
@@ -211,8 +215,22 @@ TEST_P(Supervised, TheBreakerOpensFailsFastProbesAndCloses) {
   Error e = error_of([&] { add_fn.call({std::int64_t{1}, std::int64_t{1}}); });
   EXPECT_EQ(e.kind(), ErrorKind::circuit_open);
   EXPECT_EQ(b.stats().starts, starts) << "failing fast starts nothing";
-  std::this_thread::sleep_for(milliseconds(400));  // longer than open_for: half-open by now
-  EXPECT_EQ(i64(add_fn.call({std::int64_t{1}, std::int64_t{1}}).ret), 2);  // the probe
+  // Calls fail fast until open_for has passed; the first one let through is
+  // the half-open probe, and it succeeds.
+  std::optional<CallResult> probe;
+  ASSERT_TRUE(eventually(
+      [&] {
+        try {
+          probe = add_fn.call({std::int64_t{1}, std::int64_t{1}});
+          return true;
+        } catch (const Error& fast) {
+          EXPECT_EQ(fast.kind(), ErrorKind::circuit_open) << fast.what();
+          return fast.kind() != ErrorKind::circuit_open;
+        }
+      },
+      milliseconds(60000)));
+  ASSERT_TRUE(probe.has_value());
+  EXPECT_EQ(i64(probe->ret), 2);
   EXPECT_EQ(b.stats().breaker, BreakerState::closed);
   auto breaker_events = [&] {
     std::vector<BreakerState> seen;
