@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -104,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Arguments the codec accepts for the signature: nulls and zeros of the
   // right shape are enough, the replies are what is fuzzed.
   std::vector<Value> args;
-  detail::EncodedCall encoded;
+  std::optional<detail::EncodedCall> encoded;  // EncodedCall is move-constructed only
   for (int attempt = 0; attempt < 2; ++attempt) {
     args.clear();
     for (std::size_t i = 0; i < signature.inputs.size(); ++i) {
@@ -115,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
     try {
-      encoded = detail::Channel::encode(signature, args);
+      encoded.emplace(detail::Channel::encode(signature, args));
       break;
     } catch (const Error&) {
     }
@@ -134,7 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     detail::RegisteredFunction fn;
     expect_result_or_error([&] { fn = channel.register_function(library, "f", signature, timeout); });
     expect_result_or_error([&] {
-      const CallResult r = channel.call(fn.id, signature, encoded, timeout);
+      const CallResult r = channel.call(fn.id, signature, encoded ? *encoded : encoded.emplace(), timeout);
       (void)r;
     });
     expect_result_or_error([&] { channel.ping(timeout); });
