@@ -133,8 +133,12 @@ void Session::open() {
   started_at_ = Clock::now();
   channel_->start();
   try {
-    info_ = channel_->hello(options_.policy.start_timeout, token, expected_pointer_size(options_),
-                            region_ ? region_->get() : nullptr);
+    SurrogateInfo info = channel_->hello(options_.policy.start_timeout, token,
+                                         expected_pointer_size(options_), region_ ? region_->get() : nullptr);
+    // on_end may already be reading info_ (a surrogate that died at once):
+    // written under the lock it reads it under.
+    std::lock_guard lock(process_mu_);
+    info_ = std::move(info);
   } catch (const Error& e) {
     const ErrorKind kind = e.kind() == ErrorKind::unauthorized || e.kind() == ErrorKind::protocol
                                ? e.kind()
