@@ -48,9 +48,35 @@ missing() {
   printf '%s\n' "${out[@]}"
 }
 
+# surrogate32 and Wine's 32-bit loader are i386 programs. A kernel built
+# without IA-32 emulation refuses them ("Exec format error"); then i386 ELF
+# programs are registered with binfmt_misc to run under qemu-i386-static, for
+# every program that starts one (tests, Wine, benchmarks). The client library
+# falls back to qemu-i386 by itself; this makes the rest of the toolchain work.
+# Checked with the i386 dynamic loader (libc6:i386), itself a program.
+i386_programs() {
+  local probe=/lib/ld-linux.so.2 misc=/proc/sys/fs/binfmt_misc
+  [[ -x $probe ]] || return 0  # libc6:i386 not installed yet: checked after the install
+  "$probe" --version >/dev/null 2>&1 && return 0
+  if [[ ! -x /usr/bin/qemu-i386-static ]]; then
+    log "this kernel cannot run i386 programs and qemu-user-static is not installed"
+    return 1
+  fi
+  [[ -e $misc/register ]] || $SUDO mount -t binfmt_misc binfmt_misc "$misc" ||
+    { log "this kernel cannot run i386 programs and binfmt_misc cannot be mounted"; return 1; }
+  if [[ ! -e $misc/dllbridge-i386 ]]; then
+    log "this kernel has no IA-32 emulation: registering i386 programs with binfmt_misc (qemu-i386-static)"
+    local magic='\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x03\x00'
+    local mask='\xff\xff\xff\xff\xff\xfe\xfe\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+    echo ":dllbridge-i386:M::$magic:$mask:/usr/bin/qemu-i386-static:F" | $SUDO tee "$misc/register" >/dev/null
+  fi
+  "$probe" --version >/dev/null 2>&1 || { log "i386 programs still do not run (binfmt_misc)"; return 1; }
+}
+
 mapfile -t todo < <(missing "${want[@]}")
 if [[ ${#todo[@]} -eq 0 || -z "${todo[0]}" ]]; then
   log "all packages present"
+  i386_programs
   exit 0
 fi
 log "missing: ${todo[*]}"
@@ -62,6 +88,7 @@ fi
 $SUDO apt-get update -qq || log "apt-get update reported a problem; continuing"
 
 if $SUDO apt-get install -y -qq --no-install-recommends "${todo[@]}"; then
+  i386_programs
   exit 0
 fi
 
@@ -78,6 +105,7 @@ $SUDO apt-get "${O[@]}" update -qq
 for attempt in 1 2 3 4 5 6; do
   sim=$($SUDO apt-get "${O[@]}" install -s --allow-downgrades --no-install-recommends "${todo[@]}" 2>&1) && {
     $SUDO apt-get "${O[@]}" install -y -qq --allow-downgrades --no-install-recommends "${todo[@]}"
+    i386_programs
     exit 0
   }
   # Names of the form "Depends: X:i386 (= V) but ... is not going to be installed"

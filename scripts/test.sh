@@ -54,7 +54,7 @@ sanitize_ctest() {
 }
 
 if [[ "${1:-}" == "--sanitize" ]]; then
-  "$root/scripts/setup.sh" --sanitize
+  "$root/scripts/setup.sh" --sanitize --windows  # --windows: the generator's suites build MinGW DLLs
   supp="$root/scripts/sanitize"
   started=$SECONDS
 
@@ -100,7 +100,9 @@ elif [[ $# -gt 0 ]]; then
 fi
 
 echo "== Format: scripts/format.sh --check"
-"$root/scripts/setup.sh"
+# Everything every stage needs, before the Linux tree is configured: its
+# generator suites build Windows DLLs with MinGW-w64 when it is installed.
+"$root/scripts/setup.sh" --windows --fuzz
 format_status=0
 "$root/scripts/format.sh" --check || format_status=$?
 if [[ $format_status -ne 0 ]]; then
