@@ -52,8 +52,10 @@ BENCHMARK(BM_Memcpy)->Apply(dllbridge::bench::buffer_sizes);
 
 // How the buffers travel: through the shared region (above its threshold),
 // or framed (DLLBRIDGE_SHARED_REGION=off while the benchmark runs: the
-// packed bytes in the frames, as before the region).
-enum class Path { region, framed, allocated };
+// packed bytes in the frames, as before the region); `discarding`: the
+// region with a resident budget of 0 (every freed block gives its pages
+// back, as blocks of 8 MiB and more did before the budget).
+enum class Path { region, framed, allocated, discarding };
 
 // While it lives, the process makes no use of the shared region.
 struct FramedOnly {
@@ -69,6 +71,15 @@ dllbridge::Bridge& bridge_for(dllbridge::Arch arch, Path path) {
     return dllbridge::Bridge(o);
   };
   if (path == Path::allocated) path = Path::region;
+  if (path == Path::discarding) {
+    static dllbridge::Bridge d32 = [&] {
+      ::setenv("DLLBRIDGE_REGION_BUDGET", "0", 1);  // read as the bridge is made
+      dllbridge::Bridge b = make(arch, dllbridge::bench::kSurrogate32);
+      ::unsetenv("DLLBRIDGE_REGION_BUDGET");
+      return b;
+    }();
+    return d32;
+  }
   if (path == Path::framed) {  // its surrogate is never offered the region
     if (arch == dllbridge::Arch::x86) {
       static dllbridge::Bridge f32 = make(arch, dllbridge::bench::kSurrogate32);
@@ -108,6 +119,9 @@ void buffer_round_trip(benchmark::State& state, const char* name, dllbridge::Arc
         bridge_for(arch, path)
             .load(arch == dllbridge::Arch::x86 ? dllbridge::bench::kSample32 : dllbridge::bench::kSample64);
     auto fn = lib.function<void(InOut<E, 1>, std::int32_t, E)>(name);
+    // One call first: the steady state is measured, not the first fault-in
+    // of a block's pages (a 16 MiB row may run one iteration only).
+    fn(dllbridge::inout(data, count), static_cast<std::int32_t>(count), E{3});
     const auto start = std::chrono::steady_clock::now();
     for (auto _ : state) fn(dllbridge::inout(data, count), static_cast<std::int32_t>(count), E{3});
     seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -177,10 +191,25 @@ BENCHMARK(BM_TouchU8Framed)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
+// The region without a resident budget (0: each call faults its block's
+// pages in again): the "before" of the budget, in the same run.
+void BM_TouchU8NoBudget(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x86, Path::discarding);
+}
+BENCHMARK(BM_TouchU8NoBudget)->Arg(1 << 20)->Arg(16 << 20)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
 void BM_TouchU8Native64(benchmark::State& state) {
   buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x64);
 }
 BENCHMARK(BM_TouchU8Native64)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_TouchU8AllocNative64(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x64, Path::allocated);
+}
+BENCHMARK(BM_TouchU8AllocNative64)
     ->Apply(dllbridge::bench::buffer_sizes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

@@ -2,10 +2,14 @@
 // disjoint aligned blocks, takes them back when leases end (merging
 // neighbours), grows by a new segment (at least the size needed and twice
 // the last) when no segment has room, stops at its cap, and finds memory
-// that lies inside one of its segments.
+// that lies inside one of its segments; freed blocks keep their pages up to
+// the resident budget, the least recently freed given back past it.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <vector>
 
 #include "channel/region.hpp"
 
@@ -16,7 +20,29 @@ using dllbridge::detail::RegionPlace;
 
 namespace {
 constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
+
+// Bytes of the `length` at `p` (page aligned) whose pages are in memory
+// (mincore: for the region's shared memory, whether the memory object holds them).
+std::uint64_t resident(const unsigned char* p, std::uint64_t length) {
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> in_core((length + page - 1) / page);
+  if (::mincore(const_cast<unsigned char*>(p), length, in_core.data()) != 0) return ~std::uint64_t{0};
+  std::uint64_t n = 0;
+  for (unsigned char c : in_core) n += (c & 1) ? page : 0;
+  return n;
 }
+
+// Every byte of `length` at `p` set to `fill + i * 7`.
+void fill(unsigned char* p, std::uint64_t length, unsigned char k) {
+  for (std::uint64_t i = 0; i < length; ++i) p[i] = static_cast<unsigned char>(k + i * 7);
+}
+// How many bytes of `length` at `p` differ from what fill(p, length, k) wrote.
+std::uint64_t wrong(const unsigned char* p, std::uint64_t length, unsigned char k) {
+  std::uint64_t n = 0;
+  for (std::uint64_t i = 0; i < length; ++i) n += p[i] != static_cast<unsigned char>(k + i * 7);
+  return n;
+}
+}  // namespace
 
 TEST(Region, BlocksAreDisjointAlignedAndComeBackMerged) {
   std::shared_ptr<Region> region = Region::create(4 * kMiB, 4 * kMiB);  // no room to grow
@@ -94,4 +120,102 @@ TEST(Region, OffForABridgeMadeWhileTheEnvironmentSaysSo) {
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(on.get(), r) << "made once";
   EXPECT_NE(BridgeRegion().get(), r) << "each bridge has its own";
+}
+
+TEST(Region, FreedBlocksKeepTheirPagesWithinTheBudgetTheOldestGoFirst) {
+  std::shared_ptr<Region> region = Region::create(32 * kMiB, 32 * kMiB);
+  ASSERT_TRUE(region);
+  region->set_resident_budget(6 * kMiB);
+  EXPECT_EQ(region->resident_budget(), 6 * kMiB);
+  const unsigned char* base = region->at(0, 0, 32 * kMiB);
+  ASSERT_NE(base, nullptr);
+  EXPECT_EQ(resident(base, 32 * kMiB), 0u) << "a new segment has no pages yet";
+  {
+    std::vector<RegionLease> blocks;
+    for (int i = 0; i < 4; ++i) {
+      blocks.push_back(region->allocate(4 * kMiB));  // at 0, 4, 8, 12 MiB
+      ASSERT_EQ(blocks.back().offset(), static_cast<std::uint64_t>(i) * 4 * kMiB);
+      fill(blocks.back().data(), 4 * kMiB, static_cast<unsigned char>(i));
+    }
+    EXPECT_EQ(resident(base, 32 * kMiB), 16 * kMiB) << "blocks in use keep their pages, whatever the budget";
+    EXPECT_EQ(region->kept_bytes(), 0u);
+    // Freed in order 0, 1, 2, 3: 16 MiB freed, 6 kept, the most recently freed.
+    for (RegionLease& b : blocks) b = RegionLease();
+  }
+  EXPECT_EQ(region->kept_bytes(), 6 * kMiB);
+  EXPECT_EQ(resident(base, 32 * kMiB), 6 * kMiB);
+  EXPECT_EQ(resident(base + 12 * kMiB, 4 * kMiB), 4 * kMiB) << "the last one freed is kept whole";
+  EXPECT_EQ(resident(base + 8 * kMiB, 2 * kMiB), 2 * kMiB) << "the one before it keeps its head";
+  EXPECT_EQ(resident(base + 10 * kMiB, 2 * kMiB), 0u) << "and gave back its tail";
+  EXPECT_EQ(resident(base, 8 * kMiB), 0u) << "the first two freed gave back all";
+
+  // Reused blocks deliver what is written into them, kept pages or given back.
+  RegionLease again = region->allocate(16 * kMiB);  // first fit: over all four
+  ASSERT_EQ(again.offset(), 0u);
+  EXPECT_EQ(region->kept_bytes(), 0u) << "a block in use is not kept";
+  EXPECT_EQ(wrong(again.data() + 12 * kMiB, 4 * kMiB, 3), 0u) << "kept pages still hold their bytes";
+  EXPECT_EQ(again.data()[0], 0) << "a page given back comes back zero";
+  fill(again.data(), 16 * kMiB, 0x40);
+  EXPECT_EQ(wrong(again.data(), 16 * kMiB, 0x40), 0u);
+  // Freed past the budget: its head is kept. Blocks taken from a kept range
+  // leave the rest of it kept, with its bytes.
+  again = RegionLease();
+  EXPECT_EQ(region->kept_bytes(), 6 * kMiB);
+  RegionLease head = region->allocate(1 * kMiB);
+  EXPECT_EQ(head.offset(), 0u);
+  EXPECT_EQ(wrong(head.data(), 1 * kMiB, 0x40), 0u);
+  EXPECT_EQ(region->kept_bytes(), 5 * kMiB);
+  RegionLease next = region->allocate(2 * kMiB);
+  EXPECT_EQ(next.offset(), 1 * kMiB);
+  EXPECT_EQ(region->kept_bytes(), 3 * kMiB);
+  EXPECT_EQ(wrong(region->at(0, 3 * kMiB, 3 * kMiB), 3 * kMiB, 0x40), 0u);
+  EXPECT_EQ(resident(base, 32 * kMiB), 6 * kMiB);
+}
+
+TEST(Region, ABudgetOfZeroGivesBackEveryFreedBlockAndALowerBudgetAppliesAtOnce) {
+  std::shared_ptr<Region> region = Region::create(8 * kMiB, 8 * kMiB);
+  ASSERT_TRUE(region);
+  EXPECT_EQ(region->resident_budget(), dllbridge::detail::kDefaultResidentBudget);
+  const unsigned char* base = region->at(0, 0, 8 * kMiB);
+  {
+    RegionLease a = region->allocate(3 * kMiB);
+    RegionLease b = region->allocate(100);  // a block of part of a page, at 3 MiB
+    fill(a.data(), 3 * kMiB, 1);
+    fill(b.data(), 100, 2);
+    a = RegionLease();  // freed first: the older
+  }
+  EXPECT_EQ(region->kept_bytes(), 3 * kMiB + 128) << "within the default budget: both kept";
+  EXPECT_EQ(resident(base, 8 * kMiB), 3 * kMiB + 4096);
+  region->set_resident_budget(1 * kMiB);
+  EXPECT_EQ(region->kept_bytes(), 1 * kMiB - 4096 + 128)
+      << "the oldest gave back whole pages past the budget";
+  EXPECT_EQ(resident(base, 8 * kMiB), 1 * kMiB);
+  region->set_resident_budget(0);
+  EXPECT_EQ(region->kept_bytes(), 0u);
+  // Only whole pages are given back: the one the small block shares with
+  // free memory around it stays (with its bytes).
+  EXPECT_EQ(resident(base, 8 * kMiB), 4096u);
+  EXPECT_EQ(wrong(base + 3 * kMiB, 100, 2), 0u);
+  for (int round = 0; round < 3; ++round) {  // each reuse starts from fresh pages and holds its bytes
+    RegionLease c = region->allocate(5 * kMiB);
+    ASSERT_EQ(c.offset(), 0u);
+    EXPECT_EQ(c.data()[5 * kMiB - 1], 0);
+    fill(c.data(), 5 * kMiB, static_cast<unsigned char>(round));
+    EXPECT_EQ(wrong(c.data(), 5 * kMiB, static_cast<unsigned char>(round)), 0u);
+  }
+  EXPECT_EQ(resident(base, 8 * kMiB), 0u);
+}
+
+TEST(Region, TheBudgetComesFromTheEnvironmentAsTheBridgeIsMade) {
+  ::setenv("DLLBRIDGE_REGION_BUDGET", "12M", 1);
+  BridgeRegion twelve;
+  ::setenv("DLLBRIDGE_REGION_BUDGET", "4096", 1);
+  BridgeRegion bytes;
+  ::setenv("DLLBRIDGE_REGION_BUDGET", "lots", 1);
+  BridgeRegion nonsense;
+  ::unsetenv("DLLBRIDGE_REGION_BUDGET");
+  ASSERT_TRUE(twelve.get() && bytes.get() && nonsense.get());
+  EXPECT_EQ(twelve.get()->resident_budget(), 12 * kMiB);
+  EXPECT_EQ(bytes.get()->resident_budget(), 4096u);
+  EXPECT_EQ(nonsense.get()->resident_budget(), dllbridge::detail::kDefaultResidentBudget);
 }

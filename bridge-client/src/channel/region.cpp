@@ -1,9 +1,11 @@
 // The region's allocator (first fit over coalesced free lists, one per
-// segment) and its growth; the platform parts make, map and discard
-// segments (region_posix.cpp, region_win.cpp).
+// segment), its growth and its resident budget (freed blocks keep their
+// pages up to it, the least recently freed go first past it); the platform
+// parts make, map and discard segments (region_posix.cpp, region_win.cpp).
 #include "channel/region.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <iterator>
 #include <string_view>
@@ -69,6 +71,7 @@ RegionLease Region::allocate(std::uint64_t bytes) {
       const std::uint64_t left = it->second - need;
       s.free.erase(it);
       if (left != 0) s.free.emplace(offset + need, left);
+      unkeep(i, offset, need);
       return RegionLease(shared_from_this(), i, offset, need, s.base + offset);
     }
     return {};
@@ -108,10 +111,10 @@ bool Region::place_of(const void* p, std::uint64_t length, RegionPlace& where) c
 }
 
 void Region::release(std::uint32_t segment, std::uint64_t offset, std::uint64_t size) noexcept {
-  constexpr std::uint64_t kDiscardFrom = 8u << 20;  // larger blocks give their pages back
   Segment& s = segments_[segment];
-  if (size >= kDiscardFrom) discard(s, offset, size);
   std::lock_guard lock(mu_);
+  keep(segment, offset, size);
+  trim();
   auto next = s.free.lower_bound(offset);
   if (next != s.free.end() && offset + size == next->first) {
     size += next->second;
@@ -127,7 +130,95 @@ void Region::release(std::uint32_t segment, std::uint64_t offset, std::uint64_t 
   s.free.emplace(offset, size);
 }
 
-BridgeRegion::BridgeRegion() {
+void Region::unkeep(std::uint32_t segment, std::uint64_t offset, std::uint64_t size) {
+  auto& kept = segments_[segment].kept;
+  const std::uint64_t end = offset + size;
+  auto it = kept.upper_bound(offset);
+  if (it != kept.begin()) --it;  // the last kept range that starts at or before `offset`
+  while (it != kept.end() && it->first < end) {
+    const std::uint64_t at = it->first, stop = at + it->second.first, stamp = it->second.second;
+    if (stop <= offset) {
+      ++it;
+      continue;
+    }
+    by_age_.erase({stamp, segment, at});
+    kept_bytes_ -= it->second.first;
+    it = kept.erase(it);
+    // What lies outside the new block stays kept, as old as it was.
+    for (auto [from, to] : {std::pair{at, std::min(stop, offset)}, std::pair{std::max(at, end), stop}}) {
+      if (from >= to) continue;
+      kept.emplace(from, std::pair{to - from, stamp});
+      by_age_.emplace(stamp, segment, from);
+      kept_bytes_ += to - from;
+    }
+  }
+}
+
+void Region::keep(std::uint32_t segment, std::uint64_t offset, std::uint64_t size) {
+  const std::uint64_t stamp = ++stamp_;
+  segments_[segment].kept.emplace(offset, std::pair{size, stamp});
+  by_age_.emplace(stamp, segment, offset);
+  kept_bytes_ += size;
+}
+
+void Region::trim() noexcept {
+  constexpr std::uint64_t kPage = 4096;  // a partly given back range ends on a page boundary
+  while (kept_bytes_ > budget_) {
+    const auto oldest = by_age_.begin();
+    const auto [stamp, segment, offset] = *oldest;
+    Segment& s = segments_[segment];
+    const auto it = s.kept.find(offset);
+    const std::uint64_t end = offset + it->second.first, excess = kept_bytes_ - budget_;
+    // Give back [from, end): the whole range, or the pages of its tail that bring it within budget.
+    const std::uint64_t from =
+        excess >= it->second.first ? offset : std::max(offset, (end - excess) / kPage * kPage);
+    discard(s, from, end - from);
+    kept_bytes_ -= end - from;
+    if (from == offset) {
+      s.kept.erase(it);
+      by_age_.erase(oldest);
+    } else {
+      it->second.first = from - offset;
+    }
+  }
+}
+
+void Region::set_resident_budget(std::uint64_t bytes) {
+  std::lock_guard lock(mu_);
+  budget_ = bytes;
+  trim();
+}
+
+std::uint64_t Region::resident_budget() const {
+  std::lock_guard lock(mu_);
+  return budget_;
+}
+
+std::uint64_t Region::kept_bytes() const {
+  std::lock_guard lock(mu_);
+  return kept_bytes_;
+}
+
+namespace {
+
+// DLLBRIDGE_REGION_BUDGET: bytes, or a number with a K, M or G suffix
+// (binary); anything else (or nothing) is the default.
+std::uint64_t budget_from_environment() {
+  const char* e = std::getenv("DLLBRIDGE_REGION_BUDGET");
+  if (!e || *e < '0' || *e > '9') return kDefaultResidentBudget;
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long n = std::strtoull(e, &end, 10);
+  if (errno != 0) return kDefaultResidentBudget;
+  const std::string_view unit(end);
+  const int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
+  if (shift < 0 || n > (~std::uint64_t{0} >> shift)) return kDefaultResidentBudget;
+  return std::uint64_t{n} << shift;
+}
+
+}  // namespace
+
+BridgeRegion::BridgeRegion() : budget_(budget_from_environment()) {
   // Off for this bridge when DLLBRIDGE_SHARED_REGION=off (comparisons, debugging).
   const char* e = std::getenv("DLLBRIDGE_SHARED_REGION");
   tried_ = e && std::string_view(e) == "off";
@@ -138,6 +229,7 @@ std::shared_ptr<Region> BridgeRegion::get() {
   if (!tried_) {
     tried_ = true;
     region_ = Region::create();
+    if (region_) region_->set_resident_budget(budget_);
   }
   return region_;
 }

@@ -18,7 +18,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <tuple>
 
 namespace dllbridge::rpc {
 class Transport;
@@ -38,6 +40,12 @@ inline constexpr std::uint64_t kRegionCap32 = std::uint64_t{1} << 30;
 inline constexpr std::uint64_t kRegionCap64 = std::uint64_t{4} << 30;
 // Most segments a region has (the surrogate refuses more).
 inline constexpr std::uint32_t kMaxSegments = 16;
+// How many bytes of freed blocks a region keeps resident by default (their
+// pages stay mapped and filled, so the next call that uses them does not
+// fault them in again); past it, the least recently freed are given back to
+// the system. DLLBRIDGE_REGION_BUDGET (bytes, or with a K, M or G suffix)
+// sets it for a bridge made while it is set.
+inline constexpr std::uint64_t kDefaultResidentBudget = std::uint64_t{64} << 20;
 
 class Region;
 
@@ -117,6 +125,17 @@ class Region : public std::enable_shared_from_this<Region> {
   // segments made already stay.
   void set_cap(std::uint64_t cap) { cap_.store(cap, std::memory_order_relaxed); }
 
+  // The resident budget: at most this many bytes of freed blocks keep their
+  // pages; a block freed past it gives back the pages of the least recently
+  // freed ones (a lowered budget at once). 0: every freed block gives its
+  // pages back. Windows keeps them all (its discard does nothing yet).
+  void set_resident_budget(std::uint64_t bytes);
+  std::uint64_t resident_budget() const;
+  // Bytes of freed blocks that may still have pages (counted whole, from the
+  // time a block is freed until it is used again or given back): never more
+  // than the budget once a free returned.
+  std::uint64_t kept_bytes() const;
+
  private:
   friend class RegionLease;
   struct Segment {
@@ -124,19 +143,35 @@ class Region : public std::enable_shared_from_this<Region> {
     unsigned char* base = nullptr;
     std::uint64_t size = 0;
     std::map<std::uint64_t, std::uint64_t> free;  // offset -> size, coalesced (mu_)
+    // The parts of `free` that may still have pages: offset -> {size, stamp
+    // of the free that made them}, not coalesced (mu_).
+    std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> kept;
   };
   explicit Region(std::uint64_t cap) : cap_(cap) {}
   // Adds a segment of `size` bytes (mu_ held); false when none could be made.
   bool grow(std::uint64_t size);
   void release(std::uint32_t segment, std::uint64_t offset, std::uint64_t size) noexcept;
+  // The budget's accounting (mu_ held): bytes taken by a new block are no
+  // longer kept; a freed block is, and the oldest kept bytes past the budget
+  // are discarded.
+  void unkeep(std::uint32_t segment, std::uint64_t offset, std::uint64_t size);
+  void keep(std::uint32_t segment, std::uint64_t offset, std::uint64_t size);
+  void trim() noexcept;
   // Platform parts: make a segment (memory object mapped here), unmap and
-  // close one, give the pages of a large freed block back to the system.
+  // close one, give the whole pages of a freed range back to the system
+  // (for this process and every surrogate mapping it: the pages are the
+  // memory object's).
   static bool make_segment(std::uint64_t size, Segment& out);
   static void drop_segment(Segment& s) noexcept;
   static void discard(const Segment& s, std::uint64_t offset, std::uint64_t size) noexcept;
 
   std::atomic<std::uint64_t> cap_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::uint64_t budget_ = kDefaultResidentBudget;  // mu_
+  std::uint64_t kept_bytes_ = 0;                   // mu_: sum of all segments' `kept`
+  std::uint64_t stamp_ = 0;                        // mu_: frees so far
+  std::set<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>>
+      by_age_;                                  // mu_: {stamp, segment, offset} of `kept`
   std::array<Segment, kMaxSegments> segments_;  // [0, count_) are made; fixed once published
   std::atomic<std::uint32_t> count_{0};
 };
@@ -144,7 +179,8 @@ class Region : public std::enable_shared_from_this<Region> {
 // A bridge's region, made when first asked for (its first session's
 // Hello, its first call or alloc): a bridge that never starts a surrogate
 // costs nothing. Off for good when DLLBRIDGE_SHARED_REGION was "off" as
-// the bridge was made.
+// the bridge was made; its resident budget is DLLBRIDGE_REGION_BUDGET's
+// then (kDefaultResidentBudget when unset).
 class BridgeRegion {
  public:
   BridgeRegion();
@@ -154,6 +190,7 @@ class BridgeRegion {
  private:
   std::mutex mu_;
   bool tried_;
+  std::uint64_t budget_;
   std::shared_ptr<Region> region_;
 };
 

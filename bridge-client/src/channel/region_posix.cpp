@@ -42,9 +42,14 @@ bool Region::give(std::uint32_t i, rpc::Transport& transport, long, std::uint64_
   return transport.pass_fd_with_next_send(static_cast<int>(native(i)));
 }
 
+// Only the whole pages of [offset, offset + size): a page it shares with a
+// neighbouring block keeps its bytes (punching part of one only zeroes it).
 void Region::discard(const Segment& s, std::uint64_t offset, std::uint64_t size) noexcept {
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t from = (offset + page - 1) / page * page, to = (offset + size) / page * page;
+  if (from >= to) return;
   ::fallocate(static_cast<int>(s.native), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-              static_cast<off_t>(offset), static_cast<off_t>(size));
+              static_cast<off_t>(from), static_cast<off_t>(to - from));
 }
 
 }  // namespace dllbridge::detail
