@@ -133,15 +133,19 @@ TEST_P(WarmSpare, WithoutPreloadTheSpareLoadsNothingAhead) {
 
 namespace {
 
-// A copy of the target's sample library, at a path of its own (renamed
-// away and back by the tests), removed at the end.
+// A copy of the target's sample library next to it (where what it needs
+// is found), at a path of its own that the tests move away and back,
+// removed at the end.
 class SampleCopy {
  public:
-  explicit SampleCopy(const Target& t, const std::string& tag)
-      : path_(os::temp_path(tag + std::filesystem::u8path(t.sample).extension().u8string())),
-        away_(path_ + ".away") {
-    std::filesystem::copy_file(std::filesystem::u8path(t.sample), std::filesystem::u8path(path_),
-                               std::filesystem::copy_options::overwrite_existing);
+  explicit SampleCopy(const Target& t, const std::string& tag) {
+    const std::filesystem::path sample = std::filesystem::u8path(t.sample);
+    const std::filesystem::path copy =
+        sample.parent_path() / (sample.stem().u8string() + "-" + tag + "-" + std::to_string(os::self_pid()) +
+                                sample.extension().u8string());
+    path_ = copy.u8string();
+    away_ = path_ + ".away";
+    std::filesystem::copy_file(sample, copy, std::filesystem::copy_options::overwrite_existing);
   }
   ~SampleCopy() {
     std::error_code ec;
