@@ -146,11 +146,11 @@ def latency(runs, suffix):
 def start(runs, suffix):
     rows = []
     for name, b in runs.items():
-        # CrashToNextCall/BITS/SPARE: SPARE 1 with SupervisionPolicy::warm_spare.
-        m = re.fullmatch(r"BM_(StartToFirstCall|CrashToNextCall)/(\d+)(?:/([01]))?(?:/manual_time)?", name)
+        # CrashToNextCall/BITS/SPARE: SPARE 1 with SupervisionPolicy::warm_spare, 2 with preload_spare too.
+        m = re.fullmatch(r"BM_(StartToFirstCall|CrashToNextCall)/(\d+)(?:/([012]))?(?:/manual_time)?", name)
         if not m or "error" in b:
             continue
-        what = m.group(1) + (" (warm spare)" if m.group(3) == "1" else "")
+        what = m.group(1) + {"1": " (warm spare)", "2": " (preloaded spare)"}.get(m.group(3) or "", "")
         rows.append([what, m.group(2), fmt(b.get("bridge_ms")), fmt(b.get("floor_ms")), fmt(b.get("ratio"))])
     table("Start and restart against spawning a no-op program (start_bench" + suffix + ")",
           ["benchmark", "bits", "bridge ms", "floor ms", "ratio"], rows)

@@ -7,7 +7,9 @@
 //   BM_CrashToNextCall:  a call that crashes the surrogate, to the next call
 //                        completed on its replacement; second argument 1:
 //                        with SupervisionPolicy::warm_spare (the spare is
-//                        ready before each crash, outside the timing).
+//                        ready before each crash, outside the timing); 2:
+//                        with preload_spare as well (the spare has the
+//                        library and both functions before each crash).
 #include <benchmark/benchmark.h>
 
 #include <spawn.h>
@@ -119,30 +121,50 @@ void BM_CrashToNextCall(benchmark::State& state) {
   if (!t) return;
   dllbridge::BridgeOptions o = options(*t);
   o.policy.warm_spare = state.range(1) != 0;
+  o.policy.preload_spare = state.range(1) == 2;
   dllbridge::Bridge bridge(o);
   dllbridge::Library lib = bridge.load(t->sample);
   auto add = lib.function<int32_t(int32_t, int32_t)>("add");
   auto crash = lib.function<int32_t()>("crash_segv");
   add(1, 2);
+  double delivery = 0, next = 0;
   against_floor(
       state, *t,
       [&] {
-        // The spare's start is not part of the next crash's cost: wait for it.
-        while (o.policy.warm_spare && bridge.stats().spare_pid == 0) std::this_thread::yield();
+        // The spare's start (and preload) is not part of the next crash's cost: wait for it.
+        const std::uint32_t ahead = o.policy.preload_spare ? 3 : 0;  // the library, add, crash_segv
+        for (;;) {
+          const dllbridge::BridgeStats s = bridge.stats();
+          if (!o.policy.warm_spare || (s.spare_pid != 0 && s.spare_preloaded == ahead)) break;
+          std::this_thread::yield();
+        }
       },
       [&] {
+        const Clock::time_point start = Clock::now();
         try {
           crash();
         } catch (const dllbridge::Error&) {
         }
+        const Clock::time_point failed = Clock::now();
         benchmark::DoNotOptimize(add(1, 2));
+        delivery += std::chrono::duration<double>(failed - start).count();
+        next += seconds_since(failed);
       });
+  // The crashing call until it failed (the crash's delivery), and from then
+  // to the next call's end (the take-over or restart, reload and call).
+  if (state.iterations() > 0) {
+    const double n = static_cast<double>(state.iterations());
+    state.counters["delivery_ms"] = delivery / n * 1e3;
+    state.counters["next_ms"] = next / n * 1e3;
+  }
 }
 BENCHMARK(BM_CrashToNextCall)
     ->Args({32, 0})
     ->Args({64, 0})
     ->Args({32, 1})
     ->Args({64, 1})
+    ->Args({32, 2})
+    ->Args({64, 2})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

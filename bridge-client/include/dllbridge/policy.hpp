@@ -96,6 +96,16 @@ struct SupervisionPolicy {
   // Costs one idle process per surrogate (per pool member). A spare that
   // fails to start or dies is not replaced before the next restart.
   bool warm_spare = false;
+  // With warm_spare: the spare also loads the libraries and registers the
+  // functions the serving surrogate has (replayed in the order they were
+  // first made, and kept in step with later ones), so the call after a
+  // take-over needs no load or registration round trip. Off by default:
+  // the library is then loaded in two live processes at once, which a
+  // library that takes something exclusively at load (a device, a lock
+  // file, a licence seat) or changes shared state in its initialisation
+  // may not allow. A spare whose load or registration fails is let go (and
+  // not replaced before the next restart); the restart then starts one.
+  bool preload_spare = false;
 };
 
 }  // namespace dllbridge

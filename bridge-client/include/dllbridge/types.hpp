@@ -256,6 +256,8 @@ struct BridgeStats {
   std::uint64_t starts = 0;            // surrogates started, the first included
   std::uint64_t restarts = 0;          // starts after the first (crash, hang, recycle, manual)
   std::uint32_t spare_pid = 0;         // the warm spare, ready to take over (0: none; per member)
+  std::uint32_t spare_preloaded = 0;   // loads and registrations already made in the spare (preload_spare)
+  std::uint64_t spares_lost = 0;  // spares let go before taking over: failed to start or preload, or died
   std::uint64_t calls_ok = 0;
   std::uint64_t calls_failed = 0;  // all failures, timeouts included
   std::uint64_t calls_timed_out = 0;

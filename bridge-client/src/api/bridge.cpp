@@ -27,7 +27,7 @@ struct LibraryState {
     std::lock_guard lock(mu);
     Loaded& l = in[slot.member];
     if (l.generation != slot.generation) {
-      l.id = session.channel().load_library(path, timeout);
+      l.id = session.load_library(path, timeout);
       l.generation = slot.generation;
     }
     return l.id;
@@ -57,7 +57,7 @@ struct FunctionState {
     std::lock_guard lock(mu);
     Registered& r = registered[slot.member];
     if (r.generation != slot.generation) {
-      const RegisteredFunction got = session.channel().register_function(
+      const RegisteredFunction got = session.register_function(
           lib, options.symbol.empty() ? signature.fn.name : options.symbol, signature, timeout);
       r.id = got.id;
       resolved = got.resolved_name;

@@ -6,6 +6,9 @@
 #include <iterator>
 #include <system_error>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include "channel/stream_transport.hpp"
 
 namespace dllbridge::detail {
@@ -195,6 +198,99 @@ void Session::kill(const std::string& reason) {
     // Not ours to kill (standalone, in-process): drop the connection instead.
     channel_->disconnect();
   }
+}
+
+std::string Session::registration_key(std::uint64_t library, const std::string& symbol,
+                                      const Signature& signature) const {
+  std::string path;
+  {
+    std::lock_guard lock(learned_mu_);
+    const auto it = paths_.find(library);
+    if (it == paths_.end()) return std::string();
+    path = it->second;
+  }
+  wire::RegisterFunction reg;
+  encode_register(signature, reg);
+  std::string encoded;
+  {
+    // Deterministic: the same declaration gives the same bytes in any session.
+    google::protobuf::io::StringOutputStream out(&encoded);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    reg.SerializeToCodedStream(&coded);
+  }
+  std::string key = path;
+  key.push_back('\0');
+  key += symbol;
+  key.push_back('\0');
+  key += encoded;
+  return key;
+}
+
+void Session::learned(Learned entry) {
+  if (on_learned_) on_learned_(entry);
+}
+
+std::uint64_t Session::load_library(const std::string& path, milliseconds timeout) {
+  {
+    std::lock_guard lock(learned_mu_);
+    if (const auto it = ahead_.find(path); it != ahead_.end()) return it->second.id;
+  }
+  const std::uint64_t id = channel_->load_library(path, timeout);
+  {
+    std::lock_guard lock(learned_mu_);
+    paths_[id] = path;
+  }
+  learned(Learned{path, path, std::string(), nullptr});
+  return id;
+}
+
+RegisteredFunction Session::register_function(std::uint64_t library, const std::string& symbol,
+                                              const Signature& signature, milliseconds timeout) {
+  // Keyed only when someone uses the key (an observer, or a preload to answer from).
+  std::string key =
+      on_learned_ || preloaded() > 0 ? registration_key(library, symbol, signature) : std::string();
+  if (!key.empty()) {
+    std::lock_guard lock(learned_mu_);
+    if (const auto it = ahead_.find(key); it != ahead_.end()) {
+      return RegisteredFunction{static_cast<std::uint32_t>(it->second.id), it->second.resolved_name};
+    }
+  }
+  RegisteredFunction got = channel_->register_function(library, symbol, signature, timeout);
+  if (!key.empty()) {
+    std::string path = key.substr(0, key.find('\0'));
+    learned(Learned{std::move(key), std::move(path), symbol, std::make_shared<const Signature>(signature)});
+  }
+  return got;
+}
+
+void Session::preload(const Learned& entry, milliseconds timeout) {
+  if (entry.symbol.empty()) {
+    const std::uint64_t id = channel_->load_library(entry.library, timeout);
+    std::lock_guard lock(learned_mu_);
+    paths_[id] = entry.library;
+    ahead_[entry.key] = Ahead{id, std::string()};
+    return;
+  }
+  std::uint64_t library = 0;
+  {
+    std::lock_guard lock(learned_mu_);
+    if (const auto it = ahead_.find(entry.library); it != ahead_.end()) library = it->second.id;
+  }
+  if (library == 0) {
+    preload(Learned{entry.library, entry.library, std::string(), nullptr}, timeout);
+    std::lock_guard lock(learned_mu_);
+    library = ahead_[entry.library].id;
+  }
+  const RegisteredFunction got =
+      channel_->register_function(library, entry.symbol, *entry.signature, timeout);
+  std::lock_guard lock(learned_mu_);
+  ahead_[entry.key] = Ahead{got.id, got.resolved_name};
+}
+
+std::size_t Session::preloaded() const {
+  std::lock_guard lock(learned_mu_);
+  return ahead_.size();
 }
 
 Error Session::on_end(const std::string& detail, bool bad_frame) {

@@ -12,12 +12,24 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "channel/channel.hpp"
 #include "dllbridge/bridge.hpp"
 #include "process/process.hpp"
 
 namespace dllbridge::detail {
+
+// A library load or a function registration as a session made it, enough to
+// make it again in another surrogate (a warm spare's preload). `key` names
+// it: the library's path, plus for a registration the export and the
+// encoded signature.
+struct Learned {
+  std::string key;
+  std::string library;                         // path
+  std::string symbol;                          // empty: a library load
+  std::shared_ptr<const Signature> signature;  // a registration's declaration
+};
 
 class Session {
  public:
@@ -39,6 +51,26 @@ class Session {
 
   // The typed channel to the surrogate (loads, registrations, calls).
   Channel& channel() { return *channel_; }
+
+  // Loads the library at `path` (Channel::load_library), or gives the id a
+  // preload() got for it without a round trip. A load that went to the
+  // surrogate is reported to the observer (on_learned).
+  std::uint64_t load_library(const std::string& path, std::chrono::milliseconds timeout);
+  // Registers `symbol` of `library` (an id this session gave) with
+  // `signature` (Channel::register_function), or gives what a preload() got
+  // for the same export and signature without a round trip. Reported to
+  // the observer like load_library.
+  RegisteredFunction register_function(std::uint64_t library, const std::string& symbol,
+                                       const Signature& signature, std::chrono::milliseconds timeout);
+  // Makes `entry`'s load or registration in this surrogate ahead of its
+  // use, for load_library / register_function to answer later. Throws Error
+  // (what the surrogate said) when it fails. Not reported to the observer.
+  void preload(const Learned& entry, std::chrono::milliseconds timeout);
+  // How many loads and registrations preload() made.
+  std::size_t preloaded() const;
+  // Sets the observer of loads and registrations that went to the surrogate
+  // (called on the caller's thread, after the reply). Set before use.
+  void on_learned(std::function<void(const Learned&)> observer) { on_learned_ = std::move(observer); }
 
   // Liveness check: throws Error(timeout) without killing anything, or
   // Error(crashed) when the surrogate is gone.
@@ -70,8 +102,23 @@ class Session {
   Error on_end(const std::string& why, bool bad_frame);
   void stop_process(std::chrono::steady_clock::time_point exit_deadline);
 
+  // A load or registration preload() made: its id and the export it resolved.
+  struct Ahead {
+    std::uint64_t id = 0;
+    std::string resolved_name;
+  };
+  // The Learned::key of a registration ("" when `library` is no id this session gave).
+  std::string registration_key(std::uint64_t library, const std::string& symbol,
+                               const Signature& signature) const;
+  void learned(Learned entry);  // tells the observer, if any
+
   const BridgeOptions options_;
   LossHandler on_lost_;
+  std::function<void(const Learned&)> on_learned_;
+
+  mutable std::mutex learned_mu_;                         // guards paths_ and ahead_
+  std::unordered_map<std::uint64_t, std::string> paths_;  // library id -> path (loaded or preloaded)
+  std::unordered_map<std::string, Ahead> ahead_;          // Learned::key -> what preload() got
   std::shared_ptr<BridgeRegion> region_;
   std::string surrogate_path_;
   SurrogateInfo info_;

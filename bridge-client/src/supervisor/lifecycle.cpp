@@ -149,12 +149,7 @@ void Lifecycle::monitor_loop() {
       continue;
     }
     if (spare_ && spare_->lost()) {
-      std::shared_ptr<Session> dead = std::move(spare_);
-      spare_owner_.reset();
-      spare_blocked_ = true;
-      lock.unlock();
-      retire(dead);
-      lock.lock();
+      drop_spare(lock);
       continue;
     }
     if (state_ == SurrogateState::ready) {
@@ -164,6 +159,10 @@ void Lifecycle::monitor_loop() {
       }
       if (want_spare()) {
         start_spare(lock);
+        continue;
+      }
+      if (want_preload()) {
+        preload_spare(lock);
         continue;
       }
       lock.unlock();
@@ -176,7 +175,7 @@ void Lifecycle::monitor_loop() {
     // above notified no one: act on it now rather than a tick later.
     if (state_ == SurrogateState::restarting || (state_ == SurrogateState::not_started && start_requested_) ||
         (state_ == SurrogateState::ready && recycle_pending_ && in_flight_ == 0) || want_spare() ||
-        (spare_ && spare_->lost())) {
+        want_preload() || (spare_ && spare_->lost())) {
       continue;
     }
     wake_.wait_for(lock, tick);
@@ -212,7 +211,10 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
   // from now on its loss is this generation's.
   std::shared_ptr<Session> fresh = std::move(spare_);
   std::shared_ptr<Session> dead_spare;
-  if (fresh && fresh->lost()) dead_spare = std::move(fresh);
+  if (fresh && fresh->lost()) {
+    dead_spare = std::move(fresh);
+    ++spares_lost_;
+  }
   if (fresh) *spare_owner_ = generation;
   spare_owner_.reset();
   lock.unlock();
@@ -326,9 +328,57 @@ void Lifecycle::schedule_restart(const std::string& why) {
 }
 
 std::shared_ptr<Session> Lifecycle::start_session(const std::shared_ptr<std::uint64_t>& owner) {
-  return Session::start(
+  std::shared_ptr<Session> s = Session::start(
       options_, [this, owner](const Error& e, const std::optional<ExitStatus>& st) { on_lost(owner, e, st); },
       region_);
+  if (options_.policy.warm_spare && options_.policy.preload_spare) {
+    s->on_learned([this](const Learned& entry) { learn(entry); });
+  }
+  return s;
+}
+
+void Lifecycle::learn(const Learned& entry) {
+  std::lock_guard lock(mu_);
+  if (!manifest_keys_.insert(entry.key).second) return;
+  manifest_.push_back(std::make_shared<const Learned>(entry));
+  if (spare_) wake_.notify_all();
+}
+
+bool Lifecycle::want_preload() const {
+  return spare_ && !preloading_ && spare_preloaded_ < manifest_.size() && state_ == SurrogateState::ready &&
+         !stopping_;
+}
+
+void Lifecycle::preload_spare(std::unique_lock<std::mutex>& lock) {
+  const std::shared_ptr<Session> spare = spare_;
+  const std::shared_ptr<const Learned> entry = manifest_[spare_preloaded_];
+  preloading_ = true;
+  lock.unlock();
+  bool done = false;
+  try {
+    spare->preload(*entry, options_.policy.start_timeout);
+    done = true;
+  } catch (const Error&) {
+    // Not loadable in a second process (or the spare died): let go below.
+  }
+  lock.lock();
+  preloading_ = false;
+  if (spare_ != spare) return;  // stopped meanwhile
+  if (done) {
+    ++spare_preloaded_;
+  } else {
+    drop_spare(lock);
+  }
+}
+
+void Lifecycle::drop_spare(std::unique_lock<std::mutex>& lock) {
+  std::shared_ptr<Session> dead = std::move(spare_);
+  spare_owner_.reset();
+  spare_blocked_ = true;
+  ++spares_lost_;
+  lock.unlock();
+  retire(dead);
+  lock.lock();
 }
 
 bool Lifecycle::want_spare() const {
@@ -349,6 +399,7 @@ void Lifecycle::start_spare(std::unique_lock<std::mutex>& lock) {
   lock.lock();
   if (!spare) {
     spare_blocked_ = true;
+    ++spares_lost_;
     return;
   }
   if (stopping_ || spare_ || state_ == SurrogateState::stopped) {
@@ -359,6 +410,7 @@ void Lifecycle::start_spare(std::unique_lock<std::mutex>& lock) {
   }
   spare_ = std::move(spare);
   spare_owner_ = std::move(owner);
+  spare_preloaded_ = 0;
 }
 
 void Lifecycle::on_lost(const std::shared_ptr<std::uint64_t>& owner, const Error& error,
@@ -371,6 +423,10 @@ void Lifecycle::on_lost(const std::shared_ptr<std::uint64_t>& owner, const Error
   }
   if (generation != generation_ || stopping_ || state_ == SurrogateState::stopped) return;
   const std::uint32_t pid = session_ ? session_->info().pid : 0;
+  // A replay into the spare holds the monitor, which must start the
+  // replacement: the spare is not waited for (its load may hang); the
+  // monitor lets it go and starts a new surrogate.
+  if (preloading_ && spare_) spare_->kill("the serving surrogate was lost while the spare was preloading");
   // Queued under mu_ (emit never waits for a handler), so `exited` always
   // comes before the `started` of the replacement.
   emit(BridgeEvent{BridgeEvent::Kind::exited, pid, st && st->signaled, st ? st->code : 0, error.what(),
@@ -521,7 +577,11 @@ void Lifecycle::snapshot(BridgeStats& out) {
     out.bits = session_->info().pointer_size * 8;
     out.uptime = std::chrono::duration_cast<milliseconds>(Clock::now() - session_->started_at());
   }
-  if (spare_ && !spare_->lost()) out.spare_pid = spare_->info().pid;
+  if (spare_ && !spare_->lost()) {
+    out.spare_pid = spare_->info().pid;
+    out.spare_preloaded = static_cast<std::uint32_t>(spare_->preloaded());
+  }
+  out.spares_lost = spares_lost_;
   out.starts = starts_;
   out.restarts = restarts_;
   out.in_flight = in_flight_;

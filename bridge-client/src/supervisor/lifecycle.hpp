@@ -10,7 +10,9 @@
 // handshaken (once a function call has completed on the serving surrogate,
 // so the spare's start does not slow that surrogate's start, reload or the
 // call a crash held up), which the next start takes over instead of
-// spawning one.
+// spawning one. With SupervisionPolicy::preload_spare the monitor also
+// replays into the spare, one at a time, the loads and registrations any of
+// its surrogates made (the manifest), so the take-over needs none.
 #pragma once
 
 #include <chrono>
@@ -23,6 +25,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "channel/region.hpp"
@@ -35,6 +38,7 @@ namespace dllbridge::detail {
 class EventBus;
 class Session;
 struct ExitStatus;
+struct Learned;
 
 // Runs an on-restart hook; what it threw, in words ("on-restart hook
 // failed: ..."), or nothing when it returned.
@@ -101,6 +105,15 @@ class Lifecycle final : public SessionSource {
   bool want_spare() const;
   // Starts the warm spare (mu_ held on entry and exit, released meanwhile).
   void start_spare(std::unique_lock<std::mutex>& lock);
+  // Whether the spare has manifest entries to replay. mu_ held.
+  bool want_preload() const;
+  // Replays the next manifest entry into the spare; a failure lets the
+  // spare go (mu_ held on entry and exit, released meanwhile).
+  void preload_spare(std::unique_lock<std::mutex>& lock);
+  // A session made a load or registration: added to the manifest when new.
+  void learn(const Learned& entry);
+  // Lets the spare go (stopped now); none until the next start. mu_ held on entry and exit.
+  void drop_spare(std::unique_lock<std::mutex>& lock);
   // The current surrogate is gone: restart with backoff, or failed when restarts are off. mu_ held.
   void schedule_restart(const std::string& why);
   void heartbeat();
@@ -147,6 +160,12 @@ class Lifecycle final : public SessionSource {
   std::shared_ptr<std::uint64_t> spare_owner_;  // its loss handler's owner cell (0 while spare)
   bool spare_blocked_ = false;                  // a spare failed: none until the next start
   bool served_ = false;  // a function call succeeded on the current surrogate: a spare may start
+  // The loads and registrations made so far (preload_spare), in order, each once.
+  std::vector<std::shared_ptr<const Learned>> manifest_;
+  std::unordered_set<std::string> manifest_keys_;
+  std::uint64_t spares_lost_ = 0;    // for BridgeStats::spares_lost
+  std::size_t spare_preloaded_ = 0;  // manifest_ entries replayed into spare_
+  bool preloading_ = false;          // the monitor is replaying an entry into spare_
 
   std::thread monitor_;  // last: started once everything above exists
 };

@@ -176,6 +176,7 @@ BridgeStats Pool::stats() {
     if (s.reason.empty() && !m.reason.empty()) s.reason = "member " + std::to_string(i) + ": " + m.reason;
     s.starts += m.starts;
     s.restarts += m.restarts;
+    s.spares_lost += m.spares_lost;
     s.in_flight += m.in_flight;
     any_closed = any_closed || m.breaker == BreakerState::closed;
     any_half_open = any_half_open || m.breaker == BreakerState::half_open;
