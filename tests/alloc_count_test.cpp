@@ -5,15 +5,19 @@
 // transport's). The counter is switched on only around the measured calls.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <google/protobuf/arena.h>
 
@@ -182,16 +186,18 @@ TEST(AllocCount, PeerRoundTripOverTheSocketTransportAllocatesNothing) {
 
 class AllocCountTyped : public test::SampleTest {};
 
-// Not zero yet (the target, issue 12 item 4): what a typed call of `add`
-// still allocates on the client (2; 23 before the request pool, the reply
-// arena, the reused frame buffers and the codec's inline vectors), with
-// room for a reply now and then parsed by the reading thread onto the
-// caller's arena. What is left (docs/performance.md, "No allocation on the
-// hot path"): the typed API's argument vector and the codec's sink vector.
-// A change that adds one per call fails here; one that removes some lowers it.
-constexpr double kTypedCallAllocationsToday = 2.5;
+// A typed call of `add` allocates nothing on the client in steady state
+// (23 before the request pool, the reply arena, the reused frame buffers,
+// the codec's inline vectors, the arguments on the stack, no sink vector
+// without sinks and the supervisor's rings: docs/performance.md, "No
+// allocation on the hot path"): 0 in 1000 calls on an idle machine. On a
+// loaded one, 1 in 1000 was seen now and then (not traced yet; a reply
+// read by another thread than its caller's is the suspect), hence a
+// ceiling of kClientSlack in kMeasured calls instead of exactly 0: one
+// allocation more per call fails it many times over.
+constexpr std::uint64_t kClientSlack = 2;
 
-TEST_P(AllocCountTyped, TrivialTypedCallAllocationsPerCall) {
+TEST_P(AllocCountTyped, TrivialTypedCallAllocatesNothing) {
   const auto add = lib_->function<std::int32_t(std::int32_t, std::int32_t)>("add");
   for (int i = 0; i < kWarmUp; ++i) ASSERT_EQ(add(i, 1), i + 1);
   int wrong = 0;
@@ -199,12 +205,88 @@ TEST_P(AllocCountTyped, TrivialTypedCallAllocationsPerCall) {
     for (int i = 0; i < kMeasured; ++i) wrong += add(i, 2) != i + 2;
   });
   EXPECT_EQ(wrong, 0);
-  const double per_call = static_cast<double>(n) / kMeasured;
-  RecordProperty("allocations_per_call", std::to_string(per_call));
-  EXPECT_LE(per_call, kTypedCallAllocationsToday) << "client allocations per call of add";
+  RecordProperty("allocations", std::to_string(n));
+  EXPECT_LE(n, kClientSlack) << "client allocations in " << kMeasured << " calls of add";
 }
 
 INSTANTIATE_TEST_SUITE_P(Surrogates, AllocCountTyped, ::testing::ValuesIn(test::kTargets),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// A file of one shared counter: the counting allocator preloaded into the
+// surrogate (tests/alloc_count_shim.c) adds to it, this test reads it.
+class CountFile {
+ public:
+  CountFile() {
+    const char* dir = std::getenv("TMPDIR");
+    path_ = std::string(dir && *dir ? dir : "/tmp") + "/dllbridge-alloc-count-XXXXXX";
+    const int fd = ::mkstemp(&path_[0]);
+    if (fd < 0) throw std::runtime_error("mkstemp failed for " + path_);
+    void* p = MAP_FAILED;
+    if (::ftruncate(fd, 4096) == 0) p = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (p == MAP_FAILED) {
+      ::unlink(path_.c_str());
+      throw std::runtime_error("cannot map " + path_);
+    }
+    counter_ = static_cast<std::uint64_t*>(p);
+  }
+  ~CountFile() {
+    ::munmap(counter_, 4096);
+    ::unlink(path_.c_str());
+  }
+  CountFile(const CountFile&) = delete;
+  CountFile& operator=(const CountFile&) = delete;
+  const std::string& path() const { return path_; }
+  std::uint64_t count() const { return __atomic_load_n(counter_, __ATOMIC_RELAXED); }
+
+ private:
+  std::string path_;
+  std::uint64_t* counter_ = nullptr;
+};
+
+// surrogate64 started through `env` with the counting allocator preloaded
+// (surrogate32 is linked statically: nothing can be preloaded into it, so
+// the 64-bit surrogate, the same code, is the one counted).
+class SurrogateAllocCount : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const test::Target& t = test::kTargets[1];
+    BridgeOptions options = test::options_for(t);
+    options.launcher = {"env", std::string("LD_PRELOAD=") + DLLBRIDGE_ALLOC_COUNT_SHIM,
+                        "DLLBRIDGE_ALLOC_COUNT_FILE=" + file_.path()};
+    bridge_ = std::make_unique<Bridge>(options);
+    lib_ = std::make_unique<Library>(bridge_->load(t.sample));
+  }
+  CountFile file_;
+  std::unique_ptr<Bridge> bridge_;
+  std::unique_ptr<Library> lib_;
+};
+
+TEST_F(SurrogateAllocCount, TheShimCountsTheSurrogatesAllocations) {
+  // The counter is live: start-up allocated, and text longer than a short
+  // string's own room is a heap string in the surrogate on each call.
+  EXPECT_GT(file_.count(), 0u) << "nothing counted: the allocator was not preloaded";
+  const auto copy_upper = lib_->function<std::int32_t(std::string, Out<char, 2>, std::int32_t)>("copy_upper");
+  const std::string text(100, 'a');
+  std::vector<char> out(128);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(copy_upper(text, dllbridge::out(out), 128), 100);
+  const std::uint64_t before = file_.count();
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(copy_upper(text, dllbridge::out(out), 128), 100);
+  EXPECT_GE(file_.count() - before, 100u) << "surrogate allocations in 100 calls with 100 characters of text";
+}
+
+TEST_F(SurrogateAllocCount, TrivialCallAllocatesNothingInTheSurrogate) {
+  // The request is parsed onto a pooled arena and answered from it, the
+  // session's queue keeps its room, call memory is inline.
+  const auto add = lib_->function<std::int32_t(std::int32_t, std::int32_t)>("add");
+  for (int i = 0; i < kWarmUp; ++i) ASSERT_EQ(add(i, 1), i + 1);
+  const std::uint64_t before = file_.count();
+  int wrong = 0;
+  for (int i = 0; i < kMeasured; ++i) wrong += add(i, 2) != i + 2;
+  const std::uint64_t n = file_.count() - before;
+  EXPECT_EQ(wrong, 0);
+  RecordProperty("surrogate_allocations", std::to_string(n));
+  EXPECT_EQ(n, 0u) << "surrogate64 allocations in " << kMeasured << " calls of add";
+}
 
 }  // namespace

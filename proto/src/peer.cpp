@@ -28,7 +28,59 @@ constexpr std::uint64_t kNoticeBudget = 64u << 10;
 
 }  // namespace
 
+namespace {
+google::protobuf::ArenaOptions first_block(char* block, std::size_t size) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = size;
+  return options;
+}
+}  // namespace
+
+Peer::Incoming::Incoming()
+    : request_arena_(first_block(request_block_, kBlock)), reply_arena_(first_block(reply_block_, kBlock)) {}
+
+wire::Request& Peer::Incoming::reset_request() {
+  request_arena_.Reset();
+  request_ = google::protobuf::Arena::CreateMessage<wire::Request>(&request_arena_);
+  return *request_;
+}
+
+wire::Reply& Peer::Incoming::reset_reply() {
+  reply_arena_.Reset();
+  return *google::protobuf::Arena::CreateMessage<wire::Reply>(&reply_arena_);
+}
+
 Peer::Peer(Transport& transport, Handlers handlers) : transport_(transport), handlers_(std::move(handlers)) {}
+
+Peer::Incoming& Peer::acquire() {
+  Incoming* in;
+  {
+    std::lock_guard lock(pool_mu_);
+    if (incoming_free_.empty()) {
+      if (incoming_.capacity() == 0) {
+        incoming_.reserve(8);
+        incoming_free_.reserve(8);
+      }
+      incoming_.push_back(std::unique_ptr<Incoming>(new Incoming()));
+      incoming_free_.reserve(incoming_.size());  // recycle() then never allocates
+      in = incoming_.back().get();
+    } else {
+      in = incoming_free_.back();  // the last given back: its memory is warm
+      incoming_free_.pop_back();
+    }
+  }
+  in->reset_request();
+  return *in;
+}
+
+void Peer::recycle(Incoming& incoming) {
+  // A large request's or reply's blocks go now, not when it is reused.
+  if (incoming.request_arena_.SpaceAllocated() > Incoming::kBlock) incoming.reset_request();
+  if (incoming.reply_arena_.SpaceAllocated() > Incoming::kBlock) incoming.reset_reply();
+  std::lock_guard lock(pool_mu_);
+  incoming_free_.push_back(&incoming);
+}
 
 void Peer::start() { transport_.start(*this); }
 
@@ -175,12 +227,31 @@ Peer::ServingScope::ServingScope(const Peer* peer, std::uint64_t id) {
 
 Peer::ServingScope::~ServingScope() { --t_serving.depth; }
 
-void Peer::serve(const wire::Request& request) {
-  wire::Reply reply;
-  {
-    const ServingScope scope(this, request.id());
+void Peer::respond(const wire::Request& request, wire::Reply& reply) {
+  const ServingScope scope(this, request.id());
+  if (handlers_.respond_into) {
+    handlers_.respond_into(request, reply);
+  } else {
     reply = handlers_.respond(request);
   }
+}
+
+void Peer::serve(const wire::Request& request) {
+  wire::Reply reply;
+  respond(request, reply);
+  reply.set_id(request.id());
+  send_reply(reply);
+}
+
+void Peer::serve(Incoming& incoming) {
+  struct GiveBack {
+    Peer& peer;
+    Incoming& incoming;
+    ~GiveBack() { peer.recycle(incoming); }
+  } give_back{*this, incoming};
+  const wire::Request& request = *incoming.request_;
+  wire::Reply& reply = incoming.reset_reply();  // on this thread: see Incoming
+  respond(request, reply);
   reply.set_id(request.id());
   send_reply(reply);
 }
@@ -347,6 +418,21 @@ void Peer::on_frame(std::string& payload) {
   }
   std::size_t offset = 0;
   std::size_t length = 0;
+  if (wire::frame_body(payload, 1, offset, length) && handlers_.on_incoming) {
+    // A lone Request, parsed onto a pooled arena: no allocation.
+    Incoming& in = acquire();
+    if (!in.request_->ParseFromArray(payload.data() + offset, static_cast<int>(length))) {
+      recycle(in);
+      end_bad_frame(malformed(payload));
+      return;
+    }
+    if (nest(*in.request_)) {
+      recycle(in);
+      return;
+    }
+    handlers_.on_incoming(in);
+    return;
+  }
   if (wire::frame_body(payload, 1, offset, length)) {
     // A lone Request: parsed where it goes, no Frame around it.
     wire::Request request;
@@ -388,19 +474,28 @@ void Peer::on_frame(std::string& payload) {
   take_request(*frame.mutable_request());
 }
 
-void Peer::take_request(wire::Request& request) {
-  {
-    std::lock_guard lock(mu_);
-    if (bad_frame_) return;  // nothing after a bad frame is trusted
-    if (request.nested_in() != 0) {
-      if (Waiter* waiter = find_waiter(request.nested_in())) {
-        waiter->nested.push_back(std::move(request));
-        waiter->signalled = true;
-        waiter->cv.notify_all();
-        return;
-      }
-      // The wait it belongs to is over: served like any other request.
+bool Peer::nest(wire::Request& request) {
+  std::lock_guard lock(mu_);
+  if (bad_frame_) return true;  // nothing after a bad frame is trusted
+  if (request.nested_in() != 0) {
+    if (Waiter* waiter = find_waiter(request.nested_in())) {
+      waiter->nested.push_back(std::move(request));  // (copied off an Incoming's arena)
+      waiter->signalled = true;
+      waiter->cv.notify_all();
+      return true;
     }
+    // The wait it belongs to is over: served like any other request.
+  }
+  return false;
+}
+
+void Peer::take_request(wire::Request& request) {
+  if (nest(request)) return;
+  if (handlers_.on_incoming) {
+    Incoming& in = acquire();
+    *in.request_ = std::move(request);  // (copied onto its arena)
+    handlers_.on_incoming(in);
+    return;
   }
   handlers_.on_request(std::move(request));
 }

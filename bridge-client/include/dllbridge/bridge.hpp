@@ -233,8 +233,8 @@ class DLLBRIDGE_API Function {
   friend struct detail::FunctionAccess;
   explicit Function(std::shared_ptr<const detail::FunctionState> s) : state_(std::move(s)) {}
   // call() whose [out] numbers of parameters that take no value go to `out_buffers` (the typed API's).
-  CallResult call(const std::vector<Value>& args, std::optional<std::chrono::milliseconds> timeout,
-                  const std::vector<Buffer>* out_buffers) const;
+  CallResult call(detail::Span<Value> args, std::optional<std::chrono::milliseconds> timeout,
+                  detail::Span<Buffer> out_buffers) const;
   std::shared_ptr<const detail::FunctionState> state_;
 };
 

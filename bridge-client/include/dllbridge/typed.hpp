@@ -714,16 +714,17 @@ Buffer out_buffer(const T& arg) {
 }
 
 template <class T>
-void append_argument(std::vector<Value>& values, const T& arg) {
-  if constexpr (direction<T>::value != 2 || direction<T>::count < 0) values.push_back(to_value(arg));
+void append_argument(Value* values, std::size_t& n, const T& arg) {
+  if constexpr (direction<T>::value != 2 || direction<T>::count < 0) values[n++] = to_value(arg);
 }
 
-// Calls through the dynamic API; defined in the library.
-DLLBRIDGE_API CallResult call_function(const Function& f, std::vector<Value>&& args);
+// Calls through the dynamic API with `args` (one per parameter that takes
+// a value, then the variadic extras); defined in the library. The typed
+// API keeps its arguments on its own stack: no vector per call.
+DLLBRIDGE_API CallResult call_function(const Function& f, Span<Value> args);
 // The same, with the memory of [out] numbers that take no argument, one
 // entry per parameter (Buffer::out null for none): filled from the reply.
-DLLBRIDGE_API CallResult call_function(const Function& f, std::vector<Value>&& args,
-                                       const std::vector<Buffer>& out_buffers);
+DLLBRIDGE_API CallResult call_function(const Function& f, Span<Value> args, Span<Buffer> out_buffers);
 
 // The C type of a variadic extra argument ({"int": 3}), after C's default
 // argument promotions.
@@ -763,16 +764,17 @@ class TypedBase {
 
   template <class... X>
   R invoke(const A&... args, const X&... extra) const {
-    std::vector<Value> values;
-    values.reserve(sizeof...(A) + sizeof...(X));
-    (append_argument<bare<A>>(values, args), ...);  // [out] ones with a Count parameter take no value
-    (values.push_back(extra_value<extra_t<X>>(extra)), ...);
+    // On the stack (one slot more: no zero-sized array for a call without arguments).
+    Value values[sizeof...(A) + sizeof...(X) + 1];
+    std::size_t n = 0;
+    (append_argument<bare<A>>(values, n, args), ...);  // [out] ones with a Count parameter take no value
+    ((values[n++] = extra_value<extra_t<X>>(extra)), ...);
     CallResult r;
     if constexpr ((false || ... || counted_out<bare<A>>)) {
-      const std::vector<Buffer> outs{out_buffer<bare<A>>(args)...};
-      r = call_function(*function_, std::move(values), outs);
+      const Buffer outs[] = {out_buffer<bare<A>>(args)...};
+      r = call_function(*function_, Span<Value>(values, n), Span<Buffer>(outs, sizeof...(A)));
     } else {
-      r = call_function(*function_, std::move(values));
+      r = call_function(*function_, Span<Value>(values, n));
     }
     {
       std::lock_guard<std::mutex> lock(last_errors_->mu);

@@ -146,6 +146,26 @@ class SharedBuffer {
 namespace detail {
 struct CallbackState;
 struct CallbackAccess;
+
+// `size()` elements at `data()`, not owned (C++17 has no std::span): how the
+// typed API hands its arguments to the library without a vector per call.
+template <class T>
+class Span {
+ public:
+  Span() = default;
+  Span(const T* data, std::size_t size) : data_(data), size_(size) {}
+  explicit Span(const std::vector<T>& v) : data_(v.data()), size_(v.size()) {}
+  const T* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const T& operator[](std::size_t i) const { return data_[i]; }
+  const T* begin() const { return data_; }
+  const T* end() const { return data_ + size_; }
+
+ private:
+  const T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 }  // namespace detail
 
 // The body of a callback, dynamic form: called with one Value per parameter

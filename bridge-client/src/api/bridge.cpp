@@ -81,17 +81,16 @@ struct FunctionState {
   mutable std::string resolved;
 };
 
-CallResult call_function(const Function& f, std::vector<Value>&& args) { return f.call(args); }
-
 // What of Function the typed API reaches through call_function.
 struct FunctionAccess {
-  static CallResult call(const Function& f, const std::vector<Value>& args, const std::vector<Buffer>& outs) {
-    return f.call(args, std::nullopt, &outs);
+  static CallResult call(const Function& f, Span<Value> args, Span<Buffer> outs) {
+    return f.call(args, std::nullopt, outs);
   }
 };
 
-CallResult call_function(const Function& f, std::vector<Value>&& args,
-                         const std::vector<Buffer>& out_buffers) {
+CallResult call_function(const Function& f, Span<Value> args) { return FunctionAccess::call(f, args, {}); }
+
+CallResult call_function(const Function& f, Span<Value> args, Span<Buffer> out_buffers) {
   return FunctionAccess::call(f, args, out_buffers);
 }
 
@@ -174,11 +173,11 @@ Function Library::function(FunctionDecl declaration, FunctionOptions options) co
 
 CallResult Function::call(const std::vector<Value>& args,
                           std::optional<std::chrono::milliseconds> timeout) const {
-  return call(args, timeout, nullptr);
+  return call(detail::Span<Value>(args), timeout, {});
 }
 
-CallResult Function::call(const std::vector<Value>& args, std::optional<std::chrono::milliseconds> timeout,
-                          const std::vector<Buffer>* out_buffers) const {
+CallResult Function::call(detail::Span<Value> args, std::optional<std::chrono::milliseconds> timeout,
+                          detail::Span<Buffer> out_buffers) const {
   const detail::FunctionState& s = *state_;
   detail::Pool& pool = *s.library->pool;
   const auto deadline = timeout ? *timeout : s.options.timeout.value_or(pool.options().policy.call_timeout);

@@ -102,6 +102,8 @@ Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks)
                                ? hooks_.on_end(why, bad_frame)
                                : Error(bad_frame ? ErrorKind::protocol : ErrorKind::crashed, why, true));
                 },
+                nullptr,  // requests of the surrogate (callbacks) come to on_request
+                nullptr,
             }),
       reply_link_(std::make_shared<ReplyLink>(&peer_)),
       releases_(std::make_shared<ReleaseSink>(
@@ -399,8 +401,8 @@ EncodedCall::~EncodedCall() {
   if (request_ != nullptr) request_pool().give(request_);
 }
 
-EncodedCall Channel::encode(const Signature& signature, const std::vector<Value>& args,
-                            const std::vector<Buffer>* out_buffers, std::shared_ptr<Region> region) {
+EncodedCall Channel::encode(const Signature& signature, Span<Value> args, Span<Buffer> out_buffers,
+                            std::shared_ptr<Region> region) {
   EncodedCall encoded;
   encoded.plan_ =
       encode_call(signature, args, *encoded.request_->mutable_call(), out_buffers, std::move(region));

@@ -100,8 +100,7 @@ class Channel {
   // Checks `args` against `signature` and encodes them (`out_buffers`: see
   // encode_call; `region`: the bridge's shared region, or null). Throws
   // Error(bad_argument) naming the parameter; nothing is sent.
-  static EncodedCall encode(const Signature& signature, const std::vector<Value>& args,
-                            const std::vector<Buffer>* out_buffers = nullptr,
+  static EncodedCall encode(const Signature& signature, Span<Value> args, Span<Buffer> out_buffers = {},
                             std::shared_ptr<Region> region = nullptr);
   // Calls registered function `function` with encoded arguments.
   CallResult call(std::uint32_t function, const Signature& signature, EncodedCall& args, millis timeout);

@@ -867,8 +867,8 @@ void encode_register(const Signature& s, wire::RegisterFunction& reg) {
   reg.set_variadic(s.fn.variadic);
 }
 
-ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call,
-                      const std::vector<Buffer>* out_buffers, std::shared_ptr<Region> region) {
+ReplyPlan encode_call(const Signature& s, Span<Value> args, wire::Call& call, Span<Buffer> out_buffers,
+                      std::shared_ptr<Region> region) {
   const std::size_t fixed = s.inputs.size();
   const auto& params = s.fn.params;
   if (args.size() < fixed || (!s.fn.variadic && args.size() != fixed)) {
@@ -889,7 +889,7 @@ ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::
   call.clear_args();
   call.clear_extra_types();
   for (std::size_t i = 0; i < params.size(); ++i) {
-    enc.out_sink = out_buffers && i < out_buffers->size() ? &(*out_buffers)[i] : nullptr;
+    enc.out_sink = i < out_buffers.size() ? &out_buffers[i] : nullptr;
     *call.add_args() = enc.encode(params[i].type, *values.values[i], params[i].name, &values, true);
   }
   enc.out_sink = nullptr;
@@ -907,14 +907,14 @@ ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::
   if (const std::string why = rules::reply_problem(bound); !why.empty())
     throw Error(ErrorKind::bad_argument, s.fn.name + ": " + why);
   plan.budget = std::max(bound, rules::kMinReplyBudget);
-  plan.sinks.assign(params.size(), nullptr);
+  // plan.sinks stays empty (no allocation) unless a parameter has one.
   for (std::size_t i = 0; i < params.size(); ++i) {
     const TypeDecl& t = params[i].type;
     if (t.kind != Kind::pointer || t.text || t.elem->kind != Kind::scalar ||
         (t.dir != Dir::out && t.dir != Dir::inout))
       continue;
     const Buffer* sink = std::get_if<Buffer>(values.values[i]);
-    if (!sink && out_buffers && i < out_buffers->size()) sink = &(*out_buffers)[i];
+    if (!sink && i < out_buffers.size()) sink = &out_buffers[i];
     if (!sink || !sink->out) continue;
     const std::int64_t need = rules::pointee_count(s.types.params(static_cast<int>(i)),
                                                    call.args(static_cast<int>(i)), &call.args(), s.abi);
@@ -922,6 +922,7 @@ ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::
       bad(params[i].name, "the buffer holds " + std::to_string(sink->count) + " elements, its size says " +
                               std::to_string(need));
     }
+    if (plan.sinks.empty()) plan.sinks.assign(params.size(), nullptr);
     plan.sinks[i] = sink;
   }
   return plan;

@@ -50,9 +50,11 @@ void encode_register(const Signature& s, wire::RegisterFunction& reg);
 
 // What a call's reply needs, from encode_call.
 struct ReplyPlan {
-  std::uint64_t budget = 0;          // the most bytes the reply may take
-  std::vector<const Buffer*> sinks;  // per parameter: the caller's memory its returned numbers go to, or null
-  CallbackUse callbacks;             // the callables of its function-pointer arguments, bound while it lives
+  std::uint64_t budget = 0;  // the most bytes the reply may take
+  // Per parameter: the caller's memory its returned numbers go to, or null;
+  // empty (no allocation) when no parameter has any.
+  std::vector<const Buffer*> sinks;
+  CallbackUse callbacks;  // the callables of its function-pointer arguments, bound while it lives
   // The shared region its large buffers were placed in (Value.region), and
   // their blocks, lent for as long as the plan lives.
   std::shared_ptr<Region> region;
@@ -75,9 +77,15 @@ struct ReplyPlan {
 // the parameter when anything does not fit (a sink smaller than its count
 // too), or when the reply could not come back in one frame, before
 // anything is sent.
-ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call,
-                      const std::vector<Buffer>* out_buffers = nullptr,
+ReplyPlan encode_call(const Signature& s, Span<Value> args, wire::Call& call, Span<Buffer> out_buffers = {},
                       std::shared_ptr<Region> region = nullptr);
+// The same from vectors (`out_buffers` null: none).
+inline ReplyPlan encode_call(const Signature& s, const std::vector<Value>& args, wire::Call& call,
+                             const std::vector<Buffer>* out_buffers = nullptr,
+                             std::shared_ptr<Region> region = nullptr) {
+  return encode_call(s, Span<Value>(args), call, out_buffers ? Span<Buffer>(*out_buffers) : Span<Buffer>(),
+                     std::move(region));
+}
 
 // A wire value of type `t` as a Value (Object for structs keyed by the
 // declaration's field names, List for arrays and counted buffers). Throws

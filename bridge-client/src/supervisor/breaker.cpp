@@ -35,26 +35,33 @@ void Breaker::record(bool success, TimePoint now) {
       trip(now);
     } else if (++probes_ok_ >= policy_.half_open_probes) {
       state_ = BreakerState::closed;
-      outcomes_.clear();
+      recorded_ = 0;
       failures_ = 0;
     }
     return;
   }
   if (state_ == BreakerState::open) return;  // a call let through before it opened
-  outcomes_.push_back(!success);
-  failures_ += !success;
-  if (static_cast<int>(outcomes_.size()) > policy_.window) {
-    failures_ -= outcomes_.front();
-    outcomes_.pop_front();
+  if (policy_.window > 0) {
+    const auto window = static_cast<std::size_t>(policy_.window);
+    if (outcomes_.size() != window) outcomes_.assign(window, false);  // once
+    if (recorded_ == policy_.window) {
+      failures_ -= outcomes_[next_];  // the oldest goes
+    } else {
+      if (recorded_ == 0) next_ = 0;
+      ++recorded_;
+    }
+    outcomes_[next_] = !success;
+    failures_ += !success;
+    next_ = (next_ + 1) % window;
   }
-  const int n = static_cast<int>(outcomes_.size());
+  const int n = recorded_;
   if (n >= policy_.min_calls && failures_ >= policy_.failure_ratio * n) trip(now);
 }
 
 void Breaker::trip(TimePoint now) {
   state_ = BreakerState::open;
   opened_at_ = now;
-  outcomes_.clear();
+  recorded_ = 0;
   failures_ = 0;
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <vector>
 #include <random>
 
 #include "dllbridge/policy.hpp"
@@ -38,7 +39,11 @@ class Breaker {
   void trip(TimePoint now);
   BreakerPolicy policy_;
   BreakerState state_ = BreakerState::closed;
-  std::deque<bool> outcomes_;  // last `window` outcomes, true = failure
+  // The last `window` outcomes (true = failure), a ring sized once: no
+  // allocation per call (a deque allocates a block every 512).
+  std::vector<bool> outcomes_;
+  std::size_t next_ = 0;  // where the next outcome goes
+  int recorded_ = 0;      // outcomes held (at most window)
   int failures_ = 0;
   TimePoint opened_at_{};
   int probes_out_ = 0;

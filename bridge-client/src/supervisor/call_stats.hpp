@@ -19,7 +19,8 @@ class CallStats {
 
   // `totals` (when given, it must outlive this) also records every outcome
   // recorded here: a pool's figures over all its members.
-  explicit CallStats(CallStats* totals = nullptr) : totals_(totals) {}
+  // The latency ring's room is taken here, not while calls fill it.
+  explicit CallStats(CallStats* totals = nullptr) : totals_(totals) { latencies_us_.reserve(kLatencyWindow); }
   CallStats(const CallStats&) = delete;
   CallStats& operator=(const CallStats&) = delete;
 

@@ -34,8 +34,7 @@ std::vector<std::string> symbol_candidates(const std::string& name, std::size_t 
   return {name, name + "@" + n, "_" + name + "@" + n, "@" + name + "@" + n, "_" + name};
 }
 
-wire::Reply Dispatcher::handle(const wire::Request& request) {
-  wire::Reply reply;
+void Dispatcher::handle(const wire::Request& request, wire::Reply& reply) {
   reply.set_id(request.id());
   try {
     switch (request.body_case()) {
@@ -43,7 +42,7 @@ wire::Reply Dispatcher::handle(const wire::Request& request) {
       case wire::Request::kRegisterFunction:
         *reply.mutable_register_function() = register_function(request.register_function());
         break;
-      case wire::Request::kCall: *reply.mutable_call() = call(request.call()); break;
+      case wire::Request::kCall: call(request.call(), *reply.mutable_call()); break;
       case wire::Request::kPing: reply.mutable_pong(); break;
       case wire::Request::kRelease:
         callbacks_.release(request.release());
@@ -57,7 +56,6 @@ wire::Reply Dispatcher::handle(const wire::Request& request) {
     reply.mutable_error()->set_kind(f.kind());
     reply.mutable_error()->set_message(f.what());
   }
-  return reply;
 }
 
 wire::LoadLibraryReply Dispatcher::load(const wire::LoadLibraryRequest& req) {
@@ -142,7 +140,7 @@ wire::RegisterFunctionReply Dispatcher::register_function(const wire::RegisterFu
   return out;
 }
 
-wire::CallReply Dispatcher::call(const wire::Call& req) {
+void Dispatcher::call(const wire::Call& req, wire::CallReply& out) {
   const Function* found = nullptr;
   {
     std::lock_guard lock(mu_);  // entries never move: they live behind unique_ptr
@@ -228,7 +226,6 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
   if (const std::optional<CallbackFailure> failed = callbacks.failure())
     throw Failure(failed->kind, failed->message);
 
-  wire::CallReply out;
   out.set_last_error(last_error);
   out.set_elapsed_ns(
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count()));
@@ -244,7 +241,6 @@ wire::CallReply Dispatcher::call(const wire::Call& req) {
       o->set_null(true);
     }
   }
-  return out;
 }
 
 }  // namespace dllbridge::surrogate

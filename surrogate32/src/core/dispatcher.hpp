@@ -23,10 +23,11 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
-  // Answers one request (not Hello / Shutdown, which the session handles).
-  // Failures become Error replies; only a crash inside the DLL escapes.
-  // Safe to call from several threads.
-  wire::Reply handle(const wire::Request& request);
+  // Answers one request (not Hello / Shutdown, which the session handles)
+  // in `reply` (empty; built in place, on its arena when it has one: a
+  // call of scalars allocates nothing). Failures become Error replies;
+  // only a crash inside the DLL escapes. Safe to call from several threads.
+  void handle(const wire::Request& request, wire::Reply& reply);
 
   // The channel callbacks reach the client through (null: none any more,
   // the session is ending; waits for invocations in progress).
@@ -42,7 +43,7 @@ class Dispatcher {
   struct Function;
   wire::LoadLibraryReply load(const wire::LoadLibraryRequest& req);
   wire::RegisterFunctionReply register_function(const wire::RegisterFunction& req);
-  wire::CallReply call(const wire::Call& req);
+  void call(const wire::Call& req, wire::CallReply& out);
 
   Callbacks callbacks_;             // the closures handed to the DLL
   RegionMap region_;                // the client's shared region, once mapped

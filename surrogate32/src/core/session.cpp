@@ -39,12 +39,15 @@ Session::Session(rpc::Transport& transport, SessionOptions options)
     : transport_(transport),
       options_(std::move(options)),
       peer_(transport, rpc::Peer::Handlers{
-                           [this](wire::Request&& r) { on_request(std::move(r)); },
-                           [this](const wire::Request& r) { return respond(r); },
+                           nullptr,
+                           nullptr,
                            nullptr,
                            [this](const std::string& why, bool bad) { on_end(why, bad); },
+                           [this](rpc::Peer::Incoming& in) { on_request(in); },
+                           [this](const wire::Request& r, wire::Reply& reply) { respond(r, reply); },
                        }) {
   dispatcher_.set_peer(&peer_);
+  queue_.reserve(64);
   for (int i = 0; i < std::max(options_.workers, 1); ++i) workers_.emplace_back([this] { work(); });
 }
 
@@ -106,13 +109,20 @@ void Session::send_error(std::uint64_t id, wire::ErrorKind kind, const std::stri
   peer_.send_reply(reply);
 }
 
-void Session::on_request(wire::Request&& request) {
+void Session::on_request(rpc::Peer::Incoming& incoming) {
+  const wire::Request& request = incoming.request();
   {
     std::lock_guard lock(mu_);
-    if (end_ || shutdown_) return;  // ending: nothing more is served
+    if (end_ || shutdown_) {  // ending: nothing more is served
+      peer_.recycle(incoming);
+      return;
+    }
   }
   if (!greeted_) {
-    if (!admit(request)) return;
+    if (!admit(request)) {
+      peer_.recycle(incoming);
+      return;
+    }
     greeted_ = true;
     {
       std::lock_guard lock(mu_);
@@ -120,24 +130,24 @@ void Session::on_request(wire::Request&& request) {
     }
     if (options_.on_greeted) options_.on_greeted();
     spdlog::debug("handshake with '{}' ({})", request.hello().client(), options_.peer);
-    peer_.serve(request);
+    peer_.serve(incoming);
     return;
   }
   switch (request.body_case()) {
     case wire::Request::kHello:
     case wire::Request::kPing:
-      peer_.serve(request);  // at once, even while the workers are busy
+      peer_.serve(incoming);  // at once, even while the workers are busy
       return;
     case wire::Request::kShutdown: {
       std::lock_guard lock(mu_);
-      shutdown_ = std::move(request);
+      shutdown_ = &incoming;
       cv_.notify_all();
       return;
     }
     default: {
       {
         std::lock_guard lock(mu_);
-        queue_.push_back(std::move(request));
+        queue_.push_back(&incoming);
       }
       work_cv_.notify_one();  // one worker; the session's own thread sleeps on
       return;
@@ -177,8 +187,7 @@ bool Session::busy() const {
   return serving_ > 0 || !queue_.empty();
 }
 
-wire::Reply Session::respond(const wire::Request& request) {
-  wire::Reply reply;
+void Session::respond(const wire::Request& request, wire::Reply& reply) {
   switch (request.body_case()) {
     case wire::Request::kHello: {
       wire::HelloReply* hello = reply.mutable_hello();
@@ -198,7 +207,7 @@ wire::Reply Session::respond(const wire::Request& request) {
         hello->set_region_problem(problem);
         if (!problem.empty()) spdlog::info("no shared region: {}", problem);
       }
-      return reply;
+      return;
     }
     case wire::Request::kMapSegment: {
       // A later segment of the region, passed with this frame as the Hello's.
@@ -209,11 +218,11 @@ wire::Reply Session::respond(const wire::Request& request) {
       reply.mutable_map_segment()->set_problem(problem);
       if (!problem.empty())
         spdlog::info("segment {} of the shared region not mapped: {}", m.index(), problem);
-      return reply;
+      return;
     }
-    case wire::Request::kPing: reply.mutable_pong(); return reply;
-    case wire::Request::kShutdown: reply.mutable_shutdown(); return reply;
-    default: try { return dispatcher_.handle(request);
+    case wire::Request::kPing: reply.mutable_pong(); return;
+    case wire::Request::kShutdown: reply.mutable_shutdown(); return;
+    default: try { dispatcher_.handle(request, reply);
       } catch (const std::exception& e) {
         // Whatever the dispatcher could not turn into an answer (out of
         // memory, a reply too large) is an answer too, never a dead worker.
@@ -221,7 +230,6 @@ wire::Reply Session::respond(const wire::Request& request) {
         reply.mutable_error()->set_kind(wire::PROTOCOL);
         reply.mutable_error()->set_message(std::string("the surrogate could not serve the request: ") +
                                            e.what());
-        return reply;
       }
   }
 }
@@ -251,7 +259,7 @@ bool Session::has_work(void* session) {
 void Session::work() {
   bool may_read = true;  // until the transport says it cannot
   for (;;) {
-    wire::Request request;
+    rpc::Peer::Incoming* incoming = nullptr;
     {
       std::unique_lock lock(mu_);
       bool try_read = true;  // not again before a wake-up after `busy`
@@ -276,15 +284,15 @@ void Session::work() {
         try_read = true;
       }
       if (queue_.empty()) return;
-      request = std::move(queue_.front());
-      queue_.pop_front();
+      incoming = queue_.front();
+      queue_.erase(queue_.begin());
       ++serving_;
     }
     if (options_.dll_lock) {
       std::lock_guard dll(*options_.dll_lock);
-      peer_.serve(request);
+      peer_.serve(*incoming);
     } else {
-      peer_.serve(request);
+      peer_.serve(*incoming);
     }
     std::lock_guard lock(mu_);
     --serving_;

@@ -12,7 +12,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -67,8 +66,9 @@ class Session {
   rpc::Peer& peer() { return peer_; }
 
  private:
-  void on_request(wire::Request&& request);  // transport thread
-  wire::Reply respond(const wire::Request& request);
+  void on_request(rpc::Peer::Incoming& incoming);  // transport thread
+  // The answer to `request`, built in `reply` (on the request's arena).
+  void respond(const wire::Request& request, wire::Reply& reply);
   void on_end(const std::string& why, bool bad_frame);
   void finish(SessionEnd how);
   void send_error(std::uint64_t id, wire::ErrorKind kind, const std::string& message);
@@ -88,9 +88,11 @@ class Session {
   std::condition_variable cv_;       // the end, a Shutdown: for run()
   std::condition_variable work_cv_;  // work or the end of it: for the workers
   std::optional<SessionEnd> end_;
-  std::optional<wire::Request> shutdown_;  // a Shutdown waiting for the workers
-  std::deque<wire::Request> queue_;        // for the workers
-  int serving_ = 0;                        // requests the workers are serving
+  rpc::Peer::Incoming* shutdown_ = nullptr;  // a Shutdown waiting for the workers
+  // For the workers, oldest first: a vector that keeps its capacity (a
+  // deque allocates and frees its blocks as requests pass through).
+  std::vector<rpc::Peer::Incoming*> queue_;
+  int serving_ = 0;  // requests the workers are serving
   bool workers_done_ = false;
   bool worker_reading_ = false;  // a worker reads the channel for work (one at a time)
   bool greeted_once_ = false;    // a valid Hello came (greeted_, seen under mu_)

@@ -11,8 +11,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -40,6 +42,36 @@ class Closed : public std::runtime_error {
 class Peer final : private Transport::Receiver {
  public:
   using Clock = std::chrono::steady_clock;
+
+  // A request of the other side parsed onto an arena whose first block lies
+  // inside this object, and its reply built on another such arena: a small
+  // request and its answer allocate nothing (docs/performance.md, "No
+  // allocation on the hot path"). Handed out by the Peer
+  // (Handlers::on_incoming), pooled, and given back by serve(Incoming&) or
+  // recycle(), exactly once, on any thread.
+  class Incoming {
+   public:
+    Incoming(const Incoming&) = delete;
+    Incoming& operator=(const Incoming&) = delete;
+    const wire::Request& request() const { return *request_; }
+
+   private:
+    friend class Peer;
+    Incoming();
+    // An empty message on its emptied arena. Protobuf gives the first
+    // block of an arena to the thread that resets it (another thread
+    // allocates a block of its own), so the request's arena is reset by the
+    // thread that parses and the reply's by the one that serves.
+    wire::Request& reset_request();
+    wire::Reply& reset_reply();
+    static constexpr std::size_t kBlock = 2048;
+    alignas(std::max_align_t) char request_block_[kBlock];
+    alignas(std::max_align_t) char reply_block_[kBlock];
+    google::protobuf::Arena request_arena_;
+    google::protobuf::Arena reply_arena_;
+    wire::Request* request_ = nullptr;
+  };
+
   struct Handlers {
     // A request of the other side that is not nested in one of our waits.
     // Runs on the transport's thread and must not block: answer it at once
@@ -56,6 +88,13 @@ class Peer final : private Transport::Receiver {
     // any more; the transport is still open, to say why). Transport thread,
     // once, before waiting requests are woken with Closed.
     std::function<void(const std::string& why, bool bad_frame)> on_end;
+    // Optional, in place of on_request: the request comes parsed into a
+    // pooled Incoming that the handler serves (serve(Incoming&)) or gives
+    // back (recycle()). Same thread and rules as on_request.
+    std::function<void(Incoming& incoming)> on_incoming;
+    // Optional, in place of respond: builds the answer in `reply` (empty;
+    // for an Incoming, on an arena of its own). Must not throw.
+    std::function<void(const wire::Request& request, wire::Reply& reply)> respond_into;
   };
 
   // Does not start reading yet (start()).
@@ -94,6 +133,11 @@ class Peer final : private Transport::Receiver {
   // Answers `request` with respond(request) on this thread. Requests this
   // thread sends meanwhile are nested in it.
   void serve(const wire::Request& request);
+  // The same for a request handed out by Handlers::on_incoming, answered
+  // from its arena; gives `incoming` back to the pool.
+  void serve(Incoming& incoming);
+  // Gives back an Incoming that will not be served.
+  void recycle(Incoming& incoming);
 
   // Sends a reply as is (an error for a request that will not be served);
   // the rvalue form moves its values into the frame instead of copying them.
@@ -157,8 +201,15 @@ class Peer final : private Transport::Receiver {
   // false when it did not parse (the channel ended).
   bool parse_raw(Waiter& waiter);
   // A request of the other side: to the waiter it is nested in, else to
-  // Handlers::on_request.
+  // Handlers::on_incoming or on_request.
   void take_request(wire::Request& request);
+  // True when `request` is taken care of here: moved to the waiter it is
+  // nested in, or dropped after a bad frame.
+  bool nest(wire::Request& request);
+  // A pooled Incoming, reset on this thread.
+  Incoming& acquire();
+  // `reply` answering `request`, by respond_into or respond.
+  void respond(const wire::Request& request, wire::Reply& reply);
   // Why `payload` is refused when it does not parse.
   static std::string malformed(const std::string& payload);
   // What to do with `payload`, a frame not yet parsed: a reply larger than
@@ -186,6 +237,10 @@ class Peer final : private Transport::Receiver {
   // out of the transport (mu_; while spare_out_, the waiter's alone).
   std::string spare_;
   bool spare_out_ = false;
+  // Incoming requests: all of them, and those free for the next one.
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Incoming>> incoming_;
+  std::vector<Incoming*> incoming_free_;
 };
 
 }  // namespace dllbridge::rpc
