@@ -32,6 +32,7 @@
 #include <sys/eventfd.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -47,7 +48,7 @@
 #include <system_error>
 
 #include "dllbridge/rpc/fd_passing.hpp"
-#include "dllbridge/wire/frame.hpp"
+#include "dllbridge/wire/frame_reader.hpp"
 
 namespace dllbridge::rpc {
 namespace {
@@ -73,12 +74,11 @@ class SocketTransport final : public Transport {
  public:
   SocketTransport(int fd, SocketOptions options)
       : low_latency_(options.low_latency),
-        first_frame_cap_(options.first_frame_cap),
         socket_(fd),
         fd_(fd),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
         epoll_(::epoll_create1(EPOLL_CLOEXEC)),
-        buf_(new char[kBufferSize]) {
+        frames_(options.first_frame_cap) {
     epoll_event wake{};
     wake.events = EPOLLIN;
     wake.data.u32 = 1;
@@ -91,6 +91,7 @@ class SocketTransport final : public Transport {
       throw std::system_error(errno, std::generic_category(), "cannot set up the channel's reading");
     }
     armed_ = EPOLLIN;
+    blocking_ = enable_blocking_reads();
   }
 
   ~SocketTransport() override {
@@ -171,8 +172,18 @@ class SocketTransport final : public Transport {
       const bool ready = frame_buffered();
       if (!ready && low_latency_) p = spin(done, context, deadline);
       if (p == Pull::would_block) {
-        if (!ready) wait_ready(static_cast<int>(std::min<std::int64_t>(ms, 1 << 30)));
-        p = pull(done, context);
+        if (ready) {
+          p = pull(done, context);
+        } else if (blocking_ && !pending_writes_ && left >= kRecvTimeout + kRecvTimeoutMargin) {
+          // Sleep in recv itself (one system call, not poll + recv): it
+          // returns with data, at the end of the stream (close() shuts the
+          // socket down), or after kRecvTimeout, well before the deadline.
+          // Writes queued meanwhile are the reading thread's (run()).
+          p = pull(done, context, true);
+        } else {
+          wait_ready(static_cast<int>(std::min<std::int64_t>(ms, 1 << 30)));
+          p = pull(done, context);
+        }
       }
       if (p == Pull::satisfied) {
         result = CallerRead::done;
@@ -185,7 +196,6 @@ class SocketTransport final : public Transport {
   }
 
  private:
-  static constexpr std::size_t kBufferSize = 64 * 1024;
   static constexpr std::chrono::nanoseconds kMaxSpin{50000};  // low-latency mode: the longest spin
   static constexpr std::chrono::nanoseconds kMinSpin{2000};   // shorter is not worth a syscall loop
   static constexpr int kProbeEvery = 256;  // spinning is off: try again once in so many waits
@@ -194,6 +204,12 @@ class SocketTransport final : public Transport {
   // when nobody reads (a request of the peer, the end) waits at most about
   // this long, and a call needs no epoll_ctl.
   static constexpr std::chrono::milliseconds kHandBack{1};
+  // A reading caller sleeps in a blocking recv with this timeout
+  // (SO_RCVTIMEO, set once) when its deadline is at least this plus the
+  // margin away (the timer may fire a little late); nearer deadlines are
+  // waited for with poll.
+  static constexpr std::chrono::milliseconds kRecvTimeout{600};
+  static constexpr std::chrono::milliseconds kRecvTimeoutMargin{50};
   enum class Reader { none, thread, caller };
   enum class Pull { satisfied, would_block, ended };
 
@@ -259,7 +275,7 @@ class SocketTransport final : public Transport {
   // (SCM_RIGHTS); how much was written. Marks the stream broken on an error.
   std::size_t write_with_fd(const char* data, std::size_t size, int fd) {
     for (;;) {
-      const ssize_t n = rpc::send_with_fd(fd_, data, size, fd);
+      const ssize_t n = rpc::send_with_fd(fd_, data, size, fd, MSG_DONTWAIT);
       if (n > 0) return static_cast<std::size_t>(n);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -304,6 +320,19 @@ class SocketTransport final : public Transport {
     pending_writes_ = !writes_.empty();
   }
 
+  // Makes the socket blocking (every other read and write says MSG_DONTWAIT)
+  // with a receive timeout of kRecvTimeout; false when it cannot (then
+  // callers wait with poll only).
+  bool enable_blocking_reads() noexcept {
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ((flags & O_NONBLOCK) != 0 && ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK) != 0))
+      return false;
+    timeval tv{};
+    tv.tv_sec = static_cast<decltype(tv.tv_sec)>(kRecvTimeout.count() / 1000);
+    tv.tv_usec = static_cast<decltype(tv.tv_usec)>(kRecvTimeout.count() % 1000 * 1000);
+    return ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
+  }
+
   void wake() noexcept {
     const std::uint64_t one = 1;
     [[maybe_unused]] const ssize_t n = ::write(wake_.get(), &one, sizeof one);
@@ -326,65 +355,22 @@ class SocketTransport final : public Transport {
   // Reads what has arrived and delivers each complete frame, until `done`
   // holds after one, nothing more can be read now, or the stream ended.
   // Only the holder of the reader role calls it.
-  Pull pull(bool (*done)(void*), void* context) {
+  // `block`: the reads sleep (up to kRecvTimeout) until something comes.
+  Pull pull(bool (*done)(void*), void* context, bool block = false) {
     if (pending_writes_) flush_writes();
     for (;;) {
       if (ended_) return Pull::ended;
-      if (big_) {
-        if (got_ == payload_.size()) {
-          big_ = false;
+      switch (frames_.next()) {
+        case wire::FrameReader::Next::frame:
           if (deliver(done, context)) return Pull::satisfied;
           continue;
-        }
-        const ssize_t n = receive(&payload_[got_], payload_.size() - got_);
-        if (n > 0) {
-          got_ += static_cast<std::size_t>(n);
-          continue;
-        }
-        return n == 0 ? Pull::ended : Pull::would_block;
+        case wire::FrameReader::Next::bad: end_with(frames_.error(), true); return Pull::ended;
+        case wire::FrameReader::Next::more: break;
       }
-      const std::size_t avail = end_ - begin_;
-      if (avail >= sizeof(wire::Header)) {
-        wire::Header header;
-        std::memcpy(header.data(), buf_.get() + begin_, header.size());
-        std::uint32_t size = 0;
-        try {
-          size = wire::decode_header(header);
-        } catch (const wire::FrameError& e) {
-          end_with(e.what(), true);
-          return Pull::ended;
-        }
-        if (first_frame_cap_ != 0 && size > first_frame_cap_) {
-          end_with("a first frame of " + std::to_string(size) + " bytes (at most " +
-                       std::to_string(first_frame_cap_) + " before the handshake)",
-                   true);
-          return Pull::ended;
-        }
-        const std::size_t whole = header.size() + size;
-        if (whole <= avail) {
-          payload_.assign(buf_.get() + begin_ + header.size(), size);
-          begin_ += whole;
-          if (deliver(done, context)) return Pull::satisfied;
-          continue;
-        }
-        if (whole > kBufferSize) {
-          // Too large for the buffer: read the rest straight into the payload.
-          payload_.resize(size);
-          got_ = avail - header.size();
-          std::memcpy(payload_.data(), buf_.get() + begin_ + header.size(), got_);
-          begin_ = end_ = 0;
-          big_ = true;
-          continue;
-        }
-      }
-      if (begin_ > 0) {
-        std::memmove(buf_.get(), buf_.get() + begin_, avail);
-        begin_ = 0;
-        end_ = avail;
-      }
-      const ssize_t n = receive(buf_.get() + end_, kBufferSize - end_);
+      const wire::FrameReader::Space space = frames_.space();
+      const ssize_t n = receive(space.data, space.size, block);
       if (n > 0) {
-        end_ += static_cast<std::size_t>(n);
+        frames_.took(static_cast<std::size_t>(n));
         continue;
       }
       return n == 0 ? Pull::ended : Pull::would_block;
@@ -393,21 +379,15 @@ class SocketTransport final : public Transport {
 
   // Whether a whole frame (or a header that breaks the rules) waits in the
   // buffer: then there is work before there is anything to wait for.
-  bool frame_buffered() const {
-    const std::size_t avail = end_ - begin_;
-    if (big_ || avail < sizeof(wire::Header)) return false;
-    const auto* h = reinterpret_cast<const unsigned char*>(buf_.get() + begin_);
-    const std::uint32_t size = h[0] | h[1] << 8 | h[2] << 16 | static_cast<std::uint32_t>(h[3]) << 24;
-    return static_cast<std::uint64_t>(size) + sizeof(wire::Header) <= avail || size > wire::kMaxFrameSize ||
-           (first_frame_cap_ != 0 && size > first_frame_cap_);
-  }
+  bool frame_buffered() const { return frames_.frame_buffered(); }
 
-  // recv without blocking: > 0 bytes read, 0 at the end of the stream (the
-  // reason recorded), -1 when nothing is there now.
-  ssize_t receive(char* dst, std::size_t size) {
+  // recv (`block`: waiting up to kRecvTimeout, else not at all): > 0 bytes
+  // read, 0 at the end of the stream (the reason recorded), -1 when nothing
+  // came.
+  ssize_t receive(char* dst, std::size_t size, bool block = false) {
     for (;;) {
       const ssize_t n = receive_with_fds(
-          fd_, dst, size, MSG_DONTWAIT,
+          fd_, dst, size, block ? 0 : MSG_DONTWAIT,
           [](void* self, int fd) { static_cast<SocketTransport*>(self)->keep(fd); }, this);
       if (n > 0) return n;
       if (n == 0) {
@@ -433,9 +413,8 @@ class SocketTransport final : public Transport {
 
   // Hands the payload to the receiver; whether `done` holds now.
   bool deliver(bool (*done)(void*), void* context) {
-    first_frame_cap_ = 0;
-    receiver_->on_frame(payload_);
-    if (payload_.capacity() > kBufferSize) std::string().swap(payload_);  // no 64 MiB kept for good
+    receiver_->on_frame(frames_.payload());
+    frames_.release_large_payload();
     return done && done(context);
   }
 
@@ -482,6 +461,7 @@ class SocketTransport final : public Transport {
       ++releases_;
       others = turned_away_;
       turned_away_ = false;
+      if (armed_ == EPOLLOUT && !pending_writes_) arm(0);  // the reading thread wrote for us
       if (pending_writes_) {
         arm(EPOLLIN | EPOLLOUT);  // the thread finishes them
       } else if (armed_ == 0 && thread_wait_ == ThreadWait::unlimited) {
@@ -533,6 +513,7 @@ class SocketTransport final : public Transport {
           [[maybe_unused]] const ssize_t r = ::read(wake_.get(), &count, sizeof count);
         }
       }
+      bool flush_for_caller = false;
       {
         std::lock_guard lock(mu_);
         const bool calls_ended = releases_ != seen_releases_;
@@ -543,19 +524,32 @@ class SocketTransport final : public Transport {
           // call): then its release wakes us.
           thread_wait_ = n == 0 && !calls_ended ? ThreadWait::unlimited : ThreadWait::period;
           hand_back_ = false;
-          continue;
+          // It may sleep in recv: frames other threads queued are ours to
+          // write (the socket in our set for EPOLLOUT only until they went).
+          flush_for_caller = reader_ == Reader::caller && pending_writes_;
+          if (!flush_for_caller) {
+            if (reader_ == Reader::caller) arm(0);
+            continue;
+          }
+        } else {
+          const bool work = look_ || end_found_ || pending_writes_ || closing_;
+          if (!work && ((n == 0 && calls_ended) || (n > 0 && hand_back_))) {
+            // Calls follow each other: they read, and a frame that comes
+            // between them waits for the next one or our next look.
+            thread_wait_ = ThreadWait::period;
+            hand_back_ = false;
+            continue;
+          }
+          look_ = false;
+          reader_ = Reader::thread;
+          thread_wait_ = ThreadWait::running;
         }
-        const bool work = look_ || end_found_ || pending_writes_ || closing_;
-        if (!work && ((n == 0 && calls_ended) || (n > 0 && hand_back_))) {
-          // Calls follow each other: they read, and a frame that comes
-          // between them waits for the next one or our next look.
-          thread_wait_ = ThreadWait::period;
-          hand_back_ = false;
-          continue;
-        }
-        look_ = false;
-        reader_ = Reader::thread;
-        thread_wait_ = ThreadWait::running;
+      }
+      if (flush_for_caller) {
+        flush_writes();
+        std::lock_guard lock(mu_);
+        if (reader_ == Reader::caller) arm(pending_writes_ ? EPOLLOUT : 0u);
+        continue;
       }
       const Pull p = pull(nullptr, nullptr);
       thread_release_role();
@@ -565,7 +559,7 @@ class SocketTransport final : public Transport {
   }
 
   const bool low_latency_;
-  std::uint32_t first_frame_cap_;  // until the first frame (reader role)
+  bool blocking_ = false;  // reading callers may sleep in recv (enable_blocking_reads)
   // The holder of the reader role only (low-latency mode).
   std::int64_t spin_ns_ = kMaxSpin.count() / 2;
   int calls_since_probe_ = 0;
@@ -594,11 +588,7 @@ class SocketTransport final : public Transport {
   bool end_found_ = false;           // the stream ended; the reading thread reports it
 
   // The holder of the reader role only.
-  std::unique_ptr<char[]> buf_;
-  std::size_t begin_ = 0, end_ = 0;
-  std::string payload_;
-  bool big_ = false;  // reading a large frame's payload into payload_
-  std::size_t got_ = 0;
+  wire::FrameReader frames_;
   bool ended_ = false;
   std::string end_why_;
   bool end_bad_ = false;
