@@ -14,6 +14,12 @@
 // socket back when a whole period passed without one ending (or when a
 // call that held the role longer than that ends: its release wakes it).
 //
+// A reading caller whose deadline is far (kRecvTimeout + margin) sleeps in
+// a blocking recv (the socket is blocking with SO_RCVTIMEO; everything else
+// says MSG_DONTWAIT): one system call, not poll + recv. close() ends it by
+// shutting the socket down; frames other threads queue meanwhile are the
+// reading thread's to write (EPOLLOUT). Nearer deadlines wait with poll.
+//
 // Low-latency mode: before it sleeps, a reading caller polls for its reply
 // for a while (the spin), which saves the wake-up when the reply comes
 // within it. The spin adapts: about twice the time replies took to come
