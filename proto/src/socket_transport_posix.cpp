@@ -14,12 +14,6 @@
 // socket back when a whole period passed without one ending (or when a
 // call that held the role longer than that ends: its release wakes it).
 //
-// A reading caller whose deadline is far (kRecvTimeout + margin) sleeps in
-// a blocking recv (the socket is blocking with SO_RCVTIMEO; everything else
-// says MSG_DONTWAIT): one system call, not poll + recv. close() ends it by
-// shutting the socket down; frames other threads queue meanwhile are the
-// reading thread's to write (EPOLLOUT). Nearer deadlines wait with poll.
-//
 // Low-latency mode: before it sleeps, a reading caller polls for its reply
 // for a while (the spin), which saves the wake-up when the reply comes
 // within it. The spin adapts: about twice the time replies took to come
@@ -38,7 +32,6 @@
 #include <sys/eventfd.h>
 #include <fcntl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -97,7 +90,6 @@ class SocketTransport final : public Transport {
       throw std::system_error(errno, std::generic_category(), "cannot set up the channel's reading");
     }
     armed_ = EPOLLIN;
-    blocking_ = enable_blocking_reads();
   }
 
   ~SocketTransport() override {
@@ -178,18 +170,8 @@ class SocketTransport final : public Transport {
       const bool ready = frame_buffered();
       if (!ready && low_latency_) p = spin(done, context, deadline);
       if (p == Pull::would_block) {
-        if (ready) {
-          p = pull(done, context);
-        } else if (blocking_ && !pending_writes_ && left >= kRecvTimeout + kRecvTimeoutMargin) {
-          // Sleep in recv itself (one system call, not poll + recv): it
-          // returns with data, at the end of the stream (close() shuts the
-          // socket down), or after kRecvTimeout, well before the deadline.
-          // Writes queued meanwhile are the reading thread's (run()).
-          p = pull(done, context, true);
-        } else {
-          wait_ready(static_cast<int>(std::min<std::int64_t>(ms, 1 << 30)));
-          p = pull(done, context);
-        }
+        if (!ready) wait_ready(static_cast<int>(std::min<std::int64_t>(ms, 1 << 30)));
+        p = pull(done, context);
       }
       if (p == Pull::satisfied) {
         result = CallerRead::done;
@@ -210,12 +192,6 @@ class SocketTransport final : public Transport {
   // when nobody reads (a request of the peer, the end) waits at most about
   // this long, and a call needs no epoll_ctl.
   static constexpr std::chrono::milliseconds kHandBack{1};
-  // A reading caller sleeps in a blocking recv with this timeout
-  // (SO_RCVTIMEO, set once) when its deadline is at least this plus the
-  // margin away (the timer may fire a little late); nearer deadlines are
-  // waited for with poll.
-  static constexpr std::chrono::milliseconds kRecvTimeout{600};
-  static constexpr std::chrono::milliseconds kRecvTimeoutMargin{50};
   enum class Reader { none, thread, caller };
   enum class Pull { satisfied, would_block, ended };
 
@@ -281,7 +257,7 @@ class SocketTransport final : public Transport {
   // (SCM_RIGHTS); how much was written. Marks the stream broken on an error.
   std::size_t write_with_fd(const char* data, std::size_t size, int fd) {
     for (;;) {
-      const ssize_t n = rpc::send_with_fd(fd_, data, size, fd, MSG_DONTWAIT);
+      const ssize_t n = rpc::send_with_fd(fd_, data, size, fd);
       if (n > 0) return static_cast<std::size_t>(n);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -326,19 +302,6 @@ class SocketTransport final : public Transport {
     pending_writes_ = !writes_.empty();
   }
 
-  // Makes the socket blocking (every other read and write says MSG_DONTWAIT)
-  // with a receive timeout of kRecvTimeout; false when it cannot (then
-  // callers wait with poll only).
-  bool enable_blocking_reads() noexcept {
-    const int flags = ::fcntl(fd_, F_GETFL);
-    if (flags < 0 || ((flags & O_NONBLOCK) != 0 && ::fcntl(fd_, F_SETFL, flags & ~O_NONBLOCK) != 0))
-      return false;
-    timeval tv{};
-    tv.tv_sec = static_cast<decltype(tv.tv_sec)>(kRecvTimeout.count() / 1000);
-    tv.tv_usec = static_cast<decltype(tv.tv_usec)>(kRecvTimeout.count() % 1000 * 1000);
-    return ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
-  }
-
   void wake() noexcept {
     const std::uint64_t one = 1;
     [[maybe_unused]] const ssize_t n = ::write(wake_.get(), &one, sizeof one);
@@ -361,8 +324,7 @@ class SocketTransport final : public Transport {
   // Reads what has arrived and delivers each complete frame, until `done`
   // holds after one, nothing more can be read now, or the stream ended.
   // Only the holder of the reader role calls it.
-  // `block`: the reads sleep (up to kRecvTimeout) until something comes.
-  Pull pull(bool (*done)(void*), void* context, bool block = false) {
+  Pull pull(bool (*done)(void*), void* context) {
     if (pending_writes_) flush_writes();
     for (;;) {
       if (ended_) return Pull::ended;
@@ -374,7 +336,7 @@ class SocketTransport final : public Transport {
         case wire::FrameReader::Next::more: break;
       }
       const wire::FrameReader::Space space = frames_.space();
-      const ssize_t n = receive(space.data, space.size, block);
+      const ssize_t n = receive(space.data, space.size);
       if (n > 0) {
         frames_.took(static_cast<std::size_t>(n));
         continue;
@@ -387,13 +349,12 @@ class SocketTransport final : public Transport {
   // buffer: then there is work before there is anything to wait for.
   bool frame_buffered() const { return frames_.frame_buffered(); }
 
-  // recv (`block`: waiting up to kRecvTimeout, else not at all): > 0 bytes
-  // read, 0 at the end of the stream (the reason recorded), -1 when nothing
-  // came.
-  ssize_t receive(char* dst, std::size_t size, bool block = false) {
+  // recv without blocking: > 0 bytes read, 0 at the end of the stream (the
+  // reason recorded), -1 when nothing is there now.
+  ssize_t receive(char* dst, std::size_t size) {
     for (;;) {
       const ssize_t n = receive_with_fds(
-          fd_, dst, size, block ? 0 : MSG_DONTWAIT,
+          fd_, dst, size, MSG_DONTWAIT,
           [](void* self, int fd) { static_cast<SocketTransport*>(self)->keep(fd); }, this);
       if (n > 0) return n;
       if (n == 0) {
@@ -420,7 +381,7 @@ class SocketTransport final : public Transport {
   // Hands the payload to the receiver; whether `done` holds now.
   bool deliver(bool (*done)(void*), void* context) {
     receiver_->on_frame(frames_.payload());
-    frames_.release_large_payload();
+    frames_.release_large_payload();  // no 64 MiB kept for good
     return done && done(context);
   }
 
@@ -467,7 +428,6 @@ class SocketTransport final : public Transport {
       ++releases_;
       others = turned_away_;
       turned_away_ = false;
-      if (armed_ == EPOLLOUT && !pending_writes_) arm(0);  // the reading thread wrote for us
       if (pending_writes_) {
         arm(EPOLLIN | EPOLLOUT);  // the thread finishes them
       } else if (armed_ == 0 && thread_wait_ == ThreadWait::unlimited) {
@@ -519,7 +479,6 @@ class SocketTransport final : public Transport {
           [[maybe_unused]] const ssize_t r = ::read(wake_.get(), &count, sizeof count);
         }
       }
-      bool flush_for_caller = false;
       {
         std::lock_guard lock(mu_);
         const bool calls_ended = releases_ != seen_releases_;
@@ -530,32 +489,19 @@ class SocketTransport final : public Transport {
           // call): then its release wakes us.
           thread_wait_ = n == 0 && !calls_ended ? ThreadWait::unlimited : ThreadWait::period;
           hand_back_ = false;
-          // It may sleep in recv: frames other threads queued are ours to
-          // write (the socket in our set for EPOLLOUT only until they went).
-          flush_for_caller = reader_ == Reader::caller && pending_writes_;
-          if (!flush_for_caller) {
-            if (reader_ == Reader::caller) arm(0);
-            continue;
-          }
-        } else {
-          const bool work = look_ || end_found_ || pending_writes_ || closing_;
-          if (!work && ((n == 0 && calls_ended) || (n > 0 && hand_back_))) {
-            // Calls follow each other: they read, and a frame that comes
-            // between them waits for the next one or our next look.
-            thread_wait_ = ThreadWait::period;
-            hand_back_ = false;
-            continue;
-          }
-          look_ = false;
-          reader_ = Reader::thread;
-          thread_wait_ = ThreadWait::running;
+          continue;
         }
-      }
-      if (flush_for_caller) {
-        flush_writes();
-        std::lock_guard lock(mu_);
-        if (reader_ == Reader::caller) arm(pending_writes_ ? EPOLLOUT : 0u);
-        continue;
+        const bool work = look_ || end_found_ || pending_writes_ || closing_;
+        if (!work && ((n == 0 && calls_ended) || (n > 0 && hand_back_))) {
+          // Calls follow each other: they read, and a frame that comes
+          // between them waits for the next one or our next look.
+          thread_wait_ = ThreadWait::period;
+          hand_back_ = false;
+          continue;
+        }
+        look_ = false;
+        reader_ = Reader::thread;
+        thread_wait_ = ThreadWait::running;
       }
       const Pull p = pull(nullptr, nullptr);
       thread_release_role();
@@ -565,7 +511,6 @@ class SocketTransport final : public Transport {
   }
 
   const bool low_latency_;
-  bool blocking_ = false;  // reading callers may sleep in recv (enable_blocking_reads)
   // The holder of the reader role only (low-latency mode).
   std::int64_t spin_ns_ = kMaxSpin.count() / 2;
   int calls_since_probe_ = 0;
@@ -594,7 +539,7 @@ class SocketTransport final : public Transport {
   bool end_found_ = false;           // the stream ended; the reading thread reports it
 
   // The holder of the reader role only.
-  wire::FrameReader frames_;
+  wire::FrameReader frames_;  // the frames in what was read
   bool ended_ = false;
   std::string end_why_;
   bool end_bad_ = false;
