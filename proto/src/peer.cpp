@@ -283,12 +283,15 @@ void Peer::abort(const std::string& why) {
 }
 
 void Peer::on_reader_free() {
-  std::lock_guard lock(mu_);
-  for (auto& [id, waiter] : waiting_) {
-    if (waiter->replied) continue;
-    waiter->reader_free = true;
-    waiter->cv.notify_all();
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, waiter] : waiting_) {
+      if (waiter->replied) continue;
+      waiter->reader_free = true;
+      waiter->cv.notify_all();
+    }
   }
+  if (reader_free_hook_) reader_free_hook_();
 }
 
 namespace {

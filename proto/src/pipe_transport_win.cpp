@@ -40,7 +40,7 @@
 #include <system_error>
 #include <thread>
 
-#include "dllbridge/wire/frame.hpp"
+#include "dllbridge/wire/frame_reader.hpp"
 #include "dllbridge/wire/win32.hpp"
 
 namespace dllbridge::rpc {
@@ -67,13 +67,12 @@ class PipeTransport final : public Transport {
  public:
   PipeTransport(UniqueHandle pipe, PipeOptions options)
       : pipe_(std::move(pipe)),
-        first_frame_cap_(options.first_frame_cap),
         frame_timeout_(options.frame_timeout),
         read_event_(::CreateEventW(nullptr, TRUE, FALSE, nullptr)),
         write_event_(::CreateEventW(nullptr, TRUE, FALSE, nullptr)),
         direct_event_(::CreateEventW(nullptr, TRUE, FALSE, nullptr)),
         wake_(::CreateEventW(nullptr, FALSE, FALSE, nullptr)),
-        buf_(new char[kBufferSize]) {
+        frames_(options.first_frame_cap) {
     if (!read_event_ || !write_event_ || !direct_event_ || !wake_) {
       throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(),
                               "cannot set up the channel's reading");
@@ -154,7 +153,6 @@ class PipeTransport final : public Transport {
   }
 
  private:
-  static constexpr std::size_t kBufferSize = 64 * 1024;
   // Frames up to this size are written by the caller (a quarter of the
   // pipe's 64 KiB buffer: how much of a cancelled larger write went is not
   // reported reliably under Wine).
@@ -239,69 +237,22 @@ class PipeTransport final : public Transport {
     }
   }
 
-  // The next frame in the buffer: delivered into payload_ (frame), not all
-  // here yet (more), or breaking the rules (bad: the end recorded).
+  // The next frame in the buffer: taken into frames_.payload() (frame), not
+  // all here yet (more), or breaking the rules (bad: the end recorded).
   Parse next_frame() {
-    if (big_) {
-      if (got_ < payload_.size()) return Parse::more;
-      big_ = false;
-      partial_since_ = Clock::time_point{};
-      return Parse::frame;
-    }
-    const std::size_t avail = end_ - begin_;
-    if (avail >= sizeof(wire::Header)) {
-      wire::Header header;
-      std::memcpy(header.data(), buf_.get() + begin_, header.size());
-      std::uint32_t size = 0;
-      try {
-        size = wire::decode_header(header);
-      } catch (const wire::FrameError& e) {
-        end_with(e.what(), true);
-        return Parse::bad;
-      }
-      if (first_frame_cap_ != 0 && size > first_frame_cap_) {
-        end_with("a first frame of " + std::to_string(size) + " bytes (at most " +
-                     std::to_string(first_frame_cap_) + " before the handshake)",
-                 true);
-        return Parse::bad;
-      }
-      const std::size_t whole = header.size() + size;
-      if (whole <= avail) {
-        payload_.assign(buf_.get() + begin_ + header.size(), size);
-        begin_ += whole;
-        if (begin_ == end_) begin_ = end_ = 0;
-        partial_since_ = begin_ == end_ ? Clock::time_point{} : Clock::now();
+    switch (frames_.next()) {
+      case wire::FrameReader::Next::frame:
+        partial_since_ = frames_.empty() ? Clock::time_point{} : Clock::now();
         return Parse::frame;
-      }
-      if (whole > kBufferSize) {
-        // Too large for the buffer: read the rest straight into the payload.
-        payload_.resize(size);
-        got_ = avail - header.size();
-        std::memcpy(payload_.data(), buf_.get() + begin_ + header.size(), got_);
-        begin_ = end_ = 0;
-        big_ = true;
-        return Parse::more;
-      }
-    }
-    if (begin_ > 0) {
-      std::memmove(buf_.get(), buf_.get() + begin_, avail);
-      begin_ = 0;
-      end_ = avail;
+      case wire::FrameReader::Next::bad: end_with(frames_.error(), true); return Parse::bad;
+      case wire::FrameReader::Next::more: break;
     }
     return Parse::more;
   }
 
   // Whether a whole frame (or a header that breaks the rules) waits in the
   // buffer (reader role).
-  bool frame_buffered() const {
-    const std::size_t avail = end_ - begin_;
-    if (big_) return got_ == payload_.size();
-    if (avail < sizeof(wire::Header)) return false;
-    const auto* h = reinterpret_cast<const unsigned char*>(buf_.get() + begin_);
-    const std::uint32_t size = h[0] | h[1] << 8 | h[2] << 16 | static_cast<std::uint32_t>(h[3]) << 24;
-    return static_cast<std::uint64_t>(size) + sizeof(wire::Header) <= avail || size > wire::kMaxFrameSize ||
-           (first_frame_cap_ != 0 && size > first_frame_cap_);
-  }
+  bool frame_buffered() const { return frames_.frame_buffered(); }
 
   // When the frame begun in the buffer must be complete (max(): no limit).
   Clock::time_point frame_deadline() const {
@@ -312,13 +263,12 @@ class PipeTransport final : public Transport {
   // Starts a read into the buffer's free space (or a large frame's payload).
   // False when the stream ended (recorded).
   bool issue_read() {
-    char* dst = big_ ? payload_.data() + got_ : buf_.get() + end_;
-    const std::size_t room = big_ ? payload_.size() - got_ : kBufferSize - end_;
+    const wire::FrameReader::Space space = frames_.space();
     read_ov_ = OVERLAPPED{};
     read_ov_.hEvent = quiet(read_event_);
     DWORD n = 0;
-    if (::ReadFile(pipe_.get(), dst, static_cast<DWORD>(std::min<std::size_t>(room, 0x7FFFFFFF)), &n,
-                   &read_ov_)) {
+    if (::ReadFile(pipe_.get(), space.data, static_cast<DWORD>(std::min<std::size_t>(space.size, 0x7FFFFFFF)),
+                   &n, &read_ov_)) {
       took(n);
       return true;
     }
@@ -357,11 +307,7 @@ class PipeTransport final : public Transport {
 
   void took(DWORD n) {
     if (n == 0) return;
-    if (big_) {
-      got_ += n;
-    } else {
-      end_ += n;
-    }
+    frames_.took(n);
     if (partial_since_ == Clock::time_point{}) partial_since_ = Clock::now();
   }
 
@@ -452,9 +398,8 @@ class PipeTransport final : public Transport {
 
   // Hands the payload to the receiver; whether `done` holds now.
   bool deliver(bool (*done)(void*), void* context) {
-    first_frame_cap_ = 0;
-    receiver_->on_frame(payload_);
-    if (payload_.capacity() > kBufferSize) std::string().swap(payload_);  // no 64 MiB kept for good
+    receiver_->on_frame(frames_.payload());
+    frames_.release_large_payload();
     return done && done(context);
   }
 
@@ -536,7 +481,6 @@ class PipeTransport final : public Transport {
   }
 
   UniqueHandle pipe_;
-  std::uint32_t first_frame_cap_;  // until the first frame (reader role)
   const std::chrono::milliseconds frame_timeout_;
   UniqueHandle read_event_;    // the reader role's reads
   UniqueHandle write_event_;   // the transport's thread's writes
@@ -557,11 +501,7 @@ class PipeTransport final : public Transport {
   // The holder of the reader role only.
   OVERLAPPED read_ov_{};
   bool read_pending_ = false;  // a read of the transport's thread (a caller's: never at release)
-  std::unique_ptr<char[]> buf_;
-  std::size_t begin_ = 0, end_ = 0;
-  std::string payload_;
-  bool big_ = false;  // reading a large frame's payload into payload_
-  std::size_t got_ = 0;
+  wire::FrameReader frames_;
   Clock::time_point partial_since_{};  // when the frame begun in the buffer started
   bool ended_ = false;
   std::string end_why_;

@@ -47,7 +47,7 @@
 #include <system_error>
 
 #include "dllbridge/rpc/fd_passing.hpp"
-#include "dllbridge/wire/frame.hpp"
+#include "dllbridge/wire/frame_reader.hpp"
 
 namespace dllbridge::rpc {
 namespace {
@@ -73,12 +73,11 @@ class SocketTransport final : public Transport {
  public:
   SocketTransport(int fd, SocketOptions options)
       : low_latency_(options.low_latency),
-        first_frame_cap_(options.first_frame_cap),
         socket_(fd),
         fd_(fd),
         wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
         epoll_(::epoll_create1(EPOLL_CLOEXEC)),
-        buf_(new char[kBufferSize]) {
+        frames_(options.first_frame_cap) {
     epoll_event wake{};
     wake.events = EPOLLIN;
     wake.data.u32 = 1;
@@ -185,7 +184,6 @@ class SocketTransport final : public Transport {
   }
 
  private:
-  static constexpr std::size_t kBufferSize = 64 * 1024;
   static constexpr std::chrono::nanoseconds kMaxSpin{50000};  // low-latency mode: the longest spin
   static constexpr std::chrono::nanoseconds kMinSpin{2000};   // shorter is not worth a syscall loop
   static constexpr int kProbeEvery = 256;  // spinning is off: try again once in so many waits
@@ -330,61 +328,17 @@ class SocketTransport final : public Transport {
     if (pending_writes_) flush_writes();
     for (;;) {
       if (ended_) return Pull::ended;
-      if (big_) {
-        if (got_ == payload_.size()) {
-          big_ = false;
+      switch (frames_.next()) {
+        case wire::FrameReader::Next::frame:
           if (deliver(done, context)) return Pull::satisfied;
           continue;
-        }
-        const ssize_t n = receive(&payload_[got_], payload_.size() - got_);
-        if (n > 0) {
-          got_ += static_cast<std::size_t>(n);
-          continue;
-        }
-        return n == 0 ? Pull::ended : Pull::would_block;
+        case wire::FrameReader::Next::bad: end_with(frames_.error(), true); return Pull::ended;
+        case wire::FrameReader::Next::more: break;
       }
-      const std::size_t avail = end_ - begin_;
-      if (avail >= sizeof(wire::Header)) {
-        wire::Header header;
-        std::memcpy(header.data(), buf_.get() + begin_, header.size());
-        std::uint32_t size = 0;
-        try {
-          size = wire::decode_header(header);
-        } catch (const wire::FrameError& e) {
-          end_with(e.what(), true);
-          return Pull::ended;
-        }
-        if (first_frame_cap_ != 0 && size > first_frame_cap_) {
-          end_with("a first frame of " + std::to_string(size) + " bytes (at most " +
-                       std::to_string(first_frame_cap_) + " before the handshake)",
-                   true);
-          return Pull::ended;
-        }
-        const std::size_t whole = header.size() + size;
-        if (whole <= avail) {
-          payload_.assign(buf_.get() + begin_ + header.size(), size);
-          begin_ += whole;
-          if (deliver(done, context)) return Pull::satisfied;
-          continue;
-        }
-        if (whole > kBufferSize) {
-          // Too large for the buffer: read the rest straight into the payload.
-          payload_.resize(size);
-          got_ = avail - header.size();
-          std::memcpy(payload_.data(), buf_.get() + begin_ + header.size(), got_);
-          begin_ = end_ = 0;
-          big_ = true;
-          continue;
-        }
-      }
-      if (begin_ > 0) {
-        std::memmove(buf_.get(), buf_.get() + begin_, avail);
-        begin_ = 0;
-        end_ = avail;
-      }
-      const ssize_t n = receive(buf_.get() + end_, kBufferSize - end_);
+      const wire::FrameReader::Space space = frames_.space();
+      const ssize_t n = receive(space.data, space.size);
       if (n > 0) {
-        end_ += static_cast<std::size_t>(n);
+        frames_.took(static_cast<std::size_t>(n));
         continue;
       }
       return n == 0 ? Pull::ended : Pull::would_block;
@@ -393,14 +347,7 @@ class SocketTransport final : public Transport {
 
   // Whether a whole frame (or a header that breaks the rules) waits in the
   // buffer: then there is work before there is anything to wait for.
-  bool frame_buffered() const {
-    const std::size_t avail = end_ - begin_;
-    if (big_ || avail < sizeof(wire::Header)) return false;
-    const auto* h = reinterpret_cast<const unsigned char*>(buf_.get() + begin_);
-    const std::uint32_t size = h[0] | h[1] << 8 | h[2] << 16 | static_cast<std::uint32_t>(h[3]) << 24;
-    return static_cast<std::uint64_t>(size) + sizeof(wire::Header) <= avail || size > wire::kMaxFrameSize ||
-           (first_frame_cap_ != 0 && size > first_frame_cap_);
-  }
+  bool frame_buffered() const { return frames_.frame_buffered(); }
 
   // recv without blocking: > 0 bytes read, 0 at the end of the stream (the
   // reason recorded), -1 when nothing is there now.
@@ -433,9 +380,8 @@ class SocketTransport final : public Transport {
 
   // Hands the payload to the receiver; whether `done` holds now.
   bool deliver(bool (*done)(void*), void* context) {
-    first_frame_cap_ = 0;
-    receiver_->on_frame(payload_);
-    if (payload_.capacity() > kBufferSize) std::string().swap(payload_);  // no 64 MiB kept for good
+    receiver_->on_frame(frames_.payload());
+    frames_.release_large_payload();  // no 64 MiB kept for good
     return done && done(context);
   }
 
@@ -565,7 +511,6 @@ class SocketTransport final : public Transport {
   }
 
   const bool low_latency_;
-  std::uint32_t first_frame_cap_;  // until the first frame (reader role)
   // The holder of the reader role only (low-latency mode).
   std::int64_t spin_ns_ = kMaxSpin.count() / 2;
   int calls_since_probe_ = 0;
@@ -594,11 +539,7 @@ class SocketTransport final : public Transport {
   bool end_found_ = false;           // the stream ended; the reading thread reports it
 
   // The holder of the reader role only.
-  std::unique_ptr<char[]> buf_;
-  std::size_t begin_ = 0, end_ = 0;
-  std::string payload_;
-  bool big_ = false;  // reading a large frame's payload into payload_
-  std::size_t got_ = 0;
+  wire::FrameReader frames_;  // the frames in what was read
   bool ended_ = false;
   std::string end_why_;
   bool end_bad_ = false;

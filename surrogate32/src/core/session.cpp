@@ -48,6 +48,7 @@ Session::Session(rpc::Transport& transport, SessionOptions options)
                        }) {
   dispatcher_.set_peer(&peer_);
   queue_.reserve(64);
+  peer_.set_reader_free_hook([this] { reader_freed(); });
   for (int i = 0; i < std::max(options_.workers, 1); ++i) workers_.emplace_back([this] { work(); });
 }
 
@@ -250,6 +251,14 @@ void Session::on_end(const std::string& why, bool bad_frame) {
   cv_.notify_all();
 }
 
+void Session::reader_freed() {
+  {
+    std::lock_guard lock(mu_);
+    ++reader_frees_;
+  }
+  work_cv_.notify_all();
+}
+
 bool Session::has_work(void* session) {
   auto* self = static_cast<Session*>(session);
   std::lock_guard lock(self->mu_);
@@ -269,13 +278,18 @@ void Session::work() {
           // (Bounded, so that nothing unforeseen can keep a worker from its
           // queue for long.)
           worker_reading_ = true;
+          const std::uint64_t frees = reader_frees_;
           lock.unlock();
           const auto read = transport_.read_until(&Session::has_work, this,
                                                   std::chrono::steady_clock::now() + std::chrono::seconds(1));
           lock.lock();
           worker_reading_ = false;
+          // This worker takes the work it read: the next idle one reads now
+          // (one woken by that work while this one still read went back to sleep).
+          if (!queue_.empty()) work_cv_.notify_one();
           if (read == rpc::Transport::CallerRead::unsupported) may_read = false;
-          if (read == rpc::Transport::CallerRead::busy) try_read = false;
+          // Busy: wait for work or for the reading to be free (unless it was already).
+          if (read == rpc::Transport::CallerRead::busy && reader_frees_ == frees) try_read = false;
           // Whatever it was, look at the queue again before sleeping: work
           // queued by another thread while this one read was announced then.
           continue;

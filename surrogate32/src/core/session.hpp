@@ -76,6 +76,8 @@ class Session {
   bool admit(const wire::Request& hello);  // the reading thread
   // Whether a worker has something to do now (read_until's test).
   static bool has_work(void* session);
+  // The transport's reading came free after a worker found it taken: wake the workers to read.
+  void reader_freed();
 
   rpc::Transport& transport_;
   SessionOptions options_;
@@ -94,9 +96,10 @@ class Session {
   std::vector<rpc::Peer::Incoming*> queue_;
   int serving_ = 0;  // requests the workers are serving
   bool workers_done_ = false;
-  bool worker_reading_ = false;  // a worker reads the channel for work (one at a time)
-  bool greeted_once_ = false;    // a valid Hello came (greeted_, seen under mu_)
-  bool reading_over_ = false;    // the transport's reading has ended
+  bool worker_reading_ = false;     // a worker reads the channel for work (one at a time)
+  std::uint64_t reader_frees_ = 0;  // the transport's reading came free after a worker was turned away
+  bool greeted_once_ = false;       // a valid Hello came (greeted_, seen under mu_)
+  bool reading_over_ = false;       // the transport's reading has ended
   std::vector<std::thread> workers_;
 };
 

@@ -107,6 +107,12 @@ class Peer final : private Transport::Receiver {
   // Starts the transport's reading.
   void start();
 
+  // Before start(): `hook` runs when a thread that read the stream stopped
+  // reading after another found the reading taken
+  // (Transport::Receiver::on_reader_free), on the thread that stopped: one
+  // that waits for work (not a request's reply) may read now.
+  void set_reader_free_hook(std::function<void()> hook) { reader_free_hook_ = std::move(hook); }
+
   // Sends `request` under a fresh id (nested in the request this thread is
   // serving for the other side, if any) and waits until `deadline` for its
   // reply, meanwhile serving the requests the other side nests in it.
@@ -221,6 +227,7 @@ class Peer final : private Transport::Receiver {
 
   Transport& transport_;
   Handlers handlers_;
+  std::function<void()> reader_free_hook_;  // set_reader_free_hook
   mutable std::mutex mu_;
   std::uint64_t next_id_ = 1;
   // By request id: a flat vector that keeps its capacity, so a call adds
