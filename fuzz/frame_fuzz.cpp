@@ -119,6 +119,8 @@ rpc::Peer::Handlers handlers(rpc::Peer*& self, Ending& ending) {
       },
       [](const wire::Reply&) {},
       [&ending](const std::string&, bool) { ending.end(); },
+      nullptr,
+      nullptr,
   };
 }
 

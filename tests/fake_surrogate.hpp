@@ -50,9 +50,9 @@ class FakeSurrogate {
       client_ = std::move(client);
       server_ = std::move(server);
       peer_ = std::make_unique<rpc::Peer>(
-          *server_,
-          rpc::Peer::Handlers{[this](wire::Request&& r) { on_request(std::move(r)); },
-                              [this](const wire::Request& r) { return respond(r); }, nullptr, nullptr});
+          *server_, rpc::Peer::Handlers{[this](wire::Request&& r) { on_request(std::move(r)); },
+                                        [this](const wire::Request& r) { return respond(r); }, nullptr,
+                                        nullptr, nullptr, nullptr});
       peer_->start();
     }
     ~End() override {

@@ -86,7 +86,7 @@ TEST(InProcess, ASessionRefusesEverythingBeforeHello) {
   surrogate::Session session(*server, 1);
   rpc::Peer peer(
       *client, rpc::Peer::Handlers{[](wire::Request&&) {}, [](const wire::Request&) { return wire::Reply(); },
-                                   nullptr, nullptr});
+                                   nullptr, nullptr, nullptr, nullptr});
   peer.start();
   std::thread serving([&] { session.run(); });
   wire::Request load;

@@ -74,6 +74,8 @@ struct Side {
                                                       ended_bad = bad;
                                                       ended = true;
                                                     },
+                                                    nullptr,
+                                                    nullptr,
                                                 });
     worker = std::thread([this] {
       for (;;) {
