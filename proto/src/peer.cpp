@@ -61,6 +61,10 @@ Peer::Incoming& Peer::acquire() {
       if (incoming_.capacity() == 0) {
         incoming_.reserve(8);
         incoming_free_.reserve(8);
+        // Two from the start: the next request of a caller that got its reply
+        // can be read before the worker that sent it recycled its Incoming.
+        incoming_.push_back(std::unique_ptr<Incoming>(new Incoming()));
+        incoming_free_.push_back(incoming_.back().get());
       }
       incoming_.push_back(std::unique_ptr<Incoming>(new Incoming()));
       incoming_free_.reserve(incoming_.size());  // recycle() then never allocates
