@@ -21,6 +21,13 @@ build_asan="${DLLBRIDGE_ASAN_BUILD_DIR:-$root/build-asan}"
 build_tsan="${DLLBRIDGE_TSAN_BUILD_DIR:-$root/build-tsan}"
 fuzz_seconds="${DLLBRIDGE_FUZZ_SECONDS:-10}"
 
+# True when i386 programs run only under qemu-i386 through binfmt_misc (a
+# kernel without IA-32 emulation; scripts/setup.sh registers it).
+i386_emulated() {
+  grep -qs '^interpreter .*qemu-i386' /proc/sys/fs/binfmt_misc/* &&
+    ! grep -qs '^disabled' /proc/sys/fs/binfmt_misc/dllbridge-i386
+}
+
 # Configures (once) and builds a sanitizer tree: sanitize_build DIR KIND [cmake -D...]
 sanitize_build() {
   local dir=$1 kind=$2
@@ -28,6 +35,8 @@ sanitize_build() {
   if [[ ! -f "$dir/CMakeCache.txt" ]]; then
     cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDLLBRIDGE_SANITIZE="$kind" \
       -DDLLBRIDGE_BUILD_BENCH=OFF "$@"
+  elif [[ $# -gt 0 ]]; then
+    cmake "$dir" "$@"
   fi
   cmake --build "$dir" -j "$(nproc)"
 }
@@ -58,8 +67,20 @@ if [[ "${1:-}" == "--sanitize" ]]; then
   supp="$root/scripts/sanitize"
   started=$SECONDS
 
-  echo "== Sanitize: ASan + UBSan, Linux suites (64-bit client; 32- and 64-bit surrogates)"
-  sanitize_build "$build_asan" address
+  # ASan's i386 runtime under qemu-user does not work: LeakSanitizer's
+  # stop-the-world hangs at exit and handled signals abort in the emulator.
+  # Then the 32-bit parts are left out of this stage, as under TSan; the same
+  # surrogate code runs under ASan as surrogate64, and surrogate32 in the
+  # plain stage.
+  asan_32bit=ON
+  if i386_emulated; then
+    asan_32bit=OFF
+    echo "test.sh: ASAN OF THE 32-BIT PARTS NOT RUN: this kernel has no IA-32 emulation and ASan's i386" \
+         "runtime does not work under qemu-i386 (LeakSanitizer hangs at exit); surrogate64 carries the" \
+         "surrogate's code under ASan, surrogate32 ran in the plain stage" >&2
+  fi
+  echo "== Sanitize: ASan + UBSan, Linux suites (64-bit client; 32-bit parts: $asan_32bit; 64-bit surrogate)"
+  sanitize_build "$build_asan" address -DDLLBRIDGE_BUILD_32BIT=$asan_32bit
   # Deliberate crashes of the sample (crash_segv, stack_overflow, crash_abort)
   # must stay plain signals, as the suites expect: ASan leaves SIGSEGV and
   # SIGABRT alone (handle_segv=0). A report ends the process with SIGABRT
@@ -131,9 +152,7 @@ fi
 # --help, 15 minutes to create the prefix). The suites cannot run in any
 # reasonable time: the stage stops after the build and says so in capitals.
 # DLLBRIDGE_WINE_UNDER_EMULATION=run runs them anyway.
-if grep -qs '^interpreter .*qemu-i386' /proc/sys/fs/binfmt_misc/* &&
-   ! grep -qs '^disabled' /proc/sys/fs/binfmt_misc/dllbridge-i386 &&
-   [[ "${DLLBRIDGE_WINE_UNDER_EMULATION:-}" != run ]]; then
+if i386_emulated && [[ "${DLLBRIDGE_WINE_UNDER_EMULATION:-}" != run ]]; then
   echo "test.sh: WINDOWS SUITES NOT RUN: this kernel has no IA-32 emulation, so Wine's i386 loader runs" \
        "under qemu-i386 and each Windows program takes minutes to start. The MinGW-w64 build above" \
        "compiled and linked every Windows target. Run them on a kernel with IA-32 emulation (or set" \
