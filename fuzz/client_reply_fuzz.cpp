@@ -116,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
     try {
-      encoded.emplace(detail::Channel::encode(signature, args));
+      encoded.emplace(detail::Channel::encode(signature, detail::Span<Value>(args)));
       break;
     } catch (const Error&) {
     }

@@ -91,7 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)shown;
   }
   try {
-    detail::EncodedCall call = signature ? detail::Channel::encode(*signature, args) : detail::EncodedCall{};
+    detail::EncodedCall call =
+        signature ? detail::Channel::encode(*signature, detail::Span<Value>(args)) : detail::EncodedCall{};
     (void)call;
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::bad_argument) finding("the argument check", e);
