@@ -374,7 +374,8 @@ TEST(CApiChecks, BadOptionsAreBadArgumentAndStartNothing) {
        {"{", "[]", "{\"arch\": 31}", "{\"arch\": \"32\"}", "{\"call_timeout_ms\": 0}",
         "{\"call_timeout_ms\": 1.5}", "{\"low_latency\": 1}", "{\"surrogate_log_level\": \"loud\"}",
         "{\"surrogate_path\": 3}", "{\"no_such_option\": true}", "{\"pool_size\": 0}", "{\"pool_size\": 65}",
-        "{\"pool_size\": \"2\"}"}) {
+        "{\"pool_size\": \"2\"}", "{\"shared_region\": 1}", "{\"region_budget\": -1}",
+        "{\"region_budget\": 1.5}", "{\"region_budget\": \"64M\"}"}) {
     dllbridge_bridge* b = reinterpret_cast<dllbridge_bridge*>(&options);
     EXPECT_EQ(dllbridge_open(options, &b), DLLBRIDGE_BAD_ARGUMENT) << options;
     EXPECT_EQ(b, reinterpret_cast<dllbridge_bridge*>(&options)) << options;
@@ -401,6 +402,30 @@ TEST_P(CApi, PoolSizeStartsThatManySurrogates) {
   ASSERT_EQ(dllbridge_stats_json(pool, &stats.s), DLLBRIDGE_OK);
   EXPECT_EQ(stats.parsed()["starts"], 2) << stats.s;
   dllbridge_close(pool);
+}
+
+// "shared_region" and "region_budget" are accepted and a 64 KiB buffer
+// (placed in the region when there is one) crosses framed; what they do is
+// tested through BridgeOptions in region_budget_posix_test.cpp.
+TEST_P(CApi, SharedRegionOffStillCarriesBuffers) {
+  dllbridge_bridge* b = nullptr;
+  const json options = {{"arch", GetParam().arch == dllbridge::Arch::x86 ? 32 : 64},
+                        {"surrogate_path", GetParam().surrogate},
+                        {"shared_region", false},
+                        {"region_budget", 0}};
+  ASSERT_EQ(dllbridge_open(options.dump().c_str(), &b), DLLBRIDGE_OK) << dllbridge_last_error_message();
+  dllbridge_library* lib = nullptr;
+  ASSERT_EQ(dllbridge_load(b, GetParam().sample, &lib), DLLBRIDGE_OK) << dllbridge_last_error_message();
+  dllbridge_function* fn = nullptr;
+  ASSERT_EQ(
+      dllbridge_declare(lib, "void xor_u8([in, out, size_is(n)] uint8_t* v, int32_t n, uint8_t k)", &fn),
+      DLLBRIDGE_OK)
+      << dllbridge_last_error_message();
+  json small = json::array({std::vector<int>(std::size_t{1} << 16, 15), 1 << 16, 240});
+  Owned r;
+  ASSERT_EQ(dllbridge_call_json(fn, small.dump().c_str(), &r.s), DLLBRIDGE_OK) << r.s;
+  EXPECT_EQ(r.parsed()["out"]["v"], std::vector<int>(std::size_t{1} << 16, 255));
+  dllbridge_close(b);
 }
 
 TEST(CApiChecks, NoSurrogateIsSurrogateStartFailed) {

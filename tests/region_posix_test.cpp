@@ -206,6 +206,24 @@ TEST(Region, ABudgetOfZeroGivesBackEveryFreedBlockAndALowerBudgetAppliesAtOnce) 
   EXPECT_EQ(resident(base, 8 * kMiB), 0u);
 }
 
+TEST(Region, TheOptionsTurnItOffAndSetTheBudgetBeforeTheEnvironment) {
+  ::setenv("DLLBRIDGE_REGION_BUDGET", "12M", 1);
+  BridgeRegion none(true, 0);
+  BridgeRegion three(true, 3 * kMiB);
+  BridgeRegion from_environment(true, std::nullopt);
+  BridgeRegion off(false, 3 * kMiB);
+  ::unsetenv("DLLBRIDGE_REGION_BUDGET");
+  ASSERT_TRUE(none.get() && three.get() && from_environment.get());
+  EXPECT_EQ(none.get()->resident_budget(), 0u);
+  EXPECT_EQ(three.get()->resident_budget(), 3 * kMiB);
+  EXPECT_EQ(from_environment.get()->resident_budget(), 12 * kMiB);
+  EXPECT_EQ(off.get(), nullptr);
+  ::setenv("DLLBRIDGE_SHARED_REGION", "off", 1);
+  BridgeRegion environment_says_off(true, 3 * kMiB);
+  ::unsetenv("DLLBRIDGE_SHARED_REGION");
+  EXPECT_EQ(environment_says_off.get(), nullptr) << "the environment's off wins: a switch for debugging";
+}
+
 TEST(Region, TheBudgetComesFromTheEnvironmentAsTheBridgeIsMade) {
   ::setenv("DLLBRIDGE_REGION_BUDGET", "12M", 1);
   BridgeRegion twelve;

@@ -14,12 +14,12 @@
 // socket back when a whole period passed without one ending (or when a
 // call that held the role longer than that ends: its release wakes it).
 //
-// Low-latency mode: before it sleeps, a reading caller polls for its reply
-// for a while (the spin), which saves the wake-up when the reply comes
-// within it. The spin adapts: about twice the time replies took to come
-// when they came within it, halved after each one that did not, down to
-// none (as when client and surrogate share one CPU, where spinning only
-// delays the surrogate), with a short probe now and then to notice a change.
+// Low-latency mode: before it sleeps, a reading caller may poll for its
+// reply for a while (the spin), which saves the wake-up when the reply
+// comes within it. Whether to spin, and how long, is rpc::SpinAdvisor's
+// call, from how long waits took with and without spinning (spinning
+// loses where client and surrogate share one CPU: it only delays the other
+// side).
 //
 // Writing: a caller writes its own frame without blocking; what the socket
 // does not take at once is queued, and whoever holds the reader role
@@ -47,6 +47,7 @@
 #include <system_error>
 
 #include "dllbridge/rpc/fd_passing.hpp"
+#include "dllbridge/rpc/spin_advisor.hpp"
 #include "dllbridge/wire/frame_reader.hpp"
 
 namespace dllbridge::rpc {
@@ -158,6 +159,13 @@ class SocketTransport final : public Transport {
       return CallerRead::done;
     }
     CallerRead result = CallerRead::busy;
+    // Low-latency mode: the advisor's plan for this wait, when the wait
+    // began, and whether the frame came within the spin (after how long).
+    SpinAdvisor::Plan plan;
+    bool planned = false;
+    bool hit = false;
+    Clock::time_point wait_start;
+    std::chrono::nanoseconds hit_after{0};
     for (;;) {
       // The reply is rarely there yet: wait first, then read.
       const auto left = deadline - Clock::now();
@@ -168,12 +176,21 @@ class SocketTransport final : public Transport {
       const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
       Pull p = Pull::would_block;
       const bool ready = frame_buffered();
-      if (!ready && low_latency_) p = spin(done, context, deadline);
+      if (!ready && low_latency_ && !planned) {
+        planned = true;
+        plan = advisor_.next();
+        wait_start = Clock::now();
+        if (plan.spin) {
+          p = spin(plan.budget, done, context, deadline, wait_start, hit_after);
+          hit = p == Pull::satisfied;
+        }
+      }
       if (p == Pull::would_block) {
         if (!ready) wait_ready(static_cast<int>(std::min<std::int64_t>(ms, 1 << 30)));
         p = pull(done, context);
       }
       if (p == Pull::satisfied) {
+        if (planned) advisor_.record(plan, Clock::now() - wait_start, hit, hit_after);
         result = CallerRead::done;
         break;
       }
@@ -184,9 +201,6 @@ class SocketTransport final : public Transport {
   }
 
  private:
-  static constexpr std::chrono::nanoseconds kMaxSpin{50000};  // low-latency mode: the longest spin
-  static constexpr std::chrono::nanoseconds kMinSpin{2000};   // shorter is not worth a syscall loop
-  static constexpr int kProbeEvery = 256;  // spinning is off: try again once in so many waits
   // While calls follow each other, the reading thread looks this often
   // whether they stopped (then it watches the socket again): what comes
   // when nobody reads (a request of the peer, the end) waits at most about
@@ -195,35 +209,18 @@ class SocketTransport final : public Transport {
   enum class Reader { none, thread, caller };
   enum class Pull { satisfied, would_block, ended };
 
-  // Low-latency mode: reads without sleeping for up to the current spin
-  // time, then adapts it (see the top of the file). would_block: the reply
-  // has not come; sleep.
-  Pull spin(bool (*done)(void*), void* context, Clock::time_point deadline) {
-    using std::chrono::nanoseconds;
-    nanoseconds budget(spin_ns_);
-    if (budget.count() == 0) {
-      if (++calls_since_probe_ < kProbeEvery) return Pull::would_block;
-      calls_since_probe_ = 0;
-      budget = kMaxSpin / 4;
-    }
-    const Clock::time_point start = Clock::now();
+  // Low-latency mode: reads without sleeping for up to `budget` from
+  // `start` (or the deadline). satisfied: the frame came, `hit_after` from
+  // `start`; would_block: it has not come, sleep.
+  Pull spin(std::chrono::nanoseconds budget, bool (*done)(void*), void* context, Clock::time_point deadline,
+            Clock::time_point start, std::chrono::nanoseconds& hit_after) {
     const Clock::time_point until = std::min(start + budget, deadline);
     for (;;) {
       const Pull p = pull(done, context);
       const Clock::time_point now = Clock::now();
-      if (p == Pull::satisfied) {
-        // Came within the spin: spin about twice as long as it took.
-        const auto took = std::chrono::duration_cast<nanoseconds>(now - start);
-        spin_ns_ = std::clamp<std::int64_t>(2 * took.count(), kMinSpin.count(), kMaxSpin.count());
-        return p;
-      }
-      if (p == Pull::ended) return p;
-      if (now >= until) break;
+      if (p == Pull::satisfied) hit_after = now - start;
+      if (p != Pull::would_block || now >= until) return p;
     }
-    // Did not come: half as long next time, none below the floor.
-    const std::int64_t half = budget.count() / 2;
-    spin_ns_ = half < kMinSpin.count() ? 0 : half;
-    return Pull::would_block;
   }
 
   // Writes `data` now as far as the socket takes it and queues the rest (a
@@ -511,9 +508,7 @@ class SocketTransport final : public Transport {
   }
 
   const bool low_latency_;
-  // The holder of the reader role only (low-latency mode).
-  std::int64_t spin_ns_ = kMaxSpin.count() / 2;
-  int calls_since_probe_ = 0;
+  SpinAdvisor advisor_;  // the holder of the reader role only (low-latency mode)
 
   OwnedFd socket_;
   const int fd_;

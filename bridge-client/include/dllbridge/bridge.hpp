@@ -14,6 +14,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -69,6 +70,17 @@ struct BridgeOptions {
   // handles a library returns are only valid in the process that made them.
   // Not with `connect`. docs/supervision.md, "A pool of surrogates".
   std::size_t pool_size = 1;
+  // The shared region for bulk data (docs/performance.md, "Bulk data"):
+  // parameter buffers of 32 KiB or more and memory from alloc() cross
+  // through it without framing. false: every buffer travels in the frames
+  // (their caps apply), alloc() gives ordinary memory. The environment's
+  // DLLBRIDGE_SHARED_REGION=off turns it off whatever this says.
+  bool shared_region = true;
+  // Bytes of freed region blocks that keep their pages for later calls;
+  // past it the least recently freed give theirs back to the system. 0:
+  // every freed block gives its pages back. Empty: DLLBRIDGE_REGION_BUDGET
+  // (bytes, or with a K, M or G suffix), else 64 MiB.
+  std::optional<std::uint64_t> region_budget;
   SupervisionPolicy policy;  // deadlines, restarts, breaker, retries, recycling
 };
 

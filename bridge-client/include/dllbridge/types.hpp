@@ -115,7 +115,8 @@ struct Buffer {
 // or to the dynamic API as buffer(), they are not copied at all: the DLL
 // works on these very pages. Zeroed when made. Copies share the memory,
 // which lives as long as the last copy. Where the region cannot be used
-// (a surrogate that did not map it, DLLBRIDGE_SHARED_REGION=off) it is
+// (a surrogate that did not map it, BridgeOptions::shared_region false,
+// DLLBRIDGE_SHARED_REGION=off) it is
 // ordinary memory and calls copy it like any buffer.
 template <class T>
 class SharedBuffer {

@@ -148,6 +148,12 @@ dllbridge::BridgeOptions bridge_options(const char* text) {
       if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 64)
         throw bad(what + " must be a whole number from 1 to 64, not " + tools::shown(v));
       o.pool_size = static_cast<std::size_t>(v.get<std::int64_t>());
+    } else if (key == "shared_region") {
+      o.shared_region = bool_option(v, what);
+    } else if (key == "region_budget") {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
+        throw bad(what + " must be a whole number of bytes, 0 or more, not " + tools::shown(v));
+      o.region_budget = static_cast<std::uint64_t>(v.get<std::int64_t>());
     } else if (key == "surrogate_log_level") {
       o.surrogate_log_level = string_option(v, what);
       static const char* const levels[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -157,7 +163,7 @@ dllbridge::BridgeOptions bridge_options(const char* text) {
     } else {
       throw bad("options_json: unknown key \"" + key +
                 "\" (known: arch, call_timeout_ms, surrogate_path, connect, token_file, low_latency, "
-                "pool_size, surrogate_log_level)");
+                "pool_size, shared_region, region_budget, surrogate_log_level)");
     }
   }
   return o;

@@ -218,10 +218,11 @@ std::uint64_t budget_from_environment() {
 
 }  // namespace
 
-BridgeRegion::BridgeRegion() : budget_(budget_from_environment()) {
+BridgeRegion::BridgeRegion(bool enabled, std::optional<std::uint64_t> budget)
+    : budget_(budget ? *budget : budget_from_environment()) {
   // Off for this bridge when DLLBRIDGE_SHARED_REGION=off (comparisons, debugging).
   const char* e = std::getenv("DLLBRIDGE_SHARED_REGION");
-  tried_ = e && std::string_view(e) == "off";
+  tried_ = !enabled || (e && std::string_view(e) == "off");
 }
 
 std::shared_ptr<Region> BridgeRegion::get() {

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -178,12 +179,14 @@ class Region : public std::enable_shared_from_this<Region> {
 
 // A bridge's region, made when first asked for (its first session's
 // Hello, its first call or alloc): a bridge that never starts a surrogate
-// costs nothing. Off for good when DLLBRIDGE_SHARED_REGION was "off" as
-// the bridge was made; its resident budget is DLLBRIDGE_REGION_BUDGET's
-// then (kDefaultResidentBudget when unset).
+// costs nothing. Off for good when `enabled` is false or
+// DLLBRIDGE_SHARED_REGION was "off" as the bridge was made. Its resident
+// budget is `budget` when given, else DLLBRIDGE_REGION_BUDGET's as the
+// bridge was made, else kDefaultResidentBudget
+// (BridgeOptions::shared_region, region_budget).
 class BridgeRegion {
  public:
-  BridgeRegion();
+  explicit BridgeRegion(bool enabled = true, std::optional<std::uint64_t> budget = std::nullopt);
   // The region, or null (off, or it could not be made). Thread-safe.
   std::shared_ptr<Region> get();
 

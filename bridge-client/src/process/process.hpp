@@ -120,9 +120,6 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
 // endpoint and the owner found, or Error(surrogate_start_failed).
 Stream connect_endpoint(asio::io_context& io, const std::string& endpoint);
 
-// Writes as much of `data` as the stream takes without blocking; how much.
-std::size_t try_write_now(Stream& stream, const std::string& data);
-
 // This process's id.
 long current_pid();
 

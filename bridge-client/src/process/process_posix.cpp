@@ -200,11 +200,6 @@ ExitWatch::~ExitWatch() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-std::size_t try_write_now(Stream& stream, const std::string& data) {
-  const ssize_t n = ::send(stream.native_handle(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  return n > 0 ? static_cast<std::size_t>(n) : 0;
-}
-
 long current_pid() { return static_cast<long>(::getpid()); }
 
 void Process::kill() noexcept {

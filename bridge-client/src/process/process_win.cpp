@@ -180,33 +180,6 @@ ExitWatch::~ExitWatch() {
   if (impl_->wait) ::UnregisterWaitEx(impl_->wait, INVALID_HANDLE_VALUE);
 }
 
-namespace {
-// Frames up to this size are written from the caller's thread (a quarter of
-// the pipe's 64 KiB buffer).
-constexpr std::size_t kDirectWriteLimit = 16 * 1024;
-}  // namespace
-
-std::size_t try_write_now(Stream& stream, const std::string& data) {
-  // An overlapped write from the caller's thread; the low bit of the event
-  // handle keeps its completion off Asio's port. A pipe with room completes
-  // it at once; otherwise it is cancelled (never blocks) and whatever went
-  // is reported, the rest going through the I/O thread as usual.
-  // Only small frames: how much of a cancelled write went is not reported
-  // reliably (under Wine a frame past the pipe's buffer arrived corrupted),
-  // so a frame that may not fit the buffer goes to the I/O thread whole.
-  if (data.size() > kDirectWriteLimit) return 0;
-  thread_local UniqueHandle event(::CreateEventW(nullptr, TRUE, FALSE, nullptr));
-  if (!event) return 0;
-  OVERLAPPED ov{};
-  ov.hEvent = reinterpret_cast<HANDLE>(reinterpret_cast<std::uintptr_t>(event.get()) | 1);
-  DWORD n = 0;
-  if (::WriteFile(stream.native_handle(), data.data(), static_cast<DWORD>(data.size()), &n, &ov)) return n;
-  if (::GetLastError() != ERROR_IO_PENDING) return 0;  // the read side reports a broken pipe
-  ::CancelIoEx(stream.native_handle(), &ov);
-  if (!::GetOverlappedResult(stream.native_handle(), &ov, &n, TRUE)) return n;  // aborted: n went
-  return n;
-}
-
 long current_pid() { return static_cast<long>(::GetCurrentProcessId()); }
 
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,

@@ -91,7 +91,8 @@ class Pool {
   const BridgeOptions options_;
   EventBus events_;   // destroyed last: the members emit into it
   CallStats totals_;  // every member's calls (pool_size > 1)
-  const std::shared_ptr<BridgeRegion> region_ = std::make_shared<BridgeRegion>();
+  const std::shared_ptr<BridgeRegion> region_ =
+      std::make_shared<BridgeRegion>(options_.shared_region, options_.region_budget);
   std::vector<std::unique_ptr<Member>> members_;
 };
 

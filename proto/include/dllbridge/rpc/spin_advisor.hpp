@@ -1,0 +1,62 @@
+// rpc::SpinAdvisor: low-latency mode's choice for each wait for a frame
+// (docs/performance.md, "Calls near the floor"): poll for it for a while
+// before sleeping (spin), or sleep at once.
+//
+// Spinning saves the wake-up when the frame comes within the spin and the
+// other process runs on another CPU; when both share one CPU it only keeps
+// the other side from running. Which case holds is not guessed from the
+// placement (the scheduler moves processes): the advisor keeps the mean
+// time a wait took in each mode, both capped, uses the faster one (sleep
+// unless spinning is clearly faster, since it costs CPU time) and tries
+// the other now and then (less often while it keeps losing, at once when
+// the mode in use gets much faster or slower) to notice a change. In spin mode the spin lasts about twice the
+// time frames took to come within it, and twice as long as before after one that did not.
+//
+// Not thread-safe: one per transport, used by the holder of the reader role.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace dllbridge::rpc {
+
+class SpinAdvisor {
+ public:
+  static constexpr std::chrono::nanoseconds kMaxSpin{50000};  // the longest spin
+  static constexpr std::chrono::nanoseconds kMinSpin{2000};   // the shortest worth a loop of reads
+  // Waits longer than this count as this long: an idle peer (seconds between
+  // calls) says nothing about which mode is faster.
+  static constexpr std::chrono::nanoseconds kCap{4 * kMaxSpin};
+  static constexpr std::uint32_t kFirstTryEvery = 16;      // waits between tries of the other mode
+  static constexpr std::uint32_t kLongestTryEvery = 1024;  // ... after it lost again and again
+
+  // For the wait about to start: spin for `budget` first (0: sleep at once).
+  struct Plan {
+    bool spin = false;
+    std::chrono::nanoseconds budget{0};
+  };
+  Plan next();
+
+  // How the wait `plan` went: `total`, from its start until the frame came;
+  // for a spin, whether the frame came within it and then after how long
+  // (`hit_after`).
+  void record(const Plan& plan, std::chrono::nanoseconds total, bool hit, std::chrono::nanoseconds hit_after);
+
+  // What the advisor has learnt (tests, diagnostics).
+  bool prefers_spin() const;
+  std::chrono::nanoseconds spin_budget() const { return std::chrono::nanoseconds(budget_ns_); }
+  std::chrono::nanoseconds mean(bool spin) const { return std::chrono::nanoseconds(mean_ns_[spin ? 1 : 0]); }
+
+ private:
+  std::int64_t mean_ns_[2] = {0, 0};  // [sleep, spin]: moving means of capped waits
+  std::uint32_t samples_[2] = {0, 0};
+  std::int64_t budget_ns_ = kMaxSpin.count() / 2;
+  std::uint32_t try_every_ = kFirstTryEvery;
+  std::uint32_t until_try_ = kFirstTryEvery;
+  bool trying_ = false;  // the last plan was a try of the mode not preferred
+  // The mean of the mode in use after the last try (-1: none yet); moving
+  // far from it brings the next try forward.
+  std::int64_t settled_ns_ = -1;
+};
+
+}  // namespace dllbridge::rpc

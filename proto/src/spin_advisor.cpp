@@ -1,0 +1,64 @@
+#include "dllbridge/rpc/spin_advisor.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace dllbridge::rpc {
+
+bool SpinAdvisor::prefers_spin() const {
+  if (samples_[1] == 0) return true;  // not tried yet: try it first
+  if (samples_[0] == 0) return false;
+  // Clearly faster (by an eighth) or it is not worth the CPU time.
+  return mean_ns_[1] < mean_ns_[0] - mean_ns_[0] / 8;
+}
+
+SpinAdvisor::Plan SpinAdvisor::next() {
+  bool spin = prefers_spin();
+  trying_ = false;
+  if (samples_[0] != 0 && samples_[1] != 0) {
+    if (until_try_ == 0) until_try_ = try_every_;  // a try whose wait was never recorded
+    if (--until_try_ == 0) {
+      spin = !spin;
+      trying_ = true;
+    }
+  }
+  if (!spin) return Plan{};
+  return Plan{true, std::chrono::nanoseconds(budget_ns_)};
+}
+
+void SpinAdvisor::record(const Plan& plan, std::chrono::nanoseconds total, bool hit,
+                         std::chrono::nanoseconds hit_after) {
+  const bool preferred_before = prefers_spin();
+  const int m = plan.spin ? 1 : 0;
+  const std::int64_t x = std::clamp<std::int64_t>(total.count(), 0, kCap.count());
+  // A mean over about the last eight waits of the mode in use; a try's
+  // wait counts for half: what the mean held may be long out of date.
+  mean_ns_[m] = samples_[m] == 0 ? x : mean_ns_[m] + (x - mean_ns_[m]) / (trying_ ? 2 : 8);
+  if (samples_[m] < 0xffffffffu) ++samples_[m];
+  if (plan.spin) {
+    budget_ns_ = hit ? std::clamp<std::int64_t>(2 * hit_after.count(), kMinSpin.count(), kMaxSpin.count())
+                     : std::min<std::int64_t>(2 * std::max(budget_ns_, kMinSpin.count()), kMaxSpin.count());
+  }
+  if (samples_[0] == 0 || samples_[1] == 0) return;
+  const std::int64_t in_use = mean_ns_[prefers_spin() ? 1 : 0];
+  if (trying_) {
+    // A try of the other mode: when it did not change the choice, try it
+    // less often; when it did, the other one is now the try, soon.
+    try_every_ =
+        prefers_spin() == preferred_before ? std::min(try_every_ * 2, kLongestTryEvery) : kFirstTryEvery;
+    until_try_ = try_every_;
+    trying_ = false;
+    settled_ns_ = in_use;
+  } else if (settled_ns_ < 0) {
+    settled_ns_ = in_use;
+  } else if (std::abs(in_use - settled_ns_) > std::max<std::int64_t>(settled_ns_ / 4, 1000)) {
+    // The mode in use got much faster or slower since the last try (the
+    // scheduler may have moved a process): what the other one's mean says
+    // is out of date, so try it at the next wait.
+    try_every_ = kFirstTryEvery;
+    until_try_ = 1;
+    settled_ns_ = in_use;
+  }
+}
+
+}  // namespace dllbridge::rpc
