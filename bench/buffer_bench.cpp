@@ -9,6 +9,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <utility>
 #include <optional>
 #include <vector>
 
@@ -51,49 +54,29 @@ void BM_Memcpy(benchmark::State& state) {
 BENCHMARK(BM_Memcpy)->Apply(dllbridge::bench::buffer_sizes);
 
 // How the buffers travel: through the shared region (above its threshold),
-// or framed (DLLBRIDGE_SHARED_REGION=off while the benchmark runs: the
-// packed bytes in the frames, as before the region); `discarding`: the
-// region with a resident budget of 0 (every freed block gives its pages
-// back, as blocks of 8 MiB and more did before the budget).
-enum class Path { region, framed, allocated, discarding };
-
-// While it lives, the process makes no use of the shared region.
-struct FramedOnly {
-  FramedOnly() { ::setenv("DLLBRIDGE_SHARED_REGION", "off", 1); }
-  ~FramedOnly() { ::unsetenv("DLLBRIDGE_SHARED_REGION"); }
-};
+// or framed (BridgeOptions::shared_region false: the packed bytes in the
+// frames, as before the region); `allocated`: memory from Bridge::alloc;
+// `discarding`: the region with a resident budget of 0 (every freed block
+// gives its pages back, as blocks of 8 MiB and more did before the budget);
+// `low_latency`: the region, in low-latency mode.
+enum class Path { region, framed, allocated, discarding, low_latency };
 
 // One bridge per surrogate and path for the whole run.
 dllbridge::Bridge& bridge_for(dllbridge::Arch arch, Path path) {
-  auto make = [](dllbridge::Arch a, const char* exe) {
-    dllbridge::BridgeOptions o = dllbridge::bench::options_for(a, exe);
-    o.policy.call_timeout = std::chrono::minutes(5);
-    return dllbridge::Bridge(o);
-  };
   if (path == Path::allocated) path = Path::region;
-  if (path == Path::discarding) {
-    static dllbridge::Bridge d32 = [&] {
-      ::setenv("DLLBRIDGE_REGION_BUDGET", "0", 1);  // read as the bridge is made
-      dllbridge::Bridge b = make(arch, dllbridge::bench::kSurrogate32);
-      ::unsetenv("DLLBRIDGE_REGION_BUDGET");
-      return b;
-    }();
-    return d32;
-  }
-  if (path == Path::framed) {  // its surrogate is never offered the region
-    if (arch == dllbridge::Arch::x86) {
-      static dllbridge::Bridge f32 = make(arch, dllbridge::bench::kSurrogate32);
-      return f32;
-    }
-    static dllbridge::Bridge f64 = make(arch, dllbridge::bench::kSurrogate64);
-    return f64;
-  }
-  if (arch == dllbridge::Arch::x86) {
-    static dllbridge::Bridge b32 = make(arch, dllbridge::bench::kSurrogate32);
-    return b32;
-  }
-  static dllbridge::Bridge b64 = make(arch, dllbridge::bench::kSurrogate64);
-  return b64;
+  auto make = [arch, path] {
+    dllbridge::BridgeOptions o = dllbridge::bench::options_for(
+        arch, arch == dllbridge::Arch::x86 ? dllbridge::bench::kSurrogate32 : dllbridge::bench::kSurrogate64);
+    o.policy.call_timeout = std::chrono::minutes(5);
+    o.shared_region = path != Path::framed;
+    if (path == Path::discarding) o.region_budget = 0;
+    o.low_latency = path == Path::low_latency;
+    return std::make_unique<dllbridge::Bridge>(o);
+  };
+  static std::map<std::pair<dllbridge::Arch, Path>, std::unique_ptr<dllbridge::Bridge>> bridges;
+  std::unique_ptr<dllbridge::Bridge>& b = bridges[{arch, path}];
+  if (!b) b = make();
+  return *b;
 }
 
 // The [in, out] buffer of `bytes` bytes of element type E through `name`
@@ -112,8 +95,6 @@ void buffer_round_trip(benchmark::State& state, const char* name, dllbridge::Arc
   E* data = path == Path::allocated ? shared.data() : vec.data();
   const std::size_t count = bytes / sizeof(E);
   double seconds = 0;
-  std::optional<FramedOnly> framed;
-  if (path == Path::framed) framed.emplace();
   try {
     dllbridge::Library lib =
         bridge_for(arch, path)
@@ -210,6 +191,24 @@ void BM_TouchU8AllocNative64(benchmark::State& state) {
   buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x64, Path::allocated);
 }
 BENCHMARK(BM_TouchU8AllocNative64)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// Low-latency mode (BridgeOptions::low_latency): the caller and the
+// surrogate may poll for the next frame instead of sleeping.
+void BM_TouchU8LowLatency(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x86, Path::low_latency);
+}
+BENCHMARK(BM_TouchU8LowLatency)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_TouchU8LowLatencyNative64(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x64, Path::low_latency);
+}
+BENCHMARK(BM_TouchU8LowLatencyNative64)
     ->Apply(dllbridge::bench::buffer_sizes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
