@@ -317,6 +317,33 @@ TEST_P(Supervised, RecyclesAfterNCallsTransparently) {
   EXPECT_EQ(b.stats().calls_failed, 0u);
 }
 
+TEST_P(Supervised, ARemovedRestartHookRunsAtNoLaterStart) {
+  BridgeOptions o = opts();
+  o.policy.recycle.after_calls = 3;
+  std::atomic<int> a{0}, b_runs{0};
+  Bridge b(o);
+  const int first = b.on_restart([&] { ++a; });
+  const int second = b.on_restart([&] { ++b_runs; });
+  EXPECT_NE(first, second);
+  Library lib = b.load(GetParam().sample);
+  Function next = lib.function("int counter_next(void)");
+  for (int i = 0; i < 6; ++i) next.call({});  // one recycle, before the fourth call
+  EXPECT_EQ(b.stats().restarts, 1u);
+  EXPECT_EQ(a.load(), 1);
+  EXPECT_EQ(b_runs.load(), 1);
+  b.remove_restart_hook(first);
+  b.remove_restart_hook(first);               // twice: nothing more happens
+  b.remove_restart_hook(second + 1);          // no such hook
+  for (int i = 0; i < 3; ++i) next.call({});  // the second recycle
+  EXPECT_EQ(b.stats().restarts, 2u);
+  EXPECT_EQ(a.load(), 1) << "removed before the second restart";
+  EXPECT_EQ(b_runs.load(), 2);
+  b.restart();
+  EXPECT_EQ(i64(next.call({}).ret), 1) << "a fresh surrogate";
+  EXPECT_EQ(a.load(), 1);
+  EXPECT_EQ(b_runs.load(), 3);
+}
+
 TEST_P(Supervised, RecyclesWhenResidentMemoryPassesTheLimit) {
   BridgeOptions o = opts();
   o.policy.recycle.max_resident_bytes = 64u << 20;

@@ -138,7 +138,11 @@ class DLLBRIDGE_API Bridge {
   // go through, to that surrogate). A hook that throws gets the new
   // surrogate killed. With a pool it also runs at each surrogate's first
   // start and, now, in each one already running: per-process initialisation.
-  void on_restart(std::function<void()> hook);
+  // Returns an id for remove_restart_hook().
+  int on_restart(std::function<void()> hook);
+  // Removes the on-restart hook `id` (no effect when there is none): it runs
+  // at no later start; a start that is running hooks now still runs it.
+  void remove_restart_hook(int id);
 
   // Calls fn(member) once for each surrogate of the pool (just once, with
   // 0, without a pool), in order, on this thread: the calls fn makes go to

@@ -107,7 +107,9 @@ BridgeStats Bridge::stats() const { return pool_->stats(); }
 std::vector<BridgeStats> Bridge::member_stats() const { return pool_->member_stats(); }
 int Bridge::subscribe(std::function<void(const BridgeEvent&)> h) { return pool_->subscribe(std::move(h)); }
 void Bridge::unsubscribe(int id) { pool_->unsubscribe(id); }
-void Bridge::on_restart(std::function<void()> hook) { pool_->on_restart(std::move(hook)); }
+int Bridge::on_restart(std::function<void()> hook) { return pool_->on_restart(std::move(hook)); }
+
+void Bridge::remove_restart_hook(int id) { pool_->remove_restart_hook(id); }
 void Bridge::for_each_surrogate(const std::function<void(std::size_t)>& fn) { pool_->for_each_member(fn); }
 void Bridge::restart() { pool_->restart("restart requested by the application"); }
 void Bridge::stop() { pool_->stop(); }

@@ -274,14 +274,14 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
   const bool run_hooks = is_restart || hooks_at_first_start_;
   hooks_running_ = run_hooks && !hooks_.empty();
   hooks_taken_in_ = generation;
-  const std::vector<std::function<void()>> hooks = hooks_;
+  const std::vector<std::pair<int, std::function<void()>>> hooks = hooks_;
   lock.unlock();
 
   emit(BridgeEvent{BridgeEvent::Kind::started, pid, false, 0, "", BreakerState::closed});
   if (run_hooks) {
     // Queued calls wait (state starting) while the hooks bring the new
     // surrogate to the state the application needs.
-    for (const auto& hook : hooks) {
+    for (const auto& [id, hook] : hooks) {
       if (const std::optional<std::string> failed = run_hook(hook)) {
         fresh->kill(*failed);
         break;
@@ -511,12 +511,18 @@ void Lifecycle::recycle(std::unique_lock<std::mutex>& lock) {
   start_surrogate(StartKind::recycle, why);            // takes mu_ over and leaves it held
 }
 
-bool Lifecycle::on_restart(std::function<void()> hook) {
+bool Lifecycle::on_restart(int id, std::function<void()> hook) {
   std::lock_guard lock(mu_);
-  hooks_.push_back(std::move(hook));
+  hooks_.emplace_back(id, std::move(hook));
   // The surrogate in place (or starting) took its copy of the hooks before this one.
   return hooks_at_first_start_ && hooks_taken_in_ == generation_ &&
          (state_ == SurrogateState::ready || state_ == SurrogateState::starting);
+}
+
+void Lifecycle::remove_restart_hook(int id) {
+  std::lock_guard lock(mu_);
+  hooks_.erase(std::remove_if(hooks_.begin(), hooks_.end(), [id](const auto& h) { return h.first == id; }),
+               hooks_.end());
 }
 
 void Lifecycle::kill(const std::string& reason) {

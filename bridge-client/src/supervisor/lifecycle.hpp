@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "channel/region.hpp"
@@ -70,11 +71,14 @@ class Lifecycle final : public SessionSource {
   // Asks the monitor to start the first surrogate, without waiting for it.
   void request_start();
 
-  // Adds a hook run (on the monitor thread) after each restart, before
+  // Adds hook `id` run (on the monitor thread) after each restart, before
   // queued calls go through. A hook that throws fails the new surrogate.
   // With hooks_at_first_start: true when the current surrogate started
   // without this hook, which the caller must then run in it itself.
-  bool on_restart(std::function<void()> hook);
+  bool on_restart(int id, std::function<void()> hook);
+  // Removes hook `id` (no effect when there is none): it runs at no later
+  // start; a start already running hooks finishes with its own copy.
+  void remove_restart_hook(int id);
   // Kills the current surrogate (a restart follows, per RestartPolicy).
   void kill(const std::string& reason);
   // The state; `serving`: whether a call would get the session at once
@@ -155,10 +159,10 @@ class Lifecycle final : public SessionSource {
   int missed_pings_ = 0;
   std::uint64_t starts_ = 0, restarts_ = 0;
   std::uint32_t in_flight_ = 0;
-  std::vector<std::function<void()>> hooks_;
-  std::shared_ptr<Session> spare_;              // the warm spare, started by the monitor
-  std::shared_ptr<std::uint64_t> spare_owner_;  // its loss handler's owner cell (0 while spare)
-  bool spare_blocked_ = false;                  // a spare failed: none until the next start
+  std::vector<std::pair<int, std::function<void()>>> hooks_;  // {id, hook}, in the order added
+  std::shared_ptr<Session> spare_;                            // the warm spare, started by the monitor
+  std::shared_ptr<std::uint64_t> spare_owner_;                // its loss handler's owner cell (0 while spare)
+  bool spare_blocked_ = false;                                // a spare failed: none until the next start
   bool served_ = false;  // a function call succeeded on the current surrogate: a spare may start
   // The loads and registrations made so far (preload_spare), in order, each once.
   std::vector<std::shared_ptr<const Learned>> manifest_;

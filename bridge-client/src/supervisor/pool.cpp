@@ -204,11 +204,12 @@ std::string Pool::surrogate_path() {
   return {};
 }
 
-void Pool::on_restart(std::function<void()> hook) {
+int Pool::on_restart(std::function<void()> hook) {
+  const int id = next_hook_id_.fetch_add(1) + 1;
   auto shared = std::make_shared<const std::function<void()>>(std::move(hook));
   for (std::uint32_t i = 0; i < members_.size(); ++i) {
     Supervisor& member = members_[i]->supervisor;
-    const bool run_now = member.on_restart([this, i, shared] {
+    const bool run_now = member.on_restart(id, [this, i, shared] {
       PinScope pin(this, i);
       (*shared)();
     });
@@ -216,6 +217,11 @@ void Pool::on_restart(std::function<void()> hook) {
     PinScope pin(this, i);
     if (const std::optional<std::string> failed = run_hook(*shared)) member.kill(*failed);
   }
+  return id;
+}
+
+void Pool::remove_restart_hook(int id) {
+  for (auto& m : members_) m->supervisor.remove_restart_hook(id);
 }
 
 void Pool::for_each_member(const std::function<void(std::size_t member)>& fn) {

@@ -75,8 +75,11 @@ class Pool {
   void unsubscribe(int id) { events_.unsubscribe(id); }
   // Adds `hook` to every member. In a pool (size > 1) it also runs at each
   // member's first start and, now, in each member already running; a member
-  // whose hook throws is killed (and restarted, running it again).
-  void on_restart(std::function<void()> hook);
+  // whose hook throws is killed (and restarted, running it again). Returns
+  // its id for remove_restart_hook.
+  int on_restart(std::function<void()> hook);
+  // Removes the hook `id` from every member (no effect when there is none).
+  void remove_restart_hook(int id);
   // Calls fn(i) for each member i in order, on this thread; the calls fn
   // makes go to member i.
   void for_each_member(const std::function<void(std::size_t member)>& fn);
@@ -89,6 +92,7 @@ class Pool {
   std::uint32_t pick(int& busy);
 
   const BridgeOptions options_;
+  std::atomic<int> next_hook_id_{0};
   EventBus events_;   // destroyed last: the members emit into it
   CallStats totals_;  // every member's calls (pool_size > 1)
   const std::shared_ptr<BridgeRegion> region_ =

@@ -61,8 +61,9 @@ class Supervisor {
   SurrogateState state(bool& serving) { return lifecycle_.state(serving); }
   bool accepting(std::chrono::steady_clock::time_point now) const { return executor_.accepting(now); }
 
-  // See Lifecycle::on_restart.
-  bool on_restart(std::function<void()> hook) { return lifecycle_.on_restart(std::move(hook)); }
+  // See Lifecycle::on_restart and remove_restart_hook.
+  bool on_restart(int id, std::function<void()> hook) { return lifecycle_.on_restart(id, std::move(hook)); }
+  void remove_restart_hook(int id) { lifecycle_.remove_restart_hook(id); }
   void restart(const std::string& reason) { lifecycle_.restart(reason); }  // also clears a crash-loop stop
   void stop() { lifecycle_.stop(); }
   void kill(const std::string& reason) { lifecycle_.kill(reason); }
