@@ -12,6 +12,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -311,6 +312,56 @@ TEST_P(Rpc, AFrameThatDoesNotParseEndsTheChannelAsBad) {
   EXPECT_TRUE(client.ended);
   EXPECT_TRUE(client.ended_bad);
   keep->close();
+}
+
+// A peer that answers each request twice, the second time with another
+// value, one right after the other: a (compromised) other side.
+class TwiceAnswering final : public rpc::Transport::Receiver {
+ public:
+  explicit TwiceAnswering(rpc::Transport& end) : end_(end) {}
+  void on_frame(std::string& payload) override {
+    wire::Frame in;
+    if (!in.ParseFromString(payload) || !in.has_request()) return;
+    for (std::uint64_t value : {1u, 2u}) {
+      wire::Frame out;
+      *out.mutable_reply() = answer(value);
+      out.mutable_reply()->set_id(in.request().id());
+      end_.send(wire::encode_frame(out));
+    }
+  }
+  void on_end(const std::string&, bool) override {}
+
+ private:
+  rpc::Transport& end_;
+};
+
+TEST_P(Rpc, ASecondReplyToOneRequestIsNeverTakenForItsAnswer) {
+  // Found by the client_reply fuzzer: the second reply was parsed into the
+  // caller's reply while the first was being parsed on the caller's thread.
+  // Repeated so that the second reply meets each stage of the first.
+  for (int round = 0; round < 50; ++round) {
+    auto [a, b] = GetParam().make();
+    TwiceAnswering twice(*b);
+    b->start(twice);
+    Side client(std::move(a), [](const wire::Request&) { return answer(0); });
+    client.peer->start();
+    // The first reply is the answer, whenever the second comes.
+    const std::optional<wire::Reply> r = client.peer->request(numbered(1), soon());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->call().ret().u(), 1u) << "round " << round;
+    // A second reply that came while the caller still waited ended the
+    // channel as bad; one that came later found no one and was dropped.
+    // Never is it the answer to the next request.
+    try {
+      auto next = client.peer->request(numbered(2), soon());
+      ASSERT_TRUE(next);
+      EXPECT_EQ(next->call().ret().u(), 1u);
+    } catch (const rpc::Closed&) {
+      EXPECT_TRUE(client.ended_bad);
+    }
+    b->close();
+    b.reset();  // reading over before `twice` goes
+  }
 }
 
 TEST_P(Rpc, FramesLargerThanTheSocketBufferCrossBothWaysBetweenSmallOnes) {

@@ -177,10 +177,9 @@ bool Peer::request_into(wire::Request& request, wire::Reply& reply, Clock::time_
     }
     if (waiter.raw) {  // another thread read our reply: we parse it
       lock.unlock();
-      const bool parsed = parse_raw(waiter);
+      (void)parse_raw(waiter);  // sets replied, or ends the channel (closed_)
       lock.lock();
-      if (parsed) waiter.replied = true;
-      continue;  // (not parsed: the channel ended, closed_ is set)
+      continue;
     }
     if (waiter.replied) break;
     if (!waiter.nested.empty()) {
@@ -351,6 +350,8 @@ void Peer::end_bad_frame(const std::string& why) {
   abort(why);
 }
 
+std::string Peer::second_reply(std::uint64_t id) { return "a second reply to request " + std::to_string(id); }
+
 std::string Peer::malformed(const std::string& payload) {
   return "malformed " + wire::Frame::default_instance().GetTypeName() + " frame of " +
          std::to_string(payload.size()) + " bytes";
@@ -362,10 +363,15 @@ bool Peer::fill_reply(std::uint64_t id, std::string& payload) {
   if (!wire::frame_body(payload, 2, offset, length)) return false;
   Waiter* waiter;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (bad_frame_) return true;  // nothing after a bad frame is trusted
     waiter = find_waiter(id);
     if (waiter == nullptr) return true;  // its asker gave up (deadline)
+    if (waiter->answered()) {
+      lock.unlock();
+      end_bad_frame(second_reply(id));
+      return true;
+    }
     if (waiter->thread != std::this_thread::get_id() && !spare_out_) {
       // Another thread's reply: its bytes go to that thread to parse, so
       // the reply's memory comes from that thread's arena block, not the
@@ -404,6 +410,7 @@ bool Peer::parse_raw(Waiter& waiter) {
   {
     std::lock_guard lock(mu_);
     waiter.raw = false;
+    waiter.replied = parsed;  // in the same hold: a second reply finds it answered
     spare_out_ = false;
     if (spare_.capacity() > (64u << 10)) std::string().swap(spare_);
   }
@@ -469,13 +476,19 @@ void Peer::on_frame(std::string& payload) {
       if (handlers_.on_notice) handlers_.on_notice(*reply);
       return;
     }
-    std::lock_guard lock(mu_);
-    Waiter* waiter = find_waiter(reply->id());
-    if (waiter == nullptr) return;  // its asker gave up (deadline)
-    *waiter->reply = std::move(*reply);
-    waiter->replied = true;
-    waiter->signalled = true;
-    waiter->cv.notify_all();
+    {
+      std::lock_guard lock(mu_);
+      Waiter* waiter = find_waiter(reply->id());
+      if (waiter == nullptr) return;  // its asker gave up (deadline)
+      if (!waiter->answered()) {
+        *waiter->reply = std::move(*reply);
+        waiter->replied = true;
+        waiter->signalled = true;
+        waiter->cv.notify_all();
+        return;
+      }
+    }
+    end_bad_frame(second_reply(reply->id()));
     return;
   }
   take_request(*frame.mutable_request());

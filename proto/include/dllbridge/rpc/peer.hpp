@@ -190,6 +190,10 @@ class Peer final : private Transport::Receiver {
     // while it reads the stream itself, without mu_.
     std::atomic<bool> signalled{false};
     bool reader_free = false;  // the thread reading for its reply stopped
+    // A reply for it came already (being parsed, waiting, or in place): a
+    // second one is the other side's protocol error, never parsed into
+    // *reply, which its first may be filling on another thread.
+    bool answered() const { return replied || filling || raw; }
   };
   void on_frame(std::string& payload) override;
   void on_end(const std::string& why, bool bad_frame) override;
@@ -203,8 +207,9 @@ class Peer final : private Transport::Receiver {
   // Parses the reply in `payload` for its waiter; false when it did not
   // parse as a lone Reply (then the whole Frame is parsed).
   bool fill_reply(std::uint64_t id, std::string& payload);
-  // Parses the reply waiting in spare_ (Waiter::raw) on the waiter's thread;
-  // false when it did not parse (the channel ended).
+  // Parses the reply waiting in spare_ (Waiter::raw) on the waiter's thread
+  // and marks the waiter replied in the same hold of mu_; false when it did
+  // not parse (the channel ended).
   bool parse_raw(Waiter& waiter);
   // A request of the other side: to the waiter it is nested in, else to
   // Handlers::on_incoming or on_request.
@@ -218,6 +223,8 @@ class Peer final : private Transport::Receiver {
   void respond(const wire::Request& request, wire::Reply& reply);
   // Why `payload` is refused when it does not parse.
   static std::string malformed(const std::string& payload);
+  // Why a second reply to request `id` ends the channel.
+  static std::string second_reply(std::uint64_t id);
   // What to do with `payload`, a frame not yet parsed: a reply larger than
   // its request's budget is refused (`why` says so), one nobody waits for is
   // dropped unparsed.
