@@ -10,7 +10,8 @@
 #   scripts/fuzz.sh --all SECONDS      each target in turn for SECONDS
 #   scripts/fuzz.sh --seeds            remakes the seed corpora fuzz/corpus/TARGET/
 #
-# Each run starts from the committed seeds (fuzz/corpus/TARGET/) and keeps
+# Each run starts from the committed seeds (fuzz/corpus/TARGET/) and the
+# inputs of past findings (fuzz/regressions/TARGET/, which --seeds keeps), and keeps
 # what it learns in build-fuzz/corpus/TARGET/ for the next run. Extra
 # libFuzzer options go in $FUZZ_ARGS (e.g. FUZZ_ARGS="-jobs=2 -workers=2").
 set -euo pipefail
@@ -41,13 +42,16 @@ run_one() {
   local target=$1 seconds=$2
   local corpus="$build/corpus/$target" findings="$build/findings/$target"
   mkdir -p "$corpus" "$findings"
+  # Inputs of past findings (fuzz/regressions/TARGET/): run first, like the seeds.
+  local regressions=()
+  [[ -d "$root/fuzz/regressions/$target" ]] && regressions=("$root/fuzz/regressions/$target")
   echo "== fuzz: $target for $seconds s (corpus $corpus + fuzz/corpus/$target)"
   local status=0
   # -timeout: one input taking this long is a hang (a finding); -rss_limit_mb:
   # the frame cap (64 MiB) many times over, but no runaway growth.
   "$build/bin/fuzz_$target" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2560 -max_len=65536 \
     -print_final_stats=1 -artifact_prefix="$findings/" ${FUZZ_ARGS:-} \
-    "$corpus" "$root/fuzz/corpus/$target" || status=$?
+    "$corpus" "$root/fuzz/corpus/$target" ${regressions[@]+"${regressions[@]}"} || status=$?
   if [[ $status -ne 0 ]]; then
     echo "fuzz.sh: $target FOUND A PROBLEM (exit status $status); the input is in $findings/" >&2
     ls -l "$findings" >&2 || true
