@@ -4,7 +4,7 @@
 
 namespace dllbridge::detail {
 
-EventBus::EventBus() : thread_([this] { deliver(); }) {}
+EventBus::EventBus() = default;
 
 EventBus::~EventBus() {
   {
@@ -16,6 +16,13 @@ EventBus::~EventBus() {
 }
 
 int EventBus::subscribe(Handler handler) {
+  {
+    // The delivery thread exists from the first subscriber on: events are
+    // queued only for subscribers, and a bridge nobody listens to (the
+    // usual case) starts one thread fewer.
+    std::lock_guard lock(queue_mu_);
+    if (!thread_.joinable() && !done_) thread_ = std::thread([this] { deliver(); });
+  }
   std::lock_guard lock(subscribers_mu_);
   subscribers_.emplace(next_id_, std::move(handler));
   return next_id_++;

@@ -1,6 +1,7 @@
 // The supervisor's event bus: subscribers, and the delivery of BridgeEvents
-// in the order they happened, on a thread of its own, so a handler may call
-// into the bridge without blocking the threads that detect failures.
+// in the order they happened, on a thread of its own (started with the first
+// subscriber), so a handler may call into the bridge without blocking the
+// threads that detect failures.
 #pragma once
 
 #include <condition_variable>
@@ -20,7 +21,7 @@ class EventBus {
  public:
   using Handler = std::function<void(const BridgeEvent&)>;
 
-  // Starts the delivery thread.
+  // No thread yet: the delivery thread starts with the first subscriber.
   EventBus();
   // Delivers every event already emitted, then ends the delivery thread.
   ~EventBus();
@@ -48,7 +49,7 @@ class EventBus {
   // Each event with the handlers at the time it happened.
   std::deque<std::pair<BridgeEvent, std::vector<Handler>>> queue_;
   bool done_ = false;
-  std::thread thread_;  // last: started once everything above exists
+  std::thread thread_;  // queue_mu_: started by the first subscribe()
 };
 
 }  // namespace dllbridge::detail
