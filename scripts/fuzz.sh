@@ -45,7 +45,7 @@ run_one() {
   # Inputs of past findings (fuzz/regressions/TARGET/): run first, like the seeds.
   local regressions=()
   [[ -d "$root/fuzz/regressions/$target" ]] && regressions=("$root/fuzz/regressions/$target")
-  echo "== fuzz: $target for $seconds s (corpus $corpus + fuzz/corpus/$target)"
+  echo "== fuzz: $target for $seconds s (corpus $corpus + fuzz/corpus/$target${regressions[0]:+ + fuzz/regressions/$target})"
   local status=0
   # -timeout: one input taking this long is a hang (a finding); -rss_limit_mb:
   # the frame cap (64 MiB) many times over, but no runaway growth.
