@@ -1,7 +1,8 @@
 // Bulk data through the shared region (docs/architecture.md, "The shared
 // region") against the real surrogates: buffers past the frame's caps, [out]
-// buffers, the dynamic API, calls from several threads, and a crash in a
-// call that holds a block of the region.
+// buffers, the dynamic API, calls from several threads, a crash in a call
+// that holds a block of the region, and copies into the region made before
+// and after the call is sent (Call.ready).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "dllbridge/bridge.hpp"
+#include "os.hpp"
 #include "test_support.hpp"
 
 using namespace dllbridge;
@@ -204,6 +206,39 @@ TEST_P(SharedRegion, ACallNeedingMoreThanTheFirstSegmentGetsANewOneToTheLiveSurr
   xor_in(in(later), static_cast<std::int32_t>(later.size()), 0x03);
   EXPECT_EQ(later.front(), 0x02);
   EXPECT_EQ(later.back(), 0x02);
+}
+
+TEST_P(SharedRegion, CopiesMadeBeforeOrAfterTheSendAreWholeWhenTheDllRuns) {
+  // DLLBRIDGE_COPY_AFTER_SEND: "on" sends each call before its bytes are in
+  // the region (where the platform can wake the surrogate: Linux), "off"
+  // after; both must give the DLL every byte, for [in, out] buffers from
+  // 64 KiB to 16 MiB (the surrogate then sleeps on the ready word), [out]
+  // buffers (zeroed after the send), and four threads at once.
+  for (const char* mode : {"on", "off"}) {
+    SCOPED_TRACE(mode);
+    test::os::set_env("DLLBRIDGE_COPY_AFTER_SEND", mode);
+    Bridge bridge(test::options_for(GetParam()));
+    test::os::unset_env("DLLBRIDGE_COPY_AFTER_SEND");
+    Library lib = bridge.load(GetParam().sample);
+    const XorFn fn = lib.function<void(InOut<std::uint8_t, 1>, std::int32_t, std::uint8_t)>("xor_u8");
+    for (std::size_t bytes : {std::size_t{64} << 10, std::size_t{1} << 20, std::size_t{16} << 20})
+      round_trip(fn, bytes, static_cast<std::uint8_t>(bytes >> 10));
+    auto fill = lib.function<void(Out<std::uint16_t, 1>, std::int32_t, std::uint16_t)>("fill_seq_u16");
+    std::vector<std::uint16_t> seq(std::size_t{1} << 19, 0xffff);
+    fill(out(seq), static_cast<std::int32_t>(seq.size()), 7);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < seq.size(); ++i) wrong += seq[i] != static_cast<std::uint16_t>(7 + 3 * i);
+    EXPECT_EQ(wrong, 0u);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&fn, t] {
+        for (int round = 0; round < 5; ++round)
+          round_trip(fn, (std::size_t{256} << 10) + static_cast<std::size_t>(t) * 4096,
+                     static_cast<std::uint8_t>(16 * t + round + 1));
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
 }
 
 TEST_P(SharedRegion, AThreeHundredMebibyteInOutBufferRoundTrips) {

@@ -11,15 +11,19 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
+#include <new>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "os.hpp"
 
 #include "dllbridge/dllbridge.pb.h"
 #include "dllbridge/rpc/fd_passing.hpp"
 #include "dllbridge/wire/frame.hpp"
+#include "dllbridge/wire/ready_word.hpp"
 #include "surrogate_targets.hpp"
 #include "test_paths.hpp"
 
@@ -137,6 +141,10 @@ class HostileRegion : public ::testing::TestWithParam<test::SurrogateTarget> {
   // Calls xor_u8 on bytes [offset, offset + length) of the region, n = count.
   wire::Reply call(std::uint32_t fn, std::uint64_t offset, std::uint64_t length, std::int64_t count,
                    std::uint32_t segment = 0) {
+    return send(call_request(fn, offset, length, count, segment));
+  }
+  static wire::Request call_request(std::uint32_t fn, std::uint64_t offset, std::uint64_t length,
+                                    std::int64_t count, std::uint32_t segment = 0) {
     wire::Request req;
     wire::Call* c = req.mutable_call();
     c->set_function(fn);
@@ -146,7 +154,7 @@ class HostileRegion : public ::testing::TestWithParam<test::SurrogateTarget> {
     r->set_length(length);
     c->add_args()->set_i(count);
     c->add_args()->set_i(0x0f);
-    return send(req);
+    return req;
   }
 
   static void expect_bad(const wire::Reply& r, const std::string& part) {
@@ -238,6 +246,54 @@ TEST_P(HostileRegion, SegmentsComeInOrderWithTheirDescriptorAndUnmappedOnesAreRe
   expect_bad(call(fn, ~std::uint64_t{0} - 5, 16, 16, 1), "outside the shared region");
   ::munmap(map2, kRegion);
   ::close(fd2);
+}
+
+TEST_P(HostileRegion, ACallRunsOnlyOnceItsReadyWordIsPublishedAndBadWordsAreRefused) {
+  make_region(true);
+  ASSERT_TRUE(hello_with_region().region_mapped());
+  const std::uint32_t fn = xor_u8();
+  // Not an aligned word of the region: refused before anything runs, and the session goes on.
+  struct Bad {
+    std::uint64_t offset, length;
+    std::uint32_t segment;
+  };
+  for (const Bad b : {Bad{2, 4, 0}, Bad{kRegion, 4, 0}, Bad{kRegion - 2, 4, 0}, Bad{0, 8, 0},
+                      Bad{~std::uint64_t{0} - 1, 4, 0}, Bad{0, 4, 1}}) {
+    wire::Request req = call_request(fn, 8192, 64, 64);
+    req.mutable_call()->mutable_ready()->set_offset(b.offset);
+    req.mutable_call()->mutable_ready()->set_length(b.length);
+    req.mutable_call()->mutable_ready()->set_segment(b.segment);
+    const wire::Reply r = send(req);
+    ASSERT_TRUE(r.has_error()) << "a bad ready word at " << b.offset << " was taken";
+    EXPECT_EQ(r.error().kind(), wire::PROTOCOL);
+    EXPECT_NE(r.error().message().find("ready word"), std::string::npos) << r.error().message();
+  }
+  EXPECT_EQ(map_[8192], 0) << "a call with a bad ready word ran";
+
+  // A pending word: the call is sent before its bytes are in place.
+  wire::ReadyWord& word = *new (map_) wire::ReadyWord(wire::kReadyPending);
+  for (std::size_t i = 0; i < 4096; ++i) map_[8192 + i] = 0xee;  // not the call's bytes yet
+  wire::Request req = call_request(fn, 8192, 4096, 4096);
+  req.mutable_call()->mutable_ready()->set_length(sizeof(wire::ReadyWord));  // offset 0 of segment 0
+  req.set_id(++id_);
+  wire::Frame frame;
+  *frame.mutable_request() = req;
+  wire::write_frame(stream_, frame);
+  // The surrogate says it sleeps on the word (it polls it briefly first);
+  // only then do the call's bytes go in, and the word is published.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (word.load() != wire::kReadySleeper && std::chrono::steady_clock::now() < until)
+    std::this_thread::yield();
+  ASSERT_EQ(word.load(), wire::kReadySleeper) << "the surrogate never waited on the word";
+  for (std::size_t i = 0; i < 4096; ++i) map_[8192 + i] = static_cast<unsigned char>(i);
+  wire::publish_ready(word);
+  const wire::Reply ok = read();
+  EXPECT_EQ(ok.id(), id_);
+  ASSERT_TRUE(ok.has_call()) << ok.error().message();
+  EXPECT_NE(ok.call().cpu(), 0u) << "the reply does not say where the call ran";
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < 4096; ++i) wrong += map_[8192 + i] != static_cast<unsigned char>(i ^ 0x0f);
+  EXPECT_EQ(wrong, 0u) << "the DLL did not work on the bytes published with the word";
 }
 
 INSTANTIATE_TEST_SUITE_P(Surrogates, HostileRegion, ::testing::ValuesIn(paths::kSurrogateTargets),

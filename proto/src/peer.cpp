@@ -143,7 +143,7 @@ std::optional<wire::Reply> Peer::request_kept(wire::Request& request, Clock::tim
 }
 
 bool Peer::request_into(wire::Request& request, wire::Reply& reply, Clock::time_point deadline,
-                        std::uint64_t reply_budget) {
+                        std::uint64_t reply_budget, SentHook sent, void* context) {
   Waiter waiter;
   waiter.budget = reply_budget;
   waiter.reply = &reply;
@@ -165,6 +165,7 @@ bool Peer::request_into(wire::Request& request, wire::Reply& reply, Clock::time_
     erase_waiter(id);
     throw;
   }
+  if (sent) sent(context);
 
   std::unique_lock lock(mu_);
   // First read the stream on this thread (when the transport allows it and

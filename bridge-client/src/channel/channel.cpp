@@ -1,10 +1,12 @@
 #include "channel/channel.hpp"
 
 #include "dllbridge/wire/frame.hpp"
+#include "dllbridge/wire/ready_word.hpp"
 
 #include <google/protobuf/arena.h>
 
 #include <cstddef>
+#include <cstdlib>
 
 namespace dllbridge::detail {
 namespace {
@@ -107,7 +109,16 @@ Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks)
             }),
       reply_link_(std::make_shared<ReplyLink>(&peer_)),
       releases_(std::make_shared<ReleaseSink>(
-          [this](const std::vector<std::uint64_t>& ids) { send_release(ids); })) {}
+          [this](const std::vector<std::uint64_t>& ids) { send_release(ids); })),
+      copies_after_send_(copies_after_send_from_environment()) {}
+
+Channel::CopiesAfterSend Channel::copies_after_send_from_environment() {
+  const char* e = std::getenv("DLLBRIDGE_COPY_AFTER_SEND");
+  const std::string v = e ? e : "";
+  if (v == "on") return CopiesAfterSend::always;
+  if (v == "off") return CopiesAfterSend::never;
+  return CopiesAfterSend::when_apart;
+}
 
 Channel::~Channel() {
   transport_->close();
@@ -227,7 +238,7 @@ wire::Reply Channel::request(wire::Request request, millis timeout, bool kill_on
 }
 
 void Channel::request_into(wire::Request& request, wire::Reply& reply, millis timeout, bool kill_on_timeout,
-                           std::uint64_t reply_budget) {
+                           std::uint64_t reply_budget, ReplyPlan* sent_plan) {
   {
     std::lock_guard lock(mu_);
     if (dead_) throw Error(dead_->kind(), dead_->what(), false);  // not sent: it did not run
@@ -251,7 +262,13 @@ void Channel::request_into(wire::Request& request, wire::Reply& reply, millis ti
   try {
     const Restore restore{outer_deadline, outer_overran};
     try {
-      replied = peer_.request_into(request, reply, deadline, reply_budget);
+      if (sent_plan && !sent_plan->pending.empty()) {
+        replied = peer_.request_into(
+            request, reply, deadline, reply_budget,
+            [](void* plan) noexcept { place_pending(*static_cast<ReplyPlan*>(plan)); }, sent_plan);
+      } else {
+        replied = peer_.request_into(request, reply, deadline, reply_budget);
+      }
     } catch (...) {
       overran = t_callback_overran;
       throw;
@@ -460,6 +477,13 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, Enc
   if (args.plan_.placed &&
       (!region || region != args.plan_.region || !map_segments(*region, args.plan_.segments, timeout)))
     frame_placed(signature, *args.request_->mutable_call(), args.plan_);
+  // Copies into the region overlap the surrogate's wake-up only when it runs
+  // on another CPU; else they are done before the send, as the surrogate
+  // would only take the CPU from them (docs/performance.md, "Bulk data").
+  if (!args.plan_.pending.empty() &&
+      (copies_after_send_ == CopiesAfterSend::never || (copies_after_send_ == CopiesAfterSend::when_apart &&
+                                                        !surrogate_apart_.load(std::memory_order_relaxed))))
+    place_pending(args.plan_);
   // The reply lives on an arena whose first block is on this stack: a small
   // reply allocates nothing.
   alignas(std::max_align_t) char block[kReplyArenaBlock];
@@ -468,8 +492,14 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, Enc
   arena_options.initial_block_size = sizeof block;
   google::protobuf::Arena arena(arena_options);
   wire::Reply& reply = *google::protobuf::Arena::CreateMessage<wire::Reply>(&arena);
-  request_into(*args.request_, reply, timeout, true, args.plan_.budget);
+  request_into(*args.request_, reply, timeout, true, args.plan_.budget, &args.plan_);
   if (!reply.has_call()) wrong_answer("a call");
+  if (args.request_->call().has_ready()) {
+    const int cpu = wire::current_cpu();
+    surrogate_apart_.store(
+        reply.call().cpu() != 0 && cpu >= 0 && reply.call().cpu() != static_cast<std::uint32_t>(cpu) + 1,
+        std::memory_order_relaxed);
+  }
   return decode_reply(signature, reply.call(), &args.request_->call(), &args.plan_.sinks, region.get());
 }
 

@@ -4,6 +4,7 @@
 // in both directions over an rpc::Transport (socket, named pipe, memory).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -126,8 +127,10 @@ class Channel {
                       std::uint64_t reply_budget = rules::kMinReplyBudget);
   // The same for a request the caller keeps, the reply parsed into `reply`
   // (Peer::request_into; on an arena of the caller's, nothing is allocated).
+  // `sent_plan`, when given: its pending region bytes are put in place right
+  // after the request is sent (place_pending).
   void request_into(wire::Request& request, wire::Reply& reply, millis timeout, bool kill_on_timeout,
-                    std::uint64_t reply_budget);
+                    std::uint64_t reply_budget, ReplyPlan* sent_plan = nullptr);
   Error dead_error() const;
   // Sends the segments of `region` [mapped so far, needed) to the surrogate
   // (MapSegment, one at a time, each with its descriptor); false when one
@@ -161,8 +164,18 @@ class Channel {
   std::shared_ptr<Region> region_;     // the shared region, when the surrogate mapped it (mu_)
   std::uint32_t mapped_segments_ = 0;  // of region_, mapped by the surrogate (mu_)
   bool segment_refused_ = false;       // a MapSegment failed: no later one is tried (mu_)
-  long surrogate_pid_ = 0;             // where segment handles are duplicated to (Windows; mu_)
-  std::mutex segments_mu_;             // held while segments are sent
+  // When a call's copies into the region wait until it is sent (Call.ready):
+  // while the surrogate runs on another CPU than the caller (the default),
+  // or always / never (DLLBRIDGE_COPY_AFTER_SEND=on / off, as the session
+  // starts; for tests and measurements).
+  enum class CopiesAfterSend { when_apart, always, never };
+  static CopiesAfterSend copies_after_send_from_environment();
+  const CopiesAfterSend copies_after_send_;
+  // The surrogate ran the last call with a ready word on another CPU than
+  // the caller's (CallReply.cpu).
+  std::atomic<bool> surrogate_apart_{false};
+  long surrogate_pid_ = 0;  // where segment handles are duplicated to (Windows; mu_)
+  std::mutex segments_mu_;  // held while segments are sent
 };
 
 // Maps a wire error kind to the public one.

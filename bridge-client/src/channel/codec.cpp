@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 
 #include "dllbridge/error.hpp"
 #include "dllbridge/rules/counts.hpp"
 #include "dllbridge/rules/reply.hpp"
+#include "dllbridge/wire/ready_word.hpp"
 
 namespace dllbridge::detail {
 
@@ -491,7 +493,21 @@ struct Encoder {
   std::vector<RegionLease>* leases = nullptr;  // the call's blocks of the region
   bool* placed = nullptr;                      // set when a value goes in the region
   std::uint32_t* segments = nullptr;           // raised past each segment a value names
-  const Buffer* out_sink = nullptr;            // the parameter being encoded: its [out] memory, if given
+  // Where copies into the region wait for the send (null: done at once).
+  std::vector<ReplyPlan::Pending>* pending = nullptr;
+  const Buffer* out_sink = nullptr;  // the parameter being encoded: its [out] memory, if given
+
+  // Puts `bytes` of `from` (null: zeroes) at `to`, in the region: after the
+  // send when it can wait for it, else now.
+  void fill(unsigned char* to, const void* from, std::size_t bytes) const {
+    if (pending) {
+      pending->push_back({to, static_cast<const unsigned char*>(from), bytes});
+    } else if (from) {
+      std::memcpy(to, from, bytes);
+    } else {
+      std::memset(to, 0, bytes);
+    }
+  }
 
   // Whether `bytes` bytes of the caller's memory at `p` are in the region
   // already (Bridge::alloc): then `out` names them and nothing is copied.
@@ -611,6 +627,10 @@ struct Encoder {
       return out;  // zero copies: the caller's memory is in the region
     unsigned char* dst = nullptr;
     if (fits) dst = place(std::uint64_t{n} * si.size, out);
+    if (dst && buf && same_layout(*buf, si)) {
+      fill(dst, buf->in, n * si.size);  // the one copy, once the call is on its way
+      return out;
+    }
     if (!dst) {
       if (n > most) bad(who, "has " + std::to_string(n) + " elements, the array " + std::to_string(most));
       if (const std::string problem = rules::count_problem(std::uint64_t{n}); !problem.empty())
@@ -672,7 +692,7 @@ struct Encoder {
             in_region(sink->out, bytes, placed))
           return placed;  // the DLL writes straight into the caller's memory
         if (unsigned char* dst = place(bytes, placed)) {
-          std::memset(dst, 0, bytes);  // what call memory gives an [out] buffer
+          fill(dst, nullptr, static_cast<std::size_t>(bytes));  // what call memory gives an [out] buffer
           return placed;
         }
       }
@@ -867,6 +887,32 @@ void encode_register(const Signature& s, wire::RegisterFunction& reg) {
   reg.set_variadic(s.fn.variadic);
 }
 
+namespace {
+
+// Gives the call a ready word (Call.ready) for its pending bytes: a block
+// of its own in the region, pending (0) until place_pending. Without room
+// for one, the bytes are put in place now and the call has none.
+void name_ready(wire::Call& call, ReplyPlan& plan) {
+  RegionLease word = plan.region->allocate(sizeof(wire::ReadyWord));
+  if (!word.data()) {
+    place_pending(plan);
+    return;
+  }
+  plan.ready = word.data();
+  new (plan.ready) wire::ReadyWord(wire::kReadyPending);
+  wire::Region& r = *call.mutable_ready();
+  r.set_segment(word.segment());
+  r.set_offset(word.offset());
+  r.set_length(sizeof(wire::ReadyWord));
+  // The thread that encodes is the one that sends and then copies.
+  const int cpu = wire::current_cpu();
+  call.set_copier_cpu(cpu >= 0 ? static_cast<std::uint32_t>(cpu) + 1 : 0);
+  plan.segments = std::max(plan.segments, word.segment() + 1);
+  plan.leases.push_back(std::move(word));
+}
+
+}  // namespace
+
 ReplyPlan encode_call(const Signature& s, Span<Value> args, wire::Call& call, Span<Buffer> out_buffers,
                       std::shared_ptr<Region> region) {
   const std::size_t fixed = s.inputs.size();
@@ -886,8 +932,11 @@ ReplyPlan encode_call(const Signature& s, Span<Value> args, wire::Call& call, Sp
   ReplyPlan plan;
   plan.region = std::move(region);
   Encoder enc{s.abi, &plan.callbacks, plan.region.get(), &plan.leases, &plan.placed, &plan.segments};
+  if (plan.region && wire::ready_word_wakes_other_processes()) enc.pending = &plan.pending;
   call.clear_args();
   call.clear_extra_types();
+  call.clear_ready();
+  call.clear_copier_cpu();
   for (std::size_t i = 0; i < params.size(); ++i) {
     enc.out_sink = i < out_buffers.size() ? &out_buffers[i] : nullptr;
     *call.add_args() = enc.encode(params[i].type, *values.values[i], params[i].name, &values, true);
@@ -907,6 +956,7 @@ ReplyPlan encode_call(const Signature& s, Span<Value> args, wire::Call& call, Sp
   if (const std::string why = rules::reply_problem(bound); !why.empty())
     throw Error(ErrorKind::bad_argument, s.fn.name + ": " + why);
   plan.budget = std::max(bound, rules::kMinReplyBudget);
+  if (!plan.pending.empty()) name_ready(call, plan);
   // plan.sinks stays empty (no allocation) unless a parameter has one.
   for (std::size_t i = 0; i < params.size(); ++i) {
     const TypeDecl& t = params[i].type;
@@ -928,8 +978,24 @@ ReplyPlan encode_call(const Signature& s, Span<Value> args, wire::Call& call, Sp
   return plan;
 }
 
+void place_pending(ReplyPlan& plan) noexcept {
+  if (plan.pending.empty()) return;
+  for (const ReplyPlan::Pending& p : plan.pending) {
+    if (p.from) {
+      std::memcpy(p.to, p.from, p.bytes);
+    } else {
+      std::memset(p.to, 0, p.bytes);
+    }
+  }
+  plan.pending.clear();
+  if (plan.ready) wire::publish_ready(wire::ready_word_at(plan.ready));
+}
+
 void frame_placed(const Signature& s, wire::Call& call, ReplyPlan& plan) {
   if (!plan.placed) return;
+  place_pending(plan);  // the frame takes the bytes from the blocks
+  call.clear_ready();
+  call.clear_copier_cpu();
   plan.placed = false;
   const auto& params = s.fn.params;
   for (std::size_t i = 0; i < params.size() && i < static_cast<std::size_t>(call.args_size()); ++i) {

@@ -61,6 +61,16 @@ struct ReplyPlan {
   std::vector<RegionLease> leases;
   bool placed = false;         // a value of the call is in the region (leased, or memory from Bridge::alloc)
   std::uint32_t segments = 0;  // the segments of the region it names: [0, segments)
+  // Bytes still to be put in its blocks once the call is sent (the caller's
+  // memory copied, or zeroes where `from` is null; place_pending), and the
+  // word (Call.ready, in a block of `leases`) that says they are.
+  struct Pending {
+    unsigned char* to;
+    const unsigned char* from;
+    std::size_t bytes;
+  };
+  std::vector<Pending> pending;
+  void* ready = nullptr;
 };
 
 // Checks `args` (one per input parameter, then for a variadic function the
@@ -71,7 +81,9 @@ struct ReplyPlan {
 // (Buffer::out null for none); a Buffer argument with `out` is its own.
 // Buffers above kRegionThreshold go into `region` (the bridge's, when it
 // has one), and memory of that region (Bridge::alloc) is named in place;
-// memory of any other region is copied like any other.
+// memory of any other region is copied like any other. The caller's bytes
+// for the region are copied after the call is sent (ReplyPlan::pending,
+// place_pending): the caller's memory must stay as it is until then.
 // Returns the reply's byte budget (rules::call_reply_bound, at least
 // rules::kMinReplyBudget) and those sinks. Throws Error(bad_argument) naming
 // the parameter when anything does not fit (a sink smaller than its count
@@ -104,6 +116,14 @@ Value decode_value(const TypeDecl& t, const wire::Value& v, const TargetAbi& abi
 // from there.
 CallResult decode_reply(const Signature& s, const wire::CallReply& reply, const wire::Call* sent = nullptr,
                         const std::vector<const Buffer*>* sinks = nullptr, const Region* region = nullptr);
+
+// Puts the call's pending bytes in its region blocks and publishes its
+// ready word (the surrogate may then read them). Runs right after the call
+// is sent, so the copies overlap the surrogate's wake-up; once only (a
+// retry finds nothing pending). Where the platform cannot wake the
+// surrogate from here (wire::ready_word_wakes_other_processes), encode_call
+// copies at once and sets no ready word.
+void place_pending(ReplyPlan& plan) noexcept;
 
 // Turns the call's buffers placed in the region back into framed values
 // (for a surrogate that did not map the region) and recomputes the reply's

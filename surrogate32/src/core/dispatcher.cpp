@@ -10,6 +10,7 @@
 #include "core/ffi_types.hpp"
 #include "core/marshal.hpp"
 #include "dllbridge/rules/reply.hpp"
+#include "dllbridge/wire/ready_word.hpp"
 
 namespace dllbridge::surrogate {
 
@@ -140,6 +141,38 @@ wire::RegisterFunctionReply Dispatcher::register_function(const wire::RegisterFu
   return out;
 }
 
+namespace {
+
+// How long a call's ready word is polled before the surrogate sleeps on it:
+// about what copying a few MiB takes, so the usual call never sleeps twice.
+constexpr std::chrono::microseconds kReadySpin{200};
+// How long the bytes of a call may take to arrive: far more than copying
+// the largest region takes; past it the client is taken to be gone.
+constexpr std::chrono::seconds kReadyGiveUp{30};
+
+// Returns once the client has put the call's region bytes in place
+// (Call.ready). Throws Failure(protocol) for a word outside the region, or
+// when the bytes did not come in kReadyGiveUp.
+void wait_for_bytes(const wire::Region& r, std::uint32_t copier_cpu, const RegionMap& region) {
+  unsigned char* p = r.length() == sizeof(wire::ReadyWord) && r.offset() % alignof(wire::ReadyWord) == 0
+                         ? region.at(r.segment(), r.offset(), r.length())
+                         : nullptr;
+  if (p == nullptr) {
+    throw Failure(wire::PROTOCOL, "the call's ready word (" + std::to_string(r.length()) + " bytes at " +
+                                      std::to_string(r.offset()) + " of segment " +
+                                      std::to_string(r.segment()) +
+                                      ") is not an aligned word of the shared region");
+  }
+  const int cpu = copier_cpu != 0 && copier_cpu <= 0x10000 ? static_cast<int>(copier_cpu - 1) : -1;
+  if (!wire::wait_ready(wire::ready_word_at(p), kReadySpin, cpu,
+                        std::chrono::steady_clock::now() + kReadyGiveUp)) {
+    throw Failure(wire::PROTOCOL, "the client did not put the call's buffers in the shared region within " +
+                                      std::to_string(kReadyGiveUp.count()) + " s");
+  }
+}
+
+}  // namespace
+
 void Dispatcher::call(const wire::Call& req, wire::CallReply& out) {
   const Function* found = nullptr;
   {
@@ -181,6 +214,9 @@ void Dispatcher::call(const wire::Call& req, wire::CallReply& out) {
     }
     cif = &var_cif;
   }
+
+  // Nothing reads an argument before its bytes are in place.
+  if (req.has_ready()) wait_for_bytes(req.ready(), req.copier_cpu(), region_);
 
   CallScope callbacks(callbacks_);  // ends after mem: closures outlive the call's memory
   CallMemory mem;
@@ -227,6 +263,10 @@ void Dispatcher::call(const wire::Call& req, wire::CallReply& out) {
     throw Failure(failed->kind, failed->message);
 
   out.set_last_error(last_error);
+  if (req.has_ready()) {
+    const int cpu = wire::current_cpu();
+    out.set_cpu(cpu >= 0 ? static_cast<std::uint32_t>(cpu) + 1 : 0);
+  }
   out.set_elapsed_ns(
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count()));
   *out.mutable_ret() = read_return(fn.ret, ret);

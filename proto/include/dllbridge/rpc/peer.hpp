@@ -132,9 +132,14 @@ class Peer final : private Transport::Receiver {
   // The same, parsing the reply into `reply` (which the caller may keep, or
   // place on an arena it resets): false when the deadline passed. With the
   // request and reply kept by the caller, a call in steady state allocates
-  // nothing here (the frame buffers are reused).
+  // nothing here (the frame buffers are reused). `sent`, when given, runs
+  // with `context` on this thread right after the request is handed to the
+  // transport, before the wait (work the other side waits for, done while
+  // it wakes up); not when the send failed. It must not throw.
+  using SentHook = void (*)(void* context) noexcept;
   bool request_into(wire::Request& request, wire::Reply& reply, Clock::time_point deadline,
-                    std::uint64_t reply_budget = UINT64_MAX);
+                    std::uint64_t reply_budget = UINT64_MAX, SentHook sent = nullptr,
+                    void* context = nullptr);
 
   // Answers `request` with respond(request) on this thread. Requests this
   // thread sends meanwhile are nested in it.

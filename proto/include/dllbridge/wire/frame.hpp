@@ -21,8 +21,9 @@ namespace dllbridge::wire {
 // 3: Frame envelope, requests both ways; 4: arrays of numbers as packed bytes;
 // 5: callbacks (FUNCTION_POINTER type nodes, Invoke and Release); 6: the
 // shared region for bulk data (Hello.region_size, Value.region); 7: the
-// region in segments (Value.region.segment, MapSegment).
-inline constexpr std::uint32_t kProtocolVersion = 7;
+// region in segments (Value.region.segment, MapSegment); 8: a call sent
+// before its region bytes are in place (Call.ready).
+inline constexpr std::uint32_t kProtocolVersion = 8;
 inline constexpr std::size_t kHeaderSize = 4;
 // Hard cap on one frame's payload; larger frames are a protocol error.
 inline constexpr std::uint32_t kMaxFrameSize = 64u << 20;
