@@ -58,11 +58,10 @@ BENCHMARK(BM_Memcpy)->Apply(dllbridge::bench::buffer_sizes);
 // frames, as before the region); `allocated`: memory from Bridge::alloc;
 // `discarding`: the region with a resident budget of 0 (every freed block
 // gives its pages back, as blocks of 8 MiB and more did before the budget);
-// `low_latency`: the region, in low-latency mode; `copy_first`,
-// `low_latency_copy_first`: the same, with every copy into the region made
-// before the call is sent (DLLBRIDGE_COPY_AFTER_SEND=off), the baseline of
-// the copies made after it.
-enum class Path { region, framed, allocated, discarding, low_latency, copy_first, low_latency_copy_first };
+// `low_latency`: the region, in low-latency mode; `low_latency_copy_first`:
+// the same, with every copy into the region made before the call is sent
+// (DLLBRIDGE_COPY_AFTER_SEND=off), the baseline of the copies made after it.
+enum class Path { region, framed, allocated, discarding, low_latency, low_latency_copy_first };
 
 // Sets (or with null, removes) environment variable `name`.
 void set_env(const char* name, const char* value) {
@@ -87,7 +86,7 @@ dllbridge::Bridge& bridge_for(dllbridge::Arch arch, Path path) {
     o.shared_region = path != Path::framed;
     if (path == Path::discarding) o.region_budget = 0;
     o.low_latency = path == Path::low_latency || path == Path::low_latency_copy_first;
-    const bool copy_first = path == Path::copy_first || path == Path::low_latency_copy_first;
+    const bool copy_first = path == Path::low_latency_copy_first;
     if (copy_first) set_env("DLLBRIDGE_COPY_AFTER_SEND", "off");
     auto bridge = std::make_unique<dllbridge::Bridge>(o);
     if (copy_first) set_env("DLLBRIDGE_COPY_AFTER_SEND", nullptr);
@@ -233,23 +232,9 @@ BENCHMARK(BM_TouchU8LowLatencyNative64)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
-// The rows above copy into the region after the send where the surrogate
-// runs on another CPU (docs/performance.md, "Copies after the send"); these
-// always copy before it, in the same run.
-void BM_TouchU8CopyFirst(benchmark::State& state) {
-  buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x86, Path::copy_first);
-}
-BENCHMARK(BM_TouchU8CopyFirst)->Arg(1 << 20)->Arg(16 << 20)->UseRealTime()->Unit(benchmark::kMicrosecond);
-
-void BM_TouchU8CopyFirstNative64(benchmark::State& state) {
-  buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x64, Path::copy_first);
-}
-BENCHMARK(BM_TouchU8CopyFirstNative64)
-    ->Arg(1 << 20)
-    ->Arg(16 << 20)
-    ->UseRealTime()
-    ->Unit(benchmark::kMicrosecond);
-
+// The low-latency rows above copy into the region after the send while the
+// surrogate runs on another CPU (docs/performance.md, "Copies after the
+// send"); these always copy before it, in the same run.
 void BM_TouchU8LowLatencyCopyFirst(benchmark::State& state) {
   buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x86, Path::low_latency_copy_first);
 }

@@ -88,7 +88,7 @@ wire::Reply run_invoke(const wire::Request& request) {
 
 }  // namespace
 
-Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks)
+Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks, bool low_latency)
     : hooks_(std::move(hooks)),
       transport_(std::move(transport)),
       peer_(*transport_,
@@ -110,14 +110,16 @@ Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks)
       reply_link_(std::make_shared<ReplyLink>(&peer_)),
       releases_(std::make_shared<ReleaseSink>(
           [this](const std::vector<std::uint64_t>& ids) { send_release(ids); })),
-      copies_after_send_(copies_after_send_from_environment()) {}
+      copies_after_send_(copies_after_send_from_environment(low_latency)) {}
 
-Channel::CopiesAfterSend Channel::copies_after_send_from_environment() {
+Channel::CopiesAfterSend Channel::copies_after_send_from_environment(bool low_latency) {
   const char* e = std::getenv("DLLBRIDGE_COPY_AFTER_SEND");
   const std::string v = e ? e : "";
   if (v == "on") return CopiesAfterSend::always;
   if (v == "off") return CopiesAfterSend::never;
-  return CopiesAfterSend::when_apart;
+  // Standard mode: a surrogate polling the word while the client copies
+  // slowed the copy more than the overlap saved (docs/performance.md).
+  return low_latency ? CopiesAfterSend::when_apart : CopiesAfterSend::never;
 }
 
 Channel::~Channel() {

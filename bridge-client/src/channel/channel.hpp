@@ -68,8 +68,10 @@ class Channel {
     std::function<std::string(const std::string& reason)> on_deadline;
   };
 
-  // Takes the transport; does not read before start().
-  Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks);
+  // Takes the transport; does not read before start(). `low_latency`: the
+  // session's mode (BridgeOptions::low_latency), in which a call's copies
+  // into the shared region may be made after it is sent.
+  Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks, bool low_latency = false);
   // Closes the transport and waits for its reading to stop.
   ~Channel();
   Channel(const Channel&) = delete;
@@ -165,11 +167,12 @@ class Channel {
   std::uint32_t mapped_segments_ = 0;  // of region_, mapped by the surrogate (mu_)
   bool segment_refused_ = false;       // a MapSegment failed: no later one is tried (mu_)
   // When a call's copies into the region wait until it is sent (Call.ready):
-  // while the surrogate runs on another CPU than the caller (the default),
-  // or always / never (DLLBRIDGE_COPY_AFTER_SEND=on / off, as the session
-  // starts; for tests and measurements).
+  // in low-latency mode while the surrogate runs on another CPU than the
+  // caller, in standard mode never; or always / never whatever the mode
+  // (DLLBRIDGE_COPY_AFTER_SEND=on / off, as the session starts; for tests
+  // and measurements).
   enum class CopiesAfterSend { when_apart, always, never };
-  static CopiesAfterSend copies_after_send_from_environment();
+  static CopiesAfterSend copies_after_send_from_environment(bool low_latency);
   const CopiesAfterSend copies_after_send_;
   // The surrogate ran the last call with a ready word on another CPU than
   // the caller's (CallReply.cpu).

@@ -127,7 +127,8 @@ void Session::open() {
                 ours ? "the surrogate was stopped"
                      : "the connection to the standalone surrogate was dropped (it was not stopped)");
           },
-      });
+      },
+      options_.low_latency);
   if (process_.valid()) {
     // The stream's end is not proof enough of a death, nor is its absence:
     // the process itself tells, and the channel ends then (on_end names how).
