@@ -24,15 +24,31 @@ static int64_t now_ns(void) {
   return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* Reads exactly n bytes; 0 at the end of the stream. */
-static int read_all(int fd, char* p, size_t n) {
-  while (n > 0) {
-    ssize_t got = recv(fd, p, n, MSG_DONTWAIT);
+/* What has been read and not yet answered: frames are read as the surrogate
+ * reads them, as much as the socket holds in one recv (a frame that arrived
+ * whole costs one system call, not one for its header and one for the rest). */
+static char* in;
+static size_t in_have, in_cap;
+
+/* Makes in_cap at least n; 0 when out of memory. */
+static int reserve(size_t n) {
+  if (n <= in_cap) return 1;
+  char* grown = realloc(in, n);
+  if (!grown) return 0;
+  in = grown;
+  in_cap = n;
+  return 1;
+}
+
+/* Reads until at least n bytes are buffered; 0 at the end of the stream. */
+static int fill(int fd, size_t n) {
+  while (in_have < n) {
+    ssize_t got = recv(fd, in + in_have, in_cap - in_have, MSG_DONTWAIT);
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       if (spin) {
         const int64_t until = now_ns() + 50000;
-        while ((got = recv(fd, p, n, MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-               now_ns() < until) {
+        while ((got = recv(fd, in + in_have, in_cap - in_have, MSG_DONTWAIT)) < 0 &&
+               (errno == EAGAIN || errno == EWOULDBLOCK) && now_ns() < until) {
         }
       }
       if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -43,8 +59,7 @@ static int read_all(int fd, char* p, size_t n) {
     }
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return 0;
-    p += got;
-    n -= (size_t)got;
+    in_have += (size_t)got;
   }
   return 1;
 }
@@ -77,26 +92,24 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  size_t cap = reply > (1 << 16) ? reply : (1 << 16);
-  char* buf = calloc(cap + 4, 1);
-  if (!buf) return 1;
+  char* out_buf = NULL; /* --reply: the answer, zeroes after its header */
+  if (reply) {
+    out_buf = calloc(reply + 4, 1);
+    if (!out_buf) return 1;
+    out_buf[0] = (char)(reply & 0xff);
+    out_buf[1] = (char)(reply >> 8 & 0xff);
+    out_buf[2] = (char)(reply >> 16 & 0xff);
+    out_buf[3] = (char)(reply >> 24 & 0xff);
+  }
+  if (!reserve(1 << 16)) return 1;
   for (;;) {
-    unsigned char h[4];
-    if (!read_all(fd, (char*)h, 4)) return 0;
+    if (!fill(fd, 4)) return 0;
+    const unsigned char* h = (const unsigned char*)in;
     const size_t size = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24;
-    if (size > cap) {
-      char* grown = realloc(buf, size + 4);
-      if (!grown) return 1;
-      memset(grown + cap + 4, 0, size - cap);
-      buf = grown;
-      cap = size;
-    }
-    if (!read_all(fd, buf + 4, size)) return 0;
-    const size_t out = reply ? reply : size;
-    buf[0] = (char)(out & 0xff);
-    buf[1] = (char)(out >> 8 & 0xff);
-    buf[2] = (char)(out >> 16 & 0xff);
-    buf[3] = (char)(out >> 24 & 0xff);
-    if (!write_all(fd, buf, out + 4)) return 0;
+    if (!reserve(size + 4) || !fill(fd, size + 4)) return 0;
+    /* An echo sends the frame back as it came, header and all. */
+    if (!(reply ? write_all(fd, out_buf, reply + 4) : write_all(fd, in, size + 4))) return 0;
+    in_have -= size + 4;
+    memmove(in, in + size + 4, in_have);
   }
 }
