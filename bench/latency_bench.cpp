@@ -9,6 +9,8 @@
 // for client and peer on different CPUs, `taskset -c 0` with
 // DLLBRIDGE_BENCH_PEER_CPUS=1 (the label says where each process may run,
 // read from /proc/PID/status). scripts/bench.sh --pin runs both.
+// DLLBRIDGE_BENCH_BITS=64: surrogate64 and pingpong_echo64 instead of the
+// 32-bit ones (posix_peer.hpp, floor_peer).
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -30,13 +32,13 @@ std::string where(long peer) {
 }
 
 void raw_ping_pong(benchmark::State& state, bool spin) {
-  if (!dllbridge::bench::kHave32) {
-    state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
+  if (const char* why = dllbridge::bench::floor_peer().missing) {
+    state.SkipWithError(why);
     return;
   }
-  dllbridge::bench::SocketChild echo(dllbridge::bench::echo_args(dllbridge::bench::kSurrogate32, spin));
+  dllbridge::bench::SocketChild echo(dllbridge::bench::echo_args(spin));
   if (echo.pid <= 0) {
-    state.SkipWithError("cannot start pingpong_echo32");
+    state.SkipWithError((std::string("cannot start ") + dllbridge::bench::floor_peer().echo).c_str());
     return;
   }
   // The bytes of a call of add(1, 2), as the bridge frames it.
@@ -69,17 +71,18 @@ void BM_RawPingPongSpin(benchmark::State& state) { raw_ping_pong(state, true); }
 BENCHMARK(BM_RawPingPongSpin)->UseRealTime();
 
 void bridge_call(benchmark::State& state, bool low_latency) {
-  if (!dllbridge::bench::kHave32) {
-    state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
+  if (const char* why = dllbridge::bench::floor_peer().missing) {
+    state.SkipWithError(why);
     return;
   }
   dllbridge::BridgeOptions o;
-  o.surrogate_path = dllbridge::bench::kSurrogate32;
+  o.arch = dllbridge::bench::floor_peer().arch;
+  o.surrogate_path = dllbridge::bench::floor_peer().surrogate;
   o.low_latency = low_latency;
   o.launcher = dllbridge::bench::peer_launcher();
   dllbridge::Bridge bridge(o);
-  auto add =
-      bridge.load(dllbridge::bench::kSample32).function<std::int32_t(std::int32_t, std::int32_t)>("add");
+  auto add = bridge.load(dllbridge::bench::floor_peer().sample)
+                 .function<std::int32_t(std::int32_t, std::int32_t)>("add");
   std::int32_t v = 0;
   Latencies lat;
   for (auto _ : state) {

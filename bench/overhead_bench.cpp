@@ -27,6 +27,8 @@
 // processes (BridgeOptions::pool_size), each with one DLL thread.
 //
 // DLLBRIDGE_BENCH_PEER_CPUS pins the surrogate and the echo (posix_peer.hpp).
+// DLLBRIDGE_BENCH_BITS=64: surrogate64, the 64-bit sample and
+// pingpong_echo64 instead of the 32-bit ones (posix_peer.hpp, floor_peer).
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -209,12 +211,13 @@ Frames probe(const Case& c) {
     o.policy.call_timeout = std::chrono::minutes(5);
     o.transport = [&child, capture]() -> std::unique_ptr<dllbridge::rpc::Transport> {
       child = std::make_unique<SocketChild>(
-          std::vector<std::string>{dllbridge::bench::kSurrogate32, "--fd", "3"});
-      if (child->pid <= 0) throw std::runtime_error("cannot start surrogate32");
+          std::vector<std::string>{dllbridge::bench::floor_peer().surrogate, "--fd", "3"});
+      if (child->pid <= 0)
+        throw std::runtime_error(std::string("cannot start ") + dllbridge::bench::floor_peer().surrogate);
       return std::make_unique<Recording>(dllbridge::rpc::socket_transport(child->release_fd()), capture);
     };
     dllbridge::Bridge bridge(o);
-    auto call = c.bridged(bridge.load(dllbridge::bench::kSample32));
+    auto call = c.bridged(bridge.load(dllbridge::bench::floor_peer().sample));
     call();  // anything sent once per function is sent now
     capture->clear();
     call();
@@ -234,27 +237,27 @@ const Frames& frames_of(const Case& c) {
 // ---- the interleaved rounds ---------------------------------------------
 
 void overhead(benchmark::State& state, const Case& c, bool low_latency) {
-  if (!dllbridge::bench::kHave32) {
-    state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
+  if (const char* why = dllbridge::bench::floor_peer().missing) {
+    state.SkipWithError(why);
     return;
   }
   try {
     const Frames& frames = frames_of(c);
-    SocketChild echo(
-        dllbridge::bench::echo_args(dllbridge::bench::kSurrogate32, false, frames.reply_payload));
+    SocketChild echo(dllbridge::bench::echo_args(false, frames.reply_payload));
     if (echo.pid <= 0) {
-      state.SkipWithError("cannot start pingpong_echo32");
+      state.SkipWithError((std::string("cannot start ") + dllbridge::bench::floor_peer().echo).c_str());
       return;
     }
     std::string back(frames.reply_payload + 4, '\0');
 
     dllbridge::BridgeOptions o;
-    o.surrogate_path = dllbridge::bench::kSurrogate32;
+    o.arch = dllbridge::bench::floor_peer().arch;
+    o.surrogate_path = dllbridge::bench::floor_peer().surrogate;
     o.low_latency = low_latency;
     o.launcher = dllbridge::bench::peer_launcher();
     o.policy.call_timeout = std::chrono::minutes(5);
     dllbridge::Bridge bridge(o);
-    const auto bridged = c.bridged(bridge.load(dllbridge::bench::kSample32));
+    const auto bridged = c.bridged(bridge.load(dllbridge::bench::floor_peer().sample));
     const auto inproc = c.inproc();
     bridged();  // warm: first-call work is not part of a call
 
@@ -307,7 +310,8 @@ dllbridge::Bridge& shared_bridge(int workers, int pool) {
   auto& b = bridges[{workers, pool}];
   if (!b) {
     dllbridge::BridgeOptions o;
-    o.surrogate_path = dllbridge::bench::kSurrogate32;
+    o.arch = dllbridge::bench::floor_peer().arch;
+    o.surrogate_path = dllbridge::bench::floor_peer().surrogate;
     o.launcher = dllbridge::bench::peer_launcher();
     o.policy.surrogate_workers = workers;
     o.policy.call_timeout = std::chrono::minutes(5);
@@ -320,12 +324,12 @@ dllbridge::Bridge& shared_bridge(int workers, int pool) {
 // T threads calling add or sleep_ms(1) through the bridge of `workers` DLL
 // threads per surrogate and `pool` surrogates.
 void threads(benchmark::State& state, bool sleep1, int workers, int pool) {
-  if (!dllbridge::bench::kHave32) {
-    state.SkipWithError("this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)");
+  if (const char* why = dllbridge::bench::floor_peer().missing) {
+    state.SkipWithError(why);
     return;
   }
   try {
-    Library lib = shared_bridge(workers, pool).load(dllbridge::bench::kSample32);
+    Library lib = shared_bridge(workers, pool).load(dllbridge::bench::floor_peer().sample);
     if (sleep1) {
       auto fn = lib.function<std::int32_t(std::int32_t)>("sleep_ms");
       for (auto _ : state) benchmark::DoNotOptimize(fn(1));

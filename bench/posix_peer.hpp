@@ -20,6 +20,9 @@
 #include <string>
 #include <vector>
 
+#include "bench_paths.hpp"
+#include "dllbridge/types.hpp"
+
 extern char** environ;
 
 namespace dllbridge::bench {
@@ -121,12 +124,33 @@ struct SocketChild {
   SocketChild& operator=(const SocketChild&) = delete;
 };
 
-// The raw ping-pong peer of the surrogate's bitness: answers each frame with
+// What the floor benchmarks (overhead_bench, latency_bench) bridge to and
+// echo with: surrogate32, the 32-bit sample and pingpong_echo32; with
+// DLLBRIDGE_BENCH_BITS=64, surrogate64, the 64-bit sample and
+// pingpong_echo64 (the bridge's own cost, measured natively where 32-bit
+// programs run emulated). `missing`: why this build cannot, else null.
+struct FloorPeer {
+  Arch arch;
+  const char* surrogate;
+  const char* sample;
+  const char* echo;  // the echo program, in the surrogate's folder
+  const char* missing;
+};
+
+inline FloorPeer floor_peer() {
+  const char* bits = std::getenv("DLLBRIDGE_BENCH_BITS");
+  if (bits && std::string(bits) == "64")
+    return {Arch::x64, kSurrogate64, kSample64, "pingpong_echo64", nullptr};
+  return {Arch::x86, kSurrogate32, kSample32, "pingpong_echo32",
+          kHave32 ? nullptr : "this build has no 32-bit part (DLLBRIDGE_BUILD_32BIT=OFF)"};
+}
+
+// The raw ping-pong peer of floor_peer()'s bitness: answers each frame with
 // a frame of `reply_payload` bytes (0: the frame itself). `spin`: both ends
 // poll before sleeping.
-inline std::vector<std::string> echo_args(const std::string& surrogate, bool spin,
-                                          std::size_t reply_payload = 0) {
-  std::vector<std::string> args{beside(surrogate, "pingpong_echo32"), "3"};
+inline std::vector<std::string> echo_args(bool spin, std::size_t reply_payload = 0) {
+  const FloorPeer peer = floor_peer();
+  std::vector<std::string> args{beside(peer.surrogate, peer.echo), "3"};
   if (spin) args.push_back("--spin");
   if (reply_payload > 0) {
     args.push_back("--reply");
