@@ -31,6 +31,9 @@ void SpinAdvisor::record(const Plan& plan, std::chrono::nanoseconds total, bool 
   const bool preferred_before = prefers_spin();
   const int m = plan.spin ? 1 : 0;
   const std::int64_t x = std::clamp<std::int64_t>(total.count(), 0, kCap.count());
+  // Far from what this mode's waits were: a move of a process, if it lasts.
+  const std::int64_t off = x - mean_ns_[m];
+  const bool far = samples_[m] != 0 && std::abs(off) > std::max<std::int64_t>(mean_ns_[m] / 4, 1000);
   // A mean over about the last eight waits of the mode in use; a try's
   // wait counts for half: what the mean held may be long out of date.
   mean_ns_[m] = samples_[m] == 0 ? x : mean_ns_[m] + (x - mean_ns_[m]) / (trying_ ? 2 : 8);
@@ -40,7 +43,6 @@ void SpinAdvisor::record(const Plan& plan, std::chrono::nanoseconds total, bool 
                      : std::min<std::int64_t>(2 * std::max(budget_ns_, kMinSpin.count()), kMaxSpin.count());
   }
   if (samples_[0] == 0 || samples_[1] == 0) return;
-  const std::int64_t in_use = mean_ns_[prefers_spin() ? 1 : 0];
   if (trying_) {
     // A try of the other mode: when it did not change the choice, try it
     // less often; when it did, the other one is now the try, soon.
@@ -48,16 +50,18 @@ void SpinAdvisor::record(const Plan& plan, std::chrono::nanoseconds total, bool 
         prefers_spin() == preferred_before ? std::min(try_every_ * 2, kLongestTryEvery) : kFirstTryEvery;
     until_try_ = try_every_;
     trying_ = false;
-    settled_ns_ = in_use;
-  } else if (settled_ns_ < 0) {
-    settled_ns_ = in_use;
-  } else if (std::abs(in_use - settled_ns_) > std::max<std::int64_t>(settled_ns_ / 4, 1000)) {
-    // The mode in use got much faster or slower since the last try (the
-    // scheduler may have moved a process): what the other one's mean says
-    // is out of date, so try it at the next wait.
+    moved_streak_ = 0;
+    return;
+  }
+  // The waits of the mode in use became much faster or slower, several in
+  // a row (the scheduler may have moved a process): what the other mode's
+  // mean says is out of date, so try it at the next wait.
+  moved_streak_ = !far ? 0 : (moved_streak_ > 0 && moved_up_ == (off > 0) ? moved_streak_ + 1 : 1);
+  moved_up_ = off > 0;
+  if (moved_streak_ >= kMovedAfter) {
     try_every_ = kFirstTryEvery;
     until_try_ = 1;
-    settled_ns_ = in_use;
+    moved_streak_ = 0;
   }
 }
 

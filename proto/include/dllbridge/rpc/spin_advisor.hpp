@@ -9,7 +9,8 @@
 // time a wait took in each mode, both capped, uses the faster one (sleep
 // unless spinning is clearly faster, since it costs CPU time) and tries
 // the other now and then (less often while it keeps losing, at once when
-// the mode in use gets much faster or slower) to notice a change. In spin mode the spin lasts about twice the
+// the waits of the mode in use become much faster or slower, several in a
+// row) to notice a change. In spin mode the spin lasts about twice the
 // time frames took to come within it, and twice as long as before after one that did not.
 //
 // Not thread-safe: one per transport, used by the holder of the reader role.
@@ -29,6 +30,9 @@ class SpinAdvisor {
   static constexpr std::chrono::nanoseconds kCap{4 * kMaxSpin};
   static constexpr std::uint32_t kFirstTryEvery = 16;      // waits between tries of the other mode
   static constexpr std::uint32_t kLongestTryEvery = 1024;  // ... after it lost again and again
+  // Waits in a row, each far from its mode's mean on the same side, that
+  // say the placement changed (a lone slow wait is noise, not a move).
+  static constexpr std::uint32_t kMovedAfter = 8;
 
   // For the wait about to start: spin for `budget` first (0: sleep at once).
   struct Plan {
@@ -54,9 +58,10 @@ class SpinAdvisor {
   std::uint32_t try_every_ = kFirstTryEvery;
   std::uint32_t until_try_ = kFirstTryEvery;
   bool trying_ = false;  // the last plan was a try of the mode not preferred
-  // The mean of the mode in use after the last try (-1: none yet); moving
-  // far from it brings the next try forward.
-  std::int64_t settled_ns_ = -1;
+  // Waits in a row of the mode in use far from its mean on the side of
+  // moved_up_; kMovedAfter of them bring the next try forward.
+  std::uint32_t moved_streak_ = 0;
+  bool moved_up_ = false;
 };
 
 }  // namespace dllbridge::rpc
