@@ -41,6 +41,20 @@ class SharedRegion : public test::SampleTest {
       wrong += v[i] != static_cast<std::uint8_t>(static_cast<std::uint8_t>(i * 7 + (i >> 12)) ^ k);
     EXPECT_EQ(wrong, 0u) << bytes << " bytes, key " << int(k);
   }
+
+  // Four threads at once, each `rounds` round trips of `bytes` plus 4 KiB
+  // per thread number, each with a key of its own.
+  static void four_threads(const XorFn& fn, std::size_t bytes, int rounds) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&fn, t, bytes, rounds] {
+        for (int round = 0; round < rounds; ++round)
+          round_trip(fn, bytes + static_cast<std::size_t>(t) * 4096,
+                     static_cast<std::uint8_t>(16 * t + round + 1));
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
 };
 
 }  // namespace
@@ -73,16 +87,7 @@ TEST_P(SharedRegion, OutBuffersAndTheDynamicApiUseItToo) {
 }
 
 TEST_P(SharedRegion, FourThreadsCallWithLargeBuffersAtOnce) {
-  const XorFn fn = xor_u8();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&fn, t] {
-      for (int round = 0; round < 3; ++round)
-        round_trip(fn, (std::size_t{4} << 20) + static_cast<std::size_t>(t) * 4096,
-                   static_cast<std::uint8_t>(16 * t + round + 1));
-    });
-  }
-  for (auto& th : threads) th.join();
+  four_threads(xor_u8(), std::size_t{4} << 20, 3);
 }
 
 TEST_P(SharedRegion, ACrashInACallFreesItsBlockForTheNextCall) {
@@ -236,15 +241,7 @@ TEST_P(SharedRegion, CopiesMadeBeforeOrAfterTheSendAreWholeWhenTheDllRuns) {
     std::size_t wrong = 0;
     for (std::size_t i = 0; i < seq.size(); ++i) wrong += seq[i] != static_cast<std::uint16_t>(7 + 3 * i);
     EXPECT_EQ(wrong, 0u);
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t) {
-      threads.emplace_back([&fn, t] {
-        for (int round = 0; round < 5; ++round)
-          round_trip(fn, (std::size_t{256} << 10) + static_cast<std::size_t>(t) * 4096,
-                     static_cast<std::uint8_t>(16 * t + round + 1));
-      });
-    }
-    for (auto& th : threads) th.join();
+    four_threads(fn, std::size_t{256} << 10, 5);
   }
 }
 
