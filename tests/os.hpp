@@ -44,8 +44,9 @@ extern const char* const kWrongBitness;
 // This test process's id.
 std::uint32_t self_pid();
 
-// A path in the temporary folder, unique to this process and `tag`; any
-// file already there is removed.
+// A path in this process's own scratch folder under the temporary folder,
+// unique to this process and `tag`; any file already there is removed. The
+// folder and all in it are removed when the process exits.
 std::string temp_path(const std::string& tag);
 
 // Whether process `pid` has ended (a zombie counts as ended).

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -107,10 +108,39 @@ const FaultNames kFaults{"SIGSEGV", SIGSEGV, "SIGABRT", "SIGSEGV"};
 
 std::uint32_t self_pid() { return static_cast<std::uint32_t>(::getpid()); }
 
+namespace {
+
+// This process's scratch folder, $TMPDIR/dllbridge-test-PID-XXXXXX, made on
+// first use and removed with everything in it when the process exits (not by
+// a forked child that exits: only by the process that made it).
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const char* dir = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(dir && *dir ? dir : "/tmp") + "/dllbridge-test-" + std::to_string(::getpid()) + "-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp " + pattern + ": " + std::strerror(errno));
+    }
+    path_ = pattern;
+  }
+  ~ScratchDir() {
+    if (::getpid() != owner_) return;
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  pid_t owner_ = ::getpid();
+  std::string path_;
+};
+
+}  // namespace
+
 std::string temp_path(const std::string& tag) {
-  const char* dir = std::getenv("TMPDIR");
-  std::string p =
-      std::string(dir && *dir ? dir : "/tmp") + "/dllbridge-test-" + std::to_string(::getpid()) + "-" + tag;
+  static const ScratchDir scratch;
+  std::string p = scratch.path() + "/" + tag;
   std::remove(p.c_str());
   return p;
 }

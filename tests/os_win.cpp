@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 #include "os.hpp"
@@ -99,11 +100,42 @@ const FaultNames kFaults{"0xC0000005", 0xC0000005LL, "0xC0000409", "0xC00000FD"}
 
 std::uint32_t self_pid() { return ::GetCurrentProcessId(); }
 
+namespace {
+
+// This process's scratch folder, %TEMP%\dllbridge-test-PID-N, made on first
+// use and removed with everything in it when the process exits.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    wchar_t dir[MAX_PATH + 1];
+    const DWORD n = ::GetTempPathW(MAX_PATH + 1, dir);
+    const std::wstring base = std::wstring(dir, n) + L"dllbridge-test-" + std::to_wstring(self_pid()) + L"-";
+    for (unsigned i = 0;; ++i) {
+      const std::wstring candidate = base + std::to_wstring(::GetTickCount() + i);
+      if (::CreateDirectoryW(candidate.c_str(), nullptr)) {
+        path_ = candidate;
+        return;
+      }
+      if (::GetLastError() != ERROR_ALREADY_EXISTS || i > 1000) {
+        throw std::runtime_error("CreateDirectory " + win::narrow(candidate) + " failed");
+      }
+    }
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string path() const { return win::narrow(path_); }
+
+ private:
+  std::wstring path_;
+};
+
+}  // namespace
+
 std::string temp_path(const std::string& tag) {
-  wchar_t dir[MAX_PATH + 1];
-  const DWORD n = ::GetTempPathW(MAX_PATH + 1, dir);
-  std::string p =
-      win::narrow(std::wstring(dir, n)) + "dllbridge-test-" + std::to_string(self_pid()) + "-" + tag;
+  static const ScratchDir scratch;
+  std::string p = scratch.path() + "\\" + tag;
   std::remove(p.c_str());
   return p;
 }
