@@ -1,7 +1,10 @@
 // Supervision decisions with a fake clock: breaker, backoff, crash-loop limit.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <random>
 #include <set>
+#include <vector>
 
 #include "supervisor/breaker.hpp"
 
@@ -136,6 +139,22 @@ TEST(Backoff, FullJitterStaysWithinTheExponentialCeilingAndTheCap) {
     EXPECT_GT(seen.size(), 20u) << "jitter spreads the delays";
   }
   EXPECT_EQ(backoff_delay(Backoff{milliseconds(0), milliseconds(1000)}, 3, rng), milliseconds(0));
+}
+
+TEST(Backoff, LazyRngsAreSeededApartWhenFirstUsed) {
+  // Bridges started together must not back off in step: each engine gets
+  // its own seed (at first use, so a bridge that never backs off pays none).
+  LazyRng a, b;
+  std::mt19937_64 unseeded;
+  std::vector<std::uint64_t> da, db, fixed;
+  for (int i = 0; i < 4; ++i) {
+    da.push_back(a.get()());
+    db.push_back(b.get()());
+    fixed.push_back(unseeded());
+  }
+  EXPECT_NE(da, db);
+  EXPECT_NE(da, fixed);
+  EXPECT_EQ(&a.get(), &a.get());  // one engine, not a new one per use
 }
 
 TEST(Backoff, WithoutJitterItIsTheExponentialCeiling) {

@@ -50,6 +50,25 @@ class Breaker {
   int probes_ok_ = 0;
 };
 
+// A random engine for jitter, seeded from std::random_device when first
+// used: a bridge that never backs off never pays for the seed (several
+// CPUID instructions in libstdc++, each a costly trap on virtual machines;
+// docs/performance.md, "Start and restart").
+class LazyRng {
+ public:
+  std::mt19937_64& get() {
+    if (!seeded_) {
+      engine_.seed(std::random_device{}());
+      seeded_ = true;
+    }
+    return engine_;
+  }
+
+ private:
+  std::mt19937_64 engine_;
+  bool seeded_ = false;
+};
+
 // Full-jitter exponential backoff: a random delay in [0, min(cap, base*2^(n-1))]
 // for attempt n >= 1.
 std::chrono::milliseconds backoff_delay(const Backoff& b, int attempt, std::mt19937_64& rng);

@@ -111,7 +111,7 @@ void CallExecutor::run(const Attempt& attempt, const CallOptions& options) {
             breaker_.release_probe();
           }
           if (infra && options.idempotent && n < max_attempts) {
-            delay = backoff_delay(policy_.retry.backoff, n, rng_);
+            delay = backoff_delay(policy_.retry.backoff, n, rng_.get());
             retry = Clock::now() + delay < deadline;
           }
         }

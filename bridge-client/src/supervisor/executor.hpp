@@ -104,7 +104,7 @@ class CallExecutor {
   const std::uint32_t member_;
   mutable std::mutex mu_;  // guards breaker_ and rng_
   Breaker breaker_;
-  std::mt19937_64 rng_{std::random_device{}()};
+  LazyRng rng_;
 };
 
 // Failures that say something about the surrogate's health (and may be

@@ -251,7 +251,7 @@ void Lifecycle::start_surrogate(StartKind kind, std::string why) {
       // After a loss or while recycling: backoff, then a restart under the crash-loop limit.
       state_ = SurrogateState::restarting;
       next_start_at_ =
-          Clock::now() + backoff_delay(options_.policy.restart.backoff, consecutive_failures_, rng_);
+          Clock::now() + backoff_delay(options_.policy.restart.backoff, consecutive_failures_, rng_.get());
     } else {
       state_ = starts_ == 0 ? SurrogateState::not_started : SurrogateState::failed;
       start_requested_ = false;
@@ -318,7 +318,7 @@ void Lifecycle::schedule_restart(const std::string& why) {
   if (options_.policy.restart.enabled) {
     state_ = SurrogateState::restarting;
     next_start_at_ =
-        Clock::now() + backoff_delay(options_.policy.restart.backoff, consecutive_failures_, rng_);
+        Clock::now() + backoff_delay(options_.policy.restart.backoff, consecutive_failures_, rng_.get());
   } else {
     state_ = SurrogateState::failed;
     reason_ = why + " (restarts are disabled)";

@@ -130,7 +130,7 @@ class Lifecycle final : public SessionSource {
   const std::uint32_t member_;
   const bool hooks_at_first_start_;
   const std::shared_ptr<BridgeRegion> region_;
-  std::mt19937_64 rng_{std::random_device{}()};
+  LazyRng rng_;  // mu_
 
   std::mutex mu_;
   std::condition_variable changed_;  // state changes, for callers

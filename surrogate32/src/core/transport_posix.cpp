@@ -1,6 +1,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
@@ -14,7 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <random>
+#include <cstdint>
 #include <stdexcept>
 #include <thread>
 
@@ -120,8 +121,14 @@ int move_to_random_fd(int fd) {
   if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
     top = std::min<rlim_t>(top, lim.rlim_cur);
   if (top > 101) {
-    std::random_device rd;
-    const int base = std::uniform_int_distribution<int>(100, static_cast<int>(top) - 1)(rd);
+    // getrandom(), not std::random_device: its set-up runs CPUID, a trap
+    // costing microseconds each on virtual machines, and this runs at every
+    // start (docs/performance.md, "Start and restart").
+    std::uint32_t draw = 0;
+    if (::getrandom(&draw, sizeof draw, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof draw)) {
+      draw = static_cast<std::uint32_t>(::getpid()) * 2654435761u;  // no entropy yet: still not fixed
+    }
+    const int base = 100 + static_cast<int>(draw % static_cast<std::uint32_t>(top - 100));
     int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, base);
     if (moved < 0) moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 100);  // every number above base taken
     if (moved >= 0) {
