@@ -5,6 +5,7 @@
 // region that could shrink is not mapped; a good block is worked on in
 // place, in this process's own mapping.
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -163,6 +164,24 @@ class HostileRegion : public ::testing::TestWithParam<test::SurrogateTarget> {
     EXPECT_NE(r.error().message().find(part), std::string::npos) << r.error().message();
   }
 
+  // Sends xor_u8 on `length` bytes at `offset` with a pending ready word at
+  // offset 0 (its bytes not in place yet) and waits until the surrogate
+  // says it sleeps on the word (it polls it briefly first); the word.
+  wire::ReadyWord* send_before_the_bytes(std::uint32_t fn, std::uint64_t offset, std::uint64_t length) {
+    wire::ReadyWord& word = *new (map_) wire::ReadyWord(wire::kReadyPending);
+    wire::Request req = call_request(fn, offset, length, static_cast<std::int64_t>(length));
+    req.mutable_call()->mutable_ready()->set_length(sizeof(wire::ReadyWord));  // offset 0 of segment 0
+    req.set_id(++id_);
+    wire::Frame frame;
+    *frame.mutable_request() = req;
+    wire::write_frame(stream_, frame);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (word.load() != wire::kReadySleeper && std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
+    EXPECT_EQ(word.load(), wire::kReadySleeper) << "the surrogate never waited on the word";
+    return word.load() == wire::kReadySleeper ? &word : nullptr;
+  }
+
   asio::io_context io_;
   test::os::RawStream stream_{io_};
   std::string endpoint_;
@@ -270,23 +289,13 @@ TEST_P(HostileRegion, ACallRunsOnlyOnceItsReadyWordIsPublishedAndBadWordsAreRefu
   }
   EXPECT_EQ(map_[8192], 0) << "a call with a bad ready word ran";
 
-  // A pending word: the call is sent before its bytes are in place.
-  wire::ReadyWord& word = *new (map_) wire::ReadyWord(wire::kReadyPending);
+  // A pending word: the call is sent before its bytes are in place, which
+  // go in once the surrogate sleeps on the word; then it is published.
   for (std::size_t i = 0; i < 4096; ++i) map_[8192 + i] = 0xee;  // not the call's bytes yet
-  wire::Request req = call_request(fn, 8192, 4096, 4096);
-  req.mutable_call()->mutable_ready()->set_length(sizeof(wire::ReadyWord));  // offset 0 of segment 0
-  req.set_id(++id_);
-  wire::Frame frame;
-  *frame.mutable_request() = req;
-  wire::write_frame(stream_, frame);
-  // The surrogate says it sleeps on the word (it polls it briefly first);
-  // only then do the call's bytes go in, and the word is published.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (word.load() != wire::kReadySleeper && std::chrono::steady_clock::now() < until)
-    std::this_thread::yield();
-  ASSERT_EQ(word.load(), wire::kReadySleeper) << "the surrogate never waited on the word";
+  wire::ReadyWord* word = send_before_the_bytes(fn, 8192, 4096);
+  ASSERT_NE(word, nullptr);
   for (std::size_t i = 0; i < 4096; ++i) map_[8192 + i] = static_cast<unsigned char>(i);
-  wire::publish_ready(word);
+  wire::publish_ready(*word);
   const wire::Reply ok = read();
   EXPECT_EQ(ok.id(), id_);
   ASSERT_TRUE(ok.has_call()) << ok.error().message();
@@ -294,6 +303,64 @@ TEST_P(HostileRegion, ACallRunsOnlyOnceItsReadyWordIsPublishedAndBadWordsAreRefu
   std::size_t wrong = 0;
   for (std::size_t i = 0; i < 4096; ++i) wrong += map_[8192 + i] != static_cast<unsigned char>(i ^ 0x0f);
   EXPECT_EQ(wrong, 0u) << "the DLL did not work on the bytes published with the word";
+}
+
+TEST_P(HostileRegion, ACallWaitingForItsBytesHoldsUpNoOtherSession) {
+  // The sessions of a standalone surrogate take turns at the DLL; a call
+  // whose bytes never come (a client that died between its send and its
+  // copy, or a hostile one) must not take that turn while it waits.
+  make_region(true);
+  ASSERT_TRUE(hello_with_region().region_mapped());
+  const std::uint32_t fn = xor_u8();
+  wire::ReadyWord* word = send_before_the_bytes(fn, 8192, 64);
+  ASSERT_NE(word, nullptr);
+
+  // Meanwhile a second client loads the library and calls into it.
+  test::os::RawStream other = test::os::connect_raw(io_, endpoint_);
+  auto ask = [&](wire::Request r, std::uint64_t id) {
+    r.set_id(id);
+    wire::Frame f;
+    *f.mutable_request() = r;
+    wire::write_frame(other, f);
+    wire::Frame answer;
+    EXPECT_TRUE(wire::read_frame(other, answer)) << "the surrogate hung up on the second client";
+    EXPECT_EQ(answer.reply().id(), id);
+    return answer.reply();
+  };
+  wire::Request hello;
+  hello.mutable_hello()->set_protocol_version(wire::kProtocolVersion);
+  ASSERT_TRUE(ask(hello, 1).has_hello());
+  wire::Request load;
+  load.mutable_load_library()->set_path(GetParam().sample);
+  const wire::Reply loaded = ask(load, 2);
+  ASSERT_TRUE(loaded.has_load_library()) << loaded.error().message();
+  wire::Request reg;
+  reg.mutable_register_function()->set_library(loaded.load_library().library());
+  reg.mutable_register_function()->set_name("add");
+  reg.mutable_register_function()->mutable_ret()->set_scalar(wire::INT32);
+  reg.mutable_register_function()->add_params()->set_scalar(wire::INT32);
+  reg.mutable_register_function()->add_params()->set_scalar(wire::INT32);
+  const wire::Reply registered = ask(reg, 3);
+  ASSERT_TRUE(registered.has_register_function()) << registered.error().message();
+  wire::Request add;
+  add.mutable_call()->set_function(registered.register_function().function());
+  add.mutable_call()->add_args()->set_i(40);
+  add.mutable_call()->add_args()->set_i(2);
+  const wire::Reply sum = ask(add, 4);
+  ASSERT_TRUE(sum.has_call()) << sum.error().message();
+  EXPECT_EQ(sum.call().ret().i(), 42);
+
+  // All that while the first call still waited: it has not answered, and
+  // it runs once its bytes are published.
+  pollfd pending{stream_.native_handle(), POLLIN, 0};
+  EXPECT_EQ(::poll(&pending, 1, 0), 0) << "the waiting call answered before its bytes came";
+  EXPECT_EQ(word->load(), wire::kReadySleeper);
+  for (std::size_t i = 0; i < 64; ++i) map_[8192 + i] = static_cast<unsigned char>(i);
+  wire::publish_ready(*word);
+  const wire::Reply ok = read();
+  EXPECT_EQ(ok.id(), id_);
+  ASSERT_TRUE(ok.has_call()) << ok.error().message();
+  EXPECT_EQ(map_[8192 + 5], 5 ^ 0x0f);
 }
 
 INSTANTIATE_TEST_SUITE_P(Surrogates, HostileRegion, ::testing::ValuesIn(paths::kSurrogateTargets),

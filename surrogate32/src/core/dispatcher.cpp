@@ -39,16 +39,24 @@ void Dispatcher::handle(const wire::Request& request, wire::Reply& reply) {
   reply.set_id(request.id());
   try {
     switch (request.body_case()) {
-      case wire::Request::kLoadLibrary: *reply.mutable_load_library() = load(request.load_library()); break;
-      case wire::Request::kRegisterFunction:
+      case wire::Request::kLoadLibrary: {
+        const auto dll = hold_dll();
+        *reply.mutable_load_library() = load(request.load_library());
+        break;
+      }
+      case wire::Request::kRegisterFunction: {
+        const auto dll = hold_dll();
         *reply.mutable_register_function() = register_function(request.register_function());
         break;
-      case wire::Request::kCall: call(request.call(), *reply.mutable_call()); break;
+      }
+      case wire::Request::kCall: call(request.call(), *reply.mutable_call()); break;  // takes it itself
       case wire::Request::kPing: reply.mutable_pong(); break;
-      case wire::Request::kRelease:
+      case wire::Request::kRelease: {
+        const auto dll = hold_dll();
         callbacks_.release(request.release());
         reply.mutable_release();
         break;
+      }
       default:
         throw Failure(wire::PROTOCOL, "unexpected request type " + std::to_string(int(request.body_case())));
     }
@@ -215,8 +223,10 @@ void Dispatcher::call(const wire::Call& req, wire::CallReply& out) {
     cif = &var_cif;
   }
 
-  // Nothing reads an argument before its bytes are in place.
+  // Nothing reads an argument before its bytes are in place, and no other
+  // session waits for them (set_dll_lock).
   if (req.has_ready()) wait_for_bytes(req.ready(), req.copier_cpu(), region_);
+  const auto dll = hold_dll();
 
   CallScope callbacks(callbacks_);  // ends after mem: closures outlive the call's memory
   CallMemory mem;

@@ -33,6 +33,12 @@ class Dispatcher {
   // the session is ending; waits for invocations in progress).
   void set_peer(rpc::Peer* peer) { callbacks_.set_peer(peer); }
 
+  // The lock a standalone surrogate's sessions share (null: none): held
+  // around each library load, registration, release and call, a call
+  // taking it only once its bytes are in the shared region (Call.ready), so
+  // a client that never puts them there holds up no other session.
+  void set_dll_lock(std::recursive_mutex* lock) { dll_lock_ = lock; }
+
   // Maps segment `index` of the client's shared region (RegionMap::map) for
   // the calls from now on; why not, or "". Thread-safe.
   std::string map_region(std::uint32_t index, std::intptr_t native, std::uint64_t size) {
@@ -44,6 +50,11 @@ class Dispatcher {
   wire::LoadLibraryReply load(const wire::LoadLibraryRequest& req);
   wire::RegisterFunctionReply register_function(const wire::RegisterFunction& req);
   void call(const wire::Call& req, wire::CallReply& out);
+  std::unique_lock<std::recursive_mutex> hold_dll() const {
+    return dll_lock_ ? std::unique_lock(*dll_lock_) : std::unique_lock<std::recursive_mutex>();
+  }
+
+  std::recursive_mutex* dll_lock_ = nullptr;
 
   Callbacks callbacks_;             // the closures handed to the DLL
   RegionMap region_;                // the client's shared region, once mapped

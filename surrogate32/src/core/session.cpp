@@ -47,6 +47,7 @@ Session::Session(rpc::Transport& transport, SessionOptions options)
                            [this](const wire::Request& r, wire::Reply& reply) { respond(r, reply); },
                        }) {
   dispatcher_.set_peer(&peer_);
+  dispatcher_.set_dll_lock(options_.dll_lock);
   queue_.reserve(64);
   peer_.set_reader_free_hook([this] { reader_freed(); });
   for (int i = 0; i < std::max(options_.workers, 1); ++i) workers_.emplace_back([this] { work(); });
@@ -302,12 +303,7 @@ void Session::work() {
       queue_.erase(queue_.begin());
       ++serving_;
     }
-    if (options_.dll_lock) {
-      std::lock_guard dll(*options_.dll_lock);
-      peer_.serve(*incoming);
-    } else {
-      peer_.serve(*incoming);
-    }
+    peer_.serve(*incoming);  // the dispatcher holds options_.dll_lock where the DLL runs
     std::lock_guard lock(mu_);
     --serving_;
   }

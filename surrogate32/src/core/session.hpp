@@ -35,7 +35,8 @@ struct SessionOptions {
   std::string token;
   std::string peer = "the client";  // names the client in logs ("pid 1234")
   // Held around each library load, registration and call when not null:
-  // serializes the DLL work of all sessions of a standalone surrogate.
+  // serializes the DLL work of all sessions of a standalone surrogate
+  // (Dispatcher::set_dll_lock: not while a call waits for its bytes).
   std::recursive_mutex* dll_lock = nullptr;
   // Called on the transport's thread once a valid Hello was received.
   std::function<void()> on_greeted;
