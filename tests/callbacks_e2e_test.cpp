@@ -37,6 +37,18 @@ DLLBRIDGE_DESCRIBE(Point, "sample_point", DLLBRIDGE_FIELD(Point, x), DLLBRIDGE_F
 
 namespace {
 
+// struct sample_ops with a typed callable where the library has a function pointer.
+struct TypedOps {
+  Fn<int32_t(int32_t)> map;
+  int32_t bias = 0;
+};
+
+}  // namespace
+
+DLLBRIDGE_DESCRIBE(TypedOps, "sample_ops", DLLBRIDGE_FIELD(TypedOps, map), DLLBRIDGE_FIELD(TypedOps, bias));
+
+namespace {
+
 // In-process reference comparators (x86-64: every convention is the platform's).
 int32_t ascending(const int32_t* a, const int32_t* b) { return *a < *b ? -1 : *a > *b ? 1 : 0; }
 int32_t SAMPLE_STDCALL ascending_std(const int32_t* a, const int32_t* b) { return ascending(a, b); }
@@ -282,6 +294,25 @@ TEST_P(Callbacks, AFunctionPointerInAStructIsCalledLikeAParameter) {
       << "a null function pointer field";
   const sample_ops direct{[](int32_t x) { return x * x; }, 3};
   EXPECT_EQ(ops_apply(&direct, 7), 52);
+}
+
+TEST_P(Callbacks, AnFnFieldOfATypedStructIsCalledLikeAnFnParameter) {
+  const auto apply = lib_->function<int32_t(In<TypedOps>, int32_t)>("ops_apply");
+  std::vector<int32_t> seen;
+  TypedOps ops{[&](int32_t x) {
+                 seen.push_back(x);
+                 return x * x;
+               },
+               3};
+  EXPECT_EQ(apply(in(ops), 7), 52);
+  EXPECT_EQ(seen, std::vector<int32_t>{7});
+  EXPECT_EQ(apply(in(TypedOps{nullptr, 3}), 7), -1) << "a null Fn field is a null function pointer";
+  // An [in, out] struct comes back with its numbers; the field keeps its callable.
+  const auto apply_inout = lib_->function<int32_t(InOut<TypedOps>, int32_t)>("ops_apply");
+  EXPECT_EQ(apply_inout(inout(ops), 5), 28);
+  EXPECT_EQ(seen, (std::vector<int32_t>{7, 5}));
+  ASSERT_TRUE(ops.map) << "the callable was dropped when the struct came back";
+  EXPECT_EQ(apply(in(ops), 2), 7);
 }
 
 TEST_P(Callbacks, ACallbackCallsIntoTheLibraryAgainEightDeep) {

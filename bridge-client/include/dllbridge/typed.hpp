@@ -179,7 +179,9 @@ constexpr SizedFieldDesc<S, E> sized_field(const char* name, E* S::*member, cons
 // DLLBRIDGE_DESCRIBE(S, "c_name", DLLBRIDGE_FIELD(S, a), DLLBRIDGE_FIELD(S, b), ...)
 // at namespace scope: the fields in their C order; `c_name` is the struct's
 // name in signatures. Fields are scalars, fixed arrays, Handle, described
-// structs, and pointers with a count field: DLLBRIDGE_SIZED_FIELD(S, pts, n).
+// structs, function pointers (Fn: called back while the call runs, like an
+// Fn parameter; a struct that comes back keeps its callable), and pointers
+// with a count field: DLLBRIDGE_SIZED_FIELD(S, pts, n).
 #define DLLBRIDGE_FIELD(S, f) ::dllbridge::field(#f, &S::f)
 #define DLLBRIDGE_SIZED_FIELD(S, f, count) ::dllbridge::sized_field(#f, &S::f, #count)
 #define DLLBRIDGE_DESCRIBE(S, NAME, ...)                                    \
@@ -304,7 +306,9 @@ TypeDecl value_decl(Building& building);
 
 template <class S, class F>
 FieldDecl field_decl(Building& building, const FieldDesc<S, F>& f) {
-  if constexpr (std::is_array_v<F>) {
+  if constexpr (is_fn<F>::value) {
+    return {f.name, F::declaration()};
+  } else if constexpr (std::is_array_v<F>) {
     using E = std::remove_all_extents_t<F>;
     TypeDecl t = decl::array(static_cast<std::uint32_t>(std::extent_v<F>), value_decl<E>(building));
     t.text = is_text_unit<E>;
@@ -620,7 +624,12 @@ void assign_field(S& target, const Object& obj, const SizedFieldDesc<S, E>& f) {
 // value of T's kind.
 template <class T>
 void assign(T& target, const Value& v) {
-  if constexpr (std::is_same_v<T, bool>) {
+  if constexpr (is_fn<T>::value) {
+    // A function pointer that comes back (a field of an [out] struct) is
+    // the library's, not a C++ callable: the field keeps the one it had.
+    (void)target;
+    (void)v;
+  } else if constexpr (std::is_same_v<T, bool>) {
     if (const auto* b = std::get_if<bool>(&v))
       target = *b;
     else if (const auto* i = std::get_if<std::int64_t>(&v))
