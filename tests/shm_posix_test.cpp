@@ -363,5 +363,56 @@ TEST_P(HostileRegion, ACallWaitingForItsBytesHoldsUpNoOtherSession) {
   EXPECT_EQ(map_[8192 + 5], 5 ^ 0x0f);
 }
 
+TEST_P(HostileRegion, AClientGoneBeforeItsBytesCameFreesItsSessionAtOnce) {
+  // A standalone surrogate that serves one session at a time. A client that
+  // sends a call and leaves before its bytes are in the region (it died
+  // between its send and its copy) must not keep that one slot, and the
+  // worker sleeping on the call's ready word, until the 30 s give-up.
+  asio::error_code ignored;
+  stream_.close(ignored);
+  server_.reset();
+  endpoint_ = test::os::fresh_endpoint(std::string("region-one-") + GetParam().name);
+  server_ = test::os::start_standalone(GetParam().surrogate, endpoint_,
+                                       {"--log-level", "off", "--max-sessions", "1"});
+  stream_ = test::os::connect_raw(io_, endpoint_);
+  make_region(true);
+  ASSERT_TRUE(hello_with_region().region_mapped());
+  const std::uint32_t fn = xor_u8();
+  wire::ReadyWord* word = send_before_the_bytes(fn, 8192, 64);
+  ASSERT_NE(word, nullptr);
+  stream_.close(ignored);  // gone, the word never published
+
+  // The next client is served; while the old session lived, each one was
+  // refused with an Error notice naming --max-sessions (20 s is far below
+  // the 30 s the wait used to last, and far above what ending takes).
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool served = false;
+  std::string refused;
+  int tries = 0;
+  while (!served && std::chrono::steady_clock::now() < until) {
+    ++tries;
+    test::os::RawStream next = test::os::connect_raw(io_, endpoint_);
+    wire::Frame hello;
+    hello.mutable_request()->set_id(1);
+    hello.mutable_request()->mutable_hello()->set_protocol_version(wire::kProtocolVersion);
+    asio::error_code ec;
+    asio::write(next, asio::buffer(wire::encode_frame(hello)), ec);  // a refused one may be closed already
+    wire::Frame answer;
+    try {
+      if (!wire::read_frame(next, answer)) continue;
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (answer.reply().has_hello()) {
+      served = true;
+    } else {
+      refused = answer.reply().error().message();
+      std::this_thread::yield();
+    }
+  }
+  EXPECT_TRUE(served) << "after " << tries << " tries, still refused: " << refused;
+  EXPECT_NE(word->load(), wire::kReadyDone);
+}
+
 INSTANTIATE_TEST_SUITE_P(Surrogates, HostileRegion, ::testing::ValuesIn(paths::kSurrogateTargets),
                          [](const auto& info) { return std::string(info.param.name); });

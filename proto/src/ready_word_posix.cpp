@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 
@@ -39,9 +40,10 @@ void publish_ready(ReadyWord& word) noexcept {
 int current_cpu() noexcept { return ::sched_getcpu(); }
 
 bool wait_ready(ReadyWord& word, std::chrono::nanoseconds spin, int copier_cpu,
-                std::chrono::steady_clock::time_point give_up) noexcept {
+                std::chrono::steady_clock::time_point give_up, const std::atomic<bool>* abandoned) noexcept {
   using Clock = std::chrono::steady_clock;
   if (word.load(std::memory_order_acquire) == kReadyDone) return true;
+  auto gone = [abandoned] { return abandoned != nullptr && abandoned->load(std::memory_order_acquire); };
   // On the client's CPU the copy goes on only once this thread sleeps.
   if (copier_cpu < 0 || current_cpu() != copier_cpu) {
     // Reads between pauses, and the CPU given up every few microseconds
@@ -55,6 +57,7 @@ bool wait_ready(ReadyWord& word, std::chrono::nanoseconds spin, int copier_cpu,
         pause();
       }
       ::sched_yield();
+      if (gone()) return false;
     } while (Clock::now() < spin_until);
   }
   // Asleep until the publish wakes us (a spurious wake-up, a signal: again).
@@ -63,8 +66,12 @@ bool wait_ready(ReadyWord& word, std::chrono::nanoseconds spin, int copier_cpu,
     if (!word.compare_exchange_strong(seen, kReadySleeper, std::memory_order_acq_rel) && seen == kReadyDone)
       return true;
     const auto now = Clock::now();
-    if (now >= give_up) return false;
-    futex_wait(word, kReadySleeper, give_up - now);
+    if (now >= give_up || gone()) return false;
+    // Woken by the publish; without one, up to the give-up, or a look at
+    // `abandoned` now and then.
+    auto nap = std::chrono::duration_cast<std::chrono::nanoseconds>(give_up - now);
+    if (abandoned != nullptr) nap = std::min<std::chrono::nanoseconds>(nap, kAbandonLook);
+    futex_wait(word, kReadySleeper, nap);
     if (word.load(std::memory_order_acquire) == kReadyDone) return true;
   }
 }

@@ -15,7 +15,7 @@ void publish_ready(ReadyWord& word) noexcept { word.store(kReadyDone, std::memor
 int current_cpu() noexcept { return static_cast<int>(::GetCurrentProcessorNumber()); }
 
 bool wait_ready(ReadyWord& word, std::chrono::nanoseconds spin, int copier_cpu,
-                std::chrono::steady_clock::time_point give_up) noexcept {
+                std::chrono::steady_clock::time_point give_up, const std::atomic<bool>* abandoned) noexcept {
   if (copier_cpu >= 0 && current_cpu() == copier_cpu) spin = std::chrono::nanoseconds(0);
   using Clock = std::chrono::steady_clock;
   const auto spin_until = Clock::now() + spin;
@@ -23,6 +23,7 @@ bool wait_ready(ReadyWord& word, std::chrono::nanoseconds spin, int copier_cpu,
     if (word.load(std::memory_order_acquire) == kReadyDone) return true;
     const auto now = Clock::now();
     if (now >= give_up) return false;
+    if (abandoned != nullptr && abandoned->load(std::memory_order_acquire)) return false;
     if (now < spin_until) {
       ::SwitchToThread();
     } else {

@@ -159,9 +159,11 @@ constexpr std::chrono::microseconds kReadySpin{200};
 constexpr std::chrono::seconds kReadyGiveUp{30};
 
 // Returns once the client has put the call's region bytes in place
-// (Call.ready). Throws Failure(protocol) for a word outside the region, or
-// when the bytes did not come in kReadyGiveUp.
-void wait_for_bytes(const wire::Region& r, std::uint32_t copier_cpu, const RegionMap& region) {
+// (Call.ready). Throws Failure(protocol) for a word outside the region,
+// when the bytes did not come in kReadyGiveUp, or when `abandoned` was set
+// meanwhile (the session ended).
+void wait_for_bytes(const wire::Region& r, std::uint32_t copier_cpu, const RegionMap& region,
+                    const std::atomic<bool>& abandoned) {
   unsigned char* p = r.length() == sizeof(wire::ReadyWord) && r.offset() % alignof(wire::ReadyWord) == 0
                          ? region.at(r.segment(), r.offset(), r.length())
                          : nullptr;
@@ -173,7 +175,10 @@ void wait_for_bytes(const wire::Region& r, std::uint32_t copier_cpu, const Regio
   }
   const int cpu = copier_cpu != 0 && copier_cpu <= 0x10000 ? static_cast<int>(copier_cpu - 1) : -1;
   if (!wire::wait_ready(wire::ready_word_at(p), kReadySpin, cpu,
-                        std::chrono::steady_clock::now() + kReadyGiveUp)) {
+                        std::chrono::steady_clock::now() + kReadyGiveUp, &abandoned)) {
+    if (abandoned.load(std::memory_order_acquire)) {
+      throw Failure(wire::PROTOCOL, "the session ended before the call's buffers were in the shared region");
+    }
     throw Failure(wire::PROTOCOL, "the client did not put the call's buffers in the shared region within " +
                                       std::to_string(kReadyGiveUp.count()) + " s");
   }
@@ -225,7 +230,7 @@ void Dispatcher::call(const wire::Call& req, wire::CallReply& out) {
 
   // Nothing reads an argument before its bytes are in place, and no other
   // session waits for them (set_dll_lock).
-  if (req.has_ready()) wait_for_bytes(req.ready(), req.copier_cpu(), region_);
+  if (req.has_ready()) wait_for_bytes(req.ready(), req.copier_cpu(), region_, abandoned_);
   const auto dll = hold_dll();
 
   CallScope callbacks(callbacks_);  // ends after mem: closures outlive the call's memory

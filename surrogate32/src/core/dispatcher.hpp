@@ -2,6 +2,7 @@
 // (symbol lookup + a libffi call interface built once), and calls them.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <memory>
@@ -39,6 +40,12 @@ class Dispatcher {
   // a client that never puts them there holds up no other session.
   void set_dll_lock(std::recursive_mutex* lock) { dll_lock_ = lock; }
 
+  // The session's channel ended: a call waiting for its bytes in the shared
+  // region (Call.ready) stops waiting (within wire::kAbandonLook) and fails,
+  // so its worker, and a standalone surrogate's session slot, come free at
+  // once instead of after the 30 s give-up. Thread-safe.
+  void abandon() noexcept { abandoned_.store(true, std::memory_order_release); }
+
   // Maps segment `index` of the client's shared region (RegionMap::map) for
   // the calls from now on; why not, or "". Thread-safe.
   std::string map_region(std::uint32_t index, std::intptr_t native, std::uint64_t size) {
@@ -55,6 +62,7 @@ class Dispatcher {
   }
 
   std::recursive_mutex* dll_lock_ = nullptr;
+  std::atomic<bool> abandoned_{false};  // abandon() was called
 
   Callbacks callbacks_;             // the closures handed to the DLL
   RegionMap region_;                // the client's shared region, once mapped

@@ -244,6 +244,7 @@ void Session::on_end(const std::string& why, bool bad_frame) {
   } else {
     spdlog::info("session ended: {}", why);
   }
+  dispatcher_.abandon();  // a call waiting for its bytes will never get them
   {
     std::lock_guard lock(mu_);
     if (!end_) end_ = bad_frame ? SessionEnd::protocol_error : SessionEnd::disconnected;

@@ -209,7 +209,7 @@ inline void serve_detached(Stream stream, unsigned long pid, int max_sessions,
     spdlog::warn("refused pid {}: {} sessions already (--max-sessions)", pid, max_sessions);
     reject(std::move(stream), wire::SURROGATE_START_FAILED,
            "the surrogate serves " + std::to_string(max_sessions) +
-               " sessions already (--max-sessions); try again later");
+               (max_sessions == 1 ? " session" : " sessions") + " already (--max-sessions); try again later");
     return;
   }
   ++*active;

@@ -39,12 +39,18 @@ void publish_ready(ReadyWord& word) noexcept;
 // The CPU this thread runs on now, or -1 when the platform does not say.
 int current_cpu() noexcept;
 
+// How often a sleeping wait_ready looks whether its wait was abandoned.
+inline constexpr std::chrono::milliseconds kAbandonLook{20};
+
 // Surrogate: returns once the word is kReadyDone (acquire), after polling
 // it for about `spin` (giving the CPU up now and then, so a client copying
 // on the same CPU goes on), then sleeping on the word. No polling when
 // this thread runs on `copier_cpu` (the client's CPU; -1: unknown). Returns
-// false only when `give_up` passed first.
+// false when `give_up` passed first, or when `abandoned` (null: never) was
+// set: seen within about kAbandonLook (the session ended, so the bytes
+// will never come).
 bool wait_ready(ReadyWord& word, std::chrono::nanoseconds spin, int copier_cpu,
-                std::chrono::steady_clock::time_point give_up) noexcept;
+                std::chrono::steady_clock::time_point give_up,
+                const std::atomic<bool>* abandoned = nullptr) noexcept;
 
 }  // namespace dllbridge::wire
