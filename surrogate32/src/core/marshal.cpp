@@ -433,18 +433,16 @@ unsigned char* CallMemory::allocate(std::size_t bytes, const std::string& what) 
                                           std::to_string(kMaxCallMemory >> 20) + " MiB");
   }
   total_ += bytes;
-  const std::size_t n = (bytes + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
-  if (n * sizeof(std::max_align_t) <= kInline - inline_used_) {
+  const std::size_t n = (bytes + sizeof(Chunk) - 1) / sizeof(Chunk);
+  if (n * sizeof(Chunk) <= kInline - inline_used_) {
     unsigned char* p = inline_ + inline_used_;
-    inline_used_ += n * sizeof(std::max_align_t);
-    std::memset(p, 0, n * sizeof(std::max_align_t));
+    inline_used_ += n * sizeof(Chunk);
+    std::memset(p, 0, n * sizeof(Chunk));
     return p;
   }
-  blocks_.push_back(std::make_unique<std::max_align_t[]>(n));
-  // Zeroed byte by byte: value-initialising max_align_t may leave the
-  // padding of its long double member as it was.
+  blocks_.push_back(std::unique_ptr<Chunk[]>(new Chunk[n]));
   auto* p = reinterpret_cast<unsigned char*>(blocks_.back().get());
-  std::memset(p, 0, n * sizeof(std::max_align_t));
+  std::memset(p, 0, n * sizeof(Chunk));
   return p;
 }
 

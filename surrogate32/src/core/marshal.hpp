@@ -120,9 +120,16 @@ class CallMemory {
   // The first blocks come from here: a call of a few scalars allocates
   // nothing (docs/performance.md, "No allocation on the hot path").
   static constexpr std::size_t kInline = 512;
-  alignas(std::max_align_t) unsigned char inline_[kInline];
+  // The unit blocks are handed out in, aligned for any scalar a signature
+  // can name. Not std::max_align_t: MinGW-w64's i686 <stddef.h> defines it
+  // 24 bytes long with 8-byte alignment and GCC's 32 long with 16, so its
+  // size (and this class's layout) could differ between translation units.
+  struct alignas(16) Chunk {
+    unsigned char bytes[16];
+  };
+  alignas(Chunk) unsigned char inline_[kInline];
   std::size_t inline_used_ = 0;
-  std::vector<std::unique_ptr<std::max_align_t[]>> blocks_;
+  std::vector<std::unique_ptr<Chunk[]>> blocks_;
   std::size_t total_ = 0;
   std::map<const void*, std::uint32_t> counts_;
   std::map<const void*, wire::Region> placed_;

@@ -65,8 +65,10 @@ class Peer final : private Transport::Receiver {
     wire::Request& reset_request();
     wire::Reply& reset_reply();
     static constexpr std::size_t kBlock = 2048;
-    alignas(std::max_align_t) char request_block_[kBlock];
-    alignas(std::max_align_t) char reply_block_[kBlock];
+    // 16, not alignof(std::max_align_t): MinGW-w64's i686 headers and GCC's
+    // disagree on it (8 or 16), which would give this class two layouts.
+    alignas(16) char request_block_[kBlock];
+    alignas(16) char reply_block_[kBlock];
     google::protobuf::Arena request_arena_;
     google::protobuf::Arena reply_arena_;
     wire::Request* request_ = nullptr;
