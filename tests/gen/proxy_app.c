@@ -184,6 +184,11 @@ int main(void) {
     char name[32];
     int32_t n = name_via(name_cb, 42, name, (int32_t)sizeof name);
     printf("name_via %d %s\n", n, name);
+    /* a function pointer in a struct: the proxy converts the struct */
+    struct sample_ops ops = {triple, 10};
+    printf("ops_apply %d", ops_apply(&ops, 14));
+    ops.map = NULL;
+    printf(" %d %d\n", ops_apply(&ops, 14), ops_apply(NULL, 1));
   }
   return 0;
 }

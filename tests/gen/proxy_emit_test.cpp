@@ -136,10 +136,10 @@ TEST_F(WriteProject, LeavesOutWhatTheTypedApiCannotCarryAndReportsIt) {
   const std::string structs =
       "struct with_ptr { int32_t n; int32_t* p; };"
       "struct with_fn { int32_t (*map)(int32_t x); };"
-      "struct outer { struct with_fn inner; };";
+      "struct many { struct with_fn fs[2]; };";
   const Model m = model_of(structs, {"int32_t use_ptr([in] const struct with_ptr* s);",
-                                     "int32_t use_fn([in] const struct with_fn* s);",
-                                     "int32_t use_outer(struct outer s);", "int32_t fine(int32_t x);"});
+                                     "int32_t use_many([in] const struct many* s);",
+                                     "struct with_fn make_fn(int32_t x);", "int32_t fine(int32_t x);"});
   std::filesystem::create_directories(dir_);
   std::ofstream(dir_ / "report.txt") << "the front end's report\n";
 
@@ -149,16 +149,64 @@ TEST_F(WriteProject, LeavesOutWhatTheTypedApiCannotCarryAndReportsIt) {
   EXPECT_NE(report.find("use_ptr: struct with_ptr, field p: a pointer field without a size_is count"),
             std::string::npos)
       << report;
-  EXPECT_NE(report.find("use_fn: struct with_fn, field map: a function pointer field"), std::string::npos)
+  EXPECT_NE(
+      report.find("use_many: struct many, field fs: an array or pointer of structs with function pointers"),
+      std::string::npos)
       << report;
-  EXPECT_NE(report.find("use_outer: struct with_fn, field map: a function pointer field"), std::string::npos)
+  EXPECT_NE(report.find("make_fn: the return value: a struct with function pointers"), std::string::npos)
       << report;
   EXPECT_EQ(report.find("fine"), std::string::npos);
   const std::string cpp = read(dir_ / "vendor_proxy.cpp");
   EXPECT_NE(cpp.find("decltype(::fine)"), std::string::npos);
   EXPECT_EQ(cpp.find("decltype(::use_ptr)"), std::string::npos);
-  EXPECT_EQ(read(dir_ / "vendor_bridge.hpp").find("DLLBRIDGE_DESCRIBE(vendor_bridge_types::c_with_fn"),
+  EXPECT_EQ(cpp.find("decltype(::use_many)"), std::string::npos);
+  EXPECT_EQ(read(dir_ / "vendor_bridge.hpp").find("DLLBRIDGE_DESCRIBE(vendor_bridge_types::m_many"),
             std::string::npos);
+}
+
+TEST_F(WriteProject, AStructWithFunctionPointersIsMirroredWithFnAndConvertedByTheProxy) {
+  const std::string structs =
+      "struct with_fn { int32_t (*map)(int32_t x); int32_t bias; };"
+      "struct outer { int32_t tag; struct with_fn inner; };";
+  const Model m = model_of(
+      structs, {"int32_t use_fn([in, out] struct with_fn* s);", "int32_t use_outer(struct outer s);"});
+  write_project(m, dir_);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "report.txt")) << read(dir_ / "report.txt");
+  const std::string hpp = read(dir_ / "vendor_bridge.hpp");
+  EXPECT_NE(
+      hpp.find("struct m_with_fn {\n  dllbridge::Fn<std::int32_t(std::int32_t), dllbridge::CallConv::Cdecl, "
+               "false> map;\n  decltype(c_with_fn::bias) bias;\n};"),
+      std::string::npos)
+      << hpp;
+  EXPECT_NE(hpp.find("struct m_outer {\n  decltype(c_outer::tag) tag;\n  m_with_fn inner;\n};"),
+            std::string::npos)
+      << hpp;
+  // Its own layout: no layout checks against the C struct.
+  EXPECT_EQ(hpp.find("sizeof(m_with_fn)"), std::string::npos) << hpp;
+  EXPECT_EQ(hpp.find("offsetof(m_outer"), std::string::npos) << hpp;
+  EXPECT_NE(hpp.find("DLLBRIDGE_DESCRIBE(vendor_bridge_types::m_with_fn, \"with_fn\""), std::string::npos);
+  EXPECT_NE(hpp.find("std::int32_t use_fn(dllbridge::InOut<vendor_bridge_types::m_with_fn, -1> a0) const"),
+            std::string::npos)
+      << hpp;
+
+  const std::string cpp = read(dir_ / "vendor_proxy.cpp");
+  EXPECT_NE(cpp.find("struct Converter<vendor_bridge_types::m_with_fn, vendor_bridge_types::c_with_fn> {"),
+            std::string::npos)
+      << cpp;
+  EXPECT_NE(
+      cpp.find("    t.map = c.map ? decltype(t.map)([p = c.map](std::int32_t x0) -> std::int32_t { return "
+               "dllbridge::proxy::call_back<std::int32_t>(p, x0); }) : decltype(t.map)();\n"),
+      std::string::npos)
+      << cpp;
+  EXPECT_NE(cpp.find("    copy_bytes(c.bias, t.bias);\n"), std::string::npos) << cpp;
+  EXPECT_EQ(cpp.find("c.map = "), std::string::npos) << "the application's function pointer is kept";
+  EXPECT_NE(
+      cpp.find("    t.inner = Converter<vendor_bridge_types::m_with_fn, vendor_bridge_types::c_with_fn>::"
+               "to_typed(c.inner);\n"),
+      std::string::npos)
+      << cpp;
+  EXPECT_NE(cpp.find("decltype(::use_fn)"), std::string::npos);
+  EXPECT_NE(cpp.find("decltype(::use_outer)"), std::string::npos);
 }
 
 // A model with `struct with_anon { int32_t tag; struct { int16_t lo; int16_t hi; }; long n; size_t z; void*

@@ -162,10 +162,12 @@ foreach(line "add 42" "hang_forever 0 code ${timeout_code}\n" "text-has-hang_for
   endif()
 endforeach()
 
-# What the back end cannot carry is listed, not silently wrong.
+# A struct with a function pointer (ops_apply) is carried, not left out:
+# its mirror holds a dllbridge::Fn, and the proxy converts it (the app's
+# ops_apply line above went through it).
 file(READ ${gen_dir}/report.txt report)
-if(NOT report MATCHES "ops_apply: struct sample_ops, field map: a function pointer field")
-  message(FATAL_ERROR "report.txt does not list ops_apply as left out:\n${report}")
+if(report MATCHES "ops_apply:")
+  message(FATAL_ERROR "report.txt lists ops_apply as left out:\n${report}")
 endif()
 
 # Mirrors: proxy_mirror.c built for both bitnesses (CC, CC32), its proxy

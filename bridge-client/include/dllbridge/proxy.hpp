@@ -87,12 +87,37 @@ constexpr bool same_layout =
     std::is_class_v<T>&& std::is_class_v<C> &&
     sizeof(T) == sizeof(C) && std::is_trivially_copyable_v<T>&& std::is_trivially_copyable_v<C>;
 
+// Copies `src` into `dst` byte for byte: a field of a C struct and the same
+// field of its mirror (the same size, the same representation).
+template <class A, class B>
+void copy_bytes(A& dst, const B& src) {
+  static_assert(sizeof(A) == sizeof(B), "a field and its mirror differ in size");
+  std::memcpy(static_cast<void*>(&dst), static_cast<const void*>(&src), sizeof(A));
+}
+
+// Converts a C struct C with function-pointer fields to the mirror T the
+// typed API describes (whose function pointers are dllbridge::Fn, so its
+// layout is not C's) and back. dllbridge-gen specialises it for each such
+// struct of a header, with
+//   static T to_typed(const C& c);  // fields copied, function pointers wrapped
+//   static void back(const T& t, C& c);  // fields back; c's function pointers kept
+template <class T, class C>
+struct Converter;
+
+template <class T, class C, class = void>
+struct has_converter : std::false_type {};
+template <class T, class C>
+struct has_converter<T, C, std::void_t<decltype(Converter<T, C>::to_typed(std::declval<const C&>()))>>
+    : std::true_type {};
+
 // C value -> the typed API's type T (Handle for pointers, Native for long /
 // size_t, a generated mirror for a struct the typed API cannot describe as is).
 template <class T, class C>
 T to_typed(const C& c) {
   if constexpr (std::is_same_v<T, C>) {
     return c;
+  } else if constexpr (has_converter<T, C>::value) {
+    return Converter<T, C>::to_typed(c);
   } else if constexpr (same_layout<T, C>) {
     T t;
     std::memcpy(&t, &c, sizeof t);
@@ -151,7 +176,14 @@ class Span {
   void finish() {
     if constexpr (!same && D != Dir::in) {
       if (!p_) return;
-      for (std::size_t i = 0; i < n_; ++i) p_[i] = to_c<std::remove_const_t<C>>(copy_[i]);
+      using CC = std::remove_const_t<C>;
+      for (std::size_t i = 0; i < n_; ++i) {
+        if constexpr (has_converter<T, CC>::value) {
+          Converter<T, CC>::back(copy_[i], p_[i]);  // the application's function pointers stay
+        } else {
+          p_[i] = to_c<CC>(copy_[i]);
+        }
+      }
     }
   }
 

@@ -10,9 +10,11 @@
 //   CMakeLists.txt   find_package(dllbridge), the proxy library, install rules
 //
 // A function whose types the typed API cannot carry with both layouts (a
-// struct with a `long` or `size_t` field, a pointer field without a count,
-// a function pointer or anonymous member in a struct, ...) is left out of
-// the proxy and the bindings and listed at the end of report.txt.
+// pointer field without a count, an array of function pointers, ...) is
+// left out of the proxy and the bindings and listed at the end of
+// report.txt. A struct with function-pointer fields is described through a
+// mirror whose fields are dllbridge::Fn (its layout is not C's), and the
+// proxy converts it field by field (dllbridge::proxy::Converter).
 #include <fstream>
 #include <map>
 #include <set>
@@ -133,19 +135,25 @@ class Emitter {
   }
 
   // Checks a field's type (Unsupported if the typed API cannot describe it);
-  // true if it makes its struct need a mirror.
-  bool check_field_type(const TypeDecl& t, const std::string& where, bool in_array = false) const {
+  // true if it makes its struct need a mirror. `converted`: set when the
+  // field is a function pointer or holds one (a struct that has one).
+  bool check_field_type(const TypeDecl& t, const std::string& where, bool& converted,
+                        bool in_array = false) const {
     switch (t.kind) {
       case TypeDecl::Kind::scalar: return mirrored_scalar(t.scalar);
       case TypeDecl::Kind::array:
         if (in_array || t.elem->kind == TypeDecl::Kind::array)
           throw Unsupported{where + ": an array of arrays"};
-        return check_field_type(*t.elem, where, true);
+        return check_field_type(*t.elem, where, converted, true);
       case TypeDecl::Kind::structure: {
         if (auto bad = bad_structs_.find(t.struct_name); bad != bad_structs_.end())
           throw Unsupported{bad->second};
         auto in = info_.find(t.struct_name);
         if (in == info_.end()) throw Unsupported{where + ": struct " + t.struct_name + " unknown"};
+        if (in->second.converted) {
+          if (in_array) throw Unsupported{where + ": an array or pointer of structs with function pointers"};
+          converted = true;
+        }
         return in->second.mirror;
       }
       case TypeDecl::Kind::pointer:
@@ -153,8 +161,18 @@ class Emitter {
           throw Unsupported{where + ": a pointer field without a size_is count"};
         if (t.elem->kind != TypeDecl::Kind::scalar && t.elem->kind != TypeDecl::Kind::structure)
           throw Unsupported{where + ": a pointer field to pointers, arrays or functions"};
-        return check_field_type(*t.elem, where, true);
-      case TypeDecl::Kind::callback: throw Unsupported{where + ": a function pointer field"};
+        return check_field_type(*t.elem, where, converted, true);
+      case TypeDecl::Kind::callback:
+        if (in_array) throw Unsupported{where + ": an array of function pointers"};
+        if (t.persistent)
+          throw Unsupported{where + ": a function pointer field the library keeps ([persistent])"};
+        try {
+          (void)callback_type(t);  // its signature is one the typed API carries
+        } catch (const std::out_of_range&) {
+          throw Unsupported{where + ": a function pointer field whose signature names a later struct"};
+        }
+        converted = true;
+        return true;
     }
     return false;
   }
@@ -183,14 +201,21 @@ class Emitter {
         if (s.c_spelling.empty() && in.parent.empty())
           throw Unsupported{"struct " + s.sig_name + ": an unnamed type reached through no member"};
         bool mirror = in.anonymous;  // a type without a name of its own
+        bool converted = false;
+        bool any_anon = in.anonymous;
         for (std::size_t i = 0; i < s.decls.size(); ++i) {
           const bool anon = i < s.fields.size() && s.fields[i].name.empty();
           if (anon && s.decls[i].type.kind != TypeDecl::Kind::structure)
             throw Unsupported{"struct " + s.sig_name + ": an anonymous member that is not a struct"};
           mirror |= anon;
-          mirror |= check_field_type(s.decls[i].type, "struct " + s.sig_name + ", field " + s.decls[i].name);
+          any_anon |= anon;
+          mirror |= check_field_type(s.decls[i].type, "struct " + s.sig_name + ", field " + s.decls[i].name,
+                                     converted);
         }
+        if (converted && any_anon)
+          throw Unsupported{"struct " + s.sig_name + ": function pointers and anonymous members"};
         in.mirror = mirror;
+        in.converted = converted;
       } catch (const Unsupported& u) {
         bad_structs_[s.sig_name] = u.why;
       }
@@ -241,7 +266,9 @@ class Emitter {
       const TypeDecl& e =
           (t.kind == TypeDecl::Kind::array || t.kind == TypeDecl::Kind::pointer) ? *t.elem : t;
       std::string type;
-      if (e.kind == TypeDecl::Kind::structure && info_.at(e.struct_name).mirror) {
+      if (t.kind == TypeDecl::Kind::callback) {
+        type = callback_type(t);
+      } else if (e.kind == TypeDecl::Kind::structure && info_.at(e.struct_name).mirror) {
         type = "m_" + ident(e.struct_name);
       } else if (e.kind == TypeDecl::Kind::scalar && mirrored_scalar(e.scalar)) {
         type = scalar_type(e.scalar);
@@ -256,6 +283,7 @@ class Emitter {
         o << "  " << type << " " << f.name << ";\n";
       }
       if (info_.at(s.sig_name).anonymous) continue;  // offsets are the parent's
+      if (info_.at(s.sig_name).converted) continue;  // its own layout: converted field by field
       if (!anon) {
         checks << "static_assert(offsetof(" << m << ", " << f.name << ") == offsetof(" << own << ", "
                << f.name << "), \"" << s.sig_name << "." << f.name << "\");\n";
@@ -266,7 +294,7 @@ class Emitter {
       }
     }
     o << "};\n";
-    if (!info_.at(s.sig_name).anonymous)
+    if (!info_.at(s.sig_name).anonymous && !info_.at(s.sig_name).converted)
       o << "static_assert(sizeof(" << m << ") == sizeof(" << own << "), \"struct " << s.sig_name << "\");\n";
     return o.str() + checks.str();
   }
@@ -362,10 +390,19 @@ class Emitter {
     throw Unsupported{where + ": size_is(" + name + ") names no parameter"};
   }
 
+  // Whether `t` is, or points to, a struct with function pointers.
+  bool converted(const TypeDecl& t) const {
+    const TypeDecl& e = t.kind == TypeDecl::Kind::pointer ? *t.elem : t;
+    if (e.kind != TypeDecl::Kind::structure) return false;
+    auto in = info_.find(e.struct_name);
+    return in != info_.end() && in->second.converted;
+  }
+
   // The typed API's type of a function-pointer parameter of a callback.
   std::string callback_param_type(const FunctionDecl& cb, std::size_t i) const {
     const TypeDecl& t = cb.params[i].type;
     const std::string where = "callback parameter " + cb.params[i].name;
+    if (converted(t)) throw Unsupported{where + ": a struct with function pointers"};
     if (t.kind == TypeDecl::Kind::scalar || t.kind == TypeDecl::Kind::structure) return value_type(t);
     if (t.kind != TypeDecl::Kind::pointer) throw Unsupported{where + ": not a scalar, struct or pointer"};
     if (t.elem->kind == TypeDecl::Kind::scalar && t.elem->scalar == Scalar::Void)
@@ -404,6 +441,7 @@ class Emitter {
       ret = d.ret.elem->scalar == Scalar::WChar ? "std::wstring" : "std::string";
       ret_kind = Ret::text;
     } else {
+      if (converted(d.ret)) throw Unsupported{"the return value: a struct with function pointers"};
       ret = value_type(d.ret);
     }
 
@@ -425,19 +463,10 @@ class Emitter {
         case TypeDecl::Kind::callback: {
           const std::string ct = callback_type(t);
           types.push_back(ct);
-          const FunctionDecl& cb = *t.callback;
-          std::string lambda_params, lambda_args;
-          for (std::size_t k = 0; k < cb.params.size(); ++k) {
-            lambda_params += (k ? ", " : "") + callback_param_type(cb, k) + " x" + std::to_string(k);
-            lambda_args += ", x" + std::to_string(k);
-          }
-          const std::string cr = value_type(cb.ret);
           // The application's function pointer, called when the DLL calls back (null stays null).
           const std::string alias = "F" + std::to_string(i);
           before << "    using " << alias << " = " << ct << ";\n";
-          before << "    const " << alias << " f" << i << " = " << a << " ? " << alias << "([" << a << "]("
-                 << lambda_params << ") -> " << cr << " { return dllbridge::proxy::call_back<" << cr << ">("
-                 << a << lambda_args << "); }) : " << alias << "();\n";
+          before << "    const " << alias << " f" << i << " = " << wrap_callback(t, alias, a) << ";\n";
           if (t.persistent) before << "    static dllbridge::proxy::Keep<" << alias << "> keep" << i << ";\n";
           if (t.persistent) after << "    keep" << i << ".set(f" << i << ");\n";
           args.push_back("f" + std::to_string(i));
@@ -582,6 +611,56 @@ class Emitter {
     return o.str();
   }
 
+  // A lambda calling the application's function pointer `fp` (an
+  // expression) with a callback's typed arguments, as an Fn of `t`'s type:
+  // the null Fn for a null pointer.
+  std::string wrap_callback(const TypeDecl& t, const std::string& fn_type, const std::string& fp) const {
+    const FunctionDecl& cb = *t.callback;
+    std::string params, args;
+    for (std::size_t k = 0; k < cb.params.size(); ++k) {
+      params += (k ? ", " : "") + callback_param_type(cb, k) + " x" + std::to_string(k);
+      args += ", x" + std::to_string(k);
+    }
+    const std::string cr = value_type(cb.ret);
+    return fp + " ? " + fn_type + "([p = " + fp + "](" + params + ") -> " + cr +
+           " { return dllbridge::proxy::call_back<" + cr + ">(p" + args + "); }) : " + fn_type + "()";
+  }
+
+  // dllbridge::proxy::Converter for each struct with function pointers: to
+  // the mirror (fields copied, the application's function pointers wrapped
+  // in Fn) and back (fields copied, its function pointers left as they are).
+  std::string converters() const {
+    std::ostringstream o;
+    for (const Struct& s : m_.structs) {
+      if (bad_structs_.count(s.sig_name) || !info_.at(s.sig_name).converted) continue;
+      const std::string t = ns() + "m_" + ident(s.sig_name);
+      const std::string c = ns() + "c_" + ident(s.sig_name);
+      std::ostringstream in, back;
+      for (const FieldDecl& f : s.decls) {
+        const TypeDecl& ft = f.type;
+        if (ft.kind == TypeDecl::Kind::callback) {
+          in << "    t." << f.name << " = " << wrap_callback(ft, "decltype(t." + f.name + ")", "c." + f.name)
+             << ";\n";
+        } else if (ft.kind == TypeDecl::Kind::structure && info_.at(ft.struct_name).converted) {
+          const std::string conv = "Converter<" + ns() + "m_" + ident(ft.struct_name) + ", " + ns() + "c_" +
+                                   ident(ft.struct_name) + ">";
+          in << "    t." << f.name << " = " << conv << "::to_typed(c." << f.name << ");\n";
+          back << "    " << conv << "::back(t." << f.name << ", c." << f.name << ");\n";
+        } else {
+          in << "    copy_bytes(t." << f.name << ", c." << f.name << ");\n";
+          back << "    copy_bytes(c." << f.name << ", t." << f.name << ");\n";
+        }
+      }
+      o << "// struct " << s.sig_name << ": its function pointers make the mirror's layout its own.\n"
+        << "namespace dllbridge::proxy {\ntemplate <>\nstruct Converter<" << t << ", " << c << "> {\n"
+        << "  static " << t << " to_typed(const " << c << "& c) {\n    " << t << " t{};\n"
+        << in.str() << "    return t;\n  }\n"
+        << "  static void back([[maybe_unused]] const " << t << "& t, [[maybe_unused]] " << c << "& c) {\n"
+        << back.str() << "  }\n};\n}  // namespace dllbridge::proxy\n\n";
+    }
+    return o.str();
+  }
+
   std::string proxy(const std::string& functions) const {
     std::ostringstream o;
     o << "// The proxy library " << m_.name << ", generated by dllbridge-gen: it exports the C functions of";
@@ -593,6 +672,7 @@ class Emitter {
       o << "\n";
     }
     o << "#include <type_traits>\n\n#include \"" << m_.name << "_bridge.hpp\"\n\n";
+    o << converters();
     o << "#if defined(_WIN32)\n#  define DLLBRIDGE_PROXY_EXPORT\n"
          "#else\n#  define DLLBRIDGE_PROXY_EXPORT __attribute__((visibility(\"default\")))\n#endif\n\n";
     o << "namespace {\n";
@@ -673,6 +753,7 @@ class Emitter {
   std::map<std::string, const Struct*> structs_;
   struct Info {
     bool mirror = false;     // described through a mirror struct m_NAME
+    bool converted = false;  // it has function pointers (or a struct that has): the proxy converts it
     bool anonymous = false;  // the type of an anonymous member
     std::string parent;      // the struct whose member has this type (first one)
     std::string member;      // that member's C name ("" when anonymous)
