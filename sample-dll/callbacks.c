@@ -104,6 +104,8 @@ static struct {
   sample_event_proc handler;
   void* ctx;
   sample_value_proc value_proc;
+  struct sample_handlers handlers; /* handlers_set's copy */
+  int32_t have_handlers;
   int32_t running; /* threads of the last events_start, until events_wait took them */
   int32_t joining; /* an events_wait is joining them */
   struct event_thread threads[SAMPLE_MAX_EVENT_THREADS];
@@ -284,4 +286,22 @@ int32_t name_via(sample_name_proc f, int32_t id, char* out, int32_t cap) {
 int32_t ops_apply(const struct sample_ops* ops, int32_t x) {
   if (ops == NULL || ops->map == NULL) return -1;
   return ops->map(x) + ops->bias;
+}
+
+void handlers_set(const struct sample_handlers* h) {
+  kept_acquire();
+  kept.have_handlers = h != NULL;
+  if (h) kept.handlers = *h;
+  kept_release();
+}
+
+int32_t handlers_fire(int32_t x) {
+  struct sample_handlers h;
+  int32_t have;
+  kept_acquire();
+  h = kept.handlers;
+  have = kept.have_handlers;
+  kept_release();
+  if (!have || h.on_value == NULL) return -1;
+  return h.on_value(x) * h.scale;
 }

@@ -297,6 +297,17 @@ struct sample_ops {
 /* ops->map(x) + ops->bias; -1 for a NULL ops or map. */
 SAMPLE_API int32_t ops_apply(const struct sample_ops* ops, int32_t x);
 
+/* A table of callbacks the library keeps and calls later, as an SDK keeps
+   its event handlers. */
+struct sample_handlers {
+  int32_t (*on_value)(int32_t x);
+  int32_t scale;
+};
+/* Keeps a copy of *h (NULL forgets the kept one). */
+SAMPLE_API void handlers_set(const struct sample_handlers* h);
+/* on_value(x) * scale of the kept table; -1 when none is kept or its on_value is NULL. */
+SAMPLE_API int32_t handlers_fire(int32_t x);
+
 #ifdef __cplusplus
 }
 #endif

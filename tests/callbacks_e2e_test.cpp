@@ -43,9 +43,17 @@ struct TypedOps {
   int32_t bias = 0;
 };
 
+// struct sample_handlers: a table the library keeps, so its function pointer is [persistent].
+struct TypedHandlers {
+  PersistentFn<int32_t(int32_t)> on_value;
+  int32_t scale = 0;
+};
+
 }  // namespace
 
 DLLBRIDGE_DESCRIBE(TypedOps, "sample_ops", DLLBRIDGE_FIELD(TypedOps, map), DLLBRIDGE_FIELD(TypedOps, bias));
+DLLBRIDGE_DESCRIBE(TypedHandlers, "sample_handlers", DLLBRIDGE_FIELD(TypedHandlers, on_value),
+                   DLLBRIDGE_FIELD(TypedHandlers, scale));
 
 namespace {
 
@@ -313,6 +321,30 @@ TEST_P(Callbacks, AnFnFieldOfATypedStructIsCalledLikeAnFnParameter) {
   EXPECT_EQ(seen, (std::vector<int32_t>{7, 5}));
   ASSERT_TRUE(ops.map) << "the callable was dropped when the struct came back";
   EXPECT_EQ(apply(in(ops), 2), 7);
+}
+
+TEST_P(Callbacks, APersistentFnFieldIsCalledAfterTheCallUntilItsLastCopyEnds) {
+  const auto set = lib_->function<void(In<TypedHandlers>)>("handlers_set");
+  const auto fire = lib_->function<int32_t(int32_t)>("handlers_fire");
+  std::vector<int32_t> seen;
+  {
+    TypedHandlers h{[&](int32_t x) {
+                      seen.push_back(x);
+                      return x + 1;
+                    },
+                    3};
+    set(in(h));
+    // The library calls the kept table's function pointer in later calls.
+    EXPECT_EQ(fire(4), 15);
+    EXPECT_EQ(fire(9), 30);
+    EXPECT_EQ(seen, (std::vector<int32_t>{4, 9}));
+  }
+  // Its last copy ended: the function pointer the library still holds
+  // answers the default return (zero), the callable is not called.
+  EXPECT_EQ(fire(5), 0);
+  EXPECT_EQ(seen, (std::vector<int32_t>{4, 9}));
+  set(in(TypedHandlers{nullptr, 3}));
+  EXPECT_EQ(fire(5), -1) << "a null persistent field is a null function pointer";
 }
 
 TEST_P(Callbacks, ACallbackCallsIntoTheLibraryAgainEightDeep) {

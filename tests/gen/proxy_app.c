@@ -189,6 +189,14 @@ int main(void) {
     printf("ops_apply %d", ops_apply(&ops, 14));
     ops.map = NULL;
     printf(" %d %d\n", ops_apply(&ops, 14), ops_apply(NULL, 1));
+    /* a table of callbacks the library keeps: called in later calls */
+    struct sample_handlers hs = {triple, 2};
+    handlers_set(&hs);
+    hs.on_value = NULL; /* the library has its own copy */
+    printf("handlers_fire %d", handlers_fire(5));
+    printf(" %d", handlers_fire(7));
+    handlers_set(NULL);
+    printf(" %d\n", handlers_fire(5));
   }
   return 0;
 }

@@ -207,6 +207,31 @@ TEST_F(WriteProject, AStructWithFunctionPointersIsMirroredWithFnAndConvertedByTh
       << cpp;
   EXPECT_NE(cpp.find("decltype(::use_fn)"), std::string::npos);
   EXPECT_NE(cpp.find("decltype(::use_outer)"), std::string::npos);
+  EXPECT_EQ(cpp.find("Keep<"), std::string::npos) << "nothing [persistent] to keep";
+}
+
+TEST_F(WriteProject, AStructWhoseFunctionPointerTheLibraryKeepsIsKeptByTheProxyUntilTheNextCall) {
+  const std::string structs =
+      "struct kept { [persistent] int32_t (*on)(int32_t x); int32_t scale; };"
+      "struct holder { struct kept k; };";
+  const Model m =
+      model_of(structs, {"void keep_it([in] const struct kept* k);", "void hold(struct holder h);"});
+  write_project(m, dir_);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "report.txt")) << read(dir_ / "report.txt");
+  const std::string hpp = read(dir_ / "vendor_bridge.hpp");
+  EXPECT_NE(hpp.find("  dllbridge::Fn<std::int32_t(std::int32_t), dllbridge::CallConv::Cdecl, true> on;\n"),
+            std::string::npos)
+      << hpp;
+  const std::string cpp = read(dir_ / "vendor_proxy.cpp");
+  EXPECT_NE(cpp.find("    static dllbridge::proxy::Keep<std::vector<vendor_bridge_types::m_kept>> keep0;\n"
+                     "    keep0.set(s0.copies());\n"),
+            std::string::npos)
+      << cpp;
+  // By value, and through a containing struct.
+  EXPECT_NE(cpp.find("    auto v0 = dllbridge::proxy::to_typed<vendor_bridge_types::m_holder>(a0);\n"),
+            std::string::npos)
+      << cpp;
+  EXPECT_NE(cpp.find("    keep0.set(v0);\n"), std::string::npos) << cpp;
 }
 
 // A model with `struct with_anon { int32_t tag; struct { int16_t lo; int16_t hi; }; long n; size_t z; void*

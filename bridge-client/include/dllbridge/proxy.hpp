@@ -173,6 +173,8 @@ class Span {
       return {copy_.data(), n_};
     }
   }
+  // The converted copy (empty when the caller's memory is used as is).
+  const std::vector<T>& copies() const { return copy_; }
   void finish() {
     if constexpr (!same && D != Dir::in) {
       if (!p_) return;

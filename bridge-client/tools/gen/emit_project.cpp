@@ -136,15 +136,16 @@ class Emitter {
 
   // Checks a field's type (Unsupported if the typed API cannot describe it);
   // true if it makes its struct need a mirror. `converted`: set when the
-  // field is a function pointer or holds one (a struct that has one).
-  bool check_field_type(const TypeDecl& t, const std::string& where, bool& converted,
+  // field is a function pointer or holds one (a struct that has one);
+  // `keeps`: when that function pointer is [persistent] (the library keeps it).
+  bool check_field_type(const TypeDecl& t, const std::string& where, bool& converted, bool& keeps,
                         bool in_array = false) const {
     switch (t.kind) {
       case TypeDecl::Kind::scalar: return mirrored_scalar(t.scalar);
       case TypeDecl::Kind::array:
         if (in_array || t.elem->kind == TypeDecl::Kind::array)
           throw Unsupported{where + ": an array of arrays"};
-        return check_field_type(*t.elem, where, converted, true);
+        return check_field_type(*t.elem, where, converted, keeps, true);
       case TypeDecl::Kind::structure: {
         if (auto bad = bad_structs_.find(t.struct_name); bad != bad_structs_.end())
           throw Unsupported{bad->second};
@@ -153,6 +154,7 @@ class Emitter {
         if (in->second.converted) {
           if (in_array) throw Unsupported{where + ": an array or pointer of structs with function pointers"};
           converted = true;
+          keeps |= in->second.keeps;
         }
         return in->second.mirror;
       }
@@ -161,17 +163,16 @@ class Emitter {
           throw Unsupported{where + ": a pointer field without a size_is count"};
         if (t.elem->kind != TypeDecl::Kind::scalar && t.elem->kind != TypeDecl::Kind::structure)
           throw Unsupported{where + ": a pointer field to pointers, arrays or functions"};
-        return check_field_type(*t.elem, where, converted, true);
+        return check_field_type(*t.elem, where, converted, keeps, true);
       case TypeDecl::Kind::callback:
         if (in_array) throw Unsupported{where + ": an array of function pointers"};
-        if (t.persistent)
-          throw Unsupported{where + ": a function pointer field the library keeps ([persistent])"};
         try {
           (void)callback_type(t);  // its signature is one the typed API carries
         } catch (const std::out_of_range&) {
           throw Unsupported{where + ": a function pointer field whose signature names a later struct"};
         }
         converted = true;
+        keeps |= t.persistent;
         return true;
     }
     return false;
@@ -202,6 +203,7 @@ class Emitter {
           throw Unsupported{"struct " + s.sig_name + ": an unnamed type reached through no member"};
         bool mirror = in.anonymous;  // a type without a name of its own
         bool converted = false;
+        bool keeps = false;
         bool any_anon = in.anonymous;
         for (std::size_t i = 0; i < s.decls.size(); ++i) {
           const bool anon = i < s.fields.size() && s.fields[i].name.empty();
@@ -210,12 +212,13 @@ class Emitter {
           mirror |= anon;
           any_anon |= anon;
           mirror |= check_field_type(s.decls[i].type, "struct " + s.sig_name + ", field " + s.decls[i].name,
-                                     converted);
+                                     converted, keeps);
         }
         if (converted && any_anon)
           throw Unsupported{"struct " + s.sig_name + ": function pointers and anonymous members"};
         in.mirror = mirror;
         in.converted = converted;
+        in.keeps = keeps;
       } catch (const Unsupported& u) {
         bad_structs_[s.sig_name] = u.why;
       }
@@ -398,6 +401,14 @@ class Emitter {
     return in != info_.end() && in->second.converted;
   }
 
+  // Whether `t` is, or points to, a struct with [persistent] function pointers.
+  bool keeps(const TypeDecl& t) const {
+    const TypeDecl& e = t.kind == TypeDecl::Kind::pointer ? *t.elem : t;
+    if (e.kind != TypeDecl::Kind::structure) return false;
+    auto in = info_.find(e.struct_name);
+    return in != info_.end() && in->second.keeps;
+  }
+
   // The typed API's type of a function-pointer parameter of a callback.
   std::string callback_param_type(const FunctionDecl& cb, std::size_t i) const {
     const TypeDecl& t = cb.params[i].type;
@@ -457,7 +468,15 @@ class Emitter {
         case TypeDecl::Kind::structure: {
           const std::string vt = value_type(t);
           types.push_back(vt);
-          args.push_back("dllbridge::proxy::to_typed<" + vt + ">(" + a + ")");
+          if (keeps(t)) {
+            // The library keeps its function pointers: so does the proxy, until the next call.
+            before << "    auto v" << i << " = dllbridge::proxy::to_typed<" << vt << ">(" << a << ");\n";
+            after << "    static dllbridge::proxy::Keep<" << vt << "> keep" << i << ";\n";
+            after << "    keep" << i << ".set(v" << i << ");\n";
+            args.push_back("v" + std::to_string(i));
+          } else {
+            args.push_back("dllbridge::proxy::to_typed<" + vt + ">(" + a + ")");
+          }
           break;
         }
         case TypeDecl::Kind::callback: {
@@ -501,6 +520,10 @@ class Emitter {
                                          : "in")
                  << ", " << k << ">(" << a << ", " << count << ");\n";
           if (dir != Dir::in) after << "    s" << i << ".finish();\n";
+          if (keeps(t)) {
+            after << "    static dllbridge::proxy::Keep<std::vector<" << et << ">> keep" << i << ";\n";
+            after << "    keep" << i << ".set(s" << i << ".copies());\n";
+          }
           args.push_back("s" + std::to_string(i) + ".arg()");
           break;
         }
@@ -754,6 +777,7 @@ class Emitter {
   struct Info {
     bool mirror = false;     // described through a mirror struct m_NAME
     bool converted = false;  // it has function pointers (or a struct that has): the proxy converts it
+    bool keeps = false;      // one of them is [persistent]: the proxy keeps the converted copy
     bool anonymous = false;  // the type of an anonymous member
     std::string parent;      // the struct whose member has this type (first one)
     std::string member;      // that member's C name ("" when anonymous)
