@@ -288,6 +288,12 @@ int32_t ops_apply(const struct sample_ops* ops, int32_t x) {
   return ops->map(x) + ops->bias;
 }
 
+int32_t ops_accumulate(struct sample_ops* ops, int32_t x) {
+  if (ops == NULL || ops->map == NULL) return -1;
+  ops->bias += ops->map(x);
+  return ops->bias;
+}
+
 void handlers_set(const struct sample_handlers* h) {
   kept_acquire();
   kept.have_handlers = h != NULL;

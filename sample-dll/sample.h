@@ -296,6 +296,8 @@ struct sample_ops {
 };
 /* ops->map(x) + ops->bias; -1 for a NULL ops or map. */
 SAMPLE_API int32_t ops_apply(const struct sample_ops* ops, int32_t x);
+/* ops->bias += ops->map(x); returns the new bias; -1 for a NULL ops or map. */
+SAMPLE_API int32_t ops_accumulate(struct sample_ops* ops, int32_t x);
 
 /* A table of callbacks the library keeps and calls later, as an SDK keeps
    its event handlers. */

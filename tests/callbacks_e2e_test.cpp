@@ -321,6 +321,13 @@ TEST_P(Callbacks, AnFnFieldOfATypedStructIsCalledLikeAnFnParameter) {
   EXPECT_EQ(seen, (std::vector<int32_t>{7, 5}));
   ASSERT_TRUE(ops.map) << "the callable was dropped when the struct came back";
   EXPECT_EQ(apply(in(ops), 2), 7);
+  // The library writes the struct: its numbers come back, the callable stays.
+  const auto accumulate = lib_->function<int32_t(InOut<TypedOps>, int32_t)>("ops_accumulate");
+  TypedOps acc{[](int32_t x) { return 3 * x; }, 1};
+  EXPECT_EQ(accumulate(inout(acc), 2), 7);
+  EXPECT_EQ(accumulate(inout(acc), 3), 16);
+  EXPECT_EQ(acc.bias, 16);
+  ASSERT_TRUE(acc.map);
 }
 
 TEST_P(Callbacks, APersistentFnFieldIsCalledAfterTheCallUntilItsLastCopyEnds) {

@@ -189,6 +189,11 @@ int main(void) {
     printf("ops_apply %d", ops_apply(&ops, 14));
     ops.map = NULL;
     printf(" %d %d\n", ops_apply(&ops, 14), ops_apply(NULL, 1));
+    /* [in, out]: the numbers come back, the function pointer stays the application's */
+    struct sample_ops acc = {triple, 1};
+    int32_t r1 = ops_accumulate(&acc, 2);
+    int32_t r2 = ops_accumulate(&acc, 3);
+    printf("ops_accumulate %d %d %d %d\n", r1, r2, acc.bias, acc.map == triple);
     /* a table of callbacks the library keeps: called in later calls */
     struct sample_handlers hs = {triple, 2};
     handlers_set(&hs);
