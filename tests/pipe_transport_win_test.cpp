@@ -100,6 +100,21 @@ class Recorder final : public Transport::Receiver {
   std::thread::id end_thread_;
 };
 
+// t->read_until as rpc::Peer uses it: when the transport's thread holds the
+// reader role (it steps in once no caller has read for 5 ms, which a loaded
+// machine allows anywhere), wait until it lets the role go and read again.
+// `turned_away`: how many times that happened.
+Transport::CallerRead read_when_free(Transport& t, Recorder& r, bool (*done)(void*), void* context,
+                                     Clock::time_point deadline, int* turned_away = nullptr) {
+  for (;;) {
+    const std::size_t frees = r.reader_frees();
+    const Transport::CallerRead read = t.read_until(done, context, deadline);
+    if (read != Transport::CallerRead::busy) return read;
+    if (turned_away) ++*turned_away;
+    r.wait_reader_free(frees);
+  }
+}
+
 bool has_one(void* self) { return Recorder::has(self, 1); }
 bool has_two(void* self) { return Recorder::has(self, 2); }
 
@@ -177,19 +192,10 @@ TEST(PipeTransport, CallerReadsItsOwnReplyOnItsThread) {
     });
     t->send(frame_of(request));
     Awaited awaited{&r, i, go.get()};
-    Transport::CallerRead read;
+    // (The peer replies only once this caller tested for its reply.)
     int turned_away = 0;
-    for (;;) {
-      const std::size_t frees = r.reader_frees();
-      read = t->read_until(&Awaited::done, &awaited, Clock::now() + std::chrono::seconds(60));
-      if (read != Transport::CallerRead::busy) break;
-      ++turned_away;
-      // The transport's thread held the role: it steps in once no caller
-      // has read for 5 ms, which a loaded machine allows between two calls.
-      // As rpc::Peer does, wait until it lets the role go and read again
-      // (the peer replies only once this caller tested for its reply).
-      r.wait_reader_free(frees);
-    }
+    const Transport::CallerRead read = read_when_free(*t, r, &Awaited::done, &awaited,
+                                                      Clock::now() + std::chrono::seconds(60), &turned_away);
     peer.join();
     ASSERT_EQ(read, Transport::CallerRead::done) << "call " << i;
     ASSERT_EQ(r.count(), i);
@@ -213,7 +219,7 @@ TEST(PipeTransport, ADeadlineCancelsTheReadAndLosesNothing) {
   t->start(r);
   for (int i = 0; i < 3; ++i) {
     // Nothing comes: the read is cancelled at the deadline (the buffer reused after).
-    EXPECT_EQ(t->read_until(&has_one, &r, Clock::now() + std::chrono::milliseconds(20)),
+    EXPECT_EQ(read_when_free(*t, r, &has_one, &r, Clock::now() + std::chrono::milliseconds(20)),
               Transport::CallerRead::timeout);
   }
   // Half a frame, then a deadline, then the rest: one whole frame.
