@@ -3,13 +3,17 @@
 // starting and reaping a program of the same bitness that does nothing
 // (posix_spawn + waitpid). The benchmark's time is the bridge's; the
 // counters floor_ms and ratio (bridge / floor) are what to compare.
-//   BM_StartToFirstCall: Bridge construction, library load, first call.
+//   BM_StartToFirstCall: Bridge construction, library load, first call;
+//                        second argument 1: with BridgeOptions::fork_server
+//                        (the first iteration starts the server; the later
+//                        ones fork from it).
 //   BM_CrashToNextCall:  a call that crashes the surrogate, to the next call
 //                        completed on its replacement; second argument 1:
 //                        with SupervisionPolicy::warm_spare (the spare is
 //                        ready before each crash, outside the timing); 2:
 //                        with preload_spare as well (the spare has the
-//                        library and both functions before each crash).
+//                        library and both functions before each crash); 3:
+//                        with fork_server and no spare.
 #include <benchmark/benchmark.h>
 
 #include <spawn.h>
@@ -103,7 +107,8 @@ void BM_StartToFirstCall(benchmark::State& state) {
   Target storage;
   const Target* t = target_or_skip(state, storage);
   if (!t) return;
-  const dllbridge::BridgeOptions o = options(*t);
+  dllbridge::BridgeOptions o = options(*t);
+  o.fork_server = state.range(1) != 0;
   std::unique_ptr<dllbridge::Bridge> bridge;
   against_floor(
       state, *t, [&] { bridge.reset(); },  // the previous bridge's stop is not part of a start
@@ -113,15 +118,22 @@ void BM_StartToFirstCall(benchmark::State& state) {
         benchmark::DoNotOptimize(lib.function<int32_t(int32_t, int32_t)>("add")(1, 2));
       });
 }
-BENCHMARK(BM_StartToFirstCall)->Arg(32)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_StartToFirstCall)
+    ->Args({32, 0})
+    ->Args({64, 0})
+    ->Args({32, 1})
+    ->Args({64, 1})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 void BM_CrashToNextCall(benchmark::State& state) {
   Target storage;
   const Target* t = target_or_skip(state, storage);
   if (!t) return;
   dllbridge::BridgeOptions o = options(*t);
-  o.policy.warm_spare = state.range(1) != 0;
+  o.policy.warm_spare = state.range(1) == 1 || state.range(1) == 2;
   o.policy.preload_spare = state.range(1) == 2;
+  o.fork_server = state.range(1) == 3;
   dllbridge::Bridge bridge(o);
   dllbridge::Library lib = bridge.load(t->sample);
   auto add = lib.function<int32_t(int32_t, int32_t)>("add");
@@ -165,6 +177,8 @@ BENCHMARK(BM_CrashToNextCall)
     ->Args({64, 1})
     ->Args({32, 2})
     ->Args({64, 2})
+    ->Args({32, 3})
+    ->Args({64, 3})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -404,6 +404,27 @@ int32_t get_state(void) { return state; }
 
 int32_t get_pid(void) { return (int32_t)getpid(); }
 
+static int32_t copy_out(const char* value, char* out, int32_t cap) {
+  if (!value || !out || cap <= 0) return -1;
+  const size_t n = strlen(value);
+  if (n >= (size_t)cap) return -1;
+  memcpy(out, value, n + 1);
+  return (int32_t)n;
+}
+
+int32_t env_value(const char* name, char* out, int32_t cap) { return copy_out(getenv(name), out, cap); }
+
+int32_t working_dir(char* out, int32_t cap) {
+  char dir[4096];
+#if defined(_WIN32)
+  const DWORD n = GetCurrentDirectoryA(sizeof dir, dir);
+  if (n == 0 || n >= sizeof dir) return -1;
+#else
+  if (!getcwd(dir, sizeof dir)) return -1;
+#endif
+  return copy_out(dir, out, cap);
+}
+
 #if defined(_WIN32)
 int32_t on_sigterm_write(const char* path) {
   (void)path;

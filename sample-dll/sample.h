@@ -206,6 +206,11 @@ SAMPLE_API int32_t crash_if_absent(const char* marker); /* creates marker and cr
 SAMPLE_API int32_t set_state(int32_t v);                /* library state lost on restart: set / get */
 SAMPLE_API int32_t get_state(void);
 SAMPLE_API int32_t get_pid(void); /* the hosting process's id */
+/* The hosting process's environment variable `name` / working directory,
+ * with its '\0', into out (cap bytes): its length, or -1 when it is not set
+ * or does not fit. */
+SAMPLE_API int32_t env_value(_In_z_ const char* name, _Out_writes_(cap) char* out, int32_t cap);
+SAMPLE_API int32_t working_dir(_Out_writes_(cap) char* out, int32_t cap);
 /* Registers an atexit handler that writes "atexit <pid>\n" to `path` when the
  * hosting process ends normally (never on a kill); returns 0, -1 if the path is too long. */
 SAMPLE_API int32_t on_exit_write(const char* path);

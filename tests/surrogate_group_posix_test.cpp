@@ -3,7 +3,6 @@
 // Shutdown, as when its client dies: what the library started must end with
 // it, whichever of the client-death paths notices first.
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "os.hpp"
+#include "spawn_posix.hpp"
 
 #include "dllbridge/dllbridge.pb.h"
 #include "dllbridge/wire/frame.hpp"
@@ -24,8 +24,6 @@
 
 using namespace dllbridge;
 namespace paths = dllbridge::test;
-
-extern char** environ;
 
 namespace {
 
@@ -71,20 +69,9 @@ TEST_P(SurrogateGroup, ASessionEndingWithoutShutdownTakesWhatTheLibraryStarted) 
   }
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, sv[1], 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
   const std::string program = GetParam().surrogate;
-  char* argv[] = {const_cast<char*>(program.c_str()), const_cast<char*>("--fd"), const_cast<char*>("3"),
-                  nullptr};
   pid_t surrogate = 0;
-  const int rc = posix_spawn(&surrogate, argv[0], &actions, &attr, argv, environ);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
+  const int rc = test::spawn_with_channel({program, "--fd", "3"}, sv[1], surrogate);
   ::close(sv[1]);
   ASSERT_EQ(rc, 0) << program;
 

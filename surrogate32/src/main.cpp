@@ -5,18 +5,26 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#if !defined(_WIN32)
+#  include "core/fork_server.hpp"
+#endif
 #include "core/inherited.hpp"
 #include "core/library.hpp"
 #include "core/session.hpp"
 #include "core/stream_transport.hpp"
 #include "core/transport.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+// The surrogate's command line, run in this process, or in a child of a fork
+// server (`forked`: its parent is the fork server, not the client).
+int run(int argc, char** argv, bool forked) {
   using namespace dllbridge::surrogate;
   CLI::App app{"dllbridge surrogate: hosts a legacy library for a dllbridge client"};
   // Library paths may start with "/" (Wine, MSYS): never read them as /options.
@@ -39,6 +47,14 @@ int main(int argc, char** argv) {
       app.add_option("--fd,--pipe", inherited,
                      "serve the one client on this inherited endpoint (used by the client library)");
   listen_opt->excludes(inherited_opt);
+#if !defined(_WIN32)
+  bool fork_server = false;
+  app.add_flag("--fork-server", fork_server,
+               "with --fd (a SOCK_SEQPACKET socket): start surrogates for the client by fork (used by the "
+               "client library)")
+      ->needs(inherited_opt)
+      ->excludes(listen_opt);
+#endif
   app.add_option("--log-level", level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.add_option("--workers", workers,
@@ -74,6 +90,24 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0LL, 86400000LL))
       ->needs(listen_opt);
   CLI11_PARSE(app, argc, argv);
+#if !defined(_WIN32)
+  if (fork_server) {
+    // Before any logger or thread: each child sets up its own.
+    int fd = -1;
+    try {
+      fd = std::stoi(inherited);
+    } catch (const std::exception&) {
+      std::fprintf(stderr, "surrogate: --fd expects a file descriptor number, got '%s'\n", inherited.c_str());
+      return 2;
+    }
+    return serve_forks(fd, [](const std::vector<std::string>& args) {
+      std::vector<char*> argv;
+      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      return run(static_cast<int>(args.size()), argv.data(), true);
+    });
+  }
+#endif
 
   // Logs go to stderr: stdout belongs to the legacy library.
   auto logger = spdlog::stderr_color_mt("surrogate");
@@ -91,7 +125,7 @@ int main(int argc, char** argv) {
     // Adopted while this is the only thread (see adopt_inherited()).
     std::optional<Stream> inherited_stream;
     if (!inherited.empty()) inherited_stream.emplace(adopt_inherited(io, inherited));
-    if (parent_pid > 0) follow_parent(parent_pid);
+    if (parent_pid > 0) follow_parent(parent_pid, forked);
     if (inherited_stream) {
       const SessionEnd end =
           serve_inherited(std::move(*inherited_stream),
@@ -118,3 +152,7 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return run(argc, argv, false); }

@@ -63,6 +63,16 @@ struct BridgeOptions {
   // time while it polls; it backs off by itself where polling does not pay
   // (docs/performance.md). Off by default. Linux; ignored on Windows for now.
   bool low_latency = false;
+  // Start surrogates through a fork server (Linux; ignored on Windows and
+  // with a launcher): the first start also starts, for the rest of this
+  // process, a server process of surrogate_path that forks every later
+  // surrogate of this process (of any Bridge, restarts and spares too),
+  // already initialised, so a start or restart skips the program's own
+  // start. Its surrogates see the environment and working directory this
+  // process had when the server started. The environment's
+  // DLLBRIDGE_FORK_SERVER=on / off overrides this. docs/supervision.md,
+  // "Fork server".
+  bool fork_server = false;
   // Surrogate processes: 1 (the default) is one surrogate; N (up to 64)
   // starts N, each supervised on its own, and sends each call to the least
   // loaded one that is not failing fast. For libraries without state shared

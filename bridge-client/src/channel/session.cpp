@@ -1,6 +1,7 @@
 #include "channel/session.hpp"
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -71,6 +72,14 @@ std::uint32_t expected_pointer_size(const BridgeOptions& o) {
   return o.arch == Arch::x86 ? 4 : 8;
 }
 
+// BridgeOptions::fork_server, unless DLLBRIDGE_FORK_SERVER says on or off.
+bool use_fork_server(const BridgeOptions& o) {
+  const char* e = std::getenv("DLLBRIDGE_FORK_SERVER");
+  if (e && std::strcmp(e, "on") == 0) return true;
+  if (e && std::strcmp(e, "off") == 0) return false;
+  return o.fork_server;
+}
+
 milliseconds left_until(Clock::time_point deadline) {
   return std::max(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()), milliseconds(0));
 }
@@ -104,8 +113,8 @@ void Session::open() {
                                     "--workers",    std::to_string(options_.policy.surrogate_workers),
                                     "--parent-pid", std::to_string(current_pid())};
       if (options_.low_latency) args.push_back("--low-latency");
-      Spawned spawned =
-          spawn_surrogate(*io, surrogate_path_, args, options_.launcher, options_.policy.start_timeout);
+      Spawned spawned = spawn_surrogate(*io, surrogate_path_, args, options_.launcher,
+                                        options_.policy.start_timeout, use_fork_server(options_));
       process_ = std::move(spawned.process);
       stream = std::move(spawned.stream);
     } else {

@@ -106,11 +106,14 @@ struct Spawned {
 // own; on Windows a fresh named pipe with a random name and owner-only
 // security, passed as `--pipe NAME`, that the child must connect to within
 // `connect_timeout` (its pid is checked), the child in a kill-on-close Job
-// Object. Throws dllbridge::Error(surrogate_start_failed) naming the program
-// and the reason.
+// Object. `fork_server` (POSIX, without a launcher): the child is forked by
+// this process's fork server for `program` (fork_server_posix.hpp), started
+// first when there is none, and spawned as above only when that fails.
+// Throws dllbridge::Error(surrogate_start_failed) naming the program and
+// the reason.
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
                         const std::vector<std::string>& args, const std::vector<std::string>& launcher,
-                        std::chrono::milliseconds connect_timeout);
+                        std::chrono::milliseconds connect_timeout, bool fork_server = false);
 
 // Connects to a standalone surrogate's endpoint, retrying a refused or
 // missing one for up to 1 s, and checks who serves it before anything is

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "dllbridge/error.hpp"
+#include "process/fork_server_posix.hpp"
 #include "process/process.hpp"
 
 extern char** environ;
@@ -53,10 +54,11 @@ constexpr int kChildFd = 3;  // where the surrogate finds its endpoint
   throw Error(ErrorKind::surrogate_start_failed, what);
 }
 
-// Starts argv with `child_end` as kChildFd and nothing else inherited, as
-// the leader of a new process group (everything it starts is in that group
-// unless it leaves it with setsid()/setpgid()).
-int spawn(const std::vector<std::string>& argv, int child_end, pid_t& pid) {
+}  // namespace
+
+// Everything it starts is in its group unless it leaves it with
+// setsid()/setpgid().
+int spawn_program(const std::vector<std::string>& argv, int child_end, pid_t& pid) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, child_end, kChildFd);   // clears CLOEXEC
@@ -73,6 +75,8 @@ int spawn(const std::vector<std::string>& argv, int child_end, pid_t& pid) {
   posix_spawn_file_actions_destroy(&actions);
   return rc;
 }
+
+namespace {
 
 // A descriptor that becomes readable when process `pid` ends, or -1 where
 // the kernel has no pidfd_open (before Linux 5.3) or refuses it.
@@ -108,13 +112,41 @@ std::string ExitStatus::describe() const {
 struct Process::Native {
   Fd pidfd;                  // readable once the process has ended; -1 without pidfd support
   bool leads_group = false;  // spawned as the leader of its own process group
+  // The fork server that started it and reaps it (it is not this process's
+  // child then); null when this process spawned it.
+  std::shared_ptr<ForkServer> server;
 };
+
+namespace {
+
+// Whether the pidfd of `n` says its process has ended (false without one).
+bool pidfd_ended(const Process::Native& n) {
+  if (n.pidfd.get() < 0) return false;
+  pollfd p{n.pidfd.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0;
+}
+
+}  // namespace
 void Process::NativeDeleter::operator()(Native* n) const noexcept { delete n; }
 
 std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
   if (status_ || !valid()) return status_;
   const auto pid = static_cast<pid_t>(pid_);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (native_ && native_->server) {
+    // Its server reaps it (having killed its group) and says how it ended.
+    pollfd p{native_->pidfd.get(), POLLIN, 0};
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const int r =
+          ::poll(&p, 1, static_cast<int>(std::max<std::chrono::milliseconds::rep>(left.count(), 0)));
+      if (r > 0) break;
+      if (r == 0 || (r < 0 && errno != EINTR)) return std::nullopt;
+    }
+    status_ = native_->server->status(pid, deadline);
+    return status_;
+  }
   for (;;) {
     siginfo_t info;
     if (has_ended(pid, info)) {
@@ -144,7 +176,13 @@ std::optional<ExitStatus> Process::wait_for(std::chrono::milliseconds timeout) {
 }
 
 void Process::terminate() noexcept {
-  if (valid() && !status_) ::kill(static_cast<pid_t>(pid_), SIGTERM);
+  if (!valid() || status_) return;
+  if (native_ && native_->server) {
+    // Not this process's child: its pid is only its own while it runs.
+    if (!pidfd_ended(*native_)) ::syscall(SYS_pidfd_send_signal, native_->pidfd.get(), SIGTERM, nullptr, 0);
+    return;
+  }
+  ::kill(static_cast<pid_t>(pid_), SIGTERM);
 }
 
 struct ExitWatch::Impl {
@@ -206,12 +244,15 @@ void Process::kill() noexcept {
   if (!valid() || status_) return;
   // Not yet reaped (status_ is unset), so the group id is still its own.
   const auto pid = static_cast<pid_t>(pid_);
+  // One a fork server reaps: while it runs, its group is its own; once it
+  // has ended, the server kills the group before it reaps it.
+  if (native_ && native_->server && pidfd_ended(*native_)) return;
   ::kill(native_ && native_->leads_group ? -pid : pid, SIGKILL);
 }
 
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
                         const std::vector<std::string>& args, const std::vector<std::string>& launcher,
-                        std::chrono::milliseconds /*connect_timeout: connected already*/) {
+                        std::chrono::milliseconds timeout, bool fork_server) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     start_failed(std::string("socketpair: ") + std::strerror(errno));
@@ -220,6 +261,25 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
   Fd child_end(sv[1]);
   if (child_end.get() == kChildFd) child_end = Fd(::fcntl(kChildFd, F_DUPFD_CLOEXEC, kChildFd + 1));
 
+  if (fork_server && launcher.empty()) {
+    // Through the fork server when it can; else (it cannot start, or the
+    // kernel runs the program through an emulator) a program of its own.
+    std::string why;
+    if (std::shared_ptr<ForkServer> server = ForkServer::of(program, why)) {
+      std::vector<std::string> request{program};
+      request.insert(request.end(), args.begin(), args.end());
+      if (std::optional<ForkServer::Child> child = server->start(request, child_end.get(), timeout, why)) {
+        Process::NativePtr native(new Process::Native());
+        native->pidfd = Fd(child->pidfd);
+        native->leads_group = true;
+        native->server = std::move(server);
+        Spawned out{Process(child->pid, std::move(native)), Stream(io)};
+        out.stream.assign(asio::local::stream_protocol(), parent_end.release());
+        return out;
+      }
+    }
+  }
+
   std::vector<std::string> argv = launcher;
   argv.push_back(program);
   argv.push_back("--fd");
@@ -227,14 +287,14 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
   argv.insert(argv.end(), args.begin(), args.end());
 
   pid_t pid = 0;
-  int rc = spawn(argv, child_end.get(), pid);
+  int rc = spawn_program(argv, child_end.get(), pid);
   if (rc == ENOEXEC && launcher.empty()) {
     // A kernel without IA-32 emulation refuses i386 programs; run the same
     // 32-bit surrogate under a user-mode emulator when one is installed.
     std::vector<std::string> emu = find_i386_emulator();
     if (!emu.empty()) {
       argv.insert(argv.begin(), emu.begin(), emu.end());
-      rc = spawn(argv, child_end.get(), pid);
+      rc = spawn_program(argv, child_end.get(), pid);
     }
   }
   if (rc != 0) {

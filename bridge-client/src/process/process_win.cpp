@@ -184,7 +184,7 @@ long current_pid() { return static_cast<long>(::GetCurrentProcessId()); }
 
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
                         const std::vector<std::string>& args, const std::vector<std::string>& launcher,
-                        std::chrono::milliseconds connect_timeout) {
+                        std::chrono::milliseconds connect_timeout, bool /*fork_server: POSIX only*/) {
   std::wstring pipe_name;
   UniqueHandle pipe;
   try {

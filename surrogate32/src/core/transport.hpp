@@ -40,8 +40,10 @@ Stream adopt_inherited(asio::io_context& io, const std::string& value);
 
 // Makes this process end when the client `parent_pid` that started it ends,
 // even if that client is killed outright: PR_SET_PDEATHSIG, a check that it
-// is not already gone, and a pidfd watch (Job Object on Windows).
-void follow_parent(long parent_pid);
+// is not already gone, and a pidfd watch (Job Object on Windows). `forked`
+// (POSIX): this process was forked by a fork server, its parent, so the
+// pidfd watch alone follows the client.
+void follow_parent(long parent_pid, bool forked = false);
 
 // The inherited channel ended with no Shutdown: the client is gone, or gave
 // up on this surrogate and kills it. POSIX: when this process leads its own

@@ -173,7 +173,20 @@ Stream adopt_inherited(asio::io_context& io, const std::string& value) {
   return stream;
 }
 
-void follow_parent(long parent_pid) {
+void follow_parent(long parent_pid, bool forked) {
+  if (forked) {
+    // The fork server is the parent: no death signal (its end is not the
+    // client's), and no getppid() checks; the client's pidfd says it all.
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(parent_pid), 0));
+    if (pidfd < 0) die_with_client();  // gone already (the server needs pidfds: it has them)
+    std::thread([pidfd] {
+      pollfd p{pidfd, POLLIN, 0};
+      while (::poll(&p, 1, -1) <= 0) {
+      }
+      die_with_client();
+    }).detach();
+    return;
+  }
   // The client spawns from a thread that lives as long as the client, so
   // "parent thread died" means "client died". A surrogate the client made
   // the leader of its own process group takes the group with it (what the

@@ -22,7 +22,7 @@ Stream adopt_inherited(asio::io_context& io, const std::string& value) {
   return stream;
 }
 
-void follow_parent(long parent_pid) {
+void follow_parent(long parent_pid, bool /*forked: never on Windows*/) {
   // The Job Object the client put us in already ends us with it; this also
   // covers a surrogate started by hand with --parent-pid.
   HANDLE parent = ::OpenProcess(SYNCHRONIZE, FALSE, static_cast<DWORD>(parent_pid));
