@@ -375,7 +375,7 @@ TEST(CApiChecks, BadOptionsAreBadArgumentAndStartNothing) {
         "{\"call_timeout_ms\": 1.5}", "{\"low_latency\": 1}", "{\"surrogate_log_level\": \"loud\"}",
         "{\"surrogate_path\": 3}", "{\"no_such_option\": true}", "{\"pool_size\": 0}", "{\"pool_size\": 65}",
         "{\"pool_size\": \"2\"}", "{\"shared_region\": 1}", "{\"region_budget\": -1}",
-        "{\"region_budget\": 1.5}", "{\"region_budget\": \"64M\"}"}) {
+        "{\"region_budget\": 1.5}", "{\"region_budget\": \"64M\"}", "{\"fork_server\": \"yes\"}"}) {
     dllbridge_bridge* b = reinterpret_cast<dllbridge_bridge*>(&options);
     EXPECT_EQ(dllbridge_open(options, &b), DLLBRIDGE_BAD_ARGUMENT) << options;
     EXPECT_EQ(b, reinterpret_cast<dllbridge_bridge*>(&options)) << options;
@@ -402,6 +402,26 @@ TEST_P(CApi, PoolSizeStartsThatManySurrogates) {
   ASSERT_EQ(dllbridge_stats_json(pool, &stats.s), DLLBRIDGE_OK);
   EXPECT_EQ(stats.parsed()["starts"], 2) << stats.s;
   dllbridge_close(pool);
+}
+
+// "fork_server" is accepted; two bridges' calls go through (what it does is
+// tested through BridgeOptions in fork_server_e2e_posix_test.cpp).
+TEST_P(CApi, ForkServerIsAnOption) {
+  const json options = {{"arch", GetParam().arch == dllbridge::Arch::x86 ? 32 : 64},
+                        {"surrogate_path", GetParam().surrogate},
+                        {"fork_server", true}};
+  for (int i = 0; i < 2; ++i) {
+    dllbridge_bridge* b = nullptr;
+    ASSERT_EQ(dllbridge_open(options.dump().c_str(), &b), DLLBRIDGE_OK) << dllbridge_last_error_message();
+    dllbridge_library* lib = nullptr;
+    ASSERT_EQ(dllbridge_load(b, GetParam().sample, &lib), DLLBRIDGE_OK) << dllbridge_last_error_message();
+    dllbridge_function* add = nullptr;
+    ASSERT_EQ(dllbridge_declare(lib, "int32_t add(int32_t a, int32_t b)", &add), DLLBRIDGE_OK);
+    Owned r;
+    ASSERT_EQ(dllbridge_call_json(add, "[2, 40]", &r.s), DLLBRIDGE_OK) << r.s;
+    EXPECT_EQ(r.parsed()["return"], 42);
+    dllbridge_close(b);
+  }
 }
 
 // "shared_region" and "region_budget" are accepted and a 64 KiB buffer

@@ -90,6 +90,8 @@ TEST_P(ForkServer, TheSurrogatesOfEveryBridgeAreForkedByOneServerAndServeCalls) 
   EXPECT_EQ(parent_of(pb), server) << "one server for both";
   EXPECT_EQ(parent_of(server), os::self_pid()) << "this process started the server";
   EXPECT_NE(command_line(server).find("--fork-server"), std::string::npos) << command_line(server);
+  EXPECT_EQ(command_line(pa).find("--fork-server"), std::string::npos) << command_line(pa);
+  EXPECT_NE(command_line(pa).find("--forked"), std::string::npos) << command_line(pa);
   EXPECT_EQ(os::process_bits(pa, nullptr), static_cast<int>(GetParam().pointer_size * 8));
   EXPECT_EQ(i64(la.function("int get_pid(void)").call({}).ret), static_cast<std::int64_t>(pa));
 }

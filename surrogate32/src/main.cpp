@@ -100,7 +100,7 @@ int run(int argc, char** argv, bool forked) {
       std::fprintf(stderr, "surrogate: --fd expects a file descriptor number, got '%s'\n", inherited.c_str());
       return 2;
     }
-    return serve_forks(fd, [](const std::vector<std::string>& args) {
+    return serve_forks(fd, argc, argv, [](const std::vector<std::string>& args) {
       std::vector<char*> argv;
       for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);

@@ -144,6 +144,8 @@ dllbridge::BridgeOptions bridge_options(const char* text) {
       o.token_file = string_option(v, what);
     } else if (key == "low_latency") {
       o.low_latency = bool_option(v, what);
+    } else if (key == "fork_server") {
+      o.fork_server = bool_option(v, what);
     } else if (key == "pool_size") {
       if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 64)
         throw bad(what + " must be a whole number from 1 to 64, not " + tools::shown(v));
@@ -163,7 +165,7 @@ dllbridge::BridgeOptions bridge_options(const char* text) {
     } else {
       throw bad("options_json: unknown key \"" + key +
                 "\" (known: arch, call_timeout_ms, surrogate_path, connect, token_file, low_latency, "
-                "pool_size, shared_region, region_budget, surrogate_log_level)");
+                "fork_server, pool_size, shared_region, region_budget, surrogate_log_level)");
     }
   }
   return o;

@@ -20,8 +20,11 @@ using ForkedMain = std::function<int(const std::vector<std::string>& args)>;
 // `run` with the request's arguments and `--fd N` (the endpoint that came
 // with it); its pid and a pidfd go back. When a child ends, its group is
 // killed (what its library started), the child reaped and its status sent.
-// Must be called while this is the only thread. Returns the exit code for
-// this process: 0 when the client went, 2 when `fd` is not such a socket.
-int serve_forks(int fd, const ForkedMain& run);
+// Must be called while this is the only thread. `argv` is this process's
+// (main's): a child rewrites its copy so that its command line reads
+// `PROGRAM --forked` (ps, /proc/PID/cmdline), not this server's. Returns the
+// exit code for this process: 0 when the client went, 2 when `fd` is not
+// such a socket.
+int serve_forks(int fd, int argc, char** argv, const ForkedMain& run);
 
 }  // namespace dllbridge::surrogate

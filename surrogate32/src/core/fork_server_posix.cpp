@@ -97,9 +97,19 @@ void take_client_state(const Request& r) {
   }
 }
 
+// In the child: its command line as ps shows it becomes "PROGRAM --forked"
+// (the server's own arguments blanked), within the server's argv strings.
+void retitle(int argc, char** argv) {
+  if (argc < 2) return;
+  const std::size_t room = std::strlen(argv[1]);
+  for (int i = 1; i < argc; ++i) std::memset(argv[i], 0, std::strlen(argv[i]));
+  static const char kTitle[] = "--forked";
+  if (room >= sizeof kTitle - 1) std::memcpy(argv[1], kTitle, sizeof kTitle - 1);
+}
+
 }  // namespace
 
-int serve_forks(int sock, const ForkedMain& run) {
+int serve_forks(int sock, int argc, char** argv, const ForkedMain& run) {
   int type = 0;
   socklen_t len = sizeof type;
   if (::getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_SEQPACKET) {
@@ -152,6 +162,7 @@ int serve_forks(int sock, const ForkedMain& run) {
         ::close(sig);
         ::sigprocmask(SIG_SETMASK, &before, nullptr);
         ::setpgid(0, 0);
+        retitle(argc, argv);
         take_client_state(r);
         std::exit(run(r.args));
       }
