@@ -4,9 +4,11 @@
 // a library started ends with its surrogate; a server that ended is
 // replaced while its surrogates serve on; a forked surrogate gets the
 // client's environment and working directory as they are at its start; a
-// launcher, or
+// server that does not answer is given up for a new one; a client that ignores SIGCHLD
+// still learns how its surrogate ended; a launcher, or
 // DLLBRIDGE_FORK_SERVER=off, starts the program itself; and a kill -9 of
 // the client takes its surrogates and its server with it.
+#include <signal.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -14,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -56,6 +59,42 @@ bool ends(std::uint32_t pid) {
   if (eventually([&] { return process_gone(pid); }, milliseconds(20000))) return true;
   os::kill_process(pid);
   return false;
+}
+
+// Sets an environment variable for its scope, and restores what was there.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const char* value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) old_ = old;
+    if (value) {
+      os::set_env(name_, value);
+    } else {
+      os::unset_env(name_);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      os::set_env(name_, *old_);
+    } else {
+      os::unset_env(name_);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+// A path to the target's surrogate of its own (a symbolic link in this
+// process's scratch folder): the fork servers are one per program path, so
+// a bridge started with it starts a server of its own, whatever the other
+// tests of this process started.
+std::string own_surrogate_path(const Target& t, const std::string& tag) {
+  const std::string link = os::temp_path(tag + "-" + t.name);
+  std::filesystem::create_symlink(t.surrogate, link);
+  return link;
 }
 
 std::int64_t add(Library& lib, std::int64_t a, std::int64_t b) {
@@ -158,24 +197,28 @@ TEST_P(ForkServer, AServerThatEndedIsReplacedAndItsSurrogatesServeOn) {
 }
 
 TEST_P(ForkServer, ASurrogateGetsTheEnvironmentAndDirectoryTheClientHasAtItsStart) {
-  os::set_env("DLLBRIDGE_TEST_GONE_LATER", "the server has it");
-  Bridge first(opts());  // the server starts with this process's state as it is now
-  os::unset_env("DLLBRIDGE_TEST_GONE_LATER");
-  os::set_env("DLLBRIDGE_TEST_SET_LATER", "set after the server started");
+  BridgeOptions o = opts();
+  o.surrogate_path = own_surrogate_path(GetParam(), "env");  // a server that starts below
+  std::unique_ptr<Bridge> first;
+  {
+    ScopedEnv gone("DLLBRIDGE_TEST_GONE_LATER", "the server has it");
+    first = std::make_unique<Bridge>(o);  // the server starts with this process's state as it is now
+  }
   const std::string dir = os::temp_path("forked-cwd");
   std::filesystem::create_directories(dir);
-  const std::filesystem::path before = std::filesystem::current_path();
-  std::filesystem::current_path(dir);
   std::unique_ptr<Bridge> later;
-  try {
-    later = std::make_unique<Bridge>(opts());
-  } catch (...) {
-    std::filesystem::current_path(before);
-    throw;
+  {
+    ScopedEnv set("DLLBRIDGE_TEST_SET_LATER", "set after the server started");
+    struct Cwd {
+      std::filesystem::path before = std::filesystem::current_path();
+      ~Cwd() { std::filesystem::current_path(before); }
+    } restore;
+    std::filesystem::current_path(dir);
+    later = std::make_unique<Bridge>(o);
   }
-  std::filesystem::current_path(before);
-  os::unset_env("DLLBRIDGE_TEST_SET_LATER");
-  EXPECT_EQ(parent_of(later->surrogate().pid), parent_of(first.surrogate().pid)) << "forked";
+  const std::uint32_t server = parent_of(first->surrogate().pid);
+  EXPECT_EQ(parent_of(later->surrogate().pid), server) << "forked";
+  EXPECT_NE(server, os::self_pid());
 
   Library lib = later->load(GetParam().sample);
   Function env =
@@ -198,18 +241,58 @@ TEST_P(ForkServer, ALauncherOrTheEnvironmentSayingOffStartsTheProgramItself) {
     Bridge b(o);
     EXPECT_EQ(parent_of(b.surrogate().pid), os::self_pid());
   }
-  os::set_env("DLLBRIDGE_FORK_SERVER", "off");
   {
+    ScopedEnv off("DLLBRIDGE_FORK_SERVER", "off");
     Bridge b(opts());
     EXPECT_EQ(parent_of(b.surrogate().pid), os::self_pid());
   }
-  os::set_env("DLLBRIDGE_FORK_SERVER", "on");
   {
+    ScopedEnv on("DLLBRIDGE_FORK_SERVER", "on");
     BridgeOptions o = options_for(GetParam());  // fork_server false
     Bridge b(o);
     EXPECT_NE(parent_of(b.surrogate().pid), os::self_pid());
   }
-  os::unset_env("DLLBRIDGE_FORK_SERVER");
+}
+
+TEST_P(ForkServer, AServerThatDoesNotAnswerIsGivenUpForANewOne) {
+  BridgeOptions o = opts();
+  o.surrogate_path = own_surrogate_path(GetParam(), "frozen");
+  std::unique_ptr<Bridge> first = std::make_unique<Bridge>(o);
+  const std::uint32_t server = parent_of(first->surrogate().pid);
+  ASSERT_NE(server, os::self_pid());
+  ASSERT_TRUE(os::freeze_process(server));  // alive, but it answers nothing
+  o.policy.start_timeout = milliseconds(300);
+  Bridge second(o);
+  Library lib = second.load(GetParam().sample);
+  EXPECT_EQ(add(lib, 20, 22), 42);
+  const std::uint32_t next = parent_of(second.surrogate().pid);
+  EXPECT_NE(next, os::self_pid());
+  EXPECT_NE(next, server) << "forked by a new server";
+  EXPECT_TRUE(eventually([&] { return process_gone(server); })) << "the frozen server was killed";
+  Library first_lib = first->load(GetParam().sample);
+  EXPECT_EQ(add(first_lib, 1, 1), 2) << "its surrogates serve on";
+}
+
+TEST_P(ForkServer, AClientThatIgnoresSigchldStillLearnsHowItsSurrogateEnded) {
+  struct sigaction ignore {
+  }, before{};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  ASSERT_EQ(::sigaction(SIGCHLD, &ignore, &before), 0);
+  struct Restore {
+    struct sigaction* before;
+    ~Restore() { ::sigaction(SIGCHLD, before, nullptr); }
+  } restore{&before};
+  BridgeOptions o = opts();
+  o.surrogate_path = own_surrogate_path(GetParam(), "nochld");  // a server that inherits SIG_IGN
+  Bridge b(o);
+  Library lib = b.load(GetParam().sample);
+  const std::uint32_t before_pid = b.surrogate().pid;
+  ASSERT_NE(parent_of(before_pid), os::self_pid());
+  Error e = error_of([&] { lib.function("int crash_segv(void)").call({}); });
+  EXPECT_EQ(e.kind(), ErrorKind::crashed) << e.what();
+  EXPECT_NE(std::string(e.what()).find(os::kFaults.segv), std::string::npos) << e.what();
+  EXPECT_EQ(add(lib, 1, 2), 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Surrogates, ForkServer, ::testing::ValuesIn(kTargets),
@@ -220,9 +303,11 @@ INSTANTIATE_TEST_SUITE_P(Surrogates, ForkServer, ::testing::ValuesIn(kTargets),
 TEST(ForkServerOrphans, KillingTheClientTakesItsSurrogateAndItsServerWithIt) {
   DLLBRIDGE_SKIP_WITHOUT_32BIT();
   DLLBRIDGE_SKIP_WITHOUT_CALL_TOOL();
-  os::set_env("DLLBRIDGE_FORK_SERVER", "on");
-  std::unique_ptr<os::Child> client = os::Child::start({kDllbridgeCall, "--batch", kSample32});
-  os::unset_env("DLLBRIDGE_FORK_SERVER");
+  std::unique_ptr<os::Child> client;
+  {
+    ScopedEnv on("DLLBRIDGE_FORK_SERVER", "on");
+    client = os::Child::start({kDllbridgeCall, "--batch", kSample32});
+  }
   ASSERT_TRUE(client->write("{\"signature\": \"int get_pid(void)\"}\n"));
   const std::string line = client->read_line();
   const std::size_t at = line.find("\"return\":");

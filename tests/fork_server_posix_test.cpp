@@ -186,12 +186,16 @@ TEST_P(ForkServerProtocol, AChildsExitCodeIsReported) {
   ::close(sv[0]);
 }
 
-TEST_P(ForkServerProtocol, AServerOnAStreamSocketRefusesToStart) {
-  ::close(control_);
-  control_ = -1;
-  ::kill(server_, SIGKILL);
-  ::waitpid(server_, nullptr, 0);
-  server_ = 0;
+TEST_P(ForkServerProtocol, AServerOnAStreamSocketOrNoSocketRefusesToStart) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  pid_t server = 0;
+  ASSERT_EQ(test::spawn_with_channel({GetParam().surrogate, "--fork-server", "--fd", "3"}, sv[1], server), 0);
+  ::close(sv[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(server, &status, 0), server);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status;
+  ::close(sv[0]);
   std::unique_ptr<test::os::Child> c =
       test::os::Child::start({GetParam().surrogate, "--fork-server", "--fd", "0"});  // stdin: a pipe
   EXPECT_EQ(c->wait(), 2);

@@ -210,6 +210,25 @@ TEST_F(WriteProject, AStructWithFunctionPointersIsMirroredWithFnAndConvertedByTh
   EXPECT_EQ(cpp.find("Keep<"), std::string::npos) << "nothing [persistent] to keep";
 }
 
+TEST_F(WriteProject, AnOutStructOrACallbackReturnWithFunctionPointersIsLeftOutWithTheReason) {
+  const std::string structs = "struct api { int32_t (*open)(int32_t x); int32_t version; };";
+  const Model m = model_of(structs, {"int32_t get_api([out] struct api* a);",
+                                     "int32_t ask(struct api (*f)(int32_t i));", "int32_t fine(int32_t x);"});
+  write_project(m, dir_);
+  const std::string report = read(dir_ / "report.txt");
+  EXPECT_NE(
+      report.find("get_api, parameter a: an [out] struct with function pointers (the library would fill "
+                  "in function pointers this process cannot call)"),
+      std::string::npos)
+      << report;
+  EXPECT_NE(report.find("ask: a callback returning a struct with function pointers"), std::string::npos)
+      << report;
+  const std::string cpp = read(dir_ / "vendor_proxy.cpp");
+  EXPECT_EQ(cpp.find("decltype(::get_api)"), std::string::npos);
+  EXPECT_EQ(cpp.find("decltype(::ask)"), std::string::npos);
+  EXPECT_NE(cpp.find("decltype(::fine)"), std::string::npos);
+}
+
 TEST_F(WriteProject, AStructWhoseFunctionPointerTheLibraryKeepsIsKeptByTheProxyUntilTheNextCall) {
   const std::string structs =
       "struct kept { [persistent] int32_t (*on)(int32_t x); int32_t scale; };"

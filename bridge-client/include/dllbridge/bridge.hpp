@@ -68,8 +68,10 @@ struct BridgeOptions {
   // process, a server process of surrogate_path that forks every later
   // surrogate of this process (of any Bridge, restarts and spares too),
   // already initialised, so a start or restart skips the program's own
-  // start. Its surrogates see the environment and working directory this
-  // process had when the server started. The environment's
+  // start. Each surrogate gets this process's environment and working
+  // directory as they are at its start; its resource limits, umask and
+  // what the dynamic loader reads (LD_LIBRARY_PATH) are the server's, this
+  // process's at the first start. The environment's
   // DLLBRIDGE_FORK_SERVER=on / off overrides this. docs/supervision.md,
   // "Fork server".
   bool fork_server = false;

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -24,6 +25,9 @@ constexpr int kServerFd = 3;  // where the server finds its socket
 struct Registry {
   std::mutex mu;
   std::map<std::string, std::shared_ptr<ForkServer>> servers;  // by program path
+  // Servers a fork of this process inherited: their reader threads did not
+  // come along, so they are neither used nor destroyed there.
+  std::vector<std::shared_ptr<ForkServer>> inherited;
 };
 
 // Never destroyed: a server lives as long as this process, and a Bridge
@@ -49,6 +53,7 @@ std::shared_ptr<ForkServer> ForkServer::of(const std::string& program, std::stri
   std::lock_guard lock(r.mu);
   std::shared_ptr<ForkServer>& slot = r.servers[program];
   if (slot && slot->alive()) return slot;
+  if (slot && slot->owner_ != ::getpid()) r.inherited.push_back(slot);
   slot.reset();
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -72,19 +77,34 @@ std::shared_ptr<ForkServer> ForkServer::of(const std::string& program, std::stri
   return slot;
 }
 
-ForkServer::ForkServer(pid_t pid, int sock) : pid_(pid), sock_(sock) {
+ForkServer::ForkServer(pid_t pid, int sock) : pid_(pid), owner_(::getpid()), sock_(sock) {
   reader_ = std::thread([this] { read_loop(); });
 }
 
 ForkServer::~ForkServer() {
   ::shutdown(sock_, SHUT_RDWR);  // the reader sees the end; the server sees it too and exits
   if (reader_.joinable()) reader_.join();
+  if (reply_ && reply_->pidfd >= 0) ::close(reply_->pidfd);
   ::close(sock_);
 }
 
 bool ForkServer::alive() {
-  std::lock_guard lock(mu_);
-  return !dead_;
+  if (owner_ != ::getpid()) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (dead_) return false;
+  }
+  // An ended server hangs the socket up before its reader has seen it.
+  pollfd p{sock_, POLLIN, 0};
+  return !(::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0);
+}
+
+void ForkServer::give_up() {
+  dead_ = true;
+  ::kill(pid_, SIGKILL);  // a late answer must not be taken for a later request's
+  if (reply_ && reply_->pidfd >= 0) ::close(reply_->pidfd);
+  reply_.reset();
+  cv_.notify_all();
 }
 
 void ForkServer::read_loop() {
@@ -98,8 +118,14 @@ void ForkServer::read_loop() {
       break;  // the server is gone, or says what it should not: it is not used again
     }
     std::lock_guard lock(mu_);
+    if (dead_ && m.kind == fs::started) {
+      if (fd >= 0) ::close(fd);  // a late answer: nobody takes it
+      continue;
+    }
     if (m.kind == fs::started) {
+      if (reply_ && reply_->pidfd >= 0) ::close(reply_->pidfd);  // not taken (cannot happen)
       reply_.reset();
+      if (m.pid > 0) ended_.erase(m.pid);  // a reused pid: what was said of the old one is stale
       if (m.pid > 0 && fd >= 0) {
         reply_ = Child{m.pid, fd};
         fd = -1;
@@ -136,7 +162,11 @@ std::optional<ForkServer::Child> ForkServer::start(const std::vector<std::string
   for (const std::string& a : args) field('a', a.c_str());
   for (char** e = environ; e && *e; ++e) field('e', *e);
   char dir[4096];
-  if (::getcwd(dir, sizeof dir)) field('d', dir);
+  if (!::getcwd(dir, sizeof dir)) {
+    why = std::string("no working directory to pass on: ") + std::strerror(errno);
+    return std::nullopt;  // started as a program instead, it inherits whatever this process has
+  }
+  field('d', dir);
   if (request.size() > fs::kMaxRequest) {
     why = "the command line and environment are too long for the fork server";
     return std::nullopt;
@@ -149,15 +179,20 @@ std::optional<ForkServer::Child> ForkServer::start(const std::vector<std::string
   }
   replied_ = false;
   lock.unlock();
-  if (rpc::send_with_fd(sock_, request.data(), request.size(), endpoint) < 0) {
+  ssize_t sent;
+  do {
+    sent = rpc::send_with_fd(sock_, request.data(), request.size(), endpoint);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) {
     why = std::string("cannot reach the fork server: ") + std::strerror(errno);
-    ::kill(pid_, SIGKILL);  // not used again
+    lock.lock();
+    give_up();
     return std::nullopt;
   }
   lock.lock();
   if (!cv_.wait_for(lock, timeout, [&] { return replied_ || dead_; })) {
     why = "the fork server did not answer within " + std::to_string(timeout.count()) + " ms";
-    ::kill(pid_, SIGKILL);  // a late answer must not be taken for the next request's
+    give_up();
     return std::nullopt;
   }
   if (!replied_) {

@@ -54,7 +54,8 @@ class ForkServer {
   // without saying; empty at the deadline.
   std::optional<ExitStatus> status(pid_t pid, Clock::time_point deadline);
 
-  // Whether the server still serves.
+  // Whether the server still serves: it has not ended, failed or timed
+  // out, and this is the process that started it (not a fork of it).
   bool alive();
 
   ForkServer(const ForkServer&) = delete;
@@ -64,8 +65,12 @@ class ForkServer {
  private:
   ForkServer(pid_t pid, int sock);
   void read_loop();
+  // Gives the server up (under mu_): killed, never asked again; the reader
+  // reaps it.
+  void give_up();
 
   const pid_t pid_;      // the server process, this process's child
+  const pid_t owner_;    // the process that started it (a fork of it must not use it)
   const int sock_;       // this side of the SOCK_SEQPACKET pair
   std::mutex start_mu_;  // one start request at a time: each reply answers the last
   std::mutex mu_;

@@ -253,31 +253,41 @@ void Process::kill() noexcept {
 Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
                         const std::vector<std::string>& args, const std::vector<std::string>& launcher,
                         std::chrono::milliseconds timeout, bool fork_server) {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    start_failed(std::string("socketpair: ") + std::strerror(errno));
-  }
-  Fd parent_end(sv[0]);
-  Fd child_end(sv[1]);
-  if (child_end.get() == kChildFd) child_end = Fd(::fcntl(kChildFd, F_DUPFD_CLOEXEC, kChildFd + 1));
-
-  if (fork_server && launcher.empty()) {
-    // Through the fork server when it can; else (it cannot start, or the
-    // kernel runs the program through an emulator) a program of its own.
-    std::string why;
-    if (std::shared_ptr<ForkServer> server = ForkServer::of(program, why)) {
-      std::vector<std::string> request{program};
-      request.insert(request.end(), args.begin(), args.end());
-      if (std::optional<ForkServer::Child> child = server->start(request, child_end.get(), timeout, why)) {
-        Process::NativePtr native(new Process::Native());
-        native->pidfd = Fd(child->pidfd);
-        native->leads_group = true;
-        native->server = std::move(server);
-        Spawned out{Process(child->pid, std::move(native)), Stream(io)};
-        out.stream.assign(asio::local::stream_protocol(), parent_end.release());
-        return out;
-      }
+  Fd parent_end, child_end;
+  // A fresh pair each try: a surrogate a failed try may have started
+  // anyway (a server that answered too late) sees its end close and ends.
+  auto new_pair = [&] {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      start_failed(std::string("socketpair: ") + std::strerror(errno));
     }
+    parent_end = Fd(sv[0]);
+    child_end = Fd(sv[1]);
+    if (child_end.get() == kChildFd) child_end = Fd(::fcntl(kChildFd, F_DUPFD_CLOEXEC, kChildFd + 1));
+  };
+  new_pair();
+
+  // Through the fork server when it can, with one more try through a new
+  // server when the last one turned out to be gone; else (it cannot start,
+  // or the kernel runs the program through an emulator) a program of its own.
+  for (int tries = 0; fork_server && launcher.empty() && tries < 2; ++tries) {
+    std::string why;
+    std::shared_ptr<ForkServer> server = ForkServer::of(program, why);
+    if (!server) break;
+    std::vector<std::string> request{program};
+    request.insert(request.end(), args.begin(), args.end());
+    std::optional<ForkServer::Child> child = server->start(request, child_end.get(), timeout, why);
+    if (child) {
+      Process::NativePtr native(new Process::Native());
+      native->pidfd = Fd(child->pidfd);
+      native->leads_group = true;
+      native->server = std::move(server);
+      Spawned out{Process(child->pid, std::move(native)), Stream(io)};
+      out.stream.assign(asio::local::stream_protocol(), parent_end.release());
+      return out;
+    }
+    new_pair();
+    if (server->alive()) break;  // it refused this start (fork failed): start the program
   }
 
   std::vector<std::string> argv = launcher;

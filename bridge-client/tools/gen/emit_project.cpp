@@ -430,6 +430,7 @@ class Emitter {
     const FunctionDecl& cb = *t.callback;
     if (cb.ret.kind != TypeDecl::Kind::scalar && cb.ret.kind != TypeDecl::Kind::structure)
       throw Unsupported{"a callback returning a pointer"};
+    if (converted(cb.ret)) throw Unsupported{"a callback returning a struct with function pointers"};
     std::string sig = value_type(cb.ret) + "(";
     for (std::size_t i = 0; i < cb.params.size(); ++i) sig += (i ? ", " : "") + callback_param_type(cb, i);
     sig += ")";
@@ -512,6 +513,10 @@ class Emitter {
             throw Unsupported{pw + ": size_is(*)"};
           }
           const Dir dir = t.dir == Dir::none ? Dir::in : t.dir;
+          if (dir == Dir::out && converted(t))
+            throw Unsupported{pw +
+                              ": an [out] struct with function pointers (the library would fill in "
+                              "function pointers this process cannot call)"};
           const std::string pt = std::string(dir_name(dir)) + "<" + et + ", " + std::to_string(k) + ">";
           types.push_back(pt);
           before << "    auto s" << i << " = dllbridge::proxy::span<" << et << ", dllbridge::Dir::"

@@ -89,6 +89,17 @@ int text_unit(const CT& t) {
   return 0;
 }
 
+// Whether a field of type `t` is itself const or volatile (an array: its
+// elements), through typedefs; a pointer to const data is not.
+bool const_or_volatile(CXType t) {
+  t = clang_getCanonicalType(t);
+  while (t.kind == CXType_ConstantArray || t.kind == CXType_IncompleteArray) {
+    if (clang_isConstQualifiedType(t) || clang_isVolatileQualifiedType(t)) return true;
+    t = clang_getCanonicalType(clang_getArrayElementType(t));
+  }
+  return clang_isConstQualifiedType(t) || clang_isVolatileQualifiedType(t);
+}
+
 bool is_union(CXCursor record) { return clang_getCursorKind(record) == CXCursor_UnionDecl; }
 bool is_complete(CXCursor record) { return !clang_Cursor_isNull(clang_getCursorDefinition(record)); }
 bool is_void(const CT& t) { return t.k == CT::K::scalar && t.scalar == "void"; }
@@ -433,6 +444,12 @@ struct Reader {
         e.problem =
             Problem{Problem::Kind::unsupported, owner + ", field " + name + " (" + clangx::where(f) + ")",
                     "bit-fields are not supported"};
+        break;
+      }
+      if (const_or_volatile(clang_getCursorType(f))) {
+        e.problem =
+            Problem{Problem::Kind::unsupported, owner + ", field " + name + " (" + clangx::where(f) + ")",
+                    "const or volatile fields are not supported (the bindings could not fill them in)"};
         break;
       }
       if (ann_def && !anonymous && ann_def->fields[i].name != name) {

@@ -119,6 +119,14 @@ int serve_forks(int sock, int argc, char** argv, const ForkedMain& run) {
   // No death signal: the client may have started this from a thread that
   // ends before it does. Its end closes the socket, which ends this; the
   // children watch the client themselves.
+  // Its children are its to reap, whatever the client did with SIGCHLD
+  // (ignored, it would make the kernel reap them unseen); they get back
+  // what the server inherited, as a started program would.
+  struct sigaction chld_action {
+  }, inherited_action{};
+  chld_action.sa_handler = SIG_DFL;
+  sigemptyset(&chld_action.sa_mask);
+  ::sigaction(SIGCHLD, &chld_action, &inherited_action);
   sigset_t chld, before;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
@@ -160,6 +168,7 @@ int serve_forks(int sock, int argc, char** argv, const ForkedMain& run) {
       if (pid == 0) {
         ::close(sock);
         ::close(sig);
+        ::sigaction(SIGCHLD, &inherited_action, nullptr);
         ::sigprocmask(SIG_SETMASK, &before, nullptr);
         ::setpgid(0, 0);
         retitle(argc, argv);

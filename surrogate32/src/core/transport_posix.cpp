@@ -179,9 +179,18 @@ void follow_parent(long parent_pid, bool forked) {
     // client's), and no getppid() checks; the client's pidfd says it all.
     const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(parent_pid), 0));
     if (pidfd < 0) die_with_client();  // gone already (the server needs pidfds: it has them)
-    std::thread([pidfd] {
+    std::thread([pidfd, parent_pid] {
       pollfd p{pidfd, POLLIN, 0};
-      while (::poll(&p, 1, -1) <= 0) {
+      for (;;) {
+        const int r = ::poll(&p, 1, -1);
+        if (r > 0) break;
+        if (r < 0 && errno != EINTR) {
+          // Cannot wait on it (should not happen): look every 200 ms.
+          while (::kill(static_cast<pid_t>(parent_pid), 0) == 0 || errno != ESRCH) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          }
+          break;
+        }
       }
       die_with_client();
     }).detach();

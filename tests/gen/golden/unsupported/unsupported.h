@@ -13,6 +13,7 @@ struct lg_anon {
   struct { int32_t a; int32_t b; } pair;
   struct { int16_t lo; int16_t hi; };
 };
+struct lg_versioned { const int32_t version; int32_t value; };
 extern int32_t lg_errno_value;
 
 int32_t lg_set(union lg_value v);
@@ -23,5 +24,6 @@ int32_t lg_copy(const char* in, char* out);
 long double lg_precise(double x);
 int32_t* lg_buffer(void);
 int32_t lg_anon_sum(const struct lg_anon* p);
+int32_t lg_versioned_get(const struct lg_versioned* v);
 int32_t lg_fine(int32_t x);
 #endif
