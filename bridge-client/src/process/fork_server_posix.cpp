@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -35,6 +37,35 @@ struct Registry {
 Registry& registry() {
   static Registry* r = new Registry;
   return *r;
+}
+
+// How process `pid` ended, from /proc/PID/stat while it is a zombie not yet
+// reaped (its pid cannot name another process then): field 52, its status
+// as waitpid() gives it. Empty when it is not a zombie, or the status reads
+// 0 (also what a process this user may not inspect shows): the server's
+// report says then.
+std::optional<ExitStatus> zombie_status(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char text[2048];
+  const ssize_t n = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  text[n] = '\0';
+  const char* at = std::strrchr(text, ')');  // the name may hold anything
+  if (!at || at[1] != ' ' || at[2] != 'Z') return std::nullopt;
+  at += 2;  // field 3, the state
+  for (int field = 3; field < 52; ++field) {
+    at = std::strchr(at, ' ');
+    if (!at) return std::nullopt;
+    ++at;
+  }
+  const int code = std::atoi(at);
+  if (code == 0) return std::nullopt;
+  if (WIFSIGNALED(code)) return ExitStatus{true, WTERMSIG(code)};
+  return ExitStatus{false, WEXITSTATUS(code)};
 }
 
 void keep_one(void* context, int fd) {
@@ -125,14 +156,17 @@ void ForkServer::read_loop() {
     if (m.kind == fs::started) {
       if (reply_ && reply_->pidfd >= 0) ::close(reply_->pidfd);  // not taken (cannot happen)
       reply_.reset();
-      if (m.pid > 0) ended_.erase(m.pid);  // a reused pid: what was said of the old one is stale
+      if (m.pid > 0) {  // a reused pid: what was said of the old one is stale
+        ended_.erase(m.pid);
+        told_early_.erase(m.pid);
+      }
       if (m.pid > 0 && fd >= 0) {
         reply_ = Child{m.pid, fd};
         fd = -1;
       }
       reply_error_ = m.pid > 0 ? (fd >= 0 ? 0 : EPROTO) : m.code;
       replied_ = true;
-    } else {
+    } else if (told_early_.erase(m.pid) == 0) {
       ended_[m.pid] = ExitStatus{m.signaled != 0, m.code};
     }
     if (fd >= 0) ::close(fd);
@@ -205,6 +239,14 @@ std::optional<ForkServer::Child> ForkServer::start(const std::vector<std::string
 
 std::optional<ExitStatus> ForkServer::status(pid_t pid, Clock::time_point deadline) {
   std::unique_lock lock(mu_);
+  if (ended_.count(pid) == 0) {
+    // Sooner than the server's report, which follows its own wake-up; the
+    // report is dropped when it comes.
+    if (std::optional<ExitStatus> early = zombie_status(pid)) {
+      told_early_.insert(pid);
+      return early;
+    }
+  }
   cv_.wait_until(lock, deadline, [&] { return ended_.count(pid) != 0 || dead_; });
   const auto it = ended_.find(pid);
   if (it == ended_.end()) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,9 +50,11 @@ class ForkServer {
   std::optional<Child> start(const std::vector<std::string>& args, int endpoint,
                              std::chrono::milliseconds timeout, std::string& why);
 
-  // How child `pid` ended, once the server has reported it (it is reaped
-  // then), waiting until `deadline`; {false, -1} when the server ended
-  // without saying; empty at the deadline.
+  // How child `pid`, which has ended, ended: read from /proc/PID/stat while
+  // it is a zombie the server has not reaped yet (a crash is told without
+  // waiting for the server), else once the server has reported it (it is
+  // reaped then), waiting until `deadline`; {false, -1} when the server
+  // ended without saying; empty at the deadline.
   std::optional<ExitStatus> status(pid_t pid, Clock::time_point deadline);
 
   // Whether the server still serves: it has not ended, failed or timed
@@ -80,6 +83,7 @@ class ForkServer {
   bool replied_ = false;
   bool dead_ = false;
   std::map<pid_t, ExitStatus> ended_;  // reported, not yet asked for
+  std::set<pid_t> told_early_;         // asked for and read from /proc before the report came
   std::thread reader_;
 };
 
