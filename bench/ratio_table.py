@@ -146,11 +146,15 @@ def latency(runs, suffix):
 def start(runs, suffix):
     rows = []
     for name, b in runs.items():
-        # CrashToNextCall/BITS/SPARE: SPARE 1 with SupervisionPolicy::warm_spare, 2 with preload_spare too.
-        m = re.fullmatch(r"BM_(StartToFirstCall|CrashToNextCall)/(\d+)(?:/([012]))?(?:/manual_time)?", name)
+        # StartToFirstCall/BITS/HOW: HOW 1 with BridgeOptions::fork_server.
+        # CrashToNextCall/BITS/HOW: HOW 1 with SupervisionPolicy::warm_spare, 2 with preload_spare too,
+        # 3 with fork_server and no spare.
+        m = re.fullmatch(r"BM_(StartToFirstCall|CrashToNextCall)/(\d+)(?:/([0-3]))?(?:/manual_time)?", name)
         if not m or "error" in b:
             continue
-        what = m.group(1) + {"1": " (warm spare)", "2": " (preloaded spare)"}.get(m.group(3) or "", "")
+        how = ({"1": " (fork server)"} if m.group(1) == "StartToFirstCall" else
+               {"1": " (warm spare)", "2": " (preloaded spare)", "3": " (fork server)"})
+        what = m.group(1) + how.get(m.group(3) or "", "")
         rows.append([what, m.group(2), fmt(b.get("bridge_ms")), fmt(b.get("floor_ms")), fmt(b.get("ratio"))])
     table("Start and restart against spawning a no-op program (start_bench" + suffix + ")",
           ["benchmark", "bits", "bridge ms", "floor ms", "ratio"], rows)
