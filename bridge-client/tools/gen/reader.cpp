@@ -405,7 +405,8 @@ struct Reader {
     } else if (it->second.busy) {
       return Problem{Problem::Kind::unsupported,
                      "struct " + it->second.sig_name + " (" + it->second.where + ")",
-                     "contains itself through a pointer (a linked structure): not supported"};
+                     "contains itself through a pointer (a linked structure, or a function pointer field "
+                     "taking its own struct): not supported"};
     }
     if (it->second.problem) return it->second.problem;
     uses.insert(it->second.sig_name);
