@@ -89,6 +89,9 @@ type Options struct {
 	TokenFile string
 	// LowLatency makes the surrogate poll briefly for the next call (Linux).
 	LowLatency bool
+	// ForkServer has this process's later surrogates forked by a server
+	// process, a faster start (Linux; docs/supervision.md, "Fork server").
+	ForkServer bool
 	// PoolSize runs that many surrogates (1 to 64; 0: one), each call going
 	// to a free one: for stateless libraries (docs/supervision.md).
 	PoolSize int
@@ -118,6 +121,9 @@ func (o *Options) json() (string, error) {
 	}
 	if o.LowLatency {
 		m["low_latency"] = true
+	}
+	if o.ForkServer {
+		m["fork_server"] = true
 	}
 	if o.PoolSize != 0 {
 		m["pool_size"] = o.PoolSize

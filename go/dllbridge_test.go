@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -385,6 +386,44 @@ func TestCloseWaitsForCalls(t *testing.T) {
 		}
 	default:
 		t.Errorf("Close returned before the call in progress finished")
+	}
+}
+
+func TestForkServer(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the fork server is Linux only")
+	}
+	parentOf := func(pid int64) int {
+		text, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(text)
+		fields := strings.Fields(s[strings.LastIndex(s, ")")+1:])
+		ppid, err := strconv.Atoi(fields[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ppid
+	}
+	first, _ := open(t, &Options{ForkServer: true})
+	second, lib := open(t, &Options{ForkServer: true})
+	add := declare(t, lib, "int32_t add(int32_t a, int32_t b)")
+	if got := call(t, add, 2, 40).Int(); got != 42 {
+		t.Errorf("add(2, 40) = %d", got)
+	}
+	a, err := first.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := second.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := parentOf(a.PID)
+	if server == os.Getpid() || parentOf(b.PID) != server || parentOf(int64(server)) != os.Getpid() {
+		t.Errorf("surrogates %d and %d: parents %d and %d, want one fork server started by %d", a.PID, b.PID,
+			server, parentOf(b.PID), os.Getpid())
 	}
 }
 

@@ -344,13 +344,16 @@ class _Gate:
 
 _OPTION_KEYS = {"arch": "arch", "call_timeout": "call_timeout_ms", "surrogate_path": "surrogate_path",
                 "connect": "connect", "token_file": "token_file", "low_latency": "low_latency",
-                "pool_size": "pool_size", "surrogate_log_level": "surrogate_log_level"}
+                "fork_server": "fork_server", "pool_size": "pool_size",
+                "surrogate_log_level": "surrogate_log_level"}
 
 
 class Bridge:
     """A supervised surrogate process. Bridge(arch=32, call_timeout=seconds,
     surrogate_path=..., connect=endpoint, token_file=..., low_latency=False,
-    pool_size=1, surrogate_log_level="warn"); every option may be left out. Safe to use
+    fork_server=False, pool_size=1, surrogate_log_level="warn"); every option may be
+    left out. fork_server: later surrogates of this process are forked by a
+    server process, a faster start (Linux; docs/supervision.md, "Fork server"). Safe to use
     from several threads; close() (or the with block) stops the surrogate."""
 
     def __init__(self, **options):

@@ -170,6 +170,22 @@ def test_close_waits_for_calls(bridge, lib):
     assert results == [300]
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server is Linux only")
+def test_fork_server_forks_the_surrogates_of_later_bridges(sample):
+    def parent_of(pid):
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+
+    with dllbridge.Bridge(fork_server=True) as first, dllbridge.Bridge(fork_server=True) as second:
+        assert second.load(sample).declare("int add(int a, int b)")(2, 40).value == 42
+        server = parent_of(first.stats().pid)
+        assert server != os.getpid()
+        assert parent_of(second.stats().pid) == server
+        assert parent_of(server) == os.getpid()
+    with pytest.raises(dllbridge.BadArgument):
+        dllbridge.Bridge(fork_server="yes")
+
+
 def test_pool_size_starts_that_many_surrogates(sample):
     with dllbridge.Bridge(pool_size=2) as b:
         assert b.load(sample).declare("int add(int a, int b)")(2, 40).value == 42
