@@ -119,6 +119,7 @@ int serve_forks(int sock, int argc, char** argv, const ForkedMain& run) {
   // No death signal: the client may have started this from a thread that
   // ends before it does. Its end closes the socket, which ends this; the
   // children watch the client themselves.
+  //
   // Its children are its to reap, whatever the client did with SIGCHLD
   // (ignored, it would make the kernel reap them unseen); they get back
   // what the server inherited, as a started program would.
