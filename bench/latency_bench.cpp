@@ -3,6 +3,11 @@
 //  - RawPingPong: the same request bytes to a process of the surrogate's
 //    bitness that sends them straight back (bench/echo), over a socket pair:
 //    the transport floor. `Spin`: both ends poll before sleeping.
+//  - ShmPingPong/futex, /eventfd: the same bytes through a shared page
+//    instead, the waiting side sleeping on a futex, or in poll on an eventfd
+//    (which could watch a socket too): the floor of a transport that would
+//    not carry frames over the socket (docs/performance.md, "What 1.5x on
+//    one CPU would take").
 //  - BridgeCall: add(a, b) through the typed API, standard and low-latency mode.
 // Each reports its median and 99th percentile (counters p50_us, p99_us):
 // compare the medians. For the one-CPU case run it under `taskset -c 0`;
@@ -13,6 +18,13 @@
 // 32-bit ones (posix_peer.hpp, floor_peer).
 #include <benchmark/benchmark.h>
 
+#include <linux/futex.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <atomic>
+#include <cstring>
 #include <string>
 
 #include "bench_paths.hpp"
@@ -31,6 +43,17 @@ std::string where(long peer) {
   return "cpus: client " + cpus_allowed(static_cast<long>(::getpid())) + ", peer " + cpus_allowed(peer);
 }
 
+// The bytes of a call of add(1, 2), as the bridge frames it.
+std::string add_frame() {
+  dllbridge::wire::Frame frame;
+  dllbridge::wire::Request* req = frame.mutable_request();
+  req->set_id(1);
+  req->mutable_call()->set_function(1);
+  req->mutable_call()->add_args()->set_i(1);
+  req->mutable_call()->add_args()->set_i(2);
+  return dllbridge::wire::encode_frame(frame);
+}
+
 void raw_ping_pong(benchmark::State& state, bool spin) {
   if (const char* why = dllbridge::bench::floor_peer().missing) {
     state.SkipWithError(why);
@@ -41,14 +64,7 @@ void raw_ping_pong(benchmark::State& state, bool spin) {
     state.SkipWithError((std::string("cannot start ") + dllbridge::bench::floor_peer().echo).c_str());
     return;
   }
-  // The bytes of a call of add(1, 2), as the bridge frames it.
-  dllbridge::wire::Frame frame;
-  dllbridge::wire::Request* req = frame.mutable_request();
-  req->set_id(1);
-  req->mutable_call()->set_function(1);
-  req->mutable_call()->add_args()->set_i(1);
-  req->mutable_call()->add_args()->set_i(2);
-  const std::string bytes = dllbridge::wire::encode_frame(frame);
+  const std::string bytes = add_frame();
   std::string back(bytes.size(), '\0');
   Latencies lat;
   for (auto _ : state) {
@@ -69,6 +85,103 @@ BENCHMARK(BM_RawPingPong)->UseRealTime();
 
 void BM_RawPingPongSpin(benchmark::State& state) { raw_ping_pong(state, true); }
 BENCHMARK(BM_RawPingPongSpin)->UseRealTime();
+
+// One direction of the shared page (pingpong_echo.c, struct shm_slot).
+struct ShmSlot {
+  std::atomic<std::uint32_t> seq;
+  std::uint32_t size;
+  char bytes[2040];
+};
+static_assert(sizeof(ShmSlot) == 2048);
+
+// Owns a descriptor.
+struct Fd {
+  int fd;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+// range(0): 0 futex, 1 eventfd.
+void BM_ShmPingPong(benchmark::State& state) {
+  if (const char* why = dllbridge::bench::floor_peer().missing) {
+    state.SkipWithError(why);
+    return;
+  }
+  const bool use_eventfd = state.range(0) == 1;
+  Fd page_fd(::memfd_create("dllbridge-bench-shm", MFD_CLOEXEC));
+  Fd to_echo(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  Fd from_echo(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (page_fd.fd < 0 || to_echo.fd < 0 || from_echo.fd < 0 || ::ftruncate(page_fd.fd, 4096) != 0) {
+    state.SkipWithError("cannot make the shared page");
+    return;
+  }
+  void* map = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, page_fd.fd, 0);
+  if (map == MAP_FAILED) {
+    state.SkipWithError("cannot map the shared page");
+    return;
+  }
+  auto* req = static_cast<ShmSlot*>(map);
+  auto* rep = reinterpret_cast<ShmSlot*>(static_cast<char*>(map) + 2048);
+  std::vector<std::string> args = dllbridge::bench::echo_args(false);
+  args.push_back("--shm");
+  args.push_back(use_eventfd ? "eventfd" : "futex");
+  std::uint32_t seq = 0;
+  {
+    dllbridge::bench::SocketChild echo(args, {page_fd.fd, to_echo.fd, from_echo.fd});
+    if (echo.pid <= 0) {
+      state.SkipWithError((std::string("cannot start ") + dllbridge::bench::floor_peer().echo).c_str());
+      ::munmap(map, 4096);
+      return;
+    }
+    const std::string bytes = add_frame();
+    std::string back(bytes.size(), '\0');
+    Latencies lat;
+    for (auto _ : state) {
+      const auto t0 = Clock::now();
+      ++seq;
+      req->size = static_cast<std::uint32_t>(bytes.size());
+      std::memcpy(req->bytes, bytes.data(), bytes.size());
+      req->seq.store(seq, std::memory_order_release);
+      if (use_eventfd) {
+        const std::uint64_t one = 1;
+        if (::write(to_echo.fd, &one, sizeof one) < 0) break;
+      } else {
+        ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&req->seq), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+      }
+      std::uint32_t now;
+      while ((now = rep->seq.load(std::memory_order_acquire)) != seq) {
+        if (use_eventfd) {
+          pollfd p[2] = {{from_echo.fd, POLLIN, 0}, {echo.fd, POLLIN, 0}};
+          ::poll(p, 2, -1);
+          std::uint64_t count;
+          if (p[1].revents != 0 || (::read(from_echo.fd, &count, sizeof count) < 0 && errno != EAGAIN)) break;
+        } else {
+          ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&rep->seq), FUTEX_WAIT, now, nullptr, nullptr,
+                    0);
+        }
+      }
+      if (now != seq) {
+        state.SkipWithError("the echo process went away");
+        break;
+      }
+      std::memcpy(back.data(), rep->bytes, rep->size);
+      lat.add(Clock::now() - t0);
+    }
+    lat.report(state);
+    state.SetLabel(where(echo.pid));
+    // The last frame ends the echo (it watches no socket while on a futex).
+    req->seq.store(UINT32_MAX, std::memory_order_release);
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&req->seq), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const ssize_t n = ::write(to_echo.fd, &one, sizeof one);
+  }
+  ::munmap(map, 4096);
+}
+BENCHMARK(BM_ShmPingPong)->Arg(0)->Arg(1)->ArgName("eventfd")->UseRealTime();
 
 void bridge_call(benchmark::State& state, bool low_latency) {
   if (const char* why = dllbridge::bench::floor_peer().missing) {

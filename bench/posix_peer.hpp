@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -94,7 +95,8 @@ inline std::string cpus_allowed(long pid) {
 struct SocketChild {
   pid_t pid = -1;
   int fd = -1;
-  explicit SocketChild(std::vector<std::string> args) {
+  // `extra`: descriptors the child gets as 4, 5, ... too.
+  explicit SocketChild(std::vector<std::string> args, const std::vector<int>& extra = {}) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return;
     std::vector<std::string> full = peer_launcher();
@@ -102,11 +104,18 @@ struct SocketChild {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, sv[1], 3);
+    // Numbered above 4 + extra.size() first, so no dup2 below overwrites one not yet moved.
+    std::vector<int> high;
+    for (const int fd : extra) high.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 16));
+    for (std::size_t i = 0; i < high.size(); ++i) {
+      posix_spawn_file_actions_adddup2(&actions, high[i], static_cast<int>(4 + i));
+    }
     std::vector<char*> argv;
     for (auto& a : full) argv.push_back(a.data());
     argv.push_back(nullptr);
     if (posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
     posix_spawn_file_actions_destroy(&actions);
+    for (const int fd : high) ::close(fd);
     ::close(sv[1]);
     fd = sv[0];
   }

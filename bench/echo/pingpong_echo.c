@@ -5,14 +5,28 @@
  * process on the same transport. `--spin`: poll for each frame for up to
  * 50 us before sleeping (the floor of low-latency mode). `--reply N`: answer
  * each frame with a frame of N payload bytes instead (a reply of a call's
- * reply size: the floor of calls whose request and reply differ in size). */
+ * reply size: the floor of calls whose request and reply differ in size).
+ *
+ * `--shm futex|eventfd`: the frames cross through shared memory instead
+ * (the floor of a transport that does not carry frames over the socket): a
+ * shared page inherited as descriptor 4 holds one slot per direction (a
+ * sequence number, a length, the bytes; shm_slot below), and the side that
+ * waits sleeps on a futex on the sequence number (`futex`), or in poll on
+ * an eventfd its peer writes (`eventfd`: descriptors 5, ours, and 6, the
+ * peer's), so that it could watch the socket too. The socket only ends it. */
 #include <errno.h>
+#include <signal.h>
+#include <linux/futex.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,9 +89,63 @@ static int write_all(int fd, const char* p, size_t n) {
   return 1;
 }
 
+/* One direction of --shm: the bench writes the request slot (offset 0), the
+ * echo the reply slot (offset 2048). The same layout in both bitnesses. */
+struct shm_slot {
+  _Atomic uint32_t seq; /* bumped once the bytes are there */
+  uint32_t size;
+  char bytes[2040];
+};
+
+static void futex_wait(_Atomic uint32_t* word, uint32_t seen) {
+  syscall(SYS_futex, (uint32_t*)word, FUTEX_WAIT, seen, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t* word) {
+  syscall(SYS_futex, (uint32_t*)word, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+/* --shm: echoes each request slot into the reply slot until the socket ends. */
+static int shm_echo(int fd, int use_eventfd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL); /* a futex waiter sees no end of the socket */
+  char* page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 4, 0);
+  if (page == MAP_FAILED) {
+    perror("pingpong_echo: mmap");
+    return 1;
+  }
+  struct shm_slot* req = (struct shm_slot*)page;
+  struct shm_slot* rep = (struct shm_slot*)(page + 2048);
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t now;
+    while ((now = atomic_load_explicit(&req->seq, memory_order_acquire)) == seen) {
+      if (use_eventfd) {
+        struct pollfd pfd[2] = {{5, POLLIN, 0}, {fd, POLLIN, 0}};
+        poll(pfd, 2, -1);
+        if (pfd[1].revents) return 0; /* the bench closed its end */
+        uint64_t count;
+        if (read(5, &count, sizeof count) < 0 && errno != EAGAIN) return 1;
+      } else {
+        futex_wait(&req->seq, seen);
+      }
+    }
+    if (now == UINT32_MAX) return 0; /* the bench's last frame */
+    seen = now;
+    rep->size = req->size;
+    memcpy(rep->bytes, req->bytes, req->size);
+    atomic_store_explicit(&rep->seq, now, memory_order_release);
+    if (use_eventfd) {
+      const uint64_t one = 1;
+      if (write(6, &one, sizeof one) < 0) return 1;
+    } else {
+      futex_wake(&rep->seq);
+    }
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: pingpong_echo FD [--spin] [--reply N]\n");
+    fprintf(stderr, "usage: pingpong_echo FD [--spin] [--reply N] [--shm futex|eventfd]\n");
     return 2;
   }
   const int fd = atoi(argv[1]);
@@ -85,6 +153,13 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     if (strcmp(argv[i], "--spin") == 0) {
       spin = 1;
+    } else if (strcmp(argv[i], "--shm") == 0 && i + 1 < argc) {
+      ++i;
+      if (strcmp(argv[i], "futex") != 0 && strcmp(argv[i], "eventfd") != 0) {
+        fprintf(stderr, "pingpong_echo: --shm takes futex or eventfd, not %s\n", argv[i]);
+        return 2;
+      }
+      return shm_echo(fd, strcmp(argv[i], "eventfd") == 0);
     } else if (strcmp(argv[i], "--reply") == 0 && i + 1 < argc) {
       reply = (size_t)strtoul(argv[++i], NULL, 10);
     } else {
