@@ -3,7 +3,7 @@
 //  - RawPingPong: the same request bytes to a process of the surrogate's
 //    bitness that sends them straight back (bench/echo), over a socket pair:
 //    the transport floor. `Spin`: both ends poll before sleeping.
-//  - ShmPingPong/futex, /eventfd: the same bytes through a shared page
+//  - ShmPingPongFutex, ShmPingPongEventfd: the same bytes through a shared page
 //    instead, the waiting side sleeping on a futex, or in poll on an eventfd
 //    (which could watch a socket too): the floor of a transport that would
 //    not carry frames over the socket (docs/performance.md, "What 1.5x on
@@ -105,13 +105,12 @@ struct Fd {
   Fd& operator=(const Fd&) = delete;
 };
 
-// range(0): 0 futex, 1 eventfd.
-void BM_ShmPingPong(benchmark::State& state) {
+// The waiting side sleeps on a futex, or (`use_eventfd`) in poll on an eventfd.
+void shm_ping_pong(benchmark::State& state, bool use_eventfd) {
   if (const char* why = dllbridge::bench::floor_peer().missing) {
     state.SkipWithError(why);
     return;
   }
-  const bool use_eventfd = state.range(0) == 1;
   Fd page_fd(::memfd_create("dllbridge-bench-shm", MFD_CLOEXEC));
   Fd to_echo(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   Fd from_echo(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -181,7 +180,11 @@ void BM_ShmPingPong(benchmark::State& state) {
   }
   ::munmap(map, 4096);
 }
-BENCHMARK(BM_ShmPingPong)->Arg(0)->Arg(1)->ArgName("eventfd")->UseRealTime();
+void BM_ShmPingPongFutex(benchmark::State& state) { shm_ping_pong(state, false); }
+BENCHMARK(BM_ShmPingPongFutex)->UseRealTime();
+
+void BM_ShmPingPongEventfd(benchmark::State& state) { shm_ping_pong(state, true); }
+BENCHMARK(BM_ShmPingPongEventfd)->UseRealTime();
 
 void bridge_call(benchmark::State& state, bool low_latency) {
   if (const char* why = dllbridge::bench::floor_peer().missing) {

@@ -134,7 +134,7 @@ def latency(runs, suffix):
         if name.startswith("BM_RawPingPong/") and "error" not in b:
             raw = b.get("p50_us")
     for name, b in runs.items():
-        m = re.fullmatch(r"BM_(RawPingPong\w*|BridgeCall\w*)(?:/real_time)?", name)
+        m = re.fullmatch(r"BM_(RawPingPong\w*|ShmPingPong\w*|BridgeCall\w*)(?:/real_time)?", name)
         if not m or "error" in b or "p50_us" not in b:
             continue
         ratio = fmt(b["p50_us"] / raw) if raw else "-"
