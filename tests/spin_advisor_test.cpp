@@ -29,17 +29,21 @@ struct Placement {
 struct Counts {
   int spins = 0;
   int sleeps = 0;
+  int timed = 0;  // plans to be timed and recorded
 };
 
+// As the transport does: a plan that is not timed is not recorded.
 Counts run(SpinAdvisor& a, const Placement& p, int waits) {
   Counts c;
   for (int i = 0; i < waits; ++i) {
     const SpinAdvisor::Plan plan = a.next();
+    if (plan.timed) ++c.timed;
     if (!plan.spin) {
       ++c.sleeps;
-      a.record(plan, p.arrives + p.wake, false, nanoseconds(0));
+      if (plan.timed) a.record(plan, p.arrives + p.wake, false, nanoseconds(0));
       continue;
     }
+    EXPECT_TRUE(plan.timed) << "a spin is always timed";
     ++c.spins;
     const nanoseconds arrives = p.arrives + p.spin_delay;
     if (arrives <= plan.budget) {
@@ -130,7 +134,10 @@ TEST(SpinAdvisor, LoneSlowWaitsOnOneCpuDoNotBringTriesForward) {
   for (int i = 0; i < 4096; ++i) {
     const SpinAdvisor::Plan plan = a.next();
     if (!plan.spin) {
-      a.record(plan, i % 10 == 0 ? microseconds(40) : kOneCpu.arrives + kOneCpu.wake, false, nanoseconds(0));
+      if (plan.timed) {
+        a.record(plan, i % 10 == 0 ? microseconds(40) : kOneCpu.arrives + kOneCpu.wake, false,
+                 nanoseconds(0));
+      }
       continue;
     }
     ++spins;
@@ -139,4 +146,20 @@ TEST(SpinAdvisor, LoneSlowWaitsOnOneCpuDoNotBringTriesForward) {
   }
   EXPECT_LE(spins, 6) << "at most the scheduled tries";
   EXPECT_FALSE(a.prefers_spin());
+}
+
+TEST(SpinAdvisor, SettledOnSleepingItTimesOneWaitInEightAndStillNoticesAMove) {
+  SpinAdvisor a;
+  const Counts first = run(a, kOneCpu, 1000);
+  EXPECT_GT(first.timed, 500) << "every wait is timed while it learns";
+  const Counts settled = run(a, kOneCpu, 4096);
+  ASSERT_FALSE(a.prefers_spin());
+  // 4096 / 8 sampled sleeps, and the rare tries of spinning (each timed).
+  EXPECT_GE(settled.timed, 4096 / 8);
+  EXPECT_LE(settled.timed, 4096 / 8 + 16);
+  // Sleeping on two CPUs costs the wake-up: a sampled wait far from the
+  // mean has the next ones timed, and spinning wins within a few dozen waits.
+  const Counts moved = run(a, kTwoCpus, 100);
+  EXPECT_TRUE(a.prefers_spin());
+  EXPECT_GT(moved.spins, 50);
 }

@@ -50,7 +50,7 @@ struct FakeSource : SessionSource {
     ++in_flight;
     return Lease(nullptr, 7, [this] { --in_flight; });
   }
-  void call_succeeded(bool c) override {
+  void call_succeeded(bool c, std::chrono::steady_clock::time_point) override {
     ++succeeded;
     counted += c;
   }

@@ -168,7 +168,8 @@ class SocketTransport final : public Transport {
     std::chrono::nanoseconds hit_after{0};
     for (;;) {
       // The reply is rarely there yet: wait first, then read.
-      const auto left = deadline - Clock::now();
+      const Clock::time_point now = Clock::now();
+      const auto left = deadline - now;
       if (left <= Clock::duration::zero()) {
         result = CallerRead::timeout;
         break;
@@ -179,7 +180,7 @@ class SocketTransport final : public Transport {
       if (!ready && low_latency_ && !planned) {
         planned = true;
         plan = advisor_.next();
-        wait_start = Clock::now();
+        wait_start = now;
         if (plan.spin) {
           p = spin(plan.budget, done, context, deadline, wait_start, hit_after);
           hit = p == Pull::satisfied;
@@ -190,7 +191,7 @@ class SocketTransport final : public Transport {
         p = pull(done, context);
       }
       if (p == Pull::satisfied) {
-        if (planned) advisor_.record(plan, Clock::now() - wait_start, hit, hit_after);
+        if (planned && plan.timed) advisor_.record(plan, Clock::now() - wait_start, hit, hit_after);
         result = CallerRead::done;
         break;
       }

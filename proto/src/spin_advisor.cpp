@@ -22,8 +22,20 @@ SpinAdvisor::Plan SpinAdvisor::next() {
       trying_ = true;
     }
   }
-  if (!spin) return Plan{};
-  return Plan{true, std::chrono::nanoseconds(budget_ns_)};
+  if (!spin) {
+    Plan plan;
+    if (!trying_ && try_every_ == kLongestTryEvery && moved_streak_ == 0) {
+      // Settled on sleeping: time a sample of the waits only.
+      if (until_timed_ == 0) {
+        until_timed_ = kSampleEvery - 1;
+      } else {
+        --until_timed_;
+        plan.timed = false;
+      }
+    }
+    return plan;
+  }
+  return Plan{true, std::chrono::nanoseconds(budget_ns_), true};
 }
 
 void SpinAdvisor::record(const Plan& plan, std::chrono::nanoseconds total, bool hit,

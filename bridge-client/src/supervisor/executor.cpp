@@ -56,16 +56,20 @@ bool CallExecutor::accepting(Clock::time_point now) const {
 }
 
 void CallExecutor::run(const Attempt& attempt, const CallOptions& options) {
-  const Clock::time_point deadline = Clock::now() + options.timeout;
+  // One clock read per step of a call that goes well: its start, after the
+  // lease (which may have waited for a start), its end.
+  Clock::time_point now = Clock::now();
+  const Clock::time_point deadline = now + options.timeout;
   const int max_attempts = options.idempotent ? std::clamp(policy_.retry.max_attempts, 1, 5) : 1;
   // Not idempotent: only a request that never reached the surrogate is resent.
   for (int n = 1;; ++n) {
+    if (n > 1) now = Clock::now();  // after the back-off
     BreakerState before;
     {
       std::lock_guard lock(mu_);
       before = breaker_.state();
-      if (!breaker_.allow(Clock::now())) {
-        const auto left = breaker_.open_remaining(Clock::now());
+      if (!breaker_.allow(now)) {
+        const auto left = breaker_.open_remaining(now);
         if (options.counted) stats_.failed(false);
         throw Error(ErrorKind::circuit_open, "circuit open after repeated failures (" + source_.reason() +
                                                  "); calls fail fast for another " +
@@ -74,19 +78,20 @@ void CallExecutor::run(const Attempt& attempt, const CallOptions& options) {
     }
     note_breaker(before);
 
-    const Clock::time_point start = Clock::now();
+    const Clock::time_point start = now;
     try {
       Lease lease = source_.acquire(deadline);
       const auto left =
           std::max(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()), milliseconds(1));
       attempt(lease, left);
-      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+      const Clock::time_point end = Clock::now();
+      const auto took = std::chrono::duration_cast<std::chrono::microseconds>(end - start);
       {
         std::lock_guard lock(mu_);
         before = breaker_.state();
-        breaker_.record(true, Clock::now());
+        breaker_.record(true, end);
       }
-      source_.call_succeeded(options.counted);
+      source_.call_succeeded(options.counted, end);
       lease.release();  // after call_succeeded: a recycling it asked for waits for no one
       if (options.counted) stats_.succeeded(took);
       note_breaker(before);

@@ -64,9 +64,9 @@ class SessionSource {
   // A ready session before `deadline`. Throws Error (timeout,
   // surrogate_start_failed with the reason, or the start error).
   virtual Lease acquire(std::chrono::steady_clock::time_point deadline) = 0;
-  // An attempt succeeded: the surrogate is healthy. `counted` calls count
-  // toward recycling.
-  virtual void call_succeeded(bool counted) = 0;
+  // An attempt succeeded (it ended at `at`): the surrogate is healthy.
+  // `counted` calls count toward recycling.
+  virtual void call_succeeded(bool counted, std::chrono::steady_clock::time_point at) = 0;
   // Why the last surrogate ended, in words (for the circuit_open message).
   virtual std::string reason() = 0;
 

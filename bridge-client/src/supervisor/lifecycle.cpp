@@ -102,9 +102,9 @@ void Lifecycle::release_lease() {
   if (--in_flight_ == 0 && recycle_pending_) wake_.notify_all();
 }
 
-void Lifecycle::call_succeeded(bool counted) {
+void Lifecycle::call_succeeded(bool counted, Clock::time_point at) {
   std::lock_guard lock(mu_);
-  last_activity_ = Clock::now();
+  last_activity_ = at;
   missed_pings_ = 0;
   consecutive_failures_ = 0;
   if (!counted) return;

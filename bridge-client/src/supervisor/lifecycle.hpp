@@ -65,7 +65,7 @@ class Lifecycle final : public SessionSource {
   // counted in flight while the lease lives. On-restart hooks get the new
   // session before it is ready for anyone else.
   Lease acquire(std::chrono::steady_clock::time_point deadline) override;
-  void call_succeeded(bool counted) override;
+  void call_succeeded(bool counted, std::chrono::steady_clock::time_point at) override;
   std::string reason() override;
 
   // Asks the monitor to start the first surrogate, without waiting for it.

@@ -33,17 +33,26 @@ class SpinAdvisor {
   // Waits in a row, each far from its mode's mean on the same side, that
   // say the placement changed (a lone slow wait is noise, not a move).
   static constexpr std::uint32_t kMovedAfter = 8;
+  // Settled on sleeping (spinning lost so often that it is tried only once
+  // in kLongestTryEvery waits): one sleeping wait in this many is timed and
+  // recorded, so that low-latency mode costs next to nothing more than the
+  // standard one where it cannot help (one CPU). A move of a process then
+  // shows after kMovedAfter timed waits, kMovedAfter * kSampleEvery waits.
+  static constexpr std::uint32_t kSampleEvery = 8;
 
-  // For the wait about to start: spin for `budget` first (0: sleep at once).
+  // For the wait about to start: spin for `budget` first (0: sleep at
+  // once); `timed`: measure the wait and record() it (a plan that is not
+  // timed is not recorded).
   struct Plan {
     bool spin = false;
     std::chrono::nanoseconds budget{0};
+    bool timed = true;
   };
   Plan next();
 
-  // How the wait `plan` went: `total`, from its start until the frame came;
-  // for a spin, whether the frame came within it and then after how long
-  // (`hit_after`).
+  // How the wait `plan` (a timed one) went: `total`, from its start until
+  // the frame came; for a spin, whether the frame came within it and then
+  // after how long (`hit_after`).
   void record(const Plan& plan, std::chrono::nanoseconds total, bool hit, std::chrono::nanoseconds hit_after);
 
   // What the advisor has learnt (tests, diagnostics).
@@ -57,7 +66,8 @@ class SpinAdvisor {
   std::int64_t budget_ns_ = kMaxSpin.count() / 2;
   std::uint32_t try_every_ = kFirstTryEvery;
   std::uint32_t until_try_ = kFirstTryEvery;
-  bool trying_ = false;  // the last plan was a try of the mode not preferred
+  bool trying_ = false;            // the last plan was a try of the mode not preferred
+  std::uint32_t until_timed_ = 0;  // settled on sleeping: untimed waits before the next timed one
   // Waits in a row of the mode in use far from its mean on the side of
   // moved_up_; kMovedAfter of them bring the next try forward.
   std::uint32_t moved_streak_ = 0;
