@@ -23,7 +23,9 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <string>
 
@@ -93,6 +95,7 @@ struct ShmSlot {
   char bytes[2040];
 };
 static_assert(sizeof(ShmSlot) == 2048);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "shared with another process");
 
 // Owns a descriptor.
 struct Fd {
@@ -147,7 +150,10 @@ void shm_ping_pong(benchmark::State& state, bool use_eventfd) {
       req->seq.store(seq, std::memory_order_release);
       if (use_eventfd) {
         const std::uint64_t one = 1;
-        if (::write(to_echo.fd, &one, sizeof one) < 0) break;
+        if (::write(to_echo.fd, &one, sizeof one) < 0) {
+          state.SkipWithError("cannot write the echo's eventfd");
+          break;
+        }
       } else {
         ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&req->seq), FUTEX_WAKE, 1, nullptr, nullptr, 0);
       }
@@ -159,15 +165,21 @@ void shm_ping_pong(benchmark::State& state, bool use_eventfd) {
           std::uint64_t count;
           if (p[1].revents != 0 || (::read(from_echo.fd, &count, sizeof count) < 0 && errno != EAGAIN)) break;
         } else {
-          ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&rep->seq), FUTEX_WAIT, now, nullptr, nullptr,
-                    0);
+          // Bounded, so that an echo that died (it watches no socket) ends the run.
+          const timespec bound{0, 100 * 1000 * 1000};
+          if (::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&rep->seq), FUTEX_WAIT, now, &bound,
+                        nullptr, 0) != 0 &&
+              errno == ETIMEDOUT) {
+            pollfd p{echo.fd, POLLIN, 0};
+            if (::poll(&p, 1, 0) > 0) break;  // the echo's end of the socket closed
+          }
         }
       }
       if (now != seq) {
         state.SkipWithError("the echo process went away");
         break;
       }
-      std::memcpy(back.data(), rep->bytes, rep->size);
+      std::memcpy(back.data(), rep->bytes, std::min<std::size_t>(rep->size, back.size()));
       lat.add(Clock::now() - t0);
     }
     lat.report(state);

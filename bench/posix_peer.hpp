@@ -106,16 +106,22 @@ struct SocketChild {
     posix_spawn_file_actions_adddup2(&actions, sv[1], 3);
     // Numbered above 4 + extra.size() first, so no dup2 below overwrites one not yet moved.
     std::vector<int> high;
-    for (const int fd : extra) high.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 16));
-    for (std::size_t i = 0; i < high.size(); ++i) {
-      posix_spawn_file_actions_adddup2(&actions, high[i], static_cast<int>(4 + i));
+    bool ready = extra.size() <= 12;
+    for (const int fd : extra) {
+      high.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 16));
+      ready = ready && high.back() >= 0;
+    }
+    for (std::size_t i = 0; ready && i < high.size(); ++i) {
+      ready = posix_spawn_file_actions_adddup2(&actions, high[i], static_cast<int>(4 + i)) == 0;
     }
     std::vector<char*> argv;
     for (auto& a : full) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
+    if (!ready || posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
     posix_spawn_file_actions_destroy(&actions);
-    for (const int fd : high) ::close(fd);
+    for (const int fd : high) {
+      if (fd >= 0) ::close(fd);
+    }
     ::close(sv[1]);
     fd = sv[0];
   }

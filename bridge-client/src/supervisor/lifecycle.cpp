@@ -104,7 +104,7 @@ void Lifecycle::release_lease() {
 
 void Lifecycle::call_succeeded(bool counted, Clock::time_point at) {
   std::lock_guard lock(mu_);
-  last_activity_ = at;
+  last_activity_ = std::max(last_activity_, at);  // calls side by side end out of order
   missed_pings_ = 0;
   consecutive_failures_ = 0;
   if (!counted) return;

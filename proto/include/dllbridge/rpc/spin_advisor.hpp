@@ -36,8 +36,10 @@ class SpinAdvisor {
   // Settled on sleeping (spinning lost so often that it is tried only once
   // in kLongestTryEvery waits): one sleeping wait in this many is timed and
   // recorded, so that low-latency mode costs next to nothing more than the
-  // standard one where it cannot help (one CPU). A move of a process then
-  // shows after kMovedAfter timed waits, kMovedAfter * kSampleEvery waits.
+  // standard one where it cannot help (one CPU). A sampled wait far from
+  // the mean has the next ones timed, so a move of a process still shows
+  // within about kSampleEvery + kMovedAfter waits (and the mean of the
+  // sleeping waits then spans about kSampleEvery times as many waits).
   static constexpr std::uint32_t kSampleEvery = 8;
 
   // For the wait about to start: spin for `budget` first (0: sleep at
