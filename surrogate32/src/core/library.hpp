@@ -35,7 +35,9 @@ class Library {
 
 // Makes a fault inside the library end this process at once, so the client
 // learns the signal (POSIX) or exception code (Windows): no error dialog, no
-// debugger prompt, no handler that could hang. Call once at start.
+// debugger prompt, no handler that could hang. On POSIX, where no core file
+// would be written, a fault also ends the process without the kernel's wait
+// for its threads that a core dump needs. Call once at start.
 void end_process_on_faults();
 
 // Sets the calling thread's last-error value to 0.

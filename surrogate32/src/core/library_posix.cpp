@@ -1,6 +1,10 @@
 #include <dlfcn.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <utility>
 
 #include "core/errors.hpp"
@@ -37,7 +41,57 @@ Library::~Library() {
 
 void* Library::symbol(const std::string& name) const { return dlsym(handle_, name.c_str()); }
 
-void end_process_on_faults() {}  // the default dispositions already do: the signal ends it
+namespace {
+
+// The signals a fault in the library raises (their default action ends the
+// process and would write a core file).
+constexpr int kFaultSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP};
+
+// Whether a crash now would write a core file: a core limit above 0, or a
+// core_pattern that pipes the dump to a program (which gets it whatever the
+// limit).
+bool cores_are_written() {
+  rlimit core{};
+  if (::getrlimit(RLIMIT_CORE, &core) == 0 && core.rlim_cur != 0) return true;
+  std::FILE* f = std::fopen("/proc/sys/kernel/core_pattern", "re");
+  if (f == nullptr) return true;  // cannot tell: leave the kernel's way alone
+  const int first = std::fgetc(f);
+  std::fclose(f);
+  return first == '|';
+}
+
+// A fault, with no core to write: the process is made non-dumpable before
+// the signal ends it (SA_RESETHAND: the default action now). A dumpable
+// process that dies of a core signal makes the kernel wait until each of
+// its threads has stopped before anything of it is released (the core
+// dump's barrier, even when no file is written), so the client would learn
+// of the crash (the end of the channel) later: about 1 ms for four threads
+// here against about 0.2 ms. The status is the same (killed by the signal).
+extern "C" void end_without_core(int sig) {
+  rlimit core{};
+  if (::getrlimit(RLIMIT_CORE, &core) == 0 && core.rlim_cur == 0) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  ::raise(sig);  // SA_NODEFER: delivered now, and ends the process
+}
+
+}  // namespace
+
+void end_process_on_faults() {
+  // Where a core file would be written, or where something installed its
+  // own handler before main (a sanitizer), the dispositions stay as they are.
+  if (cores_are_written()) return;
+  for (const int sig : kFaultSignals) {
+    struct sigaction now {};
+    if (::sigaction(sig, nullptr, &now) != 0 || now.sa_handler != SIG_DFL ||
+        (now.sa_flags & SA_SIGINFO) != 0) {
+      continue;
+    }
+    struct sigaction on_fault {};
+    on_fault.sa_handler = end_without_core;
+    sigemptyset(&on_fault.sa_mask);
+    on_fault.sa_flags = SA_RESETHAND | SA_NODEFER;
+    ::sigaction(sig, &on_fault, nullptr);
+  }
+}
 
 void clear_last_error() noexcept { errno = 0; }
 std::int64_t read_last_error() noexcept { return errno; }
