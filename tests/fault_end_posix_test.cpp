@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,7 +68,11 @@ TEST(FaultEnd, AFaultEndsTheProcessWithItsOwnSignalFromAnyThread) {
     void (*fault)();
   };
   const Case cases[] = {
-      {SIGSEGV, [] { *static_cast<volatile int*>(nullptr) = 1; }},
+      {SIGSEGV,
+       [] {  // a page the process may not touch: a real fault, not undefined behaviour
+         void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+         *static_cast<volatile int*>(page) = 1;
+       }},
       {SIGABRT, [] { std::abort(); }},
       {SIGFPE, [] { ::raise(SIGFPE); }},  // raised, not a trap: the handler must end it too
       {SIGBUS, [] { ::raise(SIGBUS); }},
