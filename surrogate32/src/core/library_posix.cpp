@@ -68,6 +68,8 @@ bool cores_are_written() {
 // of the crash (the end of the channel) later: about 1 ms for four threads
 // here against about 0.2 ms. The status is the same (killed by the signal).
 extern "C" void end_without_core(int sig) {
+  // The limit again: the library may have raised it since the start (then
+  // it wants the core).
   rlimit core{};
   if (::getrlimit(RLIMIT_CORE, &core) == 0 && core.rlim_cur == 0) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ::raise(sig);  // SA_NODEFER: delivered now, and ends the process
