@@ -114,8 +114,12 @@ inline std::unique_ptr<Child> start_standalone(const std::string& surrogate, con
   for (;;) {
     const std::string line = c->read_line();
     if (line == "ready" || line == "ready\r") return c;
-    if (line.empty())
-      throw std::runtime_error(surrogate + " --listen " + endpoint + " ended before it was ready");
+    if (line.empty()) {
+      const int status = c->wait();  // it printed why on stderr (this process's)
+      throw std::runtime_error(
+          surrogate + " --listen " + endpoint + " ended before it was ready (" +
+          (status < 0 ? std::string("killed or crashed") : "exit code " + std::to_string(status)) + ")");
+    }
   }
 }
 

@@ -147,7 +147,13 @@ int run(int argc, char** argv, bool forked) {
                    SessionOptions{workers, token, peer, workers > 1 ? nullptr : &dll_lock, nullptr});
     });
   } catch (const std::exception& e) {
-    spdlog::critical("{}", e.what());
+    // Why it ends is printed even with --log-level off: an exit code alone
+    // leaves whoever started it guessing.
+    if (spdlog::should_log(spdlog::level::critical)) {
+      spdlog::critical("{}", e.what());
+    } else {
+      std::fprintf(stderr, "surrogate: %s\n", e.what());
+    }
     return 1;
   }
   return 0;
