@@ -110,7 +110,8 @@ TEST_P(Supervised, CallsInFlightWhenTheSurrogateIsKilledGetAPreciseErrorOrARetry
   // One surrogate thread: once the held call runs there (it says so by creating
   // `started`), the adds queue behind it and are lost with it at its deadline.
   auto hung = std::async(std::launch::async, [&] {
-    return error_of([&] { hold.call({started, never, std::int64_t{60000}}, milliseconds(3000)); });
+    // Its deadline leaves the adds below time to be sent on a loaded machine.
+    return error_of([&] { hold.call({started, never, std::int64_t{60000}}, milliseconds(6000)); });
   });
   ASSERT_TRUE(eventually([&] { return exists(started); })) << "the held call runs in the surrogate";
   auto plain = std::async(std::launch::async, [&] {
@@ -327,14 +328,16 @@ TEST_P(Supervised, ARemovedRestartHookRunsAtNoLaterStart) {
   EXPECT_NE(first, second);
   Library lib = b.load(GetParam().sample);
   Function next = lib.function("int counter_next(void)");
-  for (int i = 0; i < 6; ++i) next.call({});  // one recycle, before the fourth call
+  // Calls 1-3, then the fourth waits for the one recycle (a sixth call would
+  // leave the next recycle running on the monitor's thread meanwhile).
+  for (int i = 0; i < 4; ++i) next.call({});
   EXPECT_EQ(b.stats().restarts, 1u);
   EXPECT_EQ(a.load(), 1);
   EXPECT_EQ(b_runs.load(), 1);
   b.remove_restart_hook(first);
   b.remove_restart_hook(first);               // twice: nothing more happens
   b.remove_restart_hook(second + 1);          // no such hook
-  for (int i = 0; i < 3; ++i) next.call({});  // the second recycle
+  for (int i = 0; i < 3; ++i) next.call({});  // the seventh waits for the second recycle
   EXPECT_EQ(b.stats().restarts, 2u);
   EXPECT_EQ(a.load(), 1) << "removed before the second restart";
   EXPECT_EQ(b_runs.load(), 2);
@@ -370,7 +373,7 @@ TEST_P(Supervised, RecyclesWhenResidentMemoryPassesTheLimit) {
 TEST_P(Supervised, MissedHeartbeatsMarkAFrozenSurrogateHung) {
   BridgeOptions o = opts();
   o.policy.heartbeat.interval = milliseconds(100);
-  o.policy.heartbeat.timeout = milliseconds(200);
+  o.policy.heartbeat.timeout = milliseconds(1000);  // the healthy replacement answers within it under load
   o.policy.heartbeat.misses = 2;
   EventLog log;
   Bridge b(o);
