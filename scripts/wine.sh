@@ -129,34 +129,51 @@ if ! server_running; then
 fi
 trace "exec wine"
 
-# Under load, Wine now and then fails to start a program at all: its loader
-# hands the program to start.exe, which prints "Application could not be
-# started, ..." and "ShellExecuteEx failed: Internal error." and exits 1
-# (seen in CI on a test program, once in a few hundred starts). Nothing of
-# the program ran, so it is started again, at most twice, and the retry is
-# said on stderr. The program's own stderr reaches ours through tee; stdin
-# and stdout are untouched.
+# Under load, Wine now and then fails to start a program at all. Two ways
+# were seen in CI, each once in a few hundred starts: its loader hands the
+# program to start.exe, which prints "Application could not be started, ..."
+# and "ShellExecuteEx failed: Internal error." and exits 1; or the program
+# ends at once with a failing status having printed nothing at all, on
+# either stream (a test program prints before its first test, so nothing of
+# it ran). Either way it is started again, at most twice, and the retry is
+# said on stderr. The program's stdout and stderr reach ours through tee
+# (so that what it printed can be looked at); stdin is untouched.
 errlog=$(mktemp "${TMPDIR:-/tmp}/dllbridge-wine.XXXXXX") || exec "$WINE_CMD" "$@"
-trap 'rm -f "$errlog"' EXIT
-could_not_start() {  # wine's start.exe said so; $1: the pid of the tee
-  local i
-  # tee ends once everything that holds its pipe has gone (wine, at once;
+outlog=$(mktemp "${TMPDIR:-/tmp}/dllbridge-wine.XXXXXX") || { rm -f "$errlog"; exec "$WINE_CMD" "$@"; }
+trap 'rm -f "$errlog" "$outlog"' EXIT
+tees_done() {  # $@: the pids of the tees
+  local i pid
+  # A tee ends once everything that holds its pipe has gone (wine, at once;
   # rarely a child that outlives it): wait a little for it, never long.
-  for ((i = 0; i < 20; ++i)); do
-    kill -0 "$1" 2>/dev/null || break
-    sleep 0.05
+  for pid in "$@"; do
+    for ((i = 0; i < 20; ++i)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
   done
+}
+could_not_start() {  # wine's start.exe said so
   grep -q 'Application could not be started' "$errlog" && grep -q 'ShellExecuteEx failed' "$errlog"
 }
 for attempt in 1 2 3; do
   : >"$errlog"
+  : >"$outlog"
   exec 8> >(tee -a "$errlog" >&2)
-  teepid=$!
-  "$WINE_CMD" "$@" 2>&8 8>&-
+  errpid=$!
+  exec 9> >(tee -a "$outlog")
+  outpid=$!
+  "$WINE_CMD" "$@" 2>&8 >&9 8>&- 9>&-
   rc=$?
-  exec 8>&-
+  exec 8>&- 9>&-
   [[ $rc -ne 0 && $attempt -lt 3 ]] || exit $rc
-  could_not_start "$teepid" || exit $rc
-  echo "wine.sh: Wine could not start $1 (its loader failed; nothing ran): starting it again (attempt $((attempt + 1)) of 3)" >&2
-  trace "retry $attempt"
+  tees_done "$errpid" "$outpid"
+  if could_not_start; then
+    why="its loader failed"
+  elif [[ ! -s "$errlog" && ! -s "$outlog" ]]; then
+    why="it ended with status $rc having printed nothing"
+  else
+    exit $rc
+  fi
+  echo "wine.sh: Wine could not start $1 ($why; nothing ran): starting it again (attempt $((attempt + 1)) of 3)" >&2
+  trace "retry $attempt: $why"
 done
