@@ -408,6 +408,47 @@ TEST_P(Rpc, FramesLargerThanTheSocketBufferCrossBothWaysBetweenSmallOnes) {
   EXPECT_EQ(wrong, 0);
 }
 
+TEST_P(Rpc, AFrameQueuedWhileAnotherCallerWaitsIsFinishedForIt) {
+  // Caller A waits for a reply that the other side gives only once B's
+  // request, far larger than the socket's buffer (most of it queued as B
+  // sends), has arrived whole: B's queued bytes must move on while A
+  // holds the reading, though nothing A waits for comes before them.
+  auto [a, b] = GetParam().make();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool first_came = false;
+  Side client(std::move(a), [](const wire::Request&) { return answer(0); });
+  Side server(std::move(b), [&](const wire::Request& r) {
+    if (r.call().function() != 1) return answer(r.call().args(0).text().size());
+    {
+      std::lock_guard lock(mu);
+      first_came = true;
+    }
+    cv.notify_all();
+    // Served one at a time: the large request waits in the queue, whole.
+    std::unique_lock lock(server.mu);
+    return answer(server.cv.wait_for(lock, kPatience, [&] { return !server.queue.empty(); }) ? 1 : 0);
+  });
+  client.peer->start();
+  server.peer->start();
+  std::uint64_t first = 99;
+  std::thread waiter([&] {
+    auto r = client.peer->request(numbered(1), soon());
+    if (r) first = r->call().ret().u();
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, kPatience, [&] { return first_came; }));
+  }
+  wire::Request large = numbered(2);
+  large.mutable_call()->add_args()->set_text(std::string(8u << 20, 'x'));
+  auto r = client.peer->request(std::move(large), soon());
+  waiter.join();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->call().ret().u(), 8u << 20);
+  EXPECT_EQ(first, 1u) << "the large request came whole while the first caller waited";
+}
+
 TEST_P(Rpc, ManyCallersTakeTurnsReadingAndEachGetsItsOwnReply) {
   // More callers than cores, each waiting for its own reply: whoever reads
   // delivers the others' replies, and a caller that stops reading hands on.

@@ -22,9 +22,9 @@
 // side).
 //
 // Writing: a caller writes its own frame without blocking; what the socket
-// does not take at once is queued, and whoever holds the reader role
-// finishes it (a caller that waits for the reply to that very frame, or the
-// reading thread), so a send never blocks on the surrogate.
+// does not take at once is queued and finished by the reading thread, or by
+// a reading caller that found it queued when its wait began, so a send never
+// blocks on the surrogate. A reading caller waits on the socket alone.
 #include "dllbridge/rpc/socket_transport.hpp"
 
 #include <poll.h>
@@ -248,7 +248,7 @@ class SocketTransport final : public Transport {
       writes_.emplace_back(data + done, size - done);
     }
     pending_writes_ = true;
-    wake();  // whoever polls now adds POLLOUT
+    wake();  // the reading thread moves it on, even while a caller reads
   }
 
   // Writes at least the first byte of `data` with descriptor `fd` attached
@@ -305,18 +305,13 @@ class SocketTransport final : public Transport {
     [[maybe_unused]] const ssize_t n = ::write(wake_.get(), &one, sizeof one);
   }
 
-  // Waits until the socket has data, takes queued writes, or `wake()` was
-  // called; up to `timeout_ms` (-1: no limit).
+  // A reading caller's wait: until the socket has data (or its end, which
+  // close() brings about with shutdown), or takes the writes queued when the
+  // wait began; up to `timeout_ms` (-1: no limit). The socket alone: writes
+  // queued during the wait are the reading thread's to move on (wake()).
   void wait_ready(int timeout_ms) {
-    pollfd fds[2] = {{fd_, static_cast<short>(POLLIN | (pending_writes_ ? POLLOUT : 0)), 0},
-                     {wake_.get(), POLLIN, 0}};
-    const int n = ::poll(fds, 2, timeout_ms);
-    if (n <= 0) return;
-    if (fds[1].revents & POLLIN) {
-      std::uint64_t count;
-      [[maybe_unused]] const ssize_t r = ::read(wake_.get(), &count, sizeof count);
-    }
-    if (fds[0].revents & POLLOUT) flush_writes();
+    pollfd socket{fd_, static_cast<short>(POLLIN | (pending_writes_ ? POLLOUT : 0)), 0};
+    if (::poll(&socket, 1, timeout_ms) > 0 && (socket.revents & POLLOUT)) flush_writes();
   }
 
   // Reads what has arrived and delivers each complete frame, until `done`
@@ -477,6 +472,7 @@ class SocketTransport final : public Transport {
           [[maybe_unused]] const ssize_t r = ::read(wake_.get(), &count, sizeof count);
         }
       }
+      enum class Next { wait, write, read } next = Next::wait;
       {
         std::lock_guard lock(mu_);
         const bool calls_ended = releases_ != seen_releases_;
@@ -487,20 +483,35 @@ class SocketTransport final : public Transport {
           // call): then its release wakes us.
           thread_wait_ = n == 0 && !calls_ended ? ThreadWait::unlimited : ThreadWait::period;
           hand_back_ = false;
-          continue;
+          // Writes queued while it waits are ours to move on: it polls only
+          // for those it found queued when its wait began.
+          if (pending_writes_) {
+            next = Next::write;
+          } else if (armed_ == EPOLLOUT) {
+            arm(0);
+          }
+        } else {
+          const bool work = look_ || end_found_ || pending_writes_ || closing_;
+          if (!work && ((n == 0 && calls_ended) || (n > 0 && hand_back_))) {
+            // Calls follow each other: they read, and a frame that comes
+            // between them waits for the next one or our next look.
+            thread_wait_ = ThreadWait::period;
+            hand_back_ = false;
+          } else {
+            look_ = false;
+            reader_ = Reader::thread;
+            thread_wait_ = ThreadWait::running;
+            next = Next::read;
+          }
         }
-        const bool work = look_ || end_found_ || pending_writes_ || closing_;
-        if (!work && ((n == 0 && calls_ended) || (n > 0 && hand_back_))) {
-          // Calls follow each other: they read, and a frame that comes
-          // between them waits for the next one or our next look.
-          thread_wait_ = ThreadWait::period;
-          hand_back_ = false;
-          continue;
-        }
-        look_ = false;
-        reader_ = Reader::thread;
-        thread_wait_ = ThreadWait::running;
       }
+      if (next == Next::write) {
+        flush_writes();
+        std::lock_guard lock(mu_);
+        // What the socket did not take yet wakes us when it can take more.
+        if (reader_ == Reader::caller) arm(pending_writes_ ? EPOLLOUT : 0u);
+      }
+      if (next != Next::read) continue;
       const Pull p = pull(nullptr, nullptr);
       thread_release_role();
       if (p == Pull::ended) break;
@@ -513,7 +524,7 @@ class SocketTransport final : public Transport {
 
   OwnedFd socket_;
   const int fd_;
-  OwnedFd wake_;   // eventfd: new writes queued, or closing
+  OwnedFd wake_;   // eventfd: the reading thread's doorbell (writes queued, a release, closing)
   OwnedFd epoll_;  // the reading thread's: wake_, and the socket unless a caller reads
   Receiver* receiver_ = nullptr;
   std::thread thread_;
