@@ -7,8 +7,9 @@
 // first. The transport's own reading
 // thread waits in epoll and reads when no caller does: requests of the
 // surrogate that come when nobody waits, and the end of the stream, which
-// it alone reports. While a caller reads, the socket is out of that epoll
-// set, so the reply does not wake the reading thread too. It stays out
+// it alone reports. While a caller reads, the socket's input is out of that
+// epoll set, so the reply does not wake the reading thread too (only room
+// to write, while frames other threads queued wait). It stays out
 // while calls follow each other (no epoll_ctl per call): the reading thread
 // then looks every kHandBack (1 ms) whether they stopped, and takes the
 // socket back when a whole period passed without one ending (or when a
@@ -391,9 +392,10 @@ class SocketTransport final : public Transport {
     end_found_ = true;
   }
 
-  // Which events of the socket wake the reading thread (mu_ held): none
-  // while a caller reads; EPOLLIN, and EPOLLOUT while writes are queued,
-  // otherwise. Level-triggered: what is pending when armed wakes it at once.
+  // Which events of the socket wake the reading thread (mu_ held): while a
+  // caller reads, none, or EPOLLOUT while writes are queued; otherwise
+  // EPOLLIN, and EPOLLOUT while writes are queued. Level-triggered: what is
+  // pending when armed wakes it at once (and a hang-up always does).
   void arm(std::uint32_t events) {
     if (events == armed_) return;
     epoll_event e{};
@@ -403,11 +405,11 @@ class SocketTransport final : public Transport {
     armed_ = events;
   }
 
-  // A caller gives the reader role back. The socket stays out of the
+  // A caller gives the reader role back. The socket's input stays out of the
   // reading thread's set: while calls follow each other, the callers read it
   // and the thread only looks every kHandBack (no epoll_ctl per call). A
-  // thread that sleeps without a limit and without the socket is woken to
-  // take it back.
+  // thread that sleeps without a limit and without the socket's input is
+  // woken to take it back.
   void release_role() {
     // Frames read behind the caller's own are the reading thread's to
     // deliver now (the socket will not wake it for them).
@@ -423,9 +425,15 @@ class SocketTransport final : public Transport {
       turned_away_ = false;
       if (pending_writes_) {
         arm(EPOLLIN | EPOLLOUT);  // the thread finishes them
-      } else if (armed_ == 0 && thread_wait_ == ThreadWait::unlimited) {
-        hand_back_ = true;  // it wakes, looks, and goes on looking every kHandBack
-        need_wake = true;
+      } else {
+        // Room to write, armed by the thread for writes this caller has
+        // finished since (a send may succeed before the socket would say
+        // it has room): nothing to wait for any more.
+        if (armed_ == EPOLLOUT) arm(0);
+        if (armed_ == 0 && thread_wait_ == ThreadWait::unlimited) {
+          hand_back_ = true;  // it wakes, looks, and goes on looking every kHandBack
+          need_wake = true;
+        }
       }
       if (end_found_) need_wake = true;  // the thread reports the end
     }
@@ -524,8 +532,9 @@ class SocketTransport final : public Transport {
 
   OwnedFd socket_;
   const int fd_;
-  OwnedFd wake_;   // eventfd: the reading thread's doorbell (writes queued, a release, closing)
-  OwnedFd epoll_;  // the reading thread's: wake_, and the socket unless a caller reads
+  OwnedFd wake_;  // eventfd: the reading thread's doorbell (writes queued, a release, closing)
+  OwnedFd
+      epoll_;  // the reading thread's: wake_, and the socket (only its room to write while a caller reads)
   Receiver* receiver_ = nullptr;
   std::thread thread_;
   std::atomic<bool> closing_{false};
@@ -533,9 +542,9 @@ class SocketTransport final : public Transport {
   std::mutex mu_;  // the reader role
   Reader reader_ = Reader::none;
   std::uint32_t armed_ = 0;  // the socket's events in epoll_
-  // How the reading thread waits: without a limit (the socket in its set,
-  // or a caller holds the role and its release wakes it), or looking every
-  // kHandBack while calls follow each other (the socket out of its set).
+  // How the reading thread waits: without a limit (the socket's input in its
+  // set, or a caller holds the role and its release wakes it), or looking
+  // every kHandBack while calls follow each other (the input out of its set).
   enum class ThreadWait { running, unlimited, period };
   ThreadWait thread_wait_ = ThreadWait::unlimited;
   std::uint64_t releases_ = 0;       // callers' releases of the role so far
