@@ -21,6 +21,7 @@
 #  include <sys/socket.h>
 
 #  include "channel/stream_transport.hpp"
+#  include "dllbridge/rpc/ring_transport.hpp"
 #endif
 #include "dllbridge/rpc/peer.hpp"
 #include "dllbridge/rpc/transport.hpp"
@@ -131,11 +132,32 @@ TransportPair socket_pair() { return socket_pair_mode(false); }
 TransportPair socket_pair_low_latency() { return socket_pair_mode(true); }
 #endif
 
+#if defined(__linux__)
+// Frames through shared memory: the client's end offers the rings (as
+// make_stream_transport does for a surrogate it starts), the other accepts.
+TransportPair ring_pair_mode(bool low_latency) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw std::runtime_error("socketpair");
+  auto io = std::make_unique<asio::io_context>();
+  detail::Stream stream(*io);
+  stream.assign(asio::local::stream_protocol(), sv[0]);
+  auto client = detail::make_stream_transport(std::move(io), std::move(stream), low_latency, true);
+  auto surrogate = rpc::accept_ring_transport(sv[1], rpc::RingOptions{low_latency}, std::chrono::seconds(5));
+  return {std::move(client), std::move(surrogate)};
+}
+TransportPair ring_pair() { return ring_pair_mode(false); }
+TransportPair ring_pair_low_latency() { return ring_pair_mode(true); }
+#endif
+
 const TransportKind kKinds[] = {
     {"in_memory", &rpc::in_memory_pair},
 #if !defined(_WIN32)
     {"socket", &socket_pair},
     {"socket_low_latency", &socket_pair_low_latency},
+#endif
+#if defined(__linux__)
+    {"shared_frames", &ring_pair},
+    {"shared_frames_low_latency", &ring_pair_low_latency},
 #endif
 };
 

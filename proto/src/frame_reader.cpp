@@ -86,6 +86,8 @@ void FrameReader::release_large_payload() {
   if (payload_.capacity() > kBufferSize) std::string().swap(payload_);
 }
 
+std::size_t FrameReader::unparsed() const noexcept { return big_ ? kHeaderSize + got_ : end_ - begin_; }
+
 bool FrameReader::frame_buffered() const noexcept {
   if (big_) return got_ == payload_.size();
   const std::size_t avail = end_ - begin_;

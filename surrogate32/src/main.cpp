@@ -35,6 +35,7 @@ int run(int argc, char** argv, bool forked) {
   int workers = 1;
   long parent_pid = 0;
   bool low_latency = false;
+  bool shared_frames = false;
   std::string token_file;
   ListenOptions listen_options;
   long long read_timeout_ms = 10000;
@@ -64,6 +65,10 @@ int run(int argc, char** argv, bool forked) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--low-latency", low_latency,
                "an idle worker polls briefly for the next request before it sleeps (inherited endpoint)");
+  app.add_flag("--shared-frames", shared_frames,
+               "with --fd (Linux): frames go through the shared memory the client passes first (used by the "
+               "client library)")
+      ->needs(inherited_opt);
   auto* token_opt = app.add_option("--token-file", token_file,
                                    "with --listen: admit only clients whose handshake carries the contents "
                                    "of FILE (owner-only, not empty)");
@@ -127,9 +132,9 @@ int run(int argc, char** argv, bool forked) {
     if (!inherited.empty()) inherited_stream.emplace(adopt_inherited(io, inherited));
     if (parent_pid > 0) follow_parent(parent_pid, forked);
     if (inherited_stream) {
-      const SessionEnd end =
-          serve_inherited(std::move(*inherited_stream),
-                          InheritedOptions{workers, low_latency, std::chrono::milliseconds(read_timeout_ms)});
+      const SessionEnd end = serve_inherited(
+          std::move(*inherited_stream),
+          InheritedOptions{workers, low_latency, std::chrono::milliseconds(read_timeout_ms), shared_frames});
       if (end == SessionEnd::disconnected) end_process_group();
       return end == SessionEnd::protocol_error ? 3 : 0;
     }

@@ -88,6 +88,14 @@ struct BridgeOptions {
   // (their caps apply), alloc() gives ordinary memory. The environment's
   // DLLBRIDGE_SHARED_REGION=off turns it off whatever this says.
   bool shared_region = true;
+  // Frames through shared memory (Linux, a surrogate this bridge starts):
+  // requests and replies cross in two rings of a memory object the client
+  // and its surrogate share, and a waiting side sleeps on a futex there,
+  // rather than in a socket (docs/architecture.md, "Frames through shared
+  // memory"); the socket stays for the end of the session. false: every
+  // frame goes through the socket. The environment's
+  // DLLBRIDGE_SHARED_FRAMES=off / on overrides this.
+  bool shared_frames = true;
   // Bytes of freed region blocks that keep their pages for later calls;
   // past it the least recently freed give theirs back to the system. 0:
   // every freed block gives its pages back. Empty: DLLBRIDGE_REGION_BUDGET

@@ -60,9 +60,9 @@ enum {
 /* Starts (or connects to) a surrogate. options_json: NULL for the defaults,
  * or an object with any of {"arch": 32|64, "call_timeout_ms": N,
  * "surrogate_path": "...", "connect": "...", "token_file": "...",
- * "low_latency": bool, "fork_server": bool, "pool_size": 1..64, "shared_region": bool, "region_budget":
- * bytes, "surrogate_log_level": "warn"} (BridgeOptions' fields of the same names); an unknown key or a wrong
- * type is bad_argument. *out is set only on success. */
+ * "low_latency": bool, "fork_server": bool, "pool_size": 1..64, "shared_region": bool,
+ * "shared_frames": bool, "region_budget": bytes, "surrogate_log_level": "warn"} (BridgeOptions' fields of the
+ * same names); an unknown key or a wrong type is bad_argument. *out is set only on success. */
 DLLBRIDGE_C_API dllbridge_status dllbridge_open(const char* options_json, dllbridge_bridge** out);
 
 /* Loads a library (UTF-8 path) in the surrogate; again in every new one. */

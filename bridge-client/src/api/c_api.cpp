@@ -152,6 +152,8 @@ dllbridge::BridgeOptions bridge_options(const char* text) {
       o.pool_size = static_cast<std::size_t>(v.get<std::int64_t>());
     } else if (key == "shared_region") {
       o.shared_region = bool_option(v, what);
+    } else if (key == "shared_frames") {
+      o.shared_frames = bool_option(v, what);
     } else if (key == "region_budget") {
       if (!v.is_number_integer() || v.get<std::int64_t>() < 0)
         throw bad(what + " must be a whole number of bytes, 0 or more, not " + tools::shown(v));
@@ -165,7 +167,8 @@ dllbridge::BridgeOptions bridge_options(const char* text) {
     } else {
       throw bad("options_json: unknown key \"" + key +
                 "\" (known: arch, call_timeout_ms, surrogate_path, connect, token_file, low_latency, "
-                "fork_server, pool_size, shared_region, region_budget, surrogate_log_level)");
+                "fork_server, pool_size, shared_region, shared_frames, region_budget, "
+                "surrogate_log_level)");
     }
   }
   return o;

@@ -80,6 +80,14 @@ bool use_fork_server(const BridgeOptions& o) {
   return o.fork_server;
 }
 
+// BridgeOptions::shared_frames, unless DLLBRIDGE_SHARED_FRAMES says on or off.
+bool use_shared_frames(const BridgeOptions& o) {
+  const char* e = std::getenv("DLLBRIDGE_SHARED_FRAMES");
+  if (e && std::strcmp(e, "on") == 0) return true;
+  if (e && std::strcmp(e, "off") == 0) return false;
+  return o.shared_frames;
+}
+
 milliseconds left_until(Clock::time_point deadline) {
   return std::max(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()), milliseconds(0));
 }
@@ -107,12 +115,15 @@ void Session::open() {
   } else {
     auto io = std::make_unique<asio::io_context>();
     Stream stream(*io);
+    bool shared_frames = false;
     if (options_.connect.empty()) {
       surrogate_path_ = find_surrogate(options_);
       std::vector<std::string> args{"--log-level",  options_.surrogate_log_level,
                                     "--workers",    std::to_string(options_.policy.surrogate_workers),
                                     "--parent-pid", std::to_string(current_pid())};
       if (options_.low_latency) args.push_back("--low-latency");
+      shared_frames = kSharedFramesBuilt && use_shared_frames(options_);
+      if (shared_frames) args.push_back("--shared-frames");
       Spawned spawned = spawn_surrogate(*io, surrogate_path_, args, options_.launcher,
                                         options_.policy.start_timeout, use_fork_server(options_));
       process_ = std::move(spawned.process);
@@ -120,7 +131,7 @@ void Session::open() {
     } else {
       stream = connect_endpoint(*io, options_.connect);
     }
-    transport = make_stream_transport(std::move(io), std::move(stream), options_.low_latency);
+    transport = make_stream_transport(std::move(io), std::move(stream), options_.low_latency, shared_frames);
   }
   channel_ = std::make_unique<Channel>(
       std::move(transport),

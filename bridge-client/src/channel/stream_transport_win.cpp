@@ -32,7 +32,8 @@ class PipeTransport final : public rpc::Transport {
 }  // namespace
 
 std::unique_ptr<rpc::Transport> make_stream_transport(std::unique_ptr<asio::io_context> io, Stream stream,
-                                                      bool /*low_latency: callers wait in the kernel*/) {
+                                                      bool /*low_latency: callers wait in the kernel*/,
+                                                      bool /*shared_frames: not on Windows*/) {
   // The transport does its own overlapped I/O on the pipe; Asio's handle is
   // closed (its completion port sees nothing: the transport's events keep
   // their completions off it).

@@ -54,6 +54,9 @@ class FrameReader {
   // Whether next() would return a frame or `bad` without more bytes.
   bool frame_buffered() const noexcept;
 
+  // Bytes read but not yet part of a frame next() returned.
+  std::size_t unparsed() const noexcept;
+
   // Whether no bytes of an unfinished frame are held.
   bool empty() const noexcept { return !big_ && begin_ == end_; }
 
