@@ -58,6 +58,10 @@ class Collector final : public rpc::Transport::Receiver {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, kPatience, [&] { return ids_.size() >= n; });
   }
+  bool ended() {
+    std::lock_guard lock(mu_);
+    return ended_;
+  }
   bool wait_end() {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, kPatience, [&] { return ended_; });
@@ -189,6 +193,38 @@ TEST(SharedFrames, AWritePositionPastTheRingEndsTheChannelAsBad) {
   ASSERT_TRUE(at_client.wait_end());
   EXPECT_TRUE(at_client.bad_);
   EXPECT_NE(at_client.why_.find("overwritten"), std::string::npos) << at_client.why_;
+  client.reset();
+  ::munmap(base, static_cast<std::size_t>(st.st_size));
+  ::close(memfd);
+  ::close(p.fd[1]);
+}
+
+// The peer overwrote the read position we publish (it lies in memory it can
+// write): nothing is there to read, and a caller's deadline still ends its
+// wait (a check against the shared word would find "something new" forever).
+TEST(SharedFrames, AnOverwrittenReadPositionLeavesDeadlinesWorking) {
+  SocketPair p;
+  auto client = rpc::offer_ring_transport(p.fd[0], {});
+  char byte = 0;
+  int memfd = -1;
+  ASSERT_EQ(rpc::receive_with_fds(
+                p.fd[1], &byte, 1, 0, [](void* m, int fd) { *static_cast<int*>(m) = fd; }, &memfd),
+            1);
+  ASSERT_GE(memfd, 0);
+  struct stat st {};
+  ASSERT_EQ(::fstat(memfd, &st), 0);
+  void* base =
+      ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  ASSERT_NE(base, MAP_FAILED);
+  Collector at_client;
+  client->start(at_client);
+  // The surrogate-to-client ring's read position (the client's to write) at 256.
+  reinterpret_cast<std::atomic<std::uint32_t>*>(static_cast<char*>(base) + 256)->store(5);
+  const auto before = std::chrono::steady_clock::now();
+  const auto r = client->read_until([](void*) { return false; }, nullptr, before + 50ms);
+  EXPECT_EQ(r, rpc::Transport::CallerRead::timeout);
+  EXPECT_GE(std::chrono::steady_clock::now() - before, 50ms);
+  EXPECT_FALSE(at_client.ended());
   client.reset();
   ::munmap(base, static_cast<std::size_t>(st.st_size));
   ::close(memfd);

@@ -86,10 +86,10 @@ constexpr std::size_t kHeaderSize = 4096;
 constexpr std::size_t kMappingSize = kHeaderSize + 2 * std::size_t{kCapacity};
 
 // What the client sends first over the socket.
-constexpr char kOfferRings = 'R';    // with the memfd
-constexpr char kOfferNothing = 'S';  // no rings: frames go over the socket
-constexpr char kPassedFd = 'F';      // later: a descriptor, then the stream position of its frame
-constexpr std::size_t kPassedRecord = 5;
+constexpr char kOfferRings = 'R';         // with the memfd
+constexpr char kOfferNothing = 'S';       // no rings: frames go over the socket
+constexpr char kPassedFd = 'F';           // later: a descriptor, then the stream position of its frame
+constexpr std::size_t kPassedRecord = 9;  // the byte, the position (64 bits: no wrap)
 
 // One direction's positions, each written by one side only.
 struct alignas(64) RingIndex {
@@ -121,6 +121,8 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "the futex words 
 static_assert(sizeof(RingIndex) == 128 && sizeof(Bell) == 64, "one layout for 32- and 64-bit processes");
 static_assert(offsetof(Header, ring) == 64 && offsetof(Header, bell) == 320 && sizeof(Header) <= kHeaderSize);
 
+static_assert(sizeof(time_t) == sizeof(long), "SYS_futex takes the kernel's timespec of this ABI");
+
 long futex(std::atomic<std::uint32_t>* word, int op, std::uint32_t value, const timespec* at) noexcept {
   return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), op, value, at, nullptr,
                    FUTEX_BITSET_MATCH_ANY);
@@ -150,6 +152,13 @@ void futex_wake(std::atomic<std::uint32_t>* word, bool shared) noexcept {
 void ring_bell(Bell& bell) noexcept {
   bell.word.fetch_add(1, kSeq);
   if (bell.sleepers.load(kSeq) != 0) futex_wake(&bell.word, true);
+}
+
+// Wakes this side's own sleepers on `bell`: unconditionally, since the
+// count of sleepers is in memory the peer can overwrite.
+void wake_own(Bell& bell) noexcept {
+  bell.word.fetch_add(1, kSeq);
+  futex_wake(&bell.word, true);
 }
 
 void pause() noexcept {
@@ -220,9 +229,9 @@ class RingTransport final : public Transport {
         in_data_(mapping_.data(1 - side)),
         my_bell_(&mapping_.header()->bell[side]),
         peer_bell_(&mapping_.header()->bell[1 - side]),
-        in_tail_(in_->tail.load(kSeq)),
+        in_tail_(0),
         frames_(options.first_frame_cap),
-        out_head_(out_->head.load(kSeq)) {}
+        out_head_(0) {}
 
   ~RingTransport() override {
     close();
@@ -259,10 +268,10 @@ class RingTransport final : public Transport {
     // A descriptor went over the socket before its frame entered the ring,
     // tagged with where in the stream that frame begins: it is taken once
     // that frame was delivered.
-    receive_passed_fds();
-    const std::uint32_t delivered = delivered_end_.load(std::memory_order_acquire);
+    const std::uint64_t delivered = delivered_end_.load(std::memory_order_acquire);
     std::lock_guard lock(fds_mu_);
-    if (passed_fds_.empty() || static_cast<std::int32_t>(passed_fds_.front().at - delivered) >= 0) return -1;
+    receive_passed_fds();
+    if (passed_fds_.empty() || passed_fds_.front().at >= delivered) return -1;
     const int fd = passed_fds_.front().fd;
     passed_fds_.pop_front();
     return fd;
@@ -276,7 +285,7 @@ class RingTransport final : public Transport {
     if (closing_.exchange(true)) return;
     // The peer's watching thread sees the hang-up, and so does ours.
     ::shutdown(fd_, SHUT_RDWR);
-    ring_bell(*my_bell_);
+    wake_own(*my_bell_);
     wake_thread();
   }
 
@@ -337,6 +346,8 @@ class RingTransport final : public Transport {
   // when nobody reads (a request of the peer) waits at most about this
   // long, and the thread is not woken by every reply.
   static constexpr std::chrono::milliseconds kHandBack{1};
+  // The longest the reading thread sleeps on the bell before it looks anyway.
+  static constexpr std::chrono::seconds kBellLook{1};
   enum class Reader { none, thread, caller };
   enum class Pull { satisfied, would_block, ended };
   // How the reading thread waits: on the bell (nobody reads), on its own
@@ -362,11 +373,13 @@ class RingTransport final : public Transport {
   }
 
   // Whether the peer wrote bytes the reader has not taken (any thread).
-  bool input_waiting() const { return in_->head.load(kSeq) != in_->tail.load(kSeq); }
+  // Against our own copies of our positions: the peer can overwrite the
+  // shared ones, and a check that stays true would never let us sleep.
+  bool input_waiting() const { return in_->head.load(kSeq) != in_read_.load(kSeq); }
 
   // Whether the queued writes could move on now.
   bool room_for_writes() const {
-    return pending_writes_.load(kSeq) && out_->head.load(kSeq) - out_->tail.load(kSeq) < kCapacity;
+    return pending_writes_.load(kSeq) && out_written_.load(kSeq) - out_->tail.load(kSeq) < kCapacity;
   }
 
   // Whether a sleeper of this side has something to look at.
@@ -380,8 +393,13 @@ class RingTransport final : public Transport {
   bool sleep_on_bell(Clock::time_point deadline) {
     my_bell_->sleepers.fetch_add(1, kSeq);
     const std::uint32_t seen = my_bell_->word.load(kSeq);
-    bool in_time = true;
-    if (!something_new()) in_time = futex_wait(&my_bell_->word, seen, deadline, true);
+    bool in_time;
+    if (!something_new()) {
+      in_time = futex_wait(&my_bell_->word, seen, deadline, true);
+    } else {
+      // (Nothing read: the deadline must still end a wait that never sleeps.)
+      in_time = deadline == Clock::time_point::max() || Clock::now() < deadline;
+    }
     my_bell_->sleepers.fetch_sub(1, kSeq);
     return in_time;
   }
@@ -393,7 +411,7 @@ class RingTransport final : public Transport {
     if (closing_ || write_broken_) return;
     if (outgoing_fd_) {
       // Before the frame: it is there when the frame is read.
-      pass_fd(outgoing_fd_->get(), out_head_ + static_cast<std::uint32_t>(queued_bytes_));
+      pass_fd(outgoing_fd_->get(), out_total_ + queued_bytes_);
       outgoing_fd_.reset();
     }
     std::size_t done = 0;
@@ -417,7 +435,7 @@ class RingTransport final : public Transport {
   // Sends descriptor `fd` over the socket with the stream position `at` of
   // the frame it goes with (briefly blocking if it must; one that cannot go
   // is dropped: the receiver finds none).
-  void pass_fd(int fd, std::uint32_t at) {
+  void pass_fd(int fd, std::uint64_t at) {
     unsigned char record[kPassedRecord];
     record[0] = static_cast<unsigned char>(kPassedFd);
     std::memcpy(record + 1, &at, sizeof at);
@@ -448,6 +466,8 @@ class RingTransport final : public Transport {
     std::memcpy(out_data_ + at, data, first);
     std::memcpy(out_data_, data + first, n - first);
     out_head_ += static_cast<std::uint32_t>(n);
+    out_total_ += n;
+    out_written_.store(out_head_, kSeq);
     out_->head.store(out_head_, kSeq);
     ring_bell(*peer_bell_);
     return n;
@@ -486,7 +506,7 @@ class RingTransport final : public Transport {
       if (corrupt_why_.empty()) corrupt_why_ = why;
     }
     corrupt_.store(true, kSeq);
-    ring_bell(*my_bell_);
+    wake_own(*my_bell_);
     wake_thread();
   }
 
@@ -502,6 +522,8 @@ class RingTransport final : public Transport {
     std::memcpy(dst, in_data_ + at, first);
     std::memcpy(dst + first, in_data_, n - first);
     in_tail_ += static_cast<std::uint32_t>(n);
+    in_total_ += n;
+    in_read_.store(in_tail_, kSeq);
     in_->tail.store(in_tail_, kSeq);
     if (in_->want_room.load(kSeq) != 0 && in_->want_room.exchange(0, kSeq) != 0) ring_bell(*peer_bell_);
     return static_cast<long>(n);
@@ -552,7 +574,7 @@ class RingTransport final : public Transport {
   }
 
   // Reads the descriptors the peer passed so far (each with the stream
-  // position of its frame) into passed_fds_.
+  // position of its frame) into passed_fds_ (fds_mu_ held: in order).
   void receive_passed_fds() {
     for (;;) {
       unsigned char record[kPassedRecord];
@@ -570,9 +592,8 @@ class RingTransport final : public Transport {
           &fd);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return;
-      std::uint32_t at = 0;
+      std::uint64_t at = 0;
       std::memcpy(&at, record + 1, sizeof at);
-      std::lock_guard lock(fds_mu_);
       if (n != kPassedRecord || record[0] != static_cast<unsigned char>(kPassedFd) || fd < 0 ||
           passed_fds_.size() >= kMaxPassedFds) {
         if (fd >= 0) ::close(fd);  // not ours to keep: a peer that floods us gets none kept
@@ -586,8 +607,7 @@ class RingTransport final : public Transport {
   bool deliver(bool (*done)(void*), void* context) {
     // Where this frame ends in the stream: descriptors passed with it (and
     // earlier ones) may be taken now.
-    delivered_end_.store(in_tail_ - static_cast<std::uint32_t>(frames_.unparsed()),
-                         std::memory_order_release);
+    delivered_end_.store(in_total_ - frames_.unparsed(), std::memory_order_release);
     receiver_->on_frame(frames_.payload());
     frames_.release_large_payload();  // no 64 MiB kept for good
     return done && done(context);
@@ -608,7 +628,7 @@ class RingTransport final : public Transport {
     thread_word_.fetch_add(1, kSeq);
     switch (thread_place_.load(kSeq)) {
       case kOnOwnWord: futex_wake(&thread_word_, false); break;
-      case kOnBell: ring_bell(*my_bell_); break;
+      case kOnBell: wake_own(*my_bell_); break;
       default: break;
     }
   }
@@ -641,11 +661,19 @@ class RingTransport final : public Transport {
     if (others) receiver_->on_reader_free();
   }
 
+  // How the reading thread sleeps next, and its word when that was decided
+  // (under mu_: a wake-up after the decision ends the sleep at once).
+  struct NextSleep {
+    ThreadWait how;
+    std::uint32_t seen;
+  };
+
   // The reading thread gives the role back: it sleeps on the bell again
   // unless a caller's release just handed it over while calls follow each
   // other (then it looks again after kHandBack).
-  void thread_release_role() {
+  NextSleep thread_release_role() {
     bool others;
+    NextSleep next;
     {
       std::lock_guard lock(mu_);
       reader_ = Reader::none;
@@ -654,8 +682,10 @@ class RingTransport final : public Transport {
       thread_wait_ = hand_back_ && !pending_writes_.load(kSeq) ? ThreadWait::period : ThreadWait::bell;
       hand_back_ = false;
       seen_releases_ = releases_;
+      next = NextSleep{thread_wait_, thread_word_.load(kSeq)};
     }
     if (others) receiver_->on_reader_free();
+    return next;
   }
 
   // The reading thread's sleep as `how` says; false when a period passed.
@@ -665,8 +695,10 @@ class RingTransport final : public Transport {
       my_bell_->sleepers.fetch_add(1, kSeq);
       const std::uint32_t bell = my_bell_->word.load(kSeq);
       thread_place_.store(kOnBell, kSeq);
+      // Bounded: the bell is in memory the peer can overwrite (a word put
+      // back to its old value would hide a wake-up of ours).
       if (thread_word_.load(kSeq) == seen && !something_new())
-        futex_wait(&my_bell_->word, bell, Clock::time_point::max(), true);
+        futex_wait(&my_bell_->word, bell, Clock::now() + kBellLook, true);
       thread_place_.store(kAwake, kSeq);
       my_bell_->sleepers.fetch_sub(1, kSeq);
       return true;
@@ -682,23 +714,29 @@ class RingTransport final : public Transport {
   // The transport's reading thread: reads whenever no caller does, moves
   // queued writes on, and reports the end of the stream.
   void run() {
+    NextSleep sleep;
+    {
+      std::lock_guard lock(mu_);
+      sleep = NextSleep{thread_wait_, thread_word_.load(kSeq)};
+    }
     for (;;) {
-      const std::uint32_t seen = thread_word_.load(kSeq);
-      ThreadWait how;
-      {
-        std::lock_guard lock(mu_);
-        how = thread_wait_;
-      }
-      const bool woken = how == ThreadWait::running || thread_sleep(how, seen);
-      bool read = false;
+      const bool woken = thread_sleep(sleep.how, sleep.seen);
+      enum class Next { sleep, write, read } next = Next::sleep;
       {
         std::lock_guard lock(mu_);
         const bool calls_ended = releases_ != seen_releases_;
         seen_releases_ = releases_;
         if (reader_ != Reader::none) {
-          // A caller reads. Look again after kHandBack, unless it held the
-          // role that whole time (a long call): then its release wakes us.
-          thread_wait_ = !woken && !calls_ended ? ThreadWait::own : ThreadWait::period;
+          if (pending_writes_.load(kSeq)) {
+            // Queued writes are ours to move on while a caller reads (it
+            // may be long in a frame's delivery): we wake as room comes.
+            thread_wait_ = ThreadWait::bell;
+            next = Next::write;
+          } else {
+            // A caller reads. Look again after kHandBack, unless it held
+            // the role that whole time (a long call): then its release wakes us.
+            thread_wait_ = !woken && !calls_ended ? ThreadWait::own : ThreadWait::period;
+          }
           hand_back_ = false;
         } else {
           const bool work = look_ || end_found_ || pending_writes_.load(kSeq) || something_new();
@@ -711,13 +749,15 @@ class RingTransport final : public Transport {
             look_ = false;
             reader_ = Reader::thread;
             thread_wait_ = ThreadWait::running;
-            read = true;
+            next = Next::read;
           }
         }
+        sleep = NextSleep{thread_wait_, thread_word_.load(kSeq)};
       }
-      if (!read) continue;
+      if (next == Next::write) flush_writes();
+      if (next != Next::read) continue;
       const Pull p = pull(nullptr, nullptr);
-      thread_release_role();
+      sleep = thread_release_role();
       if (p == Pull::ended) break;
     }
     receiver_->on_end(end_why_, end_bad_);
@@ -731,7 +771,7 @@ class RingTransport final : public Transport {
       break;
     }
     peer_gone_.store(true, kSeq);
-    ring_bell(*my_bell_);
+    wake_own(*my_bell_);
     wake_thread();
   }
 
@@ -772,6 +812,8 @@ class RingTransport final : public Transport {
 
   // The holder of the reader role only.
   std::uint32_t in_tail_;
+  std::uint64_t in_total_ = 0;             // bytes read from the ring in all
+  std::atomic<std::uint32_t> in_read_{0};  // in_tail_, for checks of any thread
   wire::FrameReader frames_;
   bool ended_ = false;
   std::string end_why_;
@@ -781,21 +823,23 @@ class RingTransport final : public Transport {
   // shared region each): more than this many is a flood.
   static constexpr std::size_t kMaxPassedFds = 64;
   struct PassedFd {
-    std::uint32_t at;  // where its frame begins in the stream
+    std::uint64_t at;  // where its frame begins in the stream
     int fd;
   };
   std::mutex fds_mu_;
   std::deque<PassedFd> passed_fds_;  // passed, not taken yet (fds_mu_)
   // Where the last frame delivered ends in the stream (the reader role's; read by take_passed_fd).
-  std::atomic<std::uint32_t> delivered_end_{0};
+  std::atomic<std::uint64_t> delivered_end_{0};
   std::unique_ptr<OwnedFd> outgoing_fd_;  // goes before the next frame sent (write_mu_)
 
   std::mutex write_mu_;
-  std::uint32_t out_head_;          // write_mu_
-  std::deque<std::string> writes_;  // what the ring had no room for yet (write_mu_)
-  std::size_t front_done_ = 0;      // of writes_.front(), what went already (write_mu_)
-  std::size_t queued_bytes_ = 0;    // in writes_, not yet in the ring (write_mu_)
-  bool write_broken_ = false;       // write_mu_
+  std::uint32_t out_head_;                     // write_mu_
+  std::uint64_t out_total_ = 0;                // bytes written to the ring in all (write_mu_)
+  std::atomic<std::uint32_t> out_written_{0};  // out_head_, for checks of any thread
+  std::deque<std::string> writes_;             // what the ring had no room for yet (write_mu_)
+  std::size_t front_done_ = 0;                 // of writes_.front(), what went already (write_mu_)
+  std::size_t queued_bytes_ = 0;               // in writes_, not yet in the ring (write_mu_)
+  bool write_broken_ = false;                  // write_mu_
   std::atomic<bool> pending_writes_{false};
 };
 
