@@ -37,7 +37,8 @@ constexpr auto kPatience = 20s;  // bounds only a broken build
 // Collects what a transport delivers; on_frame may also take a passed descriptor.
 class Collector final : public rpc::Transport::Receiver {
  public:
-  explicit Collector(rpc::Transport* fds_from = nullptr) : fds_from_(fds_from) {}
+  // on_frame takes a passed descriptor from `t` (before start()).
+  void take_fds_from(rpc::Transport* t) { fds_from_ = t; }
   void on_frame(std::string& payload) override {
     wire::Frame f;
     wire::decode_payload(payload, f);
@@ -76,7 +77,7 @@ class Collector final : public rpc::Transport::Receiver {
   bool bad_ = false;
 
  private:
-  rpc::Transport* fds_from_;
+  rpc::Transport* fds_from_ = nullptr;
 };
 
 std::string frame_with_id(std::uint64_t id) {
@@ -108,9 +109,9 @@ TEST(SharedFrames, AnOfferOfNothingLeavesFramesOnTheSocket) {
   SocketPair p;
   const char none = 'S';  // what offer_ring_transport sends when it has no rings
   ASSERT_EQ(::send(p.fd[0], &none, 1, 0), 1);
+  Collector at_client, at_surrogate;  // (outlive the transports: they deliver until they are gone)
   auto client = rpc::socket_transport(p.fd[0]);
   auto surrogate = rpc::accept_ring_transport(p.fd[1], {}, 5s);
-  Collector at_client, at_surrogate;
   client->start(at_client);
   surrogate->start(at_surrogate);
   client->send(frame_with_id(1));
@@ -167,6 +168,7 @@ TEST(SharedFrames, FirstBytesThatOfferNothingUsableAreRefusedWithTheReason) {
 // the reason, rather than reading memory that is not the ring's.
 TEST(SharedFrames, AWritePositionPastTheRingEndsTheChannelAsBad) {
   SocketPair p;
+  Collector at_client;
   auto client = rpc::offer_ring_transport(p.fd[0], {});
   // The surrogate's side, by hand: the memory object the offer passed.
   char byte = 0;
@@ -181,7 +183,6 @@ TEST(SharedFrames, AWritePositionPastTheRingEndsTheChannelAsBad) {
   void* base =
       ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
   ASSERT_NE(base, MAP_FAILED);
-  Collector at_client;
   client->start(at_client);
   // The layout (ring_transport_posix.cpp): the surrogate-to-client ring's
   // write position at 192, the client's bell word at 320.
@@ -204,6 +205,7 @@ TEST(SharedFrames, AWritePositionPastTheRingEndsTheChannelAsBad) {
 // wait (a check against the shared word would find "something new" forever).
 TEST(SharedFrames, AnOverwrittenReadPositionLeavesDeadlinesWorking) {
   SocketPair p;
+  Collector at_client;
   auto client = rpc::offer_ring_transport(p.fd[0], {});
   char byte = 0;
   int memfd = -1;
@@ -216,7 +218,6 @@ TEST(SharedFrames, AnOverwrittenReadPositionLeavesDeadlinesWorking) {
   void* base =
       ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
   ASSERT_NE(base, MAP_FAILED);
-  Collector at_client;
   client->start(at_client);
   // The surrogate-to-client ring's read position (the client's to write) at 256.
   reinterpret_cast<std::atomic<std::uint32_t>*>(static_cast<char*>(base) + 256)->store(5);
@@ -233,9 +234,9 @@ TEST(SharedFrames, AnOverwrittenReadPositionLeavesDeadlinesWorking) {
 
 TEST(SharedFrames, WhatThePeerWroteBeforeItWentIsReadThenTheEnd) {
   SocketPair p;
+  Collector at_client, at_surrogate;
   auto client = rpc::offer_ring_transport(p.fd[0], {});
   auto surrogate = rpc::accept_ring_transport(p.fd[1], {}, 5s);
-  Collector at_client;
   // Frames larger than the ring too: they stream through while the client reads.
   for (std::uint64_t id = 1; id <= 3; ++id) surrogate->send(frame_with_id(id));
   wire::Frame big;
@@ -249,7 +250,6 @@ TEST(SharedFrames, WhatThePeerWroteBeforeItWentIsReadThenTheEnd) {
   client->start(at_client);
   // The surrogate's side moves the rest on as room comes only while it has
   // a reader: start it with one that ignores the client.
-  Collector at_surrogate;
   surrogate->start(at_surrogate);
   ASSERT_TRUE(at_client.wait_frames(5));
   surrogate.reset();  // closes: the hang-up ends the client's channel
@@ -260,10 +260,10 @@ TEST(SharedFrames, WhatThePeerWroteBeforeItWentIsReadThenTheEnd) {
 
 TEST(SharedFrames, ADescriptorPassedWithAFrameArrivesWithIt) {
   SocketPair p;
+  Collector at_client, at_surrogate;
   auto client = rpc::offer_ring_transport(p.fd[0], {});
   auto surrogate = rpc::accept_ring_transport(p.fd[1], {}, 5s);
-  Collector at_client;
-  Collector at_surrogate(surrogate.get());
+  at_surrogate.take_fds_from(surrogate.get());
   client->start(at_client);
   surrogate->start(at_surrogate);
   const int memfd = ::memfd_create("passed", MFD_CLOEXEC);
