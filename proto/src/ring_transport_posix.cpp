@@ -343,7 +343,7 @@ class RingTransport final : public Transport {
       if (p == Pull::would_block && low_latency_ && !planned) {
         planned = true;
         plan = advisor_.next();
-        wait_start = Clock::now();
+        if (plan.timed) wait_start = Clock::now();  // (a spin is always timed)
         if (plan.spin) {
           p = spin(plan.budget, done, context, deadline, wait_start, hit_after);
           hit = p == Pull::satisfied;
