@@ -375,10 +375,11 @@ class RingTransport final : public Transport {
   static constexpr std::chrono::seconds kBellLook{1};
   enum class Reader { none, thread, caller };
   enum class Pull { satisfied, would_block, ended };
-  // How the reading thread waits: on the bell (nobody reads), on its own
+  // How the reading thread waits: on the bell (nobody reads), on the bell
+  // for room only (a caller reads, writes are queued), on its own
   // word without a limit (a caller holds the role and its release wakes
   // it), or on its own word for kHandBack while calls follow each other.
-  enum class ThreadWait { running, bell, own, period };
+  enum class ThreadWait { running, bell, room, own, period };
   // Where the reading thread sleeps now (for wake_thread).
   enum ThreadPlace : std::uint32_t { kAwake, kOnOwnWord, kOnBell };
 
@@ -420,7 +421,12 @@ class RingTransport final : public Transport {
     const std::uint32_t seen = my_bell_->word.load(kSeq);
     bool in_time;
     if (!something_new()) {
-      in_time = futex_wait(&my_bell_->word, seen, deadline, true);
+      // A wait without a deadline looks again now and then: the bell is in
+      // memory the peer can overwrite (a sleeper count set to 0 would stop
+      // its wake-ups).
+      in_time = deadline == Clock::time_point::max()
+                    ? (futex_wait(&my_bell_->word, seen, Clock::now() + kBellLook, true), true)
+                    : futex_wait(&my_bell_->word, seen, deadline, true);
     } else {
       // (Nothing read: the deadline must still end a wait that never sleeps.)
       in_time = deadline == Clock::time_point::max() || Clock::now() < deadline;
@@ -440,7 +446,8 @@ class RingTransport final : public Transport {
       outgoing_fd_.reset();
     }
     std::size_t done = 0;
-    if (writes_.empty()) {
+    const bool already_pending = !writes_.empty();  // the thread was told then
+    if (!already_pending) {
       done = put(data, size);
       if (done == size || write_broken_) return;
     }
@@ -453,8 +460,8 @@ class RingTransport final : public Transport {
     queued_bytes_ += size - done;
     pending_writes_.store(true, kSeq);
     out_->want_room.store(1, kSeq);
-    flush_locked();                                 // room may have come before the peer saw the flag
-    if (pending_writes_.load(kSeq)) wake_thread();  // someone must wait for room
+    flush_locked();  // room may have come before the peer saw the flag
+    if (!already_pending && pending_writes_.load(kSeq)) wake_thread();  // someone must wait for room
   }
 
   // Sends descriptor `fd` over the socket with the stream position `at` of
@@ -678,7 +685,7 @@ class RingTransport final : public Transport {
       turned_away_ = false;
       if (pending_writes_.load(kSeq)) {
         need_wake = true;  // the thread waits for room from now on
-      } else if (thread_wait_ == ThreadWait::own) {
+      } else if (thread_wait_ == ThreadWait::own || thread_wait_ == ThreadWait::room) {
         hand_back_ = true;  // it wakes, looks, and goes on looking every kHandBack
         need_wake = true;
       }
@@ -718,13 +725,15 @@ class RingTransport final : public Transport {
   // The reading thread's sleep as `how` says; false when a period passed.
   // `seen`: its word when it last looked (anything since wakes it at once).
   bool thread_sleep(ThreadWait how, std::uint32_t seen) {
-    if (how == ThreadWait::bell) {
+    if (how == ThreadWait::bell || how == ThreadWait::room) {
       my_bell_->sleepers.fetch_add(1, kSeq);
       const std::uint32_t bell = my_bell_->word.load(kSeq);
       thread_place_.store(kOnBell, kSeq);
-      // Bounded: the bell is in memory the peer can overwrite (a word put
-      // back to its old value would hide a wake-up of ours).
-      if (thread_word_.load(kSeq) == seen && !something_new())
+      // Waiting for room only, input is the reading caller's: it must not
+      // keep us awake. Bounded: the bell is in memory the peer can
+      // overwrite (a word put back to its old value would hide a wake-up of ours).
+      const bool look = how == ThreadWait::room ? room_for_writes() : something_new();
+      if (thread_word_.load(kSeq) == seen && !look)
         futex_wait(&my_bell_->word, bell, Clock::now() + kBellLook, true);
       thread_place_.store(kAwake, kSeq);
       my_bell_->sleepers.fetch_sub(1, kSeq);
@@ -757,7 +766,7 @@ class RingTransport final : public Transport {
           if (pending_writes_.load(kSeq)) {
             // Queued writes are ours to move on while a caller reads (it
             // may be long in a frame's delivery): we wake as room comes.
-            thread_wait_ = ThreadWait::bell;
+            thread_wait_ = ThreadWait::room;
             next = Next::write;
           } else {
             // A caller reads. Look again after kHandBack, unless it held

@@ -51,7 +51,7 @@ void SpinAdvisor::record(const Plan& plan, std::chrono::nanoseconds total, bool 
   mean_ns_[m] = samples_[m] == 0 ? x : mean_ns_[m] + (x - mean_ns_[m]) / (trying_ ? 2 : 8);
   if (samples_[m] < 0xffffffffu) ++samples_[m];
   if (plan.spin) {
-    budget_ns_ = hit ? std::clamp<std::int64_t>(std::max(2 * hit_after.count(), budget_ns_ - budget_ns_ / 16),
+    budget_ns_ = hit ? std::clamp<std::int64_t>(std::max(2 * hit_after.count(), budget_ns_ - budget_ns_ / 8),
                                                 kMinSpin.count(), kMaxSpin.count())
                      : std::min<std::int64_t>(2 * std::max(budget_ns_, kMinSpin.count()), kMaxSpin.count());
   }

@@ -11,7 +11,9 @@
 // the other now and then (less often while it keeps losing, at once when
 // the waits of the mode in use become much faster or slower, several in a
 // row) to notice a change. In spin mode the spin lasts about twice the
-// time frames took to come within it, and twice as long as before after one that did not.
+// longest time frames took to come within it lately (a caught frame
+// shortens it by at most an eighth), and twice as long as before after one
+// that did not.
 //
 // Not thread-safe: one per transport, used by the holder of the reader role.
 #pragma once
