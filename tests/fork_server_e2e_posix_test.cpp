@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <optional>
 #include <sstream>
@@ -129,9 +130,16 @@ TEST_P(ForkServer, TheSurrogatesOfEveryBridgeAreForkedByOneServerAndServeCalls) 
   EXPECT_EQ(parent_of(pb), server) << "one server for both";
   EXPECT_EQ(parent_of(server), os::self_pid()) << "this process started the server";
   EXPECT_NE(command_line(server).find("--fork-server"), std::string::npos) << command_line(server);
-  EXPECT_EQ(command_line(pa).find("--fork-server"), std::string::npos) << command_line(pa);
-  EXPECT_NE(command_line(pa).find("--forked"), std::string::npos) << command_line(pa);
-  EXPECT_EQ(os::process_bits(pa, nullptr), static_cast<int>(GetParam().pointer_size * 8));
+  std::string emulated;
+  EXPECT_EQ(os::process_bits(pa, &emulated), static_cast<int>(GetParam().pointer_size * 8));
+  if (emulated.empty()) {
+    EXPECT_EQ(command_line(pa).find("--fork-server"), std::string::npos) << command_line(pa);
+    EXPECT_NE(command_line(pa).find("--forked"), std::string::npos) << command_line(pa);
+  } else {
+    // The command line the kernel shows is qemu's own, not the guest's
+    // argv the child retitled: nothing there to check.
+    std::cout << "not checked: the forked child's title (" << emulated << ")\n";
+  }
   EXPECT_EQ(i64(la.function("int get_pid(void)").call({}).ret), static_cast<std::int64_t>(pa));
 }
 

@@ -36,8 +36,7 @@ class WinChild final : public Child {
     si.hStdOutput = child_out.get();
     si.hStdError = ::GetStdHandle(STD_ERROR_HANDLE);
     PROCESS_INFORMATION pi{};
-    if (!::CreateProcessW(widen(argv.at(0)).c_str(), cmdline.data(), nullptr, nullptr, TRUE, 0, nullptr,
-                          nullptr, &si, &pi)) {
+    if (!win::create_process(widen(argv.at(0)).c_str(), cmdline.data(), TRUE, 0, &si, &pi)) {
       throw std::runtime_error("cannot start " + argv[0] + ": " + win::error_text(::GetLastError()));
     }
     process_.reset(pi.hProcess);

@@ -34,19 +34,24 @@ inline const Target kTargets[] = {
 
 inline void PrintTo(const Target& t, std::ostream* os) { *os << t.name; }
 
-// Records a bridge's events for assertions (subscribe with attach()).
+// Records a bridge's events for assertions (subscribe with attach()). The
+// record is shared with the handler: events still delivered while the bridge
+// stops, after this log went out of scope, land in it, not in freed memory.
 struct EventLog {
-  std::mutex mu;
-  std::vector<BridgeEvent> events;
+  struct Record {
+    std::mutex mu;
+    std::vector<BridgeEvent> events;
+  };
+  std::shared_ptr<Record> record = std::make_shared<Record>();
   void attach(Bridge& b) {
-    b.subscribe([this](const BridgeEvent& e) {
-      std::lock_guard lock(mu);
-      events.push_back(e);
+    b.subscribe([r = record](const BridgeEvent& e) {
+      std::lock_guard lock(r->mu);
+      r->events.push_back(e);
     });
   }
   std::vector<BridgeEvent> snapshot() {
-    std::lock_guard lock(mu);
-    return events;
+    std::lock_guard lock(record->mu);
+    return record->events;
   }
   // The events of kind `k` so far, in order.
   std::vector<BridgeEvent> of(BridgeEvent::Kind k) {

@@ -81,6 +81,17 @@ std::wstring command_line(const std::vector<std::string>& argv) {
   return line;
 }
 
+BOOL create_process(const wchar_t* application, wchar_t* command_line, BOOL inherit_handles, DWORD flags,
+                    STARTUPINFOW* startup, PROCESS_INFORMATION* info) {
+  for (int attempt = 0;; ++attempt) {
+    if (::CreateProcessW(application, command_line, nullptr, nullptr, inherit_handles, flags, nullptr,
+                         nullptr, startup, info)) {
+      return TRUE;
+    }
+    if (::GetLastError() != ERROR_INTERNAL_ERROR || attempt == 2) return FALSE;
+  }
+}
+
 std::string error_text(DWORD code) {
   wchar_t* buf = nullptr;
   const DWORD n = ::FormatMessageW(

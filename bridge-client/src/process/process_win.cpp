@@ -223,8 +223,7 @@ Spawned spawn_surrogate(asio::io_context& io, const std::string& program,
   }
   const std::wstring application = win::widen(argv.front());
   PROCESS_INFORMATION pi{};
-  if (!::CreateProcessW(application.c_str(), cmdline.data(), nullptr, nullptr, inherit, flags, nullptr,
-                        nullptr, &si.StartupInfo, &pi)) {
+  if (!win::create_process(application.c_str(), cmdline.data(), inherit, flags, &si.StartupInfo, &pi)) {
     start_failed("cannot start " + program + ": " + win::error_text(::GetLastError()));
   }
   UniqueHandle process(pi.hProcess);

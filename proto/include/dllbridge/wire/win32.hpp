@@ -61,6 +61,15 @@ std::wstring command_line(const std::vector<std::string>& argv);
 // "message (error N)" for a GetLastError() value.
 std::string error_text(DWORD code);
 
+// CreateProcessW (no security attributes, the caller's environment block
+// and directory), tried again, at most twice, when it fails with
+// ERROR_INTERNAL_ERROR: the new process ended before it had started, with
+// no status of its own, so nothing of it ran. Wine reports that for a start
+// its loader lost on a loaded machine (seen once in a few hundred starts).
+// Any other failure returns at once; GetLastError() tells it.
+BOOL create_process(const wchar_t* application, wchar_t* command_line, BOOL inherit_handles, DWORD flags,
+                    STARTUPINFOW* startup, PROCESS_INFORMATION* info);
+
 // A security descriptor whose DACL grants full access to the current user
 // and SYSTEM only (no Everyone, no Anonymous, no network logons). Owns the
 // descriptor; attributes() points into it and is not inheritable.
