@@ -60,8 +60,10 @@ BENCHMARK(BM_Memcpy)->Apply(dllbridge::bench::buffer_sizes);
 // gives its pages back, as blocks of 8 MiB and more did before the budget);
 // `low_latency`: the region, in low-latency mode; `low_latency_copy_first`:
 // the same, with every copy into the region made before the call is sent
-// (DLLBRIDGE_COPY_AFTER_SEND=off), the baseline of the copies made after it.
-enum class Path { region, framed, allocated, discarding, low_latency, low_latency_copy_first };
+// (DLLBRIDGE_COPY_AFTER_SEND=off), the baseline of the copies made after it;
+// `no_poll`: the region without the bulk polls (DLLBRIDGE_BULK_POLL=off),
+// their baseline.
+enum class Path { region, framed, allocated, discarding, low_latency, low_latency_copy_first, no_poll };
 
 // Sets (or with null, removes) environment variable `name`.
 void set_env(const char* name, const char* value) {
@@ -88,8 +90,10 @@ dllbridge::Bridge& bridge_for(dllbridge::Arch arch, Path path) {
     o.low_latency = path == Path::low_latency || path == Path::low_latency_copy_first;
     const bool copy_first = path == Path::low_latency_copy_first;
     if (copy_first) set_env("DLLBRIDGE_COPY_AFTER_SEND", "off");
+    if (path == Path::no_poll) set_env("DLLBRIDGE_BULK_POLL", "off");
     auto bridge = std::make_unique<dllbridge::Bridge>(o);
-    if (copy_first) set_env("DLLBRIDGE_COPY_AFTER_SEND", nullptr);
+    set_env("DLLBRIDGE_COPY_AFTER_SEND", nullptr);
+    set_env("DLLBRIDGE_BULK_POLL", nullptr);
     return bridge;
   };
   static std::map<std::pair<dllbridge::Arch, Path>, std::unique_ptr<dllbridge::Bridge>> bridges;
@@ -210,6 +214,24 @@ void BM_TouchU8AllocNative64(benchmark::State& state) {
   buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x64, Path::allocated);
 }
 BENCHMARK(BM_TouchU8AllocNative64)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// Without the bulk polls (docs/performance.md, "Bulk data: polls bounded
+// by the copies"): each side sleeps at once, as before them, in the same run.
+void BM_TouchU8NoPoll(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x86, Path::no_poll);
+}
+BENCHMARK(BM_TouchU8NoPoll)
+    ->Apply(dllbridge::bench::buffer_sizes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+void BM_TouchU8NoPollNative64(benchmark::State& state) {
+  buffer_round_trip<std::uint8_t>(state, "touch_u8", dllbridge::Arch::x64, Path::no_poll);
+}
+BENCHMARK(BM_TouchU8NoPollNative64)
     ->Apply(dllbridge::bench::buffer_sizes)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

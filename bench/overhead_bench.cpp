@@ -177,8 +177,9 @@ class Recording : public dllbridge::rpc::Transport, dllbridge::rpc::Transport::R
     inner_->send(std::move(frame));
   }
   void close() noexcept override { inner_->close(); }
-  CallerRead read_until(bool (*done)(void*), void* context, Clock::time_point deadline) override {
-    return inner_->read_until(done, context, deadline);
+  CallerRead read_until(bool (*done)(void*), void* context, Clock::time_point deadline,
+                        std::chrono::nanoseconds poll_for = std::chrono::nanoseconds::zero()) override {
+    return inner_->read_until(done, context, deadline, poll_for);
   }
 
  private:

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "channel/region.hpp"
+#include "dllbridge/error.hpp"
 
 using dllbridge::detail::BridgeRegion;
 using dllbridge::detail::Region;
@@ -229,11 +230,14 @@ TEST(Region, TheBudgetComesFromTheEnvironmentAsTheBridgeIsMade) {
   BridgeRegion twelve;
   ::setenv("DLLBRIDGE_REGION_BUDGET", "4096", 1);
   BridgeRegion bytes;
+  ::setenv("DLLBRIDGE_REGION_BUDGET", "", 1);
+  BridgeRegion empty;
   ::setenv("DLLBRIDGE_REGION_BUDGET", "lots", 1);
-  BridgeRegion nonsense;
+  EXPECT_THROW(BridgeRegion nonsense, dllbridge::Error)
+      << "a budget that is not one is an error, not the default";
   ::unsetenv("DLLBRIDGE_REGION_BUDGET");
-  ASSERT_TRUE(twelve.get() && bytes.get() && nonsense.get());
+  ASSERT_TRUE(twelve.get() && bytes.get() && empty.get());
   EXPECT_EQ(twelve.get()->resident_budget(), 12 * kMiB);
   EXPECT_EQ(bytes.get()->resident_budget(), 4096u);
-  EXPECT_EQ(nonsense.get()->resident_budget(), dllbridge::detail::kDefaultResidentBudget);
+  EXPECT_EQ(empty.get()->resident_budget(), dllbridge::detail::kDefaultResidentBudget);
 }

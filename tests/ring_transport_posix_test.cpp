@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -283,4 +284,78 @@ TEST(SharedFrames, ADescriptorPassedWithAFrameArrivesWithIt) {
   EXPECT_NE(got, memfd);
   ::close(got);
   ::close(memfd);
+}
+
+namespace {
+
+// Voluntary context switches of the calling thread so far (each sleep).
+long voluntary_switches() {
+  rusage u{};
+  ::getrusage(RUSAGE_THREAD, &u);
+  return u.ru_nvcsw;
+}
+
+// A caller that polls (read_until's poll_for) takes a frame sent while it
+// polls without sleeping. Five tries, the frame sent 2 ms after the caller
+// began to read: a transport that ignored the poll would sleep in every
+// one; one that honours it sleeps in none, unless the transport's own
+// thread happens to hold a lock the caller needs at that moment.
+void expect_the_poll_catches_the_frame(rpc::Transport& reader, rpc::Transport& writer, Collector& delivered) {
+  struct Reading {
+    Collector* delivered;
+    std::size_t want;
+    std::atomic<bool> started{false};
+  };
+  int without_sleep = 0;
+  for (std::uint64_t id = 1; id <= 5; ++id) {
+    Reading r{&delivered, static_cast<std::size_t>(id)};
+    std::thread sender([&] {
+      while (!r.started.load()) std::this_thread::yield();
+      std::this_thread::sleep_for(2ms);  // (not for correctness: so that the reader is polling by then)
+      writer.send(frame_with_id(id));
+    });
+    auto done = [](void* p) {
+      auto* reading = static_cast<Reading*>(p);
+      reading->started = true;
+      std::lock_guard lock(reading->delivered->mu_);
+      return reading->delivered->ids_.size() >= reading->want;
+    };
+    const long before = voluntary_switches();
+    const auto read = reader.read_until(done, &r, std::chrono::steady_clock::now() + kPatience, 10s);
+    const long slept = voluntary_switches() - before;
+    sender.join();
+    ASSERT_EQ(read, rpc::Transport::CallerRead::done) << "try " << id;
+    if (slept == 0) ++without_sleep;
+  }
+  EXPECT_GE(without_sleep, 1) << "the reader slept in every try: its poll was not honoured";
+}
+
+}  // namespace
+
+TEST(CallerPoll, AFrameThatComesWhileTheCallerPollsTheRingsIsTakenWithoutSleeping) {
+  Collector at_client, at_surrogate;  // (they outlive the transports)
+  SocketPair p;
+  std::thread accepting;
+  std::unique_ptr<rpc::Transport> surrogate_end;
+  accepting = std::thread([&] { surrogate_end = rpc::accept_ring_transport(p.fd[1], {}, kPatience); });
+  auto client = rpc::offer_ring_transport(p.fd[0], {});
+  accepting.join();
+  ASSERT_TRUE(surrogate_end);
+  client->start(at_client);
+  surrogate_end->start(at_surrogate);
+  expect_the_poll_catches_the_frame(*client, *surrogate_end, at_client);
+  client->close();
+  surrogate_end->close();
+}
+
+TEST(CallerPoll, AFrameThatComesWhileTheCallerPollsTheSocketIsTakenWithoutSleeping) {
+  Collector at_a, at_b;  // (they outlive the transports)
+  SocketPair p;
+  auto a = rpc::socket_transport(p.fd[0], {});
+  auto b = rpc::socket_transport(p.fd[1], {});
+  a->start(at_a);
+  b->start(at_b);
+  expect_the_poll_catches_the_frame(*a, *b, at_a);
+  a->close();
+  b->close();
 }

@@ -163,3 +163,26 @@ TEST(SpinAdvisor, SettledOnSleepingItTimesOneWaitInEightAndStillNoticesAMove) {
   EXPECT_TRUE(a.prefers_spin());
   EXPECT_GT(moved.spins, 50);
 }
+
+// rpc::PollBackoff (standard mode's bulk polls): a poll that missed has the
+// next 1, 3, 7, ... 63 offers passed up, and one that caught what it
+// waited for ends that at once.
+TEST(PollBackoff, AMissPassesUpTwiceAsManyOffersEachTimeAndACatchEndsThat) {
+  dllbridge::rpc::PollBackoff b;
+  EXPECT_TRUE(b.now());
+  EXPECT_TRUE(b.now());  // nothing missed yet: every offer is taken
+  auto passed_up = [&b] {
+    int n = 0;
+    while (!b.now()) ++n;
+    return n;
+  };
+  for (int expected : {1, 3, 7, 15, 31, 63, 63, 63}) {
+    b.went(false);
+    EXPECT_EQ(passed_up(), expected);
+  }
+  b.went(true);
+  EXPECT_TRUE(b.now());
+  EXPECT_TRUE(b.now());
+  b.went(false);
+  EXPECT_EQ(passed_up(), 1) << "a catch starts the count again";
+}

@@ -143,7 +143,8 @@ std::optional<wire::Reply> Peer::request_kept(wire::Request& request, Clock::tim
 }
 
 bool Peer::request_into(wire::Request& request, wire::Reply& reply, Clock::time_point deadline,
-                        std::uint64_t reply_budget, SentHook sent, void* context) {
+                        std::uint64_t reply_budget, SentHook sent, void* context,
+                        const std::chrono::nanoseconds* poll_for) {
   Waiter waiter;
   waiter.budget = reply_budget;
   waiter.reply = &reply;
@@ -166,6 +167,8 @@ bool Peer::request_into(wire::Request& request, wire::Reply& reply, Clock::time_
     throw;
   }
   if (sent) sent(context);
+  // Read after the hook, which may set it (the time its work took).
+  std::chrono::nanoseconds poll = poll_for ? *poll_for : std::chrono::nanoseconds::zero();
 
   std::unique_lock lock(mu_);
   // First read the stream on this thread (when the transport allows it and
@@ -200,7 +203,8 @@ bool Peer::request_into(wire::Request& request, wire::Reply& reply, Clock::time_
       lock.unlock();
       const auto read = transport_.read_until(
           [](void* w) { return static_cast<Waiter*>(w)->signalled.load(std::memory_order_acquire); }, &waiter,
-          deadline);
+          deadline, poll);
+      poll = std::chrono::nanoseconds::zero();  // the first read only
       lock.lock();
       if (read == Transport::CallerRead::done) continue;
       may_read = false;  // unsupported, busy: wait to be woken; timeout: see below

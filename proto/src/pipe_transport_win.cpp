@@ -127,7 +127,9 @@ class PipeTransport final : public Transport {
     ::SetEvent(wake_.get());
   }
 
-  CallerRead read_until(bool (*done)(void*), void* context, Clock::time_point deadline) override {
+  CallerRead read_until(bool (*done)(void*), void* context, Clock::time_point deadline,
+                        std::chrono::nanoseconds poll_for = std::chrono::nanoseconds::zero()) override {
+    (void)poll_for;  // not yet: a caller waits in the kernel (docs/performance.md, "Bulk data")
     {
       std::lock_guard lock(mu_);
       if (reader_ != Reader::none || end_found_ || receiver_ == nullptr) {  // (not started: busy)

@@ -314,7 +314,8 @@ class RingTransport final : public Transport {
     wake_thread();
   }
 
-  CallerRead read_until(bool (*done)(void*), void* context, Clock::time_point deadline) override {
+  CallerRead read_until(bool (*done)(void*), void* context, Clock::time_point deadline,
+                        std::chrono::nanoseconds poll_for = std::chrono::nanoseconds::zero()) override {
     {
       std::lock_guard lock(mu_);
       if (reader_ != Reader::none || end_found_ || receiver_ == nullptr) {  // (not started: busy)
@@ -336,11 +337,18 @@ class RingTransport final : public Transport {
     bool hit = false;
     Clock::time_point wait_start;
     std::chrono::nanoseconds hit_after{0};
+    bool polled = false;  // poll_for spent
     bool in_time = true;
     for (;;) {
       // Reading the ring costs no system call: read first, then wait.
       Pull p = pull(done, context);
-      if (p == Pull::would_block && low_latency_ && !planned) {
+      if (p == Pull::would_block && !planned && !polled && poll_for > poll_for.zero()) {
+        // A caller that expects its frame soon (its own hint, in place of
+        // the advisor's plan in low-latency mode).
+        polled = true;
+        p = spin(poll_for, done, context, deadline, Clock::now(), hit_after);
+      }
+      if (p == Pull::would_block && low_latency_ && !planned && !polled) {
         planned = true;
         plan = advisor_.next();
         if (plan.timed) wait_start = Clock::now();  // (a spin is always timed)

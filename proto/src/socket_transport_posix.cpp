@@ -143,7 +143,8 @@ class SocketTransport final : public Transport {
     wake();
   }
 
-  CallerRead read_until(bool (*done)(void*), void* context, Clock::time_point deadline) override {
+  CallerRead read_until(bool (*done)(void*), void* context, Clock::time_point deadline,
+                        std::chrono::nanoseconds poll_for = std::chrono::nanoseconds::zero()) override {
     {
       std::lock_guard lock(mu_);
       if (reader_ != Reader::none || end_found_ || receiver_ == nullptr) {  // (not started: busy)
@@ -167,6 +168,7 @@ class SocketTransport final : public Transport {
     bool hit = false;
     Clock::time_point wait_start;
     std::chrono::nanoseconds hit_after{0};
+    bool polled = false;  // poll_for spent
     for (;;) {
       // The reply is rarely there yet: wait first, then read.
       const Clock::time_point now = Clock::now();
@@ -178,7 +180,13 @@ class SocketTransport final : public Transport {
       const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
       Pull p = Pull::would_block;
       const bool ready = frame_buffered();
-      if (!ready && low_latency_ && !planned) {
+      if (!ready && !polled && poll_for > poll_for.zero()) {
+        // A caller that expects its frame soon (its own hint, in place of
+        // the advisor's plan in low-latency mode).
+        polled = true;
+        p = spin(poll_for, done, context, deadline, now, hit_after);
+      }
+      if (!ready && p == Pull::would_block && low_latency_ && !planned && !polled) {
         planned = true;
         plan = advisor_.next();
         wait_start = now;

@@ -78,4 +78,23 @@ void SpinAdvisor::record(const Plan& plan, std::chrono::nanoseconds total, bool 
   }
 }
 
+bool PollBackoff::now() {
+  std::uint32_t skip = skip_.load(std::memory_order_relaxed);
+  while (skip > 0) {
+    if (skip_.compare_exchange_weak(skip, skip - 1, std::memory_order_relaxed)) return false;
+  }
+  return true;
+}
+
+void PollBackoff::went(bool caught) {
+  if (caught) {
+    misses_.store(0, std::memory_order_relaxed);
+    return;
+  }
+  std::uint32_t misses = misses_.load(std::memory_order_relaxed);
+  if ((1u << misses) - 1 < kMaxSkip) ++misses;
+  misses_.store(misses, std::memory_order_relaxed);
+  skip_.store(std::min<std::uint32_t>((1u << misses) - 1, kMaxSkip), std::memory_order_relaxed);
+}
+
 }  // namespace dllbridge::rpc

@@ -6,6 +6,7 @@
 
 #include "process/figures.hpp"
 #include "channel/codec.hpp"
+#include "channel/environment.hpp"
 #include "channel/session.hpp"
 #include "signature/signature.hpp"
 #include "supervisor/pool.hpp"
@@ -96,7 +97,17 @@ CallResult call_function(const Function& f, Span<Value> args, Span<Buffer> out_b
 
 }  // namespace detail
 
-Bridge::Bridge(BridgeOptions options) : pool_(std::make_shared<detail::Pool>(std::move(options))) {}
+namespace {
+
+// A bad DLLBRIDGE_* variable fails the construction, not a later start.
+std::shared_ptr<detail::Pool> checked_pool(BridgeOptions options) {
+  detail::check_environment();
+  return std::make_shared<detail::Pool>(std::move(options));
+}
+
+}  // namespace
+
+Bridge::Bridge(BridgeOptions options) : pool_(checked_pool(std::move(options))) {}
 Bridge::~Bridge() = default;
 Bridge::Bridge(Bridge&&) noexcept = default;
 Bridge& Bridge::operator=(Bridge&&) noexcept = default;

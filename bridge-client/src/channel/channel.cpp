@@ -1,5 +1,7 @@
 #include "channel/channel.hpp"
 
+#include "channel/environment.hpp"
+
 #include "dllbridge/wire/frame.hpp"
 #include "dllbridge/wire/ready_word.hpp"
 
@@ -88,7 +90,7 @@ wire::Reply run_invoke(const wire::Request& request) {
 
 }  // namespace
 
-Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks, bool low_latency)
+Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks)
     : hooks_(std::move(hooks)),
       transport_(std::move(transport)),
       peer_(*transport_,
@@ -110,16 +112,25 @@ Channel::Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks, bool lo
       reply_link_(std::make_shared<ReplyLink>(&peer_)),
       releases_(std::make_shared<ReleaseSink>(
           [this](const std::vector<std::uint64_t>& ids) { send_release(ids); })),
-      copies_after_send_(copies_after_send_from_environment(low_latency)) {}
+      copies_after_send_(copies_after_send_from_environment()),
+      bulk_poll_(env_switch("DLLBRIDGE_BULK_POLL").value_or(true)) {}
 
-Channel::CopiesAfterSend Channel::copies_after_send_from_environment(bool low_latency) {
-  const char* e = std::getenv("DLLBRIDGE_COPY_AFTER_SEND");
-  const std::string v = e ? e : "";
-  if (v == "on") return CopiesAfterSend::always;
-  if (v == "off") return CopiesAfterSend::never;
-  // Standard mode: a surrogate polling the word while the client copies
-  // slowed the copy more than the overlap saved (docs/performance.md).
-  return low_latency ? CopiesAfterSend::when_apart : CopiesAfterSend::never;
+void Channel::place_timed(ReplyPlan& plan) noexcept {
+  if (!plan.timed || plan.pending.empty()) {
+    place_pending(plan);
+    return;
+  }
+  const auto start = rpc::Peer::Clock::now();
+  place_pending(plan);
+  plan.copied_at = rpc::Peer::Clock::now();
+  plan.copied_for = plan.copied_at - start;
+  if (plan.poll) plan.poll_for = std::min<std::chrono::nanoseconds>(plan.copied_for, kMaxBulkPoll);
+}
+
+Channel::CopiesAfterSend Channel::copies_after_send_from_environment() {
+  const std::optional<bool> on = env_switch("DLLBRIDGE_COPY_AFTER_SEND");
+  if (!on) return CopiesAfterSend::when_apart;
+  return *on ? CopiesAfterSend::always : CopiesAfterSend::never;
 }
 
 Channel::~Channel() {
@@ -264,10 +275,12 @@ void Channel::request_into(wire::Request& request, wire::Reply& reply, millis ti
   try {
     const Restore restore{outer_deadline, outer_overran};
     try {
-      if (sent_plan && !sent_plan->pending.empty()) {
-        replied = peer_.request_into(
-            request, reply, deadline, reply_budget,
-            [](void* plan) noexcept { place_pending(*static_cast<ReplyPlan*>(plan)); }, sent_plan);
+      if (sent_plan && (!sent_plan->pending.empty() || sent_plan->poll)) {
+        rpc::Peer::SentHook copy = nullptr;  // copies after the send
+        if (!sent_plan->pending.empty())
+          copy = [](void* plan) noexcept { place_timed(*static_cast<ReplyPlan*>(plan)); };
+        replied = peer_.request_into(request, reply, deadline, reply_budget, copy, sent_plan,
+                                     sent_plan->poll ? &sent_plan->poll_for : nullptr);
       } else {
         replied = peer_.request_into(request, reply, deadline, reply_budget);
       }
@@ -482,10 +495,19 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, Enc
   // Copies into the region overlap the surrogate's wake-up only when it runs
   // on another CPU; else they are done before the send, as the surrogate
   // would only take the CPU from them (docs/performance.md, "Bulk data").
-  if (!args.plan_.pending.empty() &&
-      (copies_after_send_ == CopiesAfterSend::never || (copies_after_send_ == CopiesAfterSend::when_apart &&
-                                                        !surrogate_apart_.load(std::memory_order_relaxed))))
-    place_pending(args.plan_);
+  const bool apart = surrogate_apart_.load(std::memory_order_relaxed);
+  const bool bulk = bulk_poll_ && !args.plan_.pending.empty();
+  args.plan_.timed = bulk;
+  args.plan_.poll = bulk && reply_poll_.now();
+  const std::int64_t copies_ns = copies_ns_.load(std::memory_order_relaxed);
+  args.request_->mutable_call()->set_poll_next_ns(
+      bulk && apart && copies_ns > 0 ? static_cast<std::uint32_t>(std::min<std::int64_t>(
+                                           copies_ns + std::chrono::nanoseconds(kPollSlack).count(),
+                                           std::chrono::nanoseconds(kMaxBulkPoll).count()))
+                                     : 0);
+  if (!args.plan_.pending.empty() && (copies_after_send_ == CopiesAfterSend::never ||
+                                      (copies_after_send_ == CopiesAfterSend::when_apart && !apart)))
+    place_timed(args.plan_);
   // The reply lives on an arena whose first block is on this stack: a small
   // reply allocates nothing.
   alignas(std::max_align_t) char block[kReplyArenaBlock];
@@ -495,6 +517,13 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, Enc
   google::protobuf::Arena arena(arena_options);
   wire::Reply& reply = *google::protobuf::Arena::CreateMessage<wire::Reply>(&arena);
   request_into(*args.request_, reply, timeout, true, args.plan_.budget, &args.plan_);
+  const auto replied_at = args.plan_.timed ? rpc::Peer::Clock::now() : rpc::Peer::Clock::time_point();
+  if (args.plan_.poll) {
+    // Caught: the reply came within the poll (and its reading; one that had
+    // to wake this thread takes a wake-up longer).
+    constexpr std::chrono::microseconds kReading{5};
+    reply_poll_.went(replied_at - args.plan_.copied_at <= args.plan_.poll_for + kReading);
+  }
   if (!reply.has_call()) wrong_answer("a call");
   if (args.request_->call().has_ready()) {
     const int cpu = wire::current_cpu();
@@ -502,7 +531,15 @@ CallResult Channel::call(std::uint32_t function, const Signature& signature, Enc
         reply.call().cpu() != 0 && cpu >= 0 && reply.call().cpu() != static_cast<std::uint32_t>(cpu) + 1,
         std::memory_order_relaxed);
   }
-  return decode_reply(signature, reply.call(), &args.request_->call(), &args.plan_.sinks, region.get());
+  CallResult result =
+      decode_reply(signature, reply.call(), &args.request_->call(), &args.plan_.sinks, region.get());
+  if (args.plan_.timed) {
+    // The copies of this call, in and out (the reply's decoding copies out).
+    const auto copies = args.plan_.copied_for + (rpc::Peer::Clock::now() - replied_at);
+    copies_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(copies).count(),
+                     std::memory_order_relaxed);
+  }
+  return result;
 }
 
 void Channel::ping(millis timeout) {

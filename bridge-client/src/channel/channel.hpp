@@ -17,6 +17,7 @@
 #include "channel/codec.hpp"
 #include "dllbridge/bridge.hpp"
 #include "dllbridge/rpc/peer.hpp"
+#include "dllbridge/rpc/spin_advisor.hpp"
 #include "dllbridge/rpc/transport.hpp"
 #include "dllbridge/rules/reply.hpp"
 
@@ -68,10 +69,8 @@ class Channel {
     std::function<std::string(const std::string& reason)> on_deadline;
   };
 
-  // Takes the transport; does not read before start(). `low_latency`: the
-  // session's mode (BridgeOptions::low_latency), in which a call's copies
-  // into the shared region may be made after it is sent.
-  Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks, bool low_latency = false);
+  // Takes the transport; does not read before start().
+  Channel(std::unique_ptr<rpc::Transport> transport, Hooks hooks);
   // Closes the transport and waits for its reading to stop.
   ~Channel();
   Channel(const Channel&) = delete;
@@ -167,16 +166,32 @@ class Channel {
   std::uint32_t mapped_segments_ = 0;  // of region_, mapped by the surrogate (mu_)
   bool segment_refused_ = false;       // a MapSegment failed: no later one is tried (mu_)
   // When a call's copies into the region wait until it is sent (Call.ready):
-  // in low-latency mode while the surrogate runs on another CPU than the
-  // caller, in standard mode never; or always / never whatever the mode
-  // (DLLBRIDGE_COPY_AFTER_SEND=on / off, as the session starts; for tests
-  // and measurements).
+  // while the surrogate runs on another CPU than the caller; or always /
+  // never (DLLBRIDGE_COPY_AFTER_SEND=on / off, as the session starts; for
+  // tests and measurements).
   enum class CopiesAfterSend { when_apart, always, never };
-  static CopiesAfterSend copies_after_send_from_environment(bool low_latency);
+  static CopiesAfterSend copies_after_send_from_environment();
   const CopiesAfterSend copies_after_send_;
   // The surrogate ran the last call with a ready word on another CPU than
   // the caller's (CallReply.cpu).
   std::atomic<bool> surrogate_apart_{false};
+  // The bulk polls (docs/performance.md, "Bulk data: polls bounded by the
+  // copies"), in both modes: a call with bytes to copy into the region
+  // polls for its reply for as long as those copies took before it sleeps;
+  // while the surrogate runs on another CPU it also asks it
+  // (Call.poll_next_ns) to poll for the next request after its reply for
+  // as long as the last such call's copies took, in and out, plus
+  // kPollSlack. Each poll is at most kMaxBulkPoll, and each side backs off
+  // where its polls miss (rpc::PollBackoff): a poll costs about what the
+  // copies beside it do, and saves a wake-up when it catches.
+  static constexpr std::chrono::microseconds kMaxBulkPoll{100};
+  static constexpr std::chrono::microseconds kPollSlack{10};
+  const bool bulk_poll_;  // DLLBRIDGE_BULK_POLL=off turns them off (as the session starts)
+  rpc::PollBackoff reply_poll_;
+  std::atomic<std::int64_t> copies_ns_{0};  // the last such call's copies, in and out
+  // Puts a call's bytes in the region (place_pending); for a call that
+  // polls for its reply, notes how long that took and when it ended.
+  static void place_timed(ReplyPlan& plan) noexcept;
   long surrogate_pid_ = 0;  // where segment handles are duplicated to (Windows; mu_)
   std::mutex segments_mu_;  // held while segments are sent
 };

@@ -5,6 +5,7 @@
 // node is only a label for the surrogate's messages; nothing is decoded from it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -71,6 +72,14 @@ struct ReplyPlan {
   };
   std::vector<Pending> pending;
   void* ready = nullptr;
+  // Standard mode's bulk polls (Channel::call): `timed`, the copies into
+  // the region are timed (`copied_for`, ending at `copied_at`); `poll`, the
+  // caller polls for the reply for `poll_for` (the copies' time, capped).
+  bool timed = false;
+  bool poll = false;
+  std::chrono::nanoseconds copied_for{0};
+  std::chrono::nanoseconds poll_for{0};
+  std::chrono::steady_clock::time_point copied_at;
 };
 
 // Checks `args` (one per input parameter, then for a variadic function the

@@ -4,11 +4,11 @@
 // parts make, map and discard segments (region_posix.cpp, region_win.cpp).
 #include "channel/region.hpp"
 
+#include "channel/environment.hpp"
+
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
 #include <iterator>
-#include <string_view>
 
 namespace dllbridge::detail {
 
@@ -199,30 +199,10 @@ std::uint64_t Region::kept_bytes() const {
   return kept_bytes_;
 }
 
-namespace {
-
-// DLLBRIDGE_REGION_BUDGET: bytes, or a number with a K, M or G suffix
-// (binary); anything else (or nothing) is the default.
-std::uint64_t budget_from_environment() {
-  const char* e = std::getenv("DLLBRIDGE_REGION_BUDGET");
-  if (!e || *e < '0' || *e > '9') return kDefaultResidentBudget;
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long n = std::strtoull(e, &end, 10);
-  if (errno != 0) return kDefaultResidentBudget;
-  const std::string_view unit(end);
-  const int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
-  if (shift < 0 || n > (~std::uint64_t{0} >> shift)) return kDefaultResidentBudget;
-  return std::uint64_t{n} << shift;
-}
-
-}  // namespace
-
 BridgeRegion::BridgeRegion(bool enabled, std::optional<std::uint64_t> budget)
-    : budget_(budget ? *budget : budget_from_environment()) {
+    : budget_(budget ? *budget : env_bytes("DLLBRIDGE_REGION_BUDGET").value_or(kDefaultResidentBudget)) {
   // Off for this bridge when DLLBRIDGE_SHARED_REGION=off (comparisons, debugging).
-  const char* e = std::getenv("DLLBRIDGE_SHARED_REGION");
-  tried_ = !enabled || (e && std::string_view(e) == "off");
+  tried_ = !enabled || !env_switch("DLLBRIDGE_SHARED_REGION").value_or(true);
 }
 
 std::shared_ptr<Region> BridgeRegion::get() {

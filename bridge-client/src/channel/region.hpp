@@ -183,7 +183,8 @@ class Region : public std::enable_shared_from_this<Region> {
 // DLLBRIDGE_SHARED_REGION was "off" as the bridge was made. Its resident
 // budget is `budget` when given, else DLLBRIDGE_REGION_BUDGET's as the
 // bridge was made, else kDefaultResidentBudget
-// (BridgeOptions::shared_region, region_budget).
+// (BridgeOptions::shared_region, region_budget). Throws Error(bad_argument)
+// when either variable holds what it cannot be (env_switch, env_bytes).
 class BridgeRegion {
  public:
   explicit BridgeRegion(bool enabled = true, std::optional<std::uint64_t> budget = std::nullopt);

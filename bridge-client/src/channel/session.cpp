@@ -1,5 +1,7 @@
 #include "channel/session.hpp"
 
+#include "channel/environment.hpp"
+
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -74,18 +76,12 @@ std::uint32_t expected_pointer_size(const BridgeOptions& o) {
 
 // BridgeOptions::fork_server, unless DLLBRIDGE_FORK_SERVER says on or off.
 bool use_fork_server(const BridgeOptions& o) {
-  const char* e = std::getenv("DLLBRIDGE_FORK_SERVER");
-  if (e && std::strcmp(e, "on") == 0) return true;
-  if (e && std::strcmp(e, "off") == 0) return false;
-  return o.fork_server;
+  return env_switch("DLLBRIDGE_FORK_SERVER").value_or(o.fork_server);
 }
 
 // BridgeOptions::shared_frames, unless DLLBRIDGE_SHARED_FRAMES says on or off.
 bool use_shared_frames(const BridgeOptions& o) {
-  const char* e = std::getenv("DLLBRIDGE_SHARED_FRAMES");
-  if (e && std::strcmp(e, "on") == 0) return true;
-  if (e && std::strcmp(e, "off") == 0) return false;
-  return o.shared_frames;
+  return env_switch("DLLBRIDGE_SHARED_FRAMES").value_or(o.shared_frames);
 }
 
 milliseconds left_until(Clock::time_point deadline) {
@@ -147,8 +143,7 @@ void Session::open() {
                 ours ? "the surrogate was stopped"
                      : "the connection to the standalone surrogate was dropped (it was not stopped)");
           },
-      },
-      options_.low_latency);
+      });
   if (process_.valid()) {
     // The stream's end is not proof enough of a death, nor is its absence:
     // the process itself tells, and the channel ends then (on_end names how).

@@ -19,9 +19,9 @@ class PipeTransport final : public rpc::Transport {
   void start(Receiver& receiver) override { pipe_->start(receiver); }
   void send(std::string frame) override { pipe_->send(std::move(frame)); }
   void close() noexcept override { pipe_->close(); }
-  CallerRead read_until(bool (*done)(void*), void* context,
-                        std::chrono::steady_clock::time_point deadline) override {
-    return pipe_->read_until(done, context, deadline);
+  CallerRead read_until(bool (*done)(void*), void* context, std::chrono::steady_clock::time_point deadline,
+                        std::chrono::nanoseconds poll_for = std::chrono::nanoseconds::zero()) override {
+    return pipe_->read_until(done, context, deadline, poll_for);
   }
 
  private:

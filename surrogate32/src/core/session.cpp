@@ -1,5 +1,6 @@
 #include "core/session.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -282,8 +283,17 @@ void Session::work() {
           worker_reading_ = true;
           const std::uint64_t frees = reader_frees_;
           lock.unlock();
-          const auto read = transport_.read_until(&Session::has_work, this,
-                                                  std::chrono::steady_clock::now() + std::chrono::seconds(1));
+          std::chrono::nanoseconds poll(poll_next_ns_.exchange(0, std::memory_order_relaxed));
+          if (poll.count() != 0 && !next_poll_.now()) poll = poll.zero();
+          const auto started = std::chrono::steady_clock::now();
+          const auto read =
+              transport_.read_until(&Session::has_work, this, started + std::chrono::seconds(1), poll);
+          if (poll.count() != 0) {
+            // Caught: the request came within the poll (a wake-up is longer).
+            constexpr std::chrono::microseconds kReading{5};
+            next_poll_.went(read == rpc::Transport::CallerRead::done &&
+                            std::chrono::steady_clock::now() - started <= poll + kReading);
+          }
           lock.lock();
           worker_reading_ = false;
           // This worker takes the work it read: the next idle one reads now
@@ -304,7 +314,10 @@ void Session::work() {
       queue_.erase(queue_.begin());
       ++serving_;
     }
+    const wire::Request& request = incoming->request();
+    const std::uint32_t poll_next = request.has_call() ? request.call().poll_next_ns() : 0;
     peer_.serve(*incoming);  // the dispatcher holds options_.dll_lock where the DLL runs
+    if (poll_next != 0) poll_next_ns_.store(std::min(poll_next, kMaxPollNextNs), std::memory_order_relaxed);
     std::lock_guard lock(mu_);
     --serving_;
   }

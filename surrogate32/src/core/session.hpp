@@ -21,6 +21,7 @@
 
 #include "core/dispatcher.hpp"
 #include "dllbridge/rpc/peer.hpp"
+#include "dllbridge/rpc/spin_advisor.hpp"
 #include "dllbridge/rpc/transport.hpp"
 
 namespace dllbridge::surrogate {
@@ -102,6 +103,13 @@ class Session {
   bool greeted_once_ = false;       // a valid Hello came (greeted_, seen under mu_)
   bool reading_over_ = false;       // the transport's reading has ended
   std::vector<std::thread> workers_;
+  // Standard mode's bulk poll (docs/performance.md, "Bulk data in standard
+  // mode"): how long the client of the last call asked this side to poll
+  // for its next request (Call.poll_next_ns; taken by the next worker that
+  // reads), and whether such polls catch it.
+  static constexpr std::uint32_t kMaxPollNextNs = 100000;
+  std::atomic<std::uint32_t> poll_next_ns_{0};
+  rpc::PollBackoff next_poll_;
 };
 
 // Serves one session on `transport` (Session::run).

@@ -137,11 +137,14 @@ class Peer final : private Transport::Receiver {
   // nothing here (the frame buffers are reused). `sent`, when given, runs
   // with `context` on this thread right after the request is handed to the
   // transport, before the wait (work the other side waits for, done while
-  // it wakes up); not when the send failed. It must not throw.
+  // it wakes up); not when the send failed. It must not throw. `poll_for`,
+  // when given, is read after `sent` ran (which may set it): how long this
+  // thread may poll for the reply before it first sleeps
+  // (Transport::read_until).
   using SentHook = void (*)(void* context) noexcept;
   bool request_into(wire::Request& request, wire::Reply& reply, Clock::time_point deadline,
-                    std::uint64_t reply_budget = UINT64_MAX, SentHook sent = nullptr,
-                    void* context = nullptr);
+                    std::uint64_t reply_budget = UINT64_MAX, SentHook sent = nullptr, void* context = nullptr,
+                    const std::chrono::nanoseconds* poll_for = nullptr);
 
   // Answers `request` with respond(request) on this thread. Requests this
   // thread sends meanwhile are nested in it.

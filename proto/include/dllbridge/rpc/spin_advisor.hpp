@@ -18,6 +18,7 @@
 // Not thread-safe: one per transport, used by the holder of the reader role.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -76,6 +77,24 @@ class SpinAdvisor {
   // moved_up_; kMovedAfter of them bring the next try forward.
   std::uint32_t moved_streak_ = 0;
   bool moved_up_ = false;
+};
+
+// Standard mode's bulk polls (docs/performance.md, "Bulk data in standard
+// mode"): whether a poll offered now is worth making. A poll that missed
+// (what it waited for came only after it had given up and slept) has the
+// next 2^misses - 1 offers passed up, at most kMaxSkip; one that caught it
+// clears the count. Thread-safe (relaxed: a lost update only moves a poll).
+class PollBackoff {
+ public:
+  static constexpr std::uint32_t kMaxSkip = 63;
+  // Whether to poll now (an offer passed up is counted).
+  bool now();
+  // How the last poll went.
+  void went(bool caught);
+
+ private:
+  std::atomic<std::uint32_t> misses_{0};
+  std::atomic<std::uint32_t> skip_{0};
 };
 
 }  // namespace dllbridge::rpc

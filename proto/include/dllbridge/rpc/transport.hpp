@@ -77,12 +77,17 @@ class Transport {
   // the calling thread until `done(context)` is true (checked first, then
   // after each frame) or `deadline` passes. One thread at a time; before
   // start() and at the end of the stream (always reported on the
-  // transport's own thread): `busy`, wait to be woken.
+  // transport's own thread): `busy`, wait to be woken. `poll_for`: the
+  // caller expects its frame soon and may spend this long polling for it
+  // before the first sleep (a transport that cannot poll ignores it; one in
+  // low-latency mode follows its own SpinAdvisor instead).
   virtual CallerRead read_until(bool (*done)(void* context), void* context,
-                                std::chrono::steady_clock::time_point deadline) {
+                                std::chrono::steady_clock::time_point deadline,
+                                std::chrono::nanoseconds poll_for = std::chrono::nanoseconds::zero()) {
     (void)done;
     (void)context;
     (void)deadline;
+    (void)poll_for;
     return CallerRead::unsupported;
   }
 };
