@@ -62,6 +62,9 @@ struct BridgeOptions {
   // time before it sleeps, saving a wake-up per call at the cost of CPU
   // time while it polls; it backs off by itself where polling does not pay
   // (docs/performance.md). Off by default. Linux; ignored on Windows for now.
+  // Calls that copy buffers into the shared region poll in both modes, each
+  // poll bounded by the copies' time (docs/performance.md, "Bulk data:
+  // polls bounded by the copies"; DLLBRIDGE_BULK_POLL=off turns that off).
   bool low_latency = false;
   // Start surrogates through a fork server (Linux; ignored on Windows and
   // with a launcher): the first start also starts, for the rest of this
