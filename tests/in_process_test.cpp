@@ -183,6 +183,7 @@ TEST(InProcess, ASessionPollsForTheNextRequestAsLongAsTheCallAskedAtMostOneHundr
   EXPECT_EQ(poll_after(call_asking(30000)), 30us);
   EXPECT_EQ(poll_after(call_asking(0)), 0ns) << "no ask, no poll";
   client->close();
+  peer.wait_reading_over();  // (the peer dies first)
   serving.join();
   server.close();
 }

@@ -186,3 +186,25 @@ TEST(PollBackoff, AMissPassesUpTwiceAsManyOffersEachTimeAndACatchEndsThat) {
   b.went(false);
   EXPECT_EQ(passed_up(), 1) << "a catch starts the count again";
 }
+
+// Bursts of calls with idle gaps between them (a surrogate waiting for the
+// next request while the application does something else): a gap says
+// the peer was idle, not which mode is faster (either would have waited as
+// long), so it counts for both means, and the advisor keeps spinning
+// through the bursts where that saves the wake-up.
+TEST(SpinAdvisor, IdleGapsBetweenBurstsDoNotMakeItSleepThroughTheBursts) {
+  SpinAdvisor a;
+  // The next request comes 3 us after the reply; waking costs 15 us.
+  const Placement burst_call{microseconds(3), microseconds(15)};
+  const Placement gap{std::chrono::duration_cast<microseconds>(std::chrono::milliseconds(2)), microseconds(15)};
+  run(a, burst_call, 200);  // settled: spinning wins across CPUs
+  ASSERT_TRUE(a.prefers_spin());
+  Counts bursts;
+  for (int burst = 0; burst < 50; ++burst) {
+    run(a, gap, 1);
+    const Counts c = run(a, burst_call, 63);
+    bursts.spins += c.spins;
+    bursts.sleeps += c.sleeps;
+  }
+  EXPECT_GT(bursts.spins, 9 * bursts.sleeps) << bursts.spins << " spins, " << bursts.sleeps << " sleeps";
+}

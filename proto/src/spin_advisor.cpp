@@ -50,6 +50,11 @@ void SpinAdvisor::record(const Plan& plan, std::chrono::nanoseconds total, bool 
   // wait counts for half: what the mean held may be long out of date.
   mean_ns_[m] = samples_[m] == 0 ? x : mean_ns_[m] + (x - mean_ns_[m]) / (trying_ ? 2 : 8);
   if (samples_[m] < 0xffffffffu) ++samples_[m];
+  // A wait as long as the cap says the peer was idle (or busy), not which
+  // mode is faster: the other would have waited as long. It counts for
+  // both, or an idle gap between bursts of calls would tip the choice to
+  // whichever mode was not in use.
+  if (x == kCap.count() && samples_[1 - m] != 0) mean_ns_[1 - m] += (x - mean_ns_[1 - m]) / 8;
   if (plan.spin) {
     budget_ns_ = hit ? std::clamp<std::int64_t>(std::max(2 * hit_after.count(), budget_ns_ - budget_ns_ / 8),
                                                 kMinSpin.count(), kMaxSpin.count())

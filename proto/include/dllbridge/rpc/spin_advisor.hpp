@@ -28,8 +28,9 @@ class SpinAdvisor {
  public:
   static constexpr std::chrono::nanoseconds kMaxSpin{50000};  // the longest spin
   static constexpr std::chrono::nanoseconds kMinSpin{2000};   // the shortest worth a loop of reads
-  // Waits longer than this count as this long: an idle peer (seconds between
-  // calls) says nothing about which mode is faster.
+  // Waits longer than this count as this long, and for both modes: an idle
+  // peer (seconds between calls, or a gap between bursts) says nothing
+  // about which mode is faster.
   static constexpr std::chrono::nanoseconds kCap{4 * kMaxSpin};
   static constexpr std::uint32_t kFirstTryEvery = 16;      // waits between tries of the other mode
   static constexpr std::uint32_t kLongestTryEvery = 1024;  // ... after it lost again and again
