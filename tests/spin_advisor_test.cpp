@@ -196,7 +196,8 @@ TEST(SpinAdvisor, IdleGapsBetweenBurstsDoNotMakeItSleepThroughTheBursts) {
   SpinAdvisor a;
   // The next request comes 3 us after the reply; waking costs 15 us.
   const Placement burst_call{microseconds(3), microseconds(15)};
-  const Placement gap{std::chrono::duration_cast<microseconds>(std::chrono::milliseconds(2)), microseconds(15)};
+  const Placement gap{std::chrono::duration_cast<microseconds>(std::chrono::milliseconds(2)),
+                      microseconds(15)};
   run(a, burst_call, 200);  // settled: spinning wins across CPUs
   ASSERT_TRUE(a.prefers_spin());
   Counts bursts;
